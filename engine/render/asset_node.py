@@ -1,0 +1,93 @@
+"""Load an asset file into a Panda3D node, and measure it in file coordinates.
+
+glTF/GLB go straight to panda3d-gltf; OBJ, PLY and STL are converted to GLB by
+trimesh once and cached by content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from engine.scene.timeline import Bounds
+
+GLTF_SUFFIXES = (".glb", ".gltf")
+CONVERTED_SUFFIXES = (".obj", ".ply", ".stl")
+
+
+class AssetLoadError(ValueError):
+    """The asset file could not be loaded; the message names the file."""
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("MAQUETTE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "maquette"
+    )
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def as_gltf(path: Path) -> Path:
+    """Path of a glTF/GLB with the asset's content (converted and cached if needed)."""
+    suffix = path.suffix.lower()
+    if suffix in GLTF_SUFFIXES:
+        return path
+    if suffix not in CONVERTED_SUFFIXES:
+        raise AssetLoadError(f"{path}: unsupported asset type {suffix!r}")
+    target = cache_dir() / "converted" / f"{file_sha256(path)}.glb"
+    if target.is_file():
+        return target
+    import trimesh
+
+    try:
+        loaded = trimesh.load(path, force="scene")
+    except Exception as exc:  # trimesh raises many types for bad files
+        raise AssetLoadError(f"{path}: cannot read {suffix[1:].upper()} file: {exc}") from None
+    if not loaded.geometry:
+        raise AssetLoadError(f"{path}: the file contains no mesh")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = loaded.export(file_type="glb")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".partial")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, target)
+    return target
+
+
+def load_asset_node(path: Path):
+    """Load `path` as a Panda3D NodePath. Returns (node, bounds in file coords, Y-up)."""
+    import gltf
+    from panda3d.core import Material, NodePath
+
+    source = as_gltf(path)
+    try:
+        node = NodePath(gltf.load_model(str(source)))
+    except Exception as exc:
+        raise AssetLoadError(f"{path}: cannot load glTF: {exc}") from None
+    lo, hi = node.get_tight_bounds() or (None, None)
+    if lo is None:
+        raise AssetLoadError(f"{path}: the asset has no visible geometry")
+    # panda3d-gltf turned the file's Y-up into Panda's Z-up: (x, y, z) -> (x, -z, y).
+    lo_file = np.array([lo.x, lo.z, -hi.y])
+    hi_file = np.array([hi.x, hi.z, -lo.y])
+    if not np.all(np.isfinite([lo_file, hi_file])):
+        raise AssetLoadError(f"{path}: the asset has non-finite vertex positions")
+    fallback = Material("maquette-default")
+    fallback.set_base_color((0.8, 0.8, 0.8, 1.0))
+    fallback.set_roughness(0.5)
+    fallback.set_metallic(0.0)
+    node.set_material(fallback)  # only where the file gives none (children override)
+    return node, Bounds(lo_file, hi_file)

@@ -1,0 +1,134 @@
+"""Panda3D start-up: configuration, one ShowBase per process, offscreen buffers.
+
+This is the one seam between Maquette and the platform's graphics: headless EGL
+(Mesa llvmpipe or a GPU) when there is no display or an offscreen render is
+asked for, a real window otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+_lock = threading.Lock()
+_base = None
+_offscreen_only: bool | None = None
+
+BASE_PRC = """
+audio-library-name null
+sync-video #f
+framebuffer-alpha #t
+framebuffer-srgb #f
+textures-power-2 none
+notify-level-display error
+notify-level-device fatal
+notify-level-glgsg error
+notify-level-egldisplay fatal
+default-directnotify-level warning
+model-cache-dir
+"""
+
+
+class RenderUnavailable(RuntimeError):
+    """No graphics pipe: the system lacks EGL/GL libraries."""
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def get_base(offscreen: bool = True):
+    """The process-wide ShowBase, created on first use with no default window.
+
+    offscreen=True selects headless EGL (works without a display). A later call
+    asking for a window when the first one chose offscreen raises RuntimeError.
+    """
+    global _base, _offscreen_only
+    with _lock:
+        if _base is not None:
+            if not offscreen and _offscreen_only:
+                raise RuntimeError("Panda3D was already started offscreen in this process")
+            return _base
+        from panda3d.core import loadPrcFileData
+
+        headless = offscreen or not has_display()
+        prc = BASE_PRC
+        if headless:
+            prc += "load-display p3headlessgl\naux-display pandagl\nwindow-type offscreen\n"
+        else:
+            prc += "load-display pandagl\naux-display p3headlessgl\n"
+        loadPrcFileData("maquette", prc)
+        from direct.showbase.ShowBase import ShowBase
+
+        stderr_fd = _silence_stderr()  # EGL and /dev/input probing print harmless noise
+        try:
+            _base = ShowBase(windowType="none")
+            _base.makeDefaultPipe()
+        finally:
+            _restore_stderr(stderr_fd)
+        if _base.pipe is None:
+            _base = None
+            raise RenderUnavailable(
+                "No graphics pipe is available. Install the Mesa EGL libraries: "
+                "sudo apt-get install -y libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
+            )
+        _offscreen_only = headless
+        return _base
+
+
+def _silence_stderr() -> int | None:
+    if os.environ.get("MAQUETTE_DEBUG_GL"):
+        return None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        return saved
+    except OSError:
+        return None
+
+
+def _restore_stderr(saved: int | None) -> None:
+    if saved is not None:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def make_offscreen_buffer(width: int, height: int, name: str = "maquette"):
+    """An RGBA8 offscreen buffer of exactly width × height pixels, sharing the GSG."""
+    from panda3d.core import FrameBufferProperties, GraphicsPipe, WindowProperties
+
+    base = get_base()
+    fb = FrameBufferProperties()
+    fb.set_rgba_bits(8, 8, 8, 8)
+    fb.set_depth_bits(24)
+    props = WindowProperties.size(width, height)
+    flags = GraphicsPipe.BF_refuse_window
+    gsg = _shared_gsg()
+    stderr_fd = _silence_stderr()
+    try:
+        buffer = base.graphicsEngine.make_output(base.pipe, name, 0, fb, props, flags, gsg)
+    finally:
+        _restore_stderr(stderr_fd)
+    if buffer is None:
+        raise RenderUnavailable(f"could not create a {width}x{height} offscreen buffer")
+    global _gsg
+    _gsg = buffer.get_gsg()
+    return buffer
+
+
+_gsg = None
+
+
+def _shared_gsg():
+    return _gsg
+
+
+def gl_renderer() -> str:
+    """'vendor renderer version' of the GL driver in use (after a buffer exists)."""
+    if _gsg is None:
+        return "unknown"
+    return f"{_gsg.get_driver_renderer()} / {_gsg.get_driver_version()}"

@@ -1,0 +1,26 @@
+// Shadow-catcher ground: invisible except for the key light's shadow and a soft
+// contact shadow under the asset. Writes premultiplied black with the shadow's
+// opacity in alpha, so the post pass darkens the background (or, for
+// transparent output, keeps the shadow in the alpha channel).
+
+uniform float shadow_opacity;
+uniform vec4 footprint;        // xy centre, zw half extents (metres, ground plane)
+uniform float contact_opacity;
+uniform float fade_radius;
+
+in vec3 v_view_position;
+in vec3 v_world_position;
+in vec4 v_shadow_position;
+
+out vec4 o_color;
+
+void main() {
+    float lit = key_shadow(v_shadow_position, 2.5);
+    vec2 d = (v_world_position.xy - footprint.xy) / max(footprint.zw, vec2(1e-4));
+    float r = length(d);
+    float contact = contact_opacity * exp(-2.2 * r * r);
+    float fade = 1.0 - smoothstep(0.55 * fade_radius, fade_radius,
+                                  length(v_world_position.xy - footprint.xy));
+    float a = max(shadow_opacity * (1.0 - lit) * fade, contact);
+    o_color = vec4(0.0, 0.0, 0.0, clamp(a, 0.0, 1.0));
+}

@@ -1,0 +1,153 @@
+// Physically based surface shading for assets: fragment stage.
+// Metal/rough GGX (as in the Khronos glTF sample viewer) for a shadowed key
+// light plus MAX_LIGHTS unshadowed directional lights, and an analytic studio
+// environment (hemisphere + soft boxes) for ambient and reflections.
+
+#ifndef MAX_LIGHTS
+#define MAX_LIGHTS 4
+#endif
+#ifndef MAX_SOFTBOXES
+#define MAX_SOFTBOXES 4
+#endif
+
+uniform struct p3d_MaterialParameters {
+    vec4 baseColor;
+    vec4 emission;
+    float roughness;
+    float metallic;
+} p3d_Material;
+uniform vec4 p3d_ColorScale;
+uniform sampler2D p3d_TextureModulate;    // base colour (sRGB texture)
+uniform sampler2D p3d_TextureSelector;    // glTF metallic (b) / roughness (g)
+uniform sampler2D p3d_TextureEmission;
+uniform mat4 p3d_ViewMatrixInverse;
+uniform mat4 p3d_ViewMatrix;
+
+uniform vec3 fill_direction[MAX_LIGHTS];  // world space (Panda Z-up), towards the light
+uniform vec3 fill_color[MAX_LIGHTS];      // linear RGB x intensity
+uniform int fill_count;
+
+uniform vec3 sky_color;      // linear, environment above the horizon
+uniform vec3 ground_color;   // linear, environment below
+uniform vec3 softbox_direction[MAX_SOFTBOXES];  // world space (Panda Z-up)
+uniform vec4 softbox_color[MAX_SOFTBOXES];      // rgb radiance, a = angular radius (rad)
+uniform int softbox_count;
+uniform float environment_intensity;
+uniform int shading_mode;    // 0 lit, 1 base colour, 2 normals
+
+in vec3 v_view_position;
+in vec3 v_view_normal;
+in vec4 v_color;
+in vec2 v_texcoord;
+in vec4 v_shadow_position;
+
+out vec4 o_color;
+
+vec3 brdf_direct(vec3 n, vec3 v, vec3 l, vec3 diffuse_color, vec3 f0, float alpha) {
+    vec3 h = normalize(l + v);
+    float n_dot_l = clamp(dot(n, l), 0.0, 1.0);
+    float n_dot_v = clamp(abs(dot(n, v)), 1e-4, 1.0);
+    float n_dot_h = clamp(dot(n, h), 0.0, 1.0);
+    float v_dot_h = clamp(dot(v, h), 0.0, 1.0);
+    vec3 fresnel = f0 + (vec3(1.0) - f0) * pow(1.0 - v_dot_h, 5.0);
+    float a2 = alpha * alpha;
+    float ggx_v = n_dot_l * sqrt(n_dot_v * n_dot_v * (1.0 - a2) + a2);
+    float ggx_l = n_dot_v * sqrt(n_dot_l * n_dot_l * (1.0 - a2) + a2);
+    float visibility = (ggx_v + ggx_l) > 0.0 ? 0.5 / (ggx_v + ggx_l) : 0.0;
+    float f = n_dot_h * n_dot_h * (a2 - 1.0) + 1.0;
+    float distribution = a2 / (PI * f * f);
+    vec3 diffuse = (vec3(1.0) - fresnel) * diffuse_color / PI;
+    return n_dot_l * (diffuse + fresnel * visibility * distribution);
+}
+
+vec3 environment_radiance(vec3 dir, float roughness) {
+    // Hemisphere gradient, blurred towards its mean as roughness grows.
+    float up = dir.z;
+    vec3 sharp = mix(ground_color, sky_color, smoothstep(-0.25, 0.35, up));
+    vec3 mean = 0.5 * (sky_color + ground_color);
+    vec3 radiance = mix(sharp, mean, roughness * roughness);
+    for (int i = 0; i < MAX_SOFTBOXES; ++i) {
+        if (i >= softbox_count) break;
+        float radius = softbox_color[i].a;
+        float blur = radius + roughness * roughness * 1.2;
+        float c = dot(dir, softbox_direction[i]);
+        float edge = smoothstep(cos(blur), cos(max(radius - 0.02, 0.0) + 0.5 * (blur - radius)), c);
+        // Energy is spread over the widened lobe.
+        float spread = (radius * radius) / (blur * blur);
+        radiance += softbox_color[i].rgb * edge * spread;
+    }
+    return radiance * environment_intensity;
+}
+
+vec3 environment_irradiance(vec3 n) {
+    vec3 hemi = mix(ground_color, sky_color, 0.5 + 0.5 * n.z);
+    vec3 boxes = vec3(0.0);
+    for (int i = 0; i < MAX_SOFTBOXES; ++i) {
+        if (i >= softbox_count) break;
+        float radius = softbox_color[i].a;
+        float solid_angle = PI * radius * radius;
+        boxes += softbox_color[i].rgb * solid_angle * max(dot(n, softbox_direction[i]), 0.0) / PI;
+    }
+    return (hemi + boxes) * environment_intensity;
+}
+
+// Analytic approximation of the split-sum environment BRDF (Karis 2014).
+vec2 environment_brdf(float n_dot_v, float roughness) {
+    const vec4 c0 = vec4(-1.0, -0.0275, -0.572, 0.022);
+    const vec4 c1 = vec4(1.0, 0.0425, 1.04, -0.04);
+    vec4 r = roughness * c0 + c1;
+    float a004 = min(r.x * r.x, exp2(-9.28 * n_dot_v)) * r.x + r.y;
+    return vec2(-1.04, 1.04) * a004 + r.zw;
+}
+
+void main() {
+    vec4 base_color = p3d_Material.baseColor * v_color * p3d_ColorScale
+                      * texture(p3d_TextureModulate, v_texcoord);
+    vec4 metal_rough = texture(p3d_TextureSelector, v_texcoord);
+    float metallic = clamp(p3d_Material.metallic * metal_rough.b, 0.0, 1.0);
+    float roughness = clamp(p3d_Material.roughness * metal_rough.g, 0.04, 1.0);
+    float alpha = roughness * roughness;
+
+    vec3 n = normalize(v_view_normal);
+    vec3 v = normalize(-v_view_position);
+    if (dot(n, v) < 0.0) {
+        n = -n;  // double-sided or inverted geometry: shade the visible side
+    }
+    if (shading_mode == 1) {
+        o_color = vec4(base_color.rgb, 1.0);
+        return;
+    }
+    if (shading_mode == 2) {
+        vec3 world_n = normalize(mat3(p3d_ViewMatrixInverse) * n);
+        o_color = vec4(pow(0.5 + 0.5 * world_n, vec3(2.2)), 1.0);
+        return;
+    }
+
+    vec3 diffuse_color = base_color.rgb * (1.0 - metallic);
+    vec3 f0 = mix(vec3(0.04), base_color.rgb, metallic);
+
+    vec3 color = vec3(0.0);
+    vec3 key_dir = normalize(key_light.position.xyz);
+    float shadow = key_shadow(v_shadow_position, 1.0);
+    color += brdf_direct(n, v, key_dir, diffuse_color, f0, alpha) * key_light.diffuse.rgb * shadow;
+    for (int i = 0; i < MAX_LIGHTS; ++i) {
+        if (i >= fill_count) break;
+        vec3 l = normalize(mat3(p3d_ViewMatrix) * fill_direction[i]);
+        color += brdf_direct(n, v, l, diffuse_color, f0, alpha)
+                 * fill_color[i];
+    }
+
+    mat3 view_to_world = mat3(p3d_ViewMatrixInverse);
+    vec3 world_n = normalize(view_to_world * n);
+    vec3 world_r = normalize(view_to_world * reflect(-v, n));
+    float n_dot_v = clamp(dot(n, v), 1e-4, 1.0);
+    vec2 env_brdf = environment_brdf(n_dot_v, roughness);
+    vec3 specular = environment_radiance(world_r, roughness) * (f0 * env_brdf.x + env_brdf.y);
+    vec3 diffuse = environment_irradiance(world_n) * diffuse_color;
+    // Darken the environment a little where the key light is shadowed.
+    float occlusion = mix(0.75, 1.0, shadow);
+    color += (diffuse + specular) * occlusion;
+
+    color += p3d_Material.emission.rgb * texture(p3d_TextureEmission, v_texcoord).rgb;
+    o_color = vec4(color, 1.0);
+}

@@ -1,0 +1,38 @@
+#version 330
+// Physically based surface shading for assets: vertex stage.
+// The key light is bound as a single struct (not an array element) so its
+// shadow sampler is never indexed dynamically: that indexing is what crashes
+// Mesa 22.3's llvmpipe compiler (see engine/render/pipeline.py).
+
+uniform mat4 p3d_ModelViewProjectionMatrix;
+uniform mat4 p3d_ModelViewMatrix;
+uniform mat3 p3d_NormalMatrix;
+uniform mat4 p3d_TextureMatrix;
+
+uniform struct KeyLight {
+    vec4 position;
+    vec4 diffuse;
+    sampler2DShadow shadowMap;
+    mat4 shadowViewMatrix;
+} key_light;
+
+in vec4 p3d_Vertex;
+in vec3 p3d_Normal;
+in vec4 p3d_Color;
+in vec2 p3d_MultiTexCoord0;
+
+out vec3 v_view_position;
+out vec3 v_view_normal;
+out vec4 v_color;
+out vec2 v_texcoord;
+out vec4 v_shadow_position;
+
+void main() {
+    vec4 view_position = p3d_ModelViewMatrix * p3d_Vertex;
+    v_view_position = view_position.xyz;
+    v_view_normal = normalize(p3d_NormalMatrix * p3d_Normal);
+    v_color = p3d_Color;
+    v_texcoord = (p3d_TextureMatrix * vec4(p3d_MultiTexCoord0, 0.0, 1.0)).xy;
+    v_shadow_position = key_light.shadowViewMatrix * view_position;
+    gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
+}

@@ -1,0 +1,314 @@
+"""The Panda3D stage built from a Scene: asset, lights, ground, camera, PBR passes.
+
+Passes: (1) the key light's shadow map (depth-only shader); (2) the scene into a
+linear HDR float buffer with MSAA, premultiplied, alpha = coverage; (3) a
+full-screen pass applying exposure, Khronos PBR Neutral tone mapping, the
+background and sRGB encoding into the RGBA8 output, which is read back to RAM.
+
+Mesa 22.3 (Debian 12's llvmpipe) segfaults compiling a shader that indexes an
+array of light structs holding shadow samplers with a loop variable (what
+panda3d-simplepbr does with shadows and max_lights >= 2). Here the key light's
+shadow map is bound as its own struct uniform (`key_light`) and other lights
+are plain vec3 arrays, so no sampler array is ever indexed dynamically: all
+lights and the key shadow render on stock Mesa.
+
+Coordinates: scene data is Y-up (glTF); Panda is Z-up. `to_panda` converts.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+
+import numpy as np
+
+from engine.render.asset_node import load_asset_node
+from engine.render.engine_setup import get_base, make_offscreen_buffer
+from engine.scene.lighting import PRESETS, hex_to_linear, normalized, srgb_to_linear
+from engine.scene.model import Scene
+from engine.scene.timeline import Frame, Timeline
+
+MAX_FILL_LIGHTS = 4
+MAX_SOFTBOXES = 4
+SHADOW_MAP_SIZE = 2048
+SHADOW_MASK_BIT = 1
+SHADING_MODES = ("lit", "base-color", "normals")
+
+# Y-up (glTF) to Z-up (Panda): (x, y, z) -> (x, -z, y)
+Y_UP_TO_PANDA = np.array(
+    [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+)
+
+
+def to_panda(v: np.ndarray) -> tuple[float, float, float]:
+    """(3,) Y-up vector → Panda Z-up tuple."""
+    return (float(v[0]), float(-v[2]), float(v[1]))
+
+
+def _shader_source(name: str) -> str:
+    return resources.files("engine.render").joinpath("shaders", name).read_text()
+
+
+def _make_shader(vertex: str, fragment: str, defines: dict[str, int] | None = None):
+    from panda3d.core import Shader
+
+    header = "#version 330\n" + "".join(
+        f"#define {key} {value}\n" for key, value in (defines or {}).items()
+    )
+    frag = fragment
+    if fragment in ("pbr.frag.glsl", "ground.frag.glsl"):
+        frag_src = header + _shader_source("common.glsl") + _shader_source(fragment)
+    else:
+        frag_src = _shader_source(frag)
+    shader = Shader.make(Shader.SL_GLSL, _shader_source(vertex), frag_src)
+    if shader is None:
+        raise RuntimeError(f"shader {vertex}/{fragment} failed to compile")
+    return shader
+
+
+def _floats(values) -> tuple[float, ...]:
+    return tuple(float(x) for x in values)
+
+
+def _rotation_y(degrees: float) -> np.ndarray:
+    a = math.radians(degrees)
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+class Stage:
+    """A scene on a Panda3D stage, rendering into an offscreen RGBA8 buffer."""
+
+    def __init__(self, scene: Scene, width: int, height: int, *, msaa: int | None = None):
+        from panda3d.core import (
+            BitMask32,
+            Camera,
+            CardMaker,
+            DirectionalLight,
+            FrameBufferProperties,
+            GraphicsOutput,
+            GraphicsPipe,
+            NodePath,
+            OrthographicLens,
+            PerspectiveLens,
+            PTA_LVecBase3f,
+            PTA_LVecBase4f,
+            RenderState,
+            ShaderAttrib,
+            Texture,
+            WindowProperties,
+        )
+
+        self.scene = scene
+        self.width, self.height = width, height
+        base = get_base()
+        self._base = base
+
+        self.root = NodePath("stage")
+        self.asset, file_bounds = load_asset_node(scene.asset.source)
+        self.asset.reparent_to(self.root)
+        self.timeline = Timeline(scene, file_bounds)
+        bounds = self.timeline.bounds
+        radius = bounds.radius
+
+        # Output buffer (RGBA8) and HDR scene buffer (float, MSAA).
+        self.output = make_offscreen_buffer(width, height, "maquette-output")
+        self.output.set_clear_color_active(True)
+        self.output.set_clear_color((0, 0, 0, 0))
+        self.frame_texture = Texture("frame")
+        self.output.add_render_texture(self.frame_texture, GraphicsOutput.RTM_copy_ram)
+
+        samples = scene.output.msaa if msaa is None else msaa
+        fb = FrameBufferProperties()
+        fb.set_float_color(True)
+        fb.set_rgba_bits(16, 16, 16, 16)
+        fb.set_depth_bits(24)
+        fb.set_multisamples(samples)
+        self.hdr = base.graphicsEngine.make_output(
+            base.pipe, "maquette-hdr", -10, fb, WindowProperties.size(width, height),
+            GraphicsPipe.BF_refuse_window, self.output.get_gsg(), self.output,
+        )
+        if self.hdr is None:
+            raise RuntimeError("could not create the HDR render buffer")
+        self.hdr_texture = Texture("hdr")
+        self.hdr_texture.set_format(Texture.F_rgba16)
+        self.hdr_texture.set_component_type(Texture.T_float)
+        self.hdr.add_render_texture(self.hdr_texture, GraphicsOutput.RTM_bind_or_copy)
+        self.hdr.set_clear_color_active(True)
+        self.hdr.set_clear_color((0, 0, 0, 0))
+        self.hdr.set_clear_depth_active(True)
+
+        self.lens = PerspectiveLens()
+        self.camera = self.root.attach_new_node(Camera("camera", self.lens))
+        self.hdr.make_display_region().set_camera(self.camera)
+
+        # Tone-mapping pass.
+        self.post_root = NodePath("post")
+        quad = CardMaker("quad")
+        quad.set_frame_fullscreen_quad()
+        self.post_quad = self.post_root.attach_new_node(quad.generate())
+        self.post_quad.set_shader(_make_shader("post.vert.glsl", "tonemap.frag.glsl"))
+        self.post_quad.set_shader_input("scene_color", self.hdr_texture)
+        post_lens = OrthographicLens()
+        post_lens.set_film_size(2, 2)
+        post_lens.set_near_far(-10, 10)
+        post_camera = self.post_root.attach_new_node(Camera("post-camera", post_lens))
+        self.post_quad.set_y(0)
+        self.output.make_display_region().set_camera(post_camera)
+
+        # Key light with its shadow map.
+        preset = PRESETS[scene.stage.lights]
+        self.preset = preset
+        self.key_light = DirectionalLight("key")
+        self.key_light.set_color((*_floats(hex_to_linear(preset.key.color) * preset.key.intensity), 1.0))
+        self.key_light.set_shadow_caster(True, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
+        self.key_light.set_camera_mask(BitMask32.bit(SHADOW_MASK_BIT))
+        depth_state = RenderState.make(
+            ShaderAttrib.make(_make_shader("depth.vert.glsl", "depth.frag.glsl"))
+        )
+        self.key_light.set_initial_state(depth_state)
+        shadow_lens = self.key_light.get_lens()
+        shadow_span = 4.0 * radius
+        shadow_lens.set_film_size(shadow_span, shadow_span)
+        shadow_lens.set_near_far(0.01 * radius, 10.0 * radius)
+        self.key_np = self.root.attach_new_node(self.key_light)
+        self.root.set_light(self.key_np)
+
+        # Ground: an invisible shadow catcher at the asset's resting base.
+        self.ground = None
+        if scene.stage.ground:
+            card = CardMaker("ground")
+            extent = 12.0 * radius
+            card.set_frame(-extent, extent, -extent, extent)
+            self.ground = self.root.attach_new_node(card.generate())
+            self.ground.set_p(-90)
+            center = bounds.center
+            self.ground.set_pos(*to_panda(np.array([center[0], bounds.lo[1], center[2]])))
+            self.ground.hide(BitMask32.bit(SHADOW_MASK_BIT))
+            self.ground.set_shader(
+                _make_shader("ground.vert.glsl", "ground.frag.glsl"), 10
+            )
+            half = 0.5 * bounds.size
+            self.ground.set_shader_input(
+                "footprint",
+                tuple(float(x) for x in (center[0], -center[2], max(half[0], 1e-3),
+                                         max(half[2], 1e-3))),
+            )
+            self.ground.set_shader_input("shadow_opacity", scene.stage.shadow)
+            self.ground.set_shader_input("contact_opacity", 0.55 * scene.stage.shadow)
+            self.ground.set_shader_input("fade_radius", float(2.2 * radius))
+            self.ground.set_two_sided(True)
+
+        self.root.set_shader(
+            _make_shader("pbr.vert.glsl", "pbr.frag.glsl",
+                         {"MAX_LIGHTS": MAX_FILL_LIGHTS, "MAX_SOFTBOXES": MAX_SOFTBOXES})
+        )
+        self.root.set_shader_input("key_light", self.key_np)
+        self.root.set_shader_input("shadow_texel", 1.0 / SHADOW_MAP_SIZE)
+        self.root.set_shader_input("shadow_bias", 0.0015)
+        self.root.set_shader_input("shadows_enabled", 1)
+        self.root.set_shader_input("shading_mode", 0)
+        self._fill_directions = PTA_LVecBase3f.empty_array(MAX_FILL_LIGHTS)
+        self._fill_colors = PTA_LVecBase3f.empty_array(MAX_FILL_LIGHTS)
+        self._softbox_directions = PTA_LVecBase3f.empty_array(MAX_SOFTBOXES)
+        self._softbox_colors = PTA_LVecBase4f.empty_array(MAX_SOFTBOXES)
+        fills = preset.fills[:MAX_FILL_LIGHTS]
+        for i, light in enumerate(fills):
+            self._fill_colors[i] = _floats(hex_to_linear(light.color) * light.intensity)
+        for i, box in enumerate(preset.softboxes[:MAX_SOFTBOXES]):
+            rgb = hex_to_linear(box.color) * box.intensity
+            self._softbox_colors[i] = (*_floats(rgb), math.radians(box.radius_deg))
+        self.root.set_shader_input("fill_direction", self._fill_directions)
+        self.root.set_shader_input("fill_color", self._fill_colors)
+        self.root.set_shader_input("fill_count", len(fills))
+        self.root.set_shader_input("softbox_direction", self._softbox_directions)
+        self.root.set_shader_input("softbox_color", self._softbox_colors)
+        self.root.set_shader_input("softbox_count", min(len(preset.softboxes), MAX_SOFTBOXES))
+        self.root.set_shader_input("sky_color", _floats(hex_to_linear(preset.sky)))
+        self.root.set_shader_input("ground_color", _floats(hex_to_linear(preset.ground)))
+        self.root.set_shader_input("environment_intensity", preset.environment)
+
+        background = scene.stage.background
+        self.post_quad.set_shader_input("exposure", 2.0 ** scene.stage.exposure)
+        self.post_quad.set_shader_input(
+            "background_top", _floats(srgb_to_linear(np.array(background.top)))
+        )
+        self.post_quad.set_shader_input(
+            "background_bottom", _floats(srgb_to_linear(np.array(background.bottom)))
+        )
+        self.post_quad.set_shader_input("transparent", int(background.transparent))
+        self._frames_rendered = 0
+        self.current: Frame | None = None
+
+    # --- per-frame state ------------------------------------------------------------
+
+    def set_shading_mode(self, mode: str) -> None:
+        self.root.set_shader_input("shading_mode", SHADING_MODES.index(mode))
+
+    def set_time(self, t: float) -> Frame:
+        """Pose the asset, camera and light rig for time t (seconds)."""
+        from panda3d.core import LMatrix4f
+
+        frame = self.timeline.at(t)
+        self.current = frame
+        m = Y_UP_TO_PANDA @ frame.asset_matrix @ Y_UP_TO_PANDA.T
+        self.asset.set_mat(LMatrix4f(*m.T.flatten()))
+
+        cam = frame.camera
+        aspect = self.width / self.height
+        vfov = float(cam.fov)
+        hfov = math.degrees(2 * math.atan(math.tan(math.radians(vfov) / 2) * aspect))
+        self.lens.set_fov(hfov, vfov)
+        distance = float(np.linalg.norm(cam.eye - cam.target))
+        radius = self.timeline.bounds.radius
+        self.lens.set_near_far(max(1e-3, 0.05 * min(distance, radius)), distance + 30 * radius)
+        self.camera.set_pos(*to_panda(cam.eye))
+        self.camera.look_at(to_panda(cam.target), to_panda(cam.up))
+
+        # The light rig turns with the camera's azimuth.
+        offset = cam.eye - cam.target
+        azimuth = math.degrees(math.atan2(offset[0], offset[2]))
+        rig = _rotation_y(azimuth)
+        center = self.timeline.bounds.center
+        key_dir = rig @ normalized(self.preset.key.direction)
+        self.key_np.set_pos(*to_panda(center + key_dir * 5.0 * radius))
+        self.key_np.look_at(*to_panda(center))
+        for i, light in enumerate(self.preset.fills[:MAX_FILL_LIGHTS]):
+            self._fill_directions[i] = to_panda(rig @ normalized(light.direction))
+        for i, box in enumerate(self.preset.softboxes[:MAX_SOFTBOXES]):
+            self._softbox_directions[i] = to_panda(rig @ normalized(box.direction))
+        return frame
+
+    def render(self) -> None:
+        engine = self._base.graphicsEngine
+        if self._frames_rendered == 0:
+            engine.render_frame()  # first frame compiles shaders and fills the shadow map
+        engine.render_frame()
+        self._frames_rendered += 1
+
+    def read_frame(self) -> np.ndarray:
+        """The last rendered frame, (H, W, 4) uint8 RGBA, top row first."""
+        data = self.frame_texture.get_ram_image_as("RGBA")
+        image = np.frombuffer(data, dtype=np.uint8).reshape(self.height, self.width, 4)
+        return image[::-1].copy()
+
+    def capture(self, t: float) -> np.ndarray:
+        """Render time t and return the frame, (H, W, 4) uint8 RGBA."""
+        self.set_time(t)
+        self.render()
+        return self.read_frame()
+
+    def close(self) -> None:
+        engine = self._base.graphicsEngine
+        for buffer in (self.hdr, self.output):
+            if buffer is not None:
+                engine.remove_window(buffer)
+        self.hdr = self.output = None
+        self.root.remove_node()
+        self.post_root.remove_node()
+
+    def __enter__(self) -> Stage:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,135 @@
+"""Evaluate a scene at a time: the asset's world matrix and the camera pose.
+
+Pure functions of time (no Panda3D): the offline renderer and the live viewer
+both call `Timeline.at(t)`, so what you preview is what you render.
+World space is Y-up, metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.animation import (
+    CameraPose,
+    CameraRig,
+    KeyframeTrack,
+    Pose,
+    apply_camera_offsets,
+    camera_pose,
+    evaluate_tracks,
+    motion_tracks,
+    pose_matrix,
+)
+from engine.scene.model import ASPECTS, AssetSpec, Scene
+
+Z_UP_TO_Y_UP = np.array(
+    [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Axis-aligned box, (3,) min and max corners in metres."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @property
+    def center(self) -> np.ndarray:
+        return 0.5 * (self.lo + self.hi)
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.hi - self.lo
+
+    @property
+    def radius(self) -> float:
+        """Radius of the sphere around the box."""
+        return float(max(0.5 * np.linalg.norm(self.size), 1e-6))
+
+    def transformed(self, matrix: np.ndarray) -> Bounds:
+        corners = np.array([[x, y, z, 1.0] for x in (self.lo[0], self.hi[0])
+                            for y in (self.lo[1], self.hi[1]) for z in (self.lo[2], self.hi[2])])
+        moved = (matrix @ corners.T).T[:, :3]
+        return Bounds(moved.min(axis=0), moved.max(axis=0))
+
+
+def rest_matrix(file_bounds: Bounds, spec: AssetSpec) -> np.ndarray:
+    """(4, 4) matrix taking file coordinates to the stage's rest pose.
+
+    Turns a Z-up file upright when `spec.up == "z"`, scales to `spec.height`
+    (metres) and puts the pivot (base centre or box centre) at the origin.
+    """
+    orient = Z_UP_TO_Y_UP if spec.up == "z" else np.eye(4)
+    upright = file_bounds.transformed(orient)
+    height = float(upright.size[1])
+    scale = spec.height / height if spec.height and height > 1e-9 else 1.0
+    pivot = upright.center.copy()
+    if spec.pivot == "base":
+        pivot[1] = upright.lo[1]
+    matrix = np.diag([scale, scale, scale, 1.0])
+    matrix[:3, 3] = -scale * pivot
+    return matrix @ orient
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The scene's moving parts at one time."""
+
+    time: float
+    asset_matrix: np.ndarray  # (4, 4) world from file coordinates
+    camera: CameraPose
+
+
+class Timeline:
+    """Builds the animation tracks of a scene once and evaluates them at any time."""
+
+    def __init__(self, scene: Scene, file_bounds: Bounds):
+        self.scene = scene
+        self.rest = rest_matrix(file_bounds, scene.asset)
+        self.bounds = file_bounds.transformed(self.rest)  # at rest, world space
+        self.duration = scene.output.duration
+        size = float(max(self.bounds.size[1], 1e-3))
+        self.asset_tracks: dict[str, list[KeyframeTrack]] = {}
+        for motion in scene.motions:
+            for prop, track in motion_tracks(motion, size, self.duration).items():
+                self.asset_tracks.setdefault(prop, []).append(track)
+        self.camera_tracks: dict[str, list[KeyframeTrack]] = {}
+        for spec in scene.keyframes:
+            track = KeyframeTrack(np.array(spec.times), np.array(spec.values),
+                                  spec.interpolation, spec.ease)
+            tracks = self.asset_tracks if spec.target == "asset" else self.camera_tracks
+            tracks.setdefault(spec.property, []).append(track)
+        cam = scene.camera
+        self.rig = CameraRig(move=cam.move, fov=cam.fov, elevation=cam.elevation,
+                             azimuth=cam.azimuth, distance=cam.distance, turns=cam.turns,
+                             strength=cam.strength)
+        w, h = ASPECTS[scene.output.aspect]
+        self.aspect = w / h
+
+    def asset_matrix(self, t: float) -> np.ndarray:
+        """(4, 4) world-from-file matrix at time t (seconds)."""
+        values = evaluate_tracks(self.asset_tracks, t)
+        pose = Pose(
+            position=np.array([values.get(f"position.{a}", 0.0) for a in "xyz"]),
+            rotation=np.array([values.get(f"rotation.{a}", 0.0) for a in "xyz"]),
+            scale=float(values.get("scale", 1.0)),
+        )
+        return pose_matrix(pose) @ self.rest
+
+    def camera(self, t: float) -> CameraPose:
+        pose = camera_pose(self.rig, t, self.duration, self.bounds.center, self.bounds.radius,
+                           self.aspect)
+        offsets = evaluate_tracks(self.camera_tracks, t)
+        if offsets:
+            pose = apply_camera_offsets(pose, offsets, self.bounds.center)
+        return pose
+
+    def at(self, t: float) -> Frame:
+        return Frame(time=t, asset_matrix=self.asset_matrix(t), camera=self.camera(t))
+
+    def frame_time(self, index: int) -> float:
+        """Time of frame `index` at the output's frame rate (never wall time)."""
+        return index / self.scene.output.fps
