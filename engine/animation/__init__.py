@@ -1,0 +1,41 @@
+"""Animation math: easing, keyframe tracks, poses, motion presets, camera moves.
+
+Pure numpy; Y-up right-handed world (glTF), metres, seconds, degrees.
+"""
+
+from .camera import (
+    CAMERA_MOVES,
+    CameraPose,
+    CameraRig,
+    apply_camera_offsets,
+    camera_pose,
+    fit_distance,
+)
+from .easing import EASINGS, ease
+from .mixer import evaluate_tracks, group_tracks
+from .motion import MOTION_TYPES, Motion, motion_tracks
+from .tracks import INTERPOLATIONS, KeyframeTrack
+from .transform import Pose, axis_angle_matrix, euler_to_matrix, look_at, pose_matrix
+
+__all__ = [
+    "CAMERA_MOVES",
+    "EASINGS",
+    "INTERPOLATIONS",
+    "MOTION_TYPES",
+    "CameraPose",
+    "CameraRig",
+    "KeyframeTrack",
+    "Motion",
+    "Pose",
+    "apply_camera_offsets",
+    "axis_angle_matrix",
+    "camera_pose",
+    "ease",
+    "euler_to_matrix",
+    "evaluate_tracks",
+    "fit_distance",
+    "group_tracks",
+    "look_at",
+    "motion_tracks",
+    "pose_matrix",
+]

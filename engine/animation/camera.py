@@ -1,0 +1,259 @@
+"""Camera moves around an asset: pure functions of time, no renderer.
+
+World frame as in glTF: Y up, right-handed, metres, degrees. Azimuth 0 puts
+the camera on +Z looking toward -Z at the asset's front; positive azimuth
+turns it counter-clockwise seen from above (toward +X). Elevation is measured
+up from the horizontal plane through the asset centre.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .easing import ease
+from .transform import _vec3, axis_angle_matrix, look_at
+
+CAMERA_MOVES = ("static", "orbit", "push-in", "pull-out", "dolly", "pan", "tilt", "crane")
+CAMERA_OFFSET_KEYS = (
+    "position.x",
+    "position.y",
+    "position.z",
+    "rotation.x",
+    "rotation.y",
+    "rotation.z",
+    "fov",
+    "distance",
+)
+
+MAX_ELEVATION = 89.0  # degrees; keeps the camera off the poles
+SWEEP_DEG_PER_STRENGTH = 20.0  # pan/tilt sweep half-angle per unit strength
+CRANE_DEG_PER_STRENGTH = 60.0
+CRANE_START_DROP_DEG = 10.0
+MOVE_EASE = "in-out"
+_Y = np.array([0.0, 1.0, 0.0])
+
+
+@dataclass
+class CameraRig:
+    """A camera move and its parameters.
+
+    fov: vertical field of view, degrees; elevation, azimuth: degrees (see
+    module docstring); distance: metres from the asset centre, None = fit the
+    bounding sphere; turns: orbit revolutions over the shot; strength: amount
+    in [0, 1) for push-in/pull-out/dolly/pan/tilt/crane.
+    """
+
+    move: str = "orbit"
+    fov: float = 35.0
+    elevation: float = 15.0
+    azimuth: float = 0.0
+    distance: float | None = None
+    turns: float = 1.0
+    strength: float = 0.3
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field."""
+        if self.move not in CAMERA_MOVES:
+            raise ValueError(
+                f"move: unknown camera move {self.move!r}; valid: {', '.join(CAMERA_MOVES)}"
+            )
+        _check_fov(self.fov)
+        if not (math.isfinite(self.elevation) and abs(self.elevation) <= MAX_ELEVATION):
+            raise ValueError(
+                f"elevation must be within +-{MAX_ELEVATION} deg, got {self.elevation}"
+            )
+        if not math.isfinite(self.azimuth):
+            raise ValueError(f"azimuth must be finite, got {self.azimuth}")
+        if self.distance is not None and not (math.isfinite(self.distance) and self.distance > 0):
+            raise ValueError(f"distance must be positive metres or None, got {self.distance}")
+        if not math.isfinite(self.turns):
+            raise ValueError(f"turns must be finite, got {self.turns}")
+        if not (math.isfinite(self.strength) and 0.0 <= self.strength < 1.0):
+            raise ValueError(f"strength must be in [0, 1), got {self.strength}")
+
+
+@dataclass
+class CameraPose:
+    """Camera at `eye` (3,) m aimed at `target` (3,) m; `up` (3,) unit vector
+    orthogonal to the view direction; `fov` vertical, degrees."""
+
+    eye: np.ndarray
+    target: np.ndarray
+    up: np.ndarray
+    fov: float
+
+    def __post_init__(self) -> None:
+        self.eye = _vec3(self.eye, "eye")
+        self.target = _vec3(self.target, "target")
+        self.up = _vec3(self.up, "up")
+        self.fov = float(self.fov)
+
+    @property
+    def forward(self) -> np.ndarray:
+        """(3,) unit view direction."""
+        d = self.target - self.eye
+        return d / np.linalg.norm(d)
+
+    def matrix(self) -> np.ndarray:
+        """(4, 4) camera-to-world matrix (camera looks along local -Z)."""
+        return look_at(self.eye, self.target, self.up)
+
+
+def _check_fov(fov: float) -> None:
+    if not (math.isfinite(fov) and 0.0 < fov < 180.0):
+        raise ValueError(f"fov must be in (0, 180) degrees, got {fov}")
+
+
+def fit_distance(radius: float, fov_deg: float, aspect: float, margin: float = 1.15) -> float:
+    """Distance (m) from which a sphere of `radius` m fits the view, times `margin`.
+
+    `fov_deg` is the vertical fov; the horizontal half-angle is
+    atan(tan(fov/2) * aspect) with aspect = width / height. The sphere fits
+    inside a frustum plane at half-angle a from the axis when d >= r / sin(a).
+    """
+    if not (math.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be positive metres, got {radius}")
+    _check_fov(fov_deg)
+    if not (math.isfinite(aspect) and aspect > 0):
+        raise ValueError(f"aspect must be positive, got {aspect}")
+    if not (math.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin must be positive, got {margin}")
+    half_v = math.radians(fov_deg) / 2.0
+    half_h = math.atan(math.tan(half_v) * aspect)
+    return margin * radius / math.sin(min(half_v, half_h))
+
+
+def _spherical(center: np.ndarray, distance: float, az_deg: float, el_deg: float) -> np.ndarray:
+    az, el = math.radians(az_deg), math.radians(el_deg)
+    return center + distance * np.array(
+        [math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)]
+    )
+
+
+def _right(az_deg: float) -> np.ndarray:
+    """Horizontal right vector of a camera at azimuth `az_deg` looking at the centre."""
+    az = math.radians(az_deg)
+    return np.array([math.cos(az), 0.0, -math.sin(az)])
+
+
+def _pose(eye: np.ndarray, target: np.ndarray, fov: float, up=_Y) -> CameraPose:
+    return CameraPose(eye, target, look_at(eye, target, up)[:3, 1], fov)
+
+
+def camera_pose(
+    rig: CameraRig, t: float, duration: float, center, radius: float, aspect: float
+) -> CameraPose:
+    """Camera pose at time `t` s of a shot lasting `duration` s.
+
+    `center` (3,) m is the asset's bounds centre and `radius` m its bounding
+    sphere; `aspect` = width / height. Orbit progresses linearly with
+    u = t / duration (so it loops); the other moves ease u (clamped to [0, 1])
+    with the cubic "in-out" curve. Base distance is rig.distance or the fit
+    distance.
+    """
+    rig.validate()
+    c = _vec3(center, "center")
+    if not (math.isfinite(duration) and duration > 0):
+        raise ValueError(f"duration must be positive seconds, got {duration}")
+    d0 = rig.distance if rig.distance is not None else fit_distance(radius, rig.fov, aspect)
+    u = float(t) / duration
+    e = float(ease(MOVE_EASE, u))
+    s = rig.strength
+    az, el, d = rig.azimuth, rig.elevation, d0
+    move = rig.move
+
+    if move == "orbit":
+        az += 360.0 * rig.turns * u
+    elif move == "push-in":
+        d = d0 * (1.0 - s * e)
+    elif move == "pull-out":
+        d = d0 * (1.0 - s * (1.0 - e))
+    elif move == "crane":
+        lo = rig.elevation - CRANE_START_DROP_DEG
+        hi = rig.elevation + s * CRANE_DEG_PER_STRENGTH
+        el = float(np.clip(lo + (hi - lo) * e, -MAX_ELEVATION, MAX_ELEVATION))
+
+    target = c.copy()
+    eye = _spherical(c, d, az, el)
+    if move == "dolly":
+        shift = _right(az) * d0 * s * (e - 0.5)
+        eye, target = eye + shift, target + shift
+    elif move == "pan":
+        yaw = s * SWEEP_DEG_PER_STRENGTH * (1.0 - 2.0 * e)  # left to right
+        target = eye + axis_angle_matrix(_Y, yaw) @ (target - eye)
+    elif move == "tilt":
+        pitch = s * SWEEP_DEG_PER_STRENGTH * (2.0 * e - 1.0)  # low to high
+        target = eye + axis_angle_matrix(_right(az), pitch) @ (target - eye)
+    return _pose(eye, target, rig.fov)
+
+
+def apply_camera_offsets(pose: CameraPose, offsets: Mapping[str, float], center) -> CameraPose:
+    """New pose with explicit keyframed offsets applied, in this order:
+
+    - "distance": metres added to the eye-target distance; the eye moves along
+      the view axis (positive = back, away from the target; kept >= 1 mm).
+    - "rotation.y": azimuth degrees; eye, target and up turn about the vertical
+      axis through `center` (3,) (the asset centre; equal to the target for
+      the moves that aim at it), counter-clockwise seen from above.
+    - "rotation.x": elevation degrees; the rig turns about the horizontal axis
+      through `center` so the eye rises (positive) or sinks, clamped to
+      +-89 deg elevation.
+    - "rotation.z": roll degrees about the camera's local +Z (its backward
+      axis): positive leans `up` toward the camera's left.
+    - "position.x|y|z": metres added to both eye and target (truck/pedestal).
+    - "fov": replaces the vertical fov, degrees.
+
+    Unknown keys raise ValueError.
+    """
+    unknown = sorted(set(offsets) - set(CAMERA_OFFSET_KEYS))
+    if unknown:
+        raise ValueError(
+            f"unknown camera offset(s) {unknown}; valid: {', '.join(CAMERA_OFFSET_KEYS)}"
+        )
+    c = _vec3(center, "center")
+    eye, target, up = pose.eye.copy(), pose.target.copy(), pose.up.copy()
+    fov = pose.fov
+
+    if "distance" in offsets:
+        view = target - eye
+        dist = np.linalg.norm(view)
+        eye = target - view / dist * max(dist + float(offsets["distance"]), 1e-3)
+
+    def rotate(m: np.ndarray) -> None:
+        nonlocal eye, target, up
+        eye, target, up = c + m @ (eye - c), c + m @ (target - c), m @ up
+
+    if "rotation.y" in offsets:
+        rotate(axis_angle_matrix(_Y, float(offsets["rotation.y"])))
+    if "rotation.x" in offsets:
+        v = eye - c
+        horiz = math.hypot(v[0], v[2])
+        el = math.degrees(math.atan2(v[1], horiz))
+        new_el = float(np.clip(el + float(offsets["rotation.x"]), -MAX_ELEVATION, MAX_ELEVATION))
+        if horiz > 1e-9:
+            axis = _right(math.degrees(math.atan2(v[0], v[2])))
+        else:  # eye on the vertical through the centre: use the camera's right
+            axis = np.cross(target - eye, up)
+            axis[1] = 0.0
+            if np.linalg.norm(axis) < 1e-9:
+                axis = np.array([1.0, 0.0, 0.0])
+        rotate(axis_angle_matrix(axis, -(new_el - el)))
+    fwd = (target - eye) / np.linalg.norm(target - eye)
+    if "rotation.z" in offsets:
+        up = axis_angle_matrix(-fwd, float(offsets["rotation.z"])) @ up
+    shift = np.array([float(offsets.get(f"position.{a}", 0.0)) for a in "xyz"])
+    eye, target = eye + shift, target + shift
+    if "fov" in offsets:
+        fov = float(offsets["fov"])
+        _check_fov(fov)
+    up = up - np.dot(up, fwd) * fwd
+    if np.linalg.norm(up) < 1e-9:
+        return _pose(eye, target, fov)
+    return CameraPose(eye, target, up / np.linalg.norm(up), fov)
