@@ -21,9 +21,9 @@ sync-video #f
 framebuffer-alpha #t
 framebuffer-srgb #f
 textures-power-2 none
-notify-level-display error
+notify-level-display warning
 notify-level-device fatal
-notify-level-glgsg error
+notify-level-glgsg warning
 notify-level-egldisplay fatal
 default-directnotify-level warning
 model-cache-dir

@@ -125,7 +125,7 @@ class Stage:
         fb.set_depth_bits(24)
         fb.set_multisamples(samples)
         self.hdr = base.graphicsEngine.make_output(
-            base.pipe, "maquette-hdr", -10, fb, WindowProperties.size(width, height),
+            base.pipe, "maquette-hdr", -5, fb, WindowProperties.size(width, height),
             GraphicsPipe.BF_refuse_window, self.output.get_gsg(), self.output,
         )
         if self.hdr is None:
@@ -140,6 +140,7 @@ class Stage:
 
         self.lens = PerspectiveLens()
         self.camera = self.root.attach_new_node(Camera("camera", self.lens))
+        self.camera.node().set_camera_mask(BitMask32.bit(0))
         self.hdr.make_display_region().set_camera(self.camera)
 
         # Tone-mapping pass.

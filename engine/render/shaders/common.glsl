@@ -11,11 +11,11 @@ uniform struct KeyLight {
 
 uniform float shadow_texel;   // 1 / shadow map size
 uniform float shadow_bias;
-uniform int shadows_enabled;
+uniform float shadows_enabled;  // 0 or 1 (Panda passes Python ints as floats)
 
 // Percentage-closer filtering over a 4x4 grid of hardware-filtered taps.
 float key_shadow(vec4 shadow_position, float softness) {
-    if (shadows_enabled == 0) {
+    if (shadows_enabled < 0.5) {
         return 1.0;
     }
     vec3 p = shadow_position.xyz / shadow_position.w;

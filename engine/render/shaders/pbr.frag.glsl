@@ -25,15 +25,15 @@ uniform mat4 p3d_ViewMatrix;
 
 uniform vec3 fill_direction[MAX_LIGHTS];  // world space (Panda Z-up), towards the light
 uniform vec3 fill_color[MAX_LIGHTS];      // linear RGB x intensity
-uniform int fill_count;
+uniform float fill_count;
 
 uniform vec3 sky_color;      // linear, environment above the horizon
 uniform vec3 ground_color;   // linear, environment below
 uniform vec3 softbox_direction[MAX_SOFTBOXES];  // world space (Panda Z-up)
 uniform vec4 softbox_color[MAX_SOFTBOXES];      // rgb radiance, a = angular radius (rad)
-uniform int softbox_count;
+uniform float softbox_count;
 uniform float environment_intensity;
-uniform int shading_mode;    // 0 lit, 1 base colour, 2 normals
+uniform float shading_mode;  // 0 lit, 1 base colour, 2 normals
 
 in vec3 v_view_position;
 in vec3 v_view_normal;
@@ -67,7 +67,7 @@ vec3 environment_radiance(vec3 dir, float roughness) {
     vec3 mean = 0.5 * (sky_color + ground_color);
     vec3 radiance = mix(sharp, mean, roughness * roughness);
     for (int i = 0; i < MAX_SOFTBOXES; ++i) {
-        if (i >= softbox_count) break;
+        if (float(i) >= softbox_count) break;
         float radius = softbox_color[i].a;
         float blur = radius + roughness * roughness * 1.2;
         float c = dot(dir, softbox_direction[i]);
@@ -83,7 +83,7 @@ vec3 environment_irradiance(vec3 n) {
     vec3 hemi = mix(ground_color, sky_color, 0.5 + 0.5 * n.z);
     vec3 boxes = vec3(0.0);
     for (int i = 0; i < MAX_SOFTBOXES; ++i) {
-        if (i >= softbox_count) break;
+        if (float(i) >= softbox_count) break;
         float radius = softbox_color[i].a;
         float solid_angle = PI * radius * radius;
         boxes += softbox_color[i].rgb * solid_angle * max(dot(n, softbox_direction[i]), 0.0) / PI;
@@ -113,11 +113,11 @@ void main() {
     if (dot(n, v) < 0.0) {
         n = -n;  // double-sided or inverted geometry: shade the visible side
     }
-    if (shading_mode == 1) {
+    if (shading_mode > 0.5 && shading_mode < 1.5) {
         o_color = vec4(base_color.rgb, 1.0);
         return;
     }
-    if (shading_mode == 2) {
+    if (shading_mode > 1.5) {
         vec3 world_n = normalize(mat3(p3d_ViewMatrixInverse) * n);
         o_color = vec4(pow(0.5 + 0.5 * world_n, vec3(2.2)), 1.0);
         return;
@@ -131,7 +131,7 @@ void main() {
     float shadow = key_shadow(v_shadow_position, 1.0);
     color += brdf_direct(n, v, key_dir, diffuse_color, f0, alpha) * key_light.diffuse.rgb * shadow;
     for (int i = 0; i < MAX_LIGHTS; ++i) {
-        if (i >= fill_count) break;
+        if (float(i) >= fill_count) break;
         vec3 l = normalize(mat3(p3d_ViewMatrix) * fill_direction[i]);
         color += brdf_direct(n, v, l, diffuse_color, f0, alpha)
                  * fill_color[i];

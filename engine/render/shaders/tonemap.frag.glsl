@@ -5,7 +5,7 @@ uniform sampler2D scene_color;   // linear HDR, premultiplied, alpha = coverage
 uniform float exposure;          // linear multiplier (2^EV)
 uniform vec3 background_top;     // linear RGB
 uniform vec3 background_bottom;  // linear RGB
-uniform int transparent;
+uniform float transparent;
 
 in vec2 v_texcoord;
 out vec4 o_color;
@@ -41,7 +41,7 @@ void main() {
     float a = clamp(hdr.a, 0.0, 1.0);
     vec3 straight = a > 1e-4 ? hdr.rgb / a : vec3(0.0);
     vec3 mapped = pbr_neutral(max(straight * exposure, vec3(0.0)));
-    if (transparent == 1) {
+    if (transparent > 0.5) {
         o_color = vec4(linear_to_srgb(mapped) + dither(), a);
     } else {
         vec3 background = mix(background_bottom, background_top, v_texcoord.y);
