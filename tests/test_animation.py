@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-try:
-    import engine.animation  # noqa: F401
-except ModuleNotFoundError:  # tests run without the package installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.animation import (
     CAMERA_MOVES,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +9,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engine.asset.procedural import SAMPLE_ASSETS, export_glb  # noqa: E402
+from engine.asset.procedural import SAMPLE_ASSETS, export_glb
 
 # expected height (along +Y) of each asset, metres
 HEIGHTS = {"bottle": (0.28, 0.32), "mug": (0.09, 0.11), "robot": (0.22, 0.29), "lamp": (0.30, 0.45)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -12,11 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-try:
-    from engine.render import writers
-except ModuleNotFoundError:  # tests run without the package installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from engine.render import writers
+from engine.render import writers
 
 FrameWriter = writers.FrameWriter
 OutputError = writers.OutputError

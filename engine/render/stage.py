@@ -161,7 +161,8 @@ class Stage:
         preset = PRESETS[scene.stage.lights]
         self.preset = preset
         self.key_light = DirectionalLight("key")
-        self.key_light.set_color((*_floats(hex_to_linear(preset.key.color) * preset.key.intensity), 1.0))
+        key_rgb = hex_to_linear(preset.key.color) * preset.key.intensity
+        self.key_light.set_color((*_floats(key_rgb), 1.0))
         self.key_light.set_shadow_caster(True, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
         self.key_light.set_camera_mask(BitMask32.bit(SHADOW_MASK_BIT))
         depth_state = RenderState.make(

@@ -36,6 +36,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow")
 MOTION_DIRECTIONS = ("left", "right", "front", "back", "up")
+OUTPUT_SUFFIXES = (".mp4", ".webm", ".mov", ".gif")
 MAX_SCENE_BYTES = 1 << 20
 
 
@@ -308,6 +309,13 @@ def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     if not file.is_absolute() and path is not None:
         file = path.parent / file
     output = OutputSpec(file=file, **out_values)
+    suffix = file.suffix.lower()
+    if suffix and suffix not in OUTPUT_SUFFIXES:
+        raise ctx.fail("[output] file", f"unsupported output type {suffix!r}; expected "
+                       f"{', '.join(OUTPUT_SUFFIXES)} or a folder/ for PNG frames")
+    if stage.background.transparent and suffix == ".mp4":
+        raise ctx.fail("[output] file", "H.264 .mp4 cannot carry transparency (background = "
+                       "\"transparent\"); use .mov, .webm, .gif or a folder/ for PNG frames")
     if output.frame_count > 100_000:
         raise ctx.fail("[output] duration", f"{output.frame_count} frames is too many")
 

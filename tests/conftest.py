@@ -1,0 +1,42 @@
+"""Shared fixtures: the project's own sample assets and small real renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.scene import Scene, scene_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_ASSETS = ROOT / "scenes" / "assets"
+SHARED_ASSETS = ROOT.parent / "shared" / "assets"
+
+
+def make_scene(tmp_path: Path, asset: str = "robot.glb", **sections) -> Scene:
+    """A small scene on a project sample asset; `sections` override TOML tables."""
+    doc = {"asset": {"source": str(SAMPLE_ASSETS / asset)},
+           "output": {"file": str(tmp_path / "clip.mp4"), "height": 72, "fps": 10,
+                      "duration": 0.5, "msaa": 0}}
+    for name, values in sections.items():
+        doc.setdefault(name, {})
+        if isinstance(values, dict):
+            doc[name].update(values)
+        else:
+            doc[name] = values
+    return scene_from_dict(doc, None)
+
+
+def foreground_mask(frame: np.ndarray, background_rgb: tuple[int, int, int], tol: int = 12):
+    """(H, W) bool: pixels that differ from a solid background colour."""
+    diff = np.abs(frame[..., :3].astype(int) - np.array(background_rgb)).max(axis=-1)
+    return diff > tol
+
+
+@pytest.fixture
+def scene_factory(tmp_path):
+    def factory(asset: str = "robot.glb", **sections) -> Scene:
+        return make_scene(tmp_path, asset, **sections)
+
+    return factory
