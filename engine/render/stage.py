@@ -79,7 +79,10 @@ def _rotation_y(degrees: float) -> np.ndarray:
 class Stage:
     """A scene on a Panda3D stage, rendering into an offscreen RGBA8 buffer."""
 
-    def __init__(self, scene: Scene, width: int, height: int, *, msaa: int | None = None):
+    def __init__(self, scene: Scene, width: int, height: int, *, msaa: int | None = None,
+                 orthographic: float | None = None):
+        """orthographic: if given, an orthographic camera whose frame is this many metres
+        tall replaces the perspective lens (used to render generator training data)."""
         from panda3d.core import (
             BitMask32,
             Camera,
@@ -138,7 +141,8 @@ class Stage:
         self.hdr.set_clear_color((0, 0, 0, 0))
         self.hdr.set_clear_depth_active(True)
 
-        self.lens = PerspectiveLens()
+        self.orthographic = orthographic
+        self.lens = OrthographicLens() if orthographic else PerspectiveLens()
         self.camera = self.root.attach_new_node(Camera("camera", self.lens))
         self.camera.node().set_camera_mask(BitMask32.bit(0))
         self.hdr.make_display_region().set_camera(self.camera)
@@ -260,10 +264,15 @@ class Stage:
         aspect = self.width / self.height
         vfov = float(cam.fov)
         hfov = math.degrees(2 * math.atan(math.tan(math.radians(vfov) / 2) * aspect))
-        self.lens.set_fov(hfov, vfov)
         distance = float(np.linalg.norm(cam.eye - cam.target))
         radius = self.timeline.bounds.radius
-        self.lens.set_near_far(max(1e-3, 0.05 * min(distance, radius)), distance + 30 * radius)
+        if self.orthographic:
+            self.lens.set_film_size(self.orthographic * aspect, self.orthographic)
+            self.lens.set_near_far(max(1e-3, distance - 3 * radius), distance + 30 * radius)
+        else:
+            self.lens.set_fov(hfov, vfov)
+            self.lens.set_near_far(max(1e-3, 0.05 * min(distance, radius)),
+                                   distance + 30 * radius)
         self.camera.set_pos(*to_panda(cam.eye))
         self.camera.look_at(to_panda(cam.target), to_panda(cam.up))
 
