@@ -23,7 +23,6 @@ Only numpy, trimesh and pillow are used; nothing from Panda3D or the rest of
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +31,8 @@ import trimesh
 from PIL import Image, ImageDraw
 from trimesh.visual import TextureVisuals
 from trimesh.visual.material import PBRMaterial
+
+from engine.fileio import write_bytes_atomic
 
 __all__ = [
     "SAMPLE_ASSETS",
@@ -1008,23 +1009,5 @@ def export_glb(obj: trimesh.Scene | trimesh.Trimesh, path: str | os.PathLike) ->
     The bytes go to a temporary file in the destination directory which then
     replaces ``path``; readers never see a half-written file. Returns the path."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    data = obj.export(file_type="glb", include_normals=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
-    )
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_bytes_atomic(path, obj.export(file_type="glb", include_normals=True))
     return path

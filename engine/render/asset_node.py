@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from engine.fileio import write_bytes_atomic
 from engine.scene.timeline import Bounds
 
 GLTF_SUFFIXES = (".glb", ".gltf")
@@ -58,12 +58,7 @@ def as_gltf(path: Path) -> Path:
         raise AssetLoadError(f"{path}: cannot read {suffix[1:].upper()} file: {exc}") from None
     if not loaded.geometry:
         raise AssetLoadError(f"{path}: the file contains no mesh")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    data = loaded.export(file_type="glb")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".partial")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, target)
+    write_bytes_atomic(target, loaded.export(file_type="glb"))
     return target
 
 

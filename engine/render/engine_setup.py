@@ -21,7 +21,7 @@ sync-video #f
 framebuffer-alpha #t
 framebuffer-srgb #f
 textures-power-2 none
-notify-level-display warning
+notify-level-display fatal
 notify-level-device fatal
 notify-level-glgsg warning
 notify-level-egldisplay fatal

@@ -5,8 +5,6 @@ Deterministic: frame i is rendered at time i / fps, never from wall time.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.fileio import atomic_output
 from engine.render.stage import Stage
 from engine.render.writers import FrameWriter
 from engine.scene.model import Scene
@@ -90,15 +89,8 @@ def render_still(scene: Scene, at: float, output: Path) -> Path:
 
 def write_png_atomic(image, output: Path) -> None:
     """Save a PIL image to `output` via a temporary sibling and os.replace."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format="PNG")
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(output) as handle:
+        image.save(handle, format="PNG")
 
 
 def check_not_input(scene: Scene, output: Path) -> None:

@@ -121,16 +121,22 @@ class Stage:
         self.frame_texture = Texture("frame")
         self.output.add_render_texture(self.frame_texture, GraphicsOutput.RTM_copy_ram)
 
-        samples = scene.output.msaa if msaa is None else msaa
-        fb = FrameBufferProperties()
-        fb.set_float_color(True)
-        fb.set_rgba_bits(16, 16, 16, 16)
-        fb.set_depth_bits(24)
-        fb.set_multisamples(samples)
-        self.hdr = base.graphicsEngine.make_output(
-            base.pipe, "maquette-hdr", -5, fb, WindowProperties.size(width, height),
-            GraphicsPipe.BF_refuse_window, self.output.get_gsg(), self.output,
-        )
+        requested = scene.output.msaa if msaa is None else msaa
+        self.hdr = None
+        # Drivers cap MSAA (llvmpipe: 4 samples): fall back to the most the driver gives.
+        for samples in [n for n in (requested, 4, 2, 0) if n <= requested]:
+            fb = FrameBufferProperties()
+            fb.set_float_color(True)
+            fb.set_rgba_bits(16, 16, 16, 16)
+            fb.set_depth_bits(24)
+            fb.set_multisamples(samples)
+            self.hdr = base.graphicsEngine.make_output(
+                base.pipe, "maquette-hdr", -5, fb, WindowProperties.size(width, height),
+                GraphicsPipe.BF_refuse_window, self.output.get_gsg(), self.output,
+            )
+            if self.hdr is not None:
+                self.msaa = samples
+                break
         if self.hdr is None:
             raise RuntimeError("could not create the HDR render buffer")
         self.hdr_texture = Texture("hdr")
