@@ -1,0 +1,341 @@
+"""A technical report on an asset, each finding with a plain-words hint.
+
+``inspect_asset(asset)`` returns a JSON-ready dict; ``format_report`` turns it into
+text.  All measures are vectorised (numpy/scipy) and run in seconds on meshes of a
+million triangles.  Units are the file's, taken as metres (glTF's convention).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+from scipy.spatial import cKDTree
+
+from engine.asset.model import Asset, texture_image
+from engine.asset.topology import analyse, part_extents
+
+__all__ = ["AXES", "format_report", "guess_up", "inspect_asset", "surface_samples"]
+
+AXES = {"+x": (0, 1.0), "-x": (0, -1.0), "+y": (1, 1.0), "-y": (1, -1.0),
+        "+z": (2, 1.0), "-z": (2, -1.0)}
+FRAGMENT_FRACTION = 0.05  # parts smaller than this share of the largest part's size
+THIN_FRACTION = 0.01  # walls thinner than 1 % of the largest dimension
+
+
+def _axis_vector(name: str) -> np.ndarray:
+    index, sign = AXES[name]
+    v = np.zeros(3)
+    v[index] = sign
+    return v
+
+
+def guess_up(mesh: trimesh.Trimesh, convention: str = "+y") -> tuple[str, dict]:
+    """Which axis points up when the object rests on its base.
+
+    For each of the six axis directions: how much of the object's footprint (its
+    outline seen from above) it would stand on, i.e. the area of the convex hull's
+    face lying flat on the ground divided by the footprint's area (a bottle standing
+    scores about 1, lying on its side almost 0; four wheels count as the rectangle
+    they span).  The file's convention is kept unless it scores under 35 % of the
+    best (the object could not stand that way) or nothing scores 0.15 (no flat base).
+    Returns (axis name, {axis: score})."""
+    from scipy.spatial import ConvexHull
+
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    try:
+        hull = trimesh.convex.convex_hull(vertices[::max(1, len(vertices) // 200000)])
+        normals, areas = hull.face_normals, hull.area_faces
+        hull_points = np.asarray(hull.vertices)
+    except Exception:  # flat or degenerate: no hull
+        return convention, {}
+    scores = {}
+    for name, (index, _sign) in AXES.items():
+        up = _axis_vector(name)
+        contact = float(areas[normals @ up < -0.999].sum())
+        plane = hull_points[:, [i for i in range(3) if i != index]]
+        try:
+            footprint = float(ConvexHull(plane).volume)
+        except Exception:
+            footprint = 0.0
+        scores[name] = contact / footprint if footprint > 0 else 0.0
+    best = max(scores, key=scores.get)
+    if scores.get(convention, 0.0) >= 0.35 * scores[best] or scores[best] < 0.15:
+        best = convention
+    return best, scores
+
+
+def surface_samples(mesh: trimesh.Trimesh, count: int, seed: int = 0):
+    """(count, 3) points, (count,) face index and (count, 3) barycentric coordinates,
+    area-weighted and deterministic."""
+    rng = np.random.default_rng(seed)
+    areas = np.asarray(mesh.area_faces, dtype=float)
+    cdf = np.cumsum(areas)
+    if cdf[-1] <= 0:
+        faces = rng.integers(0, len(areas), count)
+    else:
+        faces = np.searchsorted(cdf, rng.random(count) * cdf[-1]).clip(0, len(areas) - 1)
+    r = rng.random((count, 2))
+    flip = r.sum(axis=1) > 1
+    r[flip] = 1 - r[flip]
+    bary = np.column_stack([1 - r.sum(axis=1), r[:, 0], r[:, 1]])
+    tri = np.asarray(mesh.vertices)[np.asarray(mesh.faces)[faces]]
+    points = np.einsum("ij,ijk->ik", bary, tri)
+    return points, faces, bary
+
+
+def _thin_walls(points, normals, diag, extent, area) -> dict:
+    tree = cKDTree(points)
+    probes = min(len(points), 3000)
+    k = min(48, len(points))
+    dist, idx = tree.query(points[:probes], k=k)
+    p = points[:probes, None, :]
+    n = normals[:probes, None, :]
+    q = points[idx]
+    qn = normals[idx]
+    delta = p - q
+    depth = np.einsum("ijk,ijk->ij", delta, np.broadcast_to(n, delta.shape))
+    lateral = np.linalg.norm(delta - depth[..., None] * n, axis=-1)
+    opposite = np.einsum("ijk,ijk->ij", qn, np.broadcast_to(n, qn.shape)) < -0.5
+    spacing = np.sqrt(area / max(len(points), 1))  # mean distance between samples
+    valid = opposite & (depth > 1e-9 * diag) & (lateral < np.maximum(depth, 2.0 * spacing))
+    thickness = np.where(valid, depth, np.inf).min(axis=1)
+    found = np.isfinite(thickness)
+    limit = THIN_FRACTION * extent
+    thin = found & (thickness < limit)
+    return {
+        "thin_fraction": float(thin.mean()) if probes else 0.0,
+        "min_thickness_m": float(thickness[found].min()) if found.any() else None,
+        "threshold_m": float(limit),
+    }
+
+
+def _symmetry(points, center, diag) -> dict:
+    tree = cKDTree(points)
+    result = {}
+    for axis, label in ((0, "x"), (2, "z"), (1, "y")):
+        mirrored = points.copy()
+        mirrored[:, axis] = 2 * center[axis] - mirrored[:, axis]
+        d, _ = tree.query(mirrored, k=1)
+        result[label] = float(np.median(d) / diag) if diag else 0.0
+    return result
+
+
+def _baked_lighting(mesh, faces, bary, normals) -> dict | None:
+    image = texture_image(mesh)
+    uv = getattr(mesh.visual, "uv", None)
+    colors = None
+    if image is not None and uv is not None and len(uv) == len(mesh.vertices):
+        small = image.convert("RGB")
+        if max(small.size) > 1024:
+            small = small.resize((min(small.size[0], 1024), min(small.size[1], 1024)))
+        tex = np.asarray(small, dtype=np.float32) / 255.0
+        h, w = tex.shape[:2]
+        tri_uv = np.asarray(uv)[np.asarray(mesh.faces)[faces]]
+        s = np.einsum("ij,ijk->ik", bary, tri_uv) % 1.0
+        px = np.clip((s[:, 0] * w).astype(int), 0, w - 1)
+        py = np.clip(((1.0 - s[:, 1]) * h).astype(int), 0, h - 1)
+        colors = tex[py, px]
+        source = "texture"
+    elif getattr(mesh.visual, "kind", None) == "vertex":
+        vc = np.asarray(mesh.visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
+        colors = np.einsum("ij,ijk->ik", bary, vc[np.asarray(mesh.faces)[faces]])
+        source = "vertex colours"
+    if colors is None:
+        return None
+    lum = colors @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    design = np.column_stack([np.ones(len(lum)), normals])
+    coef, *_ = np.linalg.lstsq(design, lum, rcond=None)
+    predicted = design @ coef
+    total = float(np.var(lum))
+    r2 = 1.0 - float(np.var(lum - predicted)) / total if total > 1e-9 else 0.0
+    mean = float(lum.mean()) or 1e-6
+    strength = float(np.linalg.norm(coef[1:]) / mean)
+    direction = coef[1:] / (np.linalg.norm(coef[1:]) or 1.0)
+    return {"source": source, "strength": strength, "r2": r2,
+            "light_direction": [float(x) for x in direction],
+            "likely": bool(strength > 0.25 and r2 > 0.15)}
+
+
+def _describe_pivot(rel: np.ndarray, up_index: int) -> str:
+    inside = np.all((rel >= -0.01) & (rel <= 1.01))
+    if not inside:
+        return "outside the bounding box"
+    horiz = [i for i in range(3) if i != up_index]
+    centred = all(abs(rel[i] - 0.5) < 0.05 for i in horiz)
+    if centred and abs(rel[up_index]) < 0.05:
+        return "at the base centre"
+    if centred and abs(rel[up_index] - 0.5) < 0.05:
+        return "at the centre"
+    if centred:
+        return f"on the vertical axis, {rel[up_index] * 100:.0f}% up"
+    return "inside the bounds, off-centre"
+
+
+def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
+    """The report as a JSON-ready dict (see module docstring)."""
+    mesh = asset.mesh
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    size = hi - lo
+    diag = float(np.linalg.norm(size))
+    extent = float(size.max())
+    up, _ = guess_up(mesh, "+y")
+    up_index = AXES[up][0]
+    topo = analyse(vertices, faces)
+    findings: list[dict] = []
+
+    def add(check, level, text, hint=""):
+        findings.append({"check": check, "level": level, "text": text, "hint": hint})
+
+    for warning in asset.warnings:
+        add("file", "warn", warning, "rename the file to match its content")
+
+    # Size and orientation.
+    dims = {"size_m": [float(x) for x in size], "up_axis_file": "+y (glTF convention)",
+            "up_axis_guess": up, "height_m": float(size[up_index])}
+    text = f"{size[0]:.3g} x {size[1]:.3g} x {size[2]:.3g} m (x, y, z); rests with {up} up"
+    if up != "+y":
+        add("orientation", "warn", text,
+            f"the file is Y-up but the object seems to stand on {up}: run prep --up auto")
+    else:
+        add("orientation", "ok", text)
+    if extent > 50 or extent < 0.005:
+        add("scale", "warn", f"the largest side is {extent:.3g} m",
+            "units look wrong (centimetres or millimetres?): run prep --height METRES")
+
+    # Counts.
+    counts = {"triangles": int(len(faces)), "vertices": int(len(vertices)),
+              "welded_vertices": int(len(topo.vertices)), "meshes_in_file": asset.parts}
+    level = "warn" if len(faces) > 500_000 else "ok"
+    add("triangles", level, f"{len(faces):,} triangles, {len(vertices):,} vertices "
+        f"({len(topo.vertices):,} unique positions)",
+        "heavy for real-time and web use: run prep --faces 50000" if level == "warn" else "")
+
+    # Topology.
+    topology = {
+        "watertight": topo.watertight, "boundary_edges": int(len(topo.boundary_edges)),
+        "holes": topo.holes, "largest_hole_edges": int(topo.hole_sizes.max()) if topo.holes
+        else 0, "non_manifold_edges": topo.non_manifold_edges,
+        "inconsistent_winding_edges": topo.inconsistent_edges,
+        "degenerate_faces": int(topo.degenerate.sum()),
+    }
+    if topo.watertight:
+        add("watertight", "ok", "watertight (closed, every edge shared by two faces)")
+    else:
+        add("watertight", "warn",
+            f"not watertight: {topology['boundary_edges']:,} open edges in {topo.holes} "
+            f"hole(s), {topo.non_manifold_edges:,} non-manifold edges",
+            "for printing or clean shadows: run prep --fill-holes (fills small holes); large "
+            "openings need modelling" if topo.holes else
+            "non-manifold edges join three or more faces: usually overlapping parts")
+    if topo.inconsistent_edges:
+        add("winding", "warn", f"{topo.inconsistent_edges:,} edges join faces of opposite "
+            f"winding", "run prep (it makes winding and normals consistent)")
+    if topology["degenerate_faces"]:
+        add("degenerate", "warn", f"{topology['degenerate_faces']:,} degenerate (zero-area) "
+            f"faces", "run prep (it drops them)")
+
+    # Loose parts.
+    extents, part_faces = part_extents(topo.vertices, topo.faces, topo.face_part, topo.parts)
+    part_size = np.linalg.norm(extents, axis=1)
+    order = np.argsort(-part_size)
+    largest = float(part_size[order[0]]) if len(order) else 0.0
+    small = part_size < FRAGMENT_FRACTION * largest
+    loose = {
+        "count": topo.parts,
+        "fragments": int(small.sum()),
+        "parts": [{"triangles": int(part_faces[i]), "size_m": float(part_size[i]),
+                   "relative_size": float(part_size[i] / largest) if largest else 0.0}
+                  for i in order[:10]],
+    }
+    if small.any():
+        add("loose parts", "warn",
+            f"{topo.parts} connected parts; {int(small.sum())} fragment(s) under "
+            f"{FRAGMENT_FRACTION:.0%} of the largest part's size "
+            f"({int(part_faces[small].sum()):,} triangles)",
+            "floating fragments are usually reconstruction noise: run prep --remove-fragments")
+    else:
+        add("loose parts", "ok" if topo.parts == 1 else "info",
+            f"{topo.parts} connected part(s)", "" if topo.parts == 1 else
+            "several parts of similar size: probably intended (wheels, handle...)")
+
+    # Pivot.
+    rel = np.where(size > 0, (0.0 - lo) / np.where(size > 0, size, 1.0), 0.5)
+    pivot_text = _describe_pivot(rel, up_index)
+    pivot = {"relative": [float(x) for x in rel], "description": pivot_text}
+    add("pivot", "ok" if pivot_text in ("at the base centre", "at the centre") else "info",
+        f"pivot (origin) {pivot_text}", "" if pivot_text in ("at the base centre",
+        "at the centre") else "run prep --pivot base (or center)")
+
+    # Texture and UVs.
+    image = texture_image(mesh)
+    uv = getattr(mesh.visual, "uv", None)
+    has_uv = uv is not None and len(uv) == len(vertices)
+    texture = {"has_uv": bool(has_uv),
+               "texture_size": list(image.size) if image is not None else None,
+               "vertex_colors": getattr(mesh.visual, "kind", None) == "vertex"}
+    if has_uv:
+        uvs = np.asarray(uv)
+        texture["uv_outside_0_1"] = float(np.mean((uvs < -1e-3) | (uvs > 1.001)))
+    if image is not None:
+        w, h = image.size
+        level = "warn" if max(w, h) > 4096 else "ok"
+        add("texture", level, f"base-colour texture {w}x{h}, UVs present" if has_uv else
+            f"texture {w}x{h} but no UVs",
+            "large for web/AR: run prep --texture-size 2048" if level == "warn" else "")
+    elif has_uv:
+        add("texture", "info", "UVs but no texture image")
+    else:
+        add("texture", "info", "no texture and no UVs" + (" (vertex colours)" if
+            texture["vertex_colors"] else ""),
+            "FBX/USDZ/OBJ exports will carry a plain material only")
+
+    # Surface samples for thin walls, symmetry and baked lighting.
+    points, sface, bary = surface_samples(mesh, samples)
+    normals = np.asarray(mesh.face_normals)[sface]
+    thin = _thin_walls(points, normals, diag, extent, float(mesh.area))
+    if thin["thin_fraction"] > 0.02:
+        add("thin walls", "warn", f"{thin['thin_fraction']:.0%} of the surface is thinner than "
+            f"{thin['threshold_m'] * 1000:.3g} mm (min {thin['min_thickness_m'] * 1000:.3g} mm)",
+            "thin shells may break when printed and flicker in shadows; thicken them in a "
+            "modelling tool")
+    else:
+        add("thin walls", "ok", "no thin walls found")
+    symmetry = _symmetry(points, 0.5 * (lo + hi), diag)
+    sym_axes = [a for a in ("x", "z") if symmetry[a] < 0.01]
+    add("symmetry", "info",
+        "mirror-symmetric " + " and ".join({"x": "left/right", "z": "front/back"}[a]
+                                           for a in sym_axes) if sym_axes else
+        "not mirror-symmetric (left/right or front/back)",
+        "a generated asset that should be symmetric but is not: the inferred side may be weak"
+        if not sym_axes else "")
+    baked = _baked_lighting(mesh, sface, bary, normals)
+    if baked is None:
+        add("baked lighting", "info", "no colour data to check for baked lighting")
+    elif baked["likely"]:
+        d = baked["light_direction"]
+        add("baked lighting", "warn",
+            f"shading looks painted into the base colour ({baked['strength']:.0%} brighter "
+            f"towards ({d[0]:+.1f}, {d[1]:+.1f}, {d[2]:+.1f}))",
+            "baked light fights the stage's lights: regenerate with delighting or even out "
+            "the texture")
+    else:
+        add("baked lighting", "ok", "no strong lighting gradient in the base colour")
+
+    return {
+        "file": str(asset.source), "format": asset.format, "dimensions": dims,
+        "counts": counts, "topology": topology, "loose_parts": loose, "pivot": pivot,
+        "texture": texture, "thin_walls": thin, "symmetry": symmetry,
+        "baked_lighting": baked, "findings": findings,
+    }
+
+
+def format_report(report: dict) -> str:
+    marks = {"ok": "ok  ", "info": "info", "warn": "WARN"}
+    lines = [f"{report['file']} ({report['format'].upper()})"]
+    for f in report["findings"]:
+        lines.append(f"  [{marks[f['level']]}] {f['check']}: {f['text']}")
+        if f["hint"]:
+            lines.append(f"         -> {f['hint']}")
+    return "\n".join(lines)
