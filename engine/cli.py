@@ -12,13 +12,37 @@ EXIT_INTERRUPTED = 130
 
 
 def _scene_arg(value: str):
-    """A scene file (.toml) or a bare asset file (default stage)."""
+    """A scene file (.toml) or a bare asset or image file (default stage).
+
+    An image as the asset source is generated into a 3D asset first (cached by
+    content hash), so `render` goes straight from image to video.
+    """
+    from engine.generate.pipeline import generate_cached
+    from engine.render.asset_node import cache_dir
     from engine.scene import load_scene, scene_for_asset
+    from engine.scene.loader import IMAGE_SUFFIXES
 
     path = Path(value)
-    if path.suffix.lower() == ".toml":
-        return load_scene(path)
-    return scene_for_asset(path)
+    scene = load_scene(path) if path.suffix.lower() == ".toml" else scene_for_asset(path)
+    if scene.asset.source.suffix.lower() in IMAGE_SUFFIXES:
+        scene.asset.source = generate_cached(scene.asset.source, cache_dir(),
+                                             log=lambda msg: print(msg, file=sys.stderr))
+    return scene
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from engine.generate import GenerateSettings, generate_asset
+
+    settings = GenerateSettings(device=args.device, model=args.model, faces=args.faces,
+                                texture_size=args.texture_size, height=args.height)
+    result = generate_asset(Path(args.image), Path(args.output), settings)
+    report = result.report
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    mesh = report["mesh"]
+    print(f"wrote {result.glb} ({mesh['faces']} triangles, watertight={mesh['watertight']}, "
+          f"{report['timings_s']['total']:.2f} s) and {result.report_path}")
+    return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -75,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     still.add_argument("-o", "--output", required=True, help="output .png")
     still.set_defaults(func=cmd_still)
 
+    gen = sub.add_parser("generate", help="turn one image into a textured 3D asset (GLB)")
+    gen.add_argument("image", help="PNG, JPEG or WebP, with or without alpha")
+    gen.add_argument("-o", "--output", required=True, help="output .glb (and .json beside it)")
+    gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    gen.add_argument("--model", help="model card (models/NAME.json) or 'classical'")
+    gen.add_argument("--faces", type=int, default=20000, help="target triangles (default 20000)")
+    gen.add_argument("--texture-size", type=int, default=1024, help="texture pixels (1024)")
+    gen.add_argument("--height", type=float, default=0.3, help="asset height, metres (0.3)")
+    gen.set_defaults(func=cmd_generate)
+
     demo = sub.add_parser("demo", help="render the bundled sample to a turntable video")
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -84,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from engine.generate.runtime import DeviceError
     from engine.render.asset_node import AssetLoadError
     from engine.render.engine_setup import RenderUnavailable
     from engine.render.writers import OutputError
@@ -97,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SceneError, AssetLoadError, ValueError) as exc:
         print(f"maquette: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (OutputError, RenderUnavailable, OSError) as exc:
+    except (OutputError, RenderUnavailable, DeviceError, OSError) as exc:
         print(f"maquette: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 

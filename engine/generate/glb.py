@@ -1,0 +1,30 @@
+"""Write the generated mesh as a GLB: UV-mapped base-colour texture, metal/rough material."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+from engine.fileio import write_bytes_atomic
+from engine.generate.reconstruct import LayeredMesh
+
+
+def to_trimesh(mesh: LayeredMesh, texture: Image.Image, roughness: float = 0.6) -> trimesh.Trimesh:
+    material = trimesh.visual.material.PBRMaterial(
+        name="generated", baseColorTexture=texture, metallicFactor=0.0,
+        roughnessFactor=roughness,
+    )
+    # trimesh's UVs are OpenGL-style (v up); ours are image-style (v down).
+    uv = np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]])
+    visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    result = trimesh.Trimesh(mesh.vertices, mesh.faces, visual=visual, process=False)
+    result.fix_normals()
+    return result
+
+
+def write_glb(mesh: trimesh.Trimesh, path: Path) -> None:
+    """Write atomically: a temporary sibling, then os.replace."""
+    write_bytes_atomic(path, mesh.export(file_type="glb"))

@@ -1,0 +1,189 @@
+"""`maquette generate`: image → isolated, framed reference → layered depth → textured GLB.
+
+Stages (each timed): load, isolate, model, reconstruct, texture, write. Writes
+OUT.glb and OUT.json (provenance: source sha256, model id and sha256, settings,
+timings, warnings) atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from engine.fileio import atomic_output
+from engine.generate.classical import CLASSICAL_ID, inflate
+from engine.generate.glb import to_trimesh, write_glb
+from engine.generate.reconstruct import grid_for_faces, layered_mesh, to_asset_space
+from engine.generate.runtime import get_model
+from engine.generate.texture import bake_atlas
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_MODEL = MODELS_DIR / "maquette-ld-v1.json"
+CLASSICAL = "classical"
+
+
+@dataclass
+class GenerateSettings:
+    device: str = "auto"  # auto | cpu | cuda
+    model: str | None = None  # card path, "classical", or None = shipped model if present
+    faces: int = 20000  # target triangle count (about)
+    texture_size: int = 1024  # pixels, square atlas
+    height: float = 0.3  # metres
+
+    def validate(self) -> None:
+        if not 500 <= self.faces <= 2_000_000:
+            raise ValueError(f"--faces must be from 500 to 2000000, got {self.faces}")
+        if not 64 <= self.texture_size <= 8192:
+            raise ValueError(f"--texture-size must be from 64 to 8192, got {self.texture_size}")
+        if not 1e-3 <= self.height <= 1e3:
+            raise ValueError(f"--height must be from 0.001 to 1000 metres, got {self.height}")
+
+
+@dataclass
+class GenerateResult:
+    glb: Path
+    report_path: Path
+    report: dict = field(default_factory=dict)
+
+
+def resolve_model(settings: GenerateSettings) -> Path | None:
+    """The model card to use, or None for the classical fallback."""
+    if settings.model == CLASSICAL:
+        return None
+    if settings.model:
+        return Path(settings.model)
+    return DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None
+
+
+def _resize(values: np.ndarray, grid: int, order: int = 1) -> np.ndarray:
+    factor = grid / values.shape[0]
+    if abs(factor - 1.0) < 1e-9:
+        return values
+    return ndimage.zoom(values, (factor, factor) + (1,) * (values.ndim - 2), order=order,
+                        mode="nearest", grid_mode=True)
+
+
+def generate_asset(image: Path, output: Path, settings: GenerateSettings | None = None,
+                   log: Callable[[str], None] = print) -> GenerateResult:
+    """Generate `output` (.glb) and `output`.json from `image`."""
+    from engine.generate.card import load_card
+    from engine.reference import frame_subject, load_reference
+
+    settings = settings or GenerateSettings()
+    settings.validate()
+    image, output = Path(image), Path(output)
+    if output.suffix.lower() != ".glb":
+        raise ValueError(f"{output}: the generated asset is written as .glb")
+    if output.resolve() == image.resolve():
+        raise ValueError(f"{output}: refusing to overwrite the input image")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 4)
+        clock = now
+
+    reference = load_reference(image)
+    lap("load_isolate")
+
+    card_path = resolve_model(settings)
+    if card_path is None:
+        size, ratio, background = 256, 0.85, 0.5
+        model_info = {"id": CLASSICAL_ID, "sha256": None, "device": "cpu",
+                      "note": "classical fallback (silhouette inflation), no learned model"}
+        log("maquette: using the classical fallback (silhouette inflation), not a learned "
+            "model")
+        framed = frame_subject(reference, size, ratio, background)
+        prediction = inflate(framed.image, framed.mask)
+    else:
+        card = load_card(card_path)
+        model = get_model(card, settings.device)
+        size, ratio, background = card.size, card.foreground_ratio, card.background
+        framed = frame_subject(reference, size, ratio, background)
+        log(f"maquette: model {card.id} on {model.device.upper()}")
+        prediction = model.predict(framed.image, framed.mask)
+        model_info = {"id": card.id, "sha256": model.sha256, "device": model.device,
+                      "card": str(card.path)}
+    lap("model")
+
+    # The refined mask may not grow far beyond the isolated subject.
+    allowed = ndimage.binary_dilation(framed.mask > 0.5, iterations=2)
+    mask = (prediction.mask > 0.5) & allowed
+    if mask.sum() < 16:
+        mask = framed.mask > 0.5
+    grid = grid_for_faces(mask, settings.faces)
+    mask_g = _resize(mask.astype(np.float32), grid) > 0.5
+    front_g = _resize(prediction.front_depth, grid)
+    back_g = _resize(prediction.back_depth, grid)
+    mesh = to_asset_space(layered_mesh(mask_g, front_g, back_g), settings.height)
+    lap("reconstruct")
+
+    hi_res = frame_subject(reference, settings.texture_size // 2, ratio, background)
+    back_rgb = _resize(prediction.back_color, settings.texture_size // 2)
+    back_mask = _resize(prediction.mask, settings.texture_size // 2)
+    atlas = bake_atlas(hi_res.image, hi_res.mask, back_rgb, back_mask, settings.texture_size)
+    asset = to_trimesh(mesh, atlas)
+    lap("texture")
+
+    write_glb(asset, output)
+    report_path = output.with_suffix(".json")
+    report = {
+        "source": {"path": str(image), "sha256": reference.sha256,
+                   "mask_source": reference.mask_source,
+                   "size": list(reference.rgba.shape[1::-1])},
+        "model": model_info,
+        "settings": asdict(settings),
+        "mesh": {"faces": int(len(asset.faces)), "vertices": int(len(asset.vertices)),
+                 "watertight": bool(asset.is_watertight),
+                 "height_m": settings.height, "grid": grid,
+                 "texture": [settings.texture_size, settings.texture_size]},
+        "warnings": list(reference.warnings),
+        "timings_s": timings,
+        "output": str(output),
+    }
+    lap("write")
+    report["timings_s"] = timings
+    report["timings_s"]["total"] = round(sum(timings.values()), 4)
+    _write_json(report, report_path)
+    return GenerateResult(glb=output, report_path=report_path, report=report)
+
+
+def _write_json(data: dict, path: Path) -> None:
+    with atomic_output(path, "w") as handle:
+        json.dump(data, handle, indent=2)
+
+
+def cache_key(image: Path, settings: GenerateSettings) -> str:
+    """Content hash of the image, the model file and the settings."""
+    digest = hashlib.sha256(Path(image).read_bytes())
+    card = resolve_model(settings)
+    if card is not None:
+        onnx = Path(card).with_suffix(".onnx")
+        digest.update(onnx.read_bytes() if onnx.is_file() else str(card).encode())
+    else:
+        digest.update(CLASSICAL_ID.encode())
+    fields = asdict(settings)
+    fields.pop("device")  # results do not depend on where the model ran
+    digest.update(json.dumps(fields, sort_keys=True).encode())
+    return digest.hexdigest()[:32]
+
+
+def generate_cached(image: Path, cache: Path, settings: GenerateSettings | None = None,
+                    log: Callable[[str], None] = print) -> Path:
+    """The GLB for `image`, generated once per content hash under `cache`."""
+    settings = settings or GenerateSettings()
+    target = cache / "generated" / f"{cache_key(image, settings)}.glb"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    generate_asset(image, target, settings, log)
+    return target

@@ -1,0 +1,142 @@
+"""Layered depth → closed, textured triangle mesh.
+
+The pixel grid inside the silhouette becomes two height fields, front and back,
+joined by side walls along every boundary edge; diagonal pinches are removed
+first, so the result is a closed 2-manifold (watertight) with consistent
+winding. Texture atlas: the left half of the texture is the front view (the
+input image), the right half the predicted back colour.
+
+Coordinates follow docs/GENERATOR_INTERFACE.md (crop units, +z away from the
+viewer); `to_asset_space` turns them into glTF's Y-up with the viewer on +Z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass
+class LayeredMesh:
+    vertices: np.ndarray  # (n, 3) float64, glTF axes, crop units
+    faces: np.ndarray  # (m, 3) int64, counter-clockwise seen from outside
+    uv: np.ndarray  # (n, 2) float64 in [0, 1], glTF convention (v down)
+
+
+def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
+    """(S, S) bool: drop tiny specks and remove diagonal pinches (non-manifold corners)."""
+    labels, count = ndimage.label(mask)
+    if count > 1:
+        sizes = ndimage.sum(mask, labels, range(1, count + 1))
+        keep = np.isin(labels, 1 + np.nonzero(sizes >= max(sizes.max() * 0.05,
+                                                            min_fraction * mask.size))[0])
+        mask = keep
+    mask = mask.copy()
+    for _ in range(64):
+        a, b = mask[:-1, :-1], mask[:-1, 1:]
+        c, d = mask[1:, :-1], mask[1:, 1:]
+        pinch1 = a & d & ~b & ~c
+        pinch2 = b & c & ~a & ~d
+        if not (pinch1.any() or pinch2.any()):
+            break
+        rows, cols = np.nonzero(pinch1 | pinch2)
+        mask[rows, cols + 1] = True  # fill one of the empty pair: joins the diagonal
+        mask[rows, cols] |= pinch2[rows, cols]
+    return mask
+
+
+def _smooth_inside(values: np.ndarray, inside: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing that only averages pixels inside the mask (normalised)."""
+    if sigma <= 0:
+        return values
+    weight = ndimage.gaussian_filter(inside.astype(np.float64), sigma)
+    blurred = ndimage.gaussian_filter(np.where(inside, values, 0.0), sigma)
+    return np.where(weight > 1e-6, blurred / np.maximum(weight, 1e-6), 0.0)
+
+
+def _corner_values(values: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """(S+1, S+1): each pixel corner gets the mean of its in-mask neighbour pixels."""
+    s = values.shape[0]
+    padded = np.zeros((s + 2, s + 2))
+    weight = np.zeros((s + 2, s + 2))
+    padded[1:-1, 1:-1] = np.where(inside, values, 0.0)
+    weight[1:-1, 1:-1] = inside
+    total = padded[:-1, :-1] + padded[1:, :-1] + padded[:-1, 1:] + padded[1:, 1:]
+    count = weight[:-1, :-1] + weight[1:, :-1] + weight[:-1, 1:] + weight[1:, 1:]
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
+                 min_thickness: float = 0.004, smooth_sigma: float = 0.8) -> LayeredMesh:
+    """Build the closed mesh from (S, S) mask (bool) and depth maps (crop units, +z away)."""
+    inside = clean_mask(mask.astype(bool))
+    if not inside.any():
+        raise ValueError("the silhouette is empty: nothing to reconstruct")
+    s = inside.shape[0]
+    front = _smooth_inside(front.astype(np.float64), inside, smooth_sigma)
+    back = _smooth_inside(back.astype(np.float64), inside, smooth_sigma)
+    back = np.maximum(back, front + min_thickness)
+    front_c = _corner_values(front, inside)
+    back_c = _corner_values(back, inside)
+
+    used = np.zeros((s + 1, s + 1), bool)
+    r, c = np.nonzero(inside)
+    for dr in (0, 1):
+        for dc in (0, 1):
+            used[r + dr, c + dc] = True
+    index = -np.ones((s + 1, s + 1), np.int64)
+    cr, cc = np.nonzero(used)
+    n = len(cr)
+    index[cr, cc] = np.arange(n)
+    x = cc / s - 0.5
+    y = 0.5 - cr / s
+    # glTF axes: x right, y up, +z towards the viewer (depth +z away → -z).
+    front_v = np.stack([x, y, -front_c[cr, cc]], axis=1)
+    back_v = np.stack([x, y, -back_c[cr, cc]], axis=1)
+    vertices = np.concatenate([front_v, back_v])
+    u = cc / s
+    v = cr / s
+    uv = np.concatenate([np.stack([0.5 * u, v], 1), np.stack([0.5 + 0.5 * (1 - u), v], 1)])
+
+    tl, tr = index[r, c], index[r, c + 1]
+    bl, br = index[r + 1, c], index[r + 1, c + 1]
+    # Front faces look towards +z: counter-clockwise in (x, y) seen from +z.
+    front_f = np.concatenate([np.stack([tl, bl, br], 1), np.stack([tl, br, tr], 1)])
+    back_f = front_f[:, ::-1] + n
+
+    walls = []
+    for dr, dc, a_off, b_off in ((-1, 0, (0, 0), (0, 1)), (1, 0, (1, 1), (1, 0)),
+                                 (0, -1, (1, 0), (0, 0)), (0, 1, (0, 1), (1, 1))):
+        rr, cc2 = r + dr, c + dc
+        outside = ~inside[np.clip(rr, 0, s - 1), np.clip(cc2, 0, s - 1)] | (rr < 0) | (
+            rr >= s) | (cc2 < 0) | (cc2 >= s)
+        pr, pc = r[outside], c[outside]
+        a = index[pr + a_off[0], pc + a_off[1]]
+        b = index[pr + b_off[0], pc + b_off[1]]
+        # Edge a→b runs clockwise around the pixel seen from the front (the opposite of
+        # the front faces' winding), so the wall's normal points away from the pixel.
+        walls.append(np.stack([a, b, b + n], 1))
+        walls.append(np.stack([a, b + n, a + n], 1))
+    faces = np.concatenate([front_f, back_f, *walls])
+    return LayeredMesh(vertices=vertices, faces=faces, uv=uv)
+
+
+def to_asset_space(mesh: LayeredMesh, height: float) -> LayeredMesh:
+    """Scale crop units to metres so the asset is `height` tall, pivot at the base centre."""
+    v = mesh.vertices
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    scale = height / max(hi[1] - lo[1], 1e-9)
+    centre = np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
+    return LayeredMesh(vertices=(v - centre) * scale, faces=mesh.faces, uv=mesh.uv)
+
+
+def grid_for_faces(mask: np.ndarray, faces: int) -> int:
+    """Grid size G so a layered mesh of `mask` resampled to G×G has about `faces` triangles.
+
+    Front + back give 4 triangles per pixel; walls add about 4 per boundary pixel.
+    """
+    fraction = max(float(mask.mean()), 1e-4)
+    g = int(np.sqrt(max(faces, 64) / (4.0 * fraction)))
+    return int(np.clip(g, 16, 1024))

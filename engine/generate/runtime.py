@@ -1,0 +1,95 @@
+"""The generator's onnxruntime session: one per process, created lazily, no network."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.generate.card import ModelCard, ModelCardError, file_sha256, validate_against_graph
+
+DEVICES = ("auto", "cpu", "cuda")
+_sessions: dict[tuple[str, str], LayeredDepthModel] = {}
+_lock = threading.Lock()
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot run the model."""
+
+
+@dataclass
+class Prediction:
+    """Model outputs at S×S: mask in [0, 1]; depths in crop units; back colour sRGB [0, 1]."""
+
+    mask: np.ndarray  # (S, S) float32
+    front_depth: np.ndarray  # (S, S) float32
+    back_depth: np.ndarray  # (S, S) float32
+    back_color: np.ndarray  # (S, S, 3) float32
+
+
+class LayeredDepthModel:
+    def __init__(self, card: ModelCard, device: str):
+        import onnxruntime as ort
+
+        if not card.onnx_path.is_file():
+            raise ModelCardError(f"{card.path}: ONNX file not found: {card.onnx_path}")
+        self.sha256 = file_sha256(card.onnx_path)
+        if card.sha256 and card.sha256 != self.sha256:
+            raise ModelCardError(f"{card.path}: field 'sha256' does not match "
+                                 f"{card.onnx_path.name} (file is {self.sha256[:12]}…)")
+        # In auto mode a missing CUDA library is expected: we fall back to the CPU and say so.
+        ort.set_default_logger_severity(4 if device == "auto" else 3)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        available = ort.get_available_providers()
+        if device == "cpu":
+            providers = ["CPUExecutionProvider"]
+        elif "CUDAExecutionProvider" in available:
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        elif device == "cuda":
+            raise DeviceError("--device cuda: this onnxruntime has no CUDA provider")
+        else:
+            providers = ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(card.onnx_path), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelCardError(f"{card.onnx_path}: cannot load ONNX model: {exc}") from None
+        used = self.session.get_providers()
+        self.device = "cuda" if used and used[0] == "CUDAExecutionProvider" else "cpu"
+        if device == "cuda" and self.device != "cuda":
+            raise DeviceError("--device cuda: CUDA is not usable here (no GPU or CUDA "
+                              "libraries); use --device auto or cpu")
+        validate_against_graph(card, self.session.get_inputs(), self.session.get_outputs())
+        self.card = card
+
+    def predict(self, image: np.ndarray, mask: np.ndarray) -> Prediction:
+        """image (S, S, 3) sRGB [0, 1] on grey, mask (S, S) [0, 1] → Prediction."""
+        card = self.card
+        x = np.concatenate([image.transpose(2, 0, 1), mask[None]], axis=0)[None]
+        x = (x - np.array(card.mean, np.float32)[None, :, None, None]) / np.array(
+            card.std, np.float32)[None, :, None, None]
+        names = [card.outputs[k] for k in ("mask", "front_depth", "back_depth", "back_color")]
+        out = self.session.run(names, {card.input_name: x.astype(np.float32)})
+        for name, value in zip(names, out, strict=True):
+            if value.shape[-2:] != (card.size, card.size) or not np.all(np.isfinite(value)):
+                raise ModelCardError(f"{card.path}: output {name!r} has shape {value.shape} or "
+                                     "non-finite values")
+        logits, front, back, color = out
+        return Prediction(
+            mask=(1.0 / (1.0 + np.exp(-logits[0, 0]))).astype(np.float32),
+            front_depth=front[0, 0].astype(np.float32),
+            back_depth=back[0, 0].astype(np.float32),
+            back_color=np.clip(color[0].transpose(1, 2, 0), 0.0, 1.0).astype(np.float32),
+        )
+
+
+def get_model(card: ModelCard, device: str = "auto") -> LayeredDepthModel:
+    """The process-wide session for this model and device (created on first use)."""
+    if device not in DEVICES:
+        raise DeviceError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    key = (str(card.onnx_path), device)
+    with _lock:
+        if key not in _sessions:
+            _sessions[key] = LayeredDepthModel(card, device)
+        return _sessions[key]
