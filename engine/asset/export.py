@@ -1,0 +1,398 @@
+"""Write an asset in the format the next tool wants, atomically, and read it back.
+
+Formats: GLB and glTF (PBR material, texture embedded in the GLB or in the .bin next
+to the .gltf, optional baked rigid animation), OBJ + MTL + texture, FBX (binary 7.4,
+our own writer), USDZ (usd-core), binary STL (metres or millimetres) and PLY.
+
+Every file is written under a temporary name in the target folder and moved into
+place only when all of an export's files are complete; an export never writes over
+the asset it was read from.  :func:`verify_export` reads a written file back with an
+independent reader (trimesh for glTF/OBJ/STL/PLY, ufbx for FBX, usd-core for USDZ)
+and compares triangle count, bounds and texture presence.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from engine.asset.model import AssetError, texture_image
+
+__all__ = ["EXPORT_FORMATS", "ExportResult", "bake_animation", "export_mesh",
+           "expected_figures", "verify_export"]
+
+EXPORT_FORMATS = ("glb", "gltf", "obj", "fbx", "usdz", "stl", "ply")
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    format: str
+    files: list[Path] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------
+
+
+def _png_bytes(image) -> bytes:
+    buf = io.BytesIO()
+    mode = "RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB"
+    image.convert(mode).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _base_color(mesh: trimesh.Trimesh) -> tuple[float, float, float]:
+    material = getattr(mesh.visual, "material", None)
+    if material is not None:
+        factor = getattr(material, "baseColorFactor", None)
+        if factor is None:
+            factor = getattr(material, "diffuse", None)
+        if factor is not None:
+            f = np.asarray(factor, dtype=float)[:3]
+            return tuple(f / 255.0 if f.max() > 1.0 else f)
+    if getattr(mesh.visual, "kind", None) == "vertex":
+        colors = np.asarray(mesh.visual.vertex_colors, dtype=float)[:, :3].mean(axis=0)
+        return tuple(colors / 255.0)
+    return (0.8, 0.8, 0.8)
+
+
+def _uv(mesh: trimesh.Trimesh) -> np.ndarray | None:
+    uv = getattr(mesh.visual, "uv", None)
+    if uv is None or len(uv) != len(mesh.vertices):
+        return None
+    return np.asarray(uv, dtype=np.float64)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def write_files_atomic(files: dict[Path, bytes], protect: list[Path] = ()) -> list[Path]:
+    """Write every file under a temporary name, then move all into place.
+
+    `protect`: paths that must never be written over (the input asset and its
+    companions).  On any failure nothing is left under the final names."""
+    for target in files:
+        for keep in protect:
+            if keep is not None and _same_file(Path(target), Path(keep)):
+                raise AssetError(f"{target}: refusing to write over the input asset")
+    temps: list[tuple[str, Path]] = []
+    try:
+        for target, data in files.items():
+            target = Path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                       suffix=".partial")
+            temps.append((tmp, target))
+            with os.fdopen(fd, "wb") as handle:
+                if callable(data):
+                    data(handle)
+                else:
+                    handle.write(data)
+        for tmp, target in temps:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    return [target for _, target in temps]
+
+
+# ----------------------------------------------------------------------------------
+# glTF animation
+# ----------------------------------------------------------------------------------
+
+
+def _split_glb(data: bytes) -> tuple[dict, bytes]:
+    _, _, length = struct.unpack("<4sII", data[:12])
+    json_len, _ = struct.unpack("<II", data[12:20])
+    doc = json.loads(data[20:20 + json_len])
+    offset = 20 + json_len
+    binary = b""
+    if offset + 8 <= length:
+        bin_len, _ = struct.unpack("<II", data[offset:offset + 8])
+        binary = data[offset + 8:offset + 8 + bin_len]
+    return doc, binary
+
+
+def _join_glb(doc: dict, binary: bytes) -> bytes:
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 4)
+    binary = binary + b"\0" * (-len(binary) % 4)
+    total = 12 + 8 + len(raw) + (8 + len(binary) if binary else 0)
+    out = struct.pack("<4sII", b"glTF", 2, total) + struct.pack("<II", len(raw), 0x4E4F534A)
+    out += raw
+    if binary:
+        out += struct.pack("<II", len(binary), 0x004E4942) + binary
+    return out
+
+
+def _decompose(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k, 4, 4) rigid + uniform-scale matrices → translations (k, 3), quaternions
+    (k, 4) xyzw (sign-continuous), scales (k, 3)."""
+    from scipy.spatial.transform import Rotation
+
+    m = np.asarray(matrices, dtype=np.float64)
+    translation = m[:, :3, 3]
+    linear = m[:, :3, :3]
+    scale = np.cbrt(np.linalg.det(linear))
+    rotation = linear / scale[:, None, None]
+    quats = Rotation.from_matrix(rotation).as_quat()  # xyzw
+    for i in range(1, len(quats)):
+        if np.dot(quats[i], quats[i - 1]) < 0:
+            quats[i] = -quats[i]
+    return translation, quats, np.repeat(scale[:, None], 3, axis=1)
+
+
+def bake_animation(glb: bytes, times: np.ndarray, matrices: np.ndarray,
+                   name: str = "maquette-motion") -> bytes:
+    """Add a rigid animation to a GLB: a new root node (parent of the scene's nodes)
+    whose translation/rotation/scale follow `matrices` (k, 4, 4) at `times` (k,) s,
+    as LINEAR glTF channels. The node's rest TRS is the first sample."""
+    times = np.asarray(times, dtype=np.float32)
+    if times.ndim != 1 or len(times) < 2 or np.any(np.diff(times) <= 0):
+        raise ValueError("animation times must be increasing, at least two samples")
+    doc, binary = _split_glb(glb)
+    translation, rotation, scale = _decompose(matrices)
+    binary = bytearray(binary + b"\0" * (-len(binary) % 4))
+    doc.setdefault("buffers", [{"byteLength": 0}])
+    doc.setdefault("bufferViews", [])
+    doc.setdefault("accessors", [])
+
+    def add(array: np.ndarray, kind: str) -> int:
+        data = np.ascontiguousarray(array, dtype=np.float32)
+        offset = len(binary)
+        binary.extend(data.tobytes())
+        binary.extend(b"\0" * (-len(binary) % 4))
+        doc["bufferViews"].append({"buffer": 0, "byteOffset": offset,
+                                   "byteLength": data.nbytes})
+        accessor = {"bufferView": len(doc["bufferViews"]) - 1, "componentType": 5126,
+                    "count": len(data), "type": kind}
+        if kind == "SCALAR":
+            accessor["min"] = [float(data.min())]
+            accessor["max"] = [float(data.max())]
+        doc["accessors"].append(accessor)
+        return len(doc["accessors"]) - 1
+
+    t_acc = add(times, "SCALAR")
+    outputs = [("translation", add(translation, "VEC3")), ("rotation", add(rotation, "VEC4")),
+               ("scale", add(scale, "VEC3"))]
+    doc["buffers"][0]["byteLength"] = len(binary)
+    scene_index = doc.get("scene", 0)
+    scene = doc["scenes"][scene_index]
+    doc.setdefault("nodes", []).append({
+        "name": name, "children": list(scene.get("nodes", [])),
+        "translation": [float(x) for x in translation[0]],
+        "rotation": [float(x) for x in rotation[0]],
+        "scale": [float(x) for x in scale[0]],
+    })
+    node = len(doc["nodes"]) - 1
+    scene["nodes"] = [node]
+    doc.setdefault("animations", []).append({
+        "name": name,
+        "samplers": [{"input": t_acc, "output": acc, "interpolation": "LINEAR"}
+                     for _, acc in outputs],
+        "channels": [{"sampler": i, "target": {"node": node, "path": path}}
+                     for i, (path, _) in enumerate(outputs)],
+    })
+    return _join_glb(doc, bytes(binary))
+
+
+# ----------------------------------------------------------------------------------
+# Writers
+# ----------------------------------------------------------------------------------
+
+
+def _glb(mesh: trimesh.Trimesh) -> bytes:
+    return trimesh.Scene(mesh).export(file_type="glb")
+
+
+def _gltf_files(mesh: trimesh.Trimesh, out: Path, animation) -> dict[Path, bytes]:
+    glb = _glb(mesh)
+    if animation is not None:
+        glb = bake_animation(glb, *animation)
+    doc, binary = _split_glb(glb)
+    bin_name = out.stem + ".bin"
+    doc["buffers"] = [{"uri": bin_name, "byteLength": len(binary)}]
+    text = json.dumps(doc, indent=1).encode()
+    return {out.with_name(bin_name): binary, out: text}
+
+
+def _obj_files(mesh: trimesh.Trimesh, out: Path) -> dict[Path, bytes]:
+    from trimesh.exchange.obj import export_obj
+
+    mtl_name = out.stem + ".mtl"
+    text, extra = export_obj(mesh, include_normals=True, include_texture=True,
+                             return_texture=True, mtl_name=mtl_name, header=None)
+    files: dict[Path, bytes] = {}
+    mtl = extra.pop(mtl_name, None)
+    renames = {}
+    for i, (name, data) in enumerate(extra.items()):
+        new = f"{out.stem}_texture{i}{Path(name).suffix}"
+        renames[name] = new
+        files[out.with_name(new)] = data
+    if mtl is not None:
+        mtl_text = mtl.decode("utf-8")
+        for old, new in renames.items():
+            mtl_text = mtl_text.replace(old, new)
+        files[out.with_name(mtl_name)] = mtl_text.encode("utf-8")
+    files[out] = text.encode("utf-8") if isinstance(text, str) else text
+    return files
+
+
+def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | None = None,
+                units: str = "m", animation: tuple[np.ndarray, np.ndarray] | None = None,
+                protect: list[Path] = ()) -> ExportResult:
+    """Write `mesh` to `out` in `fmt` (default: from the suffix).
+
+    units: "m" or "mm" (STL only: printers expect millimetres).  animation: (times (k,),
+    matrices (k, 4, 4)) baked into GLB/glTF.  protect: paths never to write over."""
+    out = Path(out)
+    fmt = (fmt or out.suffix.lower().lstrip(".")).lower()
+    if fmt not in EXPORT_FORMATS:
+        raise AssetError(f"{out}: unknown export format {fmt!r}; expected one of "
+                         f"{', '.join(EXPORT_FORMATS)}")
+    if units not in ("m", "mm"):
+        raise AssetError(f"units must be 'm' or 'mm', not {units!r}")
+    if units == "mm" and fmt != "stl":
+        raise AssetError("--units mm is for STL (3D printing); other formats are in metres")
+    if animation is not None and fmt not in ("glb", "gltf"):
+        raise AssetError("--animation bakes motion into glTF channels: export .glb or .gltf")
+    image = texture_image(mesh)
+    uv = _uv(mesh)
+    if fmt == "glb":
+        data = _glb(mesh)
+        if animation is not None:
+            data = bake_animation(data, *animation)
+        files = {out: data}
+    elif fmt == "gltf":
+        files = _gltf_files(mesh, out, animation)
+    elif fmt == "obj":
+        files = _obj_files(mesh, out)
+    elif fmt == "stl":
+        scaled = mesh.copy() if units == "mm" else mesh
+        if units == "mm":
+            scaled.apply_scale(1000.0)
+        files = {out: trimesh.exchange.stl.export_stl(scaled)}
+    elif fmt == "ply":
+        files = {out: trimesh.exchange.ply.export_ply(mesh, encoding="binary",
+                                                      include_attributes=False)}
+    elif fmt == "fbx":
+        from engine.asset.fbx import fbx_bytes
+
+        png = _png_bytes(image) if image is not None and uv is not None else None
+        files = {out: fbx_bytes(mesh.vertices, mesh.faces, mesh.vertex_normals, uv, png,
+                                name=out.stem or "asset", base_color=_base_color(mesh),
+                                texture_name=f"{out.stem}_basecolor.png")}
+    else:  # usdz
+        from engine.asset.usdz import write_usdz
+
+        png = _png_bytes(image) if image is not None and uv is not None else None
+
+        def writer(handle, _png=png):
+            with tempfile.TemporaryDirectory(prefix="maquette-") as tmp:
+                target = Path(tmp) / "asset.usdz"
+                write_usdz(target, mesh.vertices, mesh.faces, mesh.vertex_normals, uv, _png,
+                           base_color=_base_color(mesh))
+                handle.write(target.read_bytes())
+
+        files = {out: writer}
+    written = write_files_atomic(files, list(protect))
+    return ExportResult(path=out, format=fmt, files=written)
+
+
+# ----------------------------------------------------------------------------------
+# Read-back verification
+# ----------------------------------------------------------------------------------
+
+
+def expected_figures(mesh: trimesh.Trimesh, fmt: str, units: str = "m",
+                     first_matrix: np.ndarray | None = None) -> dict:
+    """What a faithful export of `mesh` reads back as."""
+    bounds = np.asarray(mesh.bounds, dtype=float)
+    if first_matrix is not None:
+        corners = trimesh.bounds.corners(bounds)
+        moved = trimesh.transform_points(corners, first_matrix)
+        bounds = np.array([moved.min(axis=0), moved.max(axis=0)])
+    if units == "mm":
+        bounds = bounds * 1000.0
+    textured = texture_image(mesh) is not None and _uv(mesh) is not None
+    keeps_texture = fmt in ("glb", "gltf", "obj", "fbx", "usdz")
+    return {"triangles": int(len(mesh.faces)), "bounds": bounds,
+            "textured": bool(textured and keeps_texture)}
+
+
+def read_back(path: Path, fmt: str | None = None) -> dict:
+    """Figures of an exported file, read with a reader that is not our writer."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lower().lstrip(".")).lower()
+    if fmt == "fbx":
+        import ufbx
+
+        scene = ufbx.load_file(str(path))
+        triangles, lo, hi, uv = 0, np.full(3, np.inf), np.full(3, -np.inf), False
+        for mesh in scene.meshes:
+            triangles += int(mesh.num_triangles)
+            points = np.array([(p.x, p.y, p.z) for p in mesh.vertex_position.values]) \
+                if len(mesh.vertex_position.values) < 200_000 else \
+                np.asarray(_ufbx_positions(mesh))
+            lo, hi = np.minimum(lo, points.min(axis=0)), np.maximum(hi, points.max(axis=0))
+            uv = uv or bool(mesh.vertex_uv.exists)
+        textured = any(t.content is not None and len(t.content) > 0 for t in scene.textures)
+        return {"triangles": triangles, "bounds": np.array([lo, hi]),
+                "textured": bool(textured and uv), "reader": "ufbx"}
+    if fmt == "usdz":
+        from engine.asset.usdz import read_usdz
+
+        figures = read_usdz(path)
+        figures["reader"] = "usd-core"
+        return figures
+    from engine.asset.io import load_asset
+
+    asset = load_asset(path)
+    return {"triangles": asset.triangles, "bounds": asset.bounds,
+            "textured": bool(asset.texture is not None and asset.has_uv),
+            "reader": "trimesh"}
+
+
+def _ufbx_positions(mesh) -> np.ndarray:
+    values = mesh.vertex_position.values
+    return np.array([(values[i].x, values[i].y, values[i].z) for i in range(len(values))])
+
+
+def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:
+    """Read `path` back and compare with `expected` (from :func:`expected_figures`).
+    Returns the figures read; raises AssetError on a mismatch."""
+    try:
+        got = read_back(path, fmt)
+    except AssetError:
+        raise
+    except Exception as exc:
+        raise AssetError(f"{path}: the export does not read back: {exc}") from None
+    problems = []
+    if got["triangles"] != expected["triangles"]:
+        problems.append(f"{got['triangles']} triangles read back, {expected['triangles']} "
+                        f"written")
+    scale = float(np.max(np.abs(expected["bounds"]))) or 1.0
+    if not np.allclose(got["bounds"], expected["bounds"], atol=1e-4 * scale):
+        problems.append(f"bounds {np.round(got['bounds'], 5).tolist()} read back, "
+                        f"{np.round(expected['bounds'], 5).tolist()} written")
+    if expected["textured"] and not got["textured"]:
+        problems.append("the texture did not come back")
+    if problems:
+        raise AssetError(f"{path}: export verification failed ({got['reader']}): "
+                         + "; ".join(problems))
+    return got

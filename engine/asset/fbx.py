@@ -1,0 +1,277 @@
+"""Binary FBX 7.4 writer: one mesh with normals, UVs, a material and an embedded texture.
+
+No maintained FBX writer exists on PyPI, and assimp's writes files that assimp itself
+refuses, so this is our own, following the node layout that Blender's exporter writes
+(and the format notes at code.blender.org / the ufbx project):
+
+* file header ``Kaydara FBX Binary  \\0\\x1a\\0`` + version 7400;
+* node records: end offset, property count, property bytes, name, properties,
+  children, and a 13-byte null record closing any node with children (or none);
+* typed properties: ``Y C I F D L`` scalars, ``S R`` strings/raw, ``i l f d b``
+  arrays (zlib-compressed when large);
+* footer: null record, footer id, padding to 16, version, 120 zero bytes, magic.
+
+Coordinates are written as they are (glTF's Y-up, right-handed, metres) and the
+GlobalSettings say so (UpAxis Y, FrontAxis Z, UnitScaleFactor 100 = metres).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+
+__all__ = ["fbx_bytes"]
+
+_HEADER = b"Kaydara FBX Binary  \x00\x1a\x00"
+_VERSION = 7400
+_NULL = b"\x00" * 13
+_FOOT_ID = bytes.fromhex("fabcab09d0c8d466b176fb831cf7267e")
+_FOOT_MAGIC = bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")
+_FILE_ID = bytes.fromhex("28b32ae5f17e0cbda20bbab9b0ca6b3b")
+
+
+class _Raw(bytes):
+    """A property to write as FBX raw bytes ('R')."""
+
+
+class _I16(int):
+    """A property to write as FBX int16 ('Y')."""
+
+
+class _I64(int):
+    """A property to write as FBX int64 ('L')."""
+
+
+def _prop(value) -> bytes:
+    if isinstance(value, _Raw):
+        return b"R" + struct.pack("<I", len(value)) + bytes(value)
+    if isinstance(value, bool):
+        return b"C" + struct.pack("<?", value)
+    if isinstance(value, _I16):
+        return b"Y" + struct.pack("<h", value)
+    if isinstance(value, _I64):
+        return b"L" + struct.pack("<q", value)
+    if isinstance(value, int):
+        return b"I" + struct.pack("<i", value)
+    if isinstance(value, float):
+        return b"D" + struct.pack("<d", value)
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        return b"S" + struct.pack("<I", len(data)) + data
+    if isinstance(value, bytes):
+        return b"S" + struct.pack("<I", len(value)) + value
+    if isinstance(value, np.ndarray):
+        code = {np.dtype("float64"): b"d", np.dtype("float32"): b"f",
+                np.dtype("int32"): b"i", np.dtype("int64"): b"l", np.dtype("bool"): b"b"}
+        arr = np.ascontiguousarray(value.ravel())
+        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        if len(data) > 128:
+            packed = zlib.compress(data, 1)
+            return code[arr.dtype] + struct.pack("<III", len(arr), 1, len(packed)) + packed
+        return code[arr.dtype] + struct.pack("<III", len(arr), 0, len(data)) + data
+    raise TypeError(f"cannot write {type(value).__name__} as an FBX property")
+
+
+class _Node:
+    __slots__ = ("name", "props", "children")
+
+    def __init__(self, name: str, *props, children=None):
+        self.name = name.encode("ascii")
+        self.props = [_prop(p) for p in props]
+        self.children = list(children or [])
+
+    def add(self, name: str, *props, children=None) -> _Node:
+        node = _Node(name, *props, children=children)
+        self.children.append(node)
+        return node
+
+    def write(self, out: io.BytesIO) -> None:
+        start = out.tell()
+        props = b"".join(self.props)
+        out.write(b"\x00" * 12)  # end offset, count, length: patched below
+        out.write(struct.pack("<B", len(self.name)) + self.name + props)
+        if self.children or not self.props:
+            for child in self.children:
+                child.write(out)
+            out.write(_NULL)
+        end = out.tell()
+        out.seek(start)
+        out.write(struct.pack("<III", end, len(self.props), len(props)))
+        out.seek(end)
+
+
+def _p70(*entries) -> _Node:
+    node = _Node("Properties70")
+    for entry in entries:
+        node.add("P", *entry)
+    return node
+
+
+def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
+              uv: np.ndarray | None, texture_png: bytes | None, *, name: str = "asset",
+              base_color=(0.8, 0.8, 0.8), texture_name: str = "basecolor.png") -> bytes:
+    """A binary FBX 7.4 file.
+
+    vertices (n, 3) float, faces (m, 3) int, normals (n, 3) float per vertex, uv (n, 2)
+    float or None (v = 0 at the image's bottom, as in OBJ/FBX), texture_png: PNG bytes
+    of the base-colour texture to embed, or None."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    corners = faces.ravel()
+    polygon_index = faces.astype(np.int32).copy()
+    polygon_index[:, 2] = -polygon_index[:, 2] - 1  # the last corner of a polygon is ~index
+    corner_normals = np.asarray(normals, dtype=np.float64)[corners]
+
+    geometry_id, model_id, material_id = _I64(1000001), _I64(1000002), _I64(1000003)
+    texture_id, video_id = _I64(1000004), _I64(1000005)
+    textured = texture_png is not None and uv is not None
+
+    root = _Node("root")
+    header = root.add("FBXHeaderExtension")
+    header.add("FBXHeaderVersion", 1003)
+    header.add("FBXVersion", _VERSION)
+    header.add("EncryptionType", 0)
+    stamp = header.add("CreationTimeStamp")
+    for key, value in (("Version", 1000), ("Year", 2026), ("Month", 1), ("Day", 1),
+                       ("Hour", 0), ("Minute", 0), ("Second", 0), ("Millisecond", 0)):
+        stamp.add(key, value)
+    header.add("Creator", "Maquette")
+    root.add("FileId", _Raw(_FILE_ID))
+    root.add("CreationTime", "1970-01-01 10:00:00:000")
+    root.add("Creator", "Maquette")
+
+    settings = root.add("GlobalSettings")
+    settings.add("Version", 1000)
+    settings.children.append(_p70(
+        ("UpAxis", "int", "Integer", "", 1), ("UpAxisSign", "int", "Integer", "", 1),
+        ("FrontAxis", "int", "Integer", "", 2), ("FrontAxisSign", "int", "Integer", "", 1),
+        ("CoordAxis", "int", "Integer", "", 0), ("CoordAxisSign", "int", "Integer", "", 1),
+        ("OriginalUpAxis", "int", "Integer", "", 1),
+        ("OriginalUpAxisSign", "int", "Integer", "", 1),
+        ("UnitScaleFactor", "double", "Number", "", 100.0),
+        ("OriginalUnitScaleFactor", "double", "Number", "", 100.0),
+        ("AmbientColor", "ColorRGB", "Color", "", 0.0, 0.0, 0.0),
+        ("DefaultCamera", "KString", "", "", "Producer Perspective"),
+        ("TimeMode", "enum", "", "", 11),
+        ("TimeSpanStart", "KTime", "Time", "", _I64(0)),
+        ("TimeSpanStop", "KTime", "Time", "", _I64(46186158000)),
+        ("CustomFrameRate", "double", "Number", "", 24.0),
+    ))
+
+    documents = root.add("Documents")
+    documents.add("Count", 1)
+    document = documents.add("Document", _I64(1000000), "", "Scene")
+    document.children.append(_p70(("SourceObject", "object", "", ""),
+                                  ("ActiveAnimStackName", "KString", "", "", "")))
+    document.add("RootNode", _I64(0))
+    root.add("References")
+
+    object_types = [("GlobalSettings", 1), ("Model", 1), ("Geometry", 1), ("Material", 1)]
+    if textured:
+        object_types += [("Texture", 1), ("Video", 1)]
+    definitions = root.add("Definitions")
+    definitions.add("Version", 100)
+    definitions.add("Count", sum(c for _, c in object_types))
+    for type_name, count in object_types:
+        definitions.add("ObjectType", type_name).add("Count", count)
+
+    objects = root.add("Objects")
+    geometry = objects.add("Geometry", geometry_id, f"{name}\x00\x01Geometry", "Mesh")
+    geometry.add("Properties70")
+    geometry.add("GeometryVersion", 124)
+    geometry.add("Vertices", vertices.ravel())
+    geometry.add("PolygonVertexIndex", polygon_index.ravel())
+    layer_normal = geometry.add("LayerElementNormal", 0)
+    layer_normal.add("Version", 101)
+    layer_normal.add("Name", "")
+    layer_normal.add("MappingInformationType", "ByPolygonVertex")
+    layer_normal.add("ReferenceInformationType", "Direct")
+    layer_normal.add("Normals", corner_normals.ravel())
+    if uv is not None:
+        layer_uv = geometry.add("LayerElementUV", 0)
+        layer_uv.add("Version", 101)
+        layer_uv.add("Name", "UVMap")
+        layer_uv.add("MappingInformationType", "ByPolygonVertex")
+        layer_uv.add("ReferenceInformationType", "IndexToDirect")
+        layer_uv.add("UV", np.asarray(uv, dtype=np.float64).ravel())
+        layer_uv.add("UVIndex", corners.astype(np.int32))
+    layer_material = geometry.add("LayerElementMaterial", 0)
+    layer_material.add("Version", 101)
+    layer_material.add("Name", "")
+    layer_material.add("MappingInformationType", "AllSame")
+    layer_material.add("ReferenceInformationType", "IndexToDirect")
+    layer_material.add("Materials", np.zeros(1, dtype=np.int32))
+    layer = geometry.add("Layer", 0)
+    layer.add("Version", 100)
+    for element in ("LayerElementNormal", "LayerElementMaterial") + (
+            ("LayerElementUV",) if uv is not None else ()):
+        entry = layer.add("LayerElement")
+        entry.add("Type", element)
+        entry.add("TypedIndex", 0)
+
+    model = objects.add("Model", model_id, f"{name}\x00\x01Model", "Mesh")
+    model.add("Version", 232)
+    model.children.append(_p70(
+        ("Lcl Translation", "Lcl Translation", "", "A", 0.0, 0.0, 0.0),
+        ("Lcl Rotation", "Lcl Rotation", "", "A", 0.0, 0.0, 0.0),
+        ("Lcl Scaling", "Lcl Scaling", "", "A", 1.0, 1.0, 1.0),
+        ("DefaultAttributeIndex", "int", "Integer", "", 0),
+    ))
+    model.add("Shading", True)
+    model.add("Culling", "CullingOff")
+
+    r, g, b = (float(c) for c in base_color[:3])
+    material = objects.add("Material", material_id, f"{name}_material\x00\x01Material", "")
+    material.add("Version", 102)
+    material.add("ShadingModel", "Phong")
+    material.add("MultiLayer", 0)
+    material.children.append(_p70(
+        ("DiffuseColor", "Color", "", "A", r, g, b),
+        ("DiffuseFactor", "Number", "", "A", 1.0),
+        ("SpecularColor", "Color", "", "A", 0.2, 0.2, 0.2),
+        ("Shininess", "Number", "", "A", 20.0),
+        ("Opacity", "Number", "", "A", 1.0),
+    ))
+
+    connections = root.add("Connections")
+    connections.add("C", "OO", model_id, _I64(0))
+    connections.add("C", "OO", geometry_id, model_id)
+    connections.add("C", "OO", material_id, model_id)
+    if textured:
+        video = objects.add("Video", video_id, f"{texture_name}\x00\x01Video", "Clip")
+        video.add("Type", "Clip")
+        video.children.append(_p70(("Path", "KString", "XRefUrl", "", texture_name)))
+        video.add("UseMipMap", 0)
+        video.add("Filename", texture_name)
+        video.add("RelativeFilename", texture_name)
+        video.add("Content", _Raw(texture_png))
+        texture = objects.add("Texture", texture_id, f"{texture_name}\x00\x01Texture", "")
+        texture.add("Type", "TextureVideoClip")
+        texture.add("Version", 202)
+        texture.add("TextureName", f"{texture_name}\x00\x01Texture")
+        texture.children.append(_p70(("UseMaterial", "bool", "", "", 1)))
+        texture.add("Media", f"{texture_name}\x00\x01Video")
+        texture.add("FileName", texture_name)
+        texture.add("RelativeFilename", texture_name)
+        texture.add("ModelUVTranslation", 0.0, 0.0)
+        texture.add("ModelUVScaling", 1.0, 1.0)
+        texture.add("Texture_Alpha_Source", "None")
+        texture.add("Cropping", 0, 0, 0, 0)
+        connections.add("C", "OP", texture_id, material_id, "DiffuseColor")
+        connections.add("C", "OO", video_id, texture_id)
+    takes = root.add("Takes")
+    takes.add("Current", "")
+
+    out = io.BytesIO()
+    out.write(_HEADER + struct.pack("<I", _VERSION))
+    for node in root.children:
+        node.write(out)
+    out.write(_NULL)
+    out.write(_FOOT_ID + b"\x00" * 4)
+    pad = (-out.tell()) % 16 or 16
+    out.write(b"\x00" * pad)
+    out.write(struct.pack("<I", _VERSION) + b"\x00" * 120 + _FOOT_MAGIC)
+    return out.getvalue()
