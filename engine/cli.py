@@ -80,6 +80,112 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_json_atomic(path: Path, data: dict, protect: list[Path]) -> None:
+    import json
+
+    from engine.asset.export import write_files_atomic
+
+    write_files_atomic({path: (json.dumps(data, indent=2) + "\n").encode()}, protect)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.asset.inspect import format_report, inspect_asset
+    from engine.asset.io import load_asset
+
+    asset = load_asset(Path(args.asset))
+    report = inspect_asset(asset)
+    if args.sheet:
+        from engine.render.contact_sheet import render_contact_sheet
+
+        report["contact_sheet"] = str(render_contact_sheet(
+            asset.source, Path(args.sheet), triangles=asset.triangles))
+    if args.json == "-":
+        print(json.dumps(report, indent=2))
+        return 0
+    print(format_report(report))
+    if args.json:
+        _write_json_atomic(Path(args.json), report, [asset.source])
+        print(f"wrote {args.json}")
+    if args.sheet:
+        print(f"wrote {args.sheet}")
+    return 0
+
+
+def _figures_table(before: dict, after: dict) -> str:
+    def size(f):
+        return " x ".join(f"{x:.3g}" for x in f["size_m"]) + " m"
+
+    def tex(f):
+        return f"{f['texture'][0]}x{f['texture'][1]}" if f["texture"] else "none"
+
+    rows = [("triangles", f"{before['triangles']:,}", f"{after['triangles']:,}"),
+            ("vertices", f"{before['vertices']:,}", f"{after['vertices']:,}"),
+            ("size", size(before), size(after)),
+            ("watertight", str(before["watertight"]), str(after["watertight"])),
+            ("holes", str(before["holes"]), str(after["holes"])),
+            ("parts", str(before["parts"]), str(after["parts"])),
+            ("texture", tex(before), tex(after))]
+    width = max(len(r[1]) for r in rows) + 2
+    lines = [f"  {'':<11}{'before':<{width}}after"]
+    lines += [f"  {name:<11}{b:<{width}}{a}" for name, b, a in rows]
+    return "\n".join(lines)
+
+
+def cmd_prep(args: argparse.Namespace) -> int:
+    from engine.asset.export import expected_figures, export_mesh, verify_export
+    from engine.asset.io import load_asset
+    from engine.asset.prep import PrepOptions, prepare
+
+    source, out = Path(args.asset), Path(args.output)
+    asset = load_asset(source)
+    options = PrepOptions(height=args.height, pivot=args.pivot, up=args.up, face=args.face,
+                          faces=args.faces, texture_size=args.texture_size,
+                          remove_fragments=args.remove_fragments, fill_holes=args.fill_holes)
+    result = prepare(asset, options)
+    written = export_mesh(result.mesh, out, protect=[source])
+    verify_export(out, expected_figures(result.mesh, written.format))
+    for step in result.steps:
+        print(f"  - {step}")
+    print(_figures_table(result.before, result.after))
+    print(f"wrote {', '.join(str(p) for p in written.files)}")
+    return 0
+
+
+def _animation_samples(scene_file: Path, mesh):
+    import numpy as np
+
+    from engine.scene import load_scene
+    from engine.scene.timeline import Bounds, Timeline
+
+    scene = load_scene(scene_file)
+    timeline = Timeline(scene, Bounds(np.asarray(mesh.bounds[0]), np.asarray(mesh.bounds[1])))
+    fps = scene.output.fps
+    times = np.arange(int(round(scene.output.duration * fps)) + 1) / fps
+    return times, np.stack([timeline.asset_matrix(float(t)) for t in times])
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from engine.asset.export import expected_figures, export_mesh, verify_export
+    from engine.asset.io import load_asset
+
+    source, out = Path(args.asset), Path(args.output)
+    asset = load_asset(source)
+    animation = _animation_samples(Path(args.animation), asset.mesh) if args.animation \
+        else None
+    written = export_mesh(asset.mesh, out, units=args.units, animation=animation,
+                         protect=[source])
+    expected = expected_figures(asset.mesh, written.format, args.units,
+                                animation[1][0] if animation else None)
+    got = verify_export(out, expected, written.format)
+    motion = f", {len(animation[0])} animation samples" if animation else ""
+    print(f"wrote {', '.join(str(p) for p in written.files)}")
+    print(f"verified with {got['reader']}: {got['triangles']:,} triangles, bounds match, "
+          f"texture {'yes' if got['textured'] else 'no'}{motion}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maquette",
@@ -108,6 +214,38 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--texture-size", type=int, default=1024, help="texture pixels (1024)")
     gen.add_argument("--height", type=float, default=0.3, help="asset height, metres (0.3)")
     gen.set_defaults(func=cmd_generate)
+
+    inspect = sub.add_parser("inspect", help="technical report and contact sheet of an asset")
+    inspect.add_argument("asset", help="asset file (.glb .gltf .obj .ply .stl)")
+    inspect.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON "
+                         "('-' prints JSON instead of text)")
+    inspect.add_argument("--sheet", metavar="SHEET.png", help="render a contact sheet PNG")
+    inspect.set_defaults(func=cmd_inspect)
+
+    prep = sub.add_parser("prep", help="scale, orient, clean up and decimate an asset")
+    prep.add_argument("asset", help="asset file (.glb .gltf .obj .ply .stl)")
+    prep.add_argument("-o", "--output", required=True, help="output file (format by suffix)")
+    prep.add_argument("--height", type=float, help="scale to this height, metres")
+    prep.add_argument("--pivot", choices=("base", "center"), help="move the origin here")
+    prep.add_argument("--up", default="auto", help="auto | y | z | +x ... -z (default auto)")
+    prep.add_argument("--face", metavar="FRONT_AXIS",
+                      help="the file's axis the front looks along (+x, -z...); turned to +Z")
+    prep.add_argument("--faces", type=int, help="decimate to this many triangles")
+    prep.add_argument("--texture-size", type=int, help="longest texture side, pixels")
+    prep.add_argument("--remove-fragments", action="store_true",
+                      help="drop loose parts under 5%% of the largest part's size")
+    prep.add_argument("--fill-holes", action="store_true", help="fill small holes")
+    prep.set_defaults(func=cmd_prep)
+
+    export = sub.add_parser("export", help="write an asset as GLB/glTF/OBJ/FBX/USDZ/STL/PLY")
+    export.add_argument("asset", help="asset file (.glb .gltf .obj .ply .stl)")
+    export.add_argument("-o", "--output", required=True,
+                        help="OUT.glb .gltf .obj .fbx .usdz .stl or .ply")
+    export.add_argument("--units", choices=("m", "mm"), default="m",
+                        help="STL units (mm for 3D printing; default m)")
+    export.add_argument("--animation", metavar="SCENE.toml",
+                        help="bake the scene's object motion into glTF animation (GLB/glTF)")
+    export.set_defaults(func=cmd_export)
 
     demo = sub.add_parser("demo", help="render the bundled sample to a turntable video")
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")

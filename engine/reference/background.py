@@ -1,0 +1,91 @@
+"""A smooth background model fitted robustly to the image border.
+
+The background of a product shot is a solid colour, a linear gradient or a soft
+vignette. Each Lab channel is modelled as a quadratic polynomial in the normalised
+pixel coordinates (x, y in [-1, 1]), fitted by least squares to the pixels of a thin
+border band. The fit is iterated with outlier rejection, so a subject that touches
+the border over part of its length does not pull the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Lab ΔE below which a border pixel always counts as fitting the model.
+MIN_INLIER_DE = 2.5
+#: At most this many border pixels take part in the fit (evenly subsampled).
+MAX_SAMPLES = 20000
+
+
+@dataclass
+class BackgroundModel:
+    """coef: (6, 3) float64, Lab = basis(x, y) @ coef with basis [1, x, y, x², xy, y²].
+
+    inlier_fraction: fraction of border samples that fit the model.
+    border_residuals: (n,) float32 ΔE of the inlier border samples from the model.
+    """
+
+    coef: np.ndarray
+    inlier_fraction: float
+    border_residuals: np.ndarray
+
+    def render(self, height: int, width: int) -> np.ndarray:
+        """(height, width, 3) float32 Lab of the modelled background."""
+        x = _coords(width)[None, :, None]
+        y = _coords(height)[:, None, None]
+        c = self.coef.astype(np.float32)
+        return (c[0] + c[1] * x + c[2] * y + c[3] * x * x + c[4] * x * y + c[5] * y * y)
+
+
+def _coords(n: int) -> np.ndarray:
+    """(n,) float32 pixel-centre coordinates normalised to [-1, 1]."""
+    return ((np.arange(n, dtype=np.float32) + 0.5) / n * 2.0 - 1.0).astype(np.float32)
+
+
+def _basis(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)
+
+
+def border_band(height: int, width: int, band: int) -> np.ndarray:
+    """(height, width) bool: the pixels within `band` pixels of the image edge."""
+    m = np.zeros((height, width), bool)
+    m[:band] = m[-band:] = True
+    m[:, :band] = m[:, -band:] = True
+    return m
+
+
+def fit_background(lab: np.ndarray, band: int | None = None,
+                   iterations: int = 8) -> BackgroundModel:
+    """Fit the background model to the border band of `lab` ((H, W, 3) float32 Lab).
+
+    band: border band width in pixels (default: 1 % of the shorter side, at least 2).
+    """
+    h, w = lab.shape[:2]
+    if band is None:
+        band = max(2, min(h, w) // 100)
+    band = max(1, min(band, min(h, w) // 2 or 1))
+    rows, cols = np.nonzero(border_band(h, w, band))
+    step = max(1, len(rows) // MAX_SAMPLES)
+    rows, cols = rows[::step], cols[::step]
+    vals = lab[rows, cols].astype(np.float64)
+    basis = _basis(_coords(w)[cols].astype(np.float64), _coords(h)[rows].astype(np.float64))
+
+    # Start from the median colour; assumes most of the border shows background.
+    coef = np.zeros((6, 3))
+    coef[0] = np.median(vals, axis=0)
+    resid = np.linalg.norm(vals - basis @ coef, axis=1)
+    inliers = resid < max(MIN_INLIER_DE, 3.0 * 1.4826 * float(np.median(resid)))
+    for _ in range(iterations):
+        if inliers.sum() < 12:
+            break
+        coef, *_ = np.linalg.lstsq(basis[inliers], vals[inliers], rcond=None)
+        resid = np.linalg.norm(vals - basis @ coef, axis=1)
+        scale = 1.4826 * float(np.median(resid[inliers]))
+        new = resid < max(MIN_INLIER_DE, 4.0 * scale)
+        if np.array_equal(new, inliers):
+            break
+        inliers = new
+    return BackgroundModel(coef=coef, inlier_fraction=float(inliers.mean()),
+                           border_residuals=resid[inliers].astype(np.float32))
