@@ -1,0 +1,434 @@
+"""Prepare an asset for use: orientation, facing, scale, pivot, cleanup, decimation,
+texture size.  Pure geometry; writing is :mod:`engine.asset.export`'s job.
+
+The mesh is handled as flat arrays (positions, faces, and per-vertex UVs, normals,
+colours), so every step keeps the attributes in step with the vertices.  UV seams
+(vertices split because their UVs differ) are kept through every step:
+
+* duplicates are merged only where position *and* UV *and* normal agree;
+* decimation uses meshoptimizer's simplifier, which collapses edges onto existing
+  vertices (UVs stay exact) and moves seam vertices only along their seam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import trimesh
+from PIL import Image
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from trimesh.visual import ColorVisuals, TextureVisuals
+
+from engine.asset.inspect import AXES, guess_up
+from engine.asset.model import Asset, AssetError, texture_image
+from engine.asset.topology import analyse, part_extents
+
+__all__ = ["PrepOptions", "PrepResult", "decimate", "figures", "prepare"]
+
+FRAGMENT_FRACTION = 0.05  # parts under 5 % of the largest part's size are fragments
+SMALL_HOLE_FRACTION = 0.1  # holes whose loop spans under 10 % of the size are "small"
+SMALL_HOLE_MAX_EDGES = 200
+
+
+@dataclass
+class PrepOptions:
+    height: float | None = None  # metres, along the up axis after orientation
+    pivot: str | None = None  # "base" | "center" | None (keep)
+    up: str = "auto"  # auto | y | z | +x | -x | +y | -y | +z | -z
+    face: str | None = None  # the file's axis the object's front looks along → +Z
+    faces: int | None = None  # target triangle count
+    texture_size: int | None = None  # longest texture side, pixels
+    remove_fragments: bool = False
+    fill_holes: bool = False
+
+
+@dataclass
+class PrepResult:
+    mesh: trimesh.Trimesh
+    before: dict
+    after: dict
+    steps: list[str] = field(default_factory=list)
+
+
+class _Arrays:
+    """Positions, faces and per-vertex attributes, edited together."""
+
+    def __init__(self, mesh: trimesh.Trimesh):
+        self.v = np.asarray(mesh.vertices, dtype=np.float64).copy()
+        self.f = np.asarray(mesh.faces, dtype=np.int64).copy()
+        uv = getattr(mesh.visual, "uv", None)
+        self.uv = np.asarray(uv, dtype=np.float64).copy() if uv is not None and \
+            len(uv) == len(self.v) else None
+        self.colors = None
+        if getattr(mesh.visual, "kind", None) == "vertex":
+            self.colors = np.asarray(mesh.visual.vertex_colors).copy()
+        self.normals = np.asarray(mesh.vertex_normals, dtype=np.float64).copy()
+        self.material = getattr(mesh.visual, "material", None)
+
+    def attrs(self) -> list[str]:
+        return [n for n in ("uv", "colors", "normals") if getattr(self, n) is not None]
+
+    def keep_vertices(self, keep: np.ndarray) -> None:
+        """Keep vertices where `keep` (bool mask or index array), remapping faces."""
+        index = np.flatnonzero(keep) if keep.dtype == bool else keep
+        remap = np.full(len(self.v), -1, dtype=np.int64)
+        remap[index] = np.arange(len(index))
+        self.v = self.v[index]
+        for name in self.attrs():
+            setattr(self, name, getattr(self, name)[index])
+        self.f = remap[self.f]
+
+    def drop_unused(self) -> None:
+        used = np.zeros(len(self.v), bool)
+        used[self.f.ravel()] = True
+        if not used.all():
+            self.keep_vertices(used)
+
+    def to_mesh(self) -> trimesh.Trimesh:
+        mesh = trimesh.Trimesh(self.v, self.f, process=False,
+                               vertex_normals=self.normals)
+        if self.uv is not None:
+            mesh.visual = TextureVisuals(uv=self.uv, material=self.material)
+        elif self.colors is not None:
+            mesh.visual = ColorVisuals(mesh, vertex_colors=self.colors)
+        elif self.material is not None:
+            mesh.visual = TextureVisuals(material=self.material)
+        mesh._cache["vertex_normals"] = self.normals  # keep ours, not a recomputation
+        return mesh
+
+
+def figures(mesh: trimesh.Trimesh) -> dict:
+    """The before/after numbers prep prints."""
+    topo = analyse(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    extents, _ = part_extents(topo.vertices, topo.faces, topo.face_part, topo.parts)
+    sizes = np.linalg.norm(extents, axis=1)
+    image = texture_image(mesh)
+    return {
+        "triangles": int(len(mesh.faces)), "vertices": int(len(mesh.vertices)),
+        "size_m": [float(x) for x in mesh.extents],
+        "bounds_min": [float(x) for x in mesh.bounds[0]],
+        "watertight": topo.watertight, "holes": topo.holes, "parts": topo.parts,
+        "fragments": int(np.sum(sizes < FRAGMENT_FRACTION * sizes.max())) if len(sizes) else 0,
+        "degenerate_faces": int(topo.degenerate.sum()),
+        "texture": list(image.size) if image is not None else None,
+    }
+
+
+def _axis_rotation(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation taking unit axis `src` onto `dst` (both ± basis vectors)."""
+    if np.allclose(src, dst):
+        return np.eye(3)
+    if np.allclose(src, -dst):
+        # 180° about an axis perpendicular to both
+        perp = np.array([1.0, 0.0, 0.0]) if abs(src[0]) < 0.5 else np.array([0.0, 1.0, 0.0])
+        return 2.0 * np.outer(perp, perp) - np.eye(3)
+    return trimesh.geometry.align_vectors(src, dst)[:3, :3]
+
+
+def _axis(name: str) -> np.ndarray:
+    name = name if name[0] in "+-" else "+" + name
+    if name not in AXES:
+        raise AssetError(f"unknown axis {name!r}; expected one of x, y, z, +x, -x, ... -z")
+    index, sign = AXES[name]
+    v = np.zeros(3)
+    v[index] = sign
+    return v
+
+
+def _merge_duplicates(a: _Arrays) -> int:
+    parts = [a.v] + [getattr(a, n).astype(np.float64) for n in a.attrs()]
+    key = np.ascontiguousarray(np.hstack(parts) + 0.0)
+    rows = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    if len(first) == len(a.v):
+        return 0
+    merged = len(a.v) - len(first)
+    a.f = inverse.ravel()[a.f]
+    a.v = a.v[first]
+    for name in a.attrs():
+        setattr(a, name, getattr(a, name)[first])
+    return merged
+
+
+def _fill_holes(a: _Arrays, topo, size: float) -> int:
+    """Fan-fill holes whose loop is small. Returns how many were filled."""
+    if not topo.holes:
+        return 0
+    # Directed boundary half-edges of the welded mesh (as they run in their face).
+    wf = topo.faces
+    half = np.concatenate([wf[:, [0, 1]], wf[:, [1, 2]], wf[:, [2, 0]]])
+    n = len(topo.vertices)
+    key = np.minimum(half[:, 0], half[:, 1]) * n + np.maximum(half[:, 0], half[:, 1])
+    bkeys = topo.boundary_edges[:, 0] * n + topo.boundary_edges[:, 1]
+    is_boundary = np.isin(key, bkeys)
+    half_b = half[is_boundary]
+    # one original vertex per welded vertex, to reuse its attributes
+    representative = np.zeros(n, dtype=np.int64)
+    representative[topo.inverse] = np.arange(len(topo.inverse))
+    nxt = {}
+    for s, e in half_b:
+        nxt.setdefault(int(s), int(e))
+    visited: set[int] = set()
+    new_faces = []
+    filled = 0
+    for start in list(nxt):
+        if start in visited:
+            continue
+        loop = [start]
+        visited.add(start)
+        cur = nxt[start]
+        ok = True
+        while cur != start:
+            if cur in visited or cur not in nxt or len(loop) > SMALL_HOLE_MAX_EDGES:
+                ok = False
+                break
+            loop.append(cur)
+            visited.add(cur)
+            cur = nxt[cur]
+        if not ok or len(loop) < 3:
+            continue
+        pts = topo.vertices[loop]
+        if np.linalg.norm(np.ptp(pts, axis=0)) > SMALL_HOLE_FRACTION * size:
+            continue
+        ids = representative[np.asarray(loop)]
+        # the hole's faces run against the boundary's direction
+        for i in range(1, len(ids) - 1):
+            new_faces.append((ids[0], ids[i + 1], ids[i]))
+        filled += 1
+    if new_faces:
+        a.f = np.vstack([a.f, np.asarray(new_faces, dtype=np.int64)])
+    return filled
+
+
+def _fix_winding(a: _Arrays) -> int:
+    """Make winding consistent within each connected part, then outward (positive
+    volume) for closed parts. Vectorised: faces and their flipped copies form a doubled
+    graph (consistent neighbours link i-j and i'-j', inconsistent ones i-j' and i'-j);
+    each part splits into two mirror components, and the faces in the higher-numbered
+    one flip. Returns how many faces flipped."""
+    topo = analyse(a.v, a.f)
+    wf = topo.faces
+    n_f, n_v = len(wf), len(topo.vertices)
+    flip = np.zeros(n_f, bool)
+    if topo.inconsistent_edges:
+        directed = np.concatenate([wf[:, [0, 1]], wf[:, [1, 2]], wf[:, [2, 0]]])
+        owner = np.tile(np.arange(n_f), 3)
+        key = np.minimum(directed[:, 0], directed[:, 1]) * n_v + directed.max(axis=1)
+        forward = directed[:, 0] < directed[:, 1]
+        order = np.argsort(key, kind="stable")
+        skey = key[order]
+        starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
+        counts = np.diff(np.r_[starts, len(skey)])
+        pairs = starts[counts == 2]
+        i, j = owner[order[pairs]], owner[order[pairs + 1]]
+        same_dir = forward[order[pairs]] == forward[order[pairs + 1]]  # inconsistent
+        rows = np.concatenate([np.where(same_dir, i, i), np.where(same_dir, i + n_f, i + n_f)])
+        cols = np.concatenate([np.where(same_dir, j + n_f, j), np.where(same_dir, j, j + n_f)])
+        graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)),
+                           shape=(2 * n_f, 2 * n_f))
+        _, comp = connected_components(graph, directed=False)
+        flip = comp[:n_f] > comp[n_f:]
+        wf = np.where(flip[:, None], wf[:, ::-1], wf)
+    if topo.non_manifold_edges == 0:
+        # outward: signed volume of each part
+        tri = topo.vertices[wf]
+        signed = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2]))
+        volume = np.bincount(topo.face_part, weights=signed, minlength=topo.parts)
+        boundary_parts = np.zeros(topo.parts, bool)
+        if len(topo.boundary_edges):
+            # parts with holes have no meaningful volume: leave them
+            on_boundary = np.zeros(n_v, bool)
+            on_boundary[topo.boundary_edges.ravel()] = True
+            boundary_parts[np.unique(topo.face_part[on_boundary[wf].any(axis=1)])] = True
+        inward = (volume < 0) & ~boundary_parts
+        flip ^= inward[topo.face_part]
+    if flip.any():
+        a.f[flip] = a.f[flip][:, ::-1]
+    return int(flip.sum())
+
+
+def _smooth_normals(a: _Arrays) -> None:
+    """Area-weighted vertex normals, shared across UV seams; hard edges (where the
+    file's normal differs by more than 30°) keep the file's normal."""
+    topo_v, inverse = None, None
+    v = np.ascontiguousarray(a.v + 0.0)
+    keys = v.view(np.dtype((np.void, 24))).ravel()
+    _, topo_v, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    tri = a.v[a.f]
+    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # area-weighted
+    acc = np.zeros((len(topo_v), 3))
+    for k in range(3):
+        np.add.at(acc, inverse[a.f[:, k]], face_n)
+    length = np.linalg.norm(acc, axis=1, keepdims=True)
+    acc = np.divide(acc, length, out=np.zeros_like(acc), where=length > 0)
+    smooth = acc[inverse]
+    if a.normals is not None and len(a.normals) == len(a.v):
+        old = a.normals / np.maximum(np.linalg.norm(a.normals, axis=1, keepdims=True), 1e-12)
+        hard = np.einsum("ij,ij->i", old, smooth) < np.cos(np.radians(30))
+        smooth[hard] = old[hard]
+    a.normals = smooth
+
+
+def decimate(a: _Arrays, target: int) -> tuple[int, float]:
+    """Simplify to about `target` triangles with meshoptimizer. Returns (triangles,
+    relative error)."""
+    import meshoptimizer
+
+    if target >= len(a.f):
+        return len(a.f), 0.0
+    if len(a.v) >= 2**32:
+        raise AssetError("mesh too large to decimate (over 4G vertices)")
+    indices = np.ascontiguousarray(a.f.ravel(), dtype=np.uint32)
+    positions = np.ascontiguousarray(a.v, dtype=np.float32)
+    destination = np.zeros(indices.size, dtype=np.uint32)
+    error = np.zeros(1, dtype=np.float32)
+    count = meshoptimizer.simplify(destination, indices, positions,
+                                   target_index_count=3 * int(target), target_error=1.0,
+                                   result_error=error)
+    a.f = destination[:count].reshape(-1, 3).astype(np.int64)
+    a.drop_unused()
+    return len(a.f), float(error[0])
+
+
+def _resize_texture(material, size: int):
+    image = None
+    for attr in ("baseColorTexture", "image"):
+        image = getattr(material, attr, None)
+        if image is not None:
+            break
+    if image is None or max(image.size) <= size:
+        return None
+    w, h = image.size
+    scale = size / max(w, h)
+    new = image.resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                       Image.Resampling.LANCZOS)
+    material = material.copy()
+    for attr in ("baseColorTexture", "image"):
+        if getattr(material, attr, None) is not None:
+            setattr(material, attr, new)
+    return material, (w, h), new.size
+
+
+def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
+    """Apply `options` to a copy of the asset's mesh. The input is never modified."""
+    mesh = asset.mesh
+    before = figures(mesh)
+    a = _Arrays(mesh)
+    steps: list[str] = []
+    size = float(np.linalg.norm(mesh.extents)) or 1.0
+
+    # --- cleanup -----------------------------------------------------------------
+    merged = _merge_duplicates(a)
+    if merged:
+        steps.append(f"merged {merged:,} duplicate vertices (UV seams kept)")
+    topo = analyse(a.v, a.f)
+    bad = topo.degenerate.copy()
+    # exact duplicate faces (same three welded vertices)
+    # (same winding; an opposite-winding pair is a double-sided sheet, left alone)
+    roll = np.argmin(topo.faces, axis=1)
+    canonical = np.take_along_axis(topo.faces, (roll[:, None] + np.arange(3)) % 3, axis=1)
+    _, first = np.unique(canonical, axis=0, return_index=True)
+    duplicate = np.ones(len(a.f), bool)
+    duplicate[first] = False
+    bad |= duplicate
+    if bad.any():
+        a.f = a.f[~bad]
+        steps.append(f"dropped {int(topo.degenerate.sum()):,} degenerate and "
+                     f"{int((duplicate & ~topo.degenerate).sum()):,} duplicate faces")
+    if options.remove_fragments:
+        topo = analyse(a.v, a.f)
+        extents, counts = part_extents(topo.vertices, topo.faces, topo.face_part, topo.parts)
+        sizes = np.linalg.norm(extents, axis=1)
+        small = sizes < FRAGMENT_FRACTION * sizes.max()
+        if small.any():
+            drop = small[topo.face_part]
+            a.f = a.f[~drop]
+            steps.append(f"removed {int(small.sum())} loose fragment(s) "
+                         f"({int(drop.sum()):,} triangles)")
+        else:
+            steps.append("no loose fragments to remove")
+    if options.fill_holes:
+        topo = analyse(a.v, a.f)
+        filled = _fill_holes(a, topo, size)
+        steps.append(f"filled {filled} of {topo.holes} hole(s)"
+                     + (" (the others are large openings)" if filled < topo.holes else ""))
+    a.drop_unused()
+    flipped = _fix_winding(a)
+    if flipped:
+        steps.append(f"made winding consistent and outward ({flipped:,} faces flipped)")
+
+    # --- orientation, facing, scale, pivot --------------------------------------------
+    rotation = np.eye(3)
+    up = options.up
+    if up == "auto":
+        guessed, _ = guess_up(mesh, "+y")
+        up_vec = _axis(guessed)
+        if guessed != "+y":
+            steps.append(f"turned upright: the file's {guessed} is now up (+Y)")
+    else:
+        up_vec = _axis(up)
+        if not np.allclose(up_vec, [0, 1, 0]):
+            steps.append(f"turned upright: the file's {up if up[0] in '+-' else '+' + up} "
+                         f"is now up (+Y)")
+    rotation = _axis_rotation(up_vec, np.array([0.0, 1.0, 0.0]))
+    if options.face:
+        front = rotation @ _axis(options.face)
+        if abs(front[1]) > 0.5:
+            raise AssetError(f"--face {options.face}: the front cannot be the up axis")
+        turn = _axis_rotation(np.round(front), np.array([0.0, 0.0, 1.0]))
+        rotation = turn @ rotation
+        steps.append(f"turned to face +Z (the file's {options.face} was the front)")
+    if not np.allclose(rotation, np.eye(3)):
+        a.v = a.v @ rotation.T
+        a.normals = a.normals @ rotation.T
+        if np.linalg.det(rotation) < 0:
+            a.f = a.f[:, ::-1].copy()
+    lo, hi = a.v.min(axis=0), a.v.max(axis=0)
+    if options.height is not None:
+        if options.height <= 0:
+            raise AssetError("--height must be positive metres")
+        current = hi[1] - lo[1]
+        if current <= 0:
+            raise AssetError("the asset has no height to scale")
+        scale = options.height / current
+        a.v *= scale
+        lo, hi = lo * scale, hi * scale
+        steps.append(f"scaled by {scale:.4g} to {options.height:g} m tall")
+    if options.pivot:
+        if options.pivot not in ("base", "center"):
+            raise AssetError("--pivot must be base or center")
+        pivot = 0.5 * (lo + hi)
+        if options.pivot == "base":
+            pivot[1] = lo[1]
+        a.v -= pivot
+        steps.append(f"pivot moved to the {'base centre' if options.pivot == 'base' else 'centre'}")
+
+    # --- decimation and normals --------------------------------------------------------
+    if options.faces is not None:
+        if options.faces < 4:
+            raise AssetError("--faces must be at least 4")
+        start = len(a.f)
+        got, error = decimate(a, options.faces)
+        if got < start:
+            off = abs(got - options.faces) / options.faces
+            steps.append(f"decimated {start:,} -> {got:,} triangles (target "
+                         f"{options.faces:,}, {off:.1%} off; error {error:.2%} of the size)")
+    _smooth_normals(a)
+
+    # --- texture -----------------------------------------------------------------------
+    if options.texture_size is not None:
+        if options.texture_size < 1:
+            raise AssetError("--texture-size must be positive pixels")
+        if a.material is not None:
+            resized = _resize_texture(a.material, options.texture_size)
+            if resized:
+                a.material, old, new = resized
+                steps.append(f"texture {old[0]}x{old[1]} -> {new[0]}x{new[1]}")
+    a.drop_unused()
+    if len(a.f) == 0:
+        raise AssetError(f"{asset.source}: nothing left after cleanup")
+    out = a.to_mesh()
+    return PrepResult(mesh=out, before=before, after=figures(out), steps=steps)
