@@ -120,9 +120,12 @@ def test_killed_ffmpeg_mid_render_leaves_no_file(scene_factory, tmp_path):
 
 
 def test_demo_command(tmp_path):
-    """`maquette demo` renders the bundled sample (the same path `make demo` runs)."""
+    """`maquette demo` (what `make demo` runs): bundled image → asset → video + sheet."""
     out = tmp_path / "demo.mp4"
     result = maquette("demo", "-q", "-o", str(out))
     assert result.returncode == 0, result.stderr
     info = probe_video(out)
     assert info["codec"] == "h264" and info["frames"] == 180
+    assert (tmp_path / "demo-asset.glb").stat().st_size > 10_000
+    assert (tmp_path / "demo-asset.json").exists()
+    assert (tmp_path / "demo-sheet.png").stat().st_size > 10_000

@@ -78,7 +78,7 @@ class OutputSpec:
     fps: float = 30.0
     duration: float = 6.0  # seconds
     msaa: int = 4
-    quality: str = "medium"  # x264 preset: ultrafast … veryslow
+    quality: str = "veryfast"  # x264 preset: ultrafast … veryslow (see docs/BENCHMARKS.md)
 
     @property
     def width(self) -> int:
