@@ -66,17 +66,26 @@ def cmd_still(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The whole job on the bundled sample: image → 3D asset → turntable video + sheet."""
+    from engine.generate import GenerateSettings, generate_asset
+    from engine.render.contact_sheet import render_contact_sheet
     from engine.render.offline import render_clip
     from engine.scene import load_scene
 
-    scene_file = Path(__file__).resolve().parent.parent / "scenes" / "turntable.toml"
-    if not scene_file.is_file():
-        print(f"maquette: demo scene not found: {scene_file}", file=sys.stderr)
-        return EXIT_FAILED
-    scene = load_scene(scene_file)
-    out = Path(args.output)
-    stats = render_clip(scene, out, progress=not args.quiet)
-    print(f"demo: wrote {stats.path} ({stats.frames} frames, {stats.fps:.1f} fps)")
+    scenes = Path(__file__).resolve().parent.parent / "scenes"
+    scene = load_scene(scenes / "from-image.toml")
+    video = Path(args.output)
+    asset = video.with_name(f"{video.stem}-asset.glb")
+    sheet = video.with_name(f"{video.stem}-sheet.png")
+    print(f"demo 1/3: generating a 3D asset from {scene.asset.source}")
+    result = generate_asset(scene.asset.source, asset, GenerateSettings(height=0.25))
+    scene.asset.source = result.glb
+    print(f"demo 2/3: rendering the turntable to {video}")
+    stats = render_clip(scene, video, progress=not args.quiet)
+    print(f"demo 3/3: rendering the contact sheet to {sheet}")
+    render_contact_sheet(result.glb, sheet)
+    print(f"demo: wrote {result.glb}, {result.report_path}, {stats.path} "
+          f"({stats.frames} frames, {stats.fps:.1f} fps) and {sheet}")
     return 0
 
 
@@ -247,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="bake the scene's object motion into glTF animation (GLB/glTF)")
     export.set_defaults(func=cmd_export)
 
-    demo = sub.add_parser("demo", help="render the bundled sample to a turntable video")
+    demo = sub.add_parser("demo", help="the whole job on the bundled sample image")
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
