@@ -4,6 +4,9 @@
 set -euo pipefail
 
 packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri)
+# assimp-utils: the independent reader that tests check every asset export with
+# (tests skip those checks where it is missing).
+packages+=(assimp-utils)
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     packages+=(python3-venv)
 fi

@@ -340,20 +340,7 @@ def read_back(path: Path, fmt: str | None = None) -> dict:
     path = Path(path)
     fmt = (fmt or path.suffix.lower().lstrip(".")).lower()
     if fmt == "fbx":
-        import ufbx
-
-        scene = ufbx.load_file(str(path))
-        triangles, lo, hi, uv = 0, np.full(3, np.inf), np.full(3, -np.inf), False
-        for mesh in scene.meshes:
-            triangles += int(mesh.num_triangles)
-            points = np.array([(p.x, p.y, p.z) for p in mesh.vertex_position.values]) \
-                if len(mesh.vertex_position.values) < 200_000 else \
-                np.asarray(_ufbx_positions(mesh))
-            lo, hi = np.minimum(lo, points.min(axis=0)), np.maximum(hi, points.max(axis=0))
-            uv = uv or bool(mesh.vertex_uv.exists)
-        textured = any(t.content is not None and len(t.content) > 0 for t in scene.textures)
-        return {"triangles": triangles, "bounds": np.array([lo, hi]),
-                "textured": bool(textured and uv), "reader": "ufbx"}
+        return read_fbx(path)
     if fmt == "usdz":
         from engine.asset.usdz import read_usdz
 
@@ -368,9 +355,37 @@ def read_back(path: Path, fmt: str | None = None) -> dict:
             "reader": "trimesh"}
 
 
-def _ufbx_positions(mesh) -> np.ndarray:
-    values = mesh.vertex_position.values
-    return np.array([(values[i].x, values[i].y, values[i].z) for i in range(len(values))])
+def read_fbx(path: Path) -> dict:
+    """FBX figures via ufbx, as plain Python data.
+
+    ufbx's Python objects point into the scene's memory without keeping the scene
+    alive, so everything is copied out inside one function and no ufbx object
+    outlives the scene."""
+    import ufbx
+
+    with ufbx.load_file(str(path)) as scene:
+        triangles, lo, hi, uv = 0, np.full(3, np.inf), np.full(3, -np.inf), False
+        for mesh in scene.meshes:
+            triangles += int(mesh.num_triangles)
+            values = mesh.vertex_position.values
+            points = np.array([(values[i].x, values[i].y, values[i].z)
+                               for i in range(len(values))], dtype=np.float64)
+            lo, hi = np.minimum(lo, points.min(axis=0)), np.maximum(hi, points.max(axis=0))
+            uv = uv or bool(mesh.vertex_uv.exists)
+            normals = bool(mesh.vertex_normal.exists)
+            del values, mesh
+        textures = []
+        for material in scene.materials:
+            texture = material.fbx.diffuse_color.texture
+            if texture is not None and texture.content is not None:
+                textures.append(bytes(texture.content))
+            del texture, material
+        unit = float(scene.settings.unit_meters)
+        materials = len(scene.materials)
+    return {"triangles": triangles, "bounds": np.array([lo, hi]),
+            "textured": bool(textures and uv), "reader": "ufbx", "normals": normals,
+            "uv": uv, "materials": materials, "diffuse_textures": textures,
+            "unit_meters": unit}
 
 
 def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:

@@ -350,13 +350,15 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
                          f"({int(drop.sum()):,} triangles)")
         else:
             steps.append("no loose fragments to remove")
+    a.drop_unused()
+    flipped = _fix_winding(a)  # before filling: hole loops are walked along the winding
     if options.fill_holes:
         topo = analyse(a.v, a.f)
         filled = _fill_holes(a, topo, size)
         steps.append(f"filled {filled} of {topo.holes} hole(s)"
                      + (" (the others are large openings)" if filled < topo.holes else ""))
-    a.drop_unused()
-    flipped = _fix_winding(a)
+        if filled:
+            flipped += _fix_winding(a)  # now closed: make it outward
     if flipped:
         steps.append(f"made winding consistent and outward ({flipped:,} faces flipped)")
 
