@@ -387,6 +387,17 @@ def test_warns_about_low_contrast(renders):
     assert not _warned(reference_from_array(composite(renders["duck"], bg)), "low contrast")
 
 
+def test_warns_about_a_busy_background(renders):
+    yy, xx = np.mgrid[:256, :256]
+    checks = ((yy // 16 + xx // 16) % 2)[..., None] * 60.0 + np.array([150.0, 140.0, 130.0])
+    ref = reference_from_array(composite(renders["duck"], checks))
+    assert _warned(ref, "not plain")
+    assert iou(ref.mask, renders["duck"][..., 3]) >= 0.9
+    rgba = renders["duck"]
+    quiet = reference_from_array(composite(rgba, backgrounds(256, 256, "noise")))
+    assert not _warned(quiet, "not plain")
+
+
 def test_huge_image_is_downscaled_with_a_warning(renders, tmp_path):
     big = Image.fromarray(composite(renders["mug"], backgrounds(256, 256, "white")))
     big = big.resize((5000, 5000), Image.Resampling.BILINEAR)

@@ -83,7 +83,7 @@ def _build(rgba: np.ndarray, source: Path | None, sha: str,
     mask, mask_source, iso = isolate_subject(rgba, lossy=lossy)
     if float((mask > 0.5).sum()) < max(16.0, MIN_SUBJECT_FRACTION * h * w):
         raise ReferenceError(
-            f"{name}: no subject found (the image looks like a plain background)")
+            f"{name}: no subject found (nothing in the image stands out from its background)")
     warnings = check_reference(mask, iso, downscaled_from, (w, h))
     return Reference(source=source, rgba=rgba, mask=mask, mask_source=mask_source,
                      warnings=warnings, sha256=sha, downscaled_from=downscaled_from)

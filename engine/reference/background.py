@@ -33,10 +33,37 @@ class BackgroundModel:
 
     def render(self, height: int, width: int) -> np.ndarray:
         """(height, width, 3) float32 Lab of the modelled background."""
-        x = _coords(width)[None, :, None]
-        y = _coords(height)[:, None, None]
+        x, y = _coords(width), _coords(height)
         c = self.coef.astype(np.float32)
-        return (c[0] + c[1] * x + c[2] * y + c[3] * x * x + c[4] * x * y + c[5] * y * y)
+        out = np.empty((height, width, 3), np.float32)
+        xy = y[:, None] * x[None, :]
+        for ch in range(3):
+            along_x = c[0, ch] + c[1, ch] * x + c[3, ch] * x * x
+            along_y = c[2, ch] * y + c[5, ch] * y * y
+            plane = out[..., ch]
+            np.multiply(xy, c[4, ch], out=plane)
+            plane += along_x[None, :]
+            plane += along_y[:, None]
+        return out
+
+    def distance(self, lab: np.ndarray) -> np.ndarray:
+        """(H, W) float32 ΔE76 of (H, W, 3) float32 Lab pixels from the model."""
+        h, w = lab.shape[:2]
+        x, y = _coords(w), _coords(h)
+        c = self.coef.astype(np.float32)
+        xy = y[:, None] * x[None, :]
+        total = np.zeros((h, w), np.float32)
+        diff = np.empty((h, w), np.float32)
+        for ch in range(3):
+            along_x = c[0, ch] + c[1, ch] * x + c[3, ch] * x * x
+            along_y = c[2, ch] * y + c[5, ch] * y * y
+            np.multiply(xy, -c[4, ch], out=diff)
+            diff += lab[..., ch]
+            diff -= along_x[None, :]
+            diff -= along_y[:, None]
+            diff *= diff
+            total += diff
+        return np.sqrt(total, out=total)
 
 
 def _coords(n: int) -> np.ndarray:

@@ -19,6 +19,8 @@ SMALL_SUBJECT_FRACTION = 0.02
 LOW_CONTRAST_DE = 12.0
 #: Fraction of the border that must fit the background model for it to count as plain.
 PLAIN_BORDER_FRACTION = 0.6
+#: A background whose own variation needs a threshold above this (ΔE76) is busy, not plain.
+BUSY_T_LOW = 15.0
 
 
 def border_contact(binary: np.ndarray) -> dict[str, float]:
@@ -40,8 +42,7 @@ def object_areas(binary: np.ndarray) -> list[int]:
 
 def edge_contrast(iso: Isolation) -> float:
     """Median ΔE76 from the background model over the subject's outer 2 px."""
-    inner = ndimage.binary_erosion(iso.binary, iterations=2)
-    ring = iso.binary & ~inner
+    ring = iso.binary & (iso.mask < 0.999)  # the feathered edge, about 2 px
     if not ring.any():
         return 0.0
     return float(np.median(iso.distance[ring]))
@@ -74,7 +75,7 @@ def check_reference(mask: np.ndarray, iso: Isolation | None,
         out.append(f"The subject is very small ({fraction:.1%} of the image); the asset will "
                    "lack detail. Use a closer or larger image of it.")
     if iso is not None:
-        if iso.background.inlier_fraction < PLAIN_BORDER_FRACTION:
+        if iso.background.inlier_fraction < PLAIN_BORDER_FRACTION or iso.t_low > BUSY_T_LOW:
             out.append("The background is not plain (the image border varies a lot), so the "
                        "subject may be isolated wrongly. A plain or transparent background "
                        "works best.")

@@ -17,13 +17,25 @@ _RGB_TO_XYZN = (np.array([[0.4124564, 0.3575761, 0.1804375],
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 sRGB → (..., 3) float32 Lab (L in [0, 100], a and b about ±100)."""
-    lin = _SRGB_TO_LINEAR[rgb]
-    xyz = lin @ _RGB_TO_XYZN.T
-    eps = np.float32(216 / 24389)
-    kappa = np.float32(24389 / 27)
-    f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116).astype(np.float32)
-    lab = np.empty_like(f)
-    lab[..., 0] = 116 * f[..., 1] - 16
-    lab[..., 1] = 500 * (f[..., 0] - f[..., 1])
-    lab[..., 2] = 200 * (f[..., 1] - f[..., 2])
+    r, g, b = (_SRGB_TO_LINEAR[rgb[..., i]] for i in range(3))
+    m = _RGB_TO_XYZN
+    lab = np.empty(rgb.shape, np.float32)
+    f = [None, None, None]
+    for i in range(3):
+        t = r * m[i, 0]
+        t += g * m[i, 1]
+        t += b * m[i, 2]
+        f[i] = _lab_f(t)
+    lab[..., 0] = 116 * f[1] - 16
+    lab[..., 1] = 500 * (f[0] - f[1])
+    lab[..., 2] = 200 * (f[1] - f[2])
     return lab
+
+
+def _lab_f(t: np.ndarray) -> np.ndarray:
+    """CIE's f(t): cube root above (6/29)³, linear below; float32, in place on `t`."""
+    small = t <= np.float32(216 / 24389)
+    out = np.cbrt(t, out=t)
+    if small.any():
+        out[small] = (np.float32(24389 / 27) * (out[small] ** 3) + 16) / 116
+    return out

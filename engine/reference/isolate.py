@@ -76,7 +76,7 @@ def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
     h, w = rgb.shape[:2]
     lab = srgb_to_lab(rgb)
     bg = fit_background(lab)
-    dist = np.linalg.norm(lab - bg.render(h, w), axis=-1).astype(np.float32)
+    dist = bg.distance(lab)
     t_low = _low_threshold(bg)
     if t_low <= NOISY_T_LOW:
         binary = _segment(dist, t_low, 2.0 * t_low)
@@ -92,7 +92,7 @@ def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
         raw_dist, raw_bg, raw_t_low = dist, bg, t_low
         smooth = ndimage.gaussian_filter(lab, sigma=(1.0, 1.0, 0.0))
         bg = fit_background(smooth)
-        dist = np.linalg.norm(smooth - bg.render(h, w), axis=-1).astype(np.float32)
+        dist = bg.distance(smooth)
         t_low = _low_threshold(bg)
         binary = _segment(dist, t_low, 2.0 * t_low)
         strong = raw_dist > raw_t_low
@@ -150,10 +150,11 @@ def _segment(dist: np.ndarray, t_low: float, t_high: float) -> np.ndarray:
 
 def _fill_holes(binary: np.ndarray, dist: np.ndarray, bg: BackgroundModel) -> np.ndarray:
     """Fill enclosed holes, except those whose pixels look like the background."""
-    holes = ndimage.binary_fill_holes(binary) & ~binary
-    labels, n = ndimage.label(holes)
+    # Background regions (4-connected) that do not reach the image edge are holes.
+    labels, n = ndimage.label(~binary)
     if n == 0:
         return binary
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     area = np.bincount(labels.ravel(), minlength=n + 1).astype(np.float64)
     total = np.bincount(labels.ravel(), weights=dist.ravel(), minlength=n + 1)
     mean_d = total / np.maximum(area, 1)
@@ -163,6 +164,7 @@ def _fill_holes(binary: np.ndarray, dist: np.ndarray, bg: BackgroundModel) -> np
     tiny = area <= max(4, 5e-5 * binary.size)
     fill = tiny | ~looks_like_background
     fill[0] = False
+    fill[edge] = False
     return binary | fill[labels]
 
 
@@ -172,5 +174,15 @@ def feather(binary: np.ndarray, sigma: float = 0.7) -> np.ndarray:
     The decision stays where it was (> 0.5 exactly on `binary`), so a 1 px wide strap
     or antenna keeps a value of at least 0.6 all along.
     """
-    soft = ndimage.gaussian_filter(binary.astype(np.float32), sigma)
-    return np.where(binary, np.maximum(soft, 0.6), np.minimum(soft, 0.4)).astype(np.float32)
+    out = binary.astype(np.float32)
+    rows = np.flatnonzero(binary.any(axis=1))
+    cols = np.flatnonzero(binary.any(axis=0))
+    if rows.size == 0:
+        return out
+    m = int(np.ceil(4 * sigma)) + 1  # only the subject's box (plus the blur's reach) changes
+    box = (slice(max(0, rows[0] - m), rows[-1] + m + 1),
+           slice(max(0, cols[0] - m), cols[-1] + m + 1))
+    inside = binary[box]
+    soft = ndimage.gaussian_filter(out[box], sigma)
+    out[box] = np.where(inside, np.maximum(soft, 0.6), np.minimum(soft, 0.4))
+    return out
