@@ -117,10 +117,12 @@ def test_background_removal_on_a_rendered_gradient_backdrop(renders, tmp_path):
     assert iou(ref.mask, renders["robot"][..., 3]) >= 0.95
 
 
-def test_background_removal_on_jpeg(renders, tmp_path):
-    rgba = renders["robot"]
-    rgb = composite(rgba, backgrounds(*rgba.shape[:2], "white"))
-    ref = load_reference(save(tmp_path, "robot.jpg", rgb, quality=90))
+@pytest.mark.parametrize("asset,background,quality", [
+    ("robot", "white", 90), ("duck", "blue", 80), ("mug", "gradient", 85)])
+def test_background_removal_on_jpeg(renders, tmp_path, asset, background, quality):
+    rgba = renders[asset]
+    rgb = composite(rgba, backgrounds(*rgba.shape[:2], background))
+    ref = load_reference(save(tmp_path, "in.jpg", rgb, quality=quality))
     assert ref.mask_source == "background-removal"
     assert iou(ref.mask, rgba[..., 3]) >= 0.95
 

@@ -46,8 +46,11 @@ class BackgroundModel:
             plane += along_y[:, None]
         return out
 
-    def distance(self, lab: np.ndarray) -> np.ndarray:
-        """(H, W) float32 ΔE76 of (H, W, 3) float32 Lab pixels from the model."""
+    def distance(self, lab: np.ndarray, chroma_weight: float = 1.0) -> np.ndarray:
+        """(H, W) float32 ΔE76 of (H, W, 3) float32 Lab pixels from the model.
+
+        chroma_weight: scales the a and b differences (< 1 for images whose colour was
+        subsampled, as in JPEG, where chroma smears past the edges)."""
         h, w = lab.shape[:2]
         x, y = _coords(w), _coords(h)
         c = self.coef.astype(np.float32)
@@ -61,6 +64,8 @@ class BackgroundModel:
             diff += lab[..., ch]
             diff -= along_x[None, :]
             diff -= along_y[:, None]
+            if ch and chroma_weight != 1.0:
+                diff *= np.float32(chroma_weight)
             diff *= diff
             total += diff
         return np.sqrt(total, out=total)

@@ -28,9 +28,12 @@ ALPHA_MIN_FRACTION = 0.0005
 MIN_T_LOW = 3.0
 #: Above this low threshold (ΔE76) the image counts as noisy and is smoothed first.
 NOISY_T_LOW = 5.0
-#: A pixel is subject only above this fraction of the strongest distance within
+#: Lossy images: weight of the a and b differences in the distance (JPEG subsamples and
+#: rings colour more than lightness, so chroma smears past the outline).
+LOSSY_CHROMA_WEIGHT = 0.5
+#: Lossy images: an outline pixel stays only above this fraction of the strongest distance
 EDGE_FRACTION = 0.2
-#: ...this many pixels (JPEG ringing, chroma bleed).
+#: ...within this many pixels (JPEG ringing, chroma bleed).
 EDGE_RADIUS = 4
 
 _EIGHT = np.ones((3, 3), bool)
@@ -69,14 +72,16 @@ def alpha_mask(alpha: np.ndarray) -> np.ndarray:
 def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
     """Isolate the subject of (H, W, 3) uint8 sRGB on a plain or gradient background.
 
-    lossy: the image went through lossy compression (JPEG, WebP): peel off the halo of
-    ringing and chroma bleed around the outline (`_trim_halo`). Off for lossless
-    images, where it would only nibble at faint outlines.
+    lossy: the image went through lossy compression (JPEG, WebP): halve the weight of
+    chroma in the distance and peel off the halo of ringing and chroma bleed around the
+    outline (`_trim_halo`). Off for lossless images, where it would only nibble at faint
+    outlines.
     """
     h, w = rgb.shape[:2]
     lab = srgb_to_lab(rgb)
     bg = fit_background(lab)
-    dist = bg.distance(lab)
+    cw = LOSSY_CHROMA_WEIGHT if lossy else 1.0
+    dist = bg.distance(lab, cw)
     t_low = _low_threshold(bg)
     if t_low <= NOISY_T_LOW:
         binary = _segment(dist, t_low, 2.0 * t_low)
@@ -92,7 +97,7 @@ def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
         raw_dist, raw_bg, raw_t_low = dist, bg, t_low
         smooth = ndimage.gaussian_filter(lab, sigma=(1.0, 1.0, 0.0))
         bg = fit_background(smooth)
-        dist = bg.distance(smooth)
+        dist = bg.distance(smooth, cw)
         t_low = _low_threshold(bg)
         binary = _segment(dist, t_low, 2.0 * t_low)
         strong = raw_dist > raw_t_low
@@ -155,9 +160,16 @@ def _fill_holes(binary: np.ndarray, dist: np.ndarray, bg: BackgroundModel) -> np
     if n == 0:
         return binary
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    area = np.bincount(labels.ravel(), minlength=n + 1).astype(np.float64)
-    total = np.bincount(labels.ravel(), weights=dist.ravel(), minlength=n + 1)
-    mean_d = total / np.maximum(area, 1)
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n + 1).astype(np.float64)
+    mean_d = np.bincount(flat, weights=dist.ravel(), minlength=n + 1) / np.maximum(area, 1)
+    # Judge a hole by its core, 4 px or more from the subject, where no edge echo
+    # (anti-aliasing, JPEG ringing) reaches; narrow holes have no core: all of it then.
+    core = ~ndimage.binary_dilation(binary, structure=np.ones((7, 7), bool))
+    core_area = np.bincount(flat[core.ravel()], minlength=n + 1).astype(np.float64)
+    core_sum = np.bincount(flat[core.ravel()], weights=dist[core], minlength=n + 1)
+    has_core = core_area >= 4
+    mean_d[has_core] = core_sum[has_core] / core_area[has_core]
     bg_level = float(np.mean(bg.border_residuals)) if bg.border_residuals.size else 0.0
     # A real opening shows the background: as close to the model as the border is.
     looks_like_background = mean_d <= 1.5 * bg_level + 1.0
