@@ -88,17 +88,19 @@ def border_band(height: int, width: int, band: int) -> np.ndarray:
     return m
 
 
-def fit_background(lab: np.ndarray, band: int | None = None,
-                   iterations: int = 8) -> BackgroundModel:
+def fit_background(lab: np.ndarray, band: int | None = None, iterations: int = 8,
+                   where: np.ndarray | None = None) -> BackgroundModel:
     """Fit the background model to the border band of `lab` ((H, W, 3) float32 Lab).
 
     band: border band width in pixels (default: 1 % of the shorter side, at least 2).
+    where: (H, W) bool, fit to these pixels instead of the border band (a refit on all
+        the background found so far).
     """
     h, w = lab.shape[:2]
     if band is None:
         band = max(2, min(h, w) // 100)
     band = max(1, min(band, min(h, w) // 2 or 1))
-    rows, cols = np.nonzero(border_band(h, w, band))
+    rows, cols = np.nonzero(border_band(h, w, band) if where is None else where)
     step = max(1, len(rows) // MAX_SAMPLES)
     rows, cols = rows[::step], cols[::step]
     vals = lab[rows, cols].astype(np.float64)

@@ -28,6 +28,8 @@ ALPHA_MIN_FRACTION = 0.0005
 MIN_T_LOW = 3.0
 #: Above this low threshold (ΔE76) the image counts as noisy and is smoothed first.
 NOISY_T_LOW = 5.0
+#: At most this many refits of the background model to the background found so far.
+REFITS = 3
 #: Lossy images: weight of the a and b differences in the distance (JPEG subsamples and
 #: rings colour more than lightness, so chroma smears past the outline).
 LOSSY_CHROMA_WEIGHT = 0.5
@@ -77,10 +79,33 @@ def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
     outline (`_trim_halo`). Off for lossless images, where it would only nibble at faint
     outlines.
     """
-    h, w = rgb.shape[:2]
     lab = srgb_to_lab(rgb)
-    bg = fit_background(lab)
     cw = LOSSY_CHROMA_WEIGHT if lossy else 1.0
+    iso = _isolate(lab, fit_background(lab), cw, lossy)
+    for _ in range(REFITS):
+        # A spotlight backdrop can be brighter in the middle than any quadratic through
+        # the border allows: the background next to the subject then sits well above the
+        # border's noise (or was swallowed into the subject). Refit the model to all the
+        # background found so far, which reaches closer to the subject, and try again.
+        near = ndimage.binary_dilation(iso.binary, structure=np.ones((11, 11), bool))
+        away = ~near
+        outer = near & ~ndimage.binary_dilation(iso.binary, structure=np.ones((5, 5), bool))
+        if away.sum() < 100 or not outer.any():
+            break
+        border_level = float(np.mean(iso.background.border_residuals))
+        if float(np.mean(iso.distance[outer])) <= max(2.0 * border_level, 0.25 * iso.t_low):
+            break
+        refit = _isolate(lab, fit_background(lab, where=away), cw, lossy)
+        changed = np.count_nonzero(refit.binary != iso.binary)
+        iso = refit
+        if changed <= 0.0005 * iso.binary.size:
+            break
+    return iso
+
+
+def _isolate(lab: np.ndarray, bg: BackgroundModel, cw: float, lossy: bool) -> Isolation:
+    """One segmentation of (H, W, 3) Lab against background model `bg`."""
+    h, w = lab.shape[:2]
     dist = bg.distance(lab, cw)
     t_low = _low_threshold(bg)
     if t_low <= NOISY_T_LOW:
