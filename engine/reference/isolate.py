@@ -9,7 +9,12 @@ Background removal, step by step:
 4. drop tiny components; fill holes unless they show the background's colour
    (a mug handle's opening stays open, a subject patch that is merely close to the
    background colour is filled);
-5. a soft 2 px edge that keeps thin parts (no morphological opening anywhere).
+5. a soft 2 px edge that keeps thin parts (no morphological opening anywhere);
+6. when the background just outside the subject sits above the border's noise (a
+   spotlight backdrop that no quadratic through the border matches), refit the model to
+   all the background found so far and segment again.
+Noisy images (border noise above NOISY_T_LOW) are segmented on a lightly smoothed copy;
+lossy ones (JPEG, WebP) weight chroma by half and peel the ringing halo off the outline.
 """
 
 from __future__ import annotations
