@@ -83,7 +83,7 @@ def test_every_format_reads_back(tmp_path, fmt):
         doc = json.loads(result.path.read_text())
         assert doc["buffers"][0]["uri"] == "box.bin"
     if fmt == "obj":
-        assert (tmp_path / "box.mtl").is_file() and list(tmp_path.glob("box_texture0.*"))
+        assert (tmp_path / "box.mtl").is_file() and (tmp_path / "box_basecolor.png").is_file()
 
 
 @pytest.mark.skipif(ASSIMP is None, reason="assimp (Debian assimp-utils) not installed")
@@ -183,11 +183,23 @@ def test_export_never_overwrites_its_input_and_is_atomic(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("engine.asset.export.trimesh.exchange.stl.export_stl", boom)
+    monkeypatch.setattr("engine.asset.export._stl_bytes", boom)
     with pytest.raises(OSError):
         export_mesh(asset.mesh, tmp_path / "out.stl")
     assert not (tmp_path / "out.stl").exists()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_large_obj_scan_agrees_with_trimesh(tmp_path, monkeypatch):
+    mesh = textured_box()
+    path = export_mesh(mesh, tmp_path / "box.obj").path
+    by_trimesh = read_back(path)
+    monkeypatch.setattr("engine.asset.export.OBJ_SCAN_BYTES", 0)
+    by_scan = read_back(path)
+    assert by_scan["reader"] == "numpy OBJ scan" and by_trimesh["reader"] == "trimesh"
+    assert by_scan["triangles"] == by_trimesh["triangles"] == 12
+    assert np.allclose(by_scan["bounds"], by_trimesh["bounds"])
+    assert by_scan["textured"] and by_trimesh["textured"]
 
 
 def test_unknown_format(tmp_path):

@@ -231,26 +231,51 @@ def _gltf_files(mesh: trimesh.Trimesh, out: Path, animation) -> dict[Path, bytes
     return {out.with_name(bin_name): binary, out: text}
 
 
-def _obj_files(mesh: trimesh.Trimesh, out: Path) -> dict[Path, bytes]:
-    from trimesh.exchange.obj import export_obj
+def _obj_text(vertices, faces, uv, normals, mtl_name: str | None) -> bytes:
+    """OBJ text: positions, UVs, normals, triangles (indices shared: v/vt/vn equal)."""
+    n, f = len(vertices), len(faces)
+    parts = ["# Maquette\n"]
+    if mtl_name:
+        parts.append(f"mtllib {mtl_name}\nusemtl material0\n")
+    parts.append(("v %.7g %.7g %.7g\n" * n) % tuple(np.asarray(vertices, float).ravel()))
+    if uv is not None:
+        parts.append(("vt %.7g %.7g\n" * n) % tuple(np.asarray(uv, float).ravel()))
+    parts.append(("vn %.5g %.5g %.5g\n" * n) % tuple(np.asarray(normals, float).ravel()))
+    pattern = "{0}/{0}/{0}" if uv is not None else "{0}//{0}"
+    labels = np.array([pattern.format(i) for i in range(1, n + 1)], dtype=object)
+    parts.append(("f %s %s %s\n" * f) % tuple(labels[np.asarray(faces)].ravel()))
+    return "".join(parts).encode("ascii")
 
+
+def _obj_files(mesh: trimesh.Trimesh, out: Path) -> dict[Path, bytes]:
+    image = texture_image(mesh)
+    uv = _uv(mesh)
     mtl_name = out.stem + ".mtl"
-    text, extra = export_obj(mesh, include_normals=True, include_texture=True,
-                             return_texture=True, mtl_name=mtl_name, header=None)
     files: dict[Path, bytes] = {}
-    mtl = extra.pop(mtl_name, None)
-    renames = {}
-    for i, (name, data) in enumerate(extra.items()):
-        new = f"{out.stem}_texture{i}{Path(name).suffix}"
-        renames[name] = new
-        files[out.with_name(new)] = data
-    if mtl is not None:
-        mtl_text = mtl.decode("utf-8")
-        for old, new in renames.items():
-            mtl_text = mtl_text.replace(old, new)
-        files[out.with_name(mtl_name)] = mtl_text.encode("utf-8")
-    files[out] = text.encode("utf-8") if isinstance(text, str) else text
+    r, g, b = _base_color(mesh)
+    mtl = [f"# Maquette\nnewmtl material0\nKa 0 0 0\nKd {r:.6g} {g:.6g} {b:.6g}\n"
+           "Ks 0.04 0.04 0.04\nNs 50\nd 1\nillum 2\n"]
+    if image is not None and uv is not None:
+        texture_name = f"{out.stem}_basecolor.png"
+        files[out.with_name(texture_name)] = _png_bytes(image)
+        mtl.append(f"map_Kd {texture_name}\n")
+    files[out.with_name(mtl_name)] = "".join(mtl).encode("ascii")
+    files[out] = _obj_text(mesh.vertices, mesh.faces, uv, mesh.vertex_normals, mtl_name)
     return files
+
+
+def _stl_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """Binary STL: 80-byte header, count, then (normal, 3 corners, 0) per triangle."""
+    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    length = np.linalg.norm(normal, axis=1, keepdims=True)
+    normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
+    record = np.zeros(len(tri), dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)),
+                                                ("a", "<u2")]))
+    record["n"] = normal
+    record["v"] = tri
+    header = b"Maquette binary STL".ljust(80, b" ")
+    return header + struct.pack("<I", len(tri)) + record.tobytes()
 
 
 def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | None = None,
@@ -286,7 +311,7 @@ def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | Non
         scaled = mesh.copy() if units == "mm" else mesh
         if units == "mm":
             scaled.apply_scale(1000.0)
-        files = {out: trimesh.exchange.stl.export_stl(scaled)}
+        files = {out: _stl_bytes(scaled.vertices, scaled.faces)}
     elif fmt == "ply":
         files = {out: trimesh.exchange.ply.export_ply(mesh, encoding="binary",
                                                       include_attributes=False)}
@@ -347,12 +372,57 @@ def read_back(path: Path, fmt: str | None = None) -> dict:
         figures = read_usdz(path)
         figures["reader"] = "usd-core"
         return figures
+    if fmt == "obj" and path.stat().st_size > OBJ_SCAN_BYTES:
+        return scan_obj(path)
     from engine.asset.io import load_asset
 
     asset = load_asset(path)
     return {"triangles": asset.triangles, "bounds": asset.bounds,
             "textured": bool(asset.texture is not None and asset.has_uv),
             "reader": "trimesh"}
+
+
+OBJ_SCAN_BYTES = 16 << 20  # trimesh parses OBJ line by line in Python: ~20 s for 1M faces
+
+
+def scan_obj(path: Path) -> dict:
+    """Figures of a large OBJ by a numpy scan (counts, bounds, UVs, the texture named by
+    its MTL), used instead of trimesh's slow line-by-line parser above OBJ_SCAN_BYTES."""
+    import re
+
+    from engine.asset.io import _safe_local
+
+    path = Path(path)
+    data = path.read_bytes()
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    if len(ends) == 0 or ends[-1] != len(raw) - 1:
+        ends = np.r_[ends, len(raw)]
+    starts = np.r_[0, ends[:-1] + 1]
+    first = raw[np.minimum(starts, len(raw) - 1)]
+    second = raw[np.minimum(starts + 1, len(raw) - 1)]
+    is_face = (first == ord("f")) & (second == 32)
+    # tokens after "f" = spaces on the line (single-spaced, as written by us and most tools)
+    line_of_space = np.searchsorted(ends, np.flatnonzero(raw == 32))
+    corners = np.bincount(line_of_space, minlength=len(ends))[is_face]
+    triangles = int(np.sum(np.maximum(corners - 2, 0)))
+    is_vertex = (first == ord("v")) & (second == 32)
+    blob = b" ".join(data[a + 2:b] for a, b in zip(starts[is_vertex], ends[is_vertex],
+                                                   strict=True))
+    points = np.array(blob.split(), dtype=np.float64)
+    points = points.reshape(-1, 3) if points.size % 3 == 0 else points[: points.size // 4 * 4] \
+        .reshape(-1, 4)[:, :3]
+    del raw, blob
+    uv = re.search(rb"^vt ", data, re.M) is not None
+    textured = False
+    for match in re.finditer(rb"^mtllib ([^\n]+)", data, re.M):
+        mtl = _safe_local(path, match.group(1).decode().strip(), "mtllib")
+        if mtl.is_file():
+            for tex in re.finditer(r"^map_Kd (.+)$", mtl.read_text(), re.M):
+                textured |= _safe_local(mtl, tex.group(1).strip(), "map_Kd").is_file()
+    return {"triangles": triangles, "bounds": np.array([points.min(axis=0),
+                                                        points.max(axis=0)]),
+            "textured": bool(textured and uv), "reader": "numpy OBJ scan"}
 
 
 def read_fbx(path: Path) -> dict:
@@ -368,8 +438,7 @@ def read_fbx(path: Path) -> dict:
         for mesh in scene.meshes:
             triangles += int(mesh.num_triangles)
             values = mesh.vertex_position.values
-            points = np.array([(values[i].x, values[i].y, values[i].z)
-                               for i in range(len(values))], dtype=np.float64)
+            points = np.array([(p.x, p.y, p.z) for p in values], dtype=np.float64)
             lo, hi = np.minimum(lo, points.min(axis=0)), np.maximum(hi, points.max(axis=0))
             uv = uv or bool(mesh.vertex_uv.exists)
             normals = bool(mesh.vertex_normal.exists)

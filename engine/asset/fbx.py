@@ -115,15 +115,14 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
               base_color=(0.8, 0.8, 0.8), texture_name: str = "basecolor.png") -> bytes:
     """A binary FBX 7.4 file.
 
-    vertices (n, 3) float, faces (m, 3) int, normals (n, 3) float per vertex, uv (n, 2)
+    vertices (n, 3) float (the control points: vertices split at UV seams stay split),
+    faces (m, 3) int, normals (n, 3) float per vertex (written ByVertice), uv (n, 2)
     float or None (v = 0 at the image's bottom, as in OBJ/FBX), texture_png: PNG bytes
     of the base-colour texture to embed, or None."""
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
-    corners = faces.ravel()
     polygon_index = faces.astype(np.int32).copy()
     polygon_index[:, 2] = -polygon_index[:, 2] - 1  # the last corner of a polygon is ~index
-    corner_normals = np.asarray(normals, dtype=np.float64)[corners]
 
     geometry_id, model_id, material_id = _I64(1000001), _I64(1000002), _I64(1000003)
     texture_id, video_id = _I64(1000004), _I64(1000005)
@@ -187,17 +186,16 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     layer_normal = geometry.add("LayerElementNormal", 0)
     layer_normal.add("Version", 101)
     layer_normal.add("Name", "")
-    layer_normal.add("MappingInformationType", "ByPolygonVertex")
+    layer_normal.add("MappingInformationType", "ByVertice")
     layer_normal.add("ReferenceInformationType", "Direct")
-    layer_normal.add("Normals", corner_normals.ravel())
+    layer_normal.add("Normals", np.asarray(normals, dtype=np.float64).ravel())
     if uv is not None:
         layer_uv = geometry.add("LayerElementUV", 0)
         layer_uv.add("Version", 101)
         layer_uv.add("Name", "UVMap")
-        layer_uv.add("MappingInformationType", "ByPolygonVertex")
-        layer_uv.add("ReferenceInformationType", "IndexToDirect")
+        layer_uv.add("MappingInformationType", "ByVertice")
+        layer_uv.add("ReferenceInformationType", "Direct")
         layer_uv.add("UV", np.asarray(uv, dtype=np.float64).ravel())
-        layer_uv.add("UVIndex", corners.astype(np.int32))
     layer_material = geometry.add("LayerElementMaterial", 0)
     layer_material.add("Version", 101)
     layer_material.add("Name", "")

@@ -16,17 +16,36 @@ from scipy.sparse.csgraph import connected_components
 __all__ = ["Topology", "analyse", "weld"]
 
 
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact duplicate rows of a 2-D float array, fast: rows are hashed to one uint64
+    each (sorting 8-byte keys instead of whole rows), and the grouping is checked for
+    collisions (falling back to an exact byte-wise sort if there is one).
+
+    Returns (first index of each unique row, inverse (len(rows),) int64)."""
+    data = np.ascontiguousarray(rows, dtype=np.float64) + 0.0  # -0.0 == 0.0
+    bits = data.view(np.uint64)
+    h = np.full(len(data), np.uint64(0xCBF29CE484222325))
+    for k in range(data.shape[1]):
+        h ^= bits[:, k]
+        h *= np.uint64(0x100000001B3)
+        h ^= h >> np.uint64(29)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    inverse = inverse.ravel().astype(np.int64)
+    if not np.array_equal(data[first][inverse], data):
+        keys = data.view(np.dtype((np.void, data.dtype.itemsize * data.shape[1]))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        inverse = inverse.ravel().astype(np.int64)
+    return first, inverse
+
+
 def weld(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge vertices with identical positions.
 
     Returns (welded (m, 3) float, welded faces (n, 3) int64, inverse (len(vertices),) int64
     mapping each original vertex to its welded index)."""
-    v = np.ascontiguousarray(vertices, dtype=np.float64)
-    v = v + 0.0  # turn -0.0 into 0.0 so that they compare equal as bytes
-    keys = v.view(np.dtype((np.void, 24))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    inverse = inverse.ravel().astype(np.int64)
-    return v[first], inverse[np.asarray(faces, dtype=np.int64)], inverse
+    v = np.asarray(vertices, dtype=np.float64)
+    first, inverse = unique_rows(v)
+    return v[first] + 0.0, inverse[np.asarray(faces, dtype=np.int64)], inverse
 
 
 @dataclass
@@ -56,27 +75,29 @@ def analyse(vertices: np.ndarray, faces: np.ndarray, area_eps: float | None = No
     n_v = len(wv)
     # Degenerate faces: repeated welded index or (near) zero area.
     repeated = (wf[:, 0] == wf[:, 1]) | (wf[:, 1] == wf[:, 2]) | (wf[:, 0] == wf[:, 2])
-    tri = wv[wf]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    area2 = np.einsum("ij,ij->i", cross, cross)
+    v0 = wv[wf[:, 0]]
+    e1 = wv[wf[:, 1]] - v0
+    e2 = wv[wf[:, 2]] - v0
+    cx = e1[:, 1] * e2[:, 2] - e1[:, 2] * e2[:, 1]
+    cy = e1[:, 2] * e2[:, 0] - e1[:, 0] * e2[:, 2]
+    cz = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    area2 = cx * cx + cy * cy + cz * cz
     if area_eps is None:
-        diag = float(np.linalg.norm(np.ptp(wv, axis=0))) if n_v else 0.0
+        diag = float(np.linalg.norm(wv.max(axis=0) - wv.min(axis=0))) if n_v else 0.0
         area_eps = (diag * 1e-7) ** 2
     degenerate = repeated | (area2 <= area_eps**2)
 
-    good = ~repeated
-    f = wf[good]
-    directed = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    lo = directed.min(axis=1)
-    hi = directed.max(axis=1)
-    key = lo * n_v + hi
-    forward = (directed[:, 0] < directed[:, 1]).astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
-    starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
-    counts = np.diff(np.r_[starts, len(skey)])
-    fwd_sum = np.add.reduceat(forward[order], starts) if len(starts) else np.zeros(0, np.int64)
-    unique_keys = skey[starts]
+    # Edges: key = lo * n + hi, doubled, plus one bit "runs lo -> hi in its face".
+    f = wf[~repeated]
+    a = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
+    b = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
+    key2 = (np.minimum(a, b) * n_v + np.maximum(a, b)) * 2 + (a < b)
+    key2.sort()
+    key = key2 >> 1
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    counts = np.diff(np.r_[starts, len(key)])
+    fwd_sum = np.add.reduceat(key2 & 1, starts) if len(starts) else np.zeros(0, np.int64)
+    unique_keys = key[starts]
     boundary_keys = unique_keys[counts == 1]
     boundary = np.stack([boundary_keys // n_v, boundary_keys % n_v], axis=1) if n_v else \
         np.zeros((0, 2), np.int64)
@@ -96,17 +117,13 @@ def analyse(vertices: np.ndarray, faces: np.ndarray, area_eps: float | None = No
     else:
         holes, hole_labels, hole_sizes = 0, np.zeros(0, np.int64), np.zeros(0, np.int64)
 
-    # Connected parts through shared (welded) vertices.
+    # Connected parts through shared (welded) vertices, over the unique edges.
     if n_v:
-        edges = np.concatenate([wf[:, [0, 1]], wf[:, [1, 2]]])
-        graph = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])),
-                           shape=(n_v, n_v))
-        parts, vlabels = connected_components(graph, directed=False)
-        used = np.zeros(n_v, bool)
-        used[wf.ravel()] = True
-        # relabel so that only parts with faces count
-        face_part_raw = vlabels[wf[:, 0]]
-        uniq, face_part = np.unique(face_part_raw, return_inverse=True)
+        lo_v, hi_v = unique_keys // n_v, unique_keys % n_v
+        graph = coo_matrix((np.ones(len(lo_v), dtype=np.int8), (lo_v, hi_v)),
+                           shape=(n_v, n_v)).tocsr()
+        _, vlabels = connected_components(graph, directed=False)
+        uniq, face_part = np.unique(vlabels[wf[:, 0]], return_inverse=True)
         parts = len(uniq)
     else:
         parts, face_part = 0, np.zeros(0, np.int64)
@@ -122,11 +139,19 @@ def part_extents(vertices: np.ndarray, faces: np.ndarray, face_part: np.ndarray,
                  parts: int) -> tuple[np.ndarray, np.ndarray]:
     """Per part: (parts, 3) bounding-box size and (parts,) face count."""
     counts = np.bincount(face_part, minlength=parts)
-    order = np.argsort(face_part, kind="stable")
-    pts = vertices[faces[order]].reshape(-1, 3, 3)
-    lo_f = pts.min(axis=1)
-    hi_f = pts.max(axis=1)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    lo = np.minimum.reduceat(lo_f, starts, axis=0)
-    hi = np.maximum.reduceat(hi_f, starts, axis=0)
-    return hi - lo, counts
+    if parts == 1:
+        used = vertices[np.unique(faces)] if len(faces) else vertices
+        return (used.max(axis=0) - used.min(axis=0))[None], counts
+    # label each vertex by its face's part (a vertex belongs to one part)
+    vertex_part = np.full(len(vertices), -1, dtype=np.int64)
+    vertex_part[faces.ravel()] = np.repeat(face_part, 3)
+    used = np.flatnonzero(vertex_part >= 0)
+    order = used[np.argsort(vertex_part[used], kind="stable")]
+    labels = vertex_part[order]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    pts = vertices[order]
+    lo = np.minimum.reduceat(pts, starts, axis=0)
+    hi = np.maximum.reduceat(pts, starts, axis=0)
+    size = np.zeros((parts, 3))
+    size[labels[starts]] = hi - lo
+    return size, counts
