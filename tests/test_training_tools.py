@@ -1,0 +1,131 @@
+"""The generator's training tools (dataset, training, export) and the shipped model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+CARDS = sorted(MODELS.glob("*.json"))
+
+
+def test_procedural_objects_are_deterministic_and_sized():
+    from tools.dataset_shapes import random_object
+
+    for seed in range(12):
+        kind_a, a = random_object(np.random.default_rng(seed))
+        kind_b, b = random_object(np.random.default_rng(seed))
+        assert kind_a == kind_b
+        va = np.concatenate([np.asarray(g.vertices) for g in a.geometry.values()])
+        vb = np.concatenate([np.asarray(g.vertices) for g in b.geometry.values()])
+        assert np.array_equal(va, vb)
+        assert np.all(np.isfinite(va))
+
+
+def test_make_dataset_tiny_shard(tmp_path):
+    from tools.make_dataset import main
+
+    out = tmp_path / "data"
+    assert main(["--out", str(out), "--count", "2", "--size", "32", "--shard-size", "2",
+                 "--views", "2", "--seed", "3", "--quiet"]) == 0
+    z = np.load(out / "shard_00000.npz")
+    assert z["rgba"].shape == (2, 32, 32, 4) and z["rgba"].dtype == np.uint8
+    assert z["back_rgba"].shape == (2, 32, 32, 4)
+    assert z["mask"].shape == (2, 32, 32) and z["mask"].dtype == bool
+    for key in ("front", "back"):
+        assert z[key].shape == (2, 32, 32)
+    assert len(z["meta"]) == 2
+    for i in range(2):
+        m = z["mask"][i]
+        front = z["front"][i].astype(np.float32)
+        back = z["back"][i].astype(np.float32)
+        assert m.sum() > 20
+        assert np.all(front[m] <= back[m] + 1e-3)
+        assert np.all(front[~m] == 0) and np.all(back[~m] == 0)
+        # crop units: an object fitting 0.85 of the crop cannot be deeper than ~1.5
+        assert np.abs(front).max() < 1.5 and np.abs(back).max() < 1.5
+        # framing: mask bbox centred, longer side ~0.85 of the crop
+        rows, cols = np.nonzero(m)
+        span = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+        assert abs(span / 32 - 0.85) <= 2.5 / 32
+        assert abs((rows.min() + rows.max()) / 2 - 15.5) <= 1.5
+        assert abs((cols.min() + cols.max()) / 2 - 15.5) <= 1.5
+        # rendered coverage agrees with the silhouette
+        assert np.mean((z["rgba"][i][..., 3] > 127) == m) > 0.95
+        meta = json.loads(str(z["meta"][i]))
+        assert -10 <= meta["elevation"] <= 40
+    # resumable: a second run skips the existing shard
+    before = (out / "shard_00000.npz").stat().st_mtime_ns
+    main(["--out", str(out), "--count", "2", "--size", "32", "--shard-size", "2",
+          "--views", "2", "--seed", "3", "--quiet"])
+    assert (out / "shard_00000.npz").stat().st_mtime_ns == before
+
+
+def test_training_step_and_losses():
+    torch = pytest.importorskip("torch")
+    from tools.train_generator import LayeredDepthNet, augment, losses
+
+    torch.manual_seed(0)
+    net = LayeredDepthNet((8, 8, 16, 16), full=8)
+    B, S = 2, 32
+    m = torch.zeros(B, 1, S, S)
+    m[:, :, 8:24, 8:24] = 1
+    batch = {"rgb": torch.rand(B, 3, S, S), "alpha": m.clone(), "back_rgb": torch.rand(B, 3, S, S),
+             "mask": m.clone(), "front": -0.1 * m, "back": 0.2 * m}
+    x, b = augment(batch, torch.Generator().manual_seed(0))
+    assert x.shape == (B, 4, S, S)
+    out = net(x)
+    assert [tuple(o.shape) for o in out] == [(B, 1, S, S)] * 3 + [(B, 3, S, S)]
+    assert torch.all(out[2] >= out[1])
+    assert 0 <= float(out[3].min()) and float(out[3].max()) <= 1
+    t = losses(out, b)
+    assert math.isfinite(float(t["total"]))
+    t["total"].backward()
+
+
+@pytest.mark.skipif(not CARDS, reason="no model shipped in models/")
+@pytest.mark.parametrize("card_path", CARDS, ids=[c.stem for c in CARDS])
+def test_shipped_card_matches_onnx(card_path):
+    card = json.loads(card_path.read_text())
+    onnx_path = card_path.parent / card["onnx"]
+    assert onnx_path.is_file()
+    assert onnx_path.stat().st_size <= 30 * 1024 * 1024
+    assert hashlib.sha256(onnx_path.read_bytes()).hexdigest() == card["sha256"]
+    assert card["format"] == "maquette-layered-depth/1"
+    assert card["input"]["channels"] == ["r", "g", "b", "mask"]
+    assert card["input"]["foreground_ratio"] == 0.85
+    assert card["camera"]["type"] == "orthographic"
+    assert not any("shared/assets" in str(v) for v in
+                   (card["training_data"],)), "held-out assets must not be training data"
+
+
+@pytest.mark.skipif(not CARDS, reason="no model shipped in models/")
+@pytest.mark.parametrize("card_path", CARDS, ids=[c.stem for c in CARDS])
+def test_shipped_onnx_runs_on_cpu(card_path):
+    ort = pytest.importorskip("onnxruntime")
+    card = json.loads(card_path.read_text())
+    sess = ort.InferenceSession(str(card_path.parent / card["onnx"]),
+                                providers=["CPUExecutionProvider"])
+    inp = card["input"]
+    assert [i.name for i in sess.get_inputs()] == [inp["name"]]
+    S = inp["size"]
+    x = np.full((1, 4, S, S), 0.5, np.float32)
+    yy, xx = np.mgrid[:S, :S]
+    disc = ((yy - S / 2) ** 2 + (xx - S / 2) ** 2) < (0.425 * S) ** 2
+    x[0, 0][disc], x[0, 1][disc], x[0, 2][disc] = 0.8, 0.3, 0.2
+    x[0, 3] = disc
+    mean = np.array(inp["mean"], np.float32).reshape(1, 4, 1, 1)
+    std = np.array(inp["std"], np.float32).reshape(1, 4, 1, 1)
+    names = [card["outputs"][k] for k in ("mask", "front_depth", "back_depth", "back_color")]
+    mask, front, back, color = sess.run(names, {inp["name"]: (x - mean) / std})
+    assert mask.shape == front.shape == back.shape == (1, 1, S, S)
+    assert color.shape == (1, 3, S, S)
+    assert np.all(back >= front - 1e-5)
+    assert color.min() >= 0 and color.max() <= 1
+    assert np.all(np.isfinite(front)) and np.all(np.isfinite(back))
