@@ -1,0 +1,451 @@
+"""Train the layered-depth generator (image → mask, front/back depth, back colour) on the CPU.
+
+Reads the shards written by tools/make_dataset.py. Shard 0 (its objects appear in no
+other shard) is the validation set; the others train. New shards that appear while
+training runs (the dataset tool may still be rendering) join at the next round.
+
+    python tools/train_generator.py --data /work/data/ld128 --out /work/data/run1 \
+        --steps 6000 --batch 16 --threads 2
+
+Writes OUT/model.pt (last), OUT/best.pt (best validation loss), OUT/log.csv,
+OUT/log.json and OUT/curve.png. Deterministic from --seed for a fixed set of shards
+(thread scheduling aside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+MEAN = [0.5, 0.5, 0.5, 0.5]
+STD = [0.5, 0.5, 0.5, 0.5]
+OUTPUT_NAMES = ["mask", "front_depth", "back_depth", "back_color"]
+
+# --------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+def _block(cin: int, cout: int, stride: int = 1, convs: int = 2) -> nn.Sequential:
+    layers = _conv(cin, cout, stride)
+    for _ in range(convs - 1):
+        layers += _conv(cout, cout)
+    return nn.Sequential(*layers)
+
+
+class LayeredDepthNet(nn.Module):
+    """A small U-Net working at half resolution, with a full-resolution refinement
+    that sees the input again. Input (B, 4, S, S) normalised per the card; outputs
+    (in order) mask logit (B,1), front depth (B,1), back depth (B,1) = front +
+    softplus(thickness), back colour (B,3) in [0, 1]. S must be a multiple of 16."""
+
+    def __init__(self, widths=(24, 48, 96, 160), full: int = 16):
+        super().__init__()
+        w = list(widths)
+        self.widths = w
+        self.enc = nn.ModuleList([_block(4, w[0], stride=2)] + [
+            _block(w[i - 1], w[i], stride=2) for i in range(1, len(w))])
+        self.dec = nn.ModuleList([
+            _block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1))])
+        self.refine = _block(w[0] + 4, full, convs=1)
+        self.head = nn.Conv2d(full, 6, 1)
+        # global context: pooled bottleneck → per-image offsets of every output
+        self.context = nn.Linear(w[-1], 6)
+
+    def forward(self, x):
+        skips = []
+        h = x
+        for i, enc in enumerate(self.enc):
+            h = enc(h)
+            if i < len(self.enc) - 1:
+                skips.append(h)
+        ctx = self.context(h.mean(dim=(2, 3)))[:, :, None, None]
+        for dec in self.dec:
+            skip = skips.pop()
+            h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            h = dec(torch.cat([h, skip], 1))
+        h = F.interpolate(h, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        h = self.refine(torch.cat([h, x], 1))
+        o = self.head(h) + ctx
+        mask = o[:, 0:1]
+        front = o[:, 1:2]
+        back = front + F.softplus(o[:, 2:3])
+        color = torch.sigmoid(o[:, 3:6])
+        return mask, front, back, color
+
+
+# --------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------
+
+
+class ShardData:
+    """All samples of a set of shards in RAM (uint8 / float16)."""
+
+    def __init__(self):
+        self.loaded: set[str] = set()
+        self.parts: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("rgba", "back_rgba", "mask", "front", "back")}
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def add(self, paths) -> int:
+        added = 0
+        for p in sorted(paths):
+            if str(p) in self.loaded:
+                continue
+            try:
+                z = np.load(p)
+                arrays = {k: z[k] for k in self.parts}
+            except Exception:  # a shard being written; next round
+                continue
+            for k, v in arrays.items():
+                self.parts[k].append(v)
+            self.loaded.add(str(p))
+            added += len(arrays["mask"])
+        if added:
+            self.arrays = {k: np.concatenate(v) for k, v in self.parts.items()}
+        return added
+
+    def __len__(self) -> int:
+        return 0 if not self.arrays else len(self.arrays["mask"])
+
+    def batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+        a = self.arrays
+        rgba = torch.from_numpy(a["rgba"][idx]).permute(0, 3, 1, 2).float() / 255
+        brgba = torch.from_numpy(a["back_rgba"][idx]).permute(0, 3, 1, 2).float() / 255
+        return {
+            "rgb": rgba[:, :3], "alpha": rgba[:, 3:4], "back_rgb": brgba[:, :3],
+            "mask": torch.from_numpy(a["mask"][idx]).float()[:, None],
+            "front": torch.from_numpy(a["front"][idx].astype(np.float32))[:, None],
+            "back": torch.from_numpy(a["back"][idx].astype(np.float32))[:, None],
+        }
+
+
+def make_input(rgb, true_alpha, matte, bg) -> torch.Tensor:
+    photo = rgb * true_alpha + bg * (1 - true_alpha)  # the subject on its backdrop
+    x = photo * matte + 0.5 * (1 - matte)
+    x = torch.cat([x, matte], 1)
+    mean = torch.tensor(MEAN).view(1, 4, 1, 1)
+    std = torch.tensor(STD).view(1, 4, 1, 1)
+    return (x - mean) / std
+
+
+def augment(b: dict, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+    """Flip, scale/shift jitter (depths scale with the crop), colour jitter applied to
+    front and back colour alike, imperfect mattes (erode/dilate/blur, backdrop fringe)."""
+    B = b["mask"].shape[0]
+
+    def rnd(*shape):
+        return torch.rand(*shape, generator=gen)
+
+    # horizontal flip: a mirrored object is a valid object (back colour stays aligned)
+    flip = rnd(B) < 0.5
+    for k in b:
+        b[k] = torch.where(flip.view(B, 1, 1, 1), b[k].flip(-1), b[k])
+    # scale / shift jitter
+    scale = 1 + (rnd(B) * 2 - 1) * 0.08  # >1: subject bigger
+    shift = (rnd(B, 2) * 2 - 1) * 0.04
+    theta = torch.zeros(B, 2, 3)
+    theta[:, 0, 0] = 1 / scale
+    theta[:, 1, 1] = 1 / scale
+    theta[:, :, 2] = shift
+    S = b["mask"].shape[-1]
+    grid = F.affine_grid(theta, (B, 1, S, S), align_corners=False)
+    lin = torch.cat([b["rgb"], b["alpha"], b["back_rgb"]], 1)
+    lin = F.grid_sample(lin, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    near = torch.cat([b["mask"], b["front"], b["back"]], 1)
+    near = F.grid_sample(near, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    b["rgb"], b["alpha"], b["back_rgb"] = lin[:, 0:3], lin[:, 3:4], lin[:, 4:7]
+    b["mask"] = near[:, 0:1]
+    b["front"] = near[:, 1:2] * scale.view(B, 1, 1, 1)
+    b["back"] = near[:, 2:3] * scale.view(B, 1, 1, 1)
+    # straight colour outside coverage is undefined after resampling: un-premultiply-ish
+    # colour jitter (same on front and back): per-channel gain, gamma, saturation
+    gain = 1 + (rnd(B, 3, 1, 1) * 2 - 1) * 0.12
+    gamma = torch.exp((rnd(B, 1, 1, 1) * 2 - 1) * 0.25)
+    sat = 1 + (rnd(B, 1, 1, 1) * 2 - 1) * 0.3
+
+    def jitter(c):
+        c = (c * gain).clamp(0, 1) ** gamma
+        g = c.mean(1, keepdim=True)
+        return (g + (c - g) * sat).clamp(0, 1)
+
+    b["rgb"], b["back_rgb"] = jitter(b["rgb"]), jitter(b["back_rgb"])
+    # imperfect matte
+    alpha = b["alpha"]
+    matte = alpha.clone()
+    mode = rnd(B)
+    k = 3
+    dil = F.max_pool2d(alpha, k, 1, k // 2)
+    ero = -F.max_pool2d(-alpha, k, 1, k // 2)
+    matte = torch.where((mode < 0.15).view(B, 1, 1, 1), dil, matte)
+    matte = torch.where(((mode >= 0.15) & (mode < 0.3)).view(B, 1, 1, 1), ero, matte)
+    blur = F.avg_pool2d(matte, 3, 1, 1)
+    matte = torch.where(((mode >= 0.3) & (mode < 0.45)).view(B, 1, 1, 1), blur, matte)
+    hard = (rnd(B) < 0.2).view(B, 1, 1, 1)
+    matte = torch.where(hard, (matte > 0.5).float(), matte)
+    bg = rnd(B, 3, 1, 1)
+    return make_input(b["rgb"], b["alpha"], matte, bg), b
+
+
+def plain_input(b: dict) -> torch.Tensor:
+    return make_input(b["rgb"], b["alpha"], b["alpha"], torch.full_like(b["rgb"][:, :, :1, :1],
+                                                                         0.5))
+
+
+# --------------------------------------------------------------------------------------
+# Losses and metrics
+# --------------------------------------------------------------------------------------
+
+
+def _masked_l1(pred, target, m):
+    return ((pred - target).abs() * m).sum() / m.sum().clamp(min=1)
+
+
+def _grad_l1(pred, target, m):
+    def dx(t):
+        return t[..., :, 1:] - t[..., :, :-1]
+
+    def dy(t):
+        return t[..., 1:, :] - t[..., :-1, :]
+
+    mx = m[..., :, 1:] * m[..., :, :-1]
+    my = m[..., 1:, :] * m[..., :-1, :]
+    return _masked_l1(dx(pred), dx(target), mx) + _masked_l1(dy(pred), dy(target), my)
+
+
+def losses(out, b) -> dict[str, torch.Tensor]:
+    mask_logit, front, back, color = out
+    m = b["mask"]
+    terms = {
+        "mask": F.binary_cross_entropy_with_logits(mask_logit, m),
+        "front": _masked_l1(front, b["front"], m),
+        "back": _masked_l1(back, b["back"], m),
+        "thick": _masked_l1(back - front, b["back"] - b["front"], m),
+        "grad": _grad_l1(front, b["front"], m) + _grad_l1(back, b["back"], m),
+        "color": _masked_l1(color, b["back_rgb"], m),
+        "outside": ((front.abs() + back.abs()) * (1 - m)).mean(),
+    }
+    weights = {"mask": 1.0, "front": 4.0, "back": 4.0, "thick": 2.0, "grad": 4.0,
+               "color": 1.0, "outside": 0.1}
+    terms["total"] = sum(weights[k] * v for k, v in terms.items())
+    return terms
+
+
+@torch.no_grad()
+def evaluate(model, data: ShardData, batch: int = 32) -> dict[str, float]:
+    """Validation metrics without augmentation (input matte = the rendered alpha)."""
+    model.eval()
+    sums: dict[str, float] = {}
+    inter = union = 0.0
+    n = 0
+    for start in range(0, len(data), batch):
+        idx = np.arange(start, min(start + batch, len(data)))
+        b = data.batch(idx)
+        out = model(plain_input(b).contiguous(memory_format=torch.channels_last))
+        t = losses(out, b)
+        for k, v in t.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
+        pm = (out[0] > 0).float()
+        inter += float((pm * b["mask"]).sum())
+        union += float(((pm + b["mask"]) > 0).float().sum())
+        n += len(idx)
+    model.train()
+    res = {f"val_{k}": v / n for k, v in sums.items()}
+    res["val_mask_iou"] = inter / max(union, 1)
+    return res
+
+
+# --------------------------------------------------------------------------------------
+# Curve plot (PIL)
+# --------------------------------------------------------------------------------------
+
+
+def plot_curve(rows: list[dict], png: Path, keys=("train_total", "val_total")) -> None:
+    from PIL import Image, ImageDraw
+
+    W, H, pad = 640, 400, 50
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    xs = [r["step"] for r in rows]
+    vals = [float(r[k]) for r in rows for k in keys if r.get(k) not in (None, "")]
+    if not xs or not vals:
+        img.save(png)
+        return
+    lo, hi = min(vals), max(vals)
+    lo_l, hi_l = math.log10(max(lo, 1e-6)), math.log10(max(hi, 1e-6))
+    if hi_l - lo_l < 1e-6:
+        hi_l = lo_l + 1
+    x0, x1 = 0, max(xs)
+
+    def px(x, y):
+        return (pad + (x - x0) / max(x1 - x0, 1) * (W - 2 * pad),
+                H - pad - (math.log10(max(y, 1e-6)) - lo_l) / (hi_l - lo_l) * (H - 2 * pad))
+
+    d.rectangle([pad, pad, W - pad, H - pad], outline="black")
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    for ci, k in enumerate(keys):
+        pts = [px(r["step"], float(r[k])) for r in rows if r.get(k) not in (None, "")]
+        if len(pts) > 1:
+            d.line(pts, fill=colors[ci], width=2)
+        for p in pts:
+            d.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=colors[ci])
+        d.text((pad + 10, pad + 10 + 14 * ci), k, fill=colors[ci])
+    for frac in (0, 0.5, 1):
+        yl = lo_l + frac * (hi_l - lo_l)
+        y = H - pad - frac * (H - 2 * pad)
+        d.text((5, y - 6), f"{10 ** yl:.3g}", fill="black")
+    d.text((W // 2 - 30, H - pad + 15), f"step (0..{x1})", fill="black")
+    d.text((W // 2 - 80, 15), "loss (log scale)", fill="black")
+    img.save(png)
+
+
+# --------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--eval-every", type=int, default=300)
+    p.add_argument("--widths", default="24,48,96,160")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--val-count", type=int, default=500, help="validation samples (shard 0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-minutes", type=float, default=0,
+                   help="stop (and keep the checkpoint) after this long; 0 = no limit")
+    p.add_argument("--resume", action="store_true")
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    val = ShardData()
+    val.add([args.data / "shard_00000.npz"])
+    if val.arrays:
+        val.arrays = {k: v[:args.val_count] for k, v in val.arrays.items()}
+    train = ShardData()
+
+    def refresh():
+        shards = [q for q in args.data.glob("shard_*.npz") if q.name != "shard_00000.npz"]
+        return train.add(shards)
+
+    refresh()
+    if len(val) == 0 or len(train) == 0:
+        raise SystemExit(f"{args.data}: need shard_00000.npz (validation) and at least one "
+                         "more shard")
+    widths = tuple(int(w) for w in args.widths.split(","))
+    model = LayeredDepthNet(widths).to(memory_format=torch.channels_last)
+    n_params = sum(q.numel() for q in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    step0 = 0
+    rows: list[dict] = []
+    if args.resume and (args.out / "model.pt").exists():
+        ck = torch.load(args.out / "model.pt", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step0 = ck["step"]
+        rows = ck.get("rows", [])
+    print(f"params {n_params:,}; train {len(train)} val {len(val)} samples", flush=True)
+
+    start = time.time()
+    elapsed0 = rows[-1]["minutes"] if rows else 0.0
+
+    def progress(s):
+        """Fraction of training done: by steps, or by wall time when --max-minutes is set
+        (whichever is further), so the cosine schedule ends when the time budget does."""
+        t = s / args.steps
+        if args.max_minutes:
+            t = max(t, (elapsed0 + (time.time() - start) / 60) / args.max_minutes)
+        return min(t, 1.0)
+
+    def lr_at(s):
+        warm = 100
+        if s < warm:
+            return args.lr * (s + 1) / warm
+        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress(s))))
+
+    best = min((r["val_total"] for r in rows), default=float("inf"))
+    acc: dict[str, float] = {}
+    nacc = 0
+    model.train()
+    config = {"widths": list(widths), "size": int(val.arrays["mask"].shape[-1]),
+              "mean": MEAN, "std": STD, "seed": args.seed, "steps": args.steps,
+              "batch": args.batch, "lr": args.lr}
+    for step in range(step0, args.steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        idx = rng.integers(0, len(train), size=args.batch)
+        x, b = augment(train.batch(idx), gen)
+        out = model(x.contiguous(memory_format=torch.channels_last))
+        t = losses(out, b)
+        opt.zero_grad(set_to_none=True)
+        t["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        for k, v in t.items():
+            acc[k] = acc.get(k, 0.0) + float(v.detach())
+        nacc += 1
+        last = step + 1 == args.steps
+        over = bool(args.max_minutes) and progress(step + 1) >= 1.0
+        if (step + 1) % args.eval_every == 0 or last or over:
+            minutes = elapsed0 + (time.time() - start) / 60
+            row = {"step": step + 1, "samples_seen": (step + 1) * args.batch,
+                   "train_size": len(train), "minutes": round(minutes, 2), "lr": lr_at(step)}
+            row.update({f"train_{k}": v / nacc for k, v in acc.items()})
+            row.update(evaluate(model, val))
+            rows.append(row)
+            acc, nacc = {}, 0
+            ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
+                  "rows": rows, "config": config, "params": n_params}
+            torch.save(ck, args.out / "model.pt")
+            if row["val_total"] < best:
+                best = row["val_total"]
+                torch.save(ck, args.out / "best.pt")
+            keys = list(rows[-1].keys())
+            with open(args.out / "log.csv", "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
+                w.writeheader()
+                w.writerows(rows)
+            (args.out / "log.json").write_text(json.dumps(rows, indent=1))
+            plot_curve(rows, args.out / "curve.png")
+            print(f"step {step + 1} {row['minutes']} min train {row['train_total']:.4f} "
+                  f"val {row['val_total']:.4f} iou {row['val_mask_iou']:.4f} "
+                  f"front {row['val_front']:.4f} back {row['val_back']:.4f} "
+                  f"color {row['val_color']:.4f} n={len(train)}", flush=True)
+            added = refresh()
+            if added:
+                print(f"  +{added} samples (train {len(train)})", flush=True)
+            if over:
+                print("time limit reached", flush=True)
+                break
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
