@@ -80,9 +80,13 @@ class Stage:
     """A scene on a Panda3D stage, rendering into an offscreen RGBA8 buffer."""
 
     def __init__(self, scene: Scene, width: int, height: int, *, msaa: int | None = None,
-                 orthographic: float | None = None):
+                 orthographic: float | None = None, output=None):
         """orthographic: if given, an orthographic camera whose frame is this many metres
-        tall replaces the perspective lens (used to render generator training data)."""
+        tall replaces the perspective lens (used to render generator training data).
+
+        output: a GraphicsOutput (a window, or the viewer's own buffer) that the final
+        pass draws into instead of a new offscreen buffer; the Stage then never
+        closes it and `read_frame` is unavailable (no copy to RAM per frame)."""
         from panda3d.core import (
             BitMask32,
             Camera,
@@ -115,11 +119,18 @@ class Stage:
         radius = bounds.radius
 
         # Output buffer (RGBA8) and HDR scene buffer (float, MSAA).
-        self.output = make_offscreen_buffer(width, height, "maquette-output")
-        self.output.set_clear_color_active(True)
-        self.output.set_clear_color((0, 0, 0, 0))
-        self.frame_texture = Texture("frame")
-        self.output.add_render_texture(self.frame_texture, GraphicsOutput.RTM_copy_ram)
+        self._owns_output = output is None
+        self.frame_texture = None
+        if output is not None:
+            self.output = output
+        else:
+            self.output = make_offscreen_buffer(width, height, "maquette-output")
+            self.output.set_clear_color_active(True)
+            self.output.set_clear_color((0, 0, 0, 0))
+            self.frame_texture = Texture("frame")
+            self.output.add_render_texture(self.frame_texture, GraphicsOutput.RTM_copy_ram)
+        # Set by an interactive viewer: a CameraPose used instead of the timeline's camera.
+        self.camera_override = None
 
         requested = scene.output.msaa if msaa is None else msaa
         self.hdr = None
@@ -165,7 +176,8 @@ class Stage:
         post_lens.set_near_far(-10, 10)
         post_camera = self.post_root.attach_new_node(Camera("post-camera", post_lens))
         self.post_quad.set_y(0)
-        self.output.make_display_region().set_camera(post_camera)
+        self.post_region = self.output.make_display_region()
+        self.post_region.set_camera(post_camera)
 
         # Key light with its shadow map.
         preset = PRESETS[scene.stage.lights]
@@ -257,6 +269,51 @@ class Stage:
     def set_shading_mode(self, mode: str) -> None:
         self.root.set_shader_input("shading_mode", SHADING_MODES.index(mode))
 
+    # --- live changes (the viewer); each equals building the Stage with that setting ---
+
+    def set_light_preset(self, name: str) -> None:
+        """Switch the light rig to PRESETS[name] (directions apply at the next set_time)."""
+        preset = PRESETS[name]
+        self.preset = preset
+        key_rgb = hex_to_linear(preset.key.color) * preset.key.intensity
+        self.key_light.set_color((*_floats(key_rgb), 1.0))
+        fills = preset.fills[:MAX_FILL_LIGHTS]
+        for i in range(MAX_FILL_LIGHTS):
+            self._fill_colors[i] = (0.0, 0.0, 0.0)
+        for i, light in enumerate(fills):
+            self._fill_colors[i] = _floats(hex_to_linear(light.color) * light.intensity)
+        for i in range(MAX_SOFTBOXES):
+            self._softbox_colors[i] = (0.0, 0.0, 0.0, 0.0)
+        for i, box in enumerate(preset.softboxes[:MAX_SOFTBOXES]):
+            rgb = hex_to_linear(box.color) * box.intensity
+            self._softbox_colors[i] = (*_floats(rgb), math.radians(box.radius_deg))
+        self.root.set_shader_input("fill_count", len(fills))
+        self.root.set_shader_input("softbox_count", min(len(preset.softboxes), MAX_SOFTBOXES))
+        self.root.set_shader_input("sky_color", _floats(hex_to_linear(preset.sky)))
+        self.root.set_shader_input("ground_color", _floats(hex_to_linear(preset.ground)))
+        self.root.set_shader_input("environment_intensity", preset.environment)
+
+    def set_background(self, background) -> None:
+        """Show `background` (an engine.scene.Background)."""
+        self.post_quad.set_shader_input(
+            "background_top", _floats(srgb_to_linear(np.array(background.top))))
+        self.post_quad.set_shader_input(
+            "background_bottom", _floats(srgb_to_linear(np.array(background.bottom))))
+        self.post_quad.set_shader_input("transparent", int(background.transparent))
+
+    def set_ground(self, visible: bool) -> None:
+        """Show or hide the ground (shadow catcher); a Stage built without one has none."""
+        from panda3d.core import BitMask32
+
+        if self.ground is not None:  # bit 0: the scene camera (the shadow camera never sees it)
+            (self.ground.show if visible else self.ground.hide)(BitMask32.bit(0))
+
+    def resize(self, width: int, height: int) -> None:
+        """Follow a resized window: the HDR buffer and the lens take the new size."""
+        if (width, height) != (self.width, self.height) and width > 0 and height > 0:
+            self.width, self.height = width, height
+            self.hdr.set_size(width, height)
+
     def set_time(self, t: float) -> Frame:
         """Pose the asset, camera and light rig for time t (seconds)."""
         from panda3d.core import LMatrix4f
@@ -266,7 +323,7 @@ class Stage:
         m = Y_UP_TO_PANDA @ frame.asset_matrix @ Y_UP_TO_PANDA.T
         self.asset.set_mat(LMatrix4f(*m.T.flatten()))
 
-        cam = frame.camera
+        cam = frame.camera if self.camera_override is None else self.camera_override
         aspect = self.width / self.height
         vfov = float(cam.fov)
         hfov = math.degrees(2 * math.atan(math.tan(math.radians(vfov) / 2) * aspect))
@@ -305,6 +362,8 @@ class Stage:
 
     def read_frame(self) -> np.ndarray:
         """The last rendered frame, (H, W, 4) uint8 RGBA, top row first."""
+        if self.frame_texture is None:
+            raise RuntimeError("this Stage draws into a given output; read that output")
         data = self.frame_texture.get_ram_image_as("RGBA")
         image = np.frombuffer(data, dtype=np.uint8).reshape(self.height, self.width, 4)
         return image[::-1].copy()
@@ -317,7 +376,9 @@ class Stage:
 
     def close(self) -> None:
         engine = self._base.graphicsEngine
-        for buffer in (self.hdr, self.output):
+        if not self._owns_output and self.output is not None:
+            self.output.remove_display_region(self.post_region)
+        for buffer in (self.hdr, self.output if self._owns_output else None):
             if buffer is not None:
                 engine.remove_window(buffer)
         self.hdr = self.output = None
