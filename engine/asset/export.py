@@ -25,6 +25,7 @@ import numpy as np
 import trimesh
 
 from engine.asset.model import AssetError, texture_image
+from engine.asset.topology import smooth_vertex_normals
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "bake_animation", "export_mesh",
            "expected_figures", "verify_export"]
@@ -64,6 +65,18 @@ def _base_color(mesh: trimesh.Trimesh) -> tuple[float, float, float]:
         colors = np.asarray(mesh.visual.vertex_colors, dtype=float)[:, :3].mean(axis=0)
         return tuple(colors / 255.0)
     return (0.8, 0.8, 0.8)
+
+
+def mesh_normals(mesh: trimesh.Trimesh) -> np.ndarray:
+    """(n, 3) vertex normals: the mesh's own if it carries them, else computed (fast,
+    smooth across UV seams, hard edges kept)."""
+    cached = mesh._cache.cache.get("vertex_normals")
+    if cached is not None and len(cached) == len(mesh.vertices):
+        return np.asarray(cached, dtype=np.float64)
+    normals = smooth_vertex_normals(np.asarray(mesh.vertices, dtype=np.float64),
+                                    np.asarray(mesh.faces, dtype=np.int64))
+    mesh._cache["vertex_normals"] = normals
+    return normals
 
 
 def _uv(mesh: trimesh.Trimesh) -> np.ndarray | None:
@@ -260,7 +273,7 @@ def _obj_files(mesh: trimesh.Trimesh, out: Path) -> dict[Path, bytes]:
         files[out.with_name(texture_name)] = _png_bytes(image)
         mtl.append(f"map_Kd {texture_name}\n")
     files[out.with_name(mtl_name)] = "".join(mtl).encode("ascii")
-    files[out] = _obj_text(mesh.vertices, mesh.faces, uv, mesh.vertex_normals, mtl_name)
+    files[out] = _obj_text(mesh.vertices, mesh.faces, uv, mesh_normals(mesh), mtl_name)
     return files
 
 
@@ -319,7 +332,7 @@ def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | Non
         from engine.asset.fbx import fbx_bytes
 
         png = _png_bytes(image) if image is not None and uv is not None else None
-        files = {out: fbx_bytes(mesh.vertices, mesh.faces, mesh.vertex_normals, uv, png,
+        files = {out: fbx_bytes(mesh.vertices, mesh.faces, mesh_normals(mesh), uv, png,
                                 name=out.stem or "asset", base_color=_base_color(mesh),
                                 texture_name=f"{out.stem}_basecolor.png")}
     else:  # usdz
@@ -330,7 +343,7 @@ def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | Non
         def writer(handle, _png=png):
             with tempfile.TemporaryDirectory(prefix="maquette-") as tmp:
                 target = Path(tmp) / "asset.usdz"
-                write_usdz(target, mesh.vertices, mesh.faces, mesh.vertex_normals, uv, _png,
+                write_usdz(target, mesh.vertices, mesh.faces, mesh_normals(mesh), uv, _png,
                            base_color=_base_color(mesh))
                 handle.write(target.read_bytes())
 

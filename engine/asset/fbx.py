@@ -30,6 +30,9 @@ _VERSION = 7400
 _NULL = b"\x00" * 13
 _FOOT_ID = bytes.fromhex("fabcab09d0c8d466b176fb831cf7267e")
 _FOOT_MAGIC = bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")
+# arrays up to this size are zlib-compressed (as Blender does); larger ones are written
+# raw: compressing the 1M-triangle benchmark's arrays took 2 s for a 2x smaller file
+_COMPRESS_MAX = 4 << 20
 _FILE_ID = bytes.fromhex("28b32ae5f17e0cbda20bbab9b0ca6b3b")
 
 
@@ -68,7 +71,7 @@ def _prop(value) -> bytes:
                 np.dtype("int32"): b"i", np.dtype("int64"): b"l", np.dtype("bool"): b"b"}
         arr = np.ascontiguousarray(value.ravel())
         data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        if len(data) > 128:
+        if 128 < len(data) <= _COMPRESS_MAX:
             packed = zlib.compress(data, 1)
             return code[arr.dtype] + struct.pack("<III", len(arr), 1, len(packed)) + packed
         return code[arr.dtype] + struct.pack("<III", len(arr), 0, len(data)) + data

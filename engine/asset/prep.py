@@ -23,7 +23,13 @@ from trimesh.visual import ColorVisuals, TextureVisuals
 
 from engine.asset.inspect import AXES, guess_up
 from engine.asset.model import Asset, AssetError, texture_image
-from engine.asset.topology import analyse, part_extents
+from engine.asset.topology import (
+    analyse,
+    part_extents,
+    smooth_vertex_normals,
+    unique_rows,
+    vertex_normals,
+)
 
 __all__ = ["PrepOptions", "PrepResult", "decimate", "figures", "prepare"]
 
@@ -64,8 +70,19 @@ class _Arrays:
         self.colors = None
         if getattr(mesh.visual, "kind", None) == "vertex":
             self.colors = np.asarray(mesh.visual.vertex_colors).copy()
-        self.normals = np.asarray(mesh.vertex_normals, dtype=np.float64).copy()
+        self.normals = vertex_normals(self.v, self.f)
         self.material = getattr(mesh.visual, "material", None)
+        self._topo = None  # (v, f, Topology) while v and f are unchanged
+
+    def topology(self):
+        """analyse() of the current arrays, cached until v or f is replaced (callers
+        that edit them in place call invalidate())."""
+        if self._topo is None or self._topo[0] is not self.v or self._topo[1] is not self.f:
+            self._topo = (self.v, self.f, analyse(self.v, self.f))
+        return self._topo[2]
+
+    def invalidate(self) -> None:
+        self._topo = None
 
     def attrs(self) -> list[str]:
         return [n for n in ("uv", "colors", "normals") if getattr(self, n) is not None]
@@ -99,9 +116,10 @@ class _Arrays:
         return mesh
 
 
-def figures(mesh: trimesh.Trimesh) -> dict:
+def figures(mesh: trimesh.Trimesh, topo=None) -> dict:
     """The before/after numbers prep prints."""
-    topo = analyse(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    if topo is None:
+        topo = analyse(np.asarray(mesh.vertices), np.asarray(mesh.faces))
     extents, _ = part_extents(topo.vertices, topo.faces, topo.face_part, topo.parts)
     sizes = np.linalg.norm(extents, axis=1)
     image = texture_image(mesh)
@@ -138,14 +156,16 @@ def _axis(name: str) -> np.ndarray:
 
 
 def _merge_duplicates(a: _Arrays) -> int:
-    parts = [a.v] + [getattr(a, n).astype(np.float64) for n in a.attrs()]
-    key = np.ascontiguousarray(np.hstack(parts) + 0.0)
-    rows = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    """Merge vertices equal in position, UV, colour and (roughly) normal."""
+    parts = [a.v] + [getattr(a, n).astype(np.float64) for n in a.attrs() if n != "normals"]
+    # normals only roughly (bins of ~15°): split copies of a vertex on a smooth surface
+    # merge, the two sides of a hard edge stay apart
+    parts.append(np.round(a.normals * 4.0))
+    first, inverse = unique_rows(np.hstack(parts))
     if len(first) == len(a.v):
         return 0
     merged = len(a.v) - len(first)
-    a.f = inverse.ravel()[a.f]
+    a.f = inverse[a.f]
     a.v = a.v[first]
     for name in a.attrs():
         setattr(a, name, getattr(a, name)[first])
@@ -208,7 +228,7 @@ def _fix_winding(a: _Arrays) -> int:
     graph (consistent neighbours link i-j and i'-j', inconsistent ones i-j' and i'-j);
     each part splits into two mirror components, and the faces in the higher-numbered
     one flip. Returns how many faces flipped."""
-    topo = analyse(a.v, a.f)
+    topo = a.topology()
     wf = topo.faces
     n_f, n_v = len(wf), len(topo.vertices)
     flip = np.zeros(n_f, bool)
@@ -246,30 +266,12 @@ def _fix_winding(a: _Arrays) -> int:
         flip ^= inward[topo.face_part]
     if flip.any():
         a.f[flip] = a.f[flip][:, ::-1]
+        a.invalidate()
     return int(flip.sum())
 
 
 def _smooth_normals(a: _Arrays) -> None:
-    """Area-weighted vertex normals, shared across UV seams; hard edges (where the
-    file's normal differs by more than 30°) keep the file's normal."""
-    topo_v, inverse = None, None
-    v = np.ascontiguousarray(a.v + 0.0)
-    keys = v.view(np.dtype((np.void, 24))).ravel()
-    _, topo_v, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
-    tri = a.v[a.f]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # area-weighted
-    acc = np.zeros((len(topo_v), 3))
-    for k in range(3):
-        np.add.at(acc, inverse[a.f[:, k]], face_n)
-    length = np.linalg.norm(acc, axis=1, keepdims=True)
-    acc = np.divide(acc, length, out=np.zeros_like(acc), where=length > 0)
-    smooth = acc[inverse]
-    if a.normals is not None and len(a.normals) == len(a.v):
-        old = a.normals / np.maximum(np.linalg.norm(a.normals, axis=1, keepdims=True), 1e-12)
-        hard = np.einsum("ij,ij->i", old, smooth) < np.cos(np.radians(30))
-        smooth[hard] = old[hard]
-    a.normals = smooth
+    a.normals = smooth_vertex_normals(a.v, a.f)
 
 
 def decimate(a: _Arrays, target: int) -> tuple[int, float]:
@@ -315,8 +317,8 @@ def _resize_texture(material, size: int):
 def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     """Apply `options` to a copy of the asset's mesh. The input is never modified."""
     mesh = asset.mesh
-    before = figures(mesh)
     a = _Arrays(mesh)
+    before = figures(mesh, a.topology())
     steps: list[str] = []
     size = float(np.linalg.norm(mesh.extents)) or 1.0
 
@@ -324,13 +326,13 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     merged = _merge_duplicates(a)
     if merged:
         steps.append(f"merged {merged:,} duplicate vertices (UV seams kept)")
-    topo = analyse(a.v, a.f)
+    topo = a.topology()
     bad = topo.degenerate.copy()
     # exact duplicate faces (same three welded vertices)
     # (same winding; an opposite-winding pair is a double-sided sheet, left alone)
     roll = np.argmin(topo.faces, axis=1)
     canonical = np.take_along_axis(topo.faces, (roll[:, None] + np.arange(3)) % 3, axis=1)
-    _, first = np.unique(canonical, axis=0, return_index=True)
+    first, _ = unique_rows(canonical.astype(np.float64))
     duplicate = np.ones(len(a.f), bool)
     duplicate[first] = False
     bad |= duplicate
@@ -339,7 +341,7 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
         steps.append(f"dropped {int(topo.degenerate.sum()):,} degenerate and "
                      f"{int((duplicate & ~topo.degenerate).sum()):,} duplicate faces")
     if options.remove_fragments:
-        topo = analyse(a.v, a.f)
+        topo = a.topology()
         extents, counts = part_extents(topo.vertices, topo.faces, topo.face_part, topo.parts)
         sizes = np.linalg.norm(extents, axis=1)
         small = sizes < FRAGMENT_FRACTION * sizes.max()
@@ -353,7 +355,7 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     a.drop_unused()
     flipped = _fix_winding(a)  # before filling: hole loops are walked along the winding
     if options.fill_holes:
-        topo = analyse(a.v, a.f)
+        topo = a.topology()
         filled = _fill_holes(a, topo, size)
         steps.append(f"filled {filled} of {topo.holes} hole(s)"
                      + (" (the others are large openings)" if filled < topo.holes else ""))

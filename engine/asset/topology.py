@@ -13,7 +13,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["Topology", "analyse", "weld"]
+__all__ = ["Topology", "analyse", "part_extents", "smooth_vertex_normals", "unique_rows",
+           "vertex_normals", "weld"]
 
 
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,8 +30,12 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h ^= bits[:, k]
         h *= np.uint64(0x100000001B3)
         h ^= h >> np.uint64(29)
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    inverse = inverse.ravel().astype(np.int64)
+    order = np.argsort(h)
+    ordered = h[order]
+    new_group = np.r_[True, ordered[1:] != ordered[:-1]]
+    inverse = np.empty(len(h), dtype=np.int64)
+    inverse[order] = np.cumsum(new_group) - 1
+    first = order[new_group]
     if not np.array_equal(data[first][inverse], data):
         keys = data.view(np.dtype((np.void, data.dtype.itemsize * data.shape[1]))).ravel()
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -122,9 +127,12 @@ def analyse(vertices: np.ndarray, faces: np.ndarray, area_eps: float | None = No
         lo_v, hi_v = unique_keys // n_v, unique_keys % n_v
         graph = coo_matrix((np.ones(len(lo_v), dtype=np.int8), (lo_v, hi_v)),
                            shape=(n_v, n_v)).tocsr()
-        _, vlabels = connected_components(graph, directed=False)
-        uniq, face_part = np.unique(vlabels[wf[:, 0]], return_inverse=True)
-        parts = len(uniq)
+        count, vlabels = connected_components(graph, directed=False)
+        face_labels = vlabels[wf[:, 0]]
+        used = np.zeros(count, bool)
+        used[face_labels] = True  # components of isolated vertices do not count
+        face_part = (np.cumsum(used) - 1)[face_labels]
+        parts = int(used.sum())
     else:
         parts, face_part = 0, np.zeros(0, np.int64)
     return Topology(
@@ -155,3 +163,33 @@ def part_extents(vertices: np.ndarray, faces: np.ndarray, face_part: np.ndarray,
     size = np.zeros((parts, 3))
     size[labels[starts]] = hi - lo
     return size, counts
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray,
+                   group: np.ndarray | None = None) -> np.ndarray:
+    """(n, 3) area-weighted unit normals per vertex; with `group` (n,) the sums are
+    shared by all vertices of a group (e.g. one welded position)."""
+    v0 = vertices[faces[:, 0]]
+    face_n = np.cross(vertices[faces[:, 1]] - v0, vertices[faces[:, 2]] - v0)
+    slots = faces if group is None else group[faces]
+    size = len(vertices) if group is None else int(group.max()) + 1
+    acc = np.zeros((size, 3))
+    flat = slots.ravel()
+    for axis in range(3):
+        acc[:, axis] = np.bincount(flat, weights=np.repeat(face_n[:, axis], 3),
+                                   minlength=size)
+    length = np.linalg.norm(acc, axis=1, keepdims=True)
+    acc = np.divide(acc, length, out=np.zeros_like(acc), where=length > 0)
+    return acc if group is None else acc[group]
+
+
+def smooth_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(n, 3) normals shared across UV seams (vertices at one position average
+    together), while hard edges (where a split vertex's own normal differs from the
+    shared one by more than 30°) keep their own normal."""
+    _, inverse = unique_rows(vertices)
+    smooth = vertex_normals(vertices, faces, inverse)
+    own = vertex_normals(vertices, faces)
+    hard = np.einsum("ij,ij->i", own, smooth) < np.cos(np.radians(30))
+    smooth[hard] = own[hard]
+    return smooth
