@@ -119,7 +119,7 @@ def test_generate_end_to_end(tmp_path, tiny_model, asset, background):
     assert report["model"]["id"] == "test-tiny" and len(report["model"]["sha256"]) == 64
     assert report["source"]["mask_source"] == (
         "alpha" if background == "transparent" else "background-removal")
-    assert set(report["timings_s"]) >= {"load_isolate", "model", "reconstruct", "texture",
+    assert set(report["timings_s"]) >= {"load", "isolate", "model", "reconstruct", "texture",
                                         "write", "total"}
     assert report["mesh"]["watertight"] is True
 

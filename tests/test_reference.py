@@ -423,3 +423,23 @@ def test_huge_image_is_downscaled_with_a_warning(renders, tmp_path):
     assert _warned(ref, "very large")
     small = np.asarray(Image.fromarray(renders["mug"][..., 3]).resize((1024, 1024)))
     assert iou(ref.mask, small) >= 0.95
+
+
+@pytest.mark.parametrize("asset,size", [("robot", 512), ("mug", 384)])
+def test_cast_shadow_on_the_backdrop_is_not_subject(asset, size):
+    """Product shots carry a soft ground shadow: it must not become part of the subject."""
+    from engine.render.stage import Stage
+    from engine.scene import scene_from_dict
+
+    scene = scene_from_dict({
+        "asset": {"source": str(ASSETS[asset])},
+        "stage": {"background": ["#f3f1ee", "#dedad4"], "ground": True, "shadow": 0.5,
+                  "lights": "softbox"},
+        "camera": {"move": "static", "azimuth": 30, "elevation": 20},
+        "output": {"height": size, "aspect": "1:1", "file": "x.mp4"},
+    }, None)
+    with Stage(scene, size, size) as stage:
+        shot = stage.capture(0.0)[..., :3]
+    truth = _render(ASSETS[asset], size=size)[..., 3]
+    ref = reference_from_array(shot)
+    assert iou(ref.mask, truth) >= 0.93

@@ -92,8 +92,8 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
         timings[stage] = round(now - clock, 4)
         clock = now
 
-    reference = load_reference(image)
-    lap("load_isolate")
+    reference = load_reference(image, timings=timings)
+    clock = time.perf_counter()
 
     card_path = resolve_model(settings)
     if card_path is None:

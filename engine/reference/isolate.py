@@ -43,6 +43,17 @@ EDGE_FRACTION = 0.2
 #: ...within this many pixels (JPEG ringing, chroma bleed).
 EDGE_RADIUS = 4
 
+#: Cast shadows: not darker than this fraction of the background's lightness (L*) ...
+SHADOW_MIN_RATIO = 0.4
+#: ... with a chroma shift below this (ΔE, plus 8 % of the darkening) ...
+SHADOW_MAX_CHROMA = 4.0
+#: ... smooth (L* gradient per pixel after a 1 px blur) ...
+SHADOW_MAX_GRADIENT = 4.0
+#: ... and at most this fraction of the mask; its edge against the backdrop is at most
+#: this fraction as dark as its inside (a penumbra fading out).
+SHADOW_MAX_FRACTION = 0.4
+SHADOW_EDGE_FADE = 0.6
+
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -105,7 +116,65 @@ def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
         iso = refit
         if changed <= 0.0005 * iso.binary.size:
             break
-    return iso
+    return _drop_cast_shadow(lab, iso)
+
+
+def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
+    """Remove a soft shadow cast on the backdrop under the subject (product shots have one).
+
+    Shadow pixels are darker than the background model but keep its chroma, are smooth,
+    and not very dark (L ratio above SHADOW_MIN_RATIO); only such regions whose centroid
+    lies below the rest of the subject's centroid and that fade out towards the backdrop
+    (a penumbra) are dropped, and only when they are a modest part of the mask (a grey
+    subject on a white backdrop is left alone).
+    """
+    binary = iso.binary
+    h, w = binary.shape
+    bg = iso.background.render(h, w)
+    lum, bg_lum = lab[..., 0], bg[..., 0]
+    darkening = bg_lum - lum
+    chroma_shift = np.hypot(lab[..., 1] - bg[..., 1], lab[..., 2] - bg[..., 2])
+    gy, gx = np.gradient(ndimage.gaussian_filter(lum, 1.0))
+    candidate = (binary & (darkening > iso.t_low)
+                 & (lum > SHADOW_MIN_RATIO * bg_lum)
+                 & (chroma_shift < SHADOW_MAX_CHROMA + 0.08 * darkening)
+                 & (np.hypot(gx, gy) < SHADOW_MAX_GRADIENT))
+    total = int(binary.sum())
+    if not candidate.any() or candidate.sum() > SHADOW_MAX_FRACTION * total:
+        return iso
+    core = binary & ~candidate
+    if not core.any():
+        return iso
+    core_row = float(np.nonzero(core)[0].mean())
+    # Pieces of one shadow split by a darker fold are one region.
+    labels, n = ndimage.label(_grow(candidate, 1) & binary, structure=_EIGHT)
+    labels = np.where(candidate, labels, 0)
+    index = np.arange(1, n + 1)
+    rows = np.asarray(ndimage.mean(np.indices((h, w))[0], labels, index))
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    # A shadow fades out into the backdrop (a penumbra): where it meets the background it
+    # is much lighter than inside. A shaded part of the subject ends at a crisp edge.
+    outline = binary & _grow(~binary, 1)
+    edge_labels = np.where(outline, labels, 0)
+    edge_count = np.bincount(edge_labels.ravel(), minlength=n + 1)[1:]
+    edge_dark = np.asarray(ndimage.median(darkening, edge_labels, index))
+    inner_dark = np.asarray(ndimage.median(darkening, np.where(outline, 0, labels), index))
+    soft = (edge_count >= 8) & (edge_dark < SHADOW_EDGE_FADE * inner_dark)
+    below = np.nonzero((rows > core_row) & (areas >= max(16, 1e-3 * total)) & soft)[0]
+    if below.size == 0:
+        return iso
+    shadow = np.isin(labels, below + 1)
+    # Take the penumbra's rim with it: subject pixels next to the shadow that are darker
+    # than the background without a colour of their own.
+    rim = (_grow(shadow, 2) & binary & ~shadow & (chroma_shift < SHADOW_MAX_CHROMA + 2.0)
+           & (lum > SHADOW_MIN_RATIO * bg_lum))
+    kept = binary & ~shadow & ~rim
+    labels, n = ndimage.label(kept, structure=_EIGHT)
+    if n > 1:
+        areas = np.bincount(labels.ravel(), minlength=n + 1)
+        areas[0] = 0
+        kept = np.isin(labels, np.nonzero(areas >= max(16, 0.01 * areas.max()))[0])
+    return Isolation(feather(kept), kept, iso.distance, iso.t_low, iso.t_high, iso.background)
 
 
 def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
