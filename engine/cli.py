@@ -195,6 +195,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    """The live viewer; offscreen with --keys/--screenshot for demos and tests."""
+    from engine.viewer.app import Viewer, ViewerError
+    from engine.viewer.script import parse_script
+
+    steps = parse_script(args.keys) if args.keys else []
+    size = None
+    if args.size:
+        try:
+            w, h = (int(x) for x in args.size.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"--size: expected WIDTHxHEIGHT, got {args.size!r}") from None
+        if not (16 <= w <= 8192 and 16 <= h <= 8192):
+            raise ValueError(f"--size: {w}x{h} is out of range (16 to 8192)")
+        size = (w, h)
+    try:
+        viewer = Viewer(args.source, size=size, offscreen=args.offscreen, model=args.model,
+                        msaa=args.msaa, screenshot=args.screenshot)
+    except ViewerError as exc:
+        print(f"maquette: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with viewer:
+        viewer.run(steps, frames=args.frames)
+        shots = viewer._screenshots_taken
+    if args.screenshot:
+        print(f"wrote {args.screenshot}" + (f" (+{shots - 1} more)" if shots > 1 else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maquette",
@@ -255,6 +284,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--animation", metavar="SCENE.toml",
                         help="bake the scene's object motion into glTF animation (GLB/glTF)")
     export.set_defaults(func=cmd_export)
+
+    view = sub.add_parser("view", help="live viewer: orbit, relight, inspect (H lists keys)")
+    view.add_argument("source", help="scene (.toml), asset (.glb .gltf .obj .ply .stl) or image")
+    view.add_argument("--offscreen", action="store_true",
+                      help="no window: replay --keys, write --screenshot, exit")
+    view.add_argument("--keys", help='input to replay, e.g. "T,wait:1.5,L,F12"')
+    view.add_argument("--screenshot", metavar="OUT.png",
+                      help="where F12 saves (default maquette-NAME-001.png); offscreen: "
+                           "also written at the end if no F12 was pressed")
+    view.add_argument("--frames", type=int, help="stop after this many frames")
+    view.add_argument("--size", metavar="WxH", help="window size (default: 720 p at the "
+                      "scene's aspect)")
+    view.add_argument("--model", help="generator for an image: model card or 'classical'")
+    view.add_argument("--msaa", type=int, choices=(0, 2, 4, 8),
+                      help="anti-aliasing samples (default: the scene's, 4)")
+    view.set_defaults(func=cmd_view)
 
     demo = sub.add_parser("demo", help="the whole job on the bundled sample image")
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")
