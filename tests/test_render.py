@@ -193,3 +193,42 @@ def test_all_lights_with_shadows_do_not_crash_mesa():
                             timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("ok")
+
+
+def test_image_based_lighting_from_an_environment_file(scene_factory):
+    env = ROOT / "scenes" / "environments" / "studio.exr"
+    common = dict(camera={"move": "static", "azimuth": 20}, output={"height": 72})
+    plain = capture(scene_factory("robot.glb", stage={"background": "#000000"}, **common))
+    lit = capture(scene_factory("robot.glb", stage={"background": "#000000",
+                                                    "environment": str(env)}, **common))
+    dim = capture(scene_factory("robot.glb", stage={"background": "#000000",
+                                                    "environment": str(env),
+                                                    "environment_intensity": 0.2}, **common))
+    fg = foreground_mask(plain, (0, 0, 0))
+    assert np.abs(plain.astype(int) - lit.astype(int))[fg].mean() > 3
+    assert lit[fg][:, :3].mean() > dim[fg][:, :3].mean() + 5
+
+
+def test_environment_irradiance_matches_analytic_cases():
+    from engine.render.environment import irradiance, irradiance_sh
+
+    uniform = np.full((32, 64, 3), 0.7)
+    assert np.allclose(irradiance(irradiance_sh(uniform), [0, 1, 0]), np.pi * 0.7, rtol=2e-3)
+    sky = np.zeros((64, 128, 3))
+    sky[:32] = 1.0  # white above the horizon, black below
+    coeffs = irradiance_sh(sky)
+    assert np.allclose(irradiance(coeffs, [0, 1, 0]), np.pi, rtol=2e-3)
+    assert np.allclose(irradiance(coeffs, [1, 0, 0]), np.pi / 2, rtol=2e-3)
+    assert np.allclose(irradiance(coeffs, [0, -1, 0]), 0.0, atol=2e-3)
+
+
+def test_bad_environment_file_is_refused(tmp_path, scene_factory):
+    from engine.render.environment import EnvironmentLoadError, load_environment
+    from engine.scene import SceneError
+
+    with pytest.raises(SceneError, match=r"\[stage\] environment: unsupported file type"):
+        scene_factory("robot.glb", stage={"environment": str(tmp_path / "sky.tif")})
+    bogus = tmp_path / "sky.hdr"
+    bogus.write_bytes(b"#?RADIANCE\nnot really\n")
+    with pytest.raises(EnvironmentLoadError, match="sky.hdr"):
+        load_environment(bogus)

@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_offscreen_buffer
+from engine.render.environment import load_environment
 from engine.scene.lighting import PRESETS, hex_to_linear, normalized, srgb_to_linear
 from engine.scene.model import Scene
 from engine.scene.timeline import Frame, Timeline
@@ -179,12 +180,8 @@ class Stage:
         self.post_region = self.output.make_display_region()
         self.post_region.set_camera(post_camera)
 
-        # Key light with its shadow map.
-        preset = PRESETS[scene.stage.lights]
-        self.preset = preset
+        # Key light with its shadow map (colour and rig: set_light_preset below).
         self.key_light = DirectionalLight("key")
-        key_rgb = hex_to_linear(preset.key.color) * preset.key.intensity
-        self.key_light.set_color((*_floats(key_rgb), 1.0))
         self.key_light.set_shadow_caster(True, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
         self.key_light.set_camera_mask(BitMask32.bit(SHADOW_MASK_BIT))
         depth_state = RenderState.make(
@@ -236,31 +233,14 @@ class Stage:
         self._fill_colors = PTA_LVecBase3f.empty_array(MAX_FILL_LIGHTS)
         self._softbox_directions = PTA_LVecBase3f.empty_array(MAX_SOFTBOXES)
         self._softbox_colors = PTA_LVecBase4f.empty_array(MAX_SOFTBOXES)
-        fills = preset.fills[:MAX_FILL_LIGHTS]
-        for i, light in enumerate(fills):
-            self._fill_colors[i] = _floats(hex_to_linear(light.color) * light.intensity)
-        for i, box in enumerate(preset.softboxes[:MAX_SOFTBOXES]):
-            rgb = hex_to_linear(box.color) * box.intensity
-            self._softbox_colors[i] = (*_floats(rgb), math.radians(box.radius_deg))
         self.root.set_shader_input("fill_direction", self._fill_directions)
         self.root.set_shader_input("fill_color", self._fill_colors)
-        self.root.set_shader_input("fill_count", len(fills))
         self.root.set_shader_input("softbox_direction", self._softbox_directions)
         self.root.set_shader_input("softbox_color", self._softbox_colors)
-        self.root.set_shader_input("softbox_count", min(len(preset.softboxes), MAX_SOFTBOXES))
-        self.root.set_shader_input("sky_color", _floats(hex_to_linear(preset.sky)))
-        self.root.set_shader_input("ground_color", _floats(hex_to_linear(preset.ground)))
-        self.root.set_shader_input("environment_intensity", preset.environment)
-
-        background = scene.stage.background
+        self.set_light_preset(scene.stage.lights)
+        self._set_environment(scene.stage)
         self.post_quad.set_shader_input("exposure", 2.0 ** scene.stage.exposure)
-        self.post_quad.set_shader_input(
-            "background_top", _floats(srgb_to_linear(np.array(background.top)))
-        )
-        self.post_quad.set_shader_input(
-            "background_bottom", _floats(srgb_to_linear(np.array(background.bottom)))
-        )
-        self.post_quad.set_shader_input("transparent", int(background.transparent))
+        self.set_background(scene.stage.background)
         self._frames_rendered = 0
         self.current: Frame | None = None
 
@@ -291,7 +271,32 @@ class Stage:
         self.root.set_shader_input("softbox_count", min(len(preset.softboxes), MAX_SOFTBOXES))
         self.root.set_shader_input("sky_color", _floats(hex_to_linear(preset.sky)))
         self.root.set_shader_input("ground_color", _floats(hex_to_linear(preset.ground)))
-        self.root.set_shader_input("environment_intensity", preset.environment)
+        if not getattr(self, "_has_environment_map", False):
+            self.root.set_shader_input("environment_intensity", preset.environment)
+
+    def _set_environment(self, stage) -> None:
+        """Bind the image-based lighting of `stage.environment`, or the analytic one."""
+        from panda3d.core import PTA_LVecBase3f, Texture
+
+        self._environment_rotation = stage.environment_rotation
+        sh = PTA_LVecBase3f.empty_array(9)
+        if stage.environment is not None:
+            texture, coeffs = load_environment(stage.environment)
+            for i in range(9):
+                sh[i] = _floats(coeffs[i])
+            self.root.set_shader_input("env_max_lod", float(math.log2(texture.get_x_size())))
+            self.root.set_shader_input("environment_intensity",
+                                       float(stage.environment_intensity))
+        else:
+            texture = Texture("no-environment")
+            texture.setup_2d_texture(1, 1, Texture.T_float, Texture.F_rgb16)
+            texture.set_ram_image(np.zeros(3, np.float32).tobytes())
+            self.root.set_shader_input("env_max_lod", 0.0)
+        self._has_environment_map = stage.environment is not None
+        self.root.set_shader_input("env_map", texture)
+        self.root.set_shader_input("env_sh", sh)
+        self.root.set_shader_input("env_enabled", float(self._has_environment_map))
+        self.root.set_shader_input("env_rotation", 0.0)
 
     def set_background(self, background) -> None:
         """Show `background` (an engine.scene.Background)."""
@@ -351,6 +356,8 @@ class Stage:
             self._fill_directions[i] = to_panda(rig @ normalized(light.direction))
         for i, box in enumerate(self.preset.softboxes[:MAX_SOFTBOXES]):
             self._softbox_directions[i] = to_panda(rig @ normalized(box.direction))
+        self.root.set_shader_input(
+            "env_rotation", math.radians(azimuth + self._environment_rotation))
         return frame
 
     def render(self) -> None:

@@ -36,6 +36,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow")
 MOTION_DIRECTIONS = ("left", "right", "front", "back", "up")
+ENVIRONMENT_SUFFIXES = (".hdr", ".exr", ".png", ".jpg", ".jpeg")
 OUTPUT_SUFFIXES = (".mp4", ".webm", ".mov", ".gif")
 MAX_SCENE_BYTES = 1 << 20
 
@@ -154,6 +155,9 @@ SECTIONS: dict[str, dict[str, Validator]] = {
         "ground": _boolean,
         "shadow": _number(0.0, 1.0),
         "exposure": _number(-10.0, 10.0),
+        "environment": _string,
+        "environment_intensity": _number(0.0, 100.0),
+        "environment_rotation": _number(-360.0, 360.0),
     },
     "camera": {
         "move": _choice(CAMERA_MOVES),
@@ -219,19 +223,17 @@ def _read_table(ctx: _Context, name: str, table: Any, where: str) -> dict[str, A
     return values
 
 
-def _resolve_source(ctx: _Context, source: str) -> Path:
-    path = Path(source).expanduser()
+def _resolve_file(ctx: _Context, where: str, value: str, suffixes: tuple[str, ...]) -> Path:
+    """A file named in the scene: relative to the scene file, of an accepted type, present."""
+    path = Path(value).expanduser()
     if not path.is_absolute() and ctx.path is not None:
         path = ctx.path.parent / path
     suffix = path.suffix.lower()
-    if suffix not in ASSET_SUFFIXES + IMAGE_SUFFIXES:
-        raise ctx.fail(
-            "[asset] source",
-            f"unsupported file type {suffix or '(none)'!r}; expected one of "
-            f"{', '.join(ASSET_SUFFIXES + IMAGE_SUFFIXES)}",
-        )
+    if suffix not in suffixes:
+        raise ctx.fail(where, f"unsupported file type {suffix or '(none)'!r}; expected one of "
+                              f"{', '.join(suffixes)}")
     if not path.is_file():
-        raise ctx.fail("[asset] source", f"file not found: {path}")
+        raise ctx.fail(where, f"file not found: {path}")
     return path.resolve()
 
 
@@ -298,10 +300,15 @@ def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
         raise ctx.fail("[asset] source", "missing: every scene needs an asset")
 
     asset_values = _read_table(ctx, "asset", doc["asset"], "[asset]")
-    asset_values["source"] = _resolve_source(ctx, asset_values["source"])
+    asset_values["source"] = _resolve_file(ctx, "[asset] source", asset_values["source"],
+                                           ASSET_SUFFIXES + IMAGE_SUFFIXES)
     asset = AssetSpec(**asset_values)
 
-    stage = StageSpec(**_read_table(ctx, "stage", doc.get("stage", {}), "[stage]"))
+    stage_values = _read_table(ctx, "stage", doc.get("stage", {}), "[stage]")
+    if "environment" in stage_values:
+        stage_values["environment"] = _resolve_file(
+            ctx, "[stage] environment", stage_values["environment"], ENVIRONMENT_SUFFIXES)
+    stage = StageSpec(**stage_values)
     camera = CameraSpec(**_read_table(ctx, "camera", doc.get("camera", {}), "[camera]"))
 
     out_values = _read_table(ctx, "output", doc.get("output", {}), "[output]")

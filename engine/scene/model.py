@@ -47,6 +47,9 @@ class StageSpec:
     ground: bool = True
     shadow: float = 0.65  # opacity of the key light's shadow on the ground, 0..1
     exposure: float = 0.0  # EV
+    environment: Path | None = None  # equirectangular .hdr/.exr/.png/.jpg for IBL
+    environment_intensity: float = 1.0
+    environment_rotation: float = 0.0  # degrees about +Y
 
 
 @dataclass

@@ -33,6 +33,12 @@ uniform vec3 softbox_direction[MAX_SOFTBOXES];  // world space (Panda Z-up)
 uniform vec4 softbox_color[MAX_SOFTBOXES];      // rgb radiance, a = angular radius (rad)
 uniform float softbox_count;
 uniform float environment_intensity;
+// Image-based lighting (optional): an equirectangular map, Y-up (glTF) directions.
+uniform sampler2D env_map;
+uniform vec3 env_sh[9];       // irradiance SH coefficients (engine/render/environment.py)
+uniform float env_enabled;    // 1: env_map/env_sh replace the analytic environment
+uniform float env_rotation;   // radians about +Y
+uniform float env_max_lod;
 uniform float shading_mode;  // 0 lit, 1 base colour, 2 normals
 
 in vec3 v_view_position;
@@ -60,7 +66,32 @@ vec3 brdf_direct(vec3 n, vec3 v, vec3 l, vec3 diffuse_color, vec3 f0, float alph
     return n_dot_l * (diffuse + fresnel * visibility * distribution);
 }
 
+vec3 env_direction(vec3 panda_dir) {
+    vec3 d = vec3(panda_dir.x, panda_dir.z, -panda_dir.y);  // Panda Z-up -> glTF Y-up
+    float c = cos(env_rotation), s = sin(env_rotation);
+    return vec3(c * d.x - s * d.z, d.y, s * d.x + c * d.z);  // undo the rig's turn
+}
+
+vec3 image_radiance(vec3 panda_dir, float roughness) {
+    vec3 d = env_direction(panda_dir);
+    vec2 uv = vec2(0.5 + atan(d.x, -d.z) / (2.0 * PI), 1.0 - acos(clamp(d.y, -1.0, 1.0)) / PI);
+    return textureLod(env_map, uv, roughness * env_max_lod).rgb;
+}
+
+vec3 image_irradiance(vec3 panda_n) {
+    vec3 n = env_direction(panda_n);
+    return env_sh[0] * 0.282095
+         + env_sh[1] * 0.488603 * n.y + env_sh[2] * 0.488603 * n.z
+         + env_sh[3] * 0.488603 * n.x
+         + env_sh[4] * 1.092548 * n.x * n.y + env_sh[5] * 1.092548 * n.y * n.z
+         + env_sh[6] * 0.315392 * (3.0 * n.z * n.z - 1.0)
+         + env_sh[7] * 1.092548 * n.x * n.z + env_sh[8] * 0.546274 * (n.x * n.x - n.y * n.y);
+}
+
 vec3 environment_radiance(vec3 dir, float roughness) {
+    if (env_enabled > 0.5) {
+        return image_radiance(dir, roughness) * environment_intensity;
+    }
     // Hemisphere gradient, blurred towards its mean as roughness grows.
     float up = dir.z;
     vec3 sharp = mix(ground_color, sky_color, smoothstep(-0.25, 0.35, up));
@@ -80,6 +111,10 @@ vec3 environment_radiance(vec3 dir, float roughness) {
 }
 
 vec3 environment_irradiance(vec3 n) {
+    if (env_enabled > 0.5) {
+        // SH gives irradiance E; the caller multiplies by albedo, so divide by pi here.
+        return max(image_irradiance(n), vec3(0.0)) / PI * environment_intensity;
+    }
     vec3 hemi = mix(ground_color, sky_color, 0.5 + 0.5 * n.z);
     vec3 boxes = vec3(0.0);
     for (int i = 0; i < MAX_SOFTBOXES; ++i) {
