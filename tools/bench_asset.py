@@ -49,8 +49,9 @@ def make_mesh(path: Path, triangles: int) -> None:
     vertices[idx[:, -1]] = vertices[idx[:, 0]]  # the seam: same position, other UV
     uv = np.stack([p / (2 * np.pi), 1 - t / np.pi], axis=-1).reshape(-1, 2)
     a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
-    faces = np.vstack([np.stack([a, c, d], -1)[1:].reshape(-1, 3),
-                       np.stack([a, d, b], -1)[:-1].reshape(-1, 3)])
+    # at the poles one triangle of each quad collapses: keep the other
+    faces = np.vstack([np.stack([a, c, d], -1)[:-1].reshape(-1, 3),
+                       np.stack([a, d, b], -1)[1:].reshape(-1, 3)])
     image = Image.new("RGB", (2048, 2048), (200, 180, 150))
     draw = ImageDraw.Draw(image)
     for i in range(0, 2048, 128):

@@ -123,6 +123,37 @@ def metrics_on(data: ShardData, run, batch: int = 16) -> dict[str, float]:
     return out
 
 
+def validation_sheet(data: ShardData, run, png: Path, n: int = 8, stride: int = 37) -> None:
+    """PNG rows: input | mask pred | front true, pred | back true, pred | back colour true,
+    pred (depths shown as 0.5 + depth, crop units, black outside the mask)."""
+    from PIL import Image
+
+    idx = (np.arange(n) * stride) % len(data)
+    b = data.batch(idx)
+    x = plain_input(b).numpy()
+    mask_logit, front, back, color = run(x)
+    rows = []
+    for i in range(n):
+        m = b["mask"][i, 0].numpy() > 0.5
+        pm = mask_logit[i, 0] > 0
+
+        def dep(d, mm):
+            return np.where(mm, np.clip(0.5 + d, 0, 1), 0)[..., None].repeat(3, -1)
+
+        def col(c, mm):
+            return np.where(mm[..., None], c.transpose(1, 2, 0), 0.5)
+
+        inp = x[i, :3].transpose(1, 2, 0) * 0.5 + 0.5
+        row = [inp, pm[..., None].repeat(3, -1).astype(np.float32),
+               dep(b["front"][i, 0].numpy(), m), dep(front[i, 0], pm),
+               dep(b["back"][i, 0].numpy(), m), dep(back[i, 0], pm),
+               col(b["back_rgb"][i].numpy(), m), col(color[i], pm)]
+        rows.append(np.concatenate(row, 1))
+    img = (np.concatenate(rows, 0) * 255).clip(0, 255).astype(np.uint8)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(png)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, type=Path)
@@ -130,7 +161,7 @@ def main(argv=None) -> int:
     p.add_argument("--name", default="maquette-ld-v1")
     p.add_argument("--out", type=Path, default=Path("models"))
     p.add_argument("--val-count", type=int, default=500)
-    p.add_argument("--training-log", type=Path, help="log.json of the run (summarised)")
+    p.add_argument("--sheet", type=Path, help="write a PNG of validation predictions")
     args = p.parse_args(argv)
 
     import torch
@@ -172,6 +203,8 @@ def main(argv=None) -> int:
 
     metrics = metrics_on(val, run)
     print("validation:", json.dumps(metrics))
+    if args.sheet:
+        validation_sheet(val, run, args.sheet)
 
     rows = ck.get("rows", [])
     last = rows[-1] if rows else {}

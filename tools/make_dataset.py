@@ -343,6 +343,9 @@ def main(argv=None) -> int:
     p.add_argument("--views", type=int, default=4, help="views per object")
     p.add_argument("--msaa", type=int, default=4)
     p.add_argument("--worker", default="0/1", help="k/n: render shards with index %% n == k")
+    p.add_argument("--max-shards", type=int, default=0,
+                   help="render at most this many shards, then exit (0 = all); run in a loop "
+                        "to recycle the process (Panda3D keeps some memory per object)")
     p.add_argument("--preview", type=Path, help="write a PNG grid of the first shard")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -354,6 +357,10 @@ def main(argv=None) -> int:
     n_shards = math.ceil(args.count / args.shard_size)
     todo = [s for s in range(n_shards) if s % n == k
             and not (args.out / f"shard_{s:05d}.npz").exists()]
+    if not todo:
+        print("nothing to do: all shards exist")
+    if args.max_shards:
+        todo = todo[: args.max_shards]
     renderer = Renderer(args.size, args.msaa)
     total = sum(min(args.shard_size, args.count - s * args.shard_size) for s in todo)
     start = time.time()

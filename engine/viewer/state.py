@@ -378,9 +378,9 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("9",), "9", "three-quarter view", _view("three-quarter")),
     Binding(("t",), "T", "auto-turntable on/off", _turntable),
     Binding(("space",), "Space", "play / pause the scene's animation", _play),
-    Binding((",", "."), ", .", "step one frame back / forward (hold to scrub)",
+    Binding((",", "."), ",  .", "step one frame back / forward (hold to scrub)",
             _pure(lambda s, c: s)),
-    Binding(("shift+,", "shift+."), "Shift+, Shift+.", "one second back / forward",
+    Binding(("shift+,", "shift+."), "Shift+,  Shift+.", "one second back / forward",
             _pure(lambda s, c: s)),
     Binding(("home",), "Home", "go to the start", lambda s, c: (step_time(s, c, -s.time), [])),
     Binding(("l",), "L", "next light preset (Shift+L: previous)", _lights(1)),
@@ -466,6 +466,6 @@ def safe_frame_rect(width: int, height: int, aspect: str) -> tuple[int, int, int
         box_w, box_h = height * target, float(height)
     else:
         box_w, box_h = float(width), width / target
-    x0 = (width - box_w) / 2.0
-    y0 = (height - box_h) / 2.0
-    return (int(round(x0)), int(round(y0)), int(round(x0 + box_w)), int(round(y0 + box_h)))
+    x0 = int(round((width - box_w) / 2.0))
+    y0 = int(round((height - box_h) / 2.0))
+    return (x0, y0, x0 + int(round(box_w)), y0 + int(round(box_h)))
