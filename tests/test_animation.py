@@ -627,3 +627,29 @@ def test_offsets_from_tracks():
     q = apply_camera_offsets(p, evaluate_tracks(tracks, 2.0), CENTER)
     np.testing.assert_allclose(q.eye, CENTER + [0, 0, -4.0], atol=1e-9)
     np.testing.assert_allclose(q.matrix()[:3, :3] @ [0, 0, -1], [0, 0, 1], atol=1e-9)
+
+
+@pytest.mark.parametrize("aspect", [16 / 9, 9 / 16, 1.0, 4 / 5])
+@pytest.mark.parametrize("size", [(0.08, 0.3, 0.08), (0.2, 0.27, 0.1), (1.0, 0.2, 0.5)])
+def test_fit_box_distance_keeps_every_corner_in_frame_from_any_azimuth(aspect, size):
+    from engine.animation import fit_box_distance
+
+    fov, elevation = 35.0, 15.0
+    center = np.zeros(3)
+    d = fit_box_distance(size, fov, aspect, elevation)
+    half = np.array(size) / 2
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * half
+    tan_v = np.tan(np.radians(fov) / 2)
+    worst = 0.0
+    for azimuth in range(0, 360, 15):
+        rig = CameraRig(move="static", fov=fov, elevation=elevation, azimuth=azimuth,
+                        distance=d)
+        pose = camera_pose(rig, 0.0, 1.0, center, 1.0, aspect)
+        m = np.linalg.inv(look_at(pose.eye, pose.target, pose.up))
+        for corner in corners:
+            p = (m @ np.append(corner, 1.0))[:3]
+            depth = -p[2]
+            assert depth > 0
+            worst = max(worst, abs(p[0]) / (depth * tan_v * aspect), abs(p[1]) / (depth * tan_v))
+    assert worst <= 1.0, "a corner leaves the frame"
+    assert worst > 0.6, "the framing is needlessly loose"

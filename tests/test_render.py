@@ -232,3 +232,15 @@ def test_bad_environment_file_is_refused(tmp_path, scene_factory):
     bogus.write_bytes(b"#?RADIANCE\nnot really\n")
     with pytest.raises(EnvironmentLoadError, match="sky.hdr"):
         load_environment(bogus)
+
+
+def test_reveal_from_zero_scale_renders_an_empty_stage_then_the_asset(scene_factory):
+    scene = scene_factory("lamp.glb", stage={"background": "#101010"},
+                          camera={"move": "static"}, motion=[{"type": "reveal", "start": 0.0,
+                                                              "duration": 0.4}],
+                          output={"height": 64, "duration": 1.0})
+    out = scene.output
+    with Stage(scene, out.width, out.height) as stage:
+        start, end = stage.capture(0.0), stage.capture(0.9)
+    assert foreground_mask(start, (16, 16, 16)).mean() < 0.002
+    assert foreground_mask(end, (16, 16, 16)).mean() > 0.02

@@ -9,6 +9,7 @@ from .camera import (
     CameraRig,
     apply_camera_offsets,
     camera_pose,
+    fit_box_distance,
     fit_distance,
 )
 from .easing import EASINGS, ease
@@ -33,6 +34,7 @@ __all__ = [
     "ease",
     "euler_to_matrix",
     "evaluate_tracks",
+    "fit_box_distance",
     "fit_distance",
     "group_tracks",
     "look_at",

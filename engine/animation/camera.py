@@ -130,6 +130,25 @@ def fit_distance(radius: float, fov_deg: float, aspect: float, margin: float = 1
     return margin * radius / math.sin(min(half_v, half_h))
 
 
+def fit_box_distance(size, fov_deg: float, aspect: float, elevation_deg: float,
+                     margin: float = 1.1) -> float:
+    """Distance (m) from the box centre at which a box of `size` (3,) m fits the view.
+
+    Tighter than the bounding sphere: the box is treated as an upright cylinder of
+    horizontal radius r = |(size_x, size_z)| / 2 (any azimuth fits), whose apparent
+    half-height seen from `elevation_deg` is size_y/2·cos(e) + r·sin(e); its nearest
+    point is r closer than the centre.
+    """
+    sx, sy, sz = (float(v) for v in _vec3(size, "size"))
+    _check_fov(fov_deg)
+    r = 0.5 * math.hypot(sx, sz)
+    el = math.radians(abs(elevation_deg))
+    half_h = 0.5 * sy * math.cos(el) + r * math.sin(el)
+    tan_v = math.tan(math.radians(fov_deg) / 2.0)
+    tan_h = tan_v * aspect
+    return r + margin * max(r / tan_h, half_h / tan_v, 1e-6)
+
+
 def _spherical(center: np.ndarray, distance: float, az_deg: float, el_deg: float) -> np.ndarray:
     az, el = math.radians(az_deg), math.radians(el_deg)
     return center + distance * np.array(
@@ -148,7 +167,8 @@ def _pose(eye: np.ndarray, target: np.ndarray, fov: float, up=_Y) -> CameraPose:
 
 
 def camera_pose(
-    rig: CameraRig, t: float, duration: float, center, radius: float, aspect: float
+    rig: CameraRig, t: float, duration: float, center, radius: float, aspect: float,
+    size=None,
 ) -> CameraPose:
     """Camera pose at time `t` s of a shot lasting `duration` s.
 
@@ -156,13 +176,19 @@ def camera_pose(
     sphere; `aspect` = width / height. Orbit progresses linearly with
     u = t / duration (so it loops); the other moves ease u (clamped to [0, 1])
     with the cubic "in-out" curve. Base distance is rig.distance or the fit
-    distance.
+    distance: of the box `size` (3,) m when given (`fit_box_distance`), else of the
+    bounding sphere.
     """
     rig.validate()
     c = _vec3(center, "center")
     if not (math.isfinite(duration) and duration > 0):
         raise ValueError(f"duration must be positive seconds, got {duration}")
-    d0 = rig.distance if rig.distance is not None else fit_distance(radius, rig.fov, aspect)
+    if rig.distance is not None:
+        d0 = rig.distance
+    elif size is not None:
+        d0 = fit_box_distance(size, rig.fov, aspect, rig.elevation)
+    else:
+        d0 = fit_distance(radius, rig.fov, aspect)
     u = float(t) / duration
     e = float(ease(MOVE_EASE, u))
     s = rig.strength

@@ -209,14 +209,7 @@ class Stage:
             self.ground.set_shader(
                 _make_shader("ground.vert.glsl", "ground.frag.glsl"), 10
             )
-            half = 0.5 * bounds.size
-            self.ground.set_shader_input(
-                "footprint",
-                tuple(float(x) for x in (center[0], -center[2], max(half[0], 1e-3),
-                                         max(half[2], 1e-3))),
-            )
             self.ground.set_shader_input("shadow_opacity", scene.stage.shadow)
-            self.ground.set_shader_input("contact_opacity", 0.55 * scene.stage.shadow)
             self.ground.set_shader_input("fade_radius", float(2.2 * radius))
             self.ground.set_two_sided(True)
 
@@ -319,14 +312,37 @@ class Stage:
             self.width, self.height = width, height
             self.hdr.set_size(width, height)
 
+    def _place_contact_shadow(self, asset_matrix: np.ndarray) -> None:
+        """The soft contact shadow follows the asset: it moves, shrinks with a reveal's
+        scale and fades as the asset lifts off the ground (float, drop)."""
+        if self.ground is None:
+            return
+        bounds = self.timeline.bounds
+        relative = asset_matrix @ np.linalg.inv(self.timeline.rest)
+        scale = float(np.cbrt(abs(np.linalg.det(relative[:3, :3]))))
+        lift = max(float(relative[1, 3]), 0.0)
+        height = max(float(bounds.size[1]), 1e-6)
+        center = bounds.center + relative[:3, 3]
+        half = np.maximum(0.5 * bounds.size * scale, 1e-4)
+        self.ground.set_shader_input(
+            "footprint", (float(center[0]), float(-center[2]), float(half[0]), float(half[2])))
+        self.ground.set_shader_input(
+            "contact_opacity",
+            0.55 * self.scene.stage.shadow * min(scale, 1.0) * math.exp(-lift / (0.2 * height)))
+
     def set_time(self, t: float) -> Frame:
         """Pose the asset, camera and light rig for time t (seconds)."""
         from panda3d.core import LMatrix4f
 
         frame = self.timeline.at(t)
         self.current = frame
+        self._place_contact_shadow(frame.asset_matrix)
         m = Y_UP_TO_PANDA @ frame.asset_matrix @ Y_UP_TO_PANDA.T
-        self.asset.set_mat(LMatrix4f(*m.T.flatten()))
+        if abs(np.linalg.det(m[:3, :3])) < 1e-15:  # scaled to nothing (a reveal's start)
+            self.asset.hide()
+        else:
+            self.asset.show()
+            self.asset.set_mat(LMatrix4f(*m.T.flatten()))
 
         cam = frame.camera if self.camera_override is None else self.camera_override
         aspect = self.width / self.height

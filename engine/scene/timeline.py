@@ -121,7 +121,7 @@ class Timeline:
 
     def camera(self, t: float) -> CameraPose:
         pose = camera_pose(self.rig, t, self.duration, self.bounds.center, self.bounds.radius,
-                           self.aspect)
+                           self.aspect, size=self.bounds.size)
         offsets = evaluate_tracks(self.camera_tracks, t)
         if offsets:
             pose = apply_camera_offsets(pose, offsets, self.bounds.center)
