@@ -31,7 +31,7 @@ from engine.asset.topology import (
     vertex_normals,
 )
 
-__all__ = ["PrepOptions", "PrepResult", "decimate", "figures", "prepare"]
+__all__ = ["PrepOptions", "PrepResult", "decimate", "display_copy", "figures", "prepare"]
 
 FRAGMENT_FRACTION = 0.05  # parts under 5 % of the largest part's size are fragments
 SMALL_HOLE_FRACTION = 0.1  # holes whose loop spans under 10 % of the size are "small"
@@ -312,6 +312,17 @@ def _resize_texture(material, size: int):
         if getattr(material, attr, None) is not None:
             setattr(material, attr, new)
     return material, (w, h), new.size
+
+
+def display_copy(mesh: trimesh.Trimesh, max_triangles: int) -> trimesh.Trimesh | None:
+    """A decimated copy for display (contact sheets), or None if `mesh` is small
+    enough. Same UVs and material; normals smoothed."""
+    if len(mesh.faces) <= max_triangles:
+        return None
+    a = _Arrays(mesh)
+    decimate(a, max_triangles)
+    _smooth_normals(a)
+    return a.to_mesh()
 
 
 def prepare(asset: Asset, options: PrepOptions) -> PrepResult:

@@ -68,10 +68,12 @@ def _label(tile: np.ndarray, text: str, font) -> Image.Image:
 
 
 def render_contact_sheet(asset_path: Path, out: Path, *, tile: int = 320,
-                         triangles: int | None = None) -> Path:
+                         triangles: int | None = None, msaa: int = 2,
+                         note: str = "") -> Path:
     """Render `asset_path` from VIEWS, lit and as normals (+ wireframe when the mesh has
     at most WIREFRAME_MAX_TRIANGLES), into one labelled PNG at `out` (written
-    atomically). Returns `out`."""
+    atomically). `note` is added to every label (e.g. "display copy, 100k tris").
+    Returns `out`."""
     from engine.render.stage import Stage
 
     out = Path(out)
@@ -81,8 +83,16 @@ def render_contact_sheet(asset_path: Path, out: Path, *, tile: int = 320,
         "camera": {"move": "static", "azimuth": 0, "elevation": 8},
         "output": {"height": tile, "aspect": "1:1", "file": "sheet.mp4"},
     }, None)
-    stage = Stage(scene, tile, tile)
+    stage = Stage(scene, tile, tile, msaa=msaa)
     try:
+        # No cast shadows on a contact sheet: the key light's 2048² shadow pass costs
+        # more than the view itself on a software renderer, and hides nothing here.
+        from panda3d.core import BitMask32
+
+        from engine.render.stage import SHADOW_MASK_BIT
+
+        stage.asset.hide(BitMask32.bit(SHADOW_MASK_BIT))
+        stage.root.set_shader_input("shadows_enabled", 0)
         show_wire = triangles is None or triangles <= WIREFRAME_MAX_TRIANGLES
         wire = _wireframe_overlay(stage) if show_wire else None
         font = ImageFont.load_default()
@@ -94,12 +104,12 @@ def render_contact_sheet(asset_path: Path, out: Path, *, tile: int = 320,
             stage.set_shading_mode("lit")
             if wire is not None:
                 wire.hide()
-            lit.append(_label(stage.capture(0.0), f"{label} - lit", font))
+            lit.append(_label(stage.capture(0.0), f"{label} - lit{note}", font))
             stage.set_shading_mode("normals")
             if wire is not None:
                 wire.show()
             suffix = "normals + wire" if wire is not None else "normals"
-            shape.append(_label(stage.capture(0.0), f"{label} - {suffix}", font))
+            shape.append(_label(stage.capture(0.0), f"{label} - {suffix}{note}", font))
     finally:
         stage.close()
 
