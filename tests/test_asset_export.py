@@ -82,6 +82,8 @@ def test_every_format_reads_back(tmp_path, fmt):
         assert (tmp_path / "box.bin").is_file()
         doc = json.loads(result.path.read_text())
         assert doc["buffers"][0]["uri"] == "box.bin"
+    if fmt == "fbx":
+        assert (tmp_path / "box_basecolor.png").is_file()  # referenced as well as embedded
     if fmt == "obj":
         assert (tmp_path / "box.mtl").is_file() and (tmp_path / "box_basecolor.png").is_file()
 

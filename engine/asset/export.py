@@ -332,9 +332,14 @@ def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | Non
         from engine.asset.fbx import fbx_bytes
 
         png = _png_bytes(image) if image is not None and uv is not None else None
+        texture_name = f"{out.stem}_basecolor.png"
         files = {out: fbx_bytes(mesh.vertices, mesh.faces, mesh_normals(mesh), uv, png,
                                 name=out.stem or "asset", base_color=_base_color(mesh),
-                                texture_name=f"{out.stem}_basecolor.png")}
+                                texture_name=texture_name)}
+        if png is not None:
+            # embedded in the FBX and also referenced next to it (RelativeFilename),
+            # for importers that ignore embedded media
+            files = {out.with_name(texture_name): png, **files}
     else:  # usdz
         from engine.asset.usdz import write_usdz
 

@@ -363,7 +363,6 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
                          f"({int(drop.sum()):,} triangles)")
         else:
             steps.append("no loose fragments to remove")
-    a.drop_unused()
     flipped = _fix_winding(a)  # before filling: hole loops are walked along the winding
     if options.fill_holes:
         topo = a.topology()

@@ -148,7 +148,9 @@ def part_extents(vertices: np.ndarray, faces: np.ndarray, face_part: np.ndarray,
     """Per part: (parts, 3) bounding-box size and (parts,) face count."""
     counts = np.bincount(face_part, minlength=parts)
     if parts == 1:
-        used = vertices[np.unique(faces)] if len(faces) else vertices
+        mask = np.zeros(len(vertices), bool)
+        mask[faces.ravel()] = True
+        used = vertices[mask] if len(faces) else vertices
         return (used.max(axis=0) - used.min(axis=0))[None], counts
     # label each vertex by its face's part (a vertex belongs to one part)
     vertex_part = np.full(len(vertices), -1, dtype=np.int64)
