@@ -11,6 +11,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
+from engine.asset.io import triangle_areas
 from engine.asset.model import Asset, texture_image
 from engine.asset.topology import analyse, part_extents
 
@@ -68,7 +69,8 @@ def surface_samples(mesh: trimesh.Trimesh, count: int, seed: int = 0):
     """(count, 3) points, (count,) face index and (count, 3) barycentric coordinates,
     area-weighted and deterministic."""
     rng = np.random.default_rng(seed)
-    areas = np.asarray(mesh.area_faces, dtype=float)
+    areas = triangle_areas(np.asarray(mesh.vertices, dtype=np.float64),
+                           np.asarray(mesh.faces, dtype=np.int64))
     cdf = np.cumsum(areas)
     if cdf[-1] <= 0:
         faces = rng.integers(0, len(areas), count)
@@ -293,8 +295,11 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
 
     # Surface samples for thin walls, symmetry and baked lighting.
     points, sface, bary = surface_samples(mesh, samples)
-    normals = np.asarray(mesh.face_normals)[sface]
-    thin = _thin_walls(points, normals, diag, extent, float(mesh.area))
+    tri = vertices[faces[sface]]  # normals of the sampled faces only
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
+    thin = _thin_walls(points, normals, diag, extent,
+                       float(triangle_areas(vertices, faces).sum()))
     if thin["thin_fraction"] > 0.02:
         add("thin walls", "warn", f"{thin['thin_fraction']:.0%} of the surface is thinner than "
             f"{thin['threshold_m'] * 1000:.3g} mm (min {thin['min_thickness_m'] * 1000:.3g} mm)",

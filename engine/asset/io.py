@@ -250,6 +250,12 @@ def check_gltf(path: Path, doc: dict, bin_len: int | None, limit: int) -> int:
         ctype = acc.get("componentType")
         if ctype not in _COMPONENT_SIZE or acc.get("type") not in _TYPE_COUNT:
             raise AssetError(f"{path}: {field}: unknown componentType/type")
+        sparse = acc.get("sparse")
+        if isinstance(sparse, dict):
+            scount = _int(sparse.get("count"), path, f"{field}.sparse.count")
+            if scount > count:
+                raise AssetError(f"{path}: {field}.sparse.count: {scount} is more than the "
+                                 f"accessor's {count} elements")
         if count > vertex_cap:
             raise AssetError(
                 f"{path}: {field}.count: {count} elements is over the limit of {vertex_cap} "
