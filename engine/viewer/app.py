@@ -59,9 +59,9 @@ def window_size(aspect: str, height: int = DEFAULT_HEIGHT) -> tuple[int, int]:
 class _Generation:
     """generate_cached in a background thread; the window keeps rendering."""
 
-    def __init__(self, image: Path, model: str | None):
+    def __init__(self, image: Path, settings):
         self.image = image
-        self.model = model
+        self.settings = settings
         self.log: list[str] = []
         self.result: Path | None = None
         self.error: str | None = None
@@ -70,13 +70,12 @@ class _Generation:
         self.thread.start()
 
     def _run(self) -> None:
-        from engine.generate import GenerateSettings
         from engine.generate.pipeline import generate_cached
         from engine.render.asset_node import cache_dir
 
         try:
-            settings = GenerateSettings(model=self.model)
-            self.result = generate_cached(self.image, cache_dir(), settings, log=self.log.append)
+            self.result = generate_cached(self.image, cache_dir(), self.settings,
+                                          log=self.log.append)
         except Exception as exc:  # shown in the window
             self.error = f"{self.image.name}: generation failed: {exc}"
 
@@ -91,7 +90,9 @@ class Viewer:
     def __init__(self, source: str | Path, *, size: tuple[int, int] | None = None,
                  offscreen: bool = True, model: str | None = None, msaa: int | None = None,
                  fixed_dt: float | None = None, poll_seconds: float = POLL_SECONDS,
-                 screenshot: str | Path | None = None, title: str | None = None):
+                 screenshot: str | Path | None = None, title: str | None = None,
+                 generate=None):
+        """generate: GenerateSettings for an image source (default: GenerateSettings(model))."""
         from engine.render.engine_setup import get_base, has_display, make_offscreen_buffer
         from engine.scene import load_scene, scene_for_asset
         from engine.scene.loader import IMAGE_SUFFIXES
@@ -99,7 +100,11 @@ class Viewer:
 
         self.source = Path(source)
         self.is_scene = self.source.suffix.lower() == ".toml"
-        self.model = model
+        if generate is None:
+            from engine.generate import GenerateSettings
+
+            generate = GenerateSettings(model=model)
+        self.generate_settings = generate
         self.msaa = msaa
         self.poll_seconds = poll_seconds
         self.screenshot_path = Path(screenshot) if screenshot else None
@@ -148,8 +153,9 @@ class Viewer:
         self._drag: dict[str, tuple[float, float]] = {}
         self._state_started = False
         self._pending_scene = None
+        self._pending_shots = 0
         if scene.asset.source.suffix.lower() in IMAGE_SUFFIXES:
-            self.generation = _Generation(scene.asset.source, model)
+            self.generation = _Generation(scene.asset.source, self.generate_settings)
             self._watch_files()
         else:
             self._build_stage(scene)  # raises on a bad asset: nothing to show yet
@@ -309,7 +315,7 @@ class Viewer:
                 if self.stage is None:
                     self.scene = scene
                 self._pending_scene = scene
-                self.generation = _Generation(scene.asset.source, self.model)
+                self.generation = _Generation(scene.asset.source, self.generate_settings)
                 self.error = None
                 return
             self._build_stage(scene)
@@ -369,11 +375,7 @@ class Viewer:
             if command.name == "quit":
                 self.quit_requested = True
             elif command.name == "screenshot":
-                try:
-                    path = self.save_screenshot()
-                    self._say(f"screenshot: {path}")
-                except Exception as exc:
-                    self._say(f"screenshot failed: {exc}")
+                self._pending_shots += 1  # taken from this step's frame
             elif command.name == "save-keyframe":
                 self._save_keyframe()
 
@@ -384,14 +386,16 @@ class Viewer:
             return
         try:
             pose = camera_for(self.state, self.ctx)
-            message = save_camera_key(self.source, self.ctx.center, self.ctx.radius,
-                                      self.state.time, pose)
+            timeline = self.stage.timeline
+            file_bounds = timeline.bounds.transformed(np.linalg.inv(timeline.rest))
+            message = save_camera_key(self.source, file_bounds, self.state.time, pose)
             self._say(message)
         except (KeyframeSaveError, OSError) as exc:
             self._say(f"keyframe not saved: {exc}")
 
-    def step(self) -> None:
-        """One frame."""
+    def step(self, capture: bool = False, hud: bool = False) -> np.ndarray | None:
+        """One frame. capture=True also returns it, (H, W, 4) uint8 RGBA, top row first,
+        with the overlay only if `hud` (without it: what the render shows)."""
         now = time.perf_counter()
         dt = self.fixed_dt if self.fixed_dt is not None else (
             0.0 if self._last_step is None else min(now - self._last_step, 0.25))
@@ -418,10 +422,24 @@ class Viewer:
         else:
             self.state = replace(self.state, message_age=self.state.message_age + dt)
         self._update_hud()
-        self._render()
+        image = None
+        if capture or self._pending_shots:
+            if self.stage is not None and self._stage_frames == 0:
+                self._render()  # the first frame compiles shaders and fills the shadow map
+            image = self._render_capture(hud=capture and hud)
+        else:
+            self._render()
         elapsed = time.perf_counter() - now
         self.frame_times.append(elapsed)
         self.frames += 1
+        while self._pending_shots:
+            self._pending_shots -= 1
+            try:
+                path = self.save_screenshot(image=None if capture and hud else image)
+                self._say(f"screenshot: {path}")
+            except Exception as exc:
+                self._say(f"screenshot failed: {exc}")
+        return image if capture else None
 
     def _render(self) -> None:
         if self.offscreen:
@@ -484,20 +502,20 @@ class Viewer:
     # --- screenshots -------------------------------------------------------------------------
 
     def grab(self, hud: bool = False) -> np.ndarray:
-        """Render one frame and return it, (H, W, 4) uint8 RGBA, top row first.
-        hud=False leaves the overlay out (what the render shows)."""
+        """Step one frame and return it (see `step`)."""
+        return self.step(capture=True, hud=hud)
+
+    def _render_capture(self, hud: bool) -> np.ndarray:
         from panda3d.core import GraphicsOutput, Texture
 
         if self._shot_texture is None:
             self._shot_texture = Texture("viewer-screenshot")
             self.output.add_render_texture(self._shot_texture,
                                            GraphicsOutput.RTM_triggered_copy_ram)
-        while self.stage is not None and self._stage_frames < 2:  # shaders + shadow map
-            self._render()
         self.hud.set_visible(hud)
         try:
             self.output.trigger_copy()
-            self.base.graphicsEngine.render_frame()
+            self._render()
         finally:
             self.hud.set_visible(True)
         tex = self._shot_texture
@@ -519,13 +537,15 @@ class Viewer:
                 return path
             i += 1
 
-    def save_screenshot(self, path: str | Path | None = None) -> Path:
+    def save_screenshot(self, path: str | Path | None = None,
+                        image: np.ndarray | None = None) -> Path:
+        """Write `image` (default: a new frame without the overlay) to a PNG."""
         from PIL import Image
 
         from engine.render.offline import write_png_atomic
 
         path = Path(path) if path else self.next_screenshot_path()
-        frame = self.grab()
+        frame = self.grab() if image is None else image
         background = BACKGROUNDS[self.state.background][1] or self.scene.stage.background
         image = Image.fromarray(frame if background.transparent else frame[..., :3])
         write_png_atomic(image, path)

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.animation import CameraPose, CameraRig, KeyframeTrack, apply_camera_offsets, camera_pose
+from engine.animation import CameraPose, apply_camera_offsets
 from engine.animation.mixer import evaluate_tracks
 from engine.scene.loader import scene_from_dict
-from engine.scene.model import ASPECTS
+from engine.scene.timeline import Bounds, Timeline
 from engine.viewer.state import orbit_from_pose
 
 MARK_BEGIN = "# >>> camera keyframes saved by `maquette view` (K): this block is rewritten"
@@ -63,16 +63,6 @@ def _managed_tracks(block: str) -> list[dict]:
     except tomllib.TOMLDecodeError as exc:
         raise KeyframeSaveError(f"the viewer's keyframe block is not valid TOML: {exc}") from None
     return [t for t in doc.get("keyframes", []) if t.get("target") == "camera"]
-
-
-def _user_camera_tracks(scene) -> dict[str, list[KeyframeTrack]]:
-    tracks: dict[str, list[KeyframeTrack]] = {}
-    for spec in scene.keyframes:
-        if spec.target == "camera":
-            tracks.setdefault(spec.property, []).append(
-                KeyframeTrack(np.array(spec.times), np.array(spec.values), spec.interpolation,
-                              spec.ease))
-    return tracks
 
 
 def solve_offsets(base: CameraPose, user: dict[str, float], center: np.ndarray,
@@ -125,23 +115,22 @@ def render_block(tracks: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_camera_key(text: str, path: Path, bounds_center: np.ndarray,
-                   bounds_radius: float, t: float, view: CameraPose) -> str:
-    """The scene file's new text with the viewer's camera `view` keyed at time `t` s."""
+def add_camera_key(text: str, path: Path, file_bounds: Bounds, t: float,
+                   view: CameraPose) -> str:
+    """The scene file's new text with the viewer's camera `view` keyed at time `t` s.
+
+    file_bounds: the asset's bounds in file coordinates (as the Stage measured them)."""
     before, block, after = split_managed(text)
     outside = before + after
     try:
         user_scene = scene_from_dict(tomllib.loads(outside), path)
+        timeline = Timeline(user_scene, file_bounds)
     except Exception as exc:
         raise KeyframeSaveError(f"the scene file does not load: {exc}") from None
-    cam = user_scene.camera
-    w, h = ASPECTS[user_scene.output.aspect]
-    rig = CameraRig(move=cam.move, fov=cam.fov, elevation=cam.elevation, azimuth=cam.azimuth,
-                    distance=cam.distance, turns=cam.turns, strength=cam.strength)
-    base = camera_pose(rig, t, user_scene.output.duration, bounds_center, bounds_radius,
-                       w / h)
-    user = evaluate_tracks(_user_camera_tracks(user_scene), t)
-    offsets = solve_offsets(base, user, bounds_center, view)
+    user = evaluate_tracks(timeline.camera_tracks, t)
+    timeline.camera_tracks = {}
+    base = timeline.camera(t)  # the shot's camera move alone
+    offsets = solve_offsets(base, user, timeline.bounds.center, view)
 
     tracks: dict[str, dict] = {}
     for table in _managed_tracks(block):
@@ -169,10 +158,13 @@ def add_camera_key(text: str, path: Path, bounds_center: np.ndarray,
         sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else
                                                             "\n\n")
         new_text = text + sep + new_block
-    try:
-        scene_from_dict(tomllib.loads(new_text), path)
-    except Exception as exc:  # never write a file that would not load
+    try:  # never write a file that would not load, or would not show this view
+        check = Timeline(scene_from_dict(tomllib.loads(new_text), path), file_bounds).camera(t)
+    except Exception as exc:
         raise KeyframeSaveError(f"the edited scene would not load ({exc}); not saved") from None
+    err = max(np.linalg.norm(check.eye - view.eye), np.linalg.norm(check.target - view.target))
+    if err > TOLERANCE_M * max(1.0, float(np.linalg.norm(view.eye - view.target))):
+        raise KeyframeSaveError(f"the saved keys would miss this view by {err:.4f} m; not saved")
     return new_text
 
 
@@ -200,8 +192,7 @@ def write_scene_safely(path: Path, original: bytes, new_text: str) -> Path:
     return backup
 
 
-def save_camera_key(path: Path, center: np.ndarray, radius: float, t: float,
-                    view: CameraPose) -> str:
+def save_camera_key(path: Path, file_bounds: Bounds, t: float, view: CameraPose) -> str:
     """Key `view` at time t into the scene file at `path`. Returns a message for the user."""
     path = Path(path)
     original = path.read_bytes()
@@ -209,6 +200,6 @@ def save_camera_key(path: Path, center: np.ndarray, radius: float, t: float,
         text = original.decode("utf-8")
     except UnicodeDecodeError:
         raise KeyframeSaveError(f"{path}: not UTF-8 text; not saved") from None
-    new_text = add_camera_key(text, path.resolve(), center, radius, t, view)
+    new_text = add_camera_key(text, path.resolve(), file_bounds, t, view)
     backup = write_scene_safely(path, original, new_text)
     return f"camera keyframe at t = {t:.2f} s saved to {path.name} (backup: {backup.name})"

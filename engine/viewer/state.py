@@ -28,7 +28,7 @@ SAFE_FRAMES = (None, "16:9", "9:16", "1:1", "4:5")
 # (name, background); None = the scene's own background.
 BACKGROUNDS: tuple[tuple[str, Background | None], ...] = (
     ("scene", None),
-    ("charcoal", Background((0.118, 0.122, 0.141), (0.118, 0.122, 0.141))),
+    ("black", Background((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))),
     ("grey", Background((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))),
     ("white", Background((1.0, 1.0, 1.0), (1.0, 1.0, 1.0))),
     ("studio gradient", Background((0.957, 0.945, 0.925), (0.851, 0.827, 0.792))),

@@ -1,0 +1,451 @@
+"""The live viewer: pure input handling, K keyframes, and real offscreen frames (EGL)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.scene import LIGHT_PRESETS, load_scene, scene_from_dict
+from engine.scene.timeline import Bounds, Timeline
+from engine.viewer.keyframes import (
+    MARK_BEGIN,
+    KeyframeSaveError,
+    save_camera_key,
+    write_scene_safely,
+)
+from engine.viewer.script import Wait, parse_script
+from engine.viewer.state import (
+    BACKGROUNDS,
+    BINDINGS,
+    MODES,
+    SAFE_FRAMES,
+    ViewContext,
+    ViewState,
+    Wheel,
+    advance,
+    camera_for,
+    handle,
+    help_lines,
+    orbit_from_pose,
+    orbit_pose,
+    safe_frame_rect,
+)
+from engine.viewer.state import Drag as DragEvent
+from engine.viewer.state import Key as K
+
+from .conftest import ROOT, SAMPLE_ASSETS
+
+SIZE = (128, 72)
+BOUNDS = Bounds(np.array([-0.1, 0.0, -0.1]), np.array([0.1, 0.3, 0.1]))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def small_shadow_map():
+    """Frames here are tiny and llvmpipe spends most of a frame on the 2048² shadow map:
+    a 512² map keeps this file fast. The viewer's behaviour does not depend on its size."""
+    import engine.render.stage as stage_module
+
+    saved = stage_module.SHADOW_MAP_SIZE
+    stage_module.SHADOW_MAP_SIZE = 512
+    yield
+    stage_module.SHADOW_MAP_SIZE = saved
+
+
+def context(camera=None, keyframes=None, saveable=True) -> tuple[ViewContext, Timeline]:
+    doc = {"asset": {"source": str(SAMPLE_ASSETS / "bottle.glb")},
+           "camera": camera or {"move": "static", "elevation": 15}}
+    if keyframes:
+        doc["keyframes"] = keyframes
+    timeline = Timeline(scene_from_dict(doc, None), BOUNDS)
+    ctx = ViewContext(center=timeline.bounds.center, radius=timeline.bounds.radius,
+                      duration=timeline.duration, fps=30.0, scene_camera=timeline.camera,
+                      can_save_keyframes=saveable)
+    return ctx, timeline
+
+
+def press(state: ViewState, ctx: ViewContext, *keys: str):
+    commands = []
+    for spec in keys:
+        state, cmds = handle(state, parse_script(spec)[0], ctx)
+        commands += cmds
+    return state, commands
+
+
+def close(a, b, tol=1e-6) -> bool:
+    return np.allclose(np.asarray(a, float), np.asarray(b, float), atol=tol)
+
+
+# --- pure: every key does what it says ---------------------------------------------------------
+
+
+def test_navigation_keys_move_a_free_camera_that_starts_where_the_shot_was():
+    ctx, _ = context()
+    s0 = ViewState()
+    shot = camera_for(s0, ctx)
+    # Leaving the shot for a free orbit does not jump.
+    start = orbit_pose(orbit_from_pose(shot))
+    assert close(start.eye, shot.eye) and close(start.target, shot.target)
+
+    s, _ = press(s0, ctx, "Left")
+    assert not s.follow and s.orbit.azimuth == pytest.approx(orbit_from_pose(shot).azimuth + 15)
+    s, _ = press(s0, ctx, "Up")
+    assert s.orbit.elevation == pytest.approx(orbit_from_pose(shot).elevation - 15)
+    d0 = orbit_from_pose(shot).distance
+    assert press(s0, ctx, "Plus")[0].orbit.distance == pytest.approx(d0 / 1.2)
+    assert press(s0, ctx, "Minus")[0].orbit.distance == pytest.approx(d0 * 1.2)
+    assert handle(s0, Wheel(2), ctx)[0].orbit.distance == pytest.approx(d0 / 1.44)
+    panned, _ = press(s0, ctx, "Shift+Right")
+    assert not close(panned.orbit.target, shot.target)
+    assert panned.orbit.azimuth == pytest.approx(orbit_from_pose(shot).azimuth)
+    # Panning moves target and eye together: the view direction stays.
+    assert close(camera_for(panned, ctx).forward, shot.forward)
+    dragged, _ = handle(s0, DragEvent("left", 72, 0, 720), ctx)
+    assert dragged.orbit.azimuth == pytest.approx(orbit_from_pose(shot).azimuth - 27)
+    middle, _ = handle(s0, DragEvent("middle", 0, 72, 720), ctx)
+    assert middle.orbit.target[1] > shot.target[1]
+    # R: back to the scene's camera.
+    reset, _ = press(panned, ctx, "R")
+    assert reset.follow and close(camera_for(reset, ctx).eye, shot.eye)
+
+
+@pytest.mark.parametrize("key, azimuth, elevation", [
+    ("1", 0, 0), ("3", 90, 0), ("Ctrl+1", -180, 0), ("Ctrl+3", -90, 0), ("7", 0, 89),
+    ("Ctrl+7", 0, -89), ("9", 35, 25)])
+def test_named_views(key, azimuth, elevation):
+    ctx, _ = context()
+    s, _ = press(ViewState(), ctx, "Left", "Plus", key)
+    assert s.orbit.azimuth == pytest.approx(azimuth)
+    assert s.orbit.elevation == pytest.approx(elevation)
+    assert close(s.orbit.target, ctx.center)
+    pose = camera_for(s, ctx)
+    assert np.isfinite(pose.eye).all() and np.isfinite(pose.up).all()
+
+
+def test_time_keys_play_pause_step_scrub_and_turntable():
+    ctx, _ = context()
+    s = ViewState(playing=True)
+    s = advance(s, 0.5, ctx)
+    assert s.time == pytest.approx(0.5)
+    s, _ = press(s, ctx, "Space")
+    assert not s.playing
+    assert advance(s, 1.0, ctx).time == pytest.approx(0.5)
+    assert press(s, ctx, "Period")[0].time == pytest.approx(0.5 + 1 / 30)
+    assert press(s, ctx, "Comma", "Comma")[0].time == pytest.approx(0.5 - 2 / 30)
+    assert press(s, ctx, "Shift+Period")[0].time == pytest.approx(1.5)
+    assert press(s, ctx, "Home")[0].time == 0.0
+    assert press(s, ctx, "Shift+Comma")[0].time == 0.0  # clamped
+    assert advance(ViewState(time=5.9), 0.2, ctx).time == pytest.approx(0.1)  # loops
+    s, _ = press(s, ctx, "Period")
+    assert not s.playing, "stepping pauses"
+    t, _ = press(ViewState(), ctx, "T")
+    assert t.turntable and not t.follow
+    az = t.orbit.azimuth
+    assert advance(t, 1.0, ctx).orbit.azimuth == pytest.approx(az + 45)
+    assert not press(t, ctx, "T")[0].turntable
+
+
+def test_look_keys_cycle_lights_backgrounds_ground_modes_and_safe_frames():
+    ctx, _ = context()
+    s = ViewState()
+    seen = [s.lights]
+    for _ in range(len(LIGHT_PRESETS) - 1):
+        s, _ = press(s, ctx, "L")
+        seen.append(s.lights)
+    assert seen == list(LIGHT_PRESETS)
+    assert press(s, ctx, "L")[0].lights == LIGHT_PRESETS[0]
+    assert press(ViewState(), ctx, "Shift+L")[0].lights == LIGHT_PRESETS[-1]
+    s = ViewState()
+    modes = []
+    for _ in MODES:
+        s, _ = press(s, ctx, "M")
+        modes.append(s.mode)
+    assert modes == list(MODES[1:]) + [MODES[0]]
+    s = ViewState()
+    frames = []
+    for _ in SAFE_FRAMES:
+        s, _ = press(s, ctx, "A")
+        frames.append(s.safe_frame)
+    assert frames == list(SAFE_FRAMES[1:]) + [None]
+    assert press(ViewState(), ctx, "B")[0].background == 1
+    assert press(ViewState(background=len(BACKGROUNDS) - 1), ctx, "B")[0].background == 0
+    assert press(ViewState(), ctx, "G")[0].ground is False
+    assert press(ViewState(), ctx, "H")[0].help and press(ViewState(), ctx, "F1")[0].help
+    assert press(ViewState(), ctx, "F")[0].stats
+    assert press(ViewState(), ctx, "F12")[1][0].name == "screenshot"
+    assert press(ViewState(), ctx, "K")[1][0].name == "save-keyframe"
+    assert press(ViewState(), ctx, "Esc")[1][0].name == "quit"
+    unsaveable, _ = context(saveable=False)
+    s, cmds = press(ViewState(), unsaveable, "K")
+    assert not cmds and "scene file" in s.message
+    # An unbound key changes nothing.
+    assert handle(ViewState(), K("z"), ctx) == (ViewState(), [])
+
+
+def test_script_parsing():
+    steps = parse_script("T, wait:1.5, L, F12, Shift+Left, Ctrl+1, Comma, Plus, wheel:2, "
+                         "drag:middle:10:-4, wait:ready")
+    assert steps[0] == K("t") and steps[1] == Wait(1.5) and steps[3] == K("f12")
+    assert steps[4] == K("left", shift=True) and steps[5] == K("1", ctrl=True)
+    assert steps[6] == K(",") and steps[7] == K("+") and steps[8] == Wheel(2.0)
+    assert steps[9] == DragEvent("middle", 10.0, -4.0) and steps[10] == Wait(None)
+    for bad in ("Q,Zap", "wait:soon", "drag:left:1", "Hyper+L"):
+        with pytest.raises(ValueError):
+            parse_script(bad)
+
+
+def test_safe_frame_rect_is_centred_and_has_the_aspect():
+    assert safe_frame_rect(1280, 720, "16:9") == (0, 0, 1280, 720)
+    assert safe_frame_rect(1280, 720, "9:16") == (438, 0, 843, 720)
+    assert safe_frame_rect(1280, 720, "1:1") == (280, 0, 1000, 720)
+    x0, y0, x1, y1 = safe_frame_rect(400, 800, "16:9")
+    assert (x0, x1) == (0, 400) and (x1 - x0) / (y1 - y0) == pytest.approx(16 / 9, rel=0.01)
+
+
+def test_readme_documents_every_control():
+    readme = (ROOT / "README.md").read_text()
+    assert "## Live viewer" in readme
+    section = readme.split("## Live viewer", 1)[1].split("\n## ", 1)[0]
+    for label, _ in help_lines():
+        for part in label.split("  "):
+            assert f"`{part.strip()}`" in section, f"README misses the key {part!r}"
+    assert len(BINDINGS) >= 25
+
+
+# --- K: camera keyframes into the scene file ---------------------------------------------------
+
+
+SCENE_TEXT = """# My shot. Comments and layout must survive.
+[asset]
+source = "{asset}"
+
+[camera]
+move = "orbit"   # turns once
+elevation = 12
+
+[[keyframes]]          # the user's own camera track
+target = "camera"
+property = "rotation.x"
+keys = [[0, 0], [6, 10]]
+
+[output]
+duration = 6.0
+"""
+
+
+def _timeline_of(path: Path) -> Timeline:
+    return Timeline(load_scene(path), BOUNDS)
+
+
+def test_k_saves_keys_that_reproduce_the_view_and_keeps_the_file_safe(tmp_path):
+    path = tmp_path / "shot.toml"
+    original = SCENE_TEXT.format(asset=SAMPLE_ASSETS / "bottle.glb")
+    path.write_text(original)
+    os.chmod(path, 0o640)
+    timeline = _timeline_of(path)
+    ctx = ViewContext(center=timeline.bounds.center, radius=timeline.bounds.radius,
+                      duration=6.0, fps=30.0, scene_camera=timeline.camera)
+    views = {}
+    for t, keys in ((1.0, ("Left", "Left", "Plus", "Shift+Up")), (4.0, ("Down", "Minus"))):
+        state, _ = press(ViewState(time=t), ctx, *keys)
+        views[t] = camera_for(state, ctx)
+        save_camera_key(path, BOUNDS, t, views[t])
+    text = path.read_text()
+    assert text.startswith(original.rstrip("\n")), "the user's text is kept byte for byte"
+    assert text.count(MARK_BEGIN) == 1
+    assert (tmp_path / "shot.toml.bak").is_file()
+    assert os.stat(path).st_mode & 0o777 == 0o640
+    # Rendering the saved scene puts the camera where the viewer had it, at both keys.
+    saved = _timeline_of(path)
+    for t, view in views.items():
+        pose = saved.camera(t)
+        assert close(pose.eye, view.eye, 1e-4) and close(pose.target, view.target, 1e-4)
+    # Keying the same time again replaces that key instead of adding one.
+    save_camera_key(path, BOUNDS, 4.0, views[1.0])
+    assert close(_timeline_of(path).camera(4.0).eye, views[1.0].eye, 1e-4)
+    assert path.read_text().count("[[keyframes]]") == 7  # the user's + 6 properties
+    # A file that changed on disk since it was read is never overwritten.
+    before = path.read_bytes()
+    with pytest.raises(KeyframeSaveError):
+        write_scene_safely(path, b"something else", "garbage")
+    assert path.read_bytes() == before
+
+
+# --- real frames, offscreen ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def viewer():
+    from engine.viewer.app import Viewer
+
+    v = Viewer(SAMPLE_ASSETS / "bottle.glb", size=SIZE, msaa=0)
+    yield v
+    v.close()
+
+
+def _differs(a: np.ndarray, b: np.ndarray, pixels: int = 20) -> bool:
+    return int((np.abs(a[..., :3].astype(int) - b[..., :3]).max(axis=-1) > 8).sum()) >= pixels
+
+
+def test_keys_change_the_picture(viewer):
+    base = viewer.grab()
+    assert base.shape == (SIZE[1], SIZE[0], 4)
+    undo = {"L": "Shift+L", "B": None, "G": "G", "Left": "R", "Plus": "R"}
+    for key, back in undo.items():
+        viewer.send(parse_script(key)[0])
+        assert _differs(viewer.grab(), base), f"{key} should change the picture"
+        if back is None:
+            viewer.state = replace(viewer.state, background=0)
+        else:
+            viewer.send(parse_script(back)[0])
+    assert not _differs(viewer.grab(), base, 1), "undoing every change gives the first picture"
+    # Screenshots leave the HUD out unless asked; the help overlay is drawn over the frame.
+    viewer.send(K("h"))
+    assert _differs(viewer.grab(hud=True), base, 200)
+    assert not _differs(viewer.grab(), base, 1)
+    viewer.send(K("h"))
+
+
+def test_every_inspection_mode_renders_differently(viewer):
+    frames = {}
+    for mode in MODES:  # M cycles through them
+        frames[mode] = viewer.grab()
+        assert viewer.state.mode == mode
+        viewer.send(K("m"))
+    for i, a in enumerate(MODES):
+        for b in MODES[i + 1:]:
+            assert _differs(frames[a], frames[b]), f"{a} and {b} look the same"
+    assert viewer.grab() is not None and viewer.state.mode == "lit"
+
+
+def test_live_light_switch_equals_a_fresh_render(viewer, tmp_path):
+    """What you preview is what you render: a preset switched live matches a Stage built
+    with that preset."""
+    from engine.render.stage import Stage
+    from engine.scene import scene_for_asset
+
+    viewer.state = replace(viewer.state, lights="neon", time=0.0, follow=True, orbit=None)
+    viewer.step()
+    live = viewer.grab()
+    scene = scene_for_asset(SAMPLE_ASSETS / "bottle.glb")
+    scene.camera.move = "static"
+    scene.stage.lights = "neon"
+    with Stage(scene, *SIZE, msaa=0) as stage:
+        fresh = stage.capture(0.0)
+    assert np.abs(live.astype(int) - fresh).max() <= 2
+    viewer.state = replace(viewer.state, lights="studio")
+
+
+def _touch(path: Path, text: str) -> None:
+    path.write_text(text)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+
+def test_hot_reload_keeps_the_camera_and_survives_a_broken_edit(tmp_path):
+    from engine.viewer.app import Viewer
+
+    scene = tmp_path / "shot.toml"
+    asset = tmp_path / "thing.glb"
+    shutil.copy(SAMPLE_ASSETS / "bottle.glb", asset)
+    good = '[asset]\nsource = "thing.glb"\n[stage]\nlights = "studio"\n'
+    scene.write_text(good)
+    with Viewer(scene, size=SIZE, msaa=0, poll_seconds=0.0) as v:
+        v.send(K("left"), K("+"))
+        v.step()
+        orbit = v.state.orbit
+        triangles = v.stats["triangles"]
+        _touch(scene, good.replace("studio", "neon"))
+        v.step()
+        assert v.state.lights == "neon" and v.stage.preset is not None and v.error is None
+        assert v.state.orbit == orbit and not v.state.follow, "the camera is kept"
+        stage = v.stage
+        _touch(scene, good.replace('"studio"', '"studio'))  # broken TOML
+        shown = v.grab(hud=True)
+        assert v.error and "invalid TOML" in v.error and v.stage is stage
+        assert _differs(shown, v.grab(), 100), "the error is shown in the window"
+        shutil.copy(SAMPLE_ASSETS / "mug.glb", asset)  # the asset changes on disk too
+        os.utime(asset, ns=(0, time.time_ns() + 4_000_000_000))
+        _touch(scene, good.replace("studio", "rim"))  # fixed
+        v.step()
+        assert v.error is None and v.state.lights == "rim"
+        assert v.stats["triangles"] != triangles and v.state.orbit == orbit
+        # K writes into the scene file; the reload that follows keeps the view.
+        v.send(K("k"))
+        v.step()
+        v.step()
+        assert MARK_BEGIN in scene.read_text() and v.error is None
+        assert v.state.orbit == orbit
+
+
+def test_image_generation_runs_in_the_background(tmp_path, monkeypatch):
+    from engine.generate import GenerateSettings
+    from engine.viewer.app import Viewer
+
+    from .onnx_models import make_inflate_model
+
+    monkeypatch.setenv("MAQUETTE_CACHE", str(tmp_path / "cache"))
+    card = make_inflate_model(tmp_path, size=64)
+    image = ROOT / "scenes" / "samples" / "robot-concept.png"
+    settings = GenerateSettings(model=str(card), faces=3000, texture_size=256)
+    with Viewer(image, size=SIZE, msaa=0, generate=settings) as v:
+        assert not v.ready
+        first = v.grab(hud=True)
+        empty = np.zeros_like(first)
+        empty[...] = first[0, 0]
+        assert _differs(first, empty, 30), "a progress indicator is shown"
+        start = time.perf_counter()
+        gaps = []
+        while not v.ready and time.perf_counter() - start < 60:
+            t0 = time.perf_counter()
+            v.step()
+            gaps.append(time.perf_counter() - t0)
+        total = time.perf_counter() - start
+        assert v.ready and v.error is None
+        assert len(gaps) >= 3, f"only {len(gaps)} frames in {total:.1f} s of generation"
+        assert max(gaps) < max(0.6 * total, 0.5), "a frame waited for the generator"
+        assert v.stats["triangles"] > 1000
+
+
+def test_cli_view_offscreen_script_writes_screenshots(tmp_path):
+    from engine.cli import main
+
+    out = tmp_path / "shot.png"
+    code = main(["view", str(ROOT / "scenes" / "turntable.toml"), "--offscreen", "--size",
+                 "96x54", "--msaa", "0", "--keys", "T,wait:0.1,L,F12,M,F12", "--screenshot",
+                 str(out)])
+    assert code == 0
+    a, b = np.array(Image.open(out)), np.array(Image.open(tmp_path / "shot-2.png"))
+    assert a.shape == (54, 96, 3) and _differs(a, b)
+    assert main(["view", str(ROOT / "scenes" / "turntable.toml"), "--offscreen", "--keys",
+                 "Zap"]) == 2
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+def test_real_window_under_xvfb(tmp_path):
+    display = ":97"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        out = tmp_path / "window.png"
+        env = dict(os.environ, DISPLAY=display)
+        run = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "view", str(SAMPLE_ASSETS / "mug.glb"),
+             "--size", "160x90", "--msaa", "0", "--keys", "L,F12", "--frames", "3",
+             "--screenshot", str(out)], env=env, capture_output=True, text=True, timeout=60,
+            cwd=ROOT)
+        assert run.returncode == 0, run.stderr
+        image = np.array(Image.open(out))
+        assert image.shape == (90, 160, 3) and image.std() > 5
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
