@@ -6,6 +6,7 @@ name, and the final file gets ordinary permissions (0666 minus the umask).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -39,3 +40,12 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO]:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     with atomic_output(path) as handle:
         handle.write(data)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

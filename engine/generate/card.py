@@ -6,7 +6,6 @@ grey + mask), outputs mask / front_depth / back_depth / back_color.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,14 +91,6 @@ def load_card(path: Path) -> ModelCard:
         foreground_ratio=ratio, background=background,
         outputs={role: outputs[role] for role in OUTPUT_CHANNELS}, raw=doc,
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def validate_against_graph(card: ModelCard, inputs: list, outputs: list) -> None:

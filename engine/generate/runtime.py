@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.generate.card import ModelCard, ModelCardError, file_sha256, validate_against_graph
+from engine.fileio import file_sha256
+from engine.generate.card import ModelCard, ModelCardError, validate_against_graph
 
 DEVICES = ("auto", "cpu", "cuda")
 _sessions: dict[tuple[str, str], LayeredDepthModel] = {}

@@ -6,13 +6,12 @@ trimesh once and cached by content hash.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
-from engine.fileio import write_bytes_atomic
+from engine.fileio import file_sha256, write_bytes_atomic
 from engine.scene.timeline import Bounds
 
 GLTF_SUFFIXES = (".glb", ".gltf")
@@ -30,14 +29,6 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def as_gltf(path: Path) -> Path:

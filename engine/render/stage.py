@@ -47,21 +47,29 @@ def to_panda(v: np.ndarray) -> tuple[float, float, float]:
 
 
 def _shader_source(name: str) -> str:
-    return resources.files("engine.render").joinpath("shaders", name).read_text()
+    """A shader file's text with `#include "file"` lines replaced by that file's text."""
+    text = resources.files("engine.render").joinpath("shaders", name).read_text()
+    return "".join(
+        _shader_source(line.split('"')[1]) if line.startswith("#include ") else line
+        for line in text.splitlines(keepends=True)
+    )
 
 
 def _make_shader(vertex: str, fragment: str, defines: dict[str, int] | None = None):
+    """Compile a GLSL 330 program; `defines` go after the #version line of both stages."""
     from panda3d.core import Shader
 
-    header = "#version 330\n" + "".join(
-        f"#define {key} {value}\n" for key, value in (defines or {}).items()
-    )
-    frag = fragment
-    if fragment in ("pbr.frag.glsl", "ground.frag.glsl"):
-        frag_src = header + _shader_source("common.glsl") + _shader_source(fragment)
-    else:
-        frag_src = _shader_source(frag)
-    shader = Shader.make(Shader.SL_GLSL, _shader_source(vertex), frag_src)
+    header = "".join(f"#define {key} {value}\n" for key, value in (defines or {}).items())
+
+    def stage_source(name: str) -> str:
+        body = _shader_source(name)
+        if body.startswith("#version"):
+            version, _, body = body.partition("\n")
+        else:
+            version = "#version 330"
+        return f"{version}\n{header}{body}"
+
+    shader = Shader.make(Shader.SL_GLSL, stage_source(vertex), stage_source(fragment))
     if shader is None:
         raise RuntimeError(f"shader {vertex}/{fragment} failed to compile")
     return shader

@@ -1,13 +1,8 @@
-// Shared lighting functions (inserted into fragment shaders after #version).
+// Shared lighting functions, included by the asset and ground fragment shaders.
 
 const float PI = 3.141592653589793;
 
-uniform struct KeyLight {
-    vec4 position;
-    vec4 diffuse;
-    sampler2DShadow shadowMap;
-    mat4 shadowViewMatrix;
-} key_light;
+#include "key_light.glsl"
 
 uniform float shadow_texel;   // 1 / shadow map size
 uniform float shadow_bias;

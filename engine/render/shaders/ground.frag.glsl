@@ -1,3 +1,4 @@
+#include "common.glsl"
 // Shadow-catcher ground: invisible except for the key light's shadow and a soft
 // contact shadow under the asset. Writes premultiplied black with the shadow's
 // opacity in alpha, so the post pass darkens the background (or, for

@@ -3,12 +3,7 @@ uniform mat4 p3d_ModelViewProjectionMatrix;
 uniform mat4 p3d_ModelViewMatrix;
 uniform mat4 p3d_ModelMatrix;
 
-uniform struct KeyLight {
-    vec4 position;
-    vec4 diffuse;
-    sampler2DShadow shadowMap;
-    mat4 shadowViewMatrix;
-} key_light;
+#include "key_light.glsl"
 
 in vec4 p3d_Vertex;
 

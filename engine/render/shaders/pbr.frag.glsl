@@ -1,3 +1,4 @@
+#include "common.glsl"
 // Physically based surface shading for assets: fragment stage.
 // Metal/rough GGX (as in the Khronos glTF sample viewer) for a shadowed key
 // light plus MAX_LIGHTS unshadowed directional lights, and an analytic studio

@@ -1,20 +1,12 @@
 #version 330
 // Physically based surface shading for assets: vertex stage.
-// The key light is bound as a single struct (not an array element) so its
-// shadow sampler is never indexed dynamically: that indexing is what crashes
-// Mesa 22.3's llvmpipe compiler (see engine/render/pipeline.py).
 
 uniform mat4 p3d_ModelViewProjectionMatrix;
 uniform mat4 p3d_ModelViewMatrix;
 uniform mat3 p3d_NormalMatrix;
 uniform mat4 p3d_TextureMatrix;
 
-uniform struct KeyLight {
-    vec4 position;
-    vec4 diffuse;
-    sampler2DShadow shadowMap;
-    mat4 shadowViewMatrix;
-} key_light;
+#include "key_light.glsl"
 
 in vec4 p3d_Vertex;
 in vec3 p3d_Normal;
