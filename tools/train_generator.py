@@ -142,8 +142,8 @@ def make_input(rgb, true_alpha, matte, bg) -> torch.Tensor:
     photo = rgb * true_alpha + bg * (1 - true_alpha)  # the subject on its backdrop
     x = photo * matte + 0.5 * (1 - matte)
     x = torch.cat([x, matte], 1)
-    mean = torch.tensor(MEAN).view(1, 4, 1, 1)
-    std = torch.tensor(STD).view(1, 4, 1, 1)
+    mean = torch.tensor(MEAN, device=x.device).view(1, 4, 1, 1)
+    std = torch.tensor(STD, device=x.device).view(1, 4, 1, 1)
     return (x - mean) / std
 
 
@@ -250,7 +250,7 @@ def losses(out, b) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate(model, data: ShardData, batch: int = 32) -> dict[str, float]:
+def evaluate(model, data: ShardData, batch: int = 32, device: str = "cpu") -> dict[str, float]:
     """Validation metrics without augmentation (input matte = the rendered alpha)."""
     model.eval()
     sums: dict[str, float] = {}
@@ -258,7 +258,7 @@ def evaluate(model, data: ShardData, batch: int = 32) -> dict[str, float]:
     n = 0
     for start in range(0, len(data), batch):
         idx = np.arange(start, min(start + batch, len(data)))
-        b = data.batch(idx)
+        b = {k: v.to(device) for k, v in data.batch(idx).items()}
         out = model(plain_input(b).contiguous(memory_format=torch.channels_last))
         t = losses(out, b)
         for k, v in t.items():
@@ -332,6 +332,7 @@ def main(argv=None) -> int:
     p.add_argument("--eval-every", type=int, default=300)
     p.add_argument("--widths", default="24,48,96,160")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
     p.add_argument("--val-count", type=int, default=500, help="validation samples (shard 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-minutes", type=float, default=0,
@@ -360,13 +361,16 @@ def main(argv=None) -> int:
         raise SystemExit(f"{args.data}: need shard_00000.npz (validation) and at least one "
                          "more shard")
     widths = tuple(int(w) for w in args.widths.split(","))
-    model = LayeredDepthNet(widths).to(memory_format=torch.channels_last)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = LayeredDepthNet(widths).to(device, memory_format=torch.channels_last)
     n_params = sum(q.numel() for q in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step0 = 0
     rows: list[dict] = []
     if args.resume and (args.out / "model.pt").exists():
-        ck = torch.load(args.out / "model.pt", weights_only=False)
+        ck = torch.load(args.out / "model.pt", weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step0 = ck["step"]
@@ -402,6 +406,7 @@ def main(argv=None) -> int:
             g["lr"] = lr_at(step)
         idx = rng.integers(0, len(train), size=args.batch)
         x, b = augment(train.batch(idx), gen)
+        x, b = x.to(device), {k: v.to(device) for k, v in b.items()}
         out = model(x.contiguous(memory_format=torch.channels_last))
         t = losses(out, b)
         opt.zero_grad(set_to_none=True)
@@ -418,7 +423,7 @@ def main(argv=None) -> int:
             row = {"step": step + 1, "samples_seen": (step + 1) * args.batch,
                    "train_size": len(train), "minutes": round(minutes, 2), "lr": lr_at(step)}
             row.update({f"train_{k}": v / nacc for k, v in acc.items()})
-            row.update(evaluate(model, val))
+            row.update(evaluate(model, val, device=device))
             rows.append(row)
             acc, nacc = {}, 0
             ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
