@@ -82,9 +82,15 @@ def run_step(step: str, source: Path, work: Path) -> dict:
         report = inspect_asset(asset)
         extra = {"triangles": report["counts"]["triangles"]}
     elif step == "sheet":
-        from engine.render.contact_sheet import render_contact_sheet
+        # the whole `maquette inspect --sheet` (report + contact sheet of a display copy)
+        import contextlib
+        import io
 
-        render_contact_sheet(source, work / "sheet.png", triangles=asset.triangles)
+        from engine.cli import main as cli
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            if cli(["inspect", str(source), "--sheet", str(work / "sheet.png")]) != 0:
+                raise SystemExit("inspect --sheet failed")
     elif step == "prep":
         result = prepare(asset, PrepOptions(faces=50_000, pivot="base", up="y"))
         export.export_mesh(result.mesh, work / "prepped.glb")
@@ -108,7 +114,8 @@ def run_step(step: str, source: Path, work: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--triangles", type=int, default=1_000_000)
-    parser.add_argument("--sheet", action="store_true", help="also time the contact sheet")
+    parser.add_argument("--sheet", action="store_true",
+                        help="also time `maquette inspect --sheet` (report + contact sheet)")
     parser.add_argument("--keep", help="keep the mesh and outputs in this folder")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
