@@ -178,10 +178,13 @@ class Viewer:
         thrower.set_button_down_event("maquette-down")
         thrower.set_button_repeat_event("maquette-repeat")
         thrower.set_button_up_event("maquette-up")
-        self.base.accept("maquette-down", self._on_button)
-        self.base.accept("maquette-repeat", self._on_button)
-        self.base.accept("maquette-up", self._on_button_up)
-        self.base.accept("window-event", self._on_window_event)
+        from direct.showbase.DirectObject import DirectObject
+
+        self._events_in = DirectObject()  # not ShowBase itself: it has its own window-event
+        self._events_in.accept("maquette-down", self._on_button)
+        self._events_in.accept("maquette-repeat", self._on_button)
+        self._events_in.accept("maquette-up", self._on_button_up)
+        self._events_in.accept("window-event", self._on_window_event)
         return win
 
     def _modifiers(self) -> dict[str, bool]:
@@ -232,7 +235,7 @@ class Viewer:
             self._drag[button] = (m.x, m.y)
 
     def _on_window_event(self, window) -> None:
-        if window is not self.output:
+        if window != self.output:
             return
         props = window.get_properties()
         if not props.get_open():
@@ -605,6 +608,7 @@ class Viewer:
         if self.offscreen:
             engine.remove_window(self.output)
         else:
+            self._events_in.ignore_all()
             self.base.closeWindow(self.output)
         self.output = None
 

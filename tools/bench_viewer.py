@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Live viewer frame time vs the offline renderer's render-only rate, in one run.
+
+    python tools/bench_viewer.py                       # 720p + 1080p, 30 frames, 2 rounds
+    python tools/bench_viewer.py --sizes 1280x720 --frames 20 --rounds 1
+
+The asset is made here: a UV sphere of ~100k triangles with a 1024² procedural
+texture, written to a temporary GLB, on a scene with studio lights, the ground
+and the key light's shadow, an orbit camera and msaa 4 (the scene default).
+
+Per size, two measurements, each in its own process (one ShowBase per process, and
+no buffer of the other one rendering along):
+
+``viewer``   `Viewer.step()` offscreen (EGL), the stats overlay on, the scene playing
+             (the orbit camera moves every frame): input, state, HUD, render; nothing
+             read back.
+``offline``  `Stage.set_time` + `Stage.render` on the same scene and frames: the
+             offline renderer's render-only rate (as in tools/bench_render.py).
+
+After --warmup frames, each frame's wall time is recorded; the table shows the
+median and the 99th percentile (of --frames frames: with 30 frames that is close
+to the slowest), fps from the median, CPU seconds per frame of the process, and
+the viewer/offline ratio of median frame times (1.00 = no extra cost for being
+interactive). Rounds are interleaved and the best median of each is kept: the
+machines here are shared and noise only ever slows a run down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # allow running from a plain checkout, uninstalled
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+TRIANGLES = 100_000
+
+
+def make_sphere_glb(path: Path, triangles: int = TRIANGLES) -> int:
+    """A textured UV sphere (radius 0.15 m, resting on y=0) with about `triangles`
+    triangles and a 1024² texture. Returns the triangle count."""
+    import trimesh
+    from PIL import Image
+
+    n = int(round((triangles / 2) ** 0.5))  # rows = cols = n: 2 n² triangles
+    rows, cols = n, n
+    v = np.linspace(0.0, 1.0, rows + 1)
+    u = np.linspace(0.0, 1.0, cols + 1)
+    uu, vv = np.meshgrid(u, v)
+    theta, phi = uu * 2 * np.pi, vv * np.pi
+    r = 0.15
+    bumps = 1.0 + 0.03 * np.sin(12 * theta) * np.sin(9 * phi)
+    xyz = np.stack([r * bumps * np.sin(phi) * np.sin(theta), r * bumps * np.cos(phi) + r,
+                    r * bumps * np.sin(phi) * np.cos(theta)], axis=-1).reshape(-1, 3)
+    uv = np.stack([uu, 1.0 - vv], axis=-1).reshape(-1, 2)
+    idx = np.arange((rows + 1) * (cols + 1)).reshape(rows + 1, cols + 1)
+    a, b = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()
+    c, d = idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
+    faces = np.concatenate([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
+    size = 1024
+    gy, gx = np.mgrid[0:size, 0:size] / size
+    tex = np.stack([0.5 + 0.5 * np.sin(gx * 40), 0.5 + 0.5 * np.sin(gy * 30),
+                    0.6 + 0.4 * ((np.floor(gx * 16) + np.floor(gy * 16)) % 2)], -1)
+    image = Image.fromarray((tex * 255).astype(np.uint8))
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=image, roughnessFactor=0.4,
+                                                   metallicFactor=0.0)
+    mesh = trimesh.Trimesh(xyz, faces, process=False,
+                           visual=trimesh.visual.TextureVisuals(uv=uv, material=material))
+    path.write_bytes(mesh.export(file_type="glb"))
+    return len(faces)
+
+
+def write_scene(directory: Path, asset: Path) -> Path:
+    scene = directory / "bench.toml"
+    scene.write_text(f"""[asset]
+source = "{asset.name}"
+
+[stage]
+lights = "studio"
+ground = true
+shadow = 0.65
+
+[camera]
+move = "orbit"
+
+[output]
+file = "out.mp4"
+fps = 30
+duration = 6.0
+msaa = 4
+""")
+    return scene
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def worker(mode: str, scene_path: Path, width: int, height: int, warmup: int,
+           frames: int) -> dict:
+    """One measurement in this process; returns per-frame seconds and CPU."""
+    from engine.render.engine_setup import gl_renderer
+
+    times = []
+    if mode == "viewer":
+        from engine.viewer.app import Viewer
+        from engine.viewer.state import Key
+
+        viewer = Viewer(scene_path, size=(width, height), offscreen=True)
+        viewer.send(Key("f"))  # the stats overlay on, as when watching frame times
+        for _ in range(warmup):
+            viewer.step()
+        cpu = _cpu()
+        for _ in range(frames):
+            start = time.perf_counter()
+            viewer.step()
+            times.append(time.perf_counter() - start)
+        cpu = _cpu() - cpu
+        triangles = viewer.stats.get("triangles", 0)
+        viewer.close()
+    else:
+        from engine.render.stage import Stage
+        from engine.scene import load_scene
+
+        scene = load_scene(scene_path)
+        stage = Stage(scene, width, height)
+        fps = scene.output.fps
+        for i in range(warmup):
+            stage.set_time(i / fps)
+            stage.render()
+        cpu = _cpu()
+        for i in range(warmup, warmup + frames):
+            start = time.perf_counter()
+            stage.set_time(i / fps)
+            stage.render()
+            times.append(time.perf_counter() - start)
+        cpu = _cpu() - cpu
+        triangles = 0
+        stage.close()
+    return {"mode": mode, "width": width, "height": height, "times": times,
+            "cpu_per_frame": cpu / max(frames, 1), "renderer": gl_renderer(),
+            "triangles": triangles}
+
+
+def run_worker(args, mode: str, scene: Path, width: int, height: int) -> dict:
+    cmd = [sys.executable, __file__, "--worker", mode, "--scene", str(scene),
+           "--sizes", f"{width}x{height}", "--frames", str(args.frames),
+           "--warmup", str(args.warmup)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"worker {mode} {width}x{height} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--worker", choices=("viewer", "offline"), help=argparse.SUPPRESS)
+    parser.add_argument("--scene", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sizes = [tuple(int(x) for x in s.lower().split("x")) for s in args.sizes]
+
+    if args.worker:
+        result = worker(args.worker, Path(args.scene), *sizes[0], args.warmup, args.frames)
+        print(json.dumps(result))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="maquette-bench-viewer-") as tmp:
+        tmp = Path(tmp)
+        asset = tmp / "sphere100k.glb"
+        triangles = make_sphere_glb(asset)
+        scene = write_scene(tmp, asset)
+        best: dict[tuple, dict] = {}
+        rounds: dict[tuple, list[float]] = {}
+        renderer = "?"
+        for r in range(args.rounds):
+            for width, height in sizes:
+                for mode in ("viewer", "offline"):
+                    res = run_worker(args, mode, scene, width, height)
+                    renderer = res["renderer"]
+                    med = float(np.median(res["times"]))
+                    key = (width, height, mode)
+                    rounds.setdefault(key, []).append(med)
+                    if key not in best or med < float(np.median(best[key]["times"])):
+                        best[key] = res
+                    print(f"round {r + 1}: {width}x{height} {mode:<8} median "
+                          f"{med * 1000:8.1f} ms", file=sys.stderr, flush=True)
+
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; GL: {renderer}")
+    print(f"asset: UV sphere, {triangles:,} triangles, 1024² texture; studio lights, ground "
+          f"+ key-light shadow (2048² map), msaa 4; {args.frames} frames after "
+          f"{args.warmup} warm-up, best of {args.rounds} round(s)")
+    print()
+    print("| size | mode | median ms | p99 ms | fps (median) | CPU s/frame | viewer / offline "
+          "(median) | per-round ratios |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for width, height in sizes:
+        off = best[(width, height, "offline")]
+        off_med = float(np.median(off["times"]))
+        for mode in ("viewer", "offline"):
+            res = best[(width, height, mode)]
+            t = np.array(res["times"])
+            med, p99 = float(np.median(t)), float(np.percentile(t, 99))
+            ratio = med / off_med
+            per_round = " ".join(
+                f"{v / o:.2f}" for v, o in zip(rounds[(width, height, "viewer")],
+                                               rounds[(width, height, "offline")], strict=True))
+            print(f"| {width}x{height} | {mode} | {med * 1000:.1f} | {p99 * 1000:.1f} | "
+                  f"{1 / med:.2f} | {res['cpu_per_frame']:.3f} | "
+                  f"{ratio:.2f} | {per_round if mode == 'viewer' else ''} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
