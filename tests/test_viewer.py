@@ -298,6 +298,9 @@ def _differs(a: np.ndarray, b: np.ndarray, pixels: int = 20) -> bool:
 def test_keys_change_the_picture(viewer):
     base = viewer.grab()
     assert base.shape == (SIZE[1], SIZE[0], 4)
+    # Nothing changed: the 3D passes are skipped and the last scene image is reused.
+    idle = viewer.idle_frames
+    assert np.array_equal(viewer.grab(), base) and viewer.idle_frames == idle + 1
     undo = {"L": "Shift+L", "B": None, "G": "G", "Left": "R", "Plus": "R"}
     for key, back in undo.items():
         viewer.send(parse_script(key)[0])

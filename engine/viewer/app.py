@@ -154,6 +154,10 @@ class Viewer:
         self._state_started = False
         self._pending_scene = None
         self._pending_shots = 0
+        self._stage_serial = 0
+        self._frozen = False
+        self._last_key = None
+        self.idle_frames = 0
         if scene.asset.source.suffix.lower() in IMAGE_SUFFIXES:
             self.generation = _Generation(scene.asset.source, self.generate_settings)
             self._watch_files()
@@ -272,6 +276,8 @@ class Viewer:
         self.modes = ModeController(stage)
         self._applied = {}
         self._stage_frames = 0
+        self._stage_serial += 1
+        self._frozen = False
         self.stats.update(scene_statistics(stage))
         timeline = stage.timeline
         self.ctx = ViewContext(center=timeline.bounds.center, radius=timeline.bounds.radius,
@@ -425,6 +431,7 @@ class Viewer:
         else:
             self.state = replace(self.state, message_age=self.state.message_age + dt)
         self._update_hud()
+        full = self._freeze_if_unchanged()
         image = None
         if capture or self._pending_shots:
             if self.stage is not None and self._stage_frames == 0:
@@ -433,7 +440,10 @@ class Viewer:
         else:
             self._render()
         elapsed = time.perf_counter() - now
-        self.frame_times.append(elapsed)
+        if full:
+            self.frame_times.append(elapsed)
+        else:
+            self.idle_frames += 1
         self.frames += 1
         while self._pending_shots:
             self._pending_shots -= 1
@@ -443,6 +453,27 @@ class Viewer:
             except Exception as exc:
                 self._say(f"screenshot failed: {exc}")
         return image if capture else None
+
+    def _freeze_if_unchanged(self) -> bool:
+        """Render the 3D passes (shadow map, scene) only when what they show changed;
+        otherwise only the tone-mapping pass and the HUD redraw, from the last scene
+        image. Returns True for a full frame."""
+        if self.stage is None:
+            return False
+        s = self.state
+        key = (self._stage_serial, s.time, s.follow, s.orbit, s.lights, s.ground, s.mode,
+               self.width, self.height)
+        full = key != self._last_key or self._stage_frames < 2
+        self._last_key = key
+        if self._frozen == full:  # changed: (de)activate the 3D buffers
+            light = self.stage.key_light.get_name()  # its shadow buffer is made on first use
+            buffers = [self.stage.hdr] + [
+                out for out in self.base.graphicsEngine.get_windows()
+                if out != self.output and out.get_name() == light]
+            for buffer in buffers:
+                buffer.set_active(full)
+            self._frozen = not full
+        return full
 
     def _render(self) -> None:
         if self.offscreen:
@@ -594,6 +625,8 @@ class Viewer:
             if self.offscreen and frames is None:
                 break
             self.step()
+            if self._frozen and not self.offscreen:
+                time.sleep(0.008)  # nothing moves: poll input without spinning a core
         if self.screenshot_path is not None and self._screenshots_taken == 0:
             self.wait_ready()
             self.save_screenshot()
