@@ -230,11 +230,13 @@ def cmd_view(args: argparse.Namespace) -> int:
         print(f"maquette: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     with viewer:
-        viewer.run(steps, frames=args.frames)
-        shots = viewer._screenshots_taken
-    if args.screenshot:
+        code = viewer.run(steps, frames=args.frames)
+        shots, error = viewer.screenshots_taken, viewer.error
+    if args.screenshot and shots:
         print(f"wrote {args.screenshot}" + (f" (+{shots - 1} more)" if shots > 1 else ""))
-    return 0
+    if error:
+        print(f"maquette: error: {error}", file=sys.stderr)
+    return EXIT_FAILED if code else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -417,7 +417,8 @@ class Viewer:
         while self.events:
             event = self.events.popleft()
             if self.ctx is None:  # nothing on stage yet: only help/quit/stats matter
-                if isinstance(event, Key) and event.name in ("h", "f1", "f", "escape", "q"):
+                if isinstance(event, Key) and event.name in ("h", "f1", "f", "f12", "escape",
+                                                             "q"):
                     self.state, commands = handle(self.state, event, _EMPTY_CONTEXT)
                     self._run_commands(commands)
                 continue
@@ -436,7 +437,8 @@ class Viewer:
         if capture or self._pending_shots:
             if self.stage is not None and self._stage_frames == 0:
                 self._render()  # the first frame compiles shaders and fills the shadow map
-            image = self._render_capture(hud=capture and hud)
+            # Before the asset is on stage the overlay (progress, errors) is all there is.
+            image = self._render_capture(hud=(capture and hud) or self.stage is None)
         else:
             self._render()
         elapsed = time.perf_counter() - now
@@ -557,6 +559,11 @@ class Viewer:
         image = np.frombuffer(data, dtype=np.uint8).reshape(tex.get_y_size(), tex.get_x_size(), 4)
         return image[::-1].copy()
 
+    @property
+    def screenshots_taken(self) -> int:
+        """Screenshots written to --screenshot's name (and its -2, -3... siblings)."""
+        return self._screenshots_taken
+
     def next_screenshot_path(self) -> Path:
         if self.screenshot_path is not None:
             self._screenshots_taken += 1
@@ -630,7 +637,7 @@ class Viewer:
         if self.screenshot_path is not None and self._screenshots_taken == 0:
             self.wait_ready()
             self.save_screenshot()
-        return 0
+        return 1 if self.error else 0
 
     def close(self) -> None:
         if self.stage is not None:
