@@ -119,6 +119,8 @@ def test_fbx_structure_and_embedded_texture(tmp_path):
     got = read_fbx(path)
     assert got["triangles"] == 12 and got["uv"] and got["normals"]
     assert got["materials"] == 1 and got["unit_meters"] == pytest.approx(1.0)
+    assert got["warnings"] == [] and got["version"] == 7400  # ufbx found nothing odd
+    assert data[-16:] == bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")  # footer magic
     (png,) = got["diffuse_textures"]
     assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size == (32, 32)
 

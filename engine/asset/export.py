@@ -469,10 +469,12 @@ def read_fbx(path: Path) -> dict:
             del texture, material
         unit = float(scene.settings.unit_meters)
         materials = len(scene.materials)
+        warnings = [str(w.description) for w in scene.metadata.warnings]
+        version = int(scene.metadata.version)
     return {"triangles": triangles, "bounds": np.array([lo, hi]),
             "textured": bool(textures and uv), "reader": "ufbx", "normals": normals,
             "uv": uv, "materials": materials, "diffuse_textures": textures,
-            "unit_meters": unit}
+            "unit_meters": unit, "warnings": warnings, "version": version}
 
 
 def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:

@@ -6,7 +6,8 @@ refuses, so this is our own, following the node layout that Blender's exporter w
 
 * file header ``Kaydara FBX Binary  \\0\\x1a\\0`` + version 7400;
 * node records: end offset, property count, property bytes, name, properties,
-  children, and a 13-byte null record closing any node with children (or none);
+  children, and a 13-byte null record closing any node with children (and an empty
+  node, unless it is the last of its parent's children, as Blender writes it);
 * typed properties: ``Y C I F D L`` scalars, ``S R`` strings/raw, ``i l f d b``
   arrays (zlib-compressed when large);
 * footer: null record, footer id, padding to 16, version, 120 zero bytes, magic.
@@ -33,7 +34,9 @@ _FOOT_MAGIC = bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")
 # arrays up to this size are zlib-compressed (as Blender does); larger ones are written
 # raw: compressing the 1M-triangle benchmark's arrays took 2 s for a 2x smaller file
 _COMPRESS_MAX = 4 << 20
-_FILE_ID = bytes.fromhex("28b32ae5f17e0cbda20bbab9b0ca6b3b")
+# FileId and CreationTime are checked against each other (and the footer id) by the
+# FBX SDK; this is the fixed, matching triple Blender's exporter writes.
+_FILE_ID = bytes.fromhex("28b32aebb624ccc2bfc8b02aa92bfcf1")
 
 
 class _Raw(bytes):
@@ -91,15 +94,17 @@ class _Node:
         self.children.append(node)
         return node
 
-    def write(self, out: io.BytesIO) -> None:
+    def write(self, out: io.BytesIO, is_last: bool = False) -> None:
         start = out.tell()
         props = b"".join(self.props)
         out.write(b"\x00" * 12)  # end offset, count, length: patched below
         out.write(struct.pack("<B", len(self.name)) + self.name + props)
-        if self.children or not self.props:
-            for child in self.children:
-                child.write(out)
+        if self.children:
+            for i, child in enumerate(self.children):
+                child.write(out, i == len(self.children) - 1)
             out.write(_NULL)
+        elif not self.props and not is_last:
+            out.write(_NULL)  # an empty node is closed too, unless last in its parent
         end = out.tell()
         out.seek(start)
         out.write(struct.pack("<III", end, len(self.props), len(props)))
@@ -269,7 +274,7 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     out = io.BytesIO()
     out.write(_HEADER + struct.pack("<I", _VERSION))
     for node in root.children:
-        node.write(out)
+        node.write(out)  # (top-level nodes: never "last", as Blender writes them)
     out.write(_NULL)
     out.write(_FOOT_ID + b"\x00" * 4)
     pad = (-out.tell()) % 16 or 16
