@@ -121,6 +121,14 @@ def test_cleanup_fragments_holes_degenerate_winding():
     assert result.mesh.volume > 0  # outward
 
 
+def test_face_colours_survive_decimation():
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    sphere.visual.face_colors = np.tile([200, 30, 30, 255], (len(sphere.faces), 1))
+    result = prepare(_asset(sphere), PrepOptions(up="y", faces=500))
+    assert len(result.mesh.faces) == 500
+    assert np.all(result.mesh.visual.vertex_colors[:, :3] == [200, 30, 30])
+
+
 def test_texture_resize():
     sphere = textured_sphere(20)
     result = prepare(_asset(sphere), PrepOptions(up="y", texture_size=16))

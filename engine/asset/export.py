@@ -61,7 +61,7 @@ def _base_color(mesh: trimesh.Trimesh) -> tuple[float, float, float]:
         if factor is not None:
             f = np.asarray(factor, dtype=float)[:3]
             return tuple(f / 255.0 if f.max() > 1.0 else f)
-    if getattr(mesh.visual, "kind", None) == "vertex":
+    if getattr(mesh.visual, "kind", None) in ("vertex", "face"):
         colors = np.asarray(mesh.visual.vertex_colors, dtype=float)[:, :3].mean(axis=0)
         return tuple(colors / 255.0)
     return (0.8, 0.8, 0.8)

@@ -138,7 +138,7 @@ def _baked_lighting(mesh, faces, bary, normals) -> dict | None:
         py = np.clip(((1.0 - s[:, 1]) * h).astype(int), 0, h - 1)
         colors = tex[py, px]
         source = "texture"
-    elif getattr(mesh.visual, "kind", None) == "vertex":
+    elif getattr(mesh.visual, "kind", None) in ("vertex", "face"):
         vc = np.asarray(mesh.visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
         colors = np.einsum("ij,ijk->ik", bary, vc[np.asarray(mesh.faces)[faces]])
         source = "vertex colours"
@@ -276,7 +276,7 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
     has_uv = uv is not None and len(uv) == len(vertices)
     texture = {"has_uv": bool(has_uv),
                "texture_size": list(image.size) if image is not None else None,
-               "vertex_colors": getattr(mesh.visual, "kind", None) == "vertex"}
+               "vertex_colors": getattr(mesh.visual, "kind", None) in ("vertex", "face")}
     if has_uv:
         uvs = np.asarray(uv)
         texture["uv_outside_0_1"] = float(np.mean((uvs < -1e-3) | (uvs > 1.001)))

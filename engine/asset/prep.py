@@ -68,7 +68,8 @@ class _Arrays:
         self.uv = np.asarray(uv, dtype=np.float64).copy() if uv is not None and \
             len(uv) == len(self.v) else None
         self.colors = None
-        if getattr(mesh.visual, "kind", None) == "vertex":
+        if getattr(mesh.visual, "kind", None) in ("vertex", "face"):
+            # face colours become vertex colours: they survive face edits and decimation
             self.colors = np.asarray(mesh.visual.vertex_colors).copy()
         self.normals = vertex_normals(self.v, self.f)
         self.material = getattr(mesh.visual, "material", None)
