@@ -71,7 +71,7 @@ class _Arrays:
         if getattr(mesh.visual, "kind", None) in ("vertex", "face"):
             # face colours become vertex colours: they survive face edits and decimation
             self.colors = np.asarray(mesh.visual.vertex_colors).copy()
-        self.normals = vertex_normals(self.v, self.f)
+        self.normals = None  # computed when needed (merging), and again at the end
         self.material = getattr(mesh.visual, "material", None)
         self._topo = None  # (v, f, Topology) while v and f are unchanged
 
@@ -159,6 +159,11 @@ def _axis(name: str) -> np.ndarray:
 def _merge_duplicates(a: _Arrays) -> int:
     """Merge vertices equal in position, UV, colour and (roughly) normal."""
     parts = [a.v] + [getattr(a, n).astype(np.float64) for n in a.attrs() if n != "normals"]
+    first, _ = unique_rows(np.hstack(parts))
+    if len(first) == len(a.v):
+        return 0  # nothing shares position and UV: no need for normals
+    if a.normals is None:
+        a.normals = vertex_normals(a.v, a.f)
     # normals only roughly (bins of ~15°): split copies of a vertex on a smooth surface
     # merge, the two sides of a hard edge stay apart
     parts.append(np.round(a.normals * 4.0))
@@ -398,7 +403,8 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
         steps.append(f"turned to face +Z (the file's {options.face} was the front)")
     if not np.allclose(rotation, np.eye(3)):
         a.v = a.v @ rotation.T
-        a.normals = a.normals @ rotation.T
+        if a.normals is not None:
+            a.normals = a.normals @ rotation.T
         if np.linalg.det(rotation) < 0:
             a.f = a.f[:, ::-1].copy()
     lo, hi = a.v.min(axis=0), a.v.max(axis=0)
