@@ -269,6 +269,31 @@ def view_metrics(input_rgba: np.ndarray, generated_glb: Path) -> dict:
 # --------------------------------------------------------------------------------------
 
 
+def contact_sheet(items: list[tuple[Path, Path]], png: Path, cell: int = 160) -> None:
+    """One row per asset: the input image, then the generated asset from azimuth 0, 90,
+    180 and 270 degrees (elevation 15) on the same light-grey stage."""
+    from PIL import Image
+
+    rows = []
+    for image, glb in items:
+        cells = [Image.open(image).convert("RGB").resize((cell, cell))]
+        for az in (0.0, 90.0, 180.0, 270.0):
+            try:
+                rgba = render_view(glb, None, azimuth=az, elevation=15.0, size=cell)
+                cells.append(Image.fromarray(rgba[..., :3]))
+            except Exception:
+                cells.append(Image.new("RGB", (cell, cell), (255, 0, 0)))
+        row = Image.new("RGB", (cell * len(cells), cell))
+        for i, c in enumerate(cells):
+            row.paste(c, (i * cell, 0))
+        rows.append(row)
+    sheet = Image.new("RGB", (rows[0].width, cell * len(rows)))
+    for i, r in enumerate(rows):
+        sheet.paste(r, (0, i * cell))
+    png.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(png)
+
+
 def generate(image: Path, glb: Path, model: str) -> float:
     t = time.time()
     cmd = [sys.executable, "-m", "engine.cli", "generate", str(image), "-o", str(glb),
@@ -290,6 +315,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("/tmp/maquette-eval"))
     p.add_argument("--table", type=Path, help="write a Markdown table here")
     p.add_argument("--only", nargs="*", help="asset file names to evaluate")
+    p.add_argument("--sheet", type=Path, help="contact sheet PNG: input + 4 turntable views")
     args = p.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -297,6 +323,7 @@ def main(argv=None) -> int:
     if args.only:
         assets = [q for q in assets if q.name in args.only]
     rows = []
+    made = []
     for asset in assets:
         name = asset.stem.replace(" ", "_")
         png = args.out / f"{name}.png"
@@ -304,6 +331,7 @@ def main(argv=None) -> int:
         rgba = render_view(asset, png, up=up)
         glb = args.out / f"{name}.glb"
         seconds = generate(png, glb, args.model)
+        made.append((png, glb))
         gt = load_mesh(asset)
         if up == "z":
             gt.apply_transform(np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0],
@@ -315,6 +343,8 @@ def main(argv=None) -> int:
             row[base_name] = score(mesh, gt)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    if args.sheet and made:
+        contact_sheet(made, args.sheet)
     summary = {}
     for method in ("model", "extruded", "ellipsoid"):
         summary[method] = {k: mean([r[method].get(k) for r in rows])
