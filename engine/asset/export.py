@@ -244,20 +244,80 @@ def _gltf_files(mesh: trimesh.Trimesh, out: Path, animation) -> dict[Path, bytes
     return {out.with_name(bin_name): binary, out: text}
 
 
+_LUT3 = np.array([list(f"{i:03d}".encode()) for i in range(1000)], dtype=np.uint8)
+
+
+def _digits(values: np.ndarray, width: int, strip: bool = True) -> np.ndarray:
+    """(n,) non-negative ints -> (n, width) uint8 ASCII digits (three at a time from a
+    lookup table), right-aligned with NUL bytes in front (or zero-padded: strip=False)."""
+    chunks = -(-width // 3)
+    out = np.empty((len(values), chunks * 3), dtype=np.uint8)
+    rest = values.astype(np.int64, copy=True)
+    for c in range(chunks - 1, -1, -1):
+        rest, low = np.divmod(rest, 1000)
+        out[:, 3 * c:3 * c + 3] = _LUT3[low]
+    out = out[:, chunks * 3 - width:]
+    if not strip:  # (a fraction's leading zeros are digits)
+        return out
+    # leading zeros become NUL bytes, removed from the finished text: some readers
+    # (assimp) misread zero-padded OBJ indices
+    first = np.argmax(out != 48, axis=1)
+    first[np.all(out == 48, axis=1)] = width - 1
+    out[np.arange(width)[None, :] < first[:, None]] = 0
+    return out
+
+
+def _fixed_fields(x: np.ndarray, decimals: int) -> np.ndarray:
+    """(n, m) floats -> (n, m * w) uint8 ASCII fields " -12.345678" (NUL-padded to one
+    width; the NULs are removed from the finished text)."""
+    x = np.asarray(x, dtype=np.float64)
+    scale = 10**decimals
+    q = np.rint(np.abs(x) * scale).astype(np.int64)
+    whole, frac = np.divmod(q, scale)
+    iw = max(1, len(str(int(whole.max())))) if q.size else 1
+    n, m = x.shape
+    out = np.empty((n, m, 3 + iw + decimals), dtype=np.uint8)
+    out[..., 0] = 32
+    out[..., 1] = np.where((x < 0) & (q > 0), 45, 32)  # "-" or a space
+    out[..., 2:2 + iw] = _digits(whole.ravel(), iw).reshape(n, m, iw)
+    out[..., 2 + iw] = 46
+    out[..., 3 + iw:] = _digits(frac.ravel(), decimals, strip=False).reshape(n, m, decimals)
+    return out.reshape(n, -1)
+
+
+def _lines(tag: bytes, body: np.ndarray) -> bytes:
+    n = len(body)
+    head = np.frombuffer(tag, dtype=np.uint8)
+    return np.hstack([np.broadcast_to(head, (n, len(head))), body,
+                      np.full((n, 1), 10, np.uint8)]).tobytes()
+
+
 def _obj_text(vertices, faces, uv, normals, mtl_name: str | None) -> bytes:
-    """OBJ text: positions, UVs, normals, triangles (indices shared: v/vt/vn equal)."""
+    """OBJ text: positions, UVs, normals, triangles (indices shared: v/vt/vn equal).
+
+    Written with numpy as fixed-width fields (fixed-point floats: positions with 7
+    decimals, UVs 6, normals 5) whose padding is then dropped, about 3x faster
+    than formatting strings in Python at a million triangles."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
     n, f = len(vertices), len(faces)
-    parts = ["# Maquette\n"]
+    parts = [b"# Maquette\n"]
     if mtl_name:
-        parts.append(f"mtllib {mtl_name}\nusemtl material0\n")
-    parts.append(("v %.7g %.7g %.7g\n" * n) % tuple(np.asarray(vertices, float).ravel()))
+        parts.append(f"mtllib {mtl_name}\nusemtl material0\n".encode())
+    parts.append(_lines(b"v", _fixed_fields(vertices, 7)))
     if uv is not None:
-        parts.append(("vt %.7g %.7g\n" * n) % tuple(np.asarray(uv, float).ravel()))
-    parts.append(("vn %.5g %.5g %.5g\n" * n) % tuple(np.asarray(normals, float).ravel()))
-    pattern = "{0}/{0}/{0}" if uv is not None else "{0}//{0}"
-    labels = np.array([pattern.format(i) for i in range(1, n + 1)], dtype=object)
-    parts.append(("f %s %s %s\n" * f) % tuple(labels[np.asarray(faces)].ravel()))
-    return "".join(parts).encode("ascii")
+        parts.append(_lines(b"vt", _fixed_fields(np.asarray(uv, dtype=np.float64), 6)))
+    parts.append(_lines(b"vn", _fixed_fields(np.asarray(normals, dtype=np.float64), 5)))
+    width = len(str(max(n, 1)))
+    d = _digits((faces + 1).ravel(), width).reshape(f, 3, width)
+    space = np.full((f, 3, 1), 32, np.uint8)
+    slash = np.full((f, 3, 1), 47, np.uint8)
+    if uv is not None:
+        corner = np.concatenate([space, d, slash, d, slash, d], axis=2)
+    else:
+        corner = np.concatenate([space, d, slash, slash, d], axis=2)
+    parts.append(_lines(b"f", corner.reshape(f, -1)))
+    return b"".join(parts).replace(b"\0", b"")
 
 
 def _obj_files(mesh: trimesh.Trimesh, out: Path) -> dict[Path, bytes]:
