@@ -382,11 +382,15 @@ def test_hot_reload_keeps_the_camera_and_survives_a_broken_edit(tmp_path):
         assert v.error is None and v.state.lights == "rim"
         assert v.stats["triangles"] != triangles and v.state.orbit == orbit
         # K writes into the scene file; the reload that follows keeps the view.
-        v.send(K("k"))
-        v.step()
+        v.send(K("space"), K("k"))  # pause, key the camera
         v.step()
         assert MARK_BEGIN in scene.read_text() and v.error is None
-        assert v.state.orbit == orbit
+        assert v.state.orbit == orbit and "saved to shot.toml" in v.state.message
+        # The shot now passes through the saved view: R returns to the shot's camera.
+        eye = camera_for(v.state, v.ctx).eye
+        v.send(K("r"))
+        v.step()
+        assert v.state.follow and close(camera_for(v.state, v.ctx).eye, eye, 1e-3)
 
 
 def test_image_generation_runs_in_the_background(tmp_path, monkeypatch):

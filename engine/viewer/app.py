@@ -162,7 +162,11 @@ class Viewer:
             self.generation = _Generation(scene.asset.source, self.generate_settings)
             self._watch_files()
         else:
-            self._build_stage(scene)  # raises on a bad asset: nothing to show yet
+            try:
+                self._build_stage(scene)  # raises on a bad asset: nothing to show yet
+            except BaseException:
+                self.close()
+                raise
 
     # --- windows and input -------------------------------------------------------------------
 
@@ -398,9 +402,14 @@ class Viewer:
             timeline = self.stage.timeline
             file_bounds = timeline.bounds.transformed(np.linalg.inv(timeline.rest))
             message = save_camera_key(self.source, file_bounds, self.state.time, pose)
-            self._say(message)
         except (KeyframeSaveError, OSError) as exc:
             self._say(f"keyframe not saved: {exc}")
+            return
+        except Exception as exc:  # never lose the session over a key press
+            self._say(f"keyframe not saved (unexpected error): {exc}")
+            return
+        self.check_files()  # take the new keys in now (the camera stays where it is)
+        self._say(message)
 
     def step(self, capture: bool = False, hud: bool = False) -> np.ndarray | None:
         """One frame. capture=True also returns it, (H, W, 4) uint8 RGBA, top row first,
