@@ -539,7 +539,7 @@ class Viewer:
         fps = 1.0 / float(np.mean(times)) if times.mean() > 0 else 0.0
         tri = self.stats.get("triangles", 0)
         tex = self.stats.get("texture_bytes", 0) / 2**20
-        return (f"{fps:6.1f} fps\nframe {median * 1000:6.1f} ms (median)\n"
+        return (f"{fps:6.1f} fps (3D frames)\nframe {median * 1000:6.1f} ms (median)\n"
                 f"p99 {np.percentile(times, 99) * 1000:6.1f} ms\n{tri:,} triangles\n"
                 f"textures {tex:.1f} MiB\n{self.width}x{self.height}\n"
                 f"{gl_renderer()[:40]}")
