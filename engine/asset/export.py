@@ -503,38 +503,61 @@ def scan_obj(path: Path) -> dict:
             "textured": bool(textured and uv), "reader": "numpy OBJ scan"}
 
 
+_FBX_CHILD = r"""
+import base64, gc, json, os, sys
+gc.disable()  # ufbx's objects crash the cycle collector: never run it here
+import numpy as np
+import ufbx
+out = {}
+with ufbx.load_file(sys.argv[1]) as scene:
+    tri, lo, hi, uv, normals = 0, [float("inf")] * 3, [float("-inf")] * 3, False, False
+    for mesh in scene.meshes:
+        tri += int(mesh.num_triangles)
+        pts = np.array([(p.x, p.y, p.z) for p in mesh.vertex_position.values], dtype=float)
+        if len(pts):
+            lo = np.minimum(lo, pts.min(axis=0)).tolist()
+            hi = np.maximum(hi, pts.max(axis=0)).tolist()
+        uv = uv or bool(mesh.vertex_uv.exists)
+        normals = normals or bool(mesh.vertex_normal.exists)
+    textures = []
+    for material in scene.materials:
+        texture = material.fbx.diffuse_color.texture
+        if texture is not None and texture.content is not None:
+            textures.append(base64.b64encode(bytes(texture.content)).decode("ascii"))
+    out = {"triangles": tri, "bounds": [lo, hi], "uv": uv, "normals": normals,
+           "materials": len(scene.materials), "diffuse_textures": textures,
+           "unit_meters": float(scene.settings.unit_meters),
+           "warnings": [str(w.description) for w in scene.metadata.warnings],
+           "version": int(scene.metadata.version)}
+sys.stdout.write(json.dumps(out))
+sys.stdout.flush()
+os._exit(0)  # no interpreter teardown either
+"""
+
+
 def read_fbx(path: Path) -> dict:
     """FBX figures via ufbx, as plain Python data.
 
-    ufbx's Python objects point into the scene's memory without keeping the scene
-    alive, so everything is copied out inside one function and no ufbx object
-    outlives the scene."""
-    import ufbx
+    ufbx's Python bindings crash the interpreter when the cycle collector visits
+    their objects (seen as random segfaults "while garbage-collecting"), so the
+    file is read in a child Python with the collector off, which prints JSON."""
+    import base64
+    import subprocess
+    import sys
 
-    with ufbx.load_file(str(path)) as scene:
-        triangles, lo, hi, uv = 0, np.full(3, np.inf), np.full(3, -np.inf), False
-        for mesh in scene.meshes:
-            triangles += int(mesh.num_triangles)
-            values = mesh.vertex_position.values
-            points = np.array([(p.x, p.y, p.z) for p in values], dtype=np.float64)
-            lo, hi = np.minimum(lo, points.min(axis=0)), np.maximum(hi, points.max(axis=0))
-            uv = uv or bool(mesh.vertex_uv.exists)
-            normals = bool(mesh.vertex_normal.exists)
-            del values, mesh
-        textures = []
-        for material in scene.materials:
-            texture = material.fbx.diffuse_color.texture
-            if texture is not None and texture.content is not None:
-                textures.append(bytes(texture.content))
-            del texture, material
-        unit = float(scene.settings.unit_meters)
-        materials = len(scene.materials)
-        warnings = [str(w.description) for w in scene.metadata.warnings]
-        version = int(scene.metadata.version)
-    return {"triangles": triangles, "bounds": np.array([lo, hi]),
-            "textured": bool(textures and uv), "reader": "ufbx", "normals": normals,
-            "uv": uv, "materials": materials, "diffuse_textures": textures,
-            "unit_meters": unit, "warnings": warnings, "version": version}
+    result = subprocess.run([sys.executable, "-c", _FBX_CHILD, str(path)],
+                            capture_output=True, timeout=600)
+    if result.returncode != 0 or not result.stdout:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise AssetError(f"{path}: ufbx cannot read it"
+                         + (f": {message[-1]}" if message else
+                            f" (reader exited with {result.returncode})"))
+    got = json.loads(result.stdout)
+    got["bounds"] = np.array(got["bounds"], dtype=np.float64)
+    got["diffuse_textures"] = [base64.b64decode(t) for t in got["diffuse_textures"]]
+    got["textured"] = bool(got["diffuse_textures"] and got["uv"])
+    got["reader"] = "ufbx"
+    return got
 
 
 def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:
