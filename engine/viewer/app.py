@@ -114,7 +114,7 @@ class Viewer:
         # First load errors are the caller's (the CLI exits with the message).
         scene = load_scene(self.source) if self.is_scene else scene_for_asset(self.source)
         if not self.is_scene:
-            scene.camera.move = "static"  # a bare asset: a still front 3/4 view, T to turn
+            scene.camera.move = "static"  # a bare asset holds still (front, 15° up); T turns it
         self.scene = scene
         self.offscreen = offscreen or not has_display()
         if not offscreen and not has_display():
