@@ -436,6 +436,15 @@ def test_cli_view_offscreen_script_writes_screenshots(tmp_path):
                  "Zap"]) == 2
 
 
+def test_cli_view_without_a_display_says_so(monkeypatch, capsys):
+    from engine.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["view", str(SAMPLE_ASSETS / "mug.glb")]) == 2
+    assert "--offscreen" in capsys.readouterr().err
+
+
 WINDOW_SCRIPT = """
 import sys
 import numpy as np
