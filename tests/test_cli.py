@@ -68,9 +68,15 @@ def test_bad_scene_exits_2_naming_file_and_key(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+HOSTILE_GLTF = (b'{"asset": {"version": "2.0"}, "buffers": [{"uri": "../../etc/passwd", '
+                b'"byteLength": 12}], "meshes": [], "scenes": [{"nodes": []}]}')
+
+
 @pytest.mark.parametrize("name,content,expected", [
-    ("broken.glb", b"glTF\x02\x00\x00\x00garbage", "cannot load glTF"),
-    ("empty.stl", b"", "no mesh"),
+    ("broken.glb", b"glTF\x02\x00\x00\x00garbage", "truncated GLB"),
+    ("empty.stl", b"", "empty"),
+    ("hostile.gltf", HOSTILE_GLTF, "buffers[0].uri"),
+    ("image.glb", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "PNG"),
 ])
 def test_broken_asset_exits_2(tmp_path, name, content, expected):
     asset = tmp_path / name

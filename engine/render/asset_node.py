@@ -1,7 +1,7 @@
 """Load an asset file into a Panda3D node, and measure it in file coordinates.
 
 glTF/GLB go straight to panda3d-gltf; OBJ, PLY and STL are converted to GLB by
-trimesh once and cached by content hash.
+trimesh once and cached by content hash. Every file is checked first.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.asset.io import check_file, sniff_format
+from engine.asset.model import AssetError
 from engine.fileio import file_sha256, write_bytes_atomic
 from engine.scene.timeline import Bounds
 
-GLTF_SUFFIXES = (".glb", ".gltf")
-CONVERTED_SUFFIXES = (".obj", ".ply", ".stl")
+GLTF_FORMATS = ("glb", "gltf")
 
-
-class AssetLoadError(ValueError):
-    """The asset file could not be loaded; the message names the file."""
+# One error type for unreadable or unsafe assets, whichever layer finds the problem.
+AssetLoadError = AssetError
 
 
 def cache_dir() -> Path:
@@ -32,21 +32,25 @@ def cache_dir() -> Path:
 
 
 def as_gltf(path: Path) -> Path:
-    """Path of a glTF/GLB with the asset's content (converted and cached if needed)."""
-    suffix = path.suffix.lower()
-    if suffix in GLTF_SUFFIXES:
+    """Path of a glTF/GLB with the asset's content (converted and cached if needed).
+
+    The file is first sniffed and checked (engine.asset.io): hostile glTF (URIs leaving
+    the folder, absurd buffer or accessor sizes), truncated files and meshes over the
+    triangle limit are refused before anything is allocated.
+    """
+    fmt = sniff_format(path)
+    check_file(path, fmt)
+    if fmt in GLTF_FORMATS and path.suffix.lower() == f".{fmt}":
         return path
-    if suffix not in CONVERTED_SUFFIXES:
-        raise AssetLoadError(f"{path}: unsupported asset type {suffix!r}")
     target = cache_dir() / "converted" / f"{file_sha256(path)}.glb"
     if target.is_file():
         return target
     import trimesh
 
     try:
-        loaded = trimesh.load(path, force="scene")
+        loaded = trimesh.load(path, file_type=fmt, force="scene")
     except Exception as exc:  # trimesh raises many types for bad files
-        raise AssetLoadError(f"{path}: cannot read {suffix[1:].upper()} file: {exc}") from None
+        raise AssetLoadError(f"{path}: cannot read {fmt.upper()} file: {exc}") from None
     if not loaded.geometry:
         raise AssetLoadError(f"{path}: the file contains no mesh")
     write_bytes_atomic(target, loaded.export(file_type="glb"))
