@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import IO
 
 
-def _umask() -> int:
+def default_mode() -> int:
+    """Permissions a new file gets from open(): 0666 minus the process umask."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 @contextmanager
@@ -30,7 +31,7 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

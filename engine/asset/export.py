@@ -26,6 +26,7 @@ import trimesh
 
 from engine.asset.model import AssetError, texture_image
 from engine.asset.topology import smooth_vertex_normals
+from engine.fileio import default_mode
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "bake_animation", "export_mesh",
            "expected_figures", "verify_export"]
@@ -116,6 +117,7 @@ def write_files_atomic(files: dict[Path, bytes], protect: list[Path] = ()) -> li
                 else:
                     handle.write(data)
         for tmp, target in temps:
+            os.chmod(tmp, default_mode())  # mkstemp makes 0600 files
             os.replace(tmp, target)
     except BaseException:
         for tmp, _ in temps:

@@ -6,14 +6,13 @@ asset is loaded and the shaders compiled once.  The result is one labelled PNG.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from engine.animation import CameraRig
+from engine.render.offline import write_png_atomic
 from engine.scene import scene_from_dict
 
 __all__ = ["VIEWS", "render_contact_sheet"]
@@ -123,15 +122,7 @@ def render_contact_sheet(asset_path: Path, out: Path, *, tile: int = 320,
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             sheet.paste(image, (c * tw, r * th))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=".png")
-    os.close(fd)
-    try:
-        sheet.save(tmp, format="PNG")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_png_atomic(sheet, out)
     return out
 
 
