@@ -244,3 +244,21 @@ def test_reveal_from_zero_scale_renders_an_empty_stage_then_the_asset(scene_fact
         start, end = stage.capture(0.0), stage.capture(0.9)
     assert foreground_mask(start, (16, 16, 16)).mean() < 0.002
     assert foreground_mask(end, (16, 16, 16)).mean() > 0.02
+
+
+def test_ply_with_uvs_but_no_texture_renders_as_a_grey_dielectric(scene_factory, tmp_path,
+                                                                   monkeypatch):
+    """trimesh gives such meshes a placeholder texture and no metallicFactor (glTF: 1)."""
+    from .conftest import SHARED_ASSETS
+
+    source = SHARED_ASSETS / "suzanne.ply"
+    if not source.exists():
+        pytest.skip(f"{source} not available")
+    monkeypatch.setenv("MAQUETTE_CACHE", str(tmp_path / "cache"))
+    scene = scene_factory("robot.glb", stage={"background": "#000000", "lights": "softbox"},
+                          camera={"move": "static"}, output={"height": 90})
+    scene.asset.source = source
+    frame = capture(scene)
+    fg = foreground_mask(frame, (0, 0, 0))
+    assert fg.mean() > 0.03
+    assert np.median(frame[fg][:, :3]) > 70, "renders as dark metal"

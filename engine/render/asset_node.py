@@ -17,6 +17,7 @@ from engine.fileio import file_sha256, write_bytes_atomic
 from engine.scene.timeline import Bounds
 
 GLTF_FORMATS = ("glb", "gltf")
+CONVERTER_VERSION = 2  # bump when the conversion changes: old cached GLBs are not reused
 
 # One error type for unreadable or unsafe assets, whichever layer finds the problem.
 AssetLoadError = AssetError
@@ -42,7 +43,7 @@ def as_gltf(path: Path) -> Path:
     check_file(path, fmt)
     if fmt in GLTF_FORMATS and path.suffix.lower() == f".{fmt}":
         return path
-    target = cache_dir() / "converted" / f"{file_sha256(path)}.glb"
+    target = cache_dir() / "converted" / f"{file_sha256(path)}-v{CONVERTER_VERSION}.glb"
     if target.is_file():
         return target
     import trimesh
@@ -53,8 +54,33 @@ def as_gltf(path: Path) -> Path:
         raise AssetLoadError(f"{path}: cannot read {fmt.upper()} file: {exc}") from None
     if not loaded.geometry:
         raise AssetLoadError(f"{path}: the file contains no mesh")
+    for geometry in loaded.geometry.values():
+        _dielectric_by_default(geometry)
     write_bytes_atomic(target, loaded.export(file_type="glb"))
     return target
+
+
+def _dielectric_by_default(geometry) -> None:
+    """OBJ/PLY materials say nothing about metal; glTF's default metallicFactor is 1.
+
+    trimesh converts them to glTF without a metallicFactor, which would render them as
+    dark metal: make them explicitly non-metallic, and drop trimesh's tiny placeholder
+    texture for meshes that have UVs but no image.
+    """
+    import trimesh
+
+    material = getattr(geometry.visual, "material", None)
+    if material is None:
+        return
+    if not isinstance(material, trimesh.visual.material.PBRMaterial):
+        material = material.to_pbr()
+        geometry.visual.material = material
+    if material.metallicFactor is None:
+        material.metallicFactor = 0.0
+    image = material.baseColorTexture
+    if image is not None and max(image.size) <= 4:
+        # trimesh's placeholder for "UVs but no texture": it would darken the colour twice.
+        material.baseColorTexture = None
 
 
 def load_asset_node(path: Path):
