@@ -13,27 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchlib import cpu_model  # tools/ is on sys.path when run as a script
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("load", "isolate", "model", "reconstruct", "texture", "write")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def baseline_seconds(image: Path, runs: int) -> float:

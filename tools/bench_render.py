@@ -41,6 +41,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchlib import cpu_model  # tools/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # allow running from a plain checkout, uninstalled
     sys.path.insert(0, str(ROOT))
@@ -69,16 +71,6 @@ class Row:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def usable_cores() -> int:

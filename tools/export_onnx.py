@@ -13,7 +13,6 @@ in no training shard) next to trivial baselines.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -23,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.fileio import file_sha256  # noqa: E402
 from tools.train_generator import (  # noqa: E402
     MEAN,
     OUTPUT_NAMES,
@@ -33,14 +33,6 @@ from tools.train_generator import (  # noqa: E402
 )
 
 OPSET = 17
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _Export(__import__("torch").nn.Module):
@@ -214,7 +206,7 @@ def main(argv=None) -> int:
 
     rows = ck.get("rows", [])
     last = rows[-1] if rows else {}
-    digest = sha256(onnx_path)
+    digest = file_sha256(onnx_path)
     card = {
         "id": "maquette-layered-depth-v1",
         "format": "maquette-layered-depth/1",
