@@ -1,4 +1,7 @@
-"""Command line: `maquette render | still | demo`. Thin: parses arguments, calls the engine."""
+"""Command line: `maquette generate | render | still | view | inspect | prep | export | demo`.
+
+Thin: parses arguments, calls the engine, turns errors into messages and exit codes.
+"""
 
 from __future__ import annotations
 
