@@ -74,6 +74,8 @@ def backgrounds(h: int, w: int, name: str) -> np.ndarray:
         return ones * np.array([255.0, 255.0, 255.0])
     if name == "blue":
         return ones * np.array([120.0, 170.0, 230.0])
+    if name == "grey":  # the evaluation protocol's plain light grey
+        return ones * np.array([217.0, 217.0, 217.0])
     if name == "gradient":
         return np.array([70.0, 72.0, 80.0]) * (1 - y) + np.array([200.0, 200.0, 205.0]) * y
     if name == "vignette":
@@ -443,3 +445,10 @@ def test_cast_shadow_on_the_backdrop_is_not_subject(asset, size):
     truth = _render(ASSETS[asset], size=size)[..., 3]
     ref = reference_from_array(shot)
     assert iou(ref.mask, truth) >= 0.93
+
+
+def test_neutral_subject_on_light_grey_keeps_its_shaded_parts(renders):
+    """A white/grey subject's own shading must not be taken for a cast shadow."""
+    rgba = renders["bunny"]
+    ref = reference_from_array(composite(rgba, backgrounds(*rgba.shape[:2], "grey")))
+    assert iou(ref.mask, rgba[..., 3]) >= 0.95

@@ -53,6 +53,9 @@ SHADOW_MAX_GRADIENT = 4.0
 #: this fraction as dark as its inside (a penumbra fading out).
 SHADOW_MAX_FRACTION = 0.4
 SHADOW_EDGE_FADE = 0.6
+#: Shadows are only looked for under a subject whose colour (median chroma shift from
+#: the backdrop, ΔE in a*b*) stands out; a neutral subject's own shading looks the same.
+SHADOW_MIN_SUBJECT_CHROMA = 6.0
 
 _EIGHT = np.ones((3, 3), bool)
 
@@ -144,6 +147,10 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
         return iso
     core = binary & ~candidate
     if not core.any():
+        return iso
+    # A neutral (white, grey) subject on a neutral backdrop has shaded parts that look
+    # just like a shadow: then keep everything (a shadow kept beats a subject cut).
+    if float(np.median(chroma_shift[core])) < SHADOW_MIN_SUBJECT_CHROMA:
         return iso
     core_row = float(np.nonzero(core)[0].mean())
     # Pieces of one shadow split by a darker fold are one region.
