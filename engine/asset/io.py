@@ -383,36 +383,31 @@ def check_stl(path: Path, size: int, limit: int) -> int:
                 raise AssetError(f"{path}: the STL holds no triangles")
             return count
     # ASCII: count facets in chunks
-    count = 0
-    with open(path, "rb") as handle:
-        tail = b""
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            data = tail + chunk
-            count += data.count(b"endfacet")
-            tail = data[-8:]
-            if count > limit:
-                raise AssetError(
-                    f"{path}: ASCII STL with more than {limit:,} triangles "
-                    f"(MAQUETTE_MAX_TRIANGLES); refused"
-                )
+    count = _count_token(path, b"endfacet", b"", limit,
+                         f"ASCII STL with more than {limit:,} triangles")
     if count == 0:
         raise AssetError(f"{path}: corrupt STL: no facets found")
     return count
 
 
-def check_obj(path: Path, size: int, limit: int) -> int:
-    faces = 0
+def _count_token(path: Path, token: bytes, start: bytes, limit: int, what: str) -> int:
+    """Count `token` in the file in 4 MiB chunks (overlapping by len(token) - 1 bytes,
+    `start` prepended to the first), refusing as soon as the count passes `limit`."""
+    count = 0
+    keep = len(token) - 1
     with open(path, "rb") as handle:
-        tail = b"\n"
+        tail = start
         for chunk in iter(lambda: handle.read(1 << 22), b""):
             data = tail + chunk
-            faces += data.count(b"\nf ")
-            tail = data[-1:]
-            if faces > limit:
-                raise AssetError(
-                    f"{path}: OBJ with more than {limit:,} faces (MAQUETTE_MAX_TRIANGLES); "
-                    f"refused"
-                )
+            count += data.count(token)
+            tail = data[-keep:] if keep else b""
+            if count > limit:
+                raise AssetError(f"{path}: {what} (MAQUETTE_MAX_TRIANGLES); refused")
+    return count
+
+
+def check_obj(path: Path, size: int, limit: int) -> int:
+    faces = _count_token(path, b"\nf ", b"\n", limit, f"OBJ with more than {limit:,} faces")
     with open(path, "rb") as handle:
         text = handle.read(min(size, 1 << 26)).decode("utf-8", errors="replace")
     for n, match in enumerate(re.finditer(r"^\s*mtllib\s+(.+?)\s*$", text, re.M)):

@@ -59,6 +59,11 @@ FORMATS = ("mp4", "webm", "mov", "gif", "png")
 
 _SUFFIXES = {".mp4": "mp4", ".webm": "webm", ".mov": "mov", ".gif": "gif"}
 
+# Tag the stream as BT.709 limited range (what the scale filter converts to), so
+# players show the intended colours.
+_BT709_TAGS = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+               "-color_range", "tv")
+
 X264_PRESETS = (
     "ultrafast",
     "superfast",
@@ -304,8 +309,7 @@ class FrameWriter:
                 "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
                 "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
                 "-pix_fmt", "yuv420p",
-                "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-                "-color_range", "tv",
+                *_BT709_TAGS,
                 "-movflags", "+faststart", "-f", "mp4",
             ]  # fmt: skip
         if fmt == "webm":
@@ -315,8 +319,7 @@ class FrameWriter:
                 "-crf", str(self.crf), "-b:v", "0",
                 "-deadline", "good", "-cpu-used", str(_VP9_CPU_USED[self.preset]),
                 "-row-mt", "1",
-                "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-                "-color_range", "tv",
+                *_BT709_TAGS,
                 "-f", "webm",
             ]  # fmt: skip
         if fmt == "mov":
@@ -328,8 +331,7 @@ class FrameWriter:
             return [
                 "-vf", "scale=out_color_matrix=bt709:out_range=tv",
                 *codec, "-vendor", "apl0",
-                "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-                "-color_range", "tv",
+                *_BT709_TAGS,
                 "-f", "mov",
             ]  # fmt: skip
         if fmt == "gif":
