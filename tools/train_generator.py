@@ -97,13 +97,16 @@ class LayeredDepthNet(nn.Module):
 
 
 class ShardData:
-    """All samples of a set of shards in RAM (uint8 / float16)."""
+    """All samples of a set of shards in memory (uint8 / float16), on `device` (a GPU
+    holds tens of thousands of 128 px samples; batches are then cut there)."""
 
-    def __init__(self):
+    KEYS = ("rgba", "back_rgba", "mask", "front", "back")
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
         self.loaded: set[str] = set()
-        self.parts: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("rgba", "back_rgba", "mask", "front", "back")}
-        self.arrays: dict[str, np.ndarray] = {}
+        self.parts: dict[str, list[torch.Tensor]] = {k: [] for k in self.KEYS}
+        self.arrays: dict[str, torch.Tensor] = {}
 
     def add(self, paths) -> int:
         added = 0
@@ -112,29 +115,34 @@ class ShardData:
                 continue
             try:
                 z = np.load(p)
-                arrays = {k: z[k] for k in self.parts}
+                arrays = {k: z[k] for k in self.KEYS}
             except Exception:  # a shard being written; next round
                 continue
             for k, v in arrays.items():
-                self.parts[k].append(v)
+                self.parts[k].append(torch.from_numpy(v).to(self.device))
             self.loaded.add(str(p))
             added += len(arrays["mask"])
         if added:
-            self.arrays = {k: np.concatenate(v) for k, v in self.parts.items()}
+            self.arrays = {k: torch.cat(v) for k, v in self.parts.items()}
+            self.parts = {k: [v] for k, v in self.arrays.items()}
         return added
+
+    def truncate(self, count: int) -> None:
+        self.arrays = {k: v[:count] for k, v in self.arrays.items()}
 
     def __len__(self) -> int:
         return 0 if not self.arrays else len(self.arrays["mask"])
 
-    def batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+    def batch(self, idx) -> dict[str, torch.Tensor]:
         a = self.arrays
-        rgba = torch.from_numpy(a["rgba"][idx]).permute(0, 3, 1, 2).float() / 255
-        brgba = torch.from_numpy(a["back_rgba"][idx]).permute(0, 3, 1, 2).float() / 255
+        idx = torch.as_tensor(idx, device=self.device)
+        rgba = a["rgba"][idx].permute(0, 3, 1, 2).float() / 255
+        brgba = a["back_rgba"][idx].permute(0, 3, 1, 2).float() / 255
         return {
             "rgb": rgba[:, :3], "alpha": rgba[:, 3:4], "back_rgb": brgba[:, :3],
-            "mask": torch.from_numpy(a["mask"][idx]).float()[:, None],
-            "front": torch.from_numpy(a["front"][idx].astype(np.float32))[:, None],
-            "back": torch.from_numpy(a["back"][idx].astype(np.float32))[:, None],
+            "mask": a["mask"][idx].float()[:, None],
+            "front": a["front"][idx].float()[:, None],
+            "back": a["back"][idx].float()[:, None],
         }
 
 
@@ -153,7 +161,7 @@ def augment(b: dict, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
     B = b["mask"].shape[0]
 
     def rnd(*shape):
-        return torch.rand(*shape, generator=gen)
+        return torch.rand(*shape, generator=gen, device=gen.device)
 
     # horizontal flip: a mirrored object is a valid object (back colour stays aligned)
     flip = rnd(B) < 0.5
@@ -162,7 +170,7 @@ def augment(b: dict, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
     # scale / shift jitter
     scale = 1 + (rnd(B) * 2 - 1) * 0.08  # >1: subject bigger
     shift = (rnd(B, 2) * 2 - 1) * 0.04
-    theta = torch.zeros(B, 2, 3)
+    theta = torch.zeros(B, 2, 3, device=gen.device)
     theta[:, 0, 0] = 1 / scale
     theta[:, 1, 1] = 1 / scale
     theta[:, :, 2] = shift
@@ -258,7 +266,7 @@ def evaluate(model, data: ShardData, batch: int = 32, device: str = "cpu") -> di
     n = 0
     for start in range(0, len(data), batch):
         idx = np.arange(start, min(start + batch, len(data)))
-        b = {k: v.to(device) for k, v in data.batch(idx).items()}
+        b = data.batch(idx)
         out = model(plain_input(b).contiguous(memory_format=torch.channels_last))
         t = losses(out, b)
         for k, v in t.items():
@@ -338,32 +346,39 @@ def main(argv=None) -> int:
     p.add_argument("--max-minutes", type=float, default=0,
                    help="stop (and keep the checkpoint) after this long; 0 = no limit")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--wait-minutes", type=float, default=0,
+                   help="wait this long for shard 0 and a training shard to appear")
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    gen = torch.Generator(device=device).manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    val = ShardData()
-    val.add([args.data / "shard_00000.npz"])
-    if val.arrays:
-        val.arrays = {k: v[:args.val_count] for k, v in val.arrays.items()}
-    train = ShardData()
+    val = ShardData(device)
+    train = ShardData(device)
 
     def refresh():
         shards = [q for q in args.data.glob("shard_*.npz") if q.name != "shard_00000.npz"]
         return train.add(shards)
 
-    refresh()
+    deadline = time.time() + 60 * args.wait_minutes
+    while True:  # the dataset tool may still be writing the first shards
+        if not len(val):
+            val.add([args.data / "shard_00000.npz"])
+        refresh()
+        if (len(val) and len(train)) or time.time() >= deadline:
+            break
+        time.sleep(5)
     if len(val) == 0 or len(train) == 0:
         raise SystemExit(f"{args.data}: need shard_00000.npz (validation) and at least one "
                          "more shard")
+    val.truncate(args.val_count)
     widths = tuple(int(w) for w in args.widths.split(","))
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     model = LayeredDepthNet(widths).to(device, memory_format=torch.channels_last)
     n_params = sum(q.numel() for q in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -406,9 +421,9 @@ def main(argv=None) -> int:
             g["lr"] = lr_at(step)
         idx = rng.integers(0, len(train), size=args.batch)
         x, b = augment(train.batch(idx), gen)
-        x, b = x.to(device), {k: v.to(device) for k, v in b.items()}
-        out = model(x.contiguous(memory_format=torch.channels_last))
-        t = losses(out, b)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            out = model(x.contiguous(memory_format=torch.channels_last))
+        t = losses([o.float() for o in out], b)
         opt.zero_grad(set_to_none=True)
         t["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -432,6 +447,8 @@ def main(argv=None) -> int:
             if row["val_total"] < best:
                 best = row["val_total"]
                 torch.save(ck, args.out / "best.pt")
+                torch.save({"model": model.state_dict(), "step": step + 1, "config": config,
+                            "params": n_params}, args.out / "best_weights.pt")
             keys = list(rows[-1].keys())
             with open(args.out / "log.csv", "w", newline="") as fh:
                 w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Render the training set with many parallel workers while the GPU trains on it.
+#
+#   tools/train_on_gpu.sh DATA RUN [WORKERS] [RENDER_MIN] [TRAIN_MIN] [WIDTHS] [BATCH]
+#
+# WORKERS copies of tools/make_dataset.py (one 250-sample shard per process run, so
+# Panda3D's per-object memory is recycled) render into DATA for RENDER_MIN minutes;
+# tools/train_generator.py starts as soon as shard 0 (validation) and one training
+# shard exist, picks up new shards at every evaluation and stops after TRAIN_MIN
+# minutes (cosine schedule over that time). Checkpoints, log and curve go to RUN.
+# A 4-sample smoke render runs first, so a machine without a working GL stops at once.
+set -u
+DATA=$1
+RUN=$2
+WORKERS=${3:-13}
+RENDER_MIN=${4:-6}
+TRAIN_MIN=${5:-7}
+WIDTHS=${6:-48,96,192,384}
+BATCH=${7:-64}
+PY=${PYTHON:-python3}
+cd "$(dirname "$0")/.."
+mkdir -p "$DATA" "$RUN"
+
+smoke=$(mktemp -d)
+if ! $PY tools/make_dataset.py --out "$smoke" --count 4 --size 64 --shard-size 4 --views 2 \
+        --seed 1 --quiet; then
+    echo "smoke render failed: no usable renderer here" >&2
+    exit 3
+fi
+rm -rf "$smoke"
+
+end=$(( $(date +%s) + $(awk "BEGIN{print int($RENDER_MIN * 60)}") ))
+for k in $(seq 0 $((WORKERS - 1))); do
+    ( while [ "$(date +%s)" -lt "$end" ]; do
+          $PY tools/make_dataset.py --out "$DATA" --count 200000 --size 128 --seed 0 \
+              --views 4 --shard-size 250 --worker "$k/$WORKERS" --max-shards 1 --quiet \
+              >>"$DATA/worker_$k.log" 2>&1 || break
+      done ) &
+done
+
+$PY tools/train_generator.py --data "$DATA" --out "$RUN" --widths "$WIDTHS" \
+    --batch "$BATCH" --threads 2 --steps 10000000 --max-minutes "$TRAIN_MIN" \
+    --eval-every 300 --val-count 250 --wait-minutes 4
+status=$?
+pkill -f "tools/make_dataset.py --out $DATA" 2>/dev/null
+kill $(jobs -p) 2>/dev/null
+wait
+ls "$DATA"/shard_*.npz 2>/dev/null | wc -l | xargs echo "shards rendered:"
+exit $status
