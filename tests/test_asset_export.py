@@ -206,6 +206,51 @@ def test_large_obj_scan_agrees_with_trimesh(tmp_path, monkeypatch):
     assert by_scan["textured"] and by_trimesh["textured"]
 
 
+def test_large_obj_scan_layouts_and_broken_files(tmp_path, monkeypatch):
+    """The scan's fast path (contiguous v and f blocks, bytes counts) and its line-by-line
+    fallback (any other layout) agree, and a damaged file fails the check."""
+    from engine.asset import export
+
+    mesh = textured_box()
+    path = export_mesh(mesh, tmp_path / "box.obj").path
+    expected = expected_figures(mesh, "obj")
+    monkeypatch.setattr("engine.asset.export.OBJ_SCAN_BYTES", 0)
+    text = path.read_bytes()
+    fast = export._scan_obj_fast(text)
+    assert fast is not None and fast[0] == 12
+    slow = export._scan_obj_lines(text)
+    assert slow[0] == 12 and np.array_equal(fast[1], slow[1])
+    verify_export(path, expected)
+
+    lines = text.split(b"\n")
+    first_face = next(i for i, line in enumerate(lines) if line.startswith(b"f "))
+    # a group line inside the face block, a quad, CRLF endings: the fallback handles them
+    mixed = lines[:first_face + 2] + [b"g side"] + lines[first_face + 2:]
+    path.write_bytes(b"\n".join(mixed))
+    assert export._scan_obj_fast(path.read_bytes()) is None
+    assert read_back(path)["triangles"] == 12
+    path.write_bytes(b"\r\n".join(lines))
+    assert export._scan_obj_fast(path.read_bytes()) is None
+    verify_export(path, expected)
+    quad = lines[:first_face] + [lines[first_face] + b" 1/1/1"] + lines[first_face + 1:]
+    path.write_bytes(b"\n".join(quad))
+    assert read_back(path)["triangles"] == 13  # a quad is two triangles
+
+    # damage: a face missing, a vertex moved, a stray token in the vertex block
+    path.write_bytes(b"\n".join(lines[:first_face] + lines[first_face + 1:]))
+    with pytest.raises(AssetError, match="11 triangles read back"):
+        verify_export(path, expected)
+    first_v = next(i for i, line in enumerate(lines) if line.startswith(b"v "))
+    moved = lines[:first_v] + [b"v 5.0 0.0 0.0"] + lines[first_v + 1:]
+    path.write_bytes(b"\n".join(moved))
+    with pytest.raises(AssetError, match="bounds"):
+        verify_export(path, expected)
+    stray = lines[:first_v] + [b"v 0.1 x 0.0"] + lines[first_v + 1:]
+    path.write_bytes(b"\n".join(stray))
+    with pytest.raises(AssetError, match="does not read back"):
+        verify_export(path, expected)
+
+
 def test_obj_numbers_round_trip(tmp_path):
     rng = np.random.default_rng(3)
     vertices = rng.normal(scale=[0.001, 3.0, 250.0], size=(300, 3))

@@ -13,8 +13,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["Topology", "analyse", "part_extents", "smooth_vertex_normals", "unique_rows",
-           "vertex_normals", "weld"]
+__all__ = ["Topology", "analyse", "face_normals", "part_extents", "smooth_vertex_normals",
+           "unique_rows", "vertex_normals", "weld"]
 
 
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,22 +167,51 @@ def part_extents(vertices: np.ndarray, faces: np.ndarray, face_part: np.ndarray,
     return size, counts
 
 
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(n, 3) unnormalised face normals (length = twice the area), component-wise
+    (np.cross is about half as fast on (n, 3) arrays)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    p0 = v[faces[:, 0]]
+    e1 = v[faces[:, 1]] - p0
+    e2 = v[faces[:, 2]] - p0
+    out = np.empty_like(e1)
+    out[:, 0] = e1[:, 1] * e2[:, 2] - e1[:, 2] * e2[:, 1]
+    out[:, 1] = e1[:, 2] * e2[:, 0] - e1[:, 0] * e2[:, 2]
+    out[:, 2] = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    return out
+
+
+def _corner_sums(faces: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """(size, k): per vertex, the sum of `values` (n, k) of the faces using it (once per
+    corner). One sparse product (faces x vertices incidence), ~3x faster than three
+    bincounts over the 3n corners."""
+    from scipy.sparse import csr_matrix
+
+    n = len(faces)
+    incidence = csr_matrix((np.ones(3 * n), np.asarray(faces).ravel(),
+                            np.arange(0, 3 * n + 1, 3)), shape=(n, size))
+    return np.asarray(incidence.T @ values)
+
+
+def _unit(acc: np.ndarray) -> np.ndarray:
+    length = np.sqrt(np.einsum("ij,ij->i", acc, acc))[:, None]
+    return np.divide(acc, length, out=np.zeros_like(acc), where=length > 0)
+
+
+def _group_sums(acc: np.ndarray, group: np.ndarray) -> np.ndarray:
+    size = int(group.max()) + 1 if len(group) else 0
+    out = np.zeros((size, acc.shape[1]))
+    for axis in range(acc.shape[1]):
+        out[:, axis] = np.bincount(group, weights=acc[:, axis], minlength=size)
+    return out
+
+
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray,
                    group: np.ndarray | None = None) -> np.ndarray:
     """(n, 3) area-weighted unit normals per vertex; with `group` (n,) the sums are
     shared by all vertices of a group (e.g. one welded position)."""
-    v0 = vertices[faces[:, 0]]
-    face_n = np.cross(vertices[faces[:, 1]] - v0, vertices[faces[:, 2]] - v0)
-    slots = faces if group is None else group[faces]
-    size = len(vertices) if group is None else int(group.max()) + 1
-    acc = np.zeros((size, 3))
-    flat = slots.ravel()
-    for axis in range(3):
-        acc[:, axis] = np.bincount(flat, weights=np.repeat(face_n[:, axis], 3),
-                                   minlength=size)
-    length = np.linalg.norm(acc, axis=1, keepdims=True)
-    acc = np.divide(acc, length, out=np.zeros_like(acc), where=length > 0)
-    return acc if group is None else acc[group]
+    acc = _corner_sums(faces, face_normals(vertices, faces), len(vertices))
+    return _unit(acc) if group is None else _unit(_group_sums(acc, group))[group]
 
 
 def smooth_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -190,8 +219,9 @@ def smooth_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray
     together), while hard edges (where a split vertex's own normal differs from the
     shared one by more than 30°) keep their own normal."""
     _, inverse = unique_rows(vertices)
-    smooth = vertex_normals(vertices, faces, inverse)
-    own = vertex_normals(vertices, faces)
+    acc = _corner_sums(faces, face_normals(vertices, faces), len(vertices))
+    own = _unit(acc)  # one pass over the faces serves both
+    smooth = _unit(_group_sums(acc, inverse))[inverse]
     hard = np.einsum("ij,ij->i", own, smooth) < np.cos(np.radians(30))
     smooth[hard] = own[hard]
     return smooth
