@@ -251,6 +251,43 @@ def test_large_obj_scan_layouts_and_broken_files(tmp_path, monkeypatch):
         verify_export(path, expected)
 
 
+def test_stl_scan_agrees_with_trimesh_and_catches_damage(tmp_path):
+    from engine.asset.export import scan_stl
+
+    mesh = textured_box()
+    path = export_mesh(mesh, tmp_path / "box.stl", units="mm").path
+    expected = expected_figures(mesh, "stl", "mm")
+    got = verify_export(path, expected)
+    assert got["reader"] == "numpy STL"
+    by_trimesh = load_asset(path)
+    assert got["triangles"] == by_trimesh.triangles == 12
+    assert np.allclose(got["bounds"], by_trimesh.bounds)
+
+    data = bytearray(path.read_bytes())
+    moved = bytearray(data)
+    moved[84 + 12:84 + 16] = struct.pack("<f", 5000.0)  # first corner's x
+    path.write_bytes(bytes(moved))
+    with pytest.raises(AssetError, match="bounds"):
+        verify_export(path, expected)
+    nan = bytearray(data)
+    nan[84 + 16:84 + 20] = struct.pack("<f", float("nan"))
+    path.write_bytes(bytes(nan))
+    with pytest.raises(AssetError, match="NaN"):
+        verify_export(path, expected)
+    path.write_bytes(bytes(data[:-50]))  # a record short of the header's count
+    with pytest.raises(AssetError):
+        verify_export(path, expected)
+    fewer = bytearray(data[:-50])
+    fewer[80:84] = struct.pack("<I", 11)  # consistent, but a triangle missing
+    path.write_bytes(bytes(fewer))
+    with pytest.raises(AssetError, match="11 triangles read back"):
+        verify_export(path, expected)
+    ascii_stl = tmp_path / "ascii.stl"
+    ascii_stl.write_text(trimesh.exchange.stl.export_stl_ascii(mesh))
+    assert scan_stl(ascii_stl) is None  # the general loader reads ASCII
+    assert read_back(ascii_stl)["triangles"] == 12
+
+
 def test_obj_numbers_round_trip(tmp_path):
     rng = np.random.default_rng(3)
     vertices = rng.normal(scale=[0.001, 3.0, 250.0], size=(300, 3))

@@ -25,7 +25,7 @@ import numpy as np
 import trimesh
 
 from engine.asset.model import AssetError, texture_image
-from engine.asset.topology import smooth_vertex_normals
+from engine.asset.topology import face_normals, smooth_vertex_normals
 from engine.fileio import default_mode
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "bake_animation", "export_mesh",
@@ -360,18 +360,22 @@ def _obj_files(mesh: trimesh.Trimesh, out: Path) -> dict[Path, bytes]:
     return files
 
 
+_STL_RECORD = np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")])
+
+
 def _stl_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     """Binary STL: 80-byte header, count, then (normal, 3 corners, 0) per triangle."""
-    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    length = np.linalg.norm(normal, axis=1, keepdims=True)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces)
+    normal = face_normals(vertices, faces)
+    length = np.sqrt(np.einsum("ij,ij->i", normal, normal))[:, None]
     normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
-    record = np.zeros(len(tri), dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)),
-                                                ("a", "<u2")]))
+    record = np.empty(len(faces), dtype=_STL_RECORD)
     record["n"] = normal
-    record["v"] = tri
+    record["v"] = vertices.astype(np.float32)[faces]  # (gathering float32: half the bytes)
+    record["a"] = 0
     header = b"Maquette binary STL".ljust(80, b" ")
-    return header + struct.pack("<I", len(tri)) + record.tobytes()
+    return header + struct.pack("<I", len(record)) + record.tobytes()
 
 
 def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | None = None,
@@ -404,10 +408,10 @@ def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | Non
     elif fmt == "obj":
         files = _obj_files(mesh, out)
     elif fmt == "stl":
-        scaled = mesh.copy() if units == "mm" else mesh
-        if units == "mm":
-            scaled.apply_scale(1000.0)
-        files = {out: _stl_bytes(scaled.vertices, scaled.faces)}
+        vertices = np.asarray(mesh.vertices, dtype=np.float64)
+        if units == "mm":  # (not mesh.copy(): that also copies and decodes the texture)
+            vertices = vertices * 1000.0
+        files = {out: _stl_bytes(vertices, mesh.faces)}
     elif fmt == "ply":
         files = {out: trimesh.exchange.ply.export_ply(mesh, encoding="binary",
                                                       include_attributes=False)}
@@ -475,12 +479,37 @@ def read_back(path: Path, fmt: str | None = None) -> dict:
         return figures
     if fmt == "obj" and path.stat().st_size > OBJ_SCAN_BYTES:
         return scan_obj(path)
+    if fmt == "stl":
+        figures = scan_stl(path)
+        if figures is not None:
+            return figures
     from engine.asset.io import load_asset
 
     asset = load_asset(path)
     return {"triangles": asset.triangles, "bounds": asset.bounds,
             "textured": bool(asset.texture is not None and asset.has_uv),
             "reader": "trimesh"}
+
+
+def scan_stl(path: Path) -> dict | None:
+    """Figures of a binary STL read with numpy (the 50-byte records viewed in place:
+    count from the header, checked against the file size, bounds of every corner), or
+    None for an ASCII STL. The file passes the loader's checks first (size limit)."""
+    from engine.asset.io import check_file, sniff_format
+
+    path = Path(path)
+    if sniff_format(path) != "stl":
+        raise AssetError(f"{path}: not an STL file")
+    count = check_file(path, "stl")
+    data = path.read_bytes()
+    if len(data) != 84 + 50 * count or struct.unpack("<I", data[80:84])[0] != count:
+        return None  # ASCII: the general loader reads it
+    corners = np.frombuffer(data, dtype=_STL_RECORD, count=count, offset=84)["v"]
+    lo, hi = corners.min(axis=(0, 1)), corners.max(axis=(0, 1))
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise AssetError(f"{path}: vertex positions contain NaN or infinity")
+    return {"triangles": int(count), "bounds": np.array([lo, hi], dtype=np.float64),
+            "textured": False, "reader": "numpy STL"}
 
 
 OBJ_SCAN_BYTES = 16 << 20  # trimesh parses OBJ line by line in Python: ~20 s for 1M faces
