@@ -638,7 +638,9 @@ with ufbx.load_file(sys.argv[1]) as scene:
     tri, lo, hi, uv, normals = 0, [float("inf")] * 3, [float("-inf")] * 3, False, False
     for mesh in scene.meshes:
         tri += int(mesh.num_triangles)
-        pts = np.array([(p.x, p.y, p.z) for p in mesh.vertex_position.values], dtype=float)
+        # the positions' buffer, copied while the scene is open (a Python loop over the
+        # Vec3 objects took ~0.5 s per million)
+        pts = np.array(mesh.vertex_position.values, dtype=float).reshape(-1, 3)
         if len(pts):
             lo = np.minimum(lo, pts.min(axis=0)).tolist()
             hi = np.maximum(hi, pts.max(axis=0)).tolist()
