@@ -372,7 +372,7 @@ def _stl_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
     record = np.empty(len(faces), dtype=_STL_RECORD)
     record["n"] = normal
-    record["v"] = vertices.astype(np.float32)[faces]  # (gathering float32: half the bytes)
+    record["v"] = np.take(vertices.astype(np.float32), faces, axis=0)  # (float32: half the bytes)
     record["a"] = 0
     header = b"Maquette binary STL".ljust(80, b" ")
     return header + struct.pack("<I", len(record)) + record.tobytes()

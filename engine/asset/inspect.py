@@ -65,12 +65,14 @@ def guess_up(mesh: trimesh.Trimesh, convention: str = "+y") -> tuple[str, dict]:
     return best, scores
 
 
-def surface_samples(mesh: trimesh.Trimesh, count: int, seed: int = 0):
+def surface_samples(mesh: trimesh.Trimesh, count: int, seed: int = 0,
+                    areas: np.ndarray | None = None):
     """(count, 3) points, (count,) face index and (count, 3) barycentric coordinates,
-    area-weighted and deterministic."""
+    area-weighted and deterministic. `areas`: the (n,) face areas if already known."""
     rng = np.random.default_rng(seed)
-    areas = triangle_areas(np.asarray(mesh.vertices, dtype=np.float64),
-                           np.asarray(mesh.faces, dtype=np.int64))
+    if areas is None:
+        areas = triangle_areas(np.asarray(mesh.vertices, dtype=np.float64),
+                               np.asarray(mesh.faces, dtype=np.int64))
     cdf = np.cumsum(areas)
     if cdf[-1] <= 0:
         faces = rng.integers(0, len(areas), count)
@@ -294,12 +296,13 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
             "FBX/USDZ/OBJ exports will carry a plain material only")
 
     # Surface samples for thin walls, symmetry and baked lighting.
-    points, sface, bary = surface_samples(mesh, samples)
+    areas = triangle_areas(vertices, faces)  # once, for the samples and the spacing
+    points, sface, bary = surface_samples(mesh, samples, areas=areas)
     tri = vertices[faces[sface]]  # normals of the sampled faces only
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
     thin = _thin_walls(points, normals, diag, extent,
-                       float(triangle_areas(vertices, faces).sum()))
+                       float(areas.sum()))
     if thin["thin_fraction"] > 0.02:
         add("thin walls", "warn", f"{thin['thin_fraction']:.0%} of the surface is thinner than "
             f"{thin['threshold_m'] * 1000:.3g} mm (min {thin['min_thickness_m'] * 1000:.3g} mm)",

@@ -36,7 +36,7 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty(len(h), dtype=np.int64)
     inverse[order] = np.cumsum(new_group) - 1
     first = order[new_group]
-    if not np.array_equal(data[first][inverse], data):
+    if not np.array_equal(np.take(np.take(data, first, axis=0), inverse, axis=0), data):
         keys = data.view(np.dtype((np.void, data.dtype.itemsize * data.shape[1]))).ravel()
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         inverse = inverse.ravel().astype(np.int64)
@@ -50,7 +50,8 @@ def weld(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarra
     mapping each original vertex to its welded index)."""
     v = np.asarray(vertices, dtype=np.float64)
     first, inverse = unique_rows(v)
-    return v[first] + 0.0, inverse[np.asarray(faces, dtype=np.int64)], inverse
+    return np.take(v, first, axis=0) + 0.0, np.take(inverse, np.asarray(faces, dtype=np.int64)), \
+        inverse
 
 
 @dataclass
@@ -155,10 +156,10 @@ def analyse(vertices: np.ndarray, faces: np.ndarray, area_eps: float | None = No
         graph = csr_matrix((np.ones(len(lo_v), dtype=np.int8), hi_v, indptr),
                            shape=(n_v, n_v))
         count, vlabels = connected_components(graph, directed=False)
-        face_labels = vlabels[c0]
+        face_labels = np.take(vlabels, c0)
         used = np.zeros(count, bool)
         used[face_labels] = True  # components of isolated vertices do not count
-        face_part = (np.cumsum(used) - 1)[face_labels]
+        face_part = np.take(np.cumsum(used) - 1, face_labels)
         parts = int(used.sum())
     else:
         parts, face_part = 0, np.zeros(0, np.int64)
@@ -195,16 +196,23 @@ def part_extents(vertices: np.ndarray, faces: np.ndarray, face_part: np.ndarray,
 
 
 def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(n, 3) unnormalised face normals (length = twice the area), component-wise
-    (np.cross is about half as fast on (n, 3) arrays)."""
+    """(n, 3) unnormalised face normals (length = twice the area), component-wise into
+    one array (np.cross is about half as fast on (n, 3) arrays, and np.take gathers
+    rows 2-3x faster than fancy indexing)."""
     v = np.asarray(vertices, dtype=np.float64)
-    p0 = v[faces[:, 0]]
-    e1 = v[faces[:, 1]] - p0
-    e2 = v[faces[:, 2]] - p0
+    p0 = np.take(v, faces[:, 0], axis=0)
+    e1 = np.take(v, faces[:, 1], axis=0)
+    e1 -= p0
+    e2 = np.take(v, faces[:, 2], axis=0)
+    e2 -= p0
+    del p0
     out = np.empty_like(e1)
-    out[:, 0] = e1[:, 1] * e2[:, 2] - e1[:, 2] * e2[:, 1]
-    out[:, 1] = e1[:, 2] * e2[:, 0] - e1[:, 0] * e2[:, 2]
-    out[:, 2] = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    np.multiply(e1[:, 1], e2[:, 2], out=out[:, 0])
+    out[:, 0] -= e1[:, 2] * e2[:, 1]
+    np.multiply(e1[:, 2], e2[:, 0], out=out[:, 1])
+    out[:, 1] -= e1[:, 0] * e2[:, 2]
+    np.multiply(e1[:, 0], e2[:, 1], out=out[:, 2])
+    out[:, 2] -= e1[:, 1] * e2[:, 0]
     return out
 
 
