@@ -186,3 +186,25 @@ def test_inspect_cli_json(tmp_path, capsys):
     report = json.loads(report_path.read_text())
     assert report["topology"]["watertight"] and report["texture"]["has_uv"]
     assert main(["inspect", str(tmp_path / "missing.glb")]) == 2
+
+
+def test_duplicate_faces_dropped_double_sided_sheet_kept():
+    """Exact duplicates (same welded vertices, same winding, also rotated) are dropped;
+    an opposite-winding copy (a double-sided sheet) is left alone; a clean mesh loses
+    nothing."""
+    clean = prepare(_asset(trimesh.creation.icosphere(2)), PrepOptions(up="y"))
+    assert not any("duplicate" in step for step in clean.steps)
+    assert clean.after["triangles"] == clean.before["triangles"]
+
+    box = trimesh.creation.box()
+    faces = np.asarray(box.faces)
+    doubled = np.vstack([faces, faces[:2], np.roll(faces[2:3], 1, axis=1)])
+    result = prepare(_asset(trimesh.Trimesh(box.vertices, doubled, process=False)),
+                     PrepOptions(up="y"))
+    assert "dropped 0 degenerate and 3 duplicate faces" in result.steps
+    assert result.after["triangles"] == 12 and result.after["watertight"]
+
+    sheet = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 1]],
+                            process=False)
+    result = prepare(_asset(sheet), PrepOptions(up="y"))
+    assert result.after["triangles"] == 2
