@@ -18,7 +18,7 @@ Two baselines are scored under the same protocol from the input's silhouette: an
 ellipsoid fitted to its box (depth = the smaller side) and the silhouette extruded
 to half its larger side.
 
-    python tools/eval_generator.py --model models/maquette-ld-v1.json \
+    python tools/eval_generator.py --model models/maquette-ld-v2.json \
         --assets ../shared/assets --out /work/data/eval --table docs/generator/eval.md
 """
 
@@ -188,6 +188,10 @@ def volume_iou(a, b, pitch: float = 1 / 64) -> float | None:
 
 
 def score(pred, gt, seed=0) -> dict:
+    """Issue 4's protocol: normalise both (box centre, longest side 1), align, sample.
+    The scale comes from the prediction's box in the frame it is written in, so a
+    perfect cube turned 30° about the vertical is shrunk by 1/1.37 and scores
+    F@0.05 = 0 (tests/test_eval_protocol.py): orientation counts."""
     pred, gt = normalise(pred), normalise(gt)
     pred = align(pred, gt, seed)
     kw = {"seed": seed} if _has_seed() else {}
@@ -307,9 +311,36 @@ def mean(values):
     return float(np.mean(v)) if v else None
 
 
+METHODS = ("model", "extruded", "ellipsoid")
+KEYS = ("chamfer", "f@0.05", "f@0.1", "volume_iou", "silhouette_iou", "psnr")
+
+
+def summarise(rows: list[dict]) -> dict:
+    return {method: {k: mean([r[method].get(k) for r in rows]) for k in KEYS}
+            for method in METHODS}
+
+
+def table(rows: list[dict], summary: dict) -> str:
+    """Markdown table: one line per asset and method, then the means."""
+    lines = ["| asset | method | Chamfer ↓ | F@0.05 ↑ | F@0.1 ↑ | vol IoU ↑ | sil IoU ↑ "
+             "| PSNR ↑ |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def fmt(x, d=3):
+        return "–" if x is None else f"{x:.{d}f}"
+
+    for r in rows + [{"asset": "**mean**", **summary}]:
+        for method in METHODS:
+            m = r[method]
+            lines.append(f"| {r['asset']} | {method} | {fmt(m.get('chamfer'))} | "
+                         f"{fmt(m.get('f@0.05'))} | {fmt(m.get('f@0.1'))} | "
+                         f"{fmt(m.get('volume_iou'))} | {fmt(m.get('silhouette_iou'))} | "
+                         f"{fmt(m.get('psnr'), 1)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="models/maquette-ld-v1.json",
+    p.add_argument("--model", default="models/maquette-ld-v2.json",
                    help="model card, or 'classical'")
     p.add_argument("--assets", type=Path, default=Path("../shared/assets"))
     p.add_argument("--out", type=Path, default=Path("/tmp/maquette-eval"))
@@ -337,7 +368,8 @@ def main(argv=None) -> int:
             gt.apply_transform(np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0],
                                          [0, 0, 0, 1]], float))
         row = {"asset": asset.name, "up": up, "generate_s": round(seconds, 2)}
-        row["model"] = score(load_mesh(glb), gt)
+        pred = load_mesh(glb)
+        row["model"] = score(pred, gt)
         row["model"].update(view_metrics(rgba, glb))
         for base_name, mesh in baselines(rgba[..., 3]).items():
             row[base_name] = score(mesh, gt)
@@ -345,29 +377,12 @@ def main(argv=None) -> int:
         print(json.dumps(row), flush=True)
     if args.sheet and made:
         contact_sheet(made, args.sheet)
-    summary = {}
-    for method in ("model", "extruded", "ellipsoid"):
-        summary[method] = {k: mean([r[method].get(k) for r in rows])
-                           for k in ("chamfer", "f@0.05", "f@0.1", "volume_iou",
-                                     "silhouette_iou", "psnr")}
+    summary = summarise(rows)
     (args.out / "eval.json").write_text(json.dumps({"rows": rows, "mean": summary}, indent=1))
     print(json.dumps(summary, indent=1))
     if args.table:
-        lines = ["| asset | method | Chamfer ↓ | F@0.05 ↑ | F@0.1 ↑ | vol IoU ↑ | sil IoU ↑ "
-                 "| PSNR ↑ |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-
-        def fmt(x, d=3):
-            return "–" if x is None else f"{x:.{d}f}"
-
-        for r in rows + [{"asset": "**mean**", **summary}]:
-            for method in ("model", "extruded", "ellipsoid"):
-                m = r[method]
-                lines.append(f"| {r['asset']} | {method} | {fmt(m.get('chamfer'))} | "
-                             f"{fmt(m.get('f@0.05'))} | {fmt(m.get('f@0.1'))} | "
-                             f"{fmt(m.get('volume_iou'))} | {fmt(m.get('silhouette_iou'))} | "
-                             f"{fmt(m.get('psnr'), 1)} |")
         args.table.parent.mkdir(parents=True, exist_ok=True)
-        args.table.write_text("\n".join(lines) + "\n")
+        args.table.write_text(table(rows, summary))
     return 0
 
 

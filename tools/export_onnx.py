@@ -1,7 +1,7 @@
 """Export a trained layered-depth generator to ONNX and write its model card.
 
     python tools/export_onnx.py --checkpoint /work/data/run1/best.pt \
-        --data /work/data/ld128 --name maquette-ld-v1 --out models/
+        --data /work/data/ld128 --name maquette-ld-v2 --out models/
 
 Writes OUT/NAME.onnx and OUT/NAME.json (docs/GENERATOR_INTERFACE.md). Checks that
 onnxruntime (CPU) and torch agree on validation inputs (max abs difference per
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--data", required=True, type=Path, help="dataset folder (shard 0 = val)")
-    p.add_argument("--name", default="maquette-ld-v1")
+    p.add_argument("--name", default="maquette-ld-v2")
     p.add_argument("--out", type=Path, default=Path("models"))
     p.add_argument("--val-count", type=int, default=500)
     p.add_argument("--sheet", type=Path, help="write a PNG of validation predictions")
@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     last = rows[-1] if rows else {}
     digest = file_sha256(onnx_path)
     card = {
-        "id": "maquette-layered-depth-v1",
+        "id": args.name.replace("maquette-ld-", "maquette-layered-depth-"),
         "format": "maquette-layered-depth/1",
         "onnx": onnx_path.name,
         "sha256": digest,
@@ -237,7 +237,8 @@ def main(argv=None) -> int:
                          "validation; those meshes are the evaluation set.",
         "training": {
             "steps": last.get("step"), "samples_seen": last.get("samples_seen"),
-            "train_samples": last.get("train_size"), "minutes_cpu": last.get("minutes"),
+            "train_samples": last.get("train_size"), "minutes": last.get("minutes"),
+            "device": ck["config"].get("device", "cpu"),
             "batch": ck["config"].get("batch"), "lr": ck["config"].get("lr"),
             "seed": ck["config"].get("seed"), "checkpoint": args.checkpoint.name,
         },

@@ -330,6 +330,12 @@ def plot_curve(rows: list[dict], png: Path, keys=("train_total", "val_total")) -
 # --------------------------------------------------------------------------------------
 
 
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return device
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, type=Path)
@@ -415,7 +421,7 @@ def main(argv=None) -> int:
     model.train()
     config = {"widths": list(widths), "size": int(val.arrays["mask"].shape[-1]),
               "mean": MEAN, "std": STD, "seed": args.seed, "steps": args.steps,
-              "batch": args.batch, "lr": args.lr}
+              "batch": args.batch, "lr": args.lr, "device": _device_name(device)}
     for step in range(step0, args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
@@ -447,8 +453,9 @@ def main(argv=None) -> int:
             if row["val_total"] < best:
                 best = row["val_total"]
                 torch.save(ck, args.out / "best.pt")
+                # the weights alone (no optimiser state): small enough to carry back
                 torch.save({"model": model.state_dict(), "step": step + 1, "config": config,
-                            "params": n_params}, args.out / "best_weights.pt")
+                            "params": n_params, "rows": rows}, args.out / "best_weights.pt")
             keys = list(rows[-1].keys())
             with open(args.out / "log.csv", "w", newline="") as fh:
                 w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")

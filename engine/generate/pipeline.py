@@ -25,7 +25,7 @@ from engine.generate.runtime import get_model
 from engine.generate.texture import bake_atlas
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-DEFAULT_MODEL = MODELS_DIR / "maquette-ld-v1.json"
+DEFAULT_MODEL = MODELS_DIR / "maquette-ld-v2.json"
 CLASSICAL = "classical"
 
 
