@@ -208,3 +208,42 @@ def test_duplicate_faces_dropped_double_sided_sheet_kept():
                             process=False)
     result = prepare(_asset(sheet), PrepOptions(up="y"))
     assert result.after["triangles"] == 2
+
+
+def test_display_copy_carries_tangents_and_a_smaller_texture(tmp_path):
+    """The contact sheet's display copy: decimated, texture at most 1024 px, and its GLB
+    has glTF tangents (unit, perpendicular to the normals, w = +-1) so panda3d-gltf
+    need not compute them; the GLB passes the loader's checks and the read-back."""
+    from engine.asset.export import _split_glb, expected_figures, export_mesh, verify_export
+    from engine.asset.io import check_file
+    from engine.asset.prep import display_copy
+
+    mesh = textured_sphere(100)
+    mesh.visual.material.baseColorTexture = Image.new("RGB", (2048, 1024), (200, 40, 40))
+    assert display_copy(mesh, len(mesh.faces)) is None  # small enough already
+    copy = display_copy(mesh, 5000)
+    assert len(copy.faces) <= 5000
+    assert copy.visual.material.baseColorTexture.size == (1024, 512)
+    assert mesh.visual.material.baseColorTexture.size == (2048, 1024)  # input untouched
+    path = export_mesh(copy, tmp_path / "display.glb").path
+    check_file(path)
+    verify_export(path, expected_figures(copy, "glb"))
+    doc, binary = _split_glb(path.read_bytes())
+    attributes = doc["meshes"][0]["primitives"][0]["attributes"]
+
+    def accessor(name):
+        acc = doc["accessors"][attributes[name]]
+        view = doc["bufferViews"][acc["bufferView"]]
+        width = {"VEC3": 3, "VEC4": 4}[acc["type"]]
+        start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+        return np.frombuffer(binary, np.float32, acc["count"] * width, start).reshape(-1, width)
+
+    tangents, normals = accessor("TANGENT"), accessor("NORMAL")
+    assert len(tangents) == len(normals) == len(copy.vertices)
+    assert np.allclose(np.linalg.norm(tangents[:, :3], axis=1), 1.0, atol=1e-5)
+    assert np.abs(np.einsum("ij,ij->i", tangents[:, :3], normals)).max() < 1e-3
+    assert set(np.unique(tangents[:, 3])) <= {-1.0, 1.0}
+    # an ordinary export has no tangents (files stay as they were)
+    plain = export_mesh(mesh, tmp_path / "plain.glb").path
+    doc, _ = _split_glb(plain.read_bytes())
+    assert "TANGENT" not in doc["meshes"][0]["primitives"][0]["attributes"]

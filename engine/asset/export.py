@@ -231,8 +231,47 @@ def bake_animation(glb: bytes, times: np.ndarray, matrices: np.ndarray,
 # ----------------------------------------------------------------------------------
 
 
+# mesh.metadata flag (set on display copies): also write a TANGENT attribute. Without
+# one, panda3d-gltf computes tangents itself in a Python loop (~0.7 s per 100k
+# triangles), which is most of the contact sheet's load.
+GLTF_TANGENTS = "maquette_gltf_tangents"
+
+
 def _glb(mesh: trimesh.Trimesh) -> bytes:
-    return trimesh.Scene(mesh).export(file_type="glb")
+    data = trimesh.Scene(mesh).export(file_type="glb")
+    if mesh.metadata.get(GLTF_TANGENTS):
+        data = _with_tangents(data, mesh)
+    return data
+
+
+def _with_tangents(glb: bytes, mesh: trimesh.Trimesh) -> bytes:
+    """The GLB with a TANGENT accessor added to its one primitive (left as it is when
+    there is not exactly one primitive with UVs and normals, or its vertices are not
+    the mesh's)."""
+    from engine.asset.topology import vertex_tangents
+
+    uv = _uv(mesh)
+    doc, binary = _split_glb(glb)
+    primitives = [p for m in doc.get("meshes", []) for p in m.get("primitives", [])]
+    if uv is None or len(primitives) != 1:
+        return glb
+    attributes = primitives[0].get("attributes", {})
+    if "TANGENT" in attributes or "NORMAL" not in attributes or \
+            doc["accessors"][attributes["POSITION"]]["count"] != len(mesh.vertices):
+        return glb
+    gltf_uv = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])  # glTF's v runs down the image
+    tangents = vertex_tangents(mesh.vertices, np.asarray(mesh.faces), gltf_uv,
+                               mesh_normals(mesh))
+    binary = bytearray(binary + b"\0" * (-len(binary) % 4))
+    offset = len(binary)
+    binary.extend(tangents.tobytes())
+    doc["bufferViews"].append({"buffer": 0, "byteOffset": offset,
+                               "byteLength": tangents.nbytes, "target": 34962})
+    doc["accessors"].append({"bufferView": len(doc["bufferViews"]) - 1,
+                             "componentType": 5126, "count": len(tangents), "type": "VEC4"})
+    attributes["TANGENT"] = len(doc["accessors"]) - 1
+    doc["buffers"][0]["byteLength"] = len(binary)
+    return _join_glb(doc, bytes(binary))
 
 
 def _gltf_files(mesh: trimesh.Trimesh, out: Path, animation) -> dict[Path, bytes]:

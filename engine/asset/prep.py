@@ -334,15 +334,28 @@ def _resize_texture(material, size: int):
     return material, (w, h), new.size
 
 
+DISPLAY_TEXTURE_SIZE = 1024  # contact-sheet tiles are 320 px: a 2048² texture is 8x over
+
+
 def display_copy(mesh: trimesh.Trimesh, max_triangles: int) -> trimesh.Trimesh | None:
     """A decimated copy for display (contact sheets), or None if `mesh` is small
-    enough. Same UVs and material; normals smoothed."""
+    enough. Same UVs and material, its texture reduced to DISPLAY_TEXTURE_SIZE;
+    normals smoothed; flagged to be written with glTF tangents (a GLB of it loads in
+    Panda3D without panda3d-gltf computing them)."""
+    from engine.asset.export import GLTF_TANGENTS
+
     if len(mesh.faces) <= max_triangles:
         return None
     a = _Arrays(mesh)
     decimate(a, max_triangles)
     _smooth_normals(a)
-    return a.to_mesh()
+    if a.material is not None:
+        resized = _resize_texture(a.material, DISPLAY_TEXTURE_SIZE)
+        if resized:
+            a.material = resized[0]
+    out = a.to_mesh()
+    out.metadata[GLTF_TANGENTS] = True
+    return out
 
 
 def prepare(asset: Asset, options: PrepOptions) -> PrepResult:

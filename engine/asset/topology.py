@@ -14,7 +14,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 __all__ = ["Topology", "analyse", "face_normals", "part_extents", "smooth_vertex_normals",
-           "unique_rows", "vertex_normals", "weld"]
+           "unique_rows", "vertex_normals", "vertex_tangents", "weld"]
 
 
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -260,3 +260,41 @@ def smooth_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray
     hard = np.einsum("ij,ij->i", own, smooth) < np.cos(np.radians(30))
     smooth[hard] = own[hard]
     return smooth
+
+
+def vertex_tangents(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray,
+                    normals: np.ndarray) -> np.ndarray:
+    """(n, 4) float32 glTF tangents: per vertex the area-weighted direction of
+    increasing u (from each face's UV derivatives), made perpendicular to the normal
+    and unit length, with w = +-1 the bitangent's handedness.  `uv` as glTF stores it
+    (v down the image).  Where UVs give no direction (degenerate, unused vertex) any
+    unit vector perpendicular to the normal."""
+    v = np.asarray(vertices, dtype=np.float64)
+    uv = np.asarray(uv, dtype=np.float64)
+    n = np.asarray(normals, dtype=np.float64)
+    p0 = np.take(v, faces[:, 0], axis=0)
+    e1 = np.take(v, faces[:, 1], axis=0) - p0
+    e2 = np.take(v, faces[:, 2], axis=0) - p0
+    t0 = np.take(uv, faces[:, 0], axis=0)
+    d1 = np.take(uv, faces[:, 1], axis=0) - t0
+    d2 = np.take(uv, faces[:, 2], axis=0) - t0
+    det = d1[:, 0] * d2[:, 1] - d2[:, 0] * d1[:, 1]
+    # dP/du and dP/dv of each face are (...) / det; weighted by the face's UV area
+    # |det| that leaves sign(det) (0 where the UVs are degenerate)
+    sign = np.sign(np.where(np.abs(det) > 1e-20, det, 0.0))[:, None]
+    tangent = _corner_sums(faces, (e1 * d2[:, 1:2] - e2 * d1[:, 1:2]) * sign, len(v))
+    bitangent = _corner_sums(faces, (e2 * d1[:, 0:1] - e1 * d2[:, 0:1]) * sign, len(v))
+    tangent -= n * np.einsum("ij,ij->i", n, tangent)[:, None]
+    tangent = _unit(tangent)
+    missing = ~np.any(tangent, axis=1)
+    if missing.any():
+        nm = n[missing]
+        axis = np.where(np.abs(nm[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        tangent[missing] = _unit(np.cross(nm, axis))
+        still = ~np.any(tangent, axis=1)
+        tangent[still] = [1.0, 0.0, 0.0]
+    hand = np.einsum("ij,ij->i", np.cross(n, tangent), bitangent)
+    out = np.empty((len(v), 4), dtype=np.float32)
+    out[:, :3] = tangent
+    out[:, 3] = np.where(hand < 0, -1.0, 1.0)
+    return out
