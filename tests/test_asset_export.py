@@ -232,6 +232,9 @@ def test_large_obj_scan_layouts_and_broken_files(tmp_path, monkeypatch):
     path.write_bytes(b"\r\n".join(lines))
     assert export._scan_obj_fast(path.read_bytes()) is None
     verify_export(path, expected)
+    spaced = lines[:first_face] + [lines[first_face].replace(b" ", b"  ", 1)] + \
+        lines[first_face + 1:]
+    assert export._scan_obj_fast(b"\n".join(spaced)) is None  # not one space per corner
     quad = lines[:first_face] + [lines[first_face] + b" 1/1/1"] + lines[first_face + 1:]
     path.write_bytes(b"\n".join(quad))
     assert read_back(path)["triangles"] == 13  # a quad is two triangles
