@@ -364,7 +364,7 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     a = _Arrays(mesh)
     before = figures(mesh, a.topology())
     steps: list[str] = []
-    size = float(np.linalg.norm(mesh.extents)) or 1.0
+    size = float(np.linalg.norm(before["size_m"])) or 1.0  # (mesh.extents, without trimesh)
 
     # --- cleanup -----------------------------------------------------------------
     merged = _merge_duplicates(a)
