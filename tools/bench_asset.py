@@ -2,6 +2,7 @@
 textured mesh.
 
     .venv/bin/python tools/bench_asset.py [--triangles 1000000] [--sheet] [--keep DIR]
+                                          [--baseline REV]
 
 The mesh is made here: a bumpy latitude/longitude sphere with a real UV seam and a
 2048x2048 painted texture, saved as GLB.  Each step runs in its own Python process,
@@ -9,6 +10,11 @@ so its peak memory (max RSS, which includes the ~0.2 GB of the interpreter and
 libraries) is its own.  Times are wall seconds of the step after imports,
 including loading the asset, and the CPU seconds of the process over the same span
 (wall time on a shared machine swings with the load; CPU time much less).
+
+--baseline REV also runs every step with the `engine` package as committed at REV
+(extracted with `git archive` to a temporary folder), each step right after the
+current code's, and prints the ratio baseline / current of CPU and wall seconds:
+before/after measured under the same load.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# a child timing a baseline runs with that revision's tree first on the path
+sys.path.insert(0, os.environ.get("MAQUETTE_BENCH_ROOT") or str(ROOT))
 
 
 def make_mesh(path: Path, triangles: int) -> None:
@@ -117,6 +124,8 @@ def main() -> int:
     parser.add_argument("--sheet", action="store_true",
                         help="also time `maquette inspect --sheet` (report + contact sheet)")
     parser.add_argument("--keep", help="keep the mesh and outputs in this folder")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also time the engine package as committed at this git revision")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -135,15 +144,32 @@ def main() -> int:
                                            ("glb", "gltf", "obj", "fbx", "usdz", "stl", "ply")]
     if args.sheet:
         steps.insert(2, "sheet")
+    baseline_root = None
+    if args.baseline:
+        baseline_root = Path(tempfile.mkdtemp(prefix="maquette-baseline-"))
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "engine"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(baseline_root)], input=archive, check=True)
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        print(f"baseline: engine/ at {rev}, each step run right after the current code's")
+
+    def child(step: str, root: Path | None) -> dict | None:
+        env = {**os.environ, "PYTHONPATH": str(root or ROOT)}
+        if root is not None:
+            env["MAQUETTE_BENCH_ROOT"] = str(root)
+        out = subprocess.run([sys.executable, __file__, "--child", step, str(source),
+                              str(work)], capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            print(f"{step:<14} FAILED{' (baseline)' if root else ''}\n{out.stderr[-2000:]}")
+            return None
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
     print(f"{'step':<14}{'seconds':>9}{'CPU s':>8}{'of which load':>15}{'peak MB':>9}  notes")
     for step in steps:
-        out = subprocess.run([sys.executable, __file__, "--child", step, str(source),
-                              str(work)], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if out.returncode != 0:
-            print(f"{step:<14} FAILED\n{out.stderr[-2000:]}")
+        r = child(step, None)
+        if r is None:
             return 1
-        r = json.loads(out.stdout.strip().splitlines()[-1])
         notes = ""
         if "export_s" in r:
             notes = (f"write {r['export_s']:.2f} s + read-back check {r['verify_s']:.2f} s, "
@@ -152,9 +178,22 @@ def main() -> int:
             notes = f"-> {r['triangles_out']:,} triangles"
         print(f"{step:<14}{r['seconds']:>9.2f}{r['cpu_s']:>8.2f}{r['load_s']:>15.2f}"
               f"{r['peak_mb']:>9.0f}  {notes}")
-    if not args.keep:
-        import shutil
+        if baseline_root is not None:
+            b = child(step, baseline_root)
+            if b is None:
+                return 1
+            notes = ""
+            if "export_s" in b:
+                notes = f"write {b['export_s']:.2f} s + check {b['verify_s']:.2f} s; "
+            notes += (f"baseline/current: CPU x{b['cpu_s'] / r['cpu_s']:.2f}, "
+                      f"wall x{b['seconds'] / r['seconds']:.2f}")
+            print(f"{'  baseline':<14}{b['seconds']:>9.2f}{b['cpu_s']:>8.2f}{b['load_s']:>15.2f}"
+                  f"{b['peak_mb']:>9.0f}  {notes}")
+    import shutil
 
+    if baseline_root is not None:
+        shutil.rmtree(baseline_root, ignore_errors=True)
+    if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
