@@ -356,8 +356,13 @@ def _obj_text(vertices, faces, uv, normals, mtl_name: str | None) -> bytes:
                                                            mtl_name))
 
 
-def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None) -> list:
-    """The OBJ text in pieces (bytes, or flat uint8 arrays) to write one after another.
+_OBJ_BLOCK = 1 << 16  # rows formatted at a time: small buffers, reused by the allocator
+
+
+def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None):
+    """The OBJ text in pieces (bytes, or flat uint8 arrays) to write one after another,
+    made block by block (_OBJ_BLOCK rows: no full-size buffers, whose fresh pages
+    cost more than the formatting in a new process).
 
     Written with numpy as fixed-width fields (fixed-point floats: positions with 7
     decimals, UVs 6, normals 5) whose padding is then dropped, about 3x faster
@@ -365,33 +370,38 @@ def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None) -> list:
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     n, f = len(vertices), len(faces)
-    parts = [b"# Maquette\n"]
+    yield b"# Maquette\n"
     if mtl_name:
-        parts.append(f"mtllib {mtl_name}\nusemtl material0\n".encode())
-    parts.append(_fixed_lines(b"v", vertices, 7))
+        yield f"mtllib {mtl_name}\nusemtl material0\n".encode()
+    blocks = [(b"v", vertices, 7)]
     if uv is not None:
-        parts.append(_fixed_lines(b"vt", np.asarray(uv, dtype=np.float64), 6))
-    parts.append(_fixed_lines(b"vn", np.asarray(normals, dtype=np.float64), 5))
+        blocks.append((b"vt", np.asarray(uv, dtype=np.float64), 6))
+    blocks.append((b"vn", np.asarray(normals, dtype=np.float64), 5))
+    for tag, values, decimals in blocks:
+        for start in range(0, n, _OBJ_BLOCK):
+            yield _fixed_lines(tag, values[start:start + _OBJ_BLOCK], decimals)
     width = len(str(max(n, 1)))
-    d = _digits((faces + 1).ravel(), width).reshape(f, 3, width)
     # each corner " i/i/i" (or " i//i" without UVs), written into the lines in place
     slots = [0, 1] if uv is None else [0, 1, 2]
     corner = 1 + len(slots) * width + (len(slots) - 1) + (uv is None)
-    lines, body = _line_array(b"f", f, 3 * corner)
-    out = body.reshape(f, 3, corner)
-    out[..., 0] = 32
-    at = 1
-    for k in slots:
-        if k:
-            out[..., at] = 47
-            at += 1
-            if uv is None:  # "//": no UV index
+    for start in range(0, f, _OBJ_BLOCK):
+        block = faces[start:start + _OBJ_BLOCK]
+        m = len(block)
+        d = _digits((block + 1).ravel(), width).reshape(m, 3, width)
+        lines, body = _line_array(b"f", m, 3 * corner)
+        out = body.reshape(m, 3, corner)
+        out[..., 0] = 32
+        at = 1
+        for k in slots:
+            if k:
                 out[..., at] = 47
                 at += 1
-        out[..., at:at + width] = d
-        at += width
-    parts.append(_strip_nul(lines))
-    return parts
+                if uv is None:  # "//": no UV index
+                    out[..., at] = 47
+                    at += 1
+            out[..., at:at + width] = d
+            at += width
+        yield _strip_nul(lines)
 
 
 def _obj_files(mesh: trimesh.Trimesh, out: Path) -> dict[Path, bytes]:
