@@ -36,6 +36,7 @@ class GenerateSettings:
     faces: int = 20000  # target triangle count (about)
     texture_size: int = 1024  # pixels, square atlas
     height: float = 0.3  # metres
+    mirror_average: bool = True  # also predict the mirrored image and average
 
     def validate(self) -> None:
         if not 500 <= self.faces <= 2_000_000:
@@ -110,7 +111,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
         size, ratio, background = card.size, card.foreground_ratio, card.background
         framed = frame_subject(reference, size, ratio, background)
         log(f"maquette: model {card.id} on {model.device.upper()}")
-        prediction = model.predict(framed.image, framed.mask)
+        prediction = model.predict(framed.image, framed.mask, settings.mirror_average)
         model_info = {"id": card.id, "sha256": model.sha256, "device": model.device,
                       "card": str(card.path)}
     lap("model")
