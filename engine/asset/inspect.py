@@ -296,7 +296,9 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
             "FBX/USDZ/OBJ exports will carry a plain material only")
 
     # Surface samples for thin walls, symmetry and baked lighting.
-    areas = triangle_areas(vertices, faces)  # once, for the samples and the spacing
+    # face areas once, for the samples and the spacing (the welded faces' normals are
+    # the faces' own: welding only merges equal positions)
+    areas = 0.5 * np.sqrt(np.einsum("ij,ij->i", topo.face_normals, topo.face_normals))
     points, sface, bary = surface_samples(mesh, samples, areas=areas)
     tri = vertices[faces[sface]]  # normals of the sampled faces only
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])

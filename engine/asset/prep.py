@@ -273,8 +273,12 @@ def _fix_winding(a: _Arrays) -> int:
     if topo.non_manifold_edges == 0:
         # outward: signed volume of each part; per face p0 . (p1 x p2), written as
         # p0 . ((p1 - p0) x (p2 - p0)) (the same number) to reuse face_normals
-        signed = np.einsum("ij,ij->i", np.take(topo.vertices, wf[:, 0], axis=0),
-                           face_normals(topo.vertices, wf))
+        normals = topo.face_normals
+        if normals is None:
+            normals = face_normals(topo.vertices, topo.faces)
+        if flip.any():  # (a reversed face's normal is the negated one)
+            normals = np.where(flip[:, None], -normals, normals)
+        signed = np.einsum("ij,ij->i", np.take(topo.vertices, wf[:, 0], axis=0), normals)
         volume = np.bincount(topo.face_part, weights=signed, minlength=topo.parts)
         boundary_parts = np.zeros(topo.parts, bool)
         if len(topo.boundary_edges):

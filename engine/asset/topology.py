@@ -70,6 +70,7 @@ class Topology:
     degenerate: np.ndarray  # (n,) bool: zero area or repeated vertex
     face_part: np.ndarray  # (n,) connected part of each face
     parts: int
+    face_normals: np.ndarray | None = None  # (n, 3) unnormalised (length = 2 x area)
 
     @property
     def watertight(self) -> bool:
@@ -91,9 +92,8 @@ def analyse(vertices: np.ndarray, faces: np.ndarray, area_eps: float | None = No
     repeated = c0 == c1
     repeated |= c1 == c2
     repeated |= c0 == c2
-    normal = face_normals(wv, wf)
+    normal = face_normals(wv, wf)  # (kept: prep's outward test and inspect's areas)
     area2 = np.einsum("ij,ij->i", normal, normal)
-    del normal
     if area_eps is None:
         diag = float(np.linalg.norm(wv.max(axis=0) - wv.min(axis=0))) if n_v else 0.0
         area_eps = (diag * 1e-7) ** 2
@@ -167,7 +167,7 @@ def analyse(vertices: np.ndarray, faces: np.ndarray, area_eps: float | None = No
         vertices=wv, faces=wf, inverse=inverse, boundary_edges=boundary,
         non_manifold_edges=non_manifold, inconsistent_edges=inconsistent, holes=int(holes),
         hole_sizes=hole_sizes, hole_labels=hole_labels, degenerate=degenerate,
-        face_part=face_part.ravel(), parts=int(parts),
+        face_part=face_part.ravel(), parts=int(parts), face_normals=normal,
     )
 
 
