@@ -117,16 +117,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         from engine.render.contact_sheet import render_contact_sheet
 
         with tempfile.TemporaryDirectory(prefix="maquette-sheet-") as tmp:
-            # Above 100k triangles the sheet shows a decimated copy: the renderer loads
+            # Above 50k triangles the sheet shows a decimated copy: the renderer loads
             # and draws it in seconds, and at 320-pixel tiles it looks the same.
             shown, note = asset.source, ""
-            copy = display_copy(asset.mesh, 100_000)
+            copy = display_copy(asset.mesh, 50_000)
             if copy is not None:
                 shown = export_mesh(copy, Path(tmp) / "display.glb").path
                 note = f" ({len(copy.faces) // 1000}k-tri copy)"
+            # the wireframe rule goes by the asset's own size: a copy's edges are not its
             report["contact_sheet"] = str(render_contact_sheet(
-                shown, Path(args.sheet), triangles=asset.triangles if copy is None
-                else len(copy.faces), note=note))
+                shown, Path(args.sheet), triangles=asset.triangles, note=note))
     if args.json == "-":
         print(json.dumps(report, indent=2))
         return 0
