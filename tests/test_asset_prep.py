@@ -247,3 +247,17 @@ def test_display_copy_carries_tangents_and_a_smaller_texture(tmp_path):
     plain = export_mesh(mesh, tmp_path / "plain.glb").path
     doc, _ = _split_glb(plain.read_bytes())
     assert "TANGENT" not in doc["meshes"][0]["primitives"][0]["attributes"]
+
+
+def test_decimation_leaves_no_collapsed_faces(tmp_path):
+    """A bumpy, seamed 100k-triangle sphere (the benchmark's mesh, smaller): meshoptimizer
+    leaves faces whose corners collapsed onto seam twins; prep drops them and says so."""
+    from tools.bench_asset import make_mesh
+
+    make_mesh(tmp_path / "bumpy.glb", 100_000)
+    asset = load_asset(tmp_path / "bumpy.glb")
+    assert prepare(asset, PrepOptions()).after["degenerate_faces"] == 0  # clean input
+    result = prepare(asset, PrepOptions(faces=5000))
+    assert result.after["degenerate_faces"] == 0
+    assert abs(result.after["triangles"] - 5000) / 5000 <= 0.05
+    assert any("collapsed or folded faces dropped" in s for s in result.steps)

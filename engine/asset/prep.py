@@ -319,6 +319,23 @@ def decimate(a: _Arrays, target: int) -> tuple[int, float]:
     return len(a.f), float(error[0])
 
 
+def _drop_collapse_artifacts(a: _Arrays, manifold_before: bool) -> int:
+    """After simplification: drop faces whose corners collapsed onto one point (seam
+    twins) and, when the mesh was manifold before, back-to-back face pairs (the same
+    three welded corners twice: a fold the collapses made, which would leave four
+    faces on each of its edges). Returns how many faces were dropped."""
+    topo = a.topology()
+    bad = topo.degenerate.copy()
+    if manifold_before and topo.non_manifold_edges:
+        canonical = np.sort(topo.faces, axis=1)
+        _, inverse, counts = np.unique(canonical, axis=0, return_inverse=True,
+                                       return_counts=True)
+        bad |= counts[inverse.ravel()] > 1
+    if bad.any():
+        a.f = a.f[~bad]
+    return int(bad.sum())
+
+
 def _resize_texture(material, size: int):
     image = None
     for attr in ("baseColorTexture", "image"):
@@ -472,11 +489,16 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
         if options.faces < 4:
             raise AssetError("--faces must be at least 4")
         start = len(a.f)
+        manifold_before = a.topology().non_manifold_edges == 0
         got, error = decimate(a, options.faces)
         if got < start:
+            dropped = _drop_collapse_artifacts(a, manifold_before)
+            got = len(a.f)
             off = abs(got - options.faces) / options.faces
             steps.append(f"decimated {start:,} -> {got:,} triangles (target "
-                         f"{options.faces:,}, {off:.1%} off; error {error:.2%} of the size)")
+                         f"{options.faces:,}, {off:.1%} off; error {error:.2%} of the size"
+                         + (f"; {dropped} collapsed or folded faces dropped" if dropped
+                            else "") + ")")
     _smooth_normals(a)
 
     # --- texture -----------------------------------------------------------------------
