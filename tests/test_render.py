@@ -262,3 +262,23 @@ def test_ply_with_uvs_but_no_texture_renders_as_a_grey_dielectric(scene_factory,
     fg = foreground_mask(frame, (0, 0, 0))
     assert fg.mean() > 0.03
     assert np.median(frame[fg][:, :3]) > 70, "renders as dark metal"
+
+
+def test_a_stage_after_a_closed_one_reuses_its_key_light_and_still_casts_shadows(
+        scene_factory):
+    """Closed Stages hand their shadow-casting key light on (Panda3D never frees a
+    caster's shadow map); a Stage made after another one must still match the
+    regression reference, ground shadow included."""
+    import engine.render.stage as stage_module
+
+    sections = {"stage": {"background": ["#404652", "#15161a"]},
+                "camera": {"move": "static", "azimuth": 25, "elevation": 12},
+                "output": {"height": 120, "msaa": 4}}
+    capture(scene_factory("bottle.glb", **sections))  # another scene first
+    spare = stage_module._SPARE_KEY_LIGHTS[stage_module.SHADOW_MAP_SIZE]
+    lights = list(spare)
+    assert lights
+    frame = capture(scene_factory("robot.glb", **sections))[..., :3]
+    assert spare == lights  # the same light went out and came back
+    reference = np.asarray(Image.open(DATA / "reference_robot_studio.png").convert("RGB"))
+    assert np.abs(frame.astype(int) - reference.astype(int)).mean() < 1.5
