@@ -38,7 +38,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = GenerateSettings(device=args.device, model=args.model, faces=args.faces,
                                 texture_size=args.texture_size, height=args.height,
-                                mirror_average=args.mirror_average)
+                                mirror_average=args.mirror_average, upright=args.upright)
     result = generate_asset(Path(args.image), Path(args.output), settings)
     report = result.report
     for warning in report["warnings"]:
@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--mirror-average", action=argparse.BooleanOptionalAction, default=True,
                      help="average the model's prediction with that of the mirrored image "
                           "(default on; off halves the model time)")
+    gen.add_argument("--upright", action=argparse.BooleanOptionalAction, default=True,
+                     help="undo the view's elevation when the model estimates it (default "
+                          "on: an asset seen from above stands straight)")
     gen.set_defaults(func=cmd_generate)
 
     inspect = sub.add_parser("inspect", help="technical report and contact sheet of an asset")

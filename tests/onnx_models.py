@@ -17,8 +17,10 @@ STD = [0.5, 0.5, 0.5, 0.5]
 
 def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
                        thickness: float = 0.15, output_names: dict | None = None,
-                       card_size: int | None = None, static_size: bool = True) -> Path:
-    """Write NAME.onnx and NAME.json into `directory`; returns the card path."""
+                       card_size: int | None = None, static_size: bool = True,
+                       view_elevation: float | None = None) -> Path:
+    """Write NAME.onnx and NAME.json into `directory`; returns the card path. With
+    `view_elevation`, a fifth output `view_elevation` [1, 1] holds that constant."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -55,6 +57,10 @@ def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
     outputs = [helper.make_tensor_value_info(names[k], TensorProto.FLOAT, [1, c, dim, dim])
                for k, c in (("mask", 1), ("front_depth", 1), ("back_depth", 1),
                             ("back_color", 3))]
+    if view_elevation is not None:
+        nodes.append(const("view_elevation", [[view_elevation]]))
+        outputs.append(helper.make_tensor_value_info("view_elevation", TensorProto.FLOAT,
+                                                     [1, 1]))
     graph = helper.make_graph(nodes, name, inputs, outputs)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -71,7 +77,9 @@ def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
                   "channels": ["r", "g", "b", "mask"], "mean": MEAN, "std": STD,
                   "foreground_ratio": 0.85, "background": 0.5},
         "outputs": {"mask": "mask", "front_depth": "front_depth", "back_depth": "back_depth",
-                    "back_color": "back_color"},
+                    "back_color": "back_color",
+                    **({"view_elevation": "view_elevation"} if view_elevation is not None
+                       else {})},
         "camera": {"type": "orthographic", "crop_extent": 1.0, "depth_origin": "bbox_center"},
     }
     card_path = directory / f"{name}.json"

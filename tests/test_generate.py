@@ -261,3 +261,49 @@ def test_generate_cli_and_render_from_image_scene(tmp_path, tiny_model):
                                            "MAQUETTE_CACHE": str(env_cache)})
     assert result.returncode == 0, result.stderr
     assert still.exists() and list((env_cache / "generated").glob("*.glb"))
+
+
+def test_stand_upright_undoes_the_view_elevation():
+    """A box as a camera 25° above it sees it (tilted towards the viewer) comes out with
+    its faces square to the axes."""
+    from engine.generate.reconstruct import LayeredMesh, stand_upright
+
+    box = trimesh.creation.box((0.6, 1.0, 0.4))
+    e = np.radians(25.0)
+    seen = np.array([[1, 0, 0], [0, np.cos(e), -np.sin(e)], [0, np.sin(e), np.cos(e)]])
+    tilted = LayeredMesh(vertices=box.vertices @ seen.T, faces=box.faces, uv=None)
+    assert np.ptp(tilted.vertices, axis=0)[2] > 0.6  # the tilt shows in the box's depth
+    upright = stand_upright(tilted, 25.0)
+    assert np.allclose(np.ptp(upright.vertices, axis=0), [0.6, 1.0, 0.4], atol=1e-9)
+
+
+def test_a_model_that_estimates_the_view_stands_the_asset_upright(tmp_path):
+    """A card with the optional view_elevation output: the asset is turned by it (and
+    not with --no-upright), and the report says so."""
+    card = make_inflate_model(tmp_path / "m", size=64, view_elevation=30.0)
+    image = tmp_path / "bottle.png"
+    render_reference(SAMPLE_ASSETS / "bottle.glb", image, elevation=30.0)
+    made = {}
+    for upright in (True, False):
+        out = tmp_path / f"asset-{upright}.glb"
+        result = generate_asset(image, out, GenerateSettings(model=str(card), faces=4000,
+                                                             texture_size=256, upright=upright),
+                                log=lambda m: None)
+        assert result.report["mesh"]["view_elevation_deg"] == pytest.approx(30.0)
+        assert result.report["mesh"]["stood_upright"] is upright
+        made[upright] = trimesh.load(out, force="mesh")
+    # the slab's flat front faced the camera; stood up, it leans back by 30°
+    flat = made[False].face_normals[made[False].face_normals[:, 2] > 0.99]
+    assert len(flat) > 100
+    turned = made[True].face_normals
+    leaning = turned[np.abs(turned[:, 1] + np.sin(np.radians(30.0))) < 0.02]
+    assert len(leaning) > 100
+
+
+def test_view_elevation_output_of_the_wrong_shape_is_refused(tmp_path):
+    card_path = make_inflate_model(tmp_path, size=64, view_elevation=10.0)
+    card = json.loads(card_path.read_text())
+    card["outputs"]["view_elevation"] = "mask"  # a [1, 1, S, S] map is not a number
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelCardError, match="view_elevation"):
+        get_model(load_card(card_path), "cpu")

@@ -129,3 +129,30 @@ def test_shipped_onnx_runs_on_cpu(card_path):
     assert np.all(back >= front - 1e-5)
     assert color.min() >= 0 and color.max() <= 1
     assert np.all(np.isfinite(front)) and np.all(np.isfinite(back))
+
+
+def test_view_head_trains_and_round_trips(tmp_path):
+    """tools/train_view_head.py on a real (tiny) shard: the checkpoint it writes loads
+    with a fifth output, the elevation in degrees, one per image."""
+    torch = pytest.importorskip("torch")
+    from tools.make_dataset import main as make
+    from tools.train_generator import LayeredDepthNet, load_net
+    from tools.train_view_head import main as train_head
+
+    data = tmp_path / "data"
+    make(["--out", str(data), "--count", "8", "--size", "32", "--shard-size", "8",
+          "--views", "4", "--seed", "5", "--quiet"])
+    net = LayeredDepthNet((8, 8, 16, 16))
+    config = {"widths": [8, 8, 16, 16], "size": 32}
+    torch.save({"model": net.state_dict(), "config": config}, tmp_path / "net.pt")
+    shard = str(data / "shard_00000.npz")
+    train_head(["--checkpoint", str(tmp_path / "net.pt"), "--out", str(tmp_path / "view.pt"),
+                "--train", shard, "--val", shard, "--epochs", "3", "--hidden", "4"])
+    checkpoint = torch.load(tmp_path / "view.pt", weights_only=False)
+    assert checkpoint["config"]["view_head_hidden"] == 4
+    assert checkpoint["view_head"]["train_renders"] == 8
+    loaded = load_net(checkpoint).eval()
+    with torch.no_grad():
+        out = loaded(torch.zeros(2, 4, 32, 32))
+    assert len(out) == 5 and out[4].shape == (2, 1)
+    assert -90 < float(out[4][0, 0]) < 90

@@ -27,8 +27,8 @@ from tools.train_generator import (  # noqa: E402
     MEAN,
     OUTPUT_NAMES,
     STD,
-    LayeredDepthNet,
     ShardData,
+    load_net,
     plain_input,
 )
 
@@ -49,22 +49,39 @@ def export(checkpoint: Path, onnx_path: Path):
 
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = ck["config"]
-    net = LayeredDepthNet(tuple(cfg["widths"]))
-    net.load_state_dict(ck["model"])
+    net = load_net(ck)
     net.eval()
+    names = output_names(net)
     size = int(cfg["size"])
     dummy = torch.zeros(1, 4, size, size)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         _Export(net).eval(), (dummy,), str(onnx_path), input_names=["image"],
-        output_names=OUTPUT_NAMES, opset_version=OPSET, dynamo=False,
-        dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in OUTPUT_NAMES}},
+        output_names=names, opset_version=OPSET, dynamo=False,
+        dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
     )
     import onnx
 
     model = onnx.load(str(onnx_path))
     onnx.checker.check_model(model)
     return net, ck, size
+
+
+def output_names(net) -> list[str]:
+    return OUTPUT_NAMES + (["view_elevation"] if net.view_head is not None else [])
+
+
+def view_metrics(sess, data: ShardData, shard: Path, batch: int = 16) -> dict[str, float]:
+    """Mean absolute error (degrees) of the view_elevation output against the renders'
+    true camera elevation, and of always answering the training set's mean (15°)."""
+    truth = np.array([json.loads(str(m))["elevation"] for m in np.load(shard)["meta"]])
+    truth = truth[: len(data)]
+    pred = np.concatenate([
+        sess.run(["view_elevation"], {"image": plain_input(data.batch(
+            np.arange(s, min(s + batch, len(data))))).numpy()})[0][:, 0]
+        for s in range(0, len(data), batch)])
+    return {"view_elevation_mae_deg": round(float(np.abs(pred - truth).mean()), 2),
+            "view_elevation_prior_mae_deg": round(float(np.abs(15.0 - truth).mean()), 2)}
 
 
 def ort_session(onnx_path: Path, threads: int = 2):
@@ -175,11 +192,11 @@ def main(argv=None) -> int:
 
     # torch vs onnxruntime on real validation inputs
     x = plain_input(val.batch(np.arange(min(8, len(val))))).numpy()
+    names = output_names(net)
     with torch.no_grad():
         ref = [t.numpy() for t in net(torch.from_numpy(x))]
-    got = sess.run(OUTPUT_NAMES, {"image": x})
-    diffs = {n: float(np.abs(a - b).max()) for n, a, b in zip(OUTPUT_NAMES, ref, got,
-                                                                strict=True)}
+    got = sess.run(names, {"image": x})
+    diffs = {n: float(np.abs(a - b).max()) for n, a, b in zip(names, ref, got, strict=True)}
     print("max |onnxruntime - torch|:", json.dumps(diffs))
 
     # CPU inference time, batch 1
@@ -187,11 +204,11 @@ def main(argv=None) -> int:
     for threads in (1, 2):
         s = ort_session(onnx_path, threads)
         one = x[:1]
-        s.run(OUTPUT_NAMES, {"image": one})
+        s.run(names, {"image": one})
         t = time.perf_counter()
         reps = 10
         for _ in range(reps):
-            s.run(OUTPUT_NAMES, {"image": one})
+            s.run(names, {"image": one})
         timing[f"onnxruntime_cpu_ms_{threads}_threads"] = round(
             (time.perf_counter() - t) / reps * 1000, 1)
     print("inference:", timing)
@@ -200,6 +217,8 @@ def main(argv=None) -> int:
         return sess.run(OUTPUT_NAMES, {"image": xb})
 
     metrics = metrics_on(val, run)
+    if "view_elevation" in names:
+        metrics.update(view_metrics(sess, val, args.data / "shard_00000.npz"))
     print("validation:", json.dumps(metrics))
     if args.sheet:
         validation_sheet(val, run, args.sheet)
@@ -214,7 +233,7 @@ def main(argv=None) -> int:
         "sha256": digest,
         "input": {"name": "image", "size": size, "channels": ["r", "g", "b", "mask"],
                   "mean": MEAN, "std": STD, "foreground_ratio": 0.85, "background": 0.5},
-        "outputs": {n: n for n in OUTPUT_NAMES},
+        "outputs": {n: n for n in names},
         "camera": {"type": "orthographic", "crop_extent": 1.0, "depth_origin": "bbox_center"},
         "architecture": {
             "type": "U-Net (half-resolution encoder/decoder + full-resolution refinement)",

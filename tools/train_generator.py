@@ -68,6 +68,7 @@ class LayeredDepthNet(nn.Module):
         self.head = nn.Conv2d(full, 6, 1)
         # global context: pooled bottleneck → per-image offsets of every output
         self.context = nn.Linear(w[-1], 6)
+        self.view_head: ViewHead | None = None  # optional 5th output (tools/train_view_head.py)
 
     def forward(self, x):
         skips = []
@@ -77,6 +78,7 @@ class LayeredDepthNet(nn.Module):
             if i < len(self.enc) - 1:
                 skips.append(h)
         ctx = self.context(h.mean(dim=(2, 3)))[:, :, None, None]
+        view = None if self.view_head is None else self.view_head(bottleneck_features(h))
         for dec in self.dec:
             skip = skips.pop()
             h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
@@ -88,7 +90,40 @@ class LayeredDepthNet(nn.Module):
         front = o[:, 1:2]
         back = front + F.softplus(o[:, 2:3])
         color = torch.sigmoid(o[:, 3:6])
+        if view is not None:
+            return mask, front, back, color, view
         return mask, front, back, color
+
+
+def bottleneck_features(h: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) bottleneck → (B, 2C): mean and max over space."""
+    return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], 1)
+
+
+class ViewHead(nn.Module):
+    """Bottleneck features → the camera's elevation above the horizon, degrees (B, 1).
+    Standardises its input with fixed statistics, then a one-hidden-layer MLP whose
+    output is in units of 15° around 15° (the training range is -10..40°)."""
+
+    def __init__(self, features: int, hidden: int = 64):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("std", torch.ones(features))
+        self.mlp = nn.Sequential(nn.Dropout(0.3), nn.Linear(features, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, 1))
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.mlp((f - self.mean) / self.std) * 15.0 + 15.0
+
+
+def load_net(checkpoint: dict) -> LayeredDepthNet:
+    """The network of a checkpoint (with its view head when it has one)."""
+    cfg = checkpoint["config"]
+    net = LayeredDepthNet(tuple(cfg["widths"]))
+    if cfg.get("view_head_hidden"):
+        net.view_head = ViewHead(2 * cfg["widths"][-1], cfg["view_head_hidden"])
+    net.load_state_dict(checkpoint["model"])
+    return net
 
 
 # --------------------------------------------------------------------------------------
@@ -240,7 +275,7 @@ def _grad_l1(pred, target, m):
 
 
 def losses(out, b) -> dict[str, torch.Tensor]:
-    mask_logit, front, back, color = out
+    mask_logit, front, back, color = out[:4]
     m = b["mask"]
     terms = {
         "mask": F.binary_cross_entropy_with_logits(mask_logit, m),

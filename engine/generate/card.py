@@ -1,7 +1,8 @@
 """Model cards (`models/NAME.json`) and their validation against the ONNX graph.
 
 The contract is docs/GENERATOR_INTERFACE.md: input `image` [1, 4, S, S] (RGB on
-grey + mask), outputs mask / front_depth / back_depth / back_color.
+grey + mask), outputs mask / front_depth / back_depth / back_color, and optionally
+view_elevation [1, 1] (the camera's elevation above the horizon, degrees).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 FORMAT = "maquette-layered-depth/1"
 OUTPUT_CHANNELS = {"mask": 1, "front_depth": 1, "back_depth": 1, "back_color": 3}
+OPTIONAL_OUTPUTS = ("view_elevation",)  # [1, 1] degrees
 MAX_CARD_BYTES = 1 << 20
 
 
@@ -32,7 +34,7 @@ class ModelCard:
     std: tuple[float, ...]
     foreground_ratio: float
     background: float
-    outputs: dict[str, str]  # role (mask, front_depth, …) → graph output name
+    outputs: dict[str, str]  # role (mask, front_depth, …, view_elevation) → output name
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -82,6 +84,9 @@ def load_card(path: Path) -> ModelCard:
     for role in OUTPUT_CHANNELS:
         if not isinstance(outputs.get(role), str):
             raise ModelCardError(f"{path}: field 'outputs.{role}' is missing")
+    for role in OPTIONAL_OUTPUTS:
+        if role in outputs and not isinstance(outputs[role], str):
+            raise ModelCardError(f"{path}: field 'outputs.{role}' must name a graph output")
     ratio = float(doc.get("input", {}).get("foreground_ratio", 0.85))
     background = float(doc.get("input", {}).get("background", 0.5))
     return ModelCard(
@@ -89,7 +94,8 @@ def load_card(path: Path) -> ModelCard:
         sha256=doc.get("sha256"), input_name=_get(doc, "input.name", str, path), size=size,
         mean=tuple(float(x) for x in mean), std=tuple(float(x) for x in std),
         foreground_ratio=ratio, background=background,
-        outputs={role: outputs[role] for role in OUTPUT_CHANNELS}, raw=doc,
+        outputs={role: outputs[role] for role in (*OUTPUT_CHANNELS, *OPTIONAL_OUTPUTS)
+                 if role in outputs}, raw=doc,
     )
 
 
@@ -116,6 +122,11 @@ def validate_against_graph(card: ModelCard, inputs: list, outputs: list) -> None
             raise ModelCardError(f"{card.path}: field 'outputs.{role}' names {name!r}, which "
                                  f"the graph does not produce (it has {sorted(names)})")
         out_shape = names[name].shape
+        if role in OPTIONAL_OUTPUTS:
+            if len(out_shape) != 2 or isinstance(out_shape[1], int) and out_shape[1] != 1:
+                raise ModelCardError(f"{card.path}: output {name!r} ({role}) has shape "
+                                     f"{out_shape}; expected [1, 1]")
+            continue
         channels = out_shape[1] if len(out_shape) == 4 else None
         if len(out_shape) != 4 or isinstance(channels, int) and channels != OUTPUT_CHANNELS[role]:
             raise ModelCardError(f"{card.path}: output {name!r} ({role}) has shape {out_shape}; "

@@ -20,11 +20,17 @@ from scipy import ndimage
 from engine.fileio import atomic_output
 from engine.generate.classical import CLASSICAL_ID, inflate
 from engine.generate.glb import to_trimesh, write_glb
-from engine.generate.reconstruct import grid_for_faces, layered_mesh, to_asset_space
+from engine.generate.reconstruct import (
+    grid_for_faces,
+    layered_mesh,
+    stand_upright,
+    to_asset_space,
+)
 from engine.generate.runtime import get_model
 from engine.generate.texture import bake_atlas
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+VIEW_ELEVATION_RANGE = (-15.0, 50.0)  # degrees: a little wider than the training views
 DEFAULT_MODEL = MODELS_DIR / "maquette-ld-v2.json"
 CLASSICAL = "classical"
 
@@ -37,6 +43,7 @@ class GenerateSettings:
     texture_size: int = 1024  # pixels, square atlas
     height: float = 0.3  # metres
     mirror_average: bool = True  # also predict the mirrored image and average
+    upright: bool = True  # undo the view's elevation when the model estimates it
 
     def validate(self) -> None:
         if not 500 <= self.faces <= 2_000_000:
@@ -125,7 +132,13 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     mask_g = _resize(mask.astype(np.float32), grid) > 0.5
     front_g = _resize(prediction.front_depth, grid)
     back_g = _resize(prediction.back_depth, grid)
-    mesh = to_asset_space(layered_mesh(mask_g, front_g, back_g), settings.height)
+    mesh = layered_mesh(mask_g, front_g, back_g)
+    elevation = getattr(prediction, "view_elevation", None)
+    if elevation is not None:
+        elevation = float(np.clip(elevation, *VIEW_ELEVATION_RANGE))
+        if settings.upright:
+            mesh = stand_upright(mesh, elevation)
+    mesh = to_asset_space(mesh, settings.height)
     lap("reconstruct")
 
     hi_res = frame_subject(reference, settings.texture_size // 2, ratio, background)
@@ -146,6 +159,8 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
         "mesh": {"faces": int(len(asset.faces)), "vertices": int(len(asset.vertices)),
                  "watertight": bool(asset.is_watertight),
                  "height_m": settings.height, "grid": grid,
+                 "view_elevation_deg": None if elevation is None else round(elevation, 1),
+                 "stood_upright": bool(elevation is not None and settings.upright),
                  "texture": [settings.texture_size, settings.texture_size]},
         "warnings": list(reference.warnings),
         "timings_s": timings,

@@ -123,6 +123,19 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
     return LayeredMesh(vertices=vertices, faces=faces, uv=uv)
 
 
+def stand_upright(mesh: LayeredMesh, elevation_deg: float) -> LayeredMesh:
+    """Undo the view's tilt: a camera `elevation_deg` above the horizon sees the world's
+    up as (0, cos e, sin e) in its frame (x right, y up, +z towards it); rotate about
+    the x axis through the box centre so that direction becomes +y."""
+    t = np.radians(elevation_deg)
+    c, s = np.cos(t), np.sin(t)
+    rotation = np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
+    v = mesh.vertices
+    centre = 0.5 * (v.min(axis=0) + v.max(axis=0))
+    return LayeredMesh(vertices=(v - centre) @ rotation.T + centre, faces=mesh.faces,
+                       uv=mesh.uv)
+
+
 def to_asset_space(mesh: LayeredMesh, height: float) -> LayeredMesh:
     """Scale crop units to metres so the asset is `height` tall, pivot at the base centre."""
     v = mesh.vertices

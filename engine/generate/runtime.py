@@ -27,6 +27,7 @@ class Prediction:
     front_depth: np.ndarray  # (S, S) float32
     back_depth: np.ndarray  # (S, S) float32
     back_color: np.ndarray  # (S, S, 3) float32
+    view_elevation: float | None = None  # degrees above the horizon, when the model says
 
 
 class LayeredDepthModel:
@@ -78,7 +79,9 @@ class LayeredDepthModel:
             card.std, np.float32)[None, :, None, None]
         if mirror_average:
             x = np.concatenate([x, x[..., ::-1]], axis=0)
-        names = [card.outputs[k] for k in ("mask", "front_depth", "back_depth", "back_color")]
+        roles = [r for r in ("mask", "front_depth", "back_depth", "back_color",
+                             "view_elevation") if r in card.outputs]
+        names = [card.outputs[r] for r in roles]
         x = x.astype(np.float32)
         batch = self.session.get_inputs()[0].shape[0]
         if isinstance(batch, int) and batch < len(x):  # a graph with a fixed batch of 1
@@ -87,18 +90,20 @@ class LayeredDepthModel:
             out = [np.concatenate(parts) for parts in zip(*runs, strict=True)]
         else:
             out = self.session.run(names, {card.input_name: x})
-        if mirror_average:
-            out = [0.5 * (value[:1] + value[1:, ..., ::-1]) for value in out]
+        if mirror_average:  # (a mirror image is seen from the same elevation)
+            out = [0.5 * (v[:1] + (v[1:, ..., ::-1] if v.ndim == 4 else v[1:])) for v in out]
         for name, value in zip(names, out, strict=True):
-            if value.shape[-2:] != (card.size, card.size) or not np.all(np.isfinite(value)):
+            expected = (1,) if value.ndim == 2 else (card.size, card.size)
+            if value.shape[-len(expected):] != expected or not np.all(np.isfinite(value)):
                 raise ModelCardError(f"{card.path}: output {name!r} has shape {value.shape} or "
                                      "non-finite values")
-        logits, front, back, color = out
+        logits, front, back, color = out[:4]
         return Prediction(
             mask=(1.0 / (1.0 + np.exp(-logits[0, 0]))).astype(np.float32),
             front_depth=front[0, 0].astype(np.float32),
             back_depth=back[0, 0].astype(np.float32),
             back_color=np.clip(color[0].transpose(1, 2, 0), 0.0, 1.0).astype(np.float32),
+            view_elevation=float(out[4][0, 0]) if len(out) > 4 else None,
         )
 
 

@@ -1,0 +1,119 @@
+"""Train the view-elevation head of a trained layered-depth generator (CPU, minutes).
+
+The generator's weights stay frozen: its bottleneck features (mean and max over
+space) are computed once for every render, and a small MLP learns the camera's
+elevation (`meta.elevation` of each sample, degrees) from them. The result is the
+input checkpoint plus the head; `tools/export_onnx.py` then exports a graph with a
+fifth output, `view_elevation`, which `maquette generate` uses to stand the asset
+upright.
+
+    python tools/train_view_head.py --checkpoint run/best.pt --out run/with_view.pt \\
+        --train /data/ld128/shard_0000[1-7].npz /data/more/shard_*.npz \\
+        --val /data/ld128/shard_00000.npz
+
+Deterministic from --seed. Keep the validation objects out of the training shards
+(shard 0 of a dataset holds objects no other shard of that dataset has).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.train_generator import (  # noqa: E402
+    ShardData,
+    ViewHead,
+    bottleneck_features,
+    load_net,
+    plain_input,
+)
+
+
+def features(net, shards: list[Path], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2C) bottleneck features of every render of `shards` and (N,) elevations."""
+    captured = {}
+    hook = net.enc[-1].register_forward_hook(lambda _m, _i, out: captured.update(h=out))
+    xs, ys = [], []
+    try:
+        for shard in shards:
+            data = ShardData()
+            data.add([shard])
+            ys += [json.loads(str(m))["elevation"] for m in np.load(shard)["meta"]]
+            for start in range(0, len(data), batch):
+                with torch.no_grad():
+                    net(plain_input(data.batch(np.arange(start, min(start + batch,
+                                                                    len(data))))))
+                xs.append(bottleneck_features(captured["h"]).numpy())
+    finally:
+        hook.remove()
+    return np.concatenate(xs), np.asarray(ys, dtype=np.float32)
+
+
+def train_head(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int) -> ViewHead:
+    torch.manual_seed(seed)
+    head = ViewHead(x.shape[1], hidden)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    head.mean.copy_(xt.mean(0))
+    head.std.copy_(xt.std(0) + 1e-6)
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=1e-2)
+    generator = torch.Generator().manual_seed(seed)
+    head.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(xt), generator=generator)
+        for start in range(0, len(xt), 128):
+            idx = order[start:start + 128]
+            loss = (head(xt[idx])[:, 0] - yt[idx]).abs().mean() / 15.0
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return head.eval()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--train", required=True, nargs="+", type=Path, help="training shards")
+    p.add_argument("--val", required=True, type=Path, help="validation shard")
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    ck = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    net = load_net(ck).eval()
+    x_train, y_train = features(net, args.train)
+    x_val, y_val = features(net, [args.val])
+    print(f"features: {len(x_train)} training, {len(x_val)} validation renders", flush=True)
+    head = train_head(x_train, y_train, args.hidden, args.epochs, args.seed)
+    with torch.no_grad():
+        pred = head(torch.from_numpy(x_val))[:, 0].numpy()
+    mae = float(np.abs(pred - y_val).mean())
+    prior = float(np.abs(y_train.mean() - y_val).mean())
+    print(f"validation MAE {mae:.2f} deg (always the training mean: {prior:.2f} deg)")
+
+    net.view_head = head
+    ck = dict(ck)
+    ck["model"] = net.state_dict()
+    ck["config"] = {**ck["config"], "view_head_hidden": args.hidden}
+    ck["view_head"] = {"train_renders": int(len(x_train)), "val_renders": int(len(x_val)),
+                       "val_mae_deg": round(mae, 2), "val_prior_mae_deg": round(prior, 2),
+                       "epochs": args.epochs, "seed": args.seed,
+                       "train_shards": [str(s) for s in args.train], "val_shard": str(args.val)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ck, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
