@@ -307,3 +307,22 @@ def test_view_elevation_output_of_the_wrong_shape_is_refused(tmp_path):
     card_path.write_text(json.dumps(card))
     with pytest.raises(ModelCardError, match="view_elevation"):
         get_model(load_card(card_path), "cpu")
+
+
+def test_shipped_model_estimates_the_view_elevation(tmp_path):
+    """The shipped model's view_elevation follows the camera: renders of a sample asset
+    from 0°, 15° and 35° above give increasing estimates, each within 12°."""
+    from engine.reference import frame_subject, load_reference
+
+    card = load_card(ROOT / "models" / "maquette-ld-v2.json")
+    assert "view_elevation" in card.outputs
+    model = get_model(card, "cpu")
+    estimates = []
+    for elevation in (0.0, 15.0, 35.0):
+        image = tmp_path / f"robot-{elevation:g}.png"
+        render_reference(SAMPLE_ASSETS / "robot.glb", image, elevation=elevation)
+        framed = frame_subject(load_reference(image), card.size, card.foreground_ratio,
+                               card.background)
+        estimates.append(model.predict(framed.image, framed.mask).view_elevation)
+        assert abs(estimates[-1] - elevation) < 12, (elevation, estimates)
+    assert estimates[0] < estimates[1] < estimates[2]

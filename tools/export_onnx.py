@@ -274,6 +274,12 @@ def main(argv=None) -> int:
         },
         "licence": "MIT",
     }
+    if ck.get("view_head"):
+        card["view_head"] = {
+            "output": "view_elevation: the camera's elevation above the horizon, degrees",
+            "training": "tools/train_view_head.py: a 1-hidden-layer MLP on the frozen "
+                        "network's bottleneck features (mean and max over space)",
+            **ck["view_head"]}
     card_path = args.out / f"{args.name}.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB) and {card_path}")

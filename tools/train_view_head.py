@@ -76,6 +76,14 @@ def train_head(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int
     return head.eval()
 
 
+def shard_summary(shards: list[Path]) -> dict[str, int]:
+    """{dataset folder name: number of shards} (the card stays short)."""
+    out: dict[str, int] = {}
+    for shard in shards:
+        out[shard.parent.name] = out.get(shard.parent.name, 0) + 1
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, type=Path)
@@ -108,7 +116,8 @@ def main(argv=None) -> int:
     ck["view_head"] = {"train_renders": int(len(x_train)), "val_renders": int(len(x_val)),
                        "val_mae_deg": round(mae, 2), "val_prior_mae_deg": round(prior, 2),
                        "epochs": args.epochs, "seed": args.seed,
-                       "train_shards": [str(s) for s in args.train], "val_shard": str(args.val)}
+                       "train_shards": shard_summary(args.train),
+                       "val_shard": f"{args.val.parent.name}/{args.val.name}"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ck, args.out)
     print(f"wrote {args.out}")
