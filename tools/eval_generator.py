@@ -371,8 +371,7 @@ def main(argv=None) -> int:
             gt.apply_transform(np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0],
                                          [0, 0, 0, 1]], float))
         row = {"asset": asset.name, "up": up, "generate_s": round(seconds, 2)}
-        pred = load_mesh(glb)
-        row["model"] = score(pred, gt)
+        row["model"] = score(load_mesh(glb), gt)
         row["model"].update(view_metrics(rgba, glb))
         for base_name, mesh in baselines(rgba[..., 3]).items():
             row[base_name] = score(mesh, gt)

@@ -191,25 +191,21 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     geometry.add("GeometryVersion", 124)
     geometry.add("Vertices", vertices.ravel())
     geometry.add("PolygonVertexIndex", polygon_index.ravel())
-    layer_normal = geometry.add("LayerElementNormal", 0)
-    layer_normal.add("Version", 101)
-    layer_normal.add("Name", "")
-    layer_normal.add("MappingInformationType", "ByVertice")
-    layer_normal.add("ReferenceInformationType", "Direct")
-    layer_normal.add("Normals", np.asarray(normals, dtype=np.float64).ravel())
+    def layer_element(kind: str, name: str, mapping: str, reference: str, key: str, values):
+        element = geometry.add(kind, 0)
+        element.add("Version", 101)
+        element.add("Name", name)
+        element.add("MappingInformationType", mapping)
+        element.add("ReferenceInformationType", reference)
+        element.add(key, values)
+
+    layer_element("LayerElementNormal", "", "ByVertice", "Direct", "Normals",
+                  np.asarray(normals, dtype=np.float64).ravel())
     if uv is not None:
-        layer_uv = geometry.add("LayerElementUV", 0)
-        layer_uv.add("Version", 101)
-        layer_uv.add("Name", "UVMap")
-        layer_uv.add("MappingInformationType", "ByVertice")
-        layer_uv.add("ReferenceInformationType", "Direct")
-        layer_uv.add("UV", np.asarray(uv, dtype=np.float64).ravel())
-    layer_material = geometry.add("LayerElementMaterial", 0)
-    layer_material.add("Version", 101)
-    layer_material.add("Name", "")
-    layer_material.add("MappingInformationType", "AllSame")
-    layer_material.add("ReferenceInformationType", "IndexToDirect")
-    layer_material.add("Materials", np.zeros(1, dtype=np.int32))
+        layer_element("LayerElementUV", "UVMap", "ByVertice", "Direct", "UV",
+                      np.asarray(uv, dtype=np.float64).ravel())
+    layer_element("LayerElementMaterial", "", "AllSame", "IndexToDirect", "Materials",
+                  np.zeros(1, dtype=np.int32))
     layer = geometry.add("Layer", 0)
     layer.add("Version", 100)
     for element in ("LayerElementNormal", "LayerElementMaterial") + (

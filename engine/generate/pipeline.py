@@ -133,7 +133,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     front_g = _resize(prediction.front_depth, grid)
     back_g = _resize(prediction.back_depth, grid)
     mesh = layered_mesh(mask_g, front_g, back_g)
-    elevation = getattr(prediction, "view_elevation", None)
+    elevation = prediction.view_elevation
     if elevation is not None:
         elevation = float(np.clip(elevation, *VIEW_ELEVATION_RANGE))
         if settings.upright:

@@ -64,6 +64,8 @@ class LayeredDepthModel:
                               "libraries); use --device auto or cpu")
         validate_against_graph(card, self.session.get_inputs(), self.session.get_outputs())
         self.card = card
+        batch = self.session.get_inputs()[0].shape[0]
+        self.fixed_batch = batch if isinstance(batch, int) else None  # None: any batch
 
     def predict(self, image: np.ndarray, mask: np.ndarray, mirror_average: bool = True
                 ) -> Prediction:
@@ -83,8 +85,7 @@ class LayeredDepthModel:
                              "view_elevation") if r in card.outputs]
         names = [card.outputs[r] for r in roles]
         x = x.astype(np.float32)
-        batch = self.session.get_inputs()[0].shape[0]
-        if isinstance(batch, int) and batch < len(x):  # a graph with a fixed batch of 1
+        if self.fixed_batch is not None and self.fixed_batch < len(x):  # e.g. a batch of 1
             runs = [self.session.run(names, {card.input_name: x[i:i + 1]})
                     for i in range(len(x))]
             out = [np.concatenate(parts) for parts in zip(*runs, strict=True)]
