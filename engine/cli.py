@@ -38,7 +38,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = GenerateSettings(device=args.device, model=args.model, faces=args.faces,
                                 texture_size=args.texture_size, height=args.height,
-                                mirror_average=args.mirror_average, upright=args.upright)
+                                mirror_average=args.mirror_average, upright=args.upright,
+                                square=args.square)
     result = generate_asset(Path(args.image), Path(args.output), settings)
     report = result.report
     for warning in report["warnings"]:
@@ -276,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--upright", action=argparse.BooleanOptionalAction, default=True,
                      help="undo the view's elevation when the model estimates it (default "
                           "on: an asset seen from above stands straight)")
+    gen.add_argument("--square", action=argparse.BooleanOptionalAction, default=True,
+                     help="once upright, turn the asset about the vertical so a rectangular "
+                          "footprint (a box, a table, a car) is square to the axes (default "
+                          "on; round footprints are never turned)")
     gen.set_defaults(func=cmd_generate)
 
     inspect = sub.add_parser("inspect", help="technical report and contact sheet of an asset")

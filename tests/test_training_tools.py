@@ -156,3 +156,39 @@ def test_view_head_trains_and_round_trips(tmp_path):
         out = loaded(torch.zeros(2, 4, 32, 32))
     assert len(out) == 5 and out[4].shape == (2, 1)
     assert -90 < float(out[4][0, 0]) < 90
+
+
+def test_fine_tuning_starts_from_a_checkpoint(tmp_path):
+    """train_generator --init: the network (widths from the checkpoint, its view head
+    dropped) starts from the given weights and trains on."""
+    torch = pytest.importorskip("torch")
+    from tools.make_dataset import main as make
+    from tools.train_generator import LayeredDepthNet, ViewHead
+    from tools.train_generator import main as train
+
+    data = tmp_path / "data"
+    make(["--out", str(data), "--count", "4", "--size", "32", "--shard-size", "2",
+          "--views", "2", "--seed", "6", "--quiet"])
+    assert len(list(data.glob("shard_*.npz"))) == 2  # validation + one training shard
+    torch.manual_seed(1)
+    net = LayeredDepthNet((8, 8, 16, 16))
+    net.view_head = ViewHead(32, 4)
+    torch.save({"model": net.state_dict(), "config": {"widths": [8, 8, 16, 16], "size": 32,
+                                                      "view_head_hidden": 4}},
+               tmp_path / "init.pt")
+    out = tmp_path / "run"
+    assert train(["--data", str(data), "--out", str(out), "--init", str(tmp_path / "init.pt"),
+                  "--steps", "2", "--batch", "2", "--eval-every", "1", "--val-count", "2",
+                  "--lr", "1e-3"]) == 0
+    tuned = torch.load(out / "model.pt", weights_only=False)
+    assert tuned["config"]["widths"] == [8, 8, 16, 16]
+    assert tuned["config"]["init"] == str(tmp_path / "init.pt")
+    assert not any(k.startswith("view_head.") for k in tuned["model"])
+    start = {k: v for k, v in net.state_dict().items() if not k.startswith("view_head.")}
+    assert tuned["model"].keys() == start.keys()
+    moved = [k for k in start if start[k].dtype.is_floating_point
+             and not torch.equal(start[k], tuned["model"][k])]
+    assert moved  # it trained from there
+    near = [k for k in moved if k.endswith(".weight")
+            and float((start[k] - tuned["model"][k]).abs().max()) < 0.05]
+    assert near  # two small steps: the weights stay near the ones it started from

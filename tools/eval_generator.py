@@ -258,10 +258,12 @@ def _crop(rgba: np.ndarray, n=256):
 def view_metrics(input_rgba: np.ndarray, generated_glb: Path) -> dict:
     """Render the generated asset from the input's view and compare with the input. The
     asset faces +Z; it is in the camera's frame (seen at elevation 0), or stood upright
-    by the estimated elevation its OUT.json reports (seen from that elevation)."""
+    by the estimated elevation its OUT.json reports (seen from that elevation) and
+    turned by `turned_deg` about the vertical (seen from that azimuth)."""
     report = json.loads(generated_glb.with_suffix(".json").read_text())["mesh"]
     elevation = report.get("view_elevation_deg") if report.get("stood_upright") else 0.0
-    out = render_view(generated_glb, None, azimuth=0.0, elevation=elevation or 0.0)
+    out = render_view(generated_glb, None, azimuth=report.get("turned_deg", 0.0),
+                      elevation=elevation or 0.0)
     ma, ca = _crop(input_rgba)
     mb, cb = _crop(out)
     iou = float((ma & mb).sum() / max((ma | mb).sum(), 1))

@@ -387,6 +387,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-minutes", type=float, default=0,
                    help="stop (and keep the checkpoint) after this long; 0 = no limit")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", type=Path,
+                   help="start from this checkpoint's weights (fine-tuning: fresh optimiser "
+                        "and schedule; --widths is taken from it)")
     p.add_argument("--wait-minutes", type=float, default=0,
                    help="wait this long for shard 0 and a training shard to appear")
     args = p.parse_args(argv)
@@ -420,7 +423,15 @@ def main(argv=None) -> int:
                          "more shard")
     val.truncate(args.val_count)
     widths = tuple(int(w) for w in args.widths.split(","))
-    model = LayeredDepthNet(widths).to(device, memory_format=torch.channels_last)
+    init = None
+    if args.init:
+        init = torch.load(args.init, weights_only=False, map_location="cpu")
+        widths = tuple(init["config"]["widths"])
+    model = LayeredDepthNet(widths)
+    if init is not None:  # a view head, if any, is not trained here: drop it
+        model.load_state_dict({k: v for k, v in init["model"].items()
+                               if not k.startswith("view_head.")})
+    model = model.to(device, memory_format=torch.channels_last)
     n_params = sum(q.numel() for q in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step0 = 0
@@ -456,7 +467,8 @@ def main(argv=None) -> int:
     model.train()
     config = {"widths": list(widths), "size": int(val.arrays["mask"].shape[-1]),
               "mean": MEAN, "std": STD, "seed": args.seed, "steps": args.steps,
-              "batch": args.batch, "lr": args.lr, "device": _device_name(device)}
+              "batch": args.batch, "lr": args.lr, "device": _device_name(device),
+              "init": str(args.init) if args.init else None}
     for step in range(step0, args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)

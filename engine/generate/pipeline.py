@@ -21,12 +21,15 @@ from engine.fileio import atomic_output
 from engine.generate.classical import CLASSICAL_ID, inflate
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
+    LayeredMesh,
+    footprint_turn,
     grid_for_faces,
     layered_mesh,
     stand_upright,
     to_asset_space,
+    turn_about_vertical,
 )
-from engine.generate.runtime import get_model
+from engine.generate.runtime import Prediction, get_model
 from engine.generate.texture import bake_atlas
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -44,6 +47,7 @@ class GenerateSettings:
     height: float = 0.3  # metres
     mirror_average: bool = True  # also predict the mirrored image and average
     upright: bool = True  # undo the view's elevation when the model estimates it
+    square: bool = True  # once upright, turn a rectangular footprint square to the axes
 
     def validate(self) -> None:
         if not 500 <= self.faces <= 2_000_000:
@@ -76,6 +80,42 @@ def _resize(values: np.ndarray, grid: int, order: int = 1) -> np.ndarray:
         return values
     return ndimage.zoom(values, (factor, factor) + (1,) * (values.ndim - 2), order=order,
                         mode="nearest", grid_mode=True)
+
+
+@dataclass
+class Placement:
+    """How the layered mesh was turned out of the camera's frame (degrees)."""
+
+    view_elevation_deg: float | None = None  # the model's estimate, clipped
+    stood_upright: bool = False  # turned about x by that elevation
+    turned_deg: float = 0.0  # then about +y, to square the footprint (0: not turned)
+
+
+def build_mesh(prediction: Prediction, subject_mask: np.ndarray, settings: GenerateSettings
+               ) -> tuple[LayeredMesh, dict]:
+    """Layered mesh in crop units (glTF axes) from a prediction at S×S, stood upright
+    and squared as `settings` ask; also OUT.json's grid size and placement fields.
+    subject_mask: (S, S) [0, 1], the isolated subject the refined mask must stay near."""
+    allowed = ndimage.binary_dilation(subject_mask > 0.5, iterations=2)
+    mask = (prediction.mask > 0.5) & allowed
+    if mask.sum() < 16:
+        mask = subject_mask > 0.5
+    grid = grid_for_faces(mask, settings.faces)
+    mask_g = _resize(mask.astype(np.float32), grid) > 0.5
+    front_g = _resize(prediction.front_depth, grid)
+    back_g = _resize(prediction.back_depth, grid)
+    mesh = layered_mesh(mask_g, front_g, back_g)
+    placement = Placement()
+    if prediction.view_elevation is not None:
+        elevation = float(np.clip(prediction.view_elevation, *VIEW_ELEVATION_RANGE))
+        placement.view_elevation_deg = round(elevation, 1)
+        if settings.upright:
+            mesh = stand_upright(mesh, elevation)
+            placement.stood_upright = True
+            if settings.square:  # a footprint only means something once upright
+                placement.turned_deg = round(footprint_turn(mesh.vertices), 1)
+                mesh = turn_about_vertical(mesh, placement.turned_deg)
+    return mesh, {"grid": grid, **asdict(placement)}
 
 
 def generate_asset(image: Path, output: Path, settings: GenerateSettings | None = None,
@@ -123,21 +163,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
                       "card": str(card.path)}
     lap("model")
 
-    # The refined mask may not grow far beyond the isolated subject.
-    allowed = ndimage.binary_dilation(framed.mask > 0.5, iterations=2)
-    mask = (prediction.mask > 0.5) & allowed
-    if mask.sum() < 16:
-        mask = framed.mask > 0.5
-    grid = grid_for_faces(mask, settings.faces)
-    mask_g = _resize(mask.astype(np.float32), grid) > 0.5
-    front_g = _resize(prediction.front_depth, grid)
-    back_g = _resize(prediction.back_depth, grid)
-    mesh = layered_mesh(mask_g, front_g, back_g)
-    elevation = prediction.view_elevation
-    if elevation is not None:
-        elevation = float(np.clip(elevation, *VIEW_ELEVATION_RANGE))
-        if settings.upright:
-            mesh = stand_upright(mesh, elevation)
+    mesh, mesh_info = build_mesh(prediction, framed.mask, settings)
     mesh = to_asset_space(mesh, settings.height)
     lap("reconstruct")
 
@@ -158,9 +184,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
         "settings": asdict(settings),
         "mesh": {"faces": int(len(asset.faces)), "vertices": int(len(asset.vertices)),
                  "watertight": bool(asset.is_watertight),
-                 "height_m": settings.height, "grid": grid,
-                 "view_elevation_deg": None if elevation is None else round(elevation, 1),
-                 "stood_upright": bool(elevation is not None and settings.upright),
+                 "height_m": settings.height, **mesh_info,
                  "texture": [settings.texture_size, settings.texture_size]},
         "warnings": list(reference.warnings),
         "timings_s": timings,

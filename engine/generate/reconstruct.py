@@ -153,3 +153,40 @@ def grid_for_faces(mask: np.ndarray, faces: int) -> int:
     fraction = max(float(mask.mean()), 1e-4)
     g = int(np.sqrt(max(faces, 64) / (4.0 * fraction)))
     return int(np.clip(g, 16, 1024))
+
+
+def footprint_turn(vertices: np.ndarray, min_variation: float = 0.2, step_deg: float = 0.5
+                   ) -> float:
+    """Turn about +y (degrees, within ±45°) that makes the footprint's bounding rectangle
+    smallest, or 0 for a roundish footprint: one whose rectangle's area varies by less
+    than `min_variation` over all turns (a circle: 0, a square: 1). vertices: (n, 3), y
+    up."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    xz = vertices[:, [0, 2]]
+    try:
+        xz = xz[ConvexHull(xz).vertices]
+    except QhullError:  # flat or degenerate footprint
+        return 0.0
+    turns = np.radians(np.arange(-45.0, 45.0, step_deg))
+    c, s = np.cos(turns), np.sin(turns)
+    x = c[:, None] * xz[None, :, 0] + s[:, None] * xz[None, :, 1]
+    z = -s[:, None] * xz[None, :, 0] + c[:, None] * xz[None, :, 1]
+    area = np.ptp(x, axis=1) * np.ptp(z, axis=1)
+    if area.max() < (1.0 + min_variation) * area.min():
+        return 0.0
+    return float(np.degrees(turns[np.argmin(area)]))
+
+
+def turn_about_vertical(mesh: LayeredMesh, degrees: float) -> LayeredMesh:
+    """Rotate about +y through the box centre (positive: x towards -z, as footprint_turn)."""
+    if degrees == 0.0:
+        return mesh
+    t = np.radians(degrees)
+    c, s = np.cos(t), np.sin(t)
+    rotation = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    v = mesh.vertices
+    centre = 0.5 * (v.min(axis=0) + v.max(axis=0))
+    return LayeredMesh(vertices=(v - centre) @ rotation.T + centre, faces=mesh.faces,
+                       uv=mesh.uv)
+
