@@ -13,6 +13,7 @@ import trimesh
 from PIL import Image
 
 from engine.animation import CameraRig
+from engine.asset.topology import analyse
 from engine.generate import GenerateSettings, ModelCardError, generate_asset, load_card
 from engine.generate.runtime import DeviceError, get_model
 from engine.render.stage import Stage
@@ -96,11 +97,16 @@ def test_generate_end_to_end(tmp_path, tiny_model, asset, background):
     result = generate_asset(image, out, GenerateSettings(model=str(tiny_model), faces=8000,
                                                          texture_size=512, height=0.25),
                             log=lambda m: None)
-    # The GLB reads back in trimesh: watertight, textured, UV-mapped, upright at 0.25 m.
+    # The GLB reads back in trimesh: watertight once welded by position (the walls'
+    # middle is a UV seam), outward, one part, textured, upright at 0.25 m.
     loaded = trimesh.load(out, force="mesh")
-    assert loaded.is_watertight and loaded.is_winding_consistent and loaded.volume > 0
-    assert len(loaded.split(only_watertight=False)) == 1, "no loose fragments"
+    welded = analyse(loaded.vertices, loaded.faces)
+    assert welded.watertight and welded.inconsistent_edges == 0 and welded.parts == 1
+    assert trimesh.Trimesh(welded.vertices, welded.faces, process=False).volume > 0
     assert loaded.visual.kind == "texture" and loaded.visual.uv is not None
+    # No face samples the atlas across both halves (the side walls once streaked so).
+    u = loaded.visual.uv[loaded.faces, 0]
+    assert (u.max(axis=1) - u.min(axis=1)).max() < 0.1
     material = loaded.visual.material
     image_tex = getattr(material, "baseColorTexture", None)
     assert image_tex is not None and image_tex.size == (512, 512)
@@ -133,7 +139,8 @@ def test_classical_fallback_is_named(tmp_path):
                             log=messages.append)
     assert result.report["model"]["id"] == "classical-inflate"
     assert any("classical fallback" in m for m in messages)
-    assert trimesh.load(result.glb, force="mesh").is_watertight
+    loaded = trimesh.load(result.glb, force="mesh")
+    assert analyse(loaded.vertices, loaded.faces).watertight
 
 
 def test_card_mismatches_are_refused(tmp_path):

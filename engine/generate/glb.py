@@ -20,9 +20,9 @@ def to_trimesh(mesh: LayeredMesh, texture: Image.Image, roughness: float = 0.6) 
     # trimesh's UVs are OpenGL-style (v up); ours are image-style (v down).
     uv = np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]])
     visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
-    result = trimesh.Trimesh(mesh.vertices, mesh.faces, visual=visual, process=False)
-    result.fix_normals()
-    return result
+    # The winding is outward by construction (layered_mesh); trimesh's fix_normals
+    # would judge it by index connectivity, which the walls' UV seam splits.
+    return trimesh.Trimesh(mesh.vertices, mesh.faces, visual=visual, process=False)
 
 
 def write_glb(mesh: trimesh.Trimesh, path: Path) -> None:

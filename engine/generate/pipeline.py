@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from engine.asset.topology import analyse
 from engine.fileio import atomic_output
 from engine.generate.classical import CLASSICAL_ID, inflate
 from engine.generate.glb import to_trimesh, write_glb
@@ -183,7 +184,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
         "model": model_info,
         "settings": asdict(settings),
         "mesh": {"faces": int(len(asset.faces)), "vertices": int(len(asset.vertices)),
-                 "watertight": bool(asset.is_watertight),
+                 "watertight": analyse(asset.vertices, asset.faces).watertight,
                  "height_m": settings.height, **mesh_info,
                  "texture": [settings.texture_size, settings.texture_size]},
         "warnings": list(reference.warnings),

@@ -2,9 +2,11 @@
 
 The pixel grid inside the silhouette becomes two height fields, front and back,
 joined by side walls along every boundary edge; diagonal pinches are removed
-first, so the result is a closed 2-manifold (watertight) with consistent
-winding. Texture atlas: the left half of the texture is the front view (the
-input image), the right half the predicted back colour.
+first, so the result, welded by position, is a closed 2-manifold (watertight)
+with outward winding. Texture atlas: the left half of the texture is the front
+view (the input image), the right half the predicted back colour; each wall is
+split along its middle (a UV seam) so its front half takes the silhouette's
+colour from the front and its back half from the back.
 
 Coordinates follow docs/GENERATOR_INTERFACE.md (crop units, +z away from the
 viewer); `to_asset_space` turns them into glTF's Y-up with the viewer on +Z.
@@ -68,6 +70,42 @@ def _corner_values(values: np.ndarray, inside: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
+def _smooth_outline(col: np.ndarray, row: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    ring: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-corner coordinates (n,) with the silhouette corners `ring` moved towards
+    their neighbours along the outline edges a→b (Laplacian smoothing, `rounds` passes
+    of weight 1/2): a pixel staircase becomes a slope; corners move a fraction of a
+    pixel."""
+    from scipy.sparse import coo_matrix
+
+    n = len(col)
+    ones = np.ones(len(a))
+    adjacency = coo_matrix((np.r_[ones, ones], (np.r_[a, b], np.r_[b, a])), shape=(n, n)
+                           ).tocsr()
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    col, row = col.copy(), row.copy()
+    for _ in range(rounds):
+        mean_col = adjacency @ col / np.maximum(degree, 1)
+        mean_row = adjacency @ row / np.maximum(degree, 1)
+        col[ring] = 0.5 * (col[ring] + mean_col[ring])
+        row[ring] = 0.5 * (row[ring] + mean_row[ring])
+    return col, row
+
+
+def _inset_uv(inside: np.ndarray, rows: np.ndarray, cols: np.ndarray, depth: int = 2
+              ) -> np.ndarray:
+    """(k, 2) image-space (u, v) in [0, 1] of the pixel centre nearest to each pixel
+    corner (rows, cols) that lies `depth` pixels inside the mask (or just inside, for
+    parts thinner than that)."""
+    s = inside.shape[0]
+    core = ndimage.binary_erosion(inside, iterations=depth)
+    if not core.any():
+        core = inside
+    _, (near_r, near_c) = ndimage.distance_transform_edt(~core, return_indices=True)
+    pr, pc = np.clip(rows, 0, s - 1), np.clip(cols, 0, s - 1)
+    return np.stack([(near_c[pr, pc] + 0.5) / s, (near_r[pr, pc] + 0.5) / s], axis=1)
+
+
 def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
                  min_thickness: float = 0.004, smooth_sigma: float = 0.8) -> LayeredMesh:
     """Build the closed mesh from (S, S) mask (bool) and depth maps (crop units, +z away)."""
@@ -90,35 +128,54 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
     cr, cc = np.nonzero(used)
     n = len(cr)
     index[cr, cc] = np.arange(n)
-    x = cc / s - 0.5
-    y = 0.5 - cr / s
-    # glTF axes: x right, y up, +z towards the viewer (depth +z away → -z).
-    front_v = np.stack([x, y, -front_c[cr, cc]], axis=1)
-    back_v = np.stack([x, y, -back_c[cr, cc]], axis=1)
-    vertices = np.concatenate([front_v, back_v])
-    u = cc / s
-    v = cr / s
-    uv = np.concatenate([np.stack([0.5 * u, v], 1), np.stack([0.5 + 0.5 * (1 - u), v], 1)])
-
     tl, tr = index[r, c], index[r, c + 1]
     bl, br = index[r + 1, c], index[r + 1, c + 1]
     # Front faces look towards +z: counter-clockwise in (x, y) seen from +z.
     front_f = np.concatenate([np.stack([tl, bl, br], 1), np.stack([tl, br, tr], 1)])
     back_f = front_f[:, ::-1] + n
 
-    walls = []
+    edges = []
     for dr, dc, a_off, b_off in ((-1, 0, (0, 0), (0, 1)), (1, 0, (1, 1), (1, 0)),
                                  (0, -1, (1, 0), (0, 0)), (0, 1, (0, 1), (1, 1))):
         rr, cc2 = r + dr, c + dc
         outside = ~inside[np.clip(rr, 0, s - 1), np.clip(cc2, 0, s - 1)] | (rr < 0) | (
             rr >= s) | (cc2 < 0) | (cc2 >= s)
         pr, pc = r[outside], c[outside]
-        a = index[pr + a_off[0], pc + a_off[1]]
-        b = index[pr + b_off[0], pc + b_off[1]]
         # Edge a→b runs clockwise around the pixel seen from the front (the opposite of
         # the front faces' winding), so the wall's normal points away from the pixel.
-        walls.append(np.stack([a, b, b + n], 1))
-        walls.append(np.stack([a, b + n, a + n], 1))
+        edges.append(np.stack([index[pr + a_off[0], pc + a_off[1]],
+                               index[pr + b_off[0], pc + b_off[1]]], 1))
+    a, b = np.concatenate(edges).T
+    ring = np.unique(np.concatenate([a, b]))  # corners on the silhouette
+
+    # The silhouette follows pixel edges; smooth its corners along the outline (the
+    # inner corners stay) so the walls do not show the pixel staircase.
+    col, row = _smooth_outline(cc.astype(np.float64), cr.astype(np.float64), a, b, ring)
+    x, y = col / s - 0.5, 0.5 - row / s
+    # glTF axes: x right, y up, +z towards the viewer (depth +z away → -z).
+    front_v = np.stack([x, y, -front_c[cr, cc]], axis=1)
+    back_v = np.stack([x, y, -back_c[cr, cc]], axis=1)
+    u, v = col / s, row / s
+    uv_front = np.stack([0.5 * u, v], 1)
+    uv_back = np.stack([0.5 + 0.5 * (1 - u), v], 1)
+
+    # Walls: front ring → middle → back ring, on vertices of their own (a UV seam all
+    # round; welded by position the mesh is closed). The half nearer the viewer takes
+    # its colour from the front, the other from the back, both sampled a little inside
+    # the silhouette, where the colour is the subject's and not the matte's fringe.
+    k = len(ring)
+    slot = np.full(n, -1, np.int64)
+    slot[ring] = np.arange(k)
+    inset = _inset_uv(inside, cr[ring], cc[ring])
+    mid_v = 0.5 * (front_v[ring] + back_v[ring])
+    wall_v = [front_v[ring], mid_v, mid_v, back_v[ring]]
+    wall_uv = [np.stack([0.5 * inset[:, 0], inset[:, 1]], 1)] * 2 + [
+        np.stack([0.5 + 0.5 * (1 - inset[:, 0]), inset[:, 1]], 1)] * 2
+    w = [2 * n + j * k + slot for j in range(4)]  # (n,) wall vertex of each ring corner
+    walls = [np.stack([w[0][a], w[0][b], w[1][b]], 1), np.stack([w[0][a], w[1][b], w[1][a]], 1),
+             np.stack([w[2][a], w[2][b], w[3][b]], 1), np.stack([w[2][a], w[3][b], w[3][a]], 1)]
+    vertices = np.concatenate([front_v, back_v, *wall_v])
+    uv = np.concatenate([uv_front, uv_back, *wall_uv])
     faces = np.concatenate([front_f, back_f, *walls])
     return LayeredMesh(vertices=vertices, faces=faces, uv=uv)
 
