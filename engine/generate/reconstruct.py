@@ -5,8 +5,8 @@ joined by side walls along every boundary edge; diagonal pinches are removed
 first, so the result, welded by position, is a closed 2-manifold (watertight)
 with outward winding. Texture atlas: the left half of the texture is the front
 view (the input image), the right half the predicted back colour; each wall is
-split along its middle (a UV seam) so its front half takes the silhouette's
-colour from the front and its back half from the back.
+split along its middle (a UV seam) so its front half runs into the front's colour
+and its back half into the back's.
 
 Coordinates follow docs/GENERATOR_INTERFACE.md (crop units, +z away from the
 viewer); `to_asset_space` turns them into glTF's Y-up with the viewer on +Z.
@@ -159,23 +159,24 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
     uv_front = np.stack([0.5 * u, v], 1)
     uv_back = np.stack([0.5 + 0.5 * (1 - u), v], 1)
 
-    # Walls: front ring → middle → back ring, on vertices of their own (a UV seam all
-    # round; welded by position the mesh is closed). The half nearer the viewer takes
-    # its colour from the front, the other from the back, both sampled a little inside
-    # the silhouette, where the colour is the subject's and not the matte's fringe.
+    # Walls: front ring → middle → back ring. The middle ring is there twice, at the
+    # same positions (a UV seam; welded by position the mesh is closed): the half
+    # nearer the viewer runs into the front's colour, the other into the back's, both
+    # sampled a little inside the silhouette (the subject's colour, not the matte's
+    # fringe), so no wall samples the atlas between its two halves.
     k = len(ring)
     slot = np.full(n, -1, np.int64)
     slot[ring] = np.arange(k)
     inset = _inset_uv(inside, cr[ring], cc[ring])
     mid_v = 0.5 * (front_v[ring] + back_v[ring])
-    wall_v = [front_v[ring], mid_v, mid_v, back_v[ring]]
-    wall_uv = [np.stack([0.5 * inset[:, 0], inset[:, 1]], 1)] * 2 + [
-        np.stack([0.5 + 0.5 * (1 - inset[:, 0]), inset[:, 1]], 1)] * 2
-    w = [2 * n + j * k + slot for j in range(4)]  # (n,) wall vertex of each ring corner
-    walls = [np.stack([w[0][a], w[0][b], w[1][b]], 1), np.stack([w[0][a], w[1][b], w[1][a]], 1),
-             np.stack([w[2][a], w[2][b], w[3][b]], 1), np.stack([w[2][a], w[3][b], w[3][a]], 1)]
-    vertices = np.concatenate([front_v, back_v, *wall_v])
-    uv = np.concatenate([uv_front, uv_back, *wall_uv])
+    mid_uv_front = np.stack([0.5 * inset[:, 0], inset[:, 1]], 1)
+    mid_uv_back = np.stack([0.5 + 0.5 * (1 - inset[:, 0]), inset[:, 1]], 1)
+    fa, fb = 2 * n + slot[a], 2 * n + slot[b]  # middle ring, front colours
+    ba, bb = fa + k, fb + k  # middle ring, back colours
+    walls = [np.stack([a, b, fb], 1), np.stack([a, fb, fa], 1),
+             np.stack([ba, bb, b + n], 1), np.stack([ba, b + n, a + n], 1)]
+    vertices = np.concatenate([front_v, back_v, mid_v, mid_v])
+    uv = np.concatenate([uv_front, uv_back, mid_uv_front, mid_uv_back])
     faces = np.concatenate([front_f, back_f, *walls])
     return LayeredMesh(vertices=vertices, faces=faces, uv=uv)
 
