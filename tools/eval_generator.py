@@ -303,10 +303,10 @@ def contact_sheet(items: list[tuple[Path, Path]], png: Path, cell: int = 160) ->
     sheet.save(png)
 
 
-def generate(image: Path, glb: Path, model: str) -> float:
+def generate(image: Path, glb: Path, model: str, options: list[str] = ()) -> float:
     t = time.time()
     cmd = [sys.executable, "-m", "engine.cli", "generate", str(image), "-o", str(glb),
-           "--model", model]
+           "--model", model, *options]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return time.time() - t
 
@@ -352,6 +352,9 @@ def main(argv=None) -> int:
     p.add_argument("--table", type=Path, help="write a Markdown table here")
     p.add_argument("--only", nargs="*", help="asset file names to evaluate")
     p.add_argument("--sheet", type=Path, help="contact sheet PNG: input + 4 turntable views")
+    p.add_argument("--generate-option", action="append", default=[], metavar="OPTION",
+                   help="pass this option to `maquette generate` (repeatable), e.g. "
+                        "--generate-option=--no-square")
     args = p.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -366,7 +369,7 @@ def main(argv=None) -> int:
         up = up_axis(asset)
         rgba = render_view(asset, png, up=up)
         glb = args.out / f"{name}.glb"
-        seconds = generate(png, glb, args.model)
+        seconds = generate(png, glb, args.model, args.generate_option)
         made.append((png, glb))
         gt = load_mesh(asset)
         if up == "z":
