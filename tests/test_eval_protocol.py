@@ -34,3 +34,24 @@ def test_a_different_shape_scores_worse():
     sphere = trimesh.creation.icosphere(3)
     s = score(sphere, _turned_box(0))
     assert s["f@0.05"] < 0.6 and s["chamfer"] > 0.03
+
+
+def test_orientation_tool_measures_yaw_modulo_a_quarter_turn():
+    """tools/eval_orientation.py: the yaw error folds to [0, 45]° (a quarter turn is
+    square again), and a real run renders a held-out object, generates it and reports
+    the camera-frame error as the camera's azimuth folded."""
+    from engine.generate.pipeline import DEFAULT_MODEL
+    from tools.eval_orientation import measure, summarise, yaw_error
+
+    assert yaw_error(0.0) == 0.0 and yaw_error(90.0) == 0.0 and yaw_error(-180.0) == 0.0
+    assert yaw_error(30.0) == pytest.approx(30.0) and yaw_error(60.0) == pytest.approx(30.0)
+    assert yaw_error(45.0) == pytest.approx(45.0) and yaw_error(-100.0) == pytest.approx(10.0)
+    rows = measure(objects=1, views=2, seed=7, card_path=DEFAULT_MODEL)
+    assert len(rows) == 2
+    for row in rows:
+        assert row["error_camera_frame"] == pytest.approx(yaw_error(-row["azimuth"]), abs=0.01)
+        assert row["error_squared"] == pytest.approx(
+            yaw_error(-row["azimuth"] + row["turned_deg"]), abs=0.01)
+        assert -45.0 <= row["turned_deg"] < 45.0
+    table, summary = summarise(rows)
+    assert summary["renders"] == 2 and sum(k for _, k, *_ in table) == 2

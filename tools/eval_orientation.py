@@ -1,18 +1,19 @@
-"""How square to its own axes does a generated asset come out? (validation renders)
+"""How square to its own axes does a generated asset come out? (held-out procedural objects)
 
 A layered-depth mesh is built in the camera's frame, so an object seen from azimuth
 `a` comes out turned by -a about the vertical. `maquette generate` stands it upright
-and then squares its footprint (`--square`). This tool measures the result on a
-dataset shard written by tools/make_dataset.py (use a validation shard: shard 0 holds
-objects no training shard has), whose objects are built square to their own axes:
-for every render, the yaw error modulo 90° (a box turned by 90° is square again) of
-the asset with and without squaring, per object family.
+and then squares its footprint (`--square`). This tool measures the result the way a
+user meets it: procedural objects (tools/dataset_shapes.py, built square to their own
+axes) drawn from a seed no training set used, rendered like a concept image
+(perspective camera, 35° field of view, random azimuth and elevation 0–35°,
+light-grey background), then `generate`'s own steps (background removal, framing,
+model, mesh). For every render it reports the yaw error modulo 90° (a box turned by
+90° is square again) with and without squaring, per object family.
 
-    python tools/eval_orientation.py --shard /work/data/gpu1/shard_00000.npz \\
-        --table docs/generator/orientation_table.md
+    python tools/eval_orientation.py --objects 60 --table docs/generator/orientation.md
 
 Round footprints are never turned, so for cans and vases the numbers only say where
-the camera was. Deterministic.
+the camera was. Deterministic from --seed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,31 +33,57 @@ from engine.generate.card import load_card  # noqa: E402
 from engine.generate.pipeline import DEFAULT_MODEL, GenerateSettings, build_mesh  # noqa: E402
 from engine.generate.runtime import get_model  # noqa: E402
 
+HELD_OUT_SEED = 7  # the training sets used seeds 0 and 1
+
 
 def yaw_error(degrees: float) -> float:
     """|angle| folded to [0, 45]: how far from square to the axes (a quarter turn is)."""
     return abs((degrees + 45.0) % 90.0 - 45.0)
 
 
-def measure(shard: Path, card_path: Path, limit: int | None = None) -> list[dict]:
-    """One row per render: family, camera azimuth, squaring turn, yaw errors (degrees)."""
-    data = np.load(shard)
-    model = get_model(load_card(card_path), "cpu")
-    settings = GenerateSettings(faces=4000)
+def render_views(objects: int, views: int, seed: int, folder: Path):
+    """Yield (family, azimuth, elevation, RGBA PNG path) for `views` renders of each of
+    `objects` procedural objects (object i uses default_rng([seed, i]))."""
+    from PIL import Image
+
+    from engine.asset.procedural import export_glb
+    from tools.dataset_shapes import random_object
+    from tools.eval_generator import render_view
+
+    for i in range(objects):
+        rng = np.random.default_rng([seed, i])
+        family, scene = random_object(rng)
+        glb = folder / f"object_{i}.glb"
+        export_glb(scene, str(glb))
+        for k in range(views):
+            azimuth = float(rng.uniform(0.0, 360.0))
+            elevation = float(rng.uniform(0.0, 35.0))
+            png = folder / f"object_{i}_{k}.png"
+            Image.fromarray(render_view(glb, None, azimuth=azimuth, elevation=elevation,
+                                        size=384)).save(png)
+            yield family, azimuth, elevation, png
+
+
+def measure(objects: int, views: int, seed: int, card_path: Path) -> list[dict]:
+    """One row per render: family, camera, squaring turn and yaw errors (degrees)."""
+    from engine.reference import frame_subject, load_reference
+
+    card = load_card(card_path)
+    model = get_model(card, "cpu")
+    settings = GenerateSettings(faces=8000)
     rows = []
-    count = len(data["mask"]) if limit is None else min(limit, len(data["mask"]))
-    for i in range(count):
-        rgba = data["rgba"][i].astype(np.float32) / 255.0
-        alpha = rgba[..., 3]
-        image = rgba[..., :3] * alpha[..., None] + 0.5 * (1.0 - alpha[..., None])
-        prediction = model.predict(image, alpha)
-        _mesh, info = build_mesh(prediction, alpha, settings)
-        meta = json.loads(str(data["meta"][i]))
-        camera_frame = -float(meta["azimuth"])  # the object's axes, seen in the asset
-        rows.append({"family": meta["family"], "azimuth": float(meta["azimuth"]),
-                     "turned_deg": info["turned_deg"],
-                     "error_camera_frame": yaw_error(camera_frame),
-                     "error_squared": yaw_error(camera_frame + info["turned_deg"])})
+    with tempfile.TemporaryDirectory(prefix="maquette-orientation-") as tmp:
+        for family, azimuth, elevation, png in render_views(objects, views, seed, Path(tmp)):
+            framed = frame_subject(load_reference(png), card.size, card.foreground_ratio,
+                                   card.background)
+            prediction = model.predict(framed.image, framed.mask)
+            _mesh, info = build_mesh(prediction, framed.mask, settings)
+            camera_frame = -azimuth  # the object's axes, as the asset holds them
+            rows.append({"family": family, "azimuth": round(azimuth, 2),
+                         "elevation": round(elevation, 2), "turned_deg": info["turned_deg"],
+                         "error_camera_frame": yaw_error(camera_frame),
+                         "error_squared": yaw_error(camera_frame + info["turned_deg"])})
+            print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -63,7 +91,7 @@ def summarise(rows: list[dict]) -> tuple[list[tuple], dict]:
     """Per family (name, renders, share turned, mean errors) and over the turned renders."""
     families = defaultdict(list)
     for r in rows:
-        families[r["family"]].append(r)
+        families[r["family"].split("-")[0]].append(r)
     table = []
     for name, group in sorted(families.items()):
         table.append((name, len(group), np.mean([r["turned_deg"] != 0 for r in group]),
@@ -98,15 +126,14 @@ def markdown(table: list[tuple], summary: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shard", type=Path, required=True, help="validation shard (.npz)")
+    p.add_argument("--objects", type=int, default=60)
+    p.add_argument("--views", type=int, default=2, help="renders per object")
+    p.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model card")
-    p.add_argument("--limit", type=int, help="only the first N renders")
     p.add_argument("--table", type=Path, help="write a Markdown table here")
     p.add_argument("--json", type=Path, help="write every row and the summary here")
     args = p.parse_args(argv)
-    if not args.shard.is_file():
-        raise SystemExit(f"{args.shard}: no such shard")
-    rows = measure(args.shard, args.model, args.limit)
+    rows = measure(args.objects, args.views, args.seed, args.model)
     table, summary = summarise(rows)
     text = markdown(table, summary)
     print(text)
