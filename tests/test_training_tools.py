@@ -65,6 +65,13 @@ def test_make_dataset_tiny_shard(tmp_path):
     main(["--out", str(out), "--count", "2", "--size", "32", "--shard-size", "2",
           "--views", "2", "--seed", "3", "--quiet"])
     assert (out / "shard_00000.npz").stat().st_mtime_ns == before
+    # --first-shard: validation shard 0 and the shards from N on; the rest skipped
+    fresh = tmp_path / "fresh"
+    main(["--out", str(fresh), "--count", "6", "--size", "32", "--shard-size", "2",
+          "--views", "2", "--seed", "3", "--quiet", "--first-shard", "2"])
+    assert sorted(q.name for q in fresh.glob("shard_*.npz")) == ["shard_00000.npz",
+                                                                 "shard_00002.npz"]
+    assert np.array_equal(np.load(fresh / "shard_00000.npz")["rgba"], z["rgba"])
 
 
 def test_training_step_and_losses():
@@ -192,3 +199,32 @@ def test_fine_tuning_starts_from_a_checkpoint(tmp_path):
     near = [k for k in moved if k.endswith(".weight")
             and float((start[k] - tuned["model"][k]).abs().max()) < 0.05]
     assert near  # two small steps: the weights stay near the ones it started from
+
+
+def test_shipped_training_weights_are_the_shipped_model():
+    """models/maquette-ld-v2.weights-fp16.pt (the start for `train_generator.py --init`)
+    holds the network the shipped ONNX graph was exported from: same outputs on the
+    same input, up to float16 rounding."""
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from tools.train_generator import load_net
+
+    weights = MODELS / "maquette-ld-v2.weights-fp16.pt"
+    card = json.loads((MODELS / "maquette-ld-v2.json").read_text())
+    net = load_net(torch.load(weights, weights_only=False, map_location="cpu")).float().eval()
+    S = card["input"]["size"]
+    rng = np.random.default_rng(0)
+    x = np.full((1, 4, S, S), 0.5, np.float32)
+    yy, xx = np.mgrid[:S, :S]
+    blob = ((yy - S / 2) / 0.4) ** 2 + ((xx - S / 2) / 0.3) ** 2 < (S / 2) ** 2
+    x[0, :3] = np.where(blob, rng.uniform(0.2, 0.9, (3, S, S)), 0.5)
+    x[0, 3] = blob
+    x = (x - 0.5) / 0.5  # the card's mean and std
+    assert card["input"]["mean"] == [0.5] * 4 and card["input"]["std"] == [0.5] * 4
+    sess = ort.InferenceSession(str(MODELS / card["onnx"]), providers=["CPUExecutionProvider"])
+    names = [card["outputs"][k] for k in ("front_depth", "back_depth", "back_color")]
+    expected = sess.run(names, {card["input"]["name"]: x})
+    with torch.no_grad():
+        got = net(torch.from_numpy(x))[1:4]
+    for e, g in zip(expected, got, strict=True):
+        assert np.abs(e - g.numpy()).max() < 5e-3

@@ -21,7 +21,8 @@ lines of sight, so pixel (r, c) of every target refers to the same ray.
 
 Samples are written as compressed shards `shard_00000.npz` of `--shard-size`
 samples; existing shards are skipped (resumable); everything is a function of
-`--seed` and the sample index. `--worker k/n` renders every n-th shard.
+`--seed` and the sample index. `--worker k/n` renders every n-th shard;
+`--first-shard N` skips training shards 1…N-1 (objects an earlier run trained on).
 
     python tools/make_dataset.py --out /work/data/ld128 --count 12000 --size 128
     python tools/make_dataset.py --out /tmp/preview --count 8 --size 128 --preview grid.png
@@ -346,6 +347,10 @@ def main(argv=None) -> int:
     p.add_argument("--max-shards", type=int, default=0,
                    help="render at most this many shards, then exit (0 = all); run in a loop "
                         "to recycle the process (Panda3D keeps some memory per object)")
+    p.add_argument("--first-shard", type=int, default=1,
+                   help="skip training shards below this index (shard 0, validation, is "
+                        "always made): new objects for a run that starts from a model "
+                        "trained on the lower shards")
     p.add_argument("--preview", type=Path, help="write a PNG grid of the first shard")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -355,7 +360,7 @@ def main(argv=None) -> int:
     k, n = (int(x) for x in args.worker.split("/"))
     args.out.mkdir(parents=True, exist_ok=True)
     n_shards = math.ceil(args.count / args.shard_size)
-    todo = [s for s in range(n_shards) if s % n == k
+    todo = [s for s in range(n_shards) if s % n == k and (s == 0 or s >= args.first_shard)
             and not (args.out / f"shard_{s:05d}.npz").exists()]
     if not todo:
         print("nothing to do: all shards exist")

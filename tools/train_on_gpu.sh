@@ -9,6 +9,11 @@
 # shard exist, picks up new shards at every evaluation and stops after TRAIN_MIN
 # minutes (cosine schedule over that time). Checkpoints, log and curve go to RUN.
 # A 4-sample smoke render runs first, so a machine without a working GL stops at once.
+#
+# To continue from a trained model instead of starting afresh (environment variables):
+#   INIT=models/maquette-ld-v2.weights-fp16.pt   its weights (and widths) to start from
+#   FIRST_SHARD=400   render training shards from this index on: objects it has not seen
+#   LR=5e-4           peak learning rate (default 2e-3, for a fresh start)
 set -u
 DATA=$1
 RUN=$2
@@ -18,6 +23,9 @@ TRAIN_MIN=${5:-7}
 WIDTHS=${6:-48,96,192,384}
 BATCH=${7:-64}
 PY=${PYTHON:-python3}
+INIT=${INIT:-}
+FIRST_SHARD=${FIRST_SHARD:-1}
+LR=${LR:-2e-3}
 cd "$(dirname "$0")/.."
 mkdir -p "$DATA" "$RUN"
 
@@ -34,13 +42,14 @@ for k in $(seq 0 $((WORKERS - 1))); do
     ( while [ "$(date +%s)" -lt "$end" ]; do
           $PY tools/make_dataset.py --out "$DATA" --count 200000 --size 128 --seed 0 \
               --views 4 --shard-size 250 --worker "$k/$WORKERS" --max-shards 1 --quiet \
+              --first-shard "$FIRST_SHARD" \
               >>"$DATA/worker_$k.log" 2>&1 || break
       done ) &
 done
 
 $PY tools/train_generator.py --data "$DATA" --out "$RUN" --widths "$WIDTHS" \
-    --batch "$BATCH" --threads 2 --steps 10000000 --max-minutes "$TRAIN_MIN" \
-    --eval-every 300 --val-count 250 --wait-minutes 4
+    --batch "$BATCH" --lr "$LR" --threads 2 --steps 10000000 --max-minutes "$TRAIN_MIN" \
+    --eval-every 300 --val-count 250 --wait-minutes 4 ${INIT:+--init "$INIT"}
 status=$?
 pkill -f "tools/make_dataset.py --out $DATA" 2>/dev/null
 kill $(jobs -p) 2>/dev/null
