@@ -187,11 +187,7 @@ def stand_upright(mesh: LayeredMesh, elevation_deg: float) -> LayeredMesh:
     the x axis through the box centre so that direction becomes +y."""
     t = np.radians(elevation_deg)
     c, s = np.cos(t), np.sin(t)
-    rotation = np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
-    v = mesh.vertices
-    centre = 0.5 * (v.min(axis=0) + v.max(axis=0))
-    return LayeredMesh(vertices=(v - centre) @ rotation.T + centre, faces=mesh.faces,
-                       uv=mesh.uv)
+    return _rotate_about_centre(mesh, np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]]))
 
 
 def to_asset_space(mesh: LayeredMesh, height: float) -> LayeredMesh:
@@ -242,7 +238,11 @@ def turn_about_vertical(mesh: LayeredMesh, degrees: float) -> LayeredMesh:
         return mesh
     t = np.radians(degrees)
     c, s = np.cos(t), np.sin(t)
-    rotation = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return _rotate_about_centre(mesh, np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]]))
+
+
+def _rotate_about_centre(mesh: LayeredMesh, rotation: np.ndarray) -> LayeredMesh:
+    """Apply the (3, 3) rotation about the centre of the mesh's bounding box."""
     v = mesh.vertices
     centre = 0.5 * (v.min(axis=0) + v.max(axis=0))
     return LayeredMesh(vertices=(v - centre) @ rotation.T + centre, faces=mesh.faces,
