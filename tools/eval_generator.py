@@ -303,7 +303,8 @@ def contact_sheet(items: list[tuple[Path, Path]], png: Path, cell: int = 160) ->
     sheet.save(png)
 
 
-def generate(image: Path, glb: Path, model: str, options: list[str] = ()) -> float:
+def generate(image: Path, glb: Path, model: str, options: tuple[str, ...] | list[str] = ()
+             ) -> float:
     t = time.time()
     cmd = [sys.executable, "-m", "engine.cli", "generate", str(image), "-o", str(glb),
            "--model", model, *options]

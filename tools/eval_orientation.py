@@ -10,7 +10,7 @@ light-grey background), then `generate`'s own steps (background removal, framing
 model, mesh). For every render it reports the yaw error modulo 90° (a box turned by
 90° is square again) with and without squaring, per object family.
 
-    python tools/eval_orientation.py --objects 60 --table docs/generator/orientation.md
+    python tools/eval_orientation.py --objects 150 --table docs/generator/orientation_table.md
 
 Round footprints are never turned, so for cans and vases the numbers only say where
 the camera was. Deterministic from --seed.
