@@ -199,6 +199,15 @@ def test_fine_tuning_starts_from_a_checkpoint(tmp_path):
     near = [k for k in moved if k.endswith(".weight")
             and float((start[k] - tuned["model"][k]).abs().max()) < 0.05]
     assert near  # two small steps: the weights stay near the ones it started from
+    # --freeze-bn: batch-norm statistics, scales and shifts stay as they were
+    assert any(".running_mean" in k for k in moved)  # (they moved without it)
+    assert train(["--data", str(data), "--out", str(tmp_path / "frozen"), "--init",
+                  str(tmp_path / "init.pt"), "--freeze-bn", "--steps", "2", "--batch", "2",
+                  "--eval-every", "1", "--val-count", "2", "--lr", "1e-3"]) == 0
+    frozen = torch.load(tmp_path / "frozen" / "model.pt", weights_only=False)["model"]
+    bn = [k for k in start if k.rsplit(".", 1)[0] + ".running_var" in start]
+    assert bn and all(torch.equal(start[k], frozen[k]) for k in bn)
+    assert any(not torch.equal(start[k], frozen[k]) for k in start if k not in bn)
 
 
 def test_shipped_training_weights_are_the_shipped_model():

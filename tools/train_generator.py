@@ -365,6 +365,16 @@ def plot_curve(rows: list[dict], png: Path, keys=("train_total", "val_total")) -
 # --------------------------------------------------------------------------------------
 
 
+def freeze_batch_norm(model: nn.Module) -> None:
+    """Batch-norm layers in evaluation mode with fixed scale and shift: a fine-tune with
+    small batches keeps the statistics the network was trained with."""
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad_(False)
+
+
 def _device_name(device: str) -> str:
     if device == "cuda":
         return f"cuda ({torch.cuda.get_device_name(0)})"
@@ -387,6 +397,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-minutes", type=float, default=0,
                    help="stop (and keep the checkpoint) after this long; 0 = no limit")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--freeze-bn", action="store_true",
+                   help="keep batch-norm statistics and scales fixed (fine-tuning with small "
+                        "batches)")
     p.add_argument("--init", type=Path,
                    help="start from this checkpoint's weights (fine-tuning: fresh optimiser "
                         "and schedule; --widths is taken from it)")
@@ -465,6 +478,8 @@ def main(argv=None) -> int:
     acc: dict[str, float] = {}
     nacc = 0
     model.train()
+    if args.freeze_bn:
+        freeze_batch_norm(model)
     config = {"widths": list(widths), "size": int(val.arrays["mask"].shape[-1]),
               "mean": MEAN, "std": STD, "seed": args.seed, "steps": args.steps,
               "batch": args.batch, "lr": args.lr, "device": _device_name(device),
@@ -492,6 +507,8 @@ def main(argv=None) -> int:
                    "train_size": len(train), "minutes": round(minutes, 2), "lr": lr_at(step)}
             row.update({f"train_{k}": v / nacc for k, v in acc.items()})
             row.update(evaluate(model, val, device=device))
+            if args.freeze_bn:  # evaluate() left every layer in training mode
+                freeze_batch_norm(model)
             rows.append(row)
             acc, nacc = {}, 0
             ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
