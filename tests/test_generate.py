@@ -370,3 +370,22 @@ def test_shipped_model_squares_a_box_seen_at_three_quarters(tmp_path):
     assert turns[False] == 0.0
     yaw_error = (turns[True] - 30.0 + 45.0) % 90.0 - 45.0  # the box's axes, mod 90°
     assert abs(yaw_error) < 10.0
+
+
+def test_wall_colours_come_from_just_inside_their_own_part():
+    """Side walls take their colour two pixels inside the silhouette, and a part too thin
+    for that (a one-pixel antenna) takes its own, not the nearest thick part's."""
+    from engine.generate.reconstruct import _inset_uv
+
+    inside = np.zeros((64, 64), bool)
+    inside[30:60, 10:50] = True  # body
+    inside[5:30, 30] = True  # antenna, one pixel wide, joined to the body
+    rows = np.array([30, 59, 10, 20])
+    cols = np.array([10, 49, 30, 31])
+    uv = _inset_uv(inside, rows, cols)
+    pixel = np.floor(uv[:, ::-1] * 64).astype(int)  # (row, col) of each sampled pixel
+    assert inside[pixel[:, 0], pixel[:, 1]].all()
+    assert (pixel[:2, 0] >= 32).all() and (pixel[:2, 0] <= 57).all()  # body: 2 px in
+    assert (pixel[:2, 1] >= 12).all() and (pixel[:2, 1] <= 47).all()
+    assert np.array_equal(pixel[2:, 1], [30, 30])  # the antenna's own pixels
+    assert np.abs(pixel[2:, 0] - rows[2:]).max() <= 1

@@ -95,13 +95,13 @@ def _smooth_outline(col: np.ndarray, row: np.ndarray, a: np.ndarray, b: np.ndarr
 def _inset_uv(inside: np.ndarray, rows: np.ndarray, cols: np.ndarray, depth: int = 2
               ) -> np.ndarray:
     """(k, 2) image-space (u, v) in [0, 1] of the pixel centre nearest to each pixel
-    corner (rows, cols) that lies `depth` pixels inside the mask (or just inside, for
-    parts thinner than that)."""
+    corner (rows, cols) that lies `depth` pixels inside the mask, or in a part too
+    thin for that (an antenna keeps its own colour, not the body's)."""
     s = inside.shape[0]
     core = ndimage.binary_erosion(inside, iterations=depth)
-    if not core.any():
-        core = inside
-    _, (near_r, near_c) = ndimage.distance_transform_edt(~core, return_indices=True)
+    square = np.ones((3, 3), bool)
+    thin = inside & ~ndimage.binary_dilation(core, square, iterations=depth + 1)
+    _, (near_r, near_c) = ndimage.distance_transform_edt(~(core | thin), return_indices=True)
     pr, pc = np.clip(rows, 0, s - 1), np.clip(cols, 0, s - 1)
     return np.stack([(near_c[pr, pc] + 0.5) / s, (near_r[pr, pc] + 0.5) / s], axis=1)
 
