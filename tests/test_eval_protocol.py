@@ -55,3 +55,20 @@ def test_orientation_tool_measures_yaw_modulo_a_quarter_turn():
         assert -45.0 <= row["turned_deg"] < 45.0
     table, summary = summarise(rows)
     assert summary["renders"] == 2 and sum(k for _, k, *_ in table) == 2
+
+
+def test_eval_tool_scores_procedural_validation_objects(tmp_path):
+    """tools/eval_generator.py --procedural: a held-out procedural object is rendered,
+    generated (a real `maquette generate` run) and scored, with both baselines."""
+    import json
+
+    from tools.eval_generator import main
+
+    assert main(["--procedural", "1", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "eval.json").read_text())
+    (row,) = report["rows"]
+    assert row["asset"].startswith("000_") and (tmp_path / "objects" / row["asset"]).is_file()
+    for method in ("model", "extruded", "ellipsoid"):
+        assert 0.0 < row[method]["chamfer"] < 0.5
+        assert 0.0 <= row[method]["f@0.05"] <= row[method]["f@0.1"] <= 1.0
+    assert 0.5 < row["model"]["silhouette_iou"] <= 1.0

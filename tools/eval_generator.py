@@ -20,6 +20,9 @@ to half its larger side.
 
     python tools/eval_generator.py --model models/maquette-ld-v2.json \
         --assets ../shared/assets --out /work/data/eval --table docs/generator/eval.md
+
+`--procedural N` scores N procedural objects of a seed no training set used instead:
+the place to decide on a change before looking at the held-out meshes.
 """
 
 from __future__ import annotations
@@ -303,6 +306,22 @@ def contact_sheet(items: list[tuple[Path, Path]], png: Path, cell: int = 160) ->
     sheet.save(png)
 
 
+def procedural_assets(count: int, seed: int, folder: Path) -> list[Path]:
+    """GLBs of `count` procedural objects (object i: default_rng([seed, i])), named
+    by index and family, in `folder`."""
+    from engine.asset.procedural import export_glb
+    from tools.dataset_shapes import random_object
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        family, scene = random_object(np.random.default_rng([seed, i]))
+        path = folder / f"{i:03d}_{family}.glb"
+        export_glb(scene, str(path))
+        paths.append(path)
+    return paths
+
+
 def generate(image: Path, glb: Path, model: str, options: tuple[str, ...] | list[str] = ()
              ) -> float:
     t = time.time()
@@ -353,13 +372,22 @@ def main(argv=None) -> int:
     p.add_argument("--table", type=Path, help="write a Markdown table here")
     p.add_argument("--only", nargs="*", help="asset file names to evaluate")
     p.add_argument("--sheet", type=Path, help="contact sheet PNG: input + 4 turntable views")
+    p.add_argument("--procedural", type=int, default=0, metavar="N",
+                   help="evaluate N procedural objects (tools/dataset_shapes.py, seed "
+                        "--seed) instead of --assets: a validation set to decide on changes "
+                        "without touching the held-out meshes")
+    p.add_argument("--seed", type=int, default=7, help="seed of --procedural (training "
+                   "used 0 and 1)")
     p.add_argument("--generate-option", action="append", default=[], metavar="OPTION",
                    help="pass this option to `maquette generate` (repeatable), e.g. "
                         "--generate-option=--no-square")
     args = p.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    assets = sorted(q for q in args.assets.iterdir() if q.suffix.lower() in MESH_SUFFIXES)
+    if args.procedural:
+        assets = procedural_assets(args.procedural, args.seed, args.out / "objects")
+    else:
+        assets = sorted(q for q in args.assets.iterdir() if q.suffix.lower() in MESH_SUFFIXES)
     if args.only:
         assets = [q for q in assets if q.name in args.only]
     rows = []
