@@ -237,3 +237,26 @@ def test_shipped_training_weights_are_the_shipped_model():
         got = net(torch.from_numpy(x))[1:4]
     for e, g in zip(expected, got, strict=True):
         assert np.abs(e - g.numpy()).max() < 5e-3
+
+
+def test_normal_error_sees_a_rounded_crease():
+    """The surface-normal term is 0 for the true depth, small for an offset copy (L1
+    would not be), large for a rounded roof crease of the same depth range, and joins
+    the total only when weighted."""
+    torch = pytest.importorskip("torch")
+    from tools.train_generator import _normal_error, losses
+
+    S = 64
+    x = torch.linspace(-0.5, 0.5, S).view(1, 1, 1, S).expand(1, 1, S, S)
+    roof = -(0.4 - x.abs())  # a crease down the middle, faces at 45°·0.4 slope
+    rounded = -(0.4 - torch.sqrt(x ** 2 + 0.01))  # the same crease, rounded
+    m = torch.ones(1, 1, S, S)
+    assert float(_normal_error(roof, roof, m)) < 1e-6
+    assert float(_normal_error(roof + 0.05, roof, m)) < 1e-6  # an offset keeps normals
+    assert float(_normal_error(rounded, roof, m)) > 0.01
+    out = [torch.zeros(1, 1, S, S), rounded, rounded + 0.2, torch.zeros(1, 3, S, S)]
+    b = {"mask": m, "front": roof, "back": roof + 0.2, "back_rgb": torch.zeros(1, 3, S, S)}
+    plain, weighted = losses(out, b), losses(out, b, normal_weight=2.0)
+    assert float(plain["normal"]) > 0.02
+    assert float(weighted["total"] - plain["total"]) == pytest.approx(
+        2.0 * float(plain["normal"]), rel=1e-5)

@@ -274,7 +274,27 @@ def _grad_l1(pred, target, m):
     return _masked_l1(dx(pred), dx(target), mx) + _masked_l1(dy(pred), dy(target), my)
 
 
-def losses(out, b) -> dict[str, torch.Tensor]:
+def _normal_error(pred, target, m):
+    """Mean 1 - cos of the angle between predicted and true surface normals of a depth
+    map (crop units; a pixel is 1/S of the crop), over pixels whose 2×2 block is inside
+    `m`: creases and flat faces, which L1 on depth barely sees."""
+    S = pred.shape[-1]
+
+    def normals(d):
+        gx = (d[..., :-1, 1:] - d[..., :-1, :-1]) * S
+        gy = (d[..., 1:, :-1] - d[..., :-1, :-1]) * S
+        n = torch.cat([-gx, -gy, torch.ones_like(gx)], 1)
+        return n / n.norm(dim=1, keepdim=True)
+
+    mm = m[..., :-1, :-1] * m[..., :-1, 1:] * m[..., 1:, :-1] * m[..., 1:, 1:]
+    cos = (normals(pred) * normals(target)).sum(1, keepdim=True)
+    return ((1 - cos) * mm).sum() / mm.sum().clamp(min=1)
+
+
+def losses(out, b, normal_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """Loss terms and their weighted total. `normal` (surface-normal error of both
+    layers) is always reported but joins the total only with `normal_weight` > 0, so
+    validation totals stay comparable between runs."""
     mask_logit, front, back, color = out[:4]
     m = b["mask"]
     terms = {
@@ -285,9 +305,10 @@ def losses(out, b) -> dict[str, torch.Tensor]:
         "grad": _grad_l1(front, b["front"], m) + _grad_l1(back, b["back"], m),
         "color": _masked_l1(color, b["back_rgb"], m),
         "outside": ((front.abs() + back.abs()) * (1 - m)).mean(),
+        "normal": _normal_error(front, b["front"], m) + _normal_error(back, b["back"], m),
     }
     weights = {"mask": 1.0, "front": 4.0, "back": 4.0, "thick": 2.0, "grad": 4.0,
-               "color": 1.0, "outside": 0.1}
+               "color": 1.0, "outside": 0.1, "normal": normal_weight}
     terms["total"] = sum(weights[k] * v for k, v in terms.items())
     return terms
 
@@ -397,6 +418,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-minutes", type=float, default=0,
                    help="stop (and keep the checkpoint) after this long; 0 = no limit")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--normal-weight", type=float, default=0.0,
+                   help="weight of the surface-normal error of both depth layers in the "
+                        "training loss (creases; 0 = off, as v2 was trained)")
     p.add_argument("--freeze-bn", action="store_true",
                    help="keep batch-norm statistics and scales fixed (fine-tuning with small "
                         "batches)")
@@ -483,7 +507,8 @@ def main(argv=None) -> int:
     config = {"widths": list(widths), "size": int(val.arrays["mask"].shape[-1]),
               "mean": MEAN, "std": STD, "seed": args.seed, "steps": args.steps,
               "batch": args.batch, "lr": args.lr, "device": _device_name(device),
-              "init": str(args.init) if args.init else None}
+              "init": str(args.init) if args.init else None,
+              "normal_weight": args.normal_weight}
     for step in range(step0, args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
@@ -491,7 +516,7 @@ def main(argv=None) -> int:
         x, b = augment(train.batch(idx), gen)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
             out = model(x.contiguous(memory_format=torch.channels_last))
-        t = losses([o.float() for o in out], b)
+        t = losses([o.float() for o in out], b, args.normal_weight)
         opt.zero_grad(set_to_none=True)
         t["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

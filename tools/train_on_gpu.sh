@@ -14,6 +14,7 @@
 #   INIT=models/maquette-ld-v2.weights-fp16.pt   its weights (and widths) to start from
 #   FIRST_SHARD=400   render training shards from this index on: objects it has not seen
 #   LR=5e-4           peak learning rate (default 2e-3, for a fresh start)
+#   TRAIN_ARGS="--normal-weight 1"   more options for tools/train_generator.py
 set -u
 DATA=$1
 RUN=$2
@@ -26,6 +27,7 @@ PY=${PYTHON:-python3}
 INIT=${INIT:-}
 FIRST_SHARD=${FIRST_SHARD:-1}
 LR=${LR:-2e-3}
+TRAIN_ARGS=${TRAIN_ARGS:-}
 cd "$(dirname "$0")/.."
 mkdir -p "$DATA" "$RUN"
 
@@ -49,7 +51,7 @@ done
 
 $PY tools/train_generator.py --data "$DATA" --out "$RUN" --widths "$WIDTHS" \
     --batch "$BATCH" --lr "$LR" --threads 2 --steps 10000000 --max-minutes "$TRAIN_MIN" \
-    --eval-every 300 --val-count 250 --wait-minutes 4 ${INIT:+--init "$INIT"}
+    --eval-every 300 --val-count 250 --wait-minutes 4 ${INIT:+--init "$INIT"} $TRAIN_ARGS
 status=$?
 pkill -f "tools/make_dataset.py --out $DATA" 2>/dev/null
 kill $(jobs -p) 2>/dev/null
