@@ -331,7 +331,6 @@ def evaluate(model, data: ShardData, batch: int = 32, device: str = "cpu") -> di
         inter += float((pm * b["mask"]).sum())
         union += float(((pm + b["mask"]) > 0).float().sum())
         n += len(idx)
-    model.train()
     res = {f"val_{k}": v / n for k, v in sums.items()}
     res["val_mask_iou"] = inter / max(union, 1)
     return res
@@ -386,14 +385,17 @@ def plot_curve(rows: list[dict], png: Path, keys=("train_total", "val_total")) -
 # --------------------------------------------------------------------------------------
 
 
-def freeze_batch_norm(model: nn.Module) -> None:
-    """Batch-norm layers in evaluation mode with fixed scale and shift: a fine-tune with
-    small batches keeps the statistics the network was trained with."""
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad_(False)
+def training_mode(model: nn.Module, freeze_bn: bool = False) -> None:
+    """model.train(); with `freeze_bn`, batch-norm layers stay in evaluation mode with
+    fixed scale and shift (a fine-tune with small batches keeps the statistics the
+    network was trained with)."""
+    model.train()
+    if freeze_bn:
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+                for param in module.parameters():
+                    param.requires_grad_(False)
 
 
 def _device_name(device: str) -> str:
@@ -501,9 +503,7 @@ def main(argv=None) -> int:
     best = min((r["val_total"] for r in rows), default=float("inf"))
     acc: dict[str, float] = {}
     nacc = 0
-    model.train()
-    if args.freeze_bn:
-        freeze_batch_norm(model)
+    training_mode(model, args.freeze_bn)
     config = {"widths": list(widths), "size": int(val.arrays["mask"].shape[-1]),
               "mean": MEAN, "std": STD, "seed": args.seed, "steps": args.steps,
               "batch": args.batch, "lr": args.lr, "device": _device_name(device),
@@ -532,8 +532,7 @@ def main(argv=None) -> int:
                    "train_size": len(train), "minutes": round(minutes, 2), "lr": lr_at(step)}
             row.update({f"train_{k}": v / nacc for k, v in acc.items()})
             row.update(evaluate(model, val, device=device))
-            if args.freeze_bn:  # evaluate() left every layer in training mode
-                freeze_batch_norm(model)
+            training_mode(model, args.freeze_bn)  # (evaluate leaves it in eval mode)
             rows.append(row)
             acc, nacc = {}, 0
             ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,

@@ -333,9 +333,7 @@ def _fixed_lines(tag: bytes, x: np.ndarray, decimals: int) -> np.ndarray:
     n, m = x.shape
     w = 3 + iw + decimals
     lines, body = _line_array(tag, n, m * w)
-    out = body.reshape(n, m, w)
-    if not np.shares_memory(out, lines):  # (never: a column slice splits as a view)
-        raise AssertionError("OBJ field view is a copy")
+    out = body.reshape(n, m, w)  # (a view: the lines are filled in place)
     out[..., 0] = 32
     out[..., 1] = np.where((x < 0) & (q > 0), 45, 32)  # "-" or a space
     out[..., 2:2 + iw] = _digits(whole.ravel(), iw).reshape(n, m, iw)
@@ -582,13 +580,21 @@ def scan_stl(path: Path) -> dict | None:
 OBJ_SCAN_BYTES = 16 << 20  # trimesh parses OBJ line by line in Python: ~20 s for 1M faces
 
 
+def _first_line(data: bytes, tag: bytes) -> int | None:
+    """Offset of the first line that starts with `tag`, or None."""
+    if data.startswith(tag):
+        return 0
+    at = data.find(b"\n" + tag)
+    return None if at < 0 else at + 1
+
+
 def _obj_block(data: bytes, tag: bytes) -> tuple[int, int, int] | None:
     """(start, end, lines) of the lines starting with `tag` (e.g. b"v ") when they form
     one contiguous run, as writers emit them; (0, 0, 0) if there are none, None if
     other lines are mixed in.  Counted in place (bytes.count/find with bounds)."""
     head = b"\n" + tag
-    start = 0 if data.startswith(tag) else data.find(head) + 1
-    if start == 0 and not data.startswith(tag):
+    start = _first_line(data, tag)
+    if start is None:
         return 0, 0, 0
     last = data.rfind(head) + 1 or start
     end = data.find(b"\n", last)
@@ -662,9 +668,9 @@ def _line_values(data: bytes, tag: bytes) -> list[bytes]:
     """The rest of every line that starts with `tag` (bytes.find: a regex with re.M
     takes ~0.6 s to walk 100 MB)."""
     head = b"\n" + tag
-    at = 0 if data.startswith(tag) else data.find(head) + 1
+    at = _first_line(data, tag)
     values: list[bytes] = []
-    if at == 0 and not data.startswith(tag):
+    if at is None:
         return values
     while True:
         end = data.find(b"\n", at)

@@ -106,6 +106,13 @@ def _inset_uv(inside: np.ndarray, rows: np.ndarray, cols: np.ndarray, depth: int
     return np.stack([(near_c[pr, pc] + 0.5) / s, (near_r[pr, pc] + 0.5) / s], axis=1)
 
 
+def _atlas_uv(image_uv: np.ndarray, back: bool) -> np.ndarray:
+    """(k, 2) image-space (u, v) in [0, 1] → atlas UVs: the front in the left half, the
+    back (seen from behind, so mirrored) in the right half."""
+    u, v = image_uv[:, 0], image_uv[:, 1]
+    return np.stack([0.5 + 0.5 * (1 - u) if back else 0.5 * u, v], 1)
+
+
 def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
                  min_thickness: float = 0.004, smooth_sigma: float = 0.8) -> LayeredMesh:
     """Build the closed mesh from (S, S) mask (bool) and depth maps (crop units, +z away)."""
@@ -155,9 +162,7 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
     # glTF axes: x right, y up, +z towards the viewer (depth +z away → -z).
     front_v = np.stack([x, y, -front_c[cr, cc]], axis=1)
     back_v = np.stack([x, y, -back_c[cr, cc]], axis=1)
-    u, v = col / s, row / s
-    uv_front = np.stack([0.5 * u, v], 1)
-    uv_back = np.stack([0.5 + 0.5 * (1 - u), v], 1)
+    image_uv = np.stack([col / s, row / s], 1)
 
     # Walls: front ring → middle → back ring. The middle ring is there twice, at the
     # same positions (a UV seam; welded by position the mesh is closed): the half
@@ -169,14 +174,13 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
     slot[ring] = np.arange(k)
     inset = _inset_uv(inside, cr[ring], cc[ring])
     mid_v = 0.5 * (front_v[ring] + back_v[ring])
-    mid_uv_front = np.stack([0.5 * inset[:, 0], inset[:, 1]], 1)
-    mid_uv_back = np.stack([0.5 + 0.5 * (1 - inset[:, 0]), inset[:, 1]], 1)
     fa, fb = 2 * n + slot[a], 2 * n + slot[b]  # middle ring, front colours
     ba, bb = fa + k, fb + k  # middle ring, back colours
     walls = [np.stack([a, b, fb], 1), np.stack([a, fb, fa], 1),
              np.stack([ba, bb, b + n], 1), np.stack([ba, b + n, a + n], 1)]
     vertices = np.concatenate([front_v, back_v, mid_v, mid_v])
-    uv = np.concatenate([uv_front, uv_back, mid_uv_front, mid_uv_back])
+    uv = np.concatenate([_atlas_uv(image_uv, back=False), _atlas_uv(image_uv, back=True),
+                         _atlas_uv(inset, back=False), _atlas_uv(inset, back=True)])
     faces = np.concatenate([front_f, back_f, *walls])
     return LayeredMesh(vertices=vertices, faces=faces, uv=uv)
 

@@ -81,9 +81,7 @@ class LayeredDepthModel:
             card.std, np.float32)[None, :, None, None]
         if mirror_average:
             x = np.concatenate([x, x[..., ::-1]], axis=0)
-        roles = [r for r in ("mask", "front_depth", "back_depth", "back_color",
-                             "view_elevation") if r in card.outputs]
-        names = [card.outputs[r] for r in roles]
+        names = list(card.outputs.values())  # (contract order: load_card builds it so)
         x = x.astype(np.float32)
         if self.fixed_batch is not None and self.fixed_batch < len(x):  # e.g. a batch of 1
             runs = [self.session.run(names, {card.input_name: x[i:i + 1]})
