@@ -111,6 +111,7 @@ def main(argv=None) -> int:
 
     net.view_head = head
     ck = dict(ck)
+    ck.pop("opt", None)  # for export: the optimiser's state would triple the file
     ck["model"] = net.state_dict()
     ck["config"] = {**ck["config"], "view_head_hidden": args.hidden}
     ck["view_head"] = {"train_renders": int(len(x_train)), "val_renders": int(len(x_val)),

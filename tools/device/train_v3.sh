@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Run THERE, in one GPU device call (it fits the 10-minute limit with the defaults):
+# continue maquette-ld-v2 on objects it never saw, retrain the view head, and leave the
+# checkpoint in $OUT split below the 16 MB a returned file may have.
+#
+#   tools/device/pack.sh                      # here, first: fills .gl/ and .whl/
+#   run(command="bash tools/device/train_v3.sh", carry=[".gl", ".whl"], timeout_s=600)
+#   cat best_view.pt.part.* > best_view.pt    # here, from the call's files; then
+#   python tools/export_onnx.py --checkpoint best_view.pt --data /work/data/ld128 ...
+#
+# Environment (defaults in brackets): RENDER_MIN [4.5] and TRAIN_MIN [6.5] minutes,
+# WORKERS [13], BATCH [64], LR [5e-4], INIT [models/maquette-ld-v2.weights-fp16.pt],
+# FIRST_SHARD [400], TRAIN_ARGS [--normal-weight 1], VIEW_SHARDS [40], DATA, RUN.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${OUT:?set OUT to the folder whose files come back}"
+started=$(date +%s)
+
+vendor=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+if [ -f "$vendor" ]; then  # the lent machine: its NVIDIA driver, none of our packages
+    for f in .gl/*.deb; do dpkg -x "$f" /; done  # EGL/GL loaders (libglvnd)
+    ldconfig
+    export __EGL_VENDOR_LIBRARY_FILENAMES=$vendor
+    mkdir -p /tmp/site
+    tar -xJf .whl/site.tar.xz -C /tmp/site
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+PY=${PYTHON:-python3}
+export PYTHON=$PY
+"$PY" -c "import panda3d.core, simplepbr, gltf, trimesh, torch; print('torch', \
+torch.__version__, 'cuda', torch.cuda.is_available())" | tee "$OUT/train.log"
+
+DATA=${DATA:-/tmp/ld128}
+RUN=${RUN:-/tmp/run-v3}
+INIT=${INIT:-models/maquette-ld-v2.weights-fp16.pt} FIRST_SHARD=${FIRST_SHARD:-400} \
+LR=${LR:-5e-4} TRAIN_ARGS=${TRAIN_ARGS:---normal-weight 1} \
+    tools/train_on_gpu.sh "$DATA" "$RUN" "${WORKERS:-13}" "${RENDER_MIN:-4.5}" \
+    "${TRAIN_MIN:-6.5}" 48,96,192,384 "${BATCH:-64}" 2>&1 | tee -a "$OUT/train.log"
+
+mapfile -t view_shards < <(ls "$DATA"/shard_00[4-9]*.npz | head -n "${VIEW_SHARDS:-40}")
+"$PY" tools/train_view_head.py --checkpoint "$RUN/best.pt" --out "$RUN/best_view.pt" \
+    --train "${view_shards[@]}" --val "$DATA/shard_00000.npz" 2>&1 | tee -a "$OUT/train.log"
+split -b 15M "$RUN/best_view.pt" "$OUT/best_view.pt.part."
+cp "$RUN/log.csv" "$RUN/curve.png" "$OUT/"
+echo "done in $(( $(date +%s) - started )) s" | tee -a "$OUT/train.log"
