@@ -151,13 +151,16 @@ def test_view_head_trains_and_round_trips(tmp_path):
           "--views", "4", "--seed", "5", "--quiet"])
     net = LayeredDepthNet((8, 8, 16, 16))
     config = {"widths": [8, 8, 16, 16], "size": 32}
-    torch.save({"model": net.state_dict(), "config": config}, tmp_path / "net.pt")
+    optimiser = torch.optim.AdamW(net.parameters())
+    torch.save({"model": net.state_dict(), "config": config, "opt": optimiser.state_dict()},
+               tmp_path / "net.pt")
     shard = str(data / "shard_00000.npz")
     train_head(["--checkpoint", str(tmp_path / "net.pt"), "--out", str(tmp_path / "view.pt"),
                 "--train", shard, "--val", shard, "--epochs", "3", "--hidden", "4"])
     checkpoint = torch.load(tmp_path / "view.pt", weights_only=False)
     assert checkpoint["config"]["view_head_hidden"] == 4
     assert checkpoint["view_head"]["train_renders"] == 8
+    assert "opt" not in checkpoint  # for export only: small enough to bring back
     loaded = load_net(checkpoint).eval()
     with torch.no_grad():
         out = loaded(torch.zeros(2, 4, 32, 32))
@@ -260,3 +263,19 @@ def test_normal_error_sees_a_rounded_crease():
     assert float(plain["normal"]) > 0.02
     assert float(weighted["total"] - plain["total"]) == pytest.approx(
         2.0 * float(plain["normal"]), rel=1e-5)
+
+
+def test_device_scripts_parse_and_need_an_output_folder(tmp_path):
+    """tools/device/*.sh are for a lent GPU machine (dry-run by hand, see
+    docs/GENERATOR.md); here: they parse, and train_v3.sh stops at once, saying why,
+    when $OUT (where a device call's files come back from) is not set."""
+    import os
+    import subprocess
+
+    for script in sorted((ROOT / "tools" / "device").glob("*.sh")):
+        subprocess.run(["bash", "-n", str(script)], check=True)
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    done = subprocess.run(["bash", str(ROOT / "tools" / "device" / "train_v3.sh")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "OUT" in done.stderr
