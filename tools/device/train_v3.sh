@@ -16,17 +16,22 @@ cd "$(dirname "$0")/../.."
 : "${OUT:?set OUT to the folder whose files come back}"
 started=$(date +%s)
 
-vendor=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-if [ -f "$vendor" ]; then  # the lent machine: its NVIDIA driver, none of our packages
+PY=${PYTHON:-python3}
+export PYTHON=$PY
+if ! "$PY" -c "import panda3d.core" 2>/dev/null; then
+    if [ ! -d /usr/local/nvidia ]; then
+        echo "no panda3d for $PY: set PYTHON=.venv/bin/python (make test's venv)" >&2
+        exit 2
+    fi
+    # the lent machine: its NVIDIA driver and torch, none of our packages
     for f in .gl/*.deb; do dpkg -x "$f" /; done  # EGL/GL loaders (libglvnd)
     ldconfig
-    export __EGL_VENDOR_LIBRARY_FILENAMES=$vendor
     mkdir -p /tmp/site
     tar -xJf .whl/site.tar.xz -C /tmp/site
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-PY=${PYTHON:-python3}
-export PYTHON=$PY
+vendor=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+if [ -f "$vendor" ]; then export __EGL_VENDOR_LIBRARY_FILENAMES=$vendor; fi
 "$PY" -c "import panda3d.core, simplepbr, gltf, trimesh, torch; print('torch', \
 torch.__version__, 'cuda', torch.cuda.is_available())" | tee "$OUT/train.log"
 
