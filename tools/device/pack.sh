@@ -9,7 +9,8 @@
 #                     machine's CPython 3.12, without what training never loads (video,
 #                     assimp, software rendering, physics, audio, tools): the full
 #                     panda3d wheel (54 MB) and the repository together would not fit
-#                     a call's 64 MiB
+#                     a call's 64 MiB (the same trimming of the cp311 wheel renders
+#                     make_dataset.py's shards here, through EGL)
 #
 # tools/device/train_v3.sh, run THERE, unpacks both. Versions follow pyproject.toml.
 set -euo pipefail
