@@ -42,7 +42,9 @@ LR=${LR:-5e-4} TRAIN_ARGS=${TRAIN_ARGS:---normal-weight 1} \
     tools/train_on_gpu.sh "$DATA" "$RUN" "${WORKERS:-13}" "${RENDER_MIN:-4.5}" \
     "${TRAIN_MIN:-6.5}" 48,96,192,384 "${BATCH:-64}" 2>&1 | tee -a "$OUT/train.log"
 
-mapfile -t view_shards < <(ls "$DATA"/shard_00[4-9]*.npz | head -n "${VIEW_SHARDS:-40}")
+# training shards of this run (all new objects: DATA starts empty), not shard 0
+mapfile -t view_shards < <(ls "$DATA"/shard_*.npz | grep -v '/shard_00000\.npz$' |
+                           head -n "${VIEW_SHARDS:-40}")
 "$PY" tools/train_view_head.py --checkpoint "$RUN/best.pt" --out "$RUN/best_view.pt" \
     --train "${view_shards[@]}" --val "$DATA/shard_00000.npz" 2>&1 | tee -a "$OUT/train.log"
 split -b 15M "$RUN/best_view.pt" "$OUT/best_view.pt.part."
