@@ -75,10 +75,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from engine.generate import GenerateSettings, generate_asset
     from engine.render.contact_sheet import render_contact_sheet
     from engine.render.offline import render_clip
+    from engine.resources import resource_path
     from engine.scene import load_scene
 
-    scenes = Path(__file__).resolve().parent.parent / "scenes"
-    scene = load_scene(scenes / "from-image.toml")
+    scene = load_scene(resource_path("scenes", "from-image.toml"))
     video = Path(args.output)
     asset = video.with_name(f"{video.stem}-asset.glb")
     sheet = video.with_name(f"{video.stem}-sheet.png")
@@ -244,11 +244,25 @@ def cmd_view(args: argparse.Namespace) -> int:
     return EXIT_FAILED if code else 0
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: the installed package's version, looked up only when asked (~30 ms)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from engine.resources import version
+
+        print(f"maquette {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maquette",
         description="Concept image → 3D asset → real-time PBR stage → video.",
     )
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
 
     render = sub.add_parser("render", help="render a scene (or an asset) to a clip")

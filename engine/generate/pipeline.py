@@ -32,8 +32,9 @@ from engine.generate.reconstruct import (
 )
 from engine.generate.runtime import Prediction, get_model
 from engine.generate.texture import bake_atlas
+from engine.resources import resource_path
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MODELS_DIR = resource_path("models")
 VIEW_ELEVATION_RANGE = (-15.0, 50.0)  # degrees: a little wider than the training views
 DEFAULT_MODEL = MODELS_DIR / "maquette-ld-v2.json"
 CLASSICAL = "classical"

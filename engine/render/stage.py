@@ -18,13 +18,13 @@ Coordinates: scene data is Y-up (glTF); Panda is Z-up. `to_panda` converts.
 from __future__ import annotations
 
 import math
-from importlib import resources
 
 import numpy as np
 
 from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_offscreen_buffer
 from engine.render.environment import load_environment
+from engine.resources import resource_path
 from engine.scene.lighting import PRESETS, hex_to_linear, normalized, srgb_to_linear
 from engine.scene.model import Scene
 from engine.scene.timeline import Frame, Timeline
@@ -52,7 +52,7 @@ def to_panda(v: np.ndarray) -> tuple[float, float, float]:
 
 def _shader_source(name: str) -> str:
     """A shader file's text with `#include "file"` lines replaced by that file's text."""
-    text = resources.files("engine.render").joinpath("shaders", name).read_text()
+    text = resource_path("shaders", name).read_text()
     return "".join(
         _shader_source(line.split('"')[1]) if line.startswith("#include ") else line
         for line in text.splitlines(keepends=True)
