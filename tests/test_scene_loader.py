@@ -424,3 +424,15 @@ def test_cli_reports_schema_errors_with_file_and_key_exit_2(tmp_path):
     assert "time: expected seconds from 0" in result.stderr and "nan" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "t.png").exists()
+
+
+def test_an_output_given_instead_of_the_scenes_is_checked_against_its_keys(tmp_path):
+    from engine.scene.loader import check_output_file
+
+    scene = load_scene(minimal(tmp_path, '[output]\nheight = 1081\nfile = "x.mov"\n'))
+    check_output_file(scene, tmp_path / "frames/")
+    with pytest.raises(SceneError, match=r"scene\.toml: \[output\] height: .* even height, got "
+                                         r"1081 \(for -o .*y\.mp4\)"):
+        check_output_file(scene, tmp_path / "y.mp4")
+    with pytest.raises(SceneError, match=r"scene\.toml: -o .*y\.avi: unsupported"):
+        check_output_file(scene, tmp_path / "y.avi")

@@ -27,8 +27,8 @@ from engine.scene.model import (
     Scene,
 )
 
-__all__ = ["IMAGE_SUFFIXES", "MAX_NESTING", "MAX_SCENE_BYTES", "SceneError", "load_scene",
-           "scene_for_asset", "scene_from_dict"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_NESTING", "MAX_SCENE_BYTES", "SceneError",
+           "check_output_file", "load_scene", "scene_for_asset", "scene_from_dict"]
 
 MAX_SCENE_BYTES = 1 << 20
 MAX_NESTING = 32  # arrays/inline tables inside one another; a scene needs 3
@@ -101,7 +101,6 @@ def _resolve_file(ctx: _Context, where: str, value: str, suffixes: tuple[str, ..
     return path.resolve()
 
 
-
 def _keyframe(ctx: _Context, values: dict[str, Any], where: str) -> KeyframeSpec:
     target, prop = values["target"], values["property"]
     allowed = TRACK_PROPERTIES[target]
@@ -157,26 +156,41 @@ def _array_of_tables(ctx: _Context, doc: dict, name: str) -> list[tuple[str, dic
 
 
 def _output(ctx: _Context, values: dict[str, Any], transparent: bool) -> OutputSpec:
-    from engine.render.writers import format_for_path
-
     file = Path(values.pop("file", OutputSpec().file)).expanduser()
     if not file.is_absolute() and ctx.path is not None:
         file = ctx.path.parent / file
     output = _build(ctx, OutputSpec, {"file": file, **values}, "[output]")
+    _check_output(ctx, output, file, transparent, "[output] file")
+    return output
+
+
+def _check_output(ctx: _Context, output: OutputSpec, file: Path, transparent: bool,
+                  where: str) -> None:
+    """The rules that join the output file's format to the other keys."""
+    from engine.render.writers import format_for_path
+
     try:
         fmt = format_for_path(file)
     except ValueError as exc:
-        raise ctx.fail("[output] file", f"{exc}; or a folder/ for PNG frames") from None
+        raise ctx.fail(where, f"{exc}; or a folder/ for PNG frames") from None
+    named = "" if where == "[output] file" else f" (for {where})"
     if transparent and fmt == "mp4":
-        raise ctx.fail("[output] file", "H.264 .mp4 cannot carry transparency (background = "
+        raise ctx.fail(where, "H.264 .mp4 cannot carry transparency (background = "
                        "\"transparent\"); use .mov, .webm, .gif or a folder/ for PNG frames")
     if fmt == "mp4" and output.height % 2:
         raise ctx.fail("[output] height", f"H.264 .mp4 (yuv420p) needs an even height, got "
-                       f"{output.height}; use {output.height - 1} or {output.height + 1}")
+                       f"{output.height}{named}; use {output.height - 1} or "
+                       f"{output.height + 1}")
     if output.frame_count > MAX_FRAMES:
         raise ctx.fail("[output] duration", f"{output.frame_count} frames is too many "
                        f"(at most {MAX_FRAMES}: duration × fps)")
-    return output
+
+
+def check_output_file(scene: Scene, file: str | Path, given_as: str = "-o") -> None:
+    """Check `file`, given instead of the scene's `[output] file` (e.g. by `render -o`),
+    against the scene's other settings; SceneError naming the scene and the key."""
+    _check_output(_Context(scene.path), scene.output, Path(file),
+                  scene.stage.background.transparent, f"{given_as} {file}")
 
 
 def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
