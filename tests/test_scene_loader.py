@@ -436,3 +436,17 @@ def test_an_output_given_instead_of_the_scenes_is_checked_against_its_keys(tmp_p
         check_output_file(scene, tmp_path / "y.mp4")
     with pytest.raises(SceneError, match=r"scene\.toml: -o .*y\.avi: unsupported"):
         check_output_file(scene, tmp_path / "y.avi")
+
+
+@pytest.mark.parametrize("lo,hi", [([0, 0, 0], [1, float("nan"), 1]),
+                                   ([-3e38, 0, 0], [3e38, 1, 1]),
+                                   ([0, 0, 0], [float("inf"), 1, 1])])
+def test_timeline_refuses_asset_bounds_it_cannot_frame(tmp_path, lo, hi):
+    """NaN or astronomically large bounds used to surface as 'eye must be 3 finite numbers'
+    (or a Panda3D assertion) at render time, naming nothing."""
+    from engine.scene.timeline import Bounds, Timeline
+
+    path = minimal(tmp_path)
+    with pytest.raises(SceneError, match=r"scene\.toml: \[asset\] source: .*bottle\.glb: the "
+                                         r"asset's bounds"):
+        Timeline(load_scene(path), Bounds(np.array(lo, float), np.array(hi, float)))

@@ -26,6 +26,7 @@ from engine.animation import (
 from engine.scene.loader import SceneError, scene_name
 from engine.scene.model import ASPECTS, KEY_TIME, AssetSpec, Scene
 
+MAX_EXTENT_M = 1e6  # an asset on stage stays within this many metres of the origin
 Z_UP_TO_Y_UP = np.array(
     [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
 )
@@ -90,8 +91,10 @@ class Timeline:
 
     def __init__(self, scene: Scene, file_bounds: Bounds):
         self.scene = scene
+        self._check_bounds(file_bounds)
         self.rest = rest_matrix(file_bounds, scene.asset)
         self.bounds = file_bounds.transformed(self.rest)  # at rest, world space
+        self._check_bounds(self.bounds, file_bounds)
         self.duration = scene.output.duration
         size = float(max(self.bounds.size[1], 1e-3))
         self.asset_tracks: dict[str, list[KeyframeTrack]] = {}
@@ -110,6 +113,18 @@ class Timeline:
             self.rig = replace(scene.camera)  # a copy, checked again (it may have been edited)
         w, h = ASPECTS[scene.output.aspect]
         self.aspect = w / h
+
+    def _check_bounds(self, bounds: Bounds, file_bounds: Bounds | None = None) -> None:
+        """Refuse bounds the camera cannot frame (NaN, inf, or beyond MAX_EXTENT_M)."""
+        extent = np.concatenate([bounds.lo, bounds.hi, bounds.size])
+        with np.errstate(invalid="ignore", over="ignore"):
+            ok = np.all(np.isfinite(extent)) and np.abs(extent).max() <= MAX_EXTENT_M
+        if not ok:
+            shown = file_bounds or bounds
+            raise SceneError(
+                f"{scene_name(self.scene.path)}: [asset] source: {self.scene.asset.source}: "
+                f"the asset's bounds {shown.lo.tolist()} .. {shown.hi.tolist()} are not "
+                f"finite or reach beyond {MAX_EXTENT_M:g} m on stage")
 
     @contextmanager
     def _reported(self, where: str):
