@@ -450,3 +450,15 @@ def test_timeline_refuses_asset_bounds_it_cannot_frame(tmp_path, lo, hi):
     with pytest.raises(SceneError, match=r"scene\.toml: \[asset\] source: .*bottle\.glb: the "
                                          r"asset's bounds"):
         Timeline(load_scene(path), Bounds(np.array(lo, float), np.array(hi, float)))
+
+
+def test_a_keyframe_track_edited_after_loading_is_reported_with_file_and_key(tmp_path):
+    from engine.scene.timeline import Bounds, Timeline
+
+    path = minimal(tmp_path, '[[keyframes]]\ntarget = "asset"\nproperty = "scale"\n'
+                             "keys = [[0, 1], [1, 2]]\n")
+    scene = load_scene(path)
+    scene.keyframes[0].times = [1.0, 0.5]
+    with pytest.raises(SceneError, match=r"scene\.toml: \[\[keyframes\]\] #1: times must be "
+                                         r"strictly increasing"):
+        Timeline(scene, Bounds(np.zeros(3), np.ones(3)))

@@ -134,6 +134,8 @@ class Timeline:
         except SettingError as exc:
             raise SceneError(f"{scene_name(self.scene.path)}: {where} {exc.key}: "
                              f"{exc.reason}") from None
+        except ValueError as exc:  # a track's own checks (increasing times, finite values)
+            raise SceneError(f"{scene_name(self.scene.path)}: {where}: {exc}") from None
 
     def check_time(self, t: float) -> float:
         """`t` as seconds on the shot clock, or SceneError naming the scene (NaN, inf, < 0)."""
