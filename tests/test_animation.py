@@ -653,3 +653,30 @@ def test_fit_box_distance_keeps_every_corner_in_frame_from_any_azimuth(aspect, s
             worst = max(worst, abs(p[0]) / (depth * tan_v * aspect), abs(p[1]) / (depth * tan_v))
     assert worst <= 1.0, "a corner leaves the frame"
     assert worst > 0.6, "the framing is needlessly loose"
+
+
+def test_long_motions_are_sampled_only_to_just_past_the_shot():
+    """A wobble declared to last 1e5 s in a 6 s shot used to be sampled 6 million times."""
+    from engine.animation.motion import SAMPLE_RATE, SAMPLED_PAST_END_S
+
+    for kind in ("wobble", "float", "hover"):
+        tracks = motion_tracks(Motion(kind, duration=1e5), 1.0, 6.0)
+        for track in tracks.values():
+            assert len(track.times) <= (6.0 + SAMPLED_PAST_END_S) * SAMPLE_RATE + 2
+            assert track.times[-1] == pytest.approx(6.0 + SAMPLED_PAST_END_S)
+    # inside the shot the curve is the one the full duration gives
+    short = motion_tracks(Motion("wobble", duration=1e5), 1.0, 6.0)["rotation.z"]
+    full = motion_tracks(Motion("wobble", duration=1e5), 1.0, 50.0)["rotation.z"]
+    t = np.linspace(0.0, 6.0, 97)
+    np.testing.assert_allclose(short.evaluate(t), full.evaluate(t), atol=1e-9)
+
+
+def test_camera_offset_keys_and_pose_properties_come_from_one_table():
+    from engine.animation import CAMERA_OFFSETS, POSE_PROPERTIES
+    from engine.animation.camera import CAMERA_OFFSET_KEYS, FOV
+
+    assert CAMERA_OFFSET_KEYS == tuple(CAMERA_OFFSETS)
+    assert set(CAMERA_OFFSETS) - {"fov", "distance"} == set(POSE_PROPERTIES) - {"scale"}
+    assert CAMERA_OFFSETS["fov"] is FOV
+    with pytest.raises(ValueError, match="fov: expected a number from 5 to 120"):
+        apply_camera_offsets(_front_pose(), {"fov": 150.0}, CENTER)

@@ -15,21 +15,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from .easing import ease
-from .transform import _vec3, axis_angle_matrix, look_at
+from .settings import Setting, check_settings, setting
+from .transform import POSE_PROPERTIES, _vec3, axis_angle_matrix, look_at
 
 CAMERA_MOVES = ("static", "orbit", "push-in", "pull-out", "dolly", "pan", "tilt", "crane")
-CAMERA_OFFSET_KEYS = (
-    "position.x",
-    "position.y",
-    "position.z",
-    "rotation.x",
-    "rotation.y",
-    "rotation.z",
-    "fov",
-    "distance",
-)
-
 MAX_ELEVATION = 89.0  # degrees; keeps the camera off the poles
+MAX_DISTANCE = 1e5  # metres
+
+FOV = Setting("vertical field of view, degrees", lo=5.0, hi=120.0)
+
+# Keyframeable camera offsets (see apply_camera_offsets) and the values a track may take.
+CAMERA_OFFSETS: dict[str, Setting] = {
+    **{k: v for k, v in POSE_PROPERTIES.items() if k != "scale"},
+    "fov": FOV,
+    "distance": Setting("metres added to the distance", lo=-MAX_DISTANCE, hi=MAX_DISTANCE),
+}
+CAMERA_OFFSET_KEYS = tuple(CAMERA_OFFSETS)
 SWEEP_DEG_PER_STRENGTH = 20.0  # pan/tilt sweep half-angle per unit strength
 CRANE_DEG_PER_STRENGTH = 60.0
 CRANE_START_DROP_DEG = 10.0
@@ -47,36 +48,28 @@ class CameraRig:
     in [0, 1) for push-in/pull-out/dolly/pan/tilt/crane.
     """
 
-    move: str = "orbit"
-    fov: float = 35.0
-    elevation: float = 15.0
-    azimuth: float = 0.0
-    distance: float | None = None
-    turns: float = 1.0
-    strength: float = 0.3
+    move: str = setting("orbit", kind="choice", choices=CAMERA_MOVES,
+                        doc="how the camera travels over the shot")
+    fov: float = setting(35.0, spec=FOV)
+    elevation: float = setting(
+        15.0, lo=-MAX_ELEVATION, hi=MAX_ELEVATION,
+        doc="degrees above the horizon through the asset's centre")
+    azimuth: float = setting(
+        0.0, lo=-720.0, hi=720.0, doc="degrees; 0 = looking at the asset's front (+Z)")
+    distance: float | None = setting(
+        None, lo=0.01, hi=MAX_DISTANCE, none="fit",
+        doc='metres from the asset\'s centre; "fit" frames the asset\'s bounds')
+    turns: float = setting(1.0, lo=-20.0, hi=20.0, doc="orbit only: revolutions over the shot")
+    strength: float = setting(
+        0.3, lo=0.0, hi=1.0, hi_open=True,
+        doc="amount of push-in/pull-out/dolly/pan/tilt/crane")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first invalid field."""
-        if self.move not in CAMERA_MOVES:
-            raise ValueError(
-                f"move: unknown camera move {self.move!r}; valid: {', '.join(CAMERA_MOVES)}"
-            )
-        _check_fov(self.fov)
-        if not (math.isfinite(self.elevation) and abs(self.elevation) <= MAX_ELEVATION):
-            raise ValueError(
-                f"elevation must be within +-{MAX_ELEVATION} deg, got {self.elevation}"
-            )
-        if not math.isfinite(self.azimuth):
-            raise ValueError(f"azimuth must be finite, got {self.azimuth}")
-        if self.distance is not None and not (math.isfinite(self.distance) and self.distance > 0):
-            raise ValueError(f"distance must be positive metres or None, got {self.distance}")
-        if not math.isfinite(self.turns):
-            raise ValueError(f"turns must be finite, got {self.turns}")
-        if not (math.isfinite(self.strength) and 0.0 <= self.strength < 1.0):
-            raise ValueError(f"strength must be in [0, 1), got {self.strength}")
+        """Raise SettingError (a ValueError) naming the first invalid field."""
+        check_settings(self)
 
 
 @dataclass
@@ -107,8 +100,7 @@ class CameraPose:
 
 
 def _check_fov(fov: float) -> None:
-    if not (math.isfinite(fov) and 0.0 < fov < 180.0):
-        raise ValueError(f"fov must be in (0, 180) degrees, got {fov}")
+    FOV.check_number(fov, "fov")
 
 
 def fit_distance(radius: float, fov_deg: float, aspect: float, margin: float = 1.15) -> float:

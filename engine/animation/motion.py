@@ -28,7 +28,8 @@ slide      position.<dir>      distance, m (1.5*size),    --      1.2 s
 `axis` (x|y|z) is used by spin only; `direction` (left|right|front|back|up,
 seen by the default camera on +Z) by slide only: the asset starts that far
 toward -X, +X, +Z, -Z or +Y and moves to its rest pose. Periodic curves are
-sampled every 1/60 s with cubic interpolation.
+sampled every 1/60 s with cubic interpolation, up to SAMPLED_PAST_END_S after the
+shot's end at most (a motion that lasts longer holds its value from there).
 """
 
 from __future__ import annotations
@@ -40,14 +41,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .easing import EASINGS
+from .settings import MAX_SECONDS, SettingError, check_settings, setting
 from .tracks import KeyframeTrack
 
-MOTION_TYPES = ("spin", "float", "hover", "reveal", "drop", "wobble", "slide")
 AXES = ("x", "y", "z")
-DIRECTIONS = ("left", "right", "front", "back", "up")
+NON_NEGATIVE_AMPLITUDE = ("drop", "slide")  # amplitude is a distance travelled
 
 SAMPLE_RATE = 60.0  # Hz, for analytically sampled curves
 HOVER_TILT_DEG = 3.0
+SAMPLED_PAST_END_S = 1.0  # seconds of sampled curve kept after the shot's end
 
 # type -> (amplitude default, amplitude multiplied by size?, period default, duration default)
 _DEFAULTS: dict[str, tuple[float | None, bool, float | None, float | None]] = {
@@ -59,6 +61,7 @@ _DEFAULTS: dict[str, tuple[float | None, bool, float | None, float | None]] = {
     "wobble": (8.0, False, 0.8, 3.0),
     "slide": (1.5, True, None, 1.2),
 }
+MOTION_TYPES = tuple(_DEFAULTS)
 
 # slide direction -> (property, sign of the starting offset)
 _SLIDE: dict[str, tuple[str, float]] = {
@@ -68,6 +71,7 @@ _SLIDE: dict[str, tuple[str, float]] = {
     "back": ("position.z", -1.0),
     "up": ("position.y", 1.0),
 }
+DIRECTIONS = tuple(_SLIDE)
 
 
 @dataclass
@@ -77,40 +81,32 @@ class Motion:
     amplitude: metres or degrees (see table); period, start, duration: seconds.
     """
 
-    type: str
-    amplitude: float | None = None
-    period: float | None = None
-    start: float = 0.0
-    duration: float | None = None
-    axis: str = "y"
-    direction: str = "left"
+    type: str = setting(kind="choice", choices=MOTION_TYPES, required=True, example="float",
+                        doc="motion preset; several [[motion]] tables combine")
+    amplitude: float | None = setting(
+        None, lo=-1e4, hi=1e4, example=0.02,
+        doc="metres (float/hover/drop/slide) or degrees (spin/wobble); default per type; "
+            ">= 0 for drop and slide")
+    period: float | None = setting(None, lo=1e-3, hi=MAX_SECONDS, example=3.0,
+                                   doc="seconds (spin/float/hover/wobble); default per type")
+    start: float = setting(0.0, lo=0.0, hi=MAX_SECONDS, doc="seconds")
+    duration: float | None = setting(
+        None, lo=1e-3, hi=MAX_SECONDS, example=1.2,
+        doc="seconds (reveal/drop/wobble/slide; default per type; the others run to the end)")
+    axis: str = setting("y", kind="choice", choices=AXES, doc="spin axis")
+    direction: str = setting("left", kind="choice", choices=DIRECTIONS,
+                             doc="slide: the side the asset comes in from")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first invalid field."""
-        if self.type not in MOTION_TYPES:
-            raise ValueError(
-                f"type: unknown motion {self.type!r}; valid: {', '.join(MOTION_TYPES)}"
-            )
-        if self.axis not in AXES:
-            raise ValueError(f"axis: unknown axis {self.axis!r}; valid: {', '.join(AXES)}")
-        if self.direction not in DIRECTIONS:
-            raise ValueError(
-                f"direction: unknown direction {self.direction!r}; valid: {', '.join(DIRECTIONS)}"
-            )
-        if self.amplitude is not None:
-            if not math.isfinite(self.amplitude):
-                raise ValueError(f"amplitude must be finite, got {self.amplitude}")
-            if self.type in ("drop", "slide") and self.amplitude < 0:
-                raise ValueError(f"amplitude must be >= 0 for {self.type}, got {self.amplitude}")
-        if self.period is not None and not (math.isfinite(self.period) and self.period > 0):
-            raise ValueError(f"period must be a positive number of seconds, got {self.period}")
-        if not (math.isfinite(self.start) and self.start >= 0):
-            raise ValueError(f"start must be a finite time >= 0 s, got {self.start}")
-        if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
-            raise ValueError(f"duration must be a positive number of seconds, got {self.duration}")
+        """Raise SettingError (a ValueError) naming the first invalid field."""
+        check_settings(self)
+        if self.type in NON_NEGATIVE_AMPLITUDE and self.amplitude is not None \
+                and self.amplitude < 0:
+            raise SettingError("amplitude", f"expected a number >= 0 for {self.type} (a "
+                                            f"distance in metres), got {self.amplitude:g}")
 
 
 def _resolved(motion: Motion, size: float, total_duration: float) -> tuple[float, float, float]:
@@ -154,6 +150,7 @@ def motion_tracks(motion: Motion, size: float, total_duration: float) -> dict[st
         raise ValueError(f"total_duration must be positive seconds, got {total_duration}")
     amp, period, end = _resolved(motion, size, total_duration)
     t0 = motion.start
+    t1 = min(end, max(total_duration, t0) + SAMPLED_PAST_END_S)  # end of sampled curves
     omega = 2.0 * math.pi / period
     kind = motion.type
 
@@ -162,16 +159,16 @@ def motion_tracks(motion: Motion, size: float, total_duration: float) -> dict[st
             return {f"rotation.{motion.axis}": KeyframeTrack([t0], [0.0])}
         return {f"rotation.{motion.axis}": _ramp(t0, end, 0.0, amp * (end - t0) / period, "none")}
     if kind == "float":
-        return {"position.y": _sampled(lambda tau: amp * np.sin(omega * tau), t0, end)}
+        return {"position.y": _sampled(lambda tau: amp * np.sin(omega * tau), t0, t1)}
     if kind == "hover":
 
         def lift(tau: np.ndarray) -> np.ndarray:
             return amp * np.asarray(EASINGS["in-out"](np.clip(tau / period, 0.0, 1.0)))
 
         return {
-            "position.y": _sampled(lambda tau: lift(tau) + amp * np.sin(omega * tau), t0, end),
-            "rotation.x": _sampled(lambda tau: HOVER_TILT_DEG * np.sin(omega * tau), t0, end),
-            "rotation.z": _sampled(lambda tau: HOVER_TILT_DEG * np.sin(0.5 * omega * tau), t0, end),
+            "position.y": _sampled(lambda tau: lift(tau) + amp * np.sin(omega * tau), t0, t1),
+            "rotation.x": _sampled(lambda tau: HOVER_TILT_DEG * np.sin(omega * tau), t0, t1),
+            "rotation.z": _sampled(lambda tau: HOVER_TILT_DEG * np.sin(0.5 * omega * tau), t0, t1),
         }
     if kind == "reveal":
         return {"scale": _ramp(t0, end, 0.0, 1.0, "back-out")}
@@ -184,7 +181,7 @@ def motion_tracks(motion: Motion, size: float, total_duration: float) -> dict[st
             x = np.clip(tau / span, 0.0, 1.0)
             return amp * np.exp(-4.0 * x) * (1.0 - x) * np.sin(omega * tau)
 
-        return {"rotation.z": _sampled(wobble, t0, end)}
+        return {"rotation.z": _sampled(wobble, t0, t1)}
     # slide
     prop, sign = _SLIDE[motion.direction]
     return {prop: _ramp(t0, end, sign * amp, 0.0, "out")}

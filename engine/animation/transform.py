@@ -9,7 +9,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .settings import Setting
+
 _EPS = 1e-9
+MAX_OFFSET_M = 1e5
+MAX_ANGLE_DEG = 1e5
+
+# Animatable pose properties (keyframe tracks, motions) and the values a track may take:
+# offsets added to the rest pose (metres, degrees) and a scale factor that multiplies it.
+POSE_PROPERTIES: dict[str, Setting] = {
+    **{f"position.{a}": Setting("metres added (asset: to its rest position; camera: to "
+                                "eye and target)", lo=-MAX_OFFSET_M,
+                                hi=MAX_OFFSET_M) for a in "xyz"},
+    **{f"rotation.{a}": Setting("degrees added (asset: to its rest rotation; camera: "
+                                "y azimuth, x elevation, z roll)", lo=-MAX_ANGLE_DEG,
+                                hi=MAX_ANGLE_DEG) for a in "xyz"},
+    "scale": Setting("factor on the rest scale (motions' scales multiply)", lo=0.0, hi=1e4),
+}
 
 
 def _vec3(v, name: str) -> np.ndarray:

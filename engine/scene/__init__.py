@@ -1,6 +1,13 @@
-"""Scene files: schema (dataclasses) and loading with clear errors."""
+"""Scene files: schema (dataclasses whose fields declare their settings), loading with
+clear errors, light presets and the timeline that evaluates a scene at a time."""
 
-from engine.scene.loader import SceneError, load_scene, scene_for_asset, scene_from_dict
+from engine.scene.loader import (
+    SceneError,
+    check_output_file,
+    load_scene,
+    scene_for_asset,
+    scene_from_dict,
+)
 from engine.scene.model import (
     ASPECTS,
     LIGHT_PRESETS,
@@ -15,6 +22,7 @@ from engine.scene.model import (
 
 __all__ = [
     "ASPECTS", "LIGHT_PRESETS", "AssetSpec", "Background", "CameraSpec", "KeyframeSpec",
-    "OutputSpec", "Scene", "SceneError", "StageSpec", "load_scene", "scene_for_asset",
+    "OutputSpec", "Scene", "SceneError", "StageSpec", "check_output_file", "load_scene",
+    "scene_for_asset",
     "scene_from_dict",
 ]

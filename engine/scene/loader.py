@@ -1,51 +1,59 @@
 """Load and validate TOML scene files into `Scene` dataclasses.
 
 Every error names the file, the key and what was expected; unknown keys are
-errors (with a "did you mean" hint), so a typo is never silently ignored.
+errors (with a "did you mean" hint), so a typo is never silently ignored. What
+each key accepts is declared once, beside its dataclass field (see
+`engine.scene.model`); this module only walks those declarations and adds the
+rules that join several keys (an even height for .mp4, one fov track, ...).
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.animation import CAMERA_MOVES, EASINGS, INTERPOLATIONS, MOTION_TYPES, Motion
+import numpy as np
+
+from engine.animation import KeyframeTrack, SettingError, settings_of
 from engine.scene.model import (
-    ASPECTS,
-    ASSET_PROPERTIES,
-    CAMERA_PROPERTIES,
-    KEYFRAME_TARGETS,
-    LIGHT_PRESETS,
-    PIVOTS,
-    UP_AXES,
-    AssetSpec,
-    Background,
-    CameraSpec,
+    IMAGE_SUFFIXES,
+    REPEATED,
+    SECTIONS,
+    TRACK_PROPERTIES,
     KeyframeSpec,
     OutputSpec,
     Scene,
-    StageSpec,
 )
 
-ASSET_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                "slower", "veryslow")
-MOTION_DIRECTIONS = ("left", "right", "front", "back", "up")
-ENVIRONMENT_SUFFIXES = (".hdr", ".exr", ".png", ".jpg", ".jpeg")
-OUTPUT_SUFFIXES = (".mp4", ".webm", ".mov", ".gif")
+__all__ = ["IMAGE_SUFFIXES", "MAX_NESTING", "MAX_SCENE_BYTES", "SceneError",
+           "check_output_file", "load_scene", "scene_for_asset", "scene_from_dict"]
+
 MAX_SCENE_BYTES = 1 << 20
+MAX_NESTING = 32  # arrays/inline tables inside one another; a scene needs 3
+MAX_FRAMES = 100_000
+CURVE_SAMPLES = 32  # per pair of keys, to check a curve stays in its property's range
+
+
+def __getattr__(name: str):
+    """Names this module used to keep as copies, now read from their owners when asked."""
+    from engine.animation.motion import DIRECTIONS
+    from engine.scene import model
+
+    owners = {
+        "ASSET_SUFFIXES": model.mesh_suffixes,
+        "ENVIRONMENT_SUFFIXES": model.environment_suffixes,
+        "X264_PRESETS": model.x264_presets,
+        "MOTION_DIRECTIONS": lambda: DIRECTIONS,
+    }
+    if name in owners:
+        return owners[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class SceneError(ValueError):
     """A scene file is invalid; the message names the file and the key."""
-
-
-Validator = Callable[[Any, str], Any]
 
 
 class _Context:
@@ -53,174 +61,46 @@ class _Context:
         self.path = path
 
     def fail(self, where: str, message: str) -> SceneError:
-        name = str(self.path) if self.path else "<scene>"
-        return SceneError(f"{name}: {where}: {message}")
+        return SceneError(f"{scene_name(self.path)}: {where}: {message}")
 
 
-# --- value validators: (value, where) -> converted value, raising _Invalid ---------------
+def scene_name(path: Path | None) -> str:
+    """How errors name a scene: its file, or <scene> for one built in memory."""
+    return str(path) if path else "<scene>"
 
 
-class _Invalid(Exception):
-    pass
-
-
-def _number(lo: float = -math.inf, hi: float = math.inf, *, integer: bool = False) -> Validator:
-    def check(value: Any, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _Invalid(f"expected a number, got {value!r}")
-        if integer and not float(value).is_integer():
-            raise _Invalid(f"expected a whole number, got {value!r}")
-        if not math.isfinite(value) or not lo <= value <= hi:
-            raise _Invalid(f"expected a number from {lo:g} to {hi:g}, got {value!r}")
-        return int(value) if integer else float(value)
-
-    return check
-
-
-def _choice(options: tuple[str, ...] | list[str]) -> Validator:
-    def check(value: Any, where: str) -> str:
-        if not isinstance(value, str) or value not in options:
-            raise _Invalid(f"expected one of {', '.join(options)}; got {value!r}")
-        return value
-
-    return check
-
-
-def _boolean(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {value!r}")
-    return value
-
-
-def _string(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise _Invalid(f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def parse_colour(value: Any) -> tuple[float, float, float]:
-    """'#rrggbb' or '#rgb' → sRGB floats in [0, 1]."""
-    if not isinstance(value, str) or not value.startswith("#") or len(value) not in (4, 7):
-        raise _Invalid(f"expected a colour like '#1e1f24', got {value!r}")
-    digits = value[1:]
-    if len(digits) == 3:
-        digits = "".join(c * 2 for c in digits)
-    try:
-        rgb = tuple(int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
-    except ValueError:
-        raise _Invalid(f"expected a colour like '#1e1f24', got {value!r}") from None
-    return rgb  # type: ignore[return-value]
-
-
-def _background(value: Any, where: str) -> Background:
-    if value == "transparent":
-        return Background(transparent=True)
-    if isinstance(value, str):
-        rgb = parse_colour(value)
-        return Background(top=rgb, bottom=rgb)
-    if isinstance(value, list) and len(value) == 2:
-        return Background(top=parse_colour(value[0]), bottom=parse_colour(value[1]))
-    raise _Invalid(
-        f"expected a colour '#rrggbb', a gradient ['#top', '#bottom'] or 'transparent'; "
-        f"got {value!r}"
-    )
-
-
-def _distance(value: Any, where: str) -> float | None:
-    if value == "fit":
-        return None
-    if isinstance(value, str):
-        raise _Invalid(f"expected \"fit\" or a distance in metres, got {value!r}")
-    return _number(0.01, 1e5)(value, where)
-
-
-def _msaa(value: Any, where: str) -> int:
-    if value not in (0, 2, 4, 8) or isinstance(value, bool):
-        raise _Invalid(f"expected 0, 2, 4 or 8 samples, got {value!r}")
-    return int(value)
-
-
-# --- sections ----------------------------------------------------------------------------
-
-SECTIONS: dict[str, dict[str, Validator]] = {
-    "asset": {
-        "source": _string,
-        "height": _number(1e-4, 1e4),
-        "pivot": _choice(PIVOTS),
-        "up": _choice(UP_AXES),
-    },
-    "stage": {
-        "lights": _choice(LIGHT_PRESETS),
-        "background": _background,
-        "ground": _boolean,
-        "shadow": _number(0.0, 1.0),
-        "exposure": _number(-10.0, 10.0),
-        "environment": _string,
-        "environment_intensity": _number(0.0, 100.0),
-        "environment_rotation": _number(-360.0, 360.0),
-    },
-    "camera": {
-        "move": _choice(CAMERA_MOVES),
-        "fov": _number(5.0, 120.0),
-        "elevation": _number(-89.0, 89.0),
-        "azimuth": _number(-360.0, 360.0),
-        "distance": _distance,
-        "turns": _number(-20.0, 20.0),
-        "strength": _number(0.0, 1.0),
-    },
-    "output": {
-        "file": _string,
-        "aspect": _choice(list(ASPECTS)),
-        "height": _number(16, 4320, integer=True),
-        "fps": _number(1.0, 240.0),
-        "duration": _number(0.01, 3600.0),
-        "msaa": _msaa,
-        "quality": _choice(X264_PRESETS),
-    },
-    "motion": {
-        "type": _choice(MOTION_TYPES),
-        "amplitude": _number(-1e4, 1e4),
-        "period": _number(1e-3, 1e4),
-        "start": _number(0.0, 1e4),
-        "duration": _number(1e-3, 1e4),
-        "axis": _choice(("x", "y", "z")),
-        "direction": _choice(MOTION_DIRECTIONS),
-    },
-    "keyframes": {
-        "target": _choice(KEYFRAME_TARGETS),
-        "property": _string,
-        "keys": lambda v, w: v,  # checked in _keyframe
-        "interpolation": _choice(INTERPOLATIONS),
-        "ease": _choice(list(EASINGS)),
-    },
-}
-
-
-REQUIRED = {"asset": ("source",), "motion": ("type",), "keyframes": ("target", "property", "keys")}
+def _unknown(ctx: _Context, where: str, what: str, key: str, valid: list[str]) -> SceneError:
+    hint = difflib.get_close_matches(key, valid, n=1)
+    did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+    return ctx.fail(where, f"unknown {what}{did_you_mean}; valid {what}s: {', '.join(valid)}")
 
 
 def _read_table(ctx: _Context, name: str, table: Any, where: str) -> dict[str, Any]:
-    """Validate one table against SECTIONS[name]; returns only the keys present."""
+    """Check one table against the settings of SECTIONS[name]: field name -> value."""
     if not isinstance(table, dict):
         raise ctx.fail(where, f"expected a table, got {table!r}")
-    schema = SECTIONS[name]
+    schema = settings_of(SECTIONS[name])
     values: dict[str, Any] = {}
     for key, raw in table.items():
         if key not in schema:
-            hint = difflib.get_close_matches(key, list(schema), n=1)
-            did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise ctx.fail(
-                f"{where} {key}",
-                f"unknown key{did_you_mean}; valid keys: {', '.join(schema)}",
-            )
+            raise _unknown(ctx, f"{where} {key}", "key", key, list(schema))
+        f, spec = schema[key]
         try:
-            values[key] = schema[key](raw, f"{where} {key}")
-        except _Invalid as exc:
-            raise ctx.fail(f"{where} {key}", str(exc)) from None
-    for key in REQUIRED.get(name, ()):
-        if key not in values:
+            values[f.name] = spec.check(raw, f"{where} {key}")
+        except SettingError as exc:
+            raise ctx.fail(exc.key, exc.reason) from None
+    for key, (f, spec) in schema.items():
+        if spec.required and f.name not in values:
             raise ctx.fail(f"{where} {key}", "missing required key")
     return values
+
+
+def _build(ctx: _Context, cls: type, values: dict[str, Any], where: str):
+    """cls(**values), reporting what the dataclass's own checks raise with file and key."""
+    try:
+        return cls(**values)
+    except SettingError as exc:
+        raise ctx.fail(f"{where} {exc.key}", exc.reason) from None
 
 
 def _resolve_file(ctx: _Context, where: str, value: str, suffixes: tuple[str, ...]) -> Path:
@@ -238,44 +118,47 @@ def _resolve_file(ctx: _Context, where: str, value: str, suffixes: tuple[str, ..
 
 
 def _keyframe(ctx: _Context, values: dict[str, Any], where: str) -> KeyframeSpec:
-    allowed = ASSET_PROPERTIES if values["target"] == "asset" else CAMERA_PROPERTIES
-    if values["property"] not in allowed:
-        raise ctx.fail(
-            f"{where} property",
-            f"expected one of {', '.join(allowed)} for target '{values['target']}'; "
-            f"got {values['property']!r}",
-        )
-    keys = values["keys"]
-    if not isinstance(keys, list) or not keys:
-        raise ctx.fail(f"{where} keys", "expected a list of [time, value] pairs")
-    times: list[float] = []
-    vals: list[float] = []
-    for i, pair in enumerate(keys):
-        ok = (
-            isinstance(pair, list)
-            and len(pair) == 2
-            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair)
-            and all(math.isfinite(x) for x in pair)
-        )
-        if not ok:
-            raise ctx.fail(f"{where} keys[{i}]", f"expected [time, value] numbers, got {pair!r}")
-        if times and pair[0] <= times[-1]:
+    target, prop = values["target"], values["property"]
+    allowed = TRACK_PROPERTIES[target]
+    if prop not in allowed:
+        raise ctx.fail(f"{where} property", f"expected one of {', '.join(allowed)} for target "
+                                            f"'{target}'; got {prop!r}")
+    pairs = values.pop("times")
+    spec = allowed[prop]
+    for i, (_, value) in enumerate(pairs):
+        try:
+            spec.check_number(value, prop)
+        except SettingError as exc:
+            raise ctx.fail(f"{where} keys[{i}]", f"{target} {exc.key} ({spec.doc}): "
+                                                 f"{exc.reason}") from None
+    keyframe = _build(ctx, KeyframeSpec, {**values, "times": [t for t, _ in pairs],
+                                          "values": [v for _, v in pairs]}, where)
+    _check_curve(ctx, keyframe, where)
+    return keyframe
+
+
+def _check_curve(ctx: _Context, spec: KeyframeSpec, where: str) -> None:
+    """Refuse a track whose curve leaves its property's range between the keys (a cubic
+    or an overshooting ease can: a scale keyed 1 → 0 with "back-out" dips below 0)."""
+    if len(spec.times) < 2:
+        return
+    setting = TRACK_PROPERTIES[spec.target][spec.property]
+    track = KeyframeTrack(np.array(spec.times), np.array(spec.values), spec.interpolation,
+                          spec.ease)
+    u = np.linspace(0.0, 1.0, CURVE_SAMPLES + 1)[1:-1]
+    t0, t1 = track.times[:-1, None], track.times[1:, None]
+    times = (t0 + (t1 - t0) * u).reshape(-1)
+    curve = np.asarray(track.evaluate(times))
+    for i in np.argsort(curve)[[0, -1]]:
+        try:
+            setting.check_number(float(curve[i]), spec.property)
+        except SettingError as exc:
             raise ctx.fail(
-                f"{where} keys[{i}]",
-                f"times must increase: {pair[0]} comes after {times[-1]}",
-            )
-        if pair[0] < 0:
-            raise ctx.fail(f"{where} keys[{i}]", f"time must be ≥ 0, got {pair[0]}")
-        times.append(float(pair[0]))
-        vals.append(float(pair[1]))
-    return KeyframeSpec(
-        target=values["target"],
-        property=values["property"],
-        times=times,
-        values=vals,
-        interpolation=values.get("interpolation", "linear"),
-        ease=values.get("ease", "none"),
-    )
+                f"{where} keys",
+                f"between the keys the {spec.interpolation} curve with ease '{spec.ease}' "
+                f"reaches {curve[i]:.4g} at t = {times[i]:.3f} s, outside the range of "
+                f"{spec.target} {spec.property} ({exc.reason.split(', got')[0]}); use linear "
+                f"interpolation, another ease or more keys") from None
 
 
 def _array_of_tables(ctx: _Context, doc: dict, name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -288,49 +171,115 @@ def _array_of_tables(ctx: _Context, doc: dict, name: str) -> list[tuple[str, dic
             for i, t in enumerate(items)]
 
 
+def _output(ctx: _Context, values: dict[str, Any], transparent: bool) -> OutputSpec:
+    file = Path(values.pop("file", OutputSpec().file)).expanduser()
+    if not file.is_absolute() and ctx.path is not None:
+        file = ctx.path.parent / file
+    output = _build(ctx, OutputSpec, {"file": file, **values}, "[output]")
+    _check_output(ctx, output, file, transparent, "[output] file")
+    return output
+
+
+def _check_output(ctx: _Context, output: OutputSpec, file: Path, transparent: bool,
+                  where: str) -> None:
+    """The rules that join the output file's format to the other keys."""
+    from engine.render.writers import format_for_path
+
+    try:
+        fmt = format_for_path(file)
+    except ValueError as exc:
+        raise ctx.fail(where, f"{exc}; or a folder/ for PNG frames") from None
+    named = "" if where == "[output] file" else f" (for {where})"
+    if transparent and fmt == "mp4":
+        raise ctx.fail(where, "H.264 .mp4 cannot carry transparency (background = "
+                       "\"transparent\"); use .mov, .webm, .gif or a folder/ for PNG frames")
+    if fmt == "mp4" and output.height % 2:
+        raise ctx.fail("[output] height", f"H.264 .mp4 (yuv420p) needs an even height, got "
+                       f"{output.height}{named}; use {output.height - 1} or "
+                       f"{output.height + 1}")
+    if output.frame_count > MAX_FRAMES:
+        raise ctx.fail("[output] duration", f"{output.frame_count} frames is too many "
+                       f"(at most {MAX_FRAMES}: duration × fps)")
+
+
+def check_output_file(scene: Scene, file: str | Path, given_as: str = "-o") -> None:
+    """Check `file`, given instead of the scene's `[output] file` (e.g. by `render -o`),
+    against the scene's other settings; SceneError naming the scene and the key."""
+    _check_output(_Context(scene.path), scene.output, Path(file),
+                  scene.stage.background.transparent, f"{given_as} {file}")
+
+
 def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     """Build a validated Scene from parsed TOML. Relative paths resolve against `path`."""
     ctx = _Context(path)
     for key in doc:
         if key not in SECTIONS:
+            shown = [f"[[{n}]]" if n in REPEATED else f"[{n}]" for n in SECTIONS]
             hint = difflib.get_close_matches(key, list(SECTIONS), n=1)
             did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise ctx.fail(f"[{key}]", f"unknown section{did_you_mean}")
+            raise ctx.fail(f"[{key}]", f"unknown section{did_you_mean}; valid sections: "
+                                       f"{', '.join(shown)}")
     if "asset" not in doc:
         raise ctx.fail("[asset] source", "missing: every scene needs an asset")
 
-    asset_values = _read_table(ctx, "asset", doc["asset"], "[asset]")
-    asset_values["source"] = _resolve_file(ctx, "[asset] source", asset_values["source"],
-                                           ASSET_SUFFIXES + IMAGE_SUFFIXES)
-    asset = AssetSpec(**asset_values)
+    sections: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        if name in REPEATED:
+            continue
+        where = f"[{name}]"
+        values = _read_table(ctx, name, doc.get(name, {}), where)
+        for key, (f, spec) in settings_of(cls).items():
+            if spec.kind == "file" and f.name in values and name != "output":
+                values[f.name] = _resolve_file(ctx, f"{where} {key}", values[f.name],
+                                               spec.options())
+        if name == "output":
+            sections[name] = values
+        else:
+            sections[name] = _build(ctx, cls, values, where)
+    output = _output(ctx, sections["output"], sections["stage"].background.transparent)
 
-    stage_values = _read_table(ctx, "stage", doc.get("stage", {}), "[stage]")
-    if "environment" in stage_values:
-        stage_values["environment"] = _resolve_file(
-            ctx, "[stage] environment", stage_values["environment"], ENVIRONMENT_SUFFIXES)
-    stage = StageSpec(**stage_values)
-    camera = CameraSpec(**_read_table(ctx, "camera", doc.get("camera", {}), "[camera]"))
-
-    out_values = _read_table(ctx, "output", doc.get("output", {}), "[output]")
-    file = Path(out_values.pop("file", "out/clip.mp4")).expanduser()
-    if not file.is_absolute() and path is not None:
-        file = path.parent / file
-    output = OutputSpec(file=file, **out_values)
-    suffix = file.suffix.lower()
-    if suffix and suffix not in OUTPUT_SUFFIXES:
-        raise ctx.fail("[output] file", f"unsupported output type {suffix!r}; expected "
-                       f"{', '.join(OUTPUT_SUFFIXES)} or a folder/ for PNG frames")
-    if stage.background.transparent and suffix == ".mp4":
-        raise ctx.fail("[output] file", "H.264 .mp4 cannot carry transparency (background = "
-                       "\"transparent\"); use .mov, .webm, .gif or a folder/ for PNG frames")
-    if output.frame_count > 100_000:
-        raise ctx.fail("[output] duration", f"{output.frame_count} frames is too many")
-
-    motions = [Motion(**values) for _, values in _array_of_tables(ctx, doc, "motion")]
+    motions = [_build(ctx, SECTIONS["motion"], values, where)
+               for where, values in _array_of_tables(ctx, doc, "motion")]
     keyframes = [_keyframe(ctx, values, where)
                  for where, values in _array_of_tables(ctx, doc, "keyframes")]
-    return Scene(path=path, asset=asset, stage=stage, camera=camera, motions=motions,
-                 keyframes=keyframes, output=output)
+    _check_tracks_combine(ctx, keyframes)
+    return Scene(path=path, asset=sections["asset"], stage=sections["stage"],
+                 camera=sections["camera"], motions=motions, keyframes=keyframes,
+                 output=output)
+
+
+def _check_tracks_combine(ctx: _Context, keyframes: list[KeyframeSpec]) -> None:
+    """Tracks of one property add up (scales multiply); a camera fov track replaces the
+    shot's fov, so two of them would add two fields of view."""
+    fov = [i for i, k in enumerate(keyframes) if (k.target, k.property) == ("camera", "fov")]
+    if len(fov) > 1:
+        raise ctx.fail(f"[[keyframes]] #{fov[1] + 1} property",
+                       f"a second camera fov track (the first is [[keyframes]] #{fov[0] + 1}); "
+                       f"fov replaces the field of view, so put all its keys in one track")
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest nesting of [ ] and { } in TOML `text`, outside strings and comments."""
+    depth = deepest = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif c in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                j += 2 if (c == '"' and text[j] == "\\") else 1
+            i = j + len(quote) - 1
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return deepest
 
 
 def load_scene(path: str | Path) -> Scene:
@@ -344,10 +293,15 @@ def load_scene(path: str | Path) -> Scene:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SceneError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if nesting_depth(text) > MAX_NESTING:
+        raise SceneError(f"{path}: invalid scene: arrays or tables nested more than "
+                         f"{MAX_NESTING} deep")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SceneError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # nesting the scan above missed: still name the file
+        raise SceneError(f"{path}: invalid scene: nested too deeply") from None
     return scene_from_dict(doc, path.resolve())
 
 
@@ -355,3 +309,5 @@ def scene_for_asset(source: str | Path, **output: Any) -> Scene:
     """The default stage for a bare asset (what `maquette render ASSET` and the viewer use)."""
     return scene_from_dict({"asset": {"source": str(Path(source).resolve())},
                             "output": output}, None)
+
+

@@ -1,6 +1,21 @@
-"""Scene data: plain dataclasses, no Panda3D.
+"""Scene data: plain dataclasses, no Panda3D, and the one table of scene settings.
 
 Conventions follow glTF: Y-up, metres, angles in degrees, times in seconds.
+
+Every key a scene file may hold is a dataclass field declared with
+`engine.animation.settings.setting(...)`: its type, default, allowed values or range
+and its one-line description sit beside the field. The loader validates against
+these declarations, its hints list them, and `tools/scene_reference.py` writes the
+README's scene reference from them (`SECTIONS` below says which dataclass holds
+which TOML table). `[camera]` is `engine.animation.CameraRig` and `[[motion]]` is
+`engine.animation.Motion`, declared where the camera and motion code live, so the
+loader and the code that uses the values check the same rules.
+
+Names come from their owners: light presets from `engine.scene.lighting.PRESETS`,
+camera moves, motion types, easings and interpolations from `engine.animation`,
+x264 presets and output formats from `engine.render.writers`, environment image
+types from `engine.render.environment` and mesh types from `engine.asset.io` (the
+last three imported only when a scene is checked: they are leaf modules).
 """
 
 from __future__ import annotations
@@ -8,27 +23,107 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LIGHT_PRESETS = ("studio", "softbox", "rim", "sunset", "neon", "night")
+from engine.animation import (
+    CAMERA_OFFSETS,
+    EASINGS,
+    INTERPOLATIONS,
+    POSE_PROPERTIES,
+    CameraRig,
+    Motion,
+    Setting,
+    SettingError,
+    setting,
+)
+from engine.animation.settings import MAX_SECONDS
+from engine.scene.lighting import PRESETS
+
+LIGHT_PRESETS = tuple(PRESETS)
 PIVOTS = ("base", "center")
 UP_AXES = ("y", "z")
 ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5)}
 KEYFRAME_TARGETS = ("asset", "camera")
-ASSET_PROPERTIES = (
-    "position.x", "position.y", "position.z",
-    "rotation.x", "rotation.y", "rotation.z",
-    "scale",
-)
-CAMERA_PROPERTIES = ASSET_PROPERTIES[:-1] + ("fov", "distance")
+ASSET_PROPERTIES = tuple(POSE_PROPERTIES)
+CAMERA_PROPERTIES = tuple(CAMERA_OFFSETS)
+TRACK_PROPERTIES = {"asset": POSE_PROPERTIES, "camera": CAMERA_OFFSETS}  # target -> values
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # an image source is generated first
+KEY_TIME = Setting("seconds on the shot clock", lo=0.0, hi=MAX_SECONDS)
+ANY_NUMBER = Setting("a finite number")
+
+
+def mesh_suffixes() -> tuple[str, ...]:
+    from engine.asset.io import SUPPORTED
+
+    return tuple(f".{name}" for name in SUPPORTED)
+
+
+def asset_suffixes() -> tuple[str, ...]:
+    """What `[asset] source` accepts: a mesh file, or an image to generate an asset from."""
+    return mesh_suffixes() + IMAGE_SUFFIXES
+
+
+def environment_suffixes() -> tuple[str, ...]:
+    from engine.render.environment import ENVIRONMENT_SUFFIXES
+
+    return ENVIRONMENT_SUFFIXES
+
+
+def x264_presets() -> tuple[str, ...]:
+    from engine.render.writers import X264_PRESETS
+
+    return X264_PRESETS
+
+
+def parse_colour(value) -> tuple[float, float, float]:
+    """'#rrggbb' or '#rgb' → sRGB floats in [0, 1]; ValueError otherwise."""
+    problem = ValueError(f"expected a colour like '#1e1f24', got {value!r}")
+    if not isinstance(value, str) or not value.startswith("#") or len(value) not in (4, 7):
+        raise problem
+    digits = value[1:]
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    try:
+        return tuple(int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore
+    except ValueError:
+        raise problem from None
+
+
+def parse_keys(value) -> list[tuple[float, float]]:
+    """`keys = [[time, value], ...]` → (time s, value) pairs, times increasing from 0.
+
+    Raises SettingError whose key is the index ("[2]") of the bad pair."""
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a list of [time, value] pairs")
+    pairs: list[tuple[float, float]] = []
+    for i, pair in enumerate(value):
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise SettingError(f"[{i}]", f"expected [time, value] numbers, got {pair!r}")
+        try:
+            time = KEY_TIME.check_number(pair[0], "time")
+            number = ANY_NUMBER.check_number(pair[1], "value")
+        except SettingError as exc:
+            raise SettingError(f"[{i}]", f"{exc.key}: {exc.reason}") from None
+        if pairs and time <= pairs[-1][0]:
+            raise SettingError(f"[{i}]", f"times must increase: {time:g} comes after "
+                                         f"{pairs[-1][0]:g}")
+        pairs.append((time, number))
+    return pairs
 
 
 @dataclass
 class AssetSpec:
     """The asset on stage. `source` is resolved to an absolute path."""
 
-    source: Path
-    height: float | None = None  # metres; None keeps the file's size
-    pivot: str = "base"
-    up: str = "y"  # axis that is up in the file (glTF says y; some STL/PLY use z)
+    source: Path = setting(kind="file", choices=asset_suffixes, required=True,
+                           example="bottle.glb",
+                           doc="absolute or relative to the scene file; an image is "
+                               "generated into a 3D asset first")
+    height: float | None = setting(None, lo=1e-4, hi=1e4, example=0.3,
+                                   doc="scale so the asset is this tall, metres (default: "
+                                       "the file's size)")
+    pivot: str = setting("base", kind="choice", choices=PIVOTS,
+                         doc="the point put at the stage's origin")
+    up: str = setting("y", kind="choice", choices=UP_AXES,
+                      doc="axis that is up in the file: y (glTF), z (many STL/PLY files)")
 
 
 @dataclass
@@ -39,49 +134,82 @@ class Background:
     bottom: tuple[float, float, float] = (0.118, 0.122, 0.141)
     transparent: bool = False
 
+    @classmethod
+    def parse(cls, value) -> Background:
+        """'#rrggbb', ['#top', '#bottom'] or 'transparent' → Background; ValueError otherwise."""
+        if value == "transparent":
+            return cls(transparent=True)
+        if isinstance(value, str):
+            rgb = parse_colour(value)
+            return cls(top=rgb, bottom=rgb)
+        if isinstance(value, list) and len(value) == 2:
+            return cls(top=parse_colour(value[0]), bottom=parse_colour(value[1]))
+        raise ValueError(f"expected a colour '#rrggbb', a gradient ['#top', '#bottom'] or "
+                         f"'transparent'; got {value!r}")
+
 
 @dataclass
 class StageSpec:
-    lights: str = "studio"
-    background: Background = field(default_factory=Background)
-    ground: bool = True
-    shadow: float = 0.65  # opacity of the key light's shadow on the ground, 0..1
-    exposure: float = 0.0  # EV
-    environment: Path | None = None  # equirectangular .hdr/.exr/.png/.jpg for IBL
-    environment_intensity: float = 1.0
-    environment_rotation: float = 0.0  # degrees about +Y
+    lights: str = setting("studio", kind="choice", choices=LIGHT_PRESETS, doc="light preset")
+    background: Background = setting(
+        factory=Background, kind="custom", parse=Background.parse, example="#1e1f24",
+        doc='a colour, ["#top", "#bottom"] gradient, or "transparent"')
+    ground: bool = setting(True, kind="bool", doc="invisible ground that catches the key "
+                                                  "light's shadow + contact shadow")
+    shadow: float = setting(0.65, lo=0.0, hi=1.0, doc="shadow opacity on the ground")
+    exposure: float = setting(0.0, lo=-10.0, hi=10.0, doc="EV")
+    environment: Path | None = setting(
+        None, kind="file", choices=environment_suffixes, example="environments/studio.exr",
+        doc="image-based lighting: equirectangular, Y-up, .hdr/.exr linear, .png/.jpg sRGB; "
+            "replaces the preset's built-in studio environment for reflections and ambient "
+            "light")
+    environment_intensity: float = setting(1.0, lo=0.0, hi=100.0,
+                                           doc="multiplier on the environment's light")
+    environment_rotation: float = setting(0.0, lo=-360.0, hi=360.0, doc="degrees about +Y")
 
 
-@dataclass
-class CameraSpec:
-    move: str = "orbit"
-    fov: float = 35.0  # vertical, degrees
-    elevation: float = 15.0  # degrees above the horizon through the asset's centre
-    azimuth: float = 0.0  # degrees; 0 looks at the asset's front (+Z)
-    distance: float | None = None  # metres; None frames the asset ("fit")
-    turns: float = 1.0  # orbit only
-    strength: float = 0.3  # amount of push/pull/dolly/pan/tilt/crane, fraction
+CameraSpec = CameraRig  # `[camera]`: one dataclass for the file and the camera code
 
 
 @dataclass
 class KeyframeSpec:
-    target: str
-    property: str
-    times: list[float]
-    values: list[float]
-    interpolation: str = "linear"
-    ease: str = "none"
+    """One `[[keyframes]]` track: `times` (s, increasing) and `values` from its `keys`."""
+
+    target: str = setting(kind="choice", choices=KEYFRAME_TARGETS, required=True,
+                          example="asset",
+                          doc="what the track moves")
+    property: str = setting(
+        kind="choice", required=True, example="rotation.y",
+        choices=lambda: tuple(dict.fromkeys(ASSET_PROPERTIES + CAMERA_PROPERTIES)),
+        doc="scale: asset only; fov (replaces the shot's), distance (metres added): camera "
+            "only; position, rotation: offsets in metres and degrees")
+    times: list[float] = setting(
+        kind="custom", key="keys", required=True, parse=parse_keys,
+        example=[[0, 0], [2, 180], [4, 360]],
+        doc="[time s, value] pairs, times increasing; values must stay in the property's "
+            "range between the keys too")
+    values: list[float] = field(default_factory=list)
+    interpolation: str = setting("linear", kind="choice", choices=INTERPOLATIONS,
+                                 doc="cubic = Catmull-Rom through the keys")
+    ease: str = setting("none", kind="choice", choices=tuple(EASINGS), example="in-out",
+                        doc="applied within each pair of keys")
 
 
 @dataclass
 class OutputSpec:
-    file: Path
-    aspect: str = "16:9"
-    height: int = 1080  # pixels
-    fps: float = 30.0
-    duration: float = 6.0  # seconds
-    msaa: int = 4
-    quality: str = "veryfast"  # x264 preset: ultrafast … veryslow (see docs/BENCHMARKS.md)
+    file: Path = setting(Path("out/clip.mp4"), kind="file",
+                         doc=".mp4 (H.264) | .webm (VP9) | .gif | .mov (ProRes) | folder/ "
+                             "for PNGs; relative to the scene file")
+    aspect: str = setting("16:9", kind="choice", choices=tuple(ASPECTS), doc="frame shape")
+    height: int = setting(1080, kind="integer", lo=16, hi=4320,
+                          doc="pixels (width follows the aspect, rounded to even; .mp4 needs "
+                              "an even height)")
+    fps: float = setting(30.0, lo=1.0, hi=240.0, example=30, doc="frames per second")
+    duration: float = setting(6.0, lo=0.01, hi=3600.0, doc="seconds")
+    msaa: int = setting(4, kind="integer", values=(0, 2, 4, 8), doc="samples")
+    quality: str = setting("veryfast", kind="choice", choices=x264_presets,
+                           doc="x264 preset (CRF 18); veryfast keeps encoding <= 6 % of "
+                               "render time")
 
     @property
     def width(self) -> int:
@@ -94,6 +222,23 @@ class OutputSpec:
         return max(1, int(round(self.duration * self.fps)))
 
 
+# TOML table -> the dataclass that declares its keys; `[[name]]` tables repeat.
+SECTIONS: dict[str, type] = {
+    "asset": AssetSpec,
+    "stage": StageSpec,
+    "camera": CameraRig,
+    "motion": Motion,
+    "keyframes": KeyframeSpec,
+    "output": OutputSpec,
+}
+REPEATED = ("motion", "keyframes")
+SECTION_NOTES = {
+    "asset": "the only required table",
+    "motion": "object animation presets, any number, combined",
+    "keyframes": "explicit tracks on the asset or the camera, any number",
+}
+
+
 @dataclass
 class Scene:
     path: Path | None
@@ -102,4 +247,4 @@ class Scene:
     camera: CameraSpec = field(default_factory=CameraSpec)
     motions: list = field(default_factory=list)  # list[engine.animation.Motion]
     keyframes: list[KeyframeSpec] = field(default_factory=list)
-    output: OutputSpec = field(default_factory=lambda: OutputSpec(file=Path("out/clip.mp4")))
+    output: OutputSpec = field(default_factory=OutputSpec)

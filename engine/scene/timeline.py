@@ -7,23 +7,26 @@ World space is Y-up, metres.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from engine.animation import (
     CameraPose,
-    CameraRig,
     KeyframeTrack,
     Pose,
+    SettingError,
     apply_camera_offsets,
     camera_pose,
     evaluate_tracks,
     motion_tracks,
     pose_matrix,
 )
-from engine.scene.model import ASPECTS, AssetSpec, Scene
+from engine.scene.loader import SceneError, scene_name
+from engine.scene.model import ASPECTS, KEY_TIME, AssetSpec, Scene
 
+MAX_EXTENT_M = 1e6  # an asset on stage stays within this many metres of the origin
 Z_UP_TO_Y_UP = np.array(
     [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
 )
@@ -88,30 +91,63 @@ class Timeline:
 
     def __init__(self, scene: Scene, file_bounds: Bounds):
         self.scene = scene
+        self._check_bounds(file_bounds)
         self.rest = rest_matrix(file_bounds, scene.asset)
         self.bounds = file_bounds.transformed(self.rest)  # at rest, world space
+        self._check_bounds(self.bounds, file_bounds)
         self.duration = scene.output.duration
         size = float(max(self.bounds.size[1], 1e-3))
         self.asset_tracks: dict[str, list[KeyframeTrack]] = {}
-        for motion in scene.motions:
-            for prop, track in motion_tracks(motion, size, self.duration).items():
-                self.asset_tracks.setdefault(prop, []).append(track)
+        for i, motion in enumerate(scene.motions):
+            with self._reported(f"[[motion]] #{i + 1}"):
+                for prop, track in motion_tracks(motion, size, self.duration).items():
+                    self.asset_tracks.setdefault(prop, []).append(track)
         self.camera_tracks: dict[str, list[KeyframeTrack]] = {}
-        for spec in scene.keyframes:
-            track = KeyframeTrack(np.array(spec.times), np.array(spec.values),
-                                  spec.interpolation, spec.ease)
+        for i, spec in enumerate(scene.keyframes):
+            with self._reported(f"[[keyframes]] #{i + 1}"):
+                track = KeyframeTrack(np.array(spec.times), np.array(spec.values),
+                                      spec.interpolation, spec.ease)
             tracks = self.asset_tracks if spec.target == "asset" else self.camera_tracks
             tracks.setdefault(spec.property, []).append(track)
-        cam = scene.camera
-        self.rig = CameraRig(move=cam.move, fov=cam.fov, elevation=cam.elevation,
-                             azimuth=cam.azimuth, distance=cam.distance, turns=cam.turns,
-                             strength=cam.strength)
+        with self._reported("[camera]"):
+            self.rig = replace(scene.camera)  # a copy, checked again (it may have been edited)
         w, h = ASPECTS[scene.output.aspect]
         self.aspect = w / h
 
+    def _check_bounds(self, bounds: Bounds, file_bounds: Bounds | None = None) -> None:
+        """Refuse bounds the camera cannot frame (NaN, inf, or beyond MAX_EXTENT_M)."""
+        extent = np.concatenate([bounds.lo, bounds.hi, bounds.size])
+        with np.errstate(invalid="ignore", over="ignore"):
+            ok = np.all(np.isfinite(extent)) and np.abs(extent).max() <= MAX_EXTENT_M
+        if not ok:
+            shown = file_bounds or bounds
+            raise SceneError(
+                f"{scene_name(self.scene.path)}: [asset] source: {self.scene.asset.source}: "
+                f"the asset's bounds {shown.lo.tolist()} .. {shown.hi.tolist()} are not "
+                f"finite or reach beyond {MAX_EXTENT_M:g} m on stage")
+
+    @contextmanager
+    def _reported(self, where: str):
+        """Report a setting the animation code refuses with the scene's file and key."""
+        try:
+            yield
+        except SettingError as exc:
+            raise SceneError(f"{scene_name(self.scene.path)}: {where} {exc.key}: "
+                             f"{exc.reason}") from None
+        except ValueError as exc:  # a track's own checks (increasing times, finite values)
+            raise SceneError(f"{scene_name(self.scene.path)}: {where}: {exc}") from None
+
+    def check_time(self, t: float) -> float:
+        """`t` as seconds on the shot clock, or SceneError naming the scene (NaN, inf, < 0)."""
+        try:
+            return KEY_TIME.check_number(t, "time")
+        except SettingError:
+            raise SceneError(f"{scene_name(self.scene.path)}: time: expected seconds "
+                             f"{KEY_TIME.range_text()}, got {t!r}") from None
+
     def asset_matrix(self, t: float) -> np.ndarray:
         """(4, 4) world-from-file matrix at time t (seconds)."""
-        values = evaluate_tracks(self.asset_tracks, t)
+        values = evaluate_tracks(self.asset_tracks, self.check_time(t))
         pose = Pose(
             position=np.array([values.get(f"position.{a}", 0.0) for a in "xyz"]),
             rotation=np.array([values.get(f"rotation.{a}", 0.0) for a in "xyz"]),
@@ -120,6 +156,7 @@ class Timeline:
         return pose_matrix(pose) @ self.rest
 
     def camera(self, t: float) -> CameraPose:
+        t = self.check_time(t)
         pose = camera_pose(self.rig, t, self.duration, self.bounds.center, self.bounds.radius,
                            self.aspect, size=self.bounds.size)
         offsets = evaluate_tracks(self.camera_tracks, t)
