@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import InputError
+
 HDR_SUFFIXES = (".hdr", ".exr")
 LDR_SUFFIXES = (".png", ".jpg", ".jpeg")
 ENVIRONMENT_SUFFIXES = HDR_SUFFIXES + LDR_SUFFIXES
@@ -21,7 +23,7 @@ _BAND = np.array([np.pi, 2 * np.pi / 3, 2 * np.pi / 3, 2 * np.pi / 3,
                   np.pi / 4, np.pi / 4, np.pi / 4, np.pi / 4, np.pi / 4])
 
 
-class EnvironmentLoadError(ValueError):
+class EnvironmentLoadError(InputError):
     """The environment image cannot be used; the message names the file."""
 
 

@@ -46,6 +46,9 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
+from engine.errors import WorkError
+from engine.fileio import OutputPathError, check_output_path, forget_partial, register_partial
+
 __all__ = [
     "FORMATS",
     "FrameWriter",
@@ -60,7 +63,10 @@ FORMATS = ("mp4", "webm", "mov", "gif", "png")
 _SUFFIXES = {".mp4": "mp4", ".webm": "webm", ".mov": "mov", ".gif": "gif"}
 
 # Tag the stream as BT.709 limited range (what the scale filter converts to), so
-# players show the intended colours.
+# players show the intended colours. The scale filter's output frames carry the matrix
+# and range but "unknown" primaries and transfer, and the encoder takes the frames'
+# properties over the -color_* options: set them on the frames too (setparams).
+_BT709_PARAMS = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 _BT709_TAGS = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
                "-color_range", "tv")
 
@@ -96,7 +102,7 @@ _STDERR_LINES = 40
 _STOP = object()  # queue sentinel
 
 
-class OutputError(RuntimeError):
+class OutputError(WorkError):
     """Writing the output failed; the message is meant for the user."""
 
 
@@ -104,29 +110,36 @@ def _ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def format_for_path(path: str | os.PathLike[str]) -> str:
+def format_for_path(path: str | os.PathLike[str], *, slash_for_folders: bool = False) -> str:
     """Return the output format (one of :data:`FORMATS`) for an output path.
 
-    A path that ends with ``/``, has no suffix, or is an existing directory means a PNG
-    sequence; otherwise the suffix (case-insensitive) picks the video format.  Raises
-    ValueError naming the path and the supported suffixes for anything else.
+    A path that ends with ``/`` (or, given as a Path, an existing folder without a
+    suffix) means a PNG sequence; otherwise the suffix (case-insensitive) picks the video
+    format.  A path without a suffix is refused rather than guessed: ``renders/x`` might be
+    a typo for ``renders/x.mp4``.  Raises OutputPathError (exit 2) naming the path and the
+    supported suffixes for anything else. ``slash_for_folders``: an existing folder too
+    must be named with its trailing / (what the command line asks of its users).
     """
     text = os.fspath(path)
     p = Path(text)
-    if text.endswith(("/", os.sep)) or p.is_dir():
-        return "png"
     suffix = p.suffix.lower()
-    if not suffix:
+    if text.endswith(("/", os.sep)) or (not suffix and p.is_dir() and not slash_for_folders):
         return "png"
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
     supported = ", ".join(_SUFFIXES)
+    if not suffix:
+        folder = " (it is a folder: name it" if p.is_dir() else " (or"
+        raise OutputPathError(
+            f"{text}: the output has no file type: end it with {supported}{folder} with a "
+            f"trailing / for PNG frames, e.g. '{text}/')"
+        )
     hint = ""
     if suffix == ".png":
-        hint = " (for a PNG sequence give a directory path, e.g. 'out/frames/')"
-    raise ValueError(
+        hint = f" (for a PNG sequence give a folder path ending in /, e.g. '{p.with_suffix('')}/')"
+    raise OutputPathError(
         f"unsupported output path {text!r}: suffix {p.suffix!r} is not one of "
-        f"{supported}, and it is not a directory path for a PNG sequence{hint}"
+        f"{supported}, and it is not a folder path for a PNG sequence{hint}"
     )
 
 
@@ -232,16 +245,16 @@ class FrameWriter:
             raise ValueError(f"crf must be an integer in 0..{crf_max}, got {crf!r}")
         self.crf = int(crf)
         if self.format == "mp4" and (self.width % 2 or self.height % 2):
-            raise ValueError(
+            raise OutputPathError(
                 f"{self.path}: H.264 (yuv420p) needs even dimensions, got "
                 f"{self.width}x{self.height}; "
                 f"render at an even size (e.g. {self.width + self.width % 2}x"
                 f"{self.height + self.height % 2})"
             )
         if self.format == "mp4" and self.alpha:
-            raise ValueError(
-                f"{self.path}: .mp4 (H.264) cannot store alpha; use .webm or .mov for "
-                "transparency, or alpha=False"
+            raise OutputPathError(
+                f"{self.path}: .mp4 (H.264) cannot store transparency: render to .webm, "
+                ".mov, .gif or a folder/ of PNG frames, or use an opaque background"
             )
         self.overwrite = (self.format != "png") if overwrite is None else bool(overwrite)
 
@@ -265,8 +278,10 @@ class FrameWriter:
                 self._tmp.mkdir()
             except OSError as exc:
                 raise OutputError(f"cannot create {self._tmp}: {exc}") from exc
+            register_partial(self._tmp)
         else:
             self._tmp = self.path.parent / f".{self.path.stem}.{tag}{self.path.suffix}"
+            register_partial(self._tmp)
             self._start_ffmpeg()
 
         self._worker = threading.Thread(
@@ -284,29 +299,22 @@ class FrameWriter:
             final.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create output directory {final.parent}: {exc}") from exc
+        check_output_path(final, folder=self.format == "png")
         if self.format == "png":
-            if final.exists() and not final.is_dir():
-                raise OutputError(
-                    f"{final} exists and is not a directory; cannot write a PNG sequence there"
-                )
             if final.is_dir() and any(final.iterdir()) and not self.overwrite:
-                raise OutputError(
-                    f"output directory {final} already exists and is not empty; "
-                    "choose another path or pass overwrite=True to replace it"
+                raise OutputPathError(
+                    f"{final}/: the folder already holds files; PNG frames go into a new or "
+                    "empty folder (nothing in it is replaced): choose another folder or "
+                    "empty this one"
                 )
-        else:
-            if final.is_dir():
-                raise OutputError(f"{final} is a directory; cannot write a video file there")
-            if final.exists() and not self.overwrite:
-                raise OutputError(
-                    f"{final} already exists; choose another path or pass overwrite=True"
-                )
+        elif final.exists() and not self.overwrite:
+            raise OutputPathError(f"{final} already exists; choose another path")
 
     def _codec_args(self) -> list[str]:
         fmt = self.format
         if fmt == "mp4":
             return [
-                "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
+                "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{_BT709_PARAMS}",
                 "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
                 "-pix_fmt", "yuv420p",
                 *_BT709_TAGS,
@@ -314,7 +322,7 @@ class FrameWriter:
             ]  # fmt: skip
         if fmt == "webm":
             return [
-                "-vf", "scale=out_color_matrix=bt709:out_range=tv",
+                "-vf", "scale=out_color_matrix=bt709:out_range=tv," + _BT709_PARAMS,
                 "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p" if self.alpha else "yuv420p",
                 "-crf", str(self.crf), "-b:v", "0",
                 "-deadline", "good", "-cpu-used", str(_VP9_CPU_USED[self.preset]),
@@ -329,7 +337,7 @@ class FrameWriter:
             else:  # ProRes 422 HQ
                 codec = ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le"]
             return [
-                "-vf", "scale=out_color_matrix=bt709:out_range=tv",
+                "-vf", "scale=out_color_matrix=bt709:out_range=tv," + _BT709_PARAMS,
                 *codec, "-vendor", "apl0",
                 *_BT709_TAGS,
                 "-f", "mov",
@@ -599,6 +607,7 @@ class FrameWriter:
                 tmp.unlink(missing_ok=True)
         except OSError:  # pragma: no cover - best effort
             pass
+        forget_partial(tmp)
 
     def _finalize(self) -> None:
         final, tmp = self.path, self._tmp
@@ -630,6 +639,7 @@ class FrameWriter:
                 if not self.overwrite and final.exists():
                     raise OutputError(f"{final} appeared while rendering; not overwriting it")
                 os.replace(tmp, final)
+            forget_partial(tmp)
             _fsync_dir(final.parent)
         except OSError as exc:
             msg = f"cannot move the finished output into place at {final}: {exc}"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.animation import CAMERA_MOVES, EASINGS, INTERPOLATIONS, MOTION_TYPES, Motion
+from engine.errors import InputError
 from engine.scene.model import (
     ASPECTS,
     ASSET_PROPERTIES,
@@ -41,7 +42,7 @@ OUTPUT_SUFFIXES = (".mp4", ".webm", ".mov", ".gif")
 MAX_SCENE_BYTES = 1 << 20
 
 
-class SceneError(ValueError):
+class SceneError(InputError):
     """A scene file is invalid; the message names the file and the key."""
 
 
