@@ -27,12 +27,13 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _source(value: str):
+def _source(value: str, *outputs):
     """A scene (.toml), an asset or an image, its asset resolved (an image is generated
-    into a 3D asset first, cached by content hash): engine.scene.source.Loaded."""
+    into a 3D asset first, cached by content hash): engine.scene.source.Loaded.
+    `outputs` that are inputs are refused first."""
     from engine.scene.source import load_source
 
-    return load_source(value, log=_log)
+    return load_source(value, log=_log, outputs=[Path(p) for p in outputs if p is not None])
 
 
 def _clip_output(value: str) -> str:
@@ -67,7 +68,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.render.offline import render_clip
 
     output = _clip_output(args.output) if args.output else None
-    loaded = _source(args.scene)
+    loaded = _source(args.scene, output)
     stats = render_clip(loaded.scene, output, progress=not args.quiet, inputs=loaded.inputs)
     print(f"wrote {_shown(stats.path)} ({stats.frames} frames, {stats.width}x{stats.height}, "
           f"{stats.seconds:.1f} s, {stats.fps:.1f} fps)")
@@ -90,7 +91,7 @@ def cmd_still(args: argparse.Namespace) -> int:
     from engine.render.offline import render_still
 
     image_format(Path(args.output), what="a still")  # before any generation or rendering
-    loaded = _source(args.scene)
+    loaded = _source(args.scene, args.output)
     path = render_still(loaded.scene, args.at, Path(args.output), inputs=loaded.inputs)
     print(f"wrote {_shown(path)}")
     return 0

@@ -124,12 +124,10 @@ def guard_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
     for out in outputs:
         for source in inputs:
             if same_file(out, source):
-                same = "" if os.path.abspath(out) == os.path.abspath(source) else \
-                    f" ({os.path.normpath(source)})"
                 raise OutputPathError(
-                    f"{os.path.normpath(out)}: refusing to write over an input of this "
-                    f"command{same}; no command writes over a file it reads: choose another "
-                    f"output path")
+                    f"{os.path.normpath(out)}: refusing to write over "
+                    f"{os.path.normpath(source)}, an input of this command (no command "
+                    f"writes over a file it reads); choose another output path")
 
 
 def check_output_path(final: Path, *, folder: bool = False) -> None:

@@ -113,17 +113,18 @@ def _ffmpeg_exe() -> str:
 def format_for_path(path: str | os.PathLike[str], *, slash_for_folders: bool = False) -> str:
     """Return the output format (one of :data:`FORMATS`) for an output path.
 
-    A path that ends with ``/`` (or, given as a Path, an existing folder without a
-    suffix) means a PNG sequence; otherwise the suffix (case-insensitive) picks the video
-    format.  A path without a suffix is refused rather than guessed: ``renders/x`` might be
-    a typo for ``renders/x.mp4``.  Raises OutputPathError (exit 2) naming the path and the
-    supported suffixes for anything else. ``slash_for_folders``: an existing folder too
-    must be named with its trailing / (what the command line asks of its users).
+    A path that ends with ``/`` means a PNG sequence; otherwise the suffix
+    (case-insensitive) picks the video format (an existing folder named ``d.mp4`` is
+    refused by the writer, not filled with frames).  A path without a suffix is a PNG
+    sequence for library callers (a Path cannot end with /), but with
+    ``slash_for_folders`` (what the command line and scene files use) it is refused
+    rather than guessed: ``renders/x`` may be a typo for ``renders/x.mp4``.  Raises
+    OutputPathError (exit 2) naming the path and the supported suffixes otherwise.
     """
     text = os.fspath(path)
     p = Path(text)
     suffix = p.suffix.lower()
-    if text.endswith(("/", os.sep)) or (not suffix and p.is_dir() and not slash_for_folders):
+    if text.endswith(("/", os.sep)) or (not suffix and not slash_for_folders):
         return "png"
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
@@ -675,8 +676,27 @@ def _ffmpeg_info(path: Path) -> str:
     return proc.stderr.decode("utf-8", "replace")
 
 
+def _color_tags(stream: str, pix_fmt: str) -> dict:
+    """Colour tags from ffmpeg's stream line: "yuv420p(tv, bt709, progressive)" (all three
+    the same) or "yuv420p(tv, bt709/bt709/bt709)" (matrix/primaries/transfer)."""
+    found = re.search(rf"\b{re.escape(pix_fmt)}\(([^)]*)\)", stream) if pix_fmt else None
+    tags = {"range": None, "matrix": None, "primaries": None, "transfer": None}
+    if found is None:
+        return tags
+    for part in (p.strip() for p in found.group(1).split(",")):
+        if part in ("tv", "pc"):
+            tags["range"] = part
+        elif "/" in part:
+            tags["matrix"], tags["primaries"], tags["transfer"] = part.split("/")[:3]
+        elif part not in ("progressive", "top first", "bottom first", "unknown") and \
+                not part.startswith(("top", "bottom", "left", "center")):
+            tags["matrix"] = tags["primaries"] = tags["transfer"] = part
+    return tags
+
+
 def probe_video(path: str | os.PathLike[str]) -> dict:
-    """Describe a video file: frames, width, height, fps, codec, pix_fmt, alpha.
+    """Describe a video file: frames, width, height, fps, codec, pix_fmt, alpha, and the
+    colour tags ("color": range, matrix, primaries, transfer; None where untagged).
 
     ``codec``/``pix_fmt`` are parsed from ``ffmpeg -i``; ``frames`` is counted by decoding.
     ``alpha`` is True when the stream has an alpha channel (alpha pixel format, VP8/VP9
@@ -720,6 +740,7 @@ def probe_video(path: str | os.PathLike[str]) -> dict:
     )
     frames, _secs = imageio_ffmpeg.count_frames_and_secs(str(path))
     return {
+        "color": _color_tags(rest, pix_fmt),
         "frames": int(frames),
         "width": int(size.group(1)),
         "height": int(size.group(2)),

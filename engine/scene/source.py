@@ -16,7 +16,7 @@ Commands pass them to :mod:`engine.fileio`, which refuses to write over any of t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -58,8 +58,10 @@ def source_kind(path: Path, *, scenes: bool = True) -> str:
         return "image"
     accepted = (f"a scene ({SCENE_SUFFIX}), " if scenes else "") + \
         f"an asset ({' '.join(ASSET_SUFFIXES)}) or an image ({' '.join(IMAGE_SUFFIXES)})"
-    why = f"{suffix!r} files are written by `maquette export`, not read" \
-        if suffix in _EXPORT_ONLY else f"{suffix or 'no suffix'!r} is not a type this reads"
+    if suffix in _EXPORT_ONLY:
+        why = f"{suffix} files are written by `maquette export`, not read"
+    else:
+        why = f"{suffix!r} is not a type this reads" if suffix else "the name has no suffix"
     raise InputError(f"{path}: expected {accepted}; {why}")
 
 
@@ -129,10 +131,14 @@ class Loaded:
 
 
 def load_source(value: str | Path, settings=None, log: Callable[[str], None] | None = None,
-                *, generate: bool = True) -> Loaded:
+                *, generate: bool = True, outputs: Iterable[Path] = ()) -> Loaded:
     """A scene file (.toml) or a bare asset or image (on the default stage), its asset
     source resolved (an image generated, unless `generate` is False: then `resolved`
-    is None and the scene still names the image)."""
+    is None and the scene still names the image). `outputs`: the paths the command will
+    write, refused (engine.fileio.guard_inputs) before any generation if one of them is
+    an input."""
+    from engine.fileio import guard_inputs
+
     path = Path(value)
     kind = source_kind(path)
     if not path.is_file():
@@ -140,10 +146,12 @@ def load_source(value: str | Path, settings=None, log: Callable[[str], None] | N
             raise InputError(f"{path}: is a folder, not a file")
         raise InputError(f"{path}: file not found")
     scene = load_scene(path) if kind == "scene" else scene_for_asset(path)
-    if is_image(scene.asset.source) and not generate:
-        return Loaded(scene, None, scene_inputs(scene, *resolve_source(
-            scene.asset.source, settings, generate=False).inputs))
-    resolved = resolve_source(scene.asset.source, settings, log)
+    planned = resolve_source(scene.asset.source, settings, generate=False)
+    guard_inputs(outputs, scene_inputs(scene, *planned.inputs))
+    if planned.generated and not generate:
+        return Loaded(scene, None, scene_inputs(scene, *planned.inputs))
+    resolved = resolve_source(scene.asset.source, settings, log) if planned.generated \
+        else planned
     inputs = scene_inputs(scene, *resolved.inputs)
     return Loaded(replace(scene, asset=replace(scene.asset, source=resolved.mesh)), resolved,
                   inputs)
