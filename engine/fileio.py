@@ -40,6 +40,7 @@ from engine.errors import InputError, WorkError
 
 __all__ = ["IMAGE_OUTPUTS", "OutputPathError", "Transaction", "WriteError", "atomic_output",
            "check_output_path", "default_mode", "file_sha256", "guard_inputs", "image_format",
+           "make_folder",
            "partial_name", "register_partial", "remove_partials", "same_file",
            "write_bytes_atomic", "write_error", "write_files_atomic", "write_image"]
 
@@ -161,6 +162,18 @@ def write_error(exc: OSError, path: Path, what: str = "cannot write") -> WriteEr
     return WriteError(f"{path}: {what}: {reason}")
 
 
+def make_folder(folder: Path, final: Path) -> None:
+    """Create an output's folder; a file in the way is bad input (OutputPathError), other
+    failures (permissions, a full disk) a WriteError, both naming `final`."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputPathError(f"{final}: cannot create its folder {folder}: a file is in the "
+                              "way") from None
+    except OSError as exc:
+        raise write_error(exc, final, "cannot create its folder") from None
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
     try:
@@ -210,12 +223,12 @@ class Transaction:
         check_output_path(final)
         folder = final.parent
         if folder not in self._folders:
+            make_folder(folder, final)
             try:
-                folder.mkdir(parents=True, exist_ok=True)
                 staging = partial_name(folder / "maquette-output")
                 staging.mkdir()
             except OSError as exc:
-                raise write_error(exc, final, "cannot create the output folder") from None
+                raise write_error(exc, final, "cannot write in its folder") from None
             register_partial(staging)
             self._folders[folder] = staging
         self._staged[final] = self._folders[folder] / final.name

@@ -47,7 +47,13 @@ import imageio_ffmpeg
 import numpy as np
 
 from engine.errors import WorkError
-from engine.fileio import OutputPathError, check_output_path, forget_partial, register_partial
+from engine.fileio import (
+    OutputPathError,
+    check_output_path,
+    forget_partial,
+    make_folder,
+    register_partial,
+)
 
 __all__ = [
     "FORMATS",
@@ -296,10 +302,7 @@ class FrameWriter:
 
     def _check_destination(self) -> None:
         final = self.path
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create output directory {final.parent}: {exc}") from exc
+        make_folder(final.parent, final)
         check_output_path(final, folder=self.format == "png")
         if self.format == "png":
             if final.is_dir() and any(final.iterdir()) and not self.overwrite:

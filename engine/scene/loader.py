@@ -313,7 +313,11 @@ def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     camera = CameraSpec(**_read_table(ctx, "camera", doc.get("camera", {}), "[camera]"))
 
     out_values = _read_table(ctx, "output", doc.get("output", {}), "[output]")
-    file = Path(out_values.pop("file", "out/clip.mp4")).expanduser()
+    raw_file = out_values.pop("file", "out/clip.mp4")
+    file = Path(raw_file).expanduser()
+    if not file.suffix and not raw_file.endswith("/"):  # (Path() drops the slash)
+        raise ctx.fail("[output] file", f"{raw_file!r} has no file type: end it with "
+                       f"{', '.join(OUTPUT_SUFFIXES)}, or with / for a folder of PNG frames")
     if not file.is_absolute() and path is not None:
         file = path.parent / file
     output = OutputSpec(file=file, **out_values)
