@@ -26,12 +26,38 @@ from .test_cli import small_scene
 CONCEPT = ROOT / "scenes" / "samples" / "robot-concept.png"
 
 
-def maquette(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
+def maquette(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """The CLI of this checkout (PYTHONPATH: from another folder `-m engine.cli` would
     find whichever engine is installed)."""
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
                           text=True, timeout=600, cwd=cwd, env=environ)
+
+
+class _Run:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """`maquette ARGS` in this process (fast; the refusals need no subprocess): returns
+    returncode, stdout, stderr. cwd: run from that folder."""
+    from engine.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> _Run:
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            if cwd is not None:
+                patch.chdir(cwd)
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code
+        out, err = capsys.readouterr()
+        return _Run(code, out, err)
+
+    return run
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -181,13 +207,13 @@ def _image_scene(tmp_path: Path, environment: str | None = None) -> Path:
     return scene
 
 
-def test_still_never_writes_over_the_source_image_or_the_environment(tmp_path):
+def test_still_never_writes_over_the_source_image_or_the_environment(tmp_path, cli):
     env = tmp_path / "sky.png"
     Image.new("RGB", (64, 32), (90, 120, 200)).save(env)
     scene = _image_scene(tmp_path, "sky.png")
     before = _snapshot(tmp_path)
     for target in (tmp_path / "concept.png", env, scene):
-        result = maquette("still", str(scene), "-o", str(target))
+        result = cli("still", str(scene), "-o", str(target))
         assert result.returncode == 2, result.stderr
         assert "refusing to write over" in result.stderr or "PNG or JPEG" in result.stderr
         assert str(target) in result.stderr and "Traceback" not in result.stderr
@@ -195,7 +221,7 @@ def test_still_never_writes_over_the_source_image_or_the_environment(tmp_path):
     assert _snapshot(tmp_path) == before
 
 
-def test_inspect_never_writes_over_the_asset_or_its_buffer(tmp_path):
+def test_inspect_never_writes_over_the_asset_or_its_buffer(tmp_path, cli):
     from engine.asset.export import export_mesh
     from engine.asset.io import load_asset
 
@@ -205,13 +231,13 @@ def test_inspect_never_writes_over_the_asset_or_its_buffer(tmp_path):
     before = _snapshot(tmp_path)
     for args in (("x.glb", "--sheet", "x.glb"), ("g.gltf", "--json", "g.bin"),
                  ("g.gltf", "--json", "g.gltf"), ("x.glb", "--sheet", "./x.glb")):
-        result = maquette("inspect", *args, cwd=tmp_path)
+        result = cli("inspect", *args, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
     assert _snapshot(tmp_path) == before
 
 
-def test_prep_never_writes_over_the_obj_texture(tmp_path):
+def test_prep_never_writes_over_the_obj_texture(tmp_path, cli):
     """`prep robot.obj -o robot.fbx` writes robot_basecolor.png beside the FBX: that is the
     OBJ's own texture (its .mtl names it)."""
     from engine.asset.export import export_mesh
@@ -220,29 +246,29 @@ def test_prep_never_writes_over_the_obj_texture(tmp_path):
     export_mesh(load_asset(SAMPLE_ASSETS / "robot.glb").mesh, tmp_path / "robot.obj")
     assert (tmp_path / "robot_basecolor.png").is_file()
     before = _snapshot(tmp_path)
-    result = maquette("prep", "robot.obj", "--texture-size", "64", "-o", "robot.fbx",
+    result = cli("prep", "robot.obj", "--texture-size", "64", "-o", "robot.fbx",
                       cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "robot_basecolor.png" in result.stderr and "refusing" in result.stderr
     assert _snapshot(tmp_path) == before and _hidden(tmp_path) == []
 
 
-def test_prep_checks_before_the_rename(tmp_path):
+def test_prep_checks_before_the_rename(tmp_path, cli):
     """`--height nan` made NaN vertices: the read-back check failed only after the previous
     good output had been replaced."""
     shutil.copy(SAMPLE_ASSETS / "mug.glb", tmp_path / "mug.glb")
     (tmp_path / "out.glb").write_bytes(b"the previous good output")
-    result = maquette("prep", "mug.glb", "--height", "nan", "-o", "out.glb", cwd=tmp_path)
+    result = cli("prep", "mug.glb", "--height", "nan", "-o", "out.glb", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert str(Path("out.glb")) in result.stderr or "height" in result.stderr
     assert (tmp_path / "out.glb").read_bytes() == b"the previous good output"
     assert _hidden(tmp_path) == []
 
 
-def test_generate_never_replaces_its_input_with_the_report(tmp_path):
+def test_generate_never_replaces_its_input_with_the_report(tmp_path, cli):
     """A PNG named concept.json: `-o concept.glb` would write the report over it."""
     shutil.copy(CONCEPT, tmp_path / "concept.json")
-    result = maquette("generate", "concept.json", "-o", "concept.glb", "--model", "classical",
+    result = cli("generate", "concept.json", "-o", "concept.glb", "--model", "classical",
                       cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("concept.json") >= 2, "names the output and the input"
@@ -307,22 +333,22 @@ def test_sigterm_and_sighup_during_render_leave_nothing(tmp_path, signum, target
 # ------------------------------------------------------------------------- outputs
 
 
-def test_render_output_paths_are_never_guessed(tmp_path):
+def test_render_output_paths_are_never_guessed(tmp_path, cli):
     scene = small_scene(tmp_path)
-    result = maquette("render", str(scene), "-o", str(tmp_path / "renders" / "x"), "-q")
+    result = cli("render", str(scene), "-o", str(tmp_path / "renders" / "x"), "-q")
     assert result.returncode == 2 and "no file type" in result.stderr
     assert "trailing /" in result.stderr
     (tmp_path / "d.mp4").mkdir()
-    result = maquette("render", str(scene), "-o", str(tmp_path / "d.mp4"), "-q")
+    result = cli("render", str(scene), "-o", str(tmp_path / "d.mp4"), "-q")
     assert result.returncode == 2 and "is a folder" in result.stderr
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("mine")
-    result = maquette("render", str(scene), "-o", f"{full}/", "-q")
+    result = cli("render", str(scene), "-o", f"{full}/", "-q")
     assert result.returncode == 2, result.stderr  # bad input: it exited 1
     assert "overwrite=True" not in result.stderr and "already holds files" in result.stderr
     (tmp_path / "taken.png").mkdir()
-    result = maquette("still", str(scene), "-o", str(tmp_path / "taken.png"))
+    result = cli("still", str(scene), "-o", str(tmp_path / "taken.png"))
     assert result.returncode == 2, result.stderr  # an existing folder: it exited 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.mp4", "full", "scene.toml",
                                                            "taken.png"]
@@ -330,41 +356,45 @@ def test_render_output_paths_are_never_guessed(tmp_path):
         "keep.txt": b"mine"}
     # a scene's [output] file follows the same rule
     bad = small_scene(tmp_path, file="renders/x")
-    result = maquette("render", str(bad), "-q")
+    result = cli("render", str(bad), "-q")
     assert result.returncode == 2 and "[output] file" in result.stderr
 
 
-def test_render_names_what_it_takes_not_a_key_never_written(tmp_path):
+def test_render_names_what_it_takes_not_a_key_never_written(tmp_path, cli):
     (tmp_path / "robot.fbx").write_bytes(b"Kaydara FBX Binary  \x00")
     (tmp_path / "shot.txt").write_text("[asset]\n")
     for name, hint in (("robot.fbx", "maquette export"), ("shot.txt", ".txt")):
-        result = maquette("render", str(tmp_path / name), "-q")
+        result = cli("render", str(tmp_path / name), "-q")
         assert result.returncode == 2, result.stderr
         assert "[asset] source" not in result.stderr and hint in result.stderr
         assert str(tmp_path / name) in result.stderr and ".toml" in result.stderr
 
 
-def test_printed_output_paths_are_normalised(tmp_path):
+def test_printed_output_paths_are_normalised(tmp_path, cli):
     scene = small_scene(tmp_path, file="../out/clip.gif")
     (tmp_path / "sub").mkdir()
     moved = tmp_path / "sub" / "scene.toml"
     scene.rename(moved)
-    result = maquette("render", str(moved), "-q")
+    result = cli("render", str(moved), "-q")
     assert result.returncode == 0, result.stderr
     assert f"wrote {tmp_path / 'out' / 'clip.gif'} (" in result.stdout
     assert ".." not in result.stdout
 
 
-def test_bad_values_name_what_is_wrong(tmp_path):
+def test_bad_values_name_what_is_wrong(tmp_path, cli):
     scene = small_scene(tmp_path)
-    result = maquette("still", str(scene), "--at", "nan", "-o", str(tmp_path / "a.png"))
+    result = cli("still", str(scene), "--at", "nan", "-o", str(tmp_path / "a.png"))
     assert result.returncode == 2 and "--at" in result.stderr
     Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
-    result = maquette("generate", str(tmp_path / "dot.png"), "-o", str(tmp_path / "dot.glb"),
+    result = cli("generate", str(tmp_path / "dot.png"), "-o", str(tmp_path / "dot.glb"),
                       "--model", "classical")
     assert result.returncode == 2, result.stderr
     assert "1x1" in result.stderr and "gradient" not in result.stderr
-    result = maquette("inspect", str(SAMPLE_ASSETS / "mug.glb"), MAQUETTE_MAX_TRIANGLES="abc")
+    os.environ["MAQUETTE_MAX_TRIANGLES"] = "abc"
+    try:
+        result = cli("inspect", str(SAMPLE_ASSETS / "mug.glb"))
+    finally:
+        del os.environ["MAQUETTE_MAX_TRIANGLES"]
     assert result.returncode == 2 and "MAQUETTE_MAX_TRIANGLES" in result.stderr
     assert "abc" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dot.png", "scene.toml"]
@@ -376,12 +406,12 @@ def test_inspect_refuses_a_fifo_instead_of_hanging(tmp_path):
     assert result.returncode == 2 and "not a regular file" in result.stderr
 
 
-def test_the_model_has_one_name(tmp_path):
+def test_the_model_has_one_name(tmp_path, cli):
     """README, the card's id, the file and the console all say maquette-ld-v2."""
     card = json.loads((ROOT / "models" / "maquette-ld-v2.json").read_text())
     assert card["id"] == "maquette-ld-v2"
     assert f"`models/{card['id']}`" in (ROOT / "README.md").read_text()
-    result = maquette("generate", str(CONCEPT), "-o", str(tmp_path / "a.glb"), "--faces",
+    result = cli("generate", str(CONCEPT), "-o", str(tmp_path / "a.glb"), "--faces",
                       "1000", "--texture-size", "64", "--no-mirror-average", "--device", "cpu")
     assert result.returncode == 0, result.stderr
     assert f"model {card['id']} on CPU" in result.stdout + result.stderr
