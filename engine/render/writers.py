@@ -20,7 +20,8 @@ dir/     PNG sequence ``frame_00000.png``... (RGBA when ``alpha`` else RGB).
 ======== ============================================================================
 
 Nothing-lost rules: output goes to a hidden temporary sibling of the final path
-(``.clip.partial-<pid>-<hex>.mp4``, or a ``.frames.partial-<pid>-<hex>`` directory) and is
+(``.clip.mp4.partial-<pid>-<hex>.mp4``, or a ``.frames.partial-<pid>-<hex>`` directory,
+named by :func:`engine.fileio.partial_name` and registered there for signal clean-up) and is
 moved into place with ``os.replace``/``os.rename`` only after the encoder exited cleanly and
 every frame was written.  On any failure (encoder killed or crashed, disk full, exception in
 the ``with`` block, Ctrl-C) the temporary output is removed and the final path is left as it
@@ -52,6 +53,7 @@ from engine.fileio import (
     check_output_path,
     forget_partial,
     make_folder,
+    partial_name,
     register_partial,
 )
 
@@ -278,16 +280,15 @@ class FrameWriter:
         self._channels = 4 if self.alpha else 3
 
         self._check_destination()
-        tag = f"partial-{os.getpid()}-{secrets.token_hex(3)}"
         if self.format == "png":
-            self._tmp = self.path.parent / f".{self.path.name}.{tag}"
+            self._tmp = partial_name(self.path)
             try:
                 self._tmp.mkdir()
             except OSError as exc:
                 raise OutputError(f"cannot create {self._tmp}: {exc}") from exc
             register_partial(self._tmp)
         else:
-            self._tmp = self.path.parent / f".{self.path.stem}.{tag}{self.path.suffix}"
+            self._tmp = partial_name(self.path, self.path.suffix)
             register_partial(self._tmp)
             self._start_ffmpeg()
 

@@ -183,7 +183,9 @@ class Viewer:
         win = self.base.openWindow(props=props, type="onscreen", makeCamera=False,
                                    keepCamera=False)
         if win is None:
-            raise ViewerError("could not open a window")
+            from engine.render.engine_setup import RenderUnavailable
+
+            raise RenderUnavailable("could not open a window")  # (work failed: exit 1)
         self.base.setupMouse(win)
         thrower = self.base.buttonThrowers[0].node()
         thrower.set_modifier_buttons(ModifierButtons())
