@@ -263,15 +263,21 @@ class Transaction:
         return list(self._staged)
 
     # -- ending
+    def _renamed(self, exc: BaseException) -> BaseException | None:
+        """`exc` re-made to name the final files, not the staging folder (a check or a
+        nested writer saw only the staged paths), or None when it names none."""
+        if not isinstance(exc, InputError | WorkError):
+            return None
+        message = str(exc)
+        for final, staged in self._staged.items():
+            message = message.replace(str(staged), str(final))
+        for folder, staging in self._folders.items():
+            message = message.replace(str(staging), str(folder))
+        return type(exc)(message) if message != str(exc) else None
+
     def _run_checks(self) -> None:
         for callback in self._checks:
-            try:
-                callback()
-            except InputError as exc:  # name the final files, not the staging folder
-                message = str(exc)
-                for final, staged in self._staged.items():
-                    message = message.replace(str(staged), str(final))
-                raise type(exc)(message) from None
+            callback()
 
     def commit(self) -> list[Path]:
         """Run the checks, then move every staged file into place. Returns the finals."""
@@ -347,9 +353,18 @@ class Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+            try:
+                self.commit()
+            except (InputError, WorkError) as failure:
+                renamed = self._renamed(failure)
+                if renamed is None:
+                    raise
+                raise renamed from None
+            return False
+        self.abort()
+        renamed = self._renamed(exc)
+        if renamed is not None:
+            raise renamed from None
         return False
 
 

@@ -157,6 +157,14 @@ def test_a_full_disk_names_the_file(tiny_disk):
     assert "[Errno" not in message and info.value.exit_code == 1
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["report.json"]
     assert (tiny_disk / "report.json").read_text() == "previous"
+    # a writer that writes atomically itself, into a staged path (as generate's GLB
+    # writer does): the message still names the final file, not the staging folder
+    from engine.fileio import write_bytes_atomic
+
+    with pytest.raises(WriteError) as info, Transaction() as txn:
+        write_bytes_atomic(txn.stage(tiny_disk / "asset.glb"), os.urandom(200_000))
+    assert f"{tiny_disk / 'asset.glb'}:" in str(info.value) and "partial" not in str(info.value)
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["report.json"]
 
 
 # ------------------------------------------------------------------------- errors
