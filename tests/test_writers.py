@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -390,26 +387,6 @@ def test_explicit_abort(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(OutputError):
         w.close()
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 200 KiB tmpfs; skipped where mounting is not possible (not root, no tmpfs)."""
-    mnt = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {proc.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def noise_frames(n: int, w: int, h: int, seed: int = 0) -> list[np.ndarray]:
