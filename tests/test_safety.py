@@ -391,9 +391,11 @@ def test_bad_values_name_what_is_wrong(tmp_path, cli):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dot.png", "scene.toml"]
 
 
-def test_inspect_refuses_a_fifo_instead_of_hanging(tmp_path):
+def test_inspect_refuses_a_fifo_instead_of_hanging(tmp_path, cli):
     os.mkfifo(tmp_path / "pipe.glb")
-    result = maquette("inspect", str(tmp_path / "pipe.glb"))  # (hung for ever before)
+    result = maquette("inspect", str(tmp_path / "pipe.glb"))  # (hung for ever)
+    assert result.returncode == 2 and "not a regular file" in result.stderr
+    result = cli("still", str(tmp_path / "pipe.glb"), "-o", str(tmp_path / "x.png"))
     assert result.returncode == 2 and "not a regular file" in result.stderr
 
 

@@ -144,6 +144,8 @@ def load_source(value: str | Path, settings=None, log: Callable[[str], None] | N
     if not path.is_file():
         if path.is_dir():
             raise InputError(f"{path}: is a folder, not a file")
+        if path.exists():
+            raise InputError(f"{path}: not a regular file (a FIFO, socket or device)")
         raise InputError(f"{path}: file not found")
     scene = load_scene(path) if kind == "scene" else scene_for_asset(path)
     planned = resolve_source(scene.asset.source, settings, generate=False)
