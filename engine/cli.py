@@ -104,18 +104,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from engine.generate import GenerateSettings, generate_asset
     from engine.render.contact_sheet import render_contact_sheet
     from engine.render.offline import render_clip
-    from engine.scene import load_scene
-    from engine.scene.source import scene_inputs
+    from engine.scene.source import load_source
 
-    scenes = Path(__file__).resolve().parent.parent / "scenes"
-    scene = load_scene(scenes / "from-image.toml")
     video = Path(_clip_output(args.output))
     asset = video.with_name(f"{video.stem}-asset.glb")
     sheet = video.with_name(f"{video.stem}-sheet.png")
-    inputs = scene_inputs(scene)
-    from engine.fileio import guard_inputs
-
-    guard_inputs([video, asset, asset.with_suffix(".json"), sheet], inputs)
+    # The sample scene's image is generated into the user's folder (not the cache), so
+    # the source is resolved without generating; its inputs are refused as outputs.
+    loaded = load_source(Path(__file__).resolve().parent.parent / "scenes" / "from-image.toml",
+                         generate=False, outputs=[video, asset, asset.with_suffix(".json"),
+                                                  sheet])
+    scene, inputs = loaded.scene, loaded.inputs
     print(f"demo 1/3: generating a 3D asset from {_shown(scene.asset.source)}")
     result = generate_asset(scene.asset.source, asset, GenerateSettings(height=0.25))
     scene = replace(scene, asset=replace(scene.asset, source=result.glb))
