@@ -435,3 +435,13 @@ def test_contact_sheet_as_real_jpeg(tmp_path):
         render_contact_sheet(SAMPLE_ASSETS / "mug.glb", SAMPLE_ASSETS / "mug.glb.png",
                              tile=48, inputs=[SAMPLE_ASSETS / "mug.glb.png"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sheet.jpg"]
+
+
+def test_an_environment_that_is_not_exr_is_bad_input_not_a_crash(tmp_path):
+    """Panda's OpenEXR reader aborted the whole process (exit 134) on a `.exr` holding
+    something else."""
+    (tmp_path / "sky.exr").write_text("not an EXR")
+    scene = small_scene(tmp_path, '[stage]\nenvironment = "sky.exr"\n')
+    result = maquette("still", str(scene), "-o", str(tmp_path / "x.png"))
+    assert result.returncode == 2, result.stderr
+    assert "sky.exr" in result.stderr and "OpenEXR" in result.stderr
