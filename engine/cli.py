@@ -6,31 +6,44 @@ Thin: parses arguments, calls the engine, turns errors into messages and exit co
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
-EXIT_USAGE = 2
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
+from engine.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, InputError, Interrupted
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
 
 
-def _scene_arg(value: str):
-    """A scene file (.toml) or a bare asset or image file (default stage).
+def _shown(path) -> str:
+    """A path as printed: normalised (no `scenes/../out`)."""
+    return os.path.normpath(os.fspath(path))
 
-    An image as the asset source is generated into a 3D asset first (cached by
-    content hash), so `render` goes straight from image to video.
-    """
-    from engine.generate.pipeline import generate_cached
-    from engine.render.asset_node import cache_dir
-    from engine.scene import load_scene, scene_for_asset
-    from engine.scene.loader import IMAGE_SUFFIXES
 
-    path = Path(value)
-    scene = load_scene(path) if path.suffix.lower() == ".toml" else scene_for_asset(path)
-    if scene.asset.source.suffix.lower() in IMAGE_SUFFIXES:
-        scene.asset.source = generate_cached(scene.asset.source, cache_dir(),
-                                             log=lambda msg: print(msg, file=sys.stderr))
-    return scene
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _source(value: str, *outputs):
+    """A scene (.toml), an asset or an image, its asset resolved (an image is generated
+    into a 3D asset first, cached by content hash): engine.scene.source.Loaded.
+    `outputs` that are inputs are refused first."""
+    from engine.scene.source import load_source
+
+    return load_source(value, log=_log, outputs=[Path(p) for p in outputs if p is not None])
+
+
+def _clip_output(value: str) -> str:
+    """`-o` of render: a video file by its suffix, or a folder of PNG frames ending in /.
+    Refused: no suffix (renders/x: a typo for renders/x.mp4?), even for an existing
+    folder, which takes frames only when named with its trailing /."""
+    from engine.render.writers import format_for_path
+
+    format_for_path(value, slash_for_folders=True)
+    return value
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -40,75 +53,97 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                 texture_size=args.texture_size, height=args.height,
                                 mirror_average=args.mirror_average, upright=args.upright,
                                 square=args.square)
-    result = generate_asset(Path(args.image), Path(args.output), settings)
+    result = generate_asset(Path(args.image), Path(args.output), settings, log=print)
     report = result.report
     for warning in report["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     mesh = report["mesh"]
-    print(f"wrote {result.glb} ({mesh['faces']} triangles, watertight={mesh['watertight']}, "
-          f"{report['timings_s']['total']:.2f} s) and {result.report_path}")
+    print(f"wrote {_shown(result.glb)} ({mesh['faces']} triangles, "
+          f"watertight={mesh['watertight']}, {report['timings_s']['total']:.2f} s) and "
+          f"{_shown(result.report_path)}")
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     from engine.render.offline import render_clip
 
-    scene = _scene_arg(args.scene)
-    stats = render_clip(scene, Path(args.output) if args.output else None,
-                        progress=not args.quiet)
-    print(f"wrote {stats.path} ({stats.frames} frames, {stats.width}x{stats.height}, "
+    output = _clip_output(args.output) if args.output else None
+    loaded = _source(args.scene, output)
+    stats = render_clip(loaded.scene, output, progress=not args.quiet, inputs=loaded.inputs)
+    print(f"wrote {_shown(stats.path)} ({stats.frames} frames, {stats.width}x{stats.height}, "
           f"{stats.seconds:.1f} s, {stats.fps:.1f} fps)")
     return 0
 
 
+def _seconds(value: str) -> float:
+    """--at: a finite time in seconds, 0 or more (argparse turns errors into exit 2)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"expected a time of 0 seconds or more, got {value!r}")
+    return seconds
+
+
 def cmd_still(args: argparse.Namespace) -> int:
+    from engine.fileio import image_format
     from engine.render.offline import render_still
 
-    scene = _scene_arg(args.scene)
-    path = render_still(scene, args.at, Path(args.output))
-    print(f"wrote {path}")
+    image_format(Path(args.output), what="a still")  # before any generation or rendering
+    loaded = _source(args.scene, args.output)
+    path = render_still(loaded.scene, args.at, Path(args.output), inputs=loaded.inputs)
+    print(f"wrote {_shown(path)}")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole job on the bundled sample: image → 3D asset → turntable video + sheet."""
+    from dataclasses import replace
+
     from engine.generate import GenerateSettings, generate_asset
     from engine.render.contact_sheet import render_contact_sheet
     from engine.render.offline import render_clip
     from engine.resources import resource_path
-    from engine.scene import load_scene
+    from engine.scene.source import load_source
 
-    scene = load_scene(resource_path("scenes", "from-image.toml"))
-    video = Path(args.output)
+    video = Path(_clip_output(args.output))
     asset = video.with_name(f"{video.stem}-asset.glb")
     sheet = video.with_name(f"{video.stem}-sheet.png")
-    print(f"demo 1/3: generating a 3D asset from {scene.asset.source}")
+    # The sample scene's image is generated into the user's folder (not the cache), so
+    # the source is resolved without generating; its inputs are refused as outputs.
+    loaded = load_source(resource_path("scenes", "from-image.toml"),
+                         generate=False, outputs=[video, asset, asset.with_suffix(".json"),
+                                                  sheet])
+    scene, inputs = loaded.scene, loaded.inputs
+    print(f"demo 1/3: generating a 3D asset from {_shown(scene.asset.source)}")
     result = generate_asset(scene.asset.source, asset, GenerateSettings(height=0.25))
-    scene.asset.source = result.glb
-    print(f"demo 2/3: rendering the turntable to {video}")
-    stats = render_clip(scene, video, progress=not args.quiet)
-    print(f"demo 3/3: rendering the contact sheet to {sheet}")
-    render_contact_sheet(result.glb, sheet)
-    print(f"demo: wrote {result.glb}, {result.report_path}, {stats.path} "
-          f"({stats.frames} frames, {stats.fps:.1f} fps) and {sheet}")
+    scene = replace(scene, asset=replace(scene.asset, source=result.glb))
+    print(f"demo 2/3: rendering the turntable to {_shown(video)}")
+    stats = render_clip(scene, video, progress=not args.quiet, inputs=inputs)
+    print(f"demo 3/3: rendering the contact sheet to {_shown(sheet)}")
+    render_contact_sheet(result.glb, sheet, inputs=inputs)
+    print(f"demo: wrote {_shown(result.glb)}, {_shown(result.report_path)}, "
+          f"{_shown(stats.path)} ({stats.frames} frames, {stats.fps:.1f} fps) and "
+          f"{_shown(sheet)}")
     return 0
-
-
-def _write_json_atomic(path: Path, data: dict, protect: list[Path]) -> None:
-    import json
-
-    from engine.asset.export import write_files_atomic
-
-    write_files_atomic({path: (json.dumps(data, indent=2) + "\n").encode()}, protect)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     import json
 
+    from engine.asset.files import asset_files
     from engine.asset.inspect import format_report, inspect_asset
     from engine.asset.io import load_asset
+    from engine.fileio import guard_inputs, image_format, write_bytes_atomic
 
-    asset = load_asset(Path(args.asset))
+    source = Path(args.asset)
+    inputs = asset_files(source)
+    outputs = [Path(p) for p in (args.sheet, args.json) if p and p != "-"]
+    if args.sheet:
+        image_format(Path(args.sheet), what="a contact sheet")
+    guard_inputs(outputs, inputs)  # before any work
+    asset = load_asset(source)
     report = inspect_asset(asset)
     if args.sheet:
         import tempfile
@@ -127,16 +162,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                 note = f" ({len(copy.faces) // 1000}k-tri copy)"
             # the wireframe rule goes by the asset's own size: a copy's edges are not its
             report["contact_sheet"] = str(render_contact_sheet(
-                shown, Path(args.sheet), triangles=asset.triangles, note=note))
+                shown, Path(args.sheet), triangles=asset.triangles, note=note,
+                inputs=inputs))
     if args.json == "-":
         print(json.dumps(report, indent=2))
         return 0
     print(format_report(report))
     if args.json:
-        _write_json_atomic(Path(args.json), report, [asset.source])
-        print(f"wrote {args.json}")
+        write_bytes_atomic(Path(args.json), (json.dumps(report, indent=2) + "\n").encode(),
+                           inputs)
+        print(f"wrote {_shown(args.json)}")
     if args.sheet:
-        print(f"wrote {args.sheet}")
+        print(f"wrote {_shown(args.sheet)}")
     return 0
 
 
@@ -160,23 +197,41 @@ def _figures_table(before: dict, after: dict) -> str:
     return "\n".join(lines)
 
 
-def cmd_prep(args: argparse.Namespace) -> int:
+def _export_verified(mesh, out: Path, inputs: list[Path], **options):
+    """Export `mesh` to `out` (and its companion files), read the staged files back with
+    an independent reader, and only then move them into place, all together: a failed
+    check leaves the previous output as it was. Returns (ExportResult, figures read)."""
     from engine.asset.export import expected_figures, export_mesh, verify_export
+    from engine.fileio import Transaction
+
+    animation = options.get("animation")
+    figures = {}
+    with Transaction(inputs) as txn:
+        written = export_mesh(mesh, out, txn=txn, **options)
+        expected = expected_figures(mesh, written.format, options.get("units", "m"),
+                                    animation[1][0] if animation else None)
+        txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,
+                                                       written.format)))
+    return written, figures
+
+
+def cmd_prep(args: argparse.Namespace) -> int:
+    from engine.asset.files import asset_files
     from engine.asset.io import load_asset
     from engine.asset.prep import PrepOptions, prepare
 
     source, out = Path(args.asset), Path(args.output)
+    inputs = asset_files(source)
     asset = load_asset(source)
     options = PrepOptions(height=args.height, pivot=args.pivot, up=args.up, face=args.face,
                           faces=args.faces, texture_size=args.texture_size,
                           remove_fragments=args.remove_fragments, fill_holes=args.fill_holes)
     result = prepare(asset, options)
-    written = export_mesh(result.mesh, out, protect=[source])
-    verify_export(out, expected_figures(result.mesh, written.format))
+    written, _ = _export_verified(result.mesh, out, inputs)
     for step in result.steps:
         print(f"  - {step}")
     print(_figures_table(result.before, result.after))
-    print(f"wrote {', '.join(str(p) for p in written.files)}")
+    print(f"wrote {', '.join(_shown(p) for p in written.files)}")
     return 0
 
 
@@ -190,24 +245,25 @@ def _animation_samples(scene_file: Path, mesh):
     timeline = Timeline(scene, Bounds(np.asarray(mesh.bounds[0]), np.asarray(mesh.bounds[1])))
     fps = scene.output.fps
     times = np.arange(int(round(scene.output.duration * fps)) + 1) / fps
+    if len(times) < 2:
+        raise InputError(f"{scene_file}: [output] duration: {scene.output.duration} s at "
+                         f"{fps:g} fps is under one frame; nothing to bake")
     return times, np.stack([timeline.asset_matrix(float(t)) for t in times])
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine.asset.export import expected_figures, export_mesh, verify_export
+    from engine.asset.files import asset_files
     from engine.asset.io import load_asset
 
     source, out = Path(args.asset), Path(args.output)
+    inputs = asset_files(source) + ([Path(args.animation)] if args.animation else [])
     asset = load_asset(source)
     animation = _animation_samples(Path(args.animation), asset.mesh) if args.animation \
         else None
-    written = export_mesh(asset.mesh, out, units=args.units, animation=animation,
-                         protect=[source])
-    expected = expected_figures(asset.mesh, written.format, args.units,
-                                animation[1][0] if animation else None)
-    got = verify_export(out, expected, written.format)
+    written, got = _export_verified(asset.mesh, out, inputs, units=args.units,
+                                    animation=animation)
     motion = f", {len(animation[0])} animation samples" if animation else ""
-    print(f"wrote {', '.join(str(p) for p in written.files)}")
+    print(f"wrote {', '.join(_shown(p) for p in written.files)}")
     print(f"verified with {got['reader']}: {got['triangles']:,} triangles, bounds match, "
           f"texture {'yes' if got['textured'] else 'no'}{motion}")
     return 0
@@ -215,30 +271,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_view(args: argparse.Namespace) -> int:
     """The live viewer; offscreen with --keys/--screenshot for demos and tests."""
-    from engine.viewer.app import Viewer, ViewerError
+    from engine.fileio import image_format
+    from engine.viewer.app import Viewer
     from engine.viewer.script import parse_script
 
     steps = parse_script(args.keys) if args.keys else []
+    if args.screenshot:
+        image_format(Path(args.screenshot), what="a screenshot")
     size = None
     if args.size:
         try:
             w, h = (int(x) for x in args.size.lower().split("x"))
         except ValueError:
-            raise ValueError(f"--size: expected WIDTHxHEIGHT, got {args.size!r}") from None
+            raise InputError(f"--size: expected WIDTHxHEIGHT, got {args.size!r}") from None
         if not (16 <= w <= 8192 and 16 <= h <= 8192):
-            raise ValueError(f"--size: {w}x{h} is out of range (16 to 8192)")
+            raise InputError(f"--size: {w}x{h} is out of range (16 to 8192)")
         size = (w, h)
-    try:
-        viewer = Viewer(args.source, size=size, offscreen=args.offscreen, model=args.model,
-                        msaa=args.msaa, screenshot=args.screenshot)
-    except ViewerError as exc:
-        print(f"maquette: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    viewer = Viewer(args.source, size=size, offscreen=args.offscreen, model=args.model,
+                    msaa=args.msaa, screenshot=args.screenshot)
     with viewer:
         code = viewer.run(steps, frames=args.frames)
         shots, error = viewer.screenshots_taken, viewer.error
     if args.screenshot and shots:
-        print(f"wrote {args.screenshot}" + (f" (+{shots - 1} more)" if shots > 1 else ""))
+        print(f"wrote {_shown(args.screenshot)}" + (f" (+{shots - 1} more)" if shots > 1
+                                                    else ""))
     if error:
         print(f"maquette: error: {error}", file=sys.stderr)
     return EXIT_FAILED if code else 0
@@ -266,15 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     render = sub.add_parser("render", help="render a scene (or an asset) to a clip")
-    render.add_argument("scene", help="scene file (.toml) or an asset (.glb .gltf .obj .ply .stl)")
-    render.add_argument("-o", "--output", help="output file or folder/ (default: the scene's)")
+    render.add_argument("scene", help="scene file (.toml), an asset (.glb .gltf .obj .ply .stl) "
+                        "or an image")
+    render.add_argument("-o", "--output", help="output .mp4 .webm .mov .gif, or a folder/ "
+                        "for PNG frames (default: the scene's)")
     render.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     render.set_defaults(func=cmd_render)
 
     still = sub.add_parser("still", help="render one frame to PNG")
     still.add_argument("scene", help="scene file (.toml) or an asset")
-    still.add_argument("--at", type=float, default=0.0, help="time in seconds (default 0)")
-    still.add_argument("-o", "--output", required=True, help="output .png")
+    still.add_argument("--at", type=_seconds, default=0.0, help="time in seconds (default 0)")
+    still.add_argument("-o", "--output", required=True, help="output .png or .jpg")
     still.set_defaults(func=cmd_still)
 
     gen = sub.add_parser("generate", help="turn one image into a textured 3D asset (GLB)")
@@ -301,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("asset", help="asset file (.glb .gltf .obj .ply .stl)")
     inspect.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON "
                          "('-' prints JSON instead of text)")
-    inspect.add_argument("--sheet", metavar="SHEET.png", help="render a contact sheet PNG")
+    inspect.add_argument("--sheet", metavar="SHEET.png", help="render a contact sheet "
+                         "(.png or .jpg)")
     inspect.set_defaults(func=cmd_inspect)
 
     prep = sub.add_parser("prep", help="scale, orient, clean up and decimate an asset")
@@ -352,25 +411,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from engine.generate.runtime import DeviceError
-    from engine.render.asset_node import AssetLoadError
-    from engine.render.engine_setup import RenderUnavailable
-    from engine.render.writers import OutputError
-    from engine.scene import SceneError
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                      if hasattr(signal, name))
 
+
+def _on_stop_signal(signum, frame) -> None:
+    # Once: the clean-up that follows must not be cut short by a second signal.
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done, 1 the work failed, 2 bad input, 128 + N
+    stopped by signal N (Ctrl-C 130, SIGHUP 129, SIGTERM 143); see engine.errors."""
+    args = build_parser().parse_args(argv)
+    from engine.errors import MaquetteError
+    from engine.fileio import remove_partials
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _on_stop_signal) for sig in _STOP_SIGNALS}
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        print("maquette: interrupted; no partial output was left behind", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (SceneError, AssetLoadError, ValueError) as exc:
+    except (KeyboardInterrupt, Interrupted) as exc:
+        remove_partials()
+        name = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else signal.Signals(
+            exc.signum).name
+        print(f"maquette: interrupted ({name}); no partial output was left behind",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else exc.exit_code
+    except MaquetteError as exc:
         print(f"maquette: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (OutputError, RenderUnavailable, DeviceError, OSError) as exc:
+        return exc.exit_code
+    except OSError as exc:  # an OSError names its file (filename) when it has one
         print(f"maquette: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

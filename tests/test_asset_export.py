@@ -28,6 +28,7 @@ from engine.asset.export import (
 )
 from engine.asset.io import load_asset
 from engine.asset.model import AssetError
+from engine.errors import InputError
 
 ASSIMP = shutil.which("assimp")
 ASSIMP_READS = {"glb", "gltf", "obj", "fbx", "stl", "ply"}
@@ -73,7 +74,7 @@ def test_every_format_reads_back(tmp_path, fmt):
     mesh = textured_box()
     result = export_mesh(mesh, tmp_path / f"box.{fmt}")
     assert result.path.is_file()
-    assert not list(tmp_path.glob("*.partial"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial left
     got = verify_export(result.path, expected_figures(mesh, fmt))
     assert got["triangles"] == 12
     assert np.allclose(got["bounds"], [[-0.1, 0, -0.05], [0.1, 0.3, 0.05]], atol=1e-5)
@@ -179,7 +180,7 @@ def test_export_never_overwrites_its_input_and_is_atomic(tmp_path, monkeypatch):
     export_mesh(textured_box(), source)
     asset = load_asset(source)
     before = source.read_bytes()
-    with pytest.raises(AssetError, match="refusing to write over the input"):
+    with pytest.raises(InputError, match="refusing to write over"):
         export_mesh(asset.mesh, tmp_path / "." / "box.glb", protect=[source])
     assert source.read_bytes() == before
 
@@ -191,7 +192,7 @@ def test_export_never_overwrites_its_input_and_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         export_mesh(asset.mesh, tmp_path / "out.stl")
     assert not (tmp_path / "out.stl").exists()
-    assert not list(tmp_path.glob("*.partial"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["box.glb"]  # no partial left
 
 
 def test_large_obj_scan_agrees_with_trimesh(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from engine.reference import (
     Reference,
-    ReferenceError,
+    ReferenceImageError,
     frame_subject,
     load_reference,
     mask_bbox,
@@ -299,7 +299,7 @@ def _png_with_size(width: int, height: int) -> bytes:
 
 
 def _rejects(path: Path, *words: str) -> str:
-    with pytest.raises(ReferenceError) as info:
+    with pytest.raises(ReferenceImageError) as info:
         load_reference(path)
     msg = str(info.value)
     assert str(path) in msg
@@ -342,7 +342,7 @@ def test_rejects_absurd_dimensions_before_decoding(tmp_path):
 def test_rejects_zero_size(tmp_path):
     path = tmp_path / "zero.png"
     path.write_bytes(_png_with_size(0, 10))
-    with pytest.raises(ReferenceError, match="zero.png"):
+    with pytest.raises(ReferenceImageError, match="zero.png"):
         load_reference(path)
 
 

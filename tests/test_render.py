@@ -119,7 +119,7 @@ def test_mp4_clip_frame_count_size_codec_and_content(scene_factory, tmp_path):
 def test_each_output_format(scene_factory, tmp_path, name, alpha):
     background = "transparent" if alpha else "#303030"
     scene = scene_factory("mug.glb", stage={"background": background},
-                          output={"file": str(tmp_path / name), "height": 48, "fps": 10,
+                          output={"file": f"{tmp_path}/{name}", "height": 48, "fps": 10,
                                   "duration": 0.3})
     stats = render_clip(scene, progress=False)
     frames = read_frames(stats.path)
@@ -135,8 +135,16 @@ def test_still_command_writes_png(scene_factory, tmp_path):
     out = render_still(scene, 0.2, tmp_path / "still.png")
     image = Image.open(out)
     assert image.size == (114, 64) and image.mode == "RGB"
-    with pytest.raises(ValueError, match="PNG"):
-        render_still(scene, 0.2, tmp_path / "still.jpg")
+    # .jpg is written as real JPEG (it was refused, while --sheet/--screenshot wrote PNG
+    # data under a .jpg name); another suffix is refused, naming the ones that work
+    jpeg = render_still(scene, 0.2, tmp_path / "still.jpg")
+    with Image.open(jpeg) as im:
+        assert im.format == "JPEG" and im.size == (114, 64)
+    with pytest.raises(ValueError, match="PNG or JPEG"):
+        render_still(scene, 0.2, tmp_path / "still.gif")
+    with pytest.raises(ValueError, match="--at"):
+        render_still(scene, float("nan"), tmp_path / "nan.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["still.jpg", "still.png"]
 
 
 def test_interrupt_mid_render_leaves_nothing(scene_factory, tmp_path):
@@ -153,7 +161,7 @@ def test_interrupt_mid_render_leaves_nothing(scene_factory, tmp_path):
 
 def test_refuses_to_overwrite_the_asset(scene_factory, tmp_path):
     scene = scene_factory("robot.glb")
-    with pytest.raises(ValueError, match="refusing to overwrite"):
+    with pytest.raises(ValueError, match="refusing to write over"):
         render_clip(scene, scene.asset.source, progress=False)
     assert scene.asset.source.stat().st_size > 1000
 

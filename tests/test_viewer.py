@@ -279,6 +279,71 @@ def test_k_saves_keys_that_reproduce_the_view_and_keeps_the_file_safe(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_k_twice_keeps_the_version_before_the_first_k_and_snaps_to_frames(tmp_path):
+    """The .bak was rewritten on every K (after two, it equalled the new file); keys
+    were saved between frames (t = 0.324638 at 30 fps)."""
+    path = tmp_path / "shot.toml"
+    original = SCENE_TEXT.format(asset=SAMPLE_ASSETS / "bottle.glb")
+    path.write_text(original)
+    timeline = _timeline_of(path)
+    ctx = ViewContext(center=timeline.bounds.center, radius=timeline.bounds.radius,
+                      duration=6.0, fps=30.0, scene_camera=timeline.camera)
+    first, _ = press(ViewState(time=0.324638), ctx, "Left", "Plus")
+    message = save_camera_key(path, BOUNDS, 0.324638, camera_for(first, ctx), fps=30.0)
+    assert "t = 0.33 s" in message
+    second, _ = press(ViewState(time=2.0), ctx, "Down")
+    save_camera_key(path, BOUNDS, 2.0, camera_for(second, ctx), fps=30.0, backup=False)
+    assert (tmp_path / "shot.toml.bak").read_text() == original
+    assert path.read_text() != original
+    saved = load_scene(path)
+    times = {t for k in saved.keyframes if k.target == "camera" for t in k.times}
+    assert {0.333333, 2.0} <= times and 0.324638 not in times
+    for t in times - {0.0, 6.0}:
+        assert abs(t * 30 - round(t * 30)) < 1e-4, f"key at {t} s is between frames"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_k_pressed_twice_in_the_viewer_keeps_the_first_backup(tmp_path):
+    from engine.viewer.app import Viewer
+
+    path = tmp_path / "shot.toml"
+    original = SCENE_TEXT.format(asset=SAMPLE_ASSETS / "bottle.glb")
+    path.write_text(original)
+    with Viewer(path, size=SIZE, msaa=0) as v:
+        v.send(K("space"), K("left"), K("k"))
+        v.step()
+        first = path.read_text()
+        v.send(K("left"), K("left"), K("k"))
+        v.step()
+        assert v.error is None and "before the first K" in v.state.message
+    assert (tmp_path / "shot.toml.bak").read_text() == original
+    assert path.read_text() != first != original
+
+
+def test_screenshots_are_real_jpeg_and_never_over_an_input(tmp_path, capsys):
+    from engine.cli import main
+
+    scene = tmp_path / "shot.toml"
+    scene.write_text(SCENE_TEXT.format(asset=SAMPLE_ASSETS / "bottle.glb"))
+    before = scene.read_bytes()
+    assert main(["view", str(scene), "--offscreen", "--size", "64x36", "--msaa", "0",
+                 "--screenshot", str(scene)]) == 2
+    assert scene.read_bytes() == before and "PNG or JPEG" in capsys.readouterr().err
+    shutil.copy(ROOT / "scenes" / "samples" / "robot-concept.png", tmp_path / "concept.png")
+    image_scene = tmp_path / "image.toml"
+    image_scene.write_text('[asset]\nsource = "concept.png"\n')
+    concept = (tmp_path / "concept.png").read_bytes()
+    assert main(["view", str(image_scene), "--offscreen", "--size", "64x36", "--screenshot",
+                 str(tmp_path / "concept.png")]) == 2
+    assert "refusing to write over" in capsys.readouterr().err
+    assert (tmp_path / "concept.png").read_bytes() == concept
+    out = tmp_path / "shot.jpg"
+    assert main(["view", str(scene), "--offscreen", "--size", "64x36", "--msaa", "0",
+                 "--screenshot", str(out)]) == 0
+    with Image.open(out) as image:
+        assert image.format == "JPEG" and image.size == (64, 36)
+
+
 # --- real frames, offscreen ----------------------------------------------------------------
 
 

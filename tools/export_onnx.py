@@ -227,7 +227,7 @@ def main(argv=None) -> int:
     last = rows[-1] if rows else {}
     digest = file_sha256(onnx_path)
     card = {
-        "id": args.name.replace("maquette-ld-", "maquette-layered-depth-"),
+        "id": args.name,  # the one name: file stem, card id, console, README
         "format": "maquette-layered-depth/1",
         "onnx": onnx_path.name,
         "sha256": digest,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from engine.render.offline import write_png_atomic
+from engine.fileio import write_image
 from engine.render.stage import Stage
 from engine.scene import scene_from_dict
 
@@ -33,7 +33,7 @@ def main() -> None:
     }, None)
     with Stage(scene, args.size, args.size) as stage:
         frame = stage.capture(0.0)
-    write_png_atomic(Image.fromarray(frame[..., :3]), args.out)
+    write_image(Image.fromarray(frame[..., :3]), args.out)
     print(f"wrote {args.out}")
 
 

@@ -26,7 +26,7 @@ import trimesh
 
 from engine.asset.model import AssetError, texture_image
 from engine.asset.topology import face_normals, smooth_vertex_normals
-from engine.fileio import default_mode
+from engine.fileio import Transaction, write_files_atomic
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "bake_animation", "export_mesh",
            "expected_figures", "verify_export"]
@@ -85,45 +85,6 @@ def _uv(mesh: trimesh.Trimesh) -> np.ndarray | None:
     if uv is None or len(uv) != len(mesh.vertices):
         return None
     return np.asarray(uv, dtype=np.float64)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
-        return False
-
-
-def write_files_atomic(files: dict[Path, bytes], protect: list[Path] = ()) -> list[Path]:
-    """Write every file under a temporary name, then move all into place.
-
-    `protect`: paths that must never be written over (the input asset and its
-    companions).  On any failure nothing is left under the final names."""
-    for target in files:
-        for keep in protect:
-            if keep is not None and _same_file(Path(target), Path(keep)):
-                raise AssetError(f"{target}: refusing to write over the input asset")
-    temps: list[tuple[str, Path]] = []
-    try:
-        for target, data in files.items():
-            target = Path(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                       suffix=".partial")
-            temps.append((tmp, target))
-            with os.fdopen(fd, "wb") as handle:
-                if callable(data):
-                    data(handle)
-                else:
-                    handle.write(data)
-        for tmp, target in temps:
-            os.chmod(tmp, default_mode())  # mkstemp makes 0600 files
-            os.replace(tmp, target)
-    except BaseException:
-        for tmp, _ in temps:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    return [target for _, target in temps]
 
 
 # ----------------------------------------------------------------------------------
@@ -445,11 +406,13 @@ def _stl_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
 
 def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | None = None,
                 units: str = "m", animation: tuple[np.ndarray, np.ndarray] | None = None,
-                protect: list[Path] = ()) -> ExportResult:
+                protect: list[Path] = (), txn: Transaction | None = None) -> ExportResult:
     """Write `mesh` to `out` in `fmt` (default: from the suffix).
 
     units: "m" or "mm" (STL only: printers expect millimetres).  animation: (times (k,),
-    matrices (k, 4, 4)) baked into GLB/glTF.  protect: paths never to write over."""
+    matrices (k, 4, 4)) baked into GLB/glTF.  protect: paths never to write over.
+    txn: stage the files into this engine.fileio.Transaction (the caller verifies the
+    staged files, then commits); without it they are moved into place at once."""
     out = Path(out)
     fmt = (fmt or out.suffix.lower().lstrip(".")).lower()
     if fmt not in EXPORT_FORMATS:
@@ -505,7 +468,7 @@ def export_mesh(mesh: trimesh.Trimesh, out: str | os.PathLike, *, fmt: str | Non
                 handle.write(target.read_bytes())
 
         files = {out: writer}
-    written = write_files_atomic(files, list(protect))
+    written = write_files_atomic(files, list(protect), txn)
     return ExportResult(path=out, format=fmt, files=written)
 
 

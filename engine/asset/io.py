@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import re
+import stat
 import struct
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -54,7 +55,12 @@ def sniff_format(path: Path) -> str:
     """What the file's content is: one of :data:`SUPPORTED`; raises AssetError."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        size = st.st_size
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            # (open() on a FIFO would wait for a writer for ever)
+            raise AssetError(f"{path}: not a regular file (a FIFO, socket or device); "
+                             "assets are read from files")
         with open(path, "rb") as handle:
             head = handle.read(1024)
     except FileNotFoundError:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from engine.errors import InputError
+
 __all__ = ["Asset", "AssetError", "DEFAULT_MAX_TRIANGLES", "max_triangles", "texture_image"]
 
 # Larger meshes are refused before their data is allocated.  10M triangles need about
@@ -20,16 +22,22 @@ DEFAULT_MAX_TRIANGLES = 10_000_000
 
 
 def max_triangles() -> int:
-    value = os.environ.get("MAQUETTE_MAX_TRIANGLES")
-    if value:
-        try:
-            return max(1, int(value))
-        except ValueError:
-            pass
-    return DEFAULT_MAX_TRIANGLES
+    """$MAQUETTE_MAX_TRIANGLES (a whole number, 1 or more), else DEFAULT_MAX_TRIANGLES;
+    anything else set there is an InputError naming the variable, never ignored."""
+    value = os.environ.get("MAQUETTE_MAX_TRIANGLES", "").strip()
+    if not value:
+        return DEFAULT_MAX_TRIANGLES
+    try:
+        limit = int(value.replace("_", ""))
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise InputError(f"MAQUETTE_MAX_TRIANGLES={value!r}: expected a whole number of "
+                         f"triangles, 1 or more (default {DEFAULT_MAX_TRIANGLES})")
+    return limit
 
 
-class AssetError(ValueError):
+class AssetError(InputError):
     """An asset file is unreadable, unsafe or unsuitable; the message names the file and
     the offending field."""
 

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.errors import InputError
+
 FORMAT = "maquette-layered-depth/1"
 OUTPUT_CHANNELS = {"mask": 1, "front_depth": 1, "back_depth": 1, "back_color": 3}
 OPTIONAL_OUTPUTS = ("view_elevation",)  # [1, 1] degrees
 MAX_CARD_BYTES = 1 << 20
 
 
-class ModelCardError(ValueError):
+class ModelCardError(InputError):
     """The model card is invalid or does not match its ONNX graph."""
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from scipy import ndimage
 
 from engine.asset.topology import analyse
-from engine.fileio import atomic_output
+from engine.errors import InputError
+from engine.fileio import Transaction, guard_inputs
 from engine.generate.classical import CLASSICAL_ID, inflate
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
@@ -53,11 +54,11 @@ class GenerateSettings:
 
     def validate(self) -> None:
         if not 500 <= self.faces <= 2_000_000:
-            raise ValueError(f"--faces must be from 500 to 2000000, got {self.faces}")
+            raise InputError(f"--faces must be from 500 to 2000000, got {self.faces}")
         if not 64 <= self.texture_size <= 8192:
-            raise ValueError(f"--texture-size must be from 64 to 8192, got {self.texture_size}")
-        if not 1e-3 <= self.height <= 1e3:
-            raise ValueError(f"--height must be from 0.001 to 1000 metres, got {self.height}")
+            raise InputError(f"--texture-size must be from 64 to 8192, got {self.texture_size}")
+        if not 1e-3 <= self.height <= 1e3:  # (NaN fails this too)
+            raise InputError(f"--height must be from 0.001 to 1000 metres, got {self.height}")
 
 
 @dataclass
@@ -130,9 +131,11 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     settings.validate()
     image, output = Path(image), Path(output)
     if output.suffix.lower() != ".glb":
-        raise ValueError(f"{output}: the generated asset is written as .glb")
-    if output.resolve() == image.resolve():
-        raise ValueError(f"{output}: refusing to overwrite the input image")
+        raise InputError(f"{output}: the generated asset is written as .glb")
+    report_path = output.with_suffix(".json")
+    card_path = resolve_model(settings)
+    inputs = [image] + ([card_path, Path(card_path).with_suffix(".onnx")] if card_path else [])
+    guard_inputs([output, report_path], inputs)  # before any work
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -145,7 +148,6 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     reference = load_reference(image, timings=timings)
     clock = time.perf_counter()
 
-    card_path = resolve_model(settings)
     if card_path is None:
         size, ratio, background = 256, 0.85, 0.5
         model_info = {"id": CLASSICAL_ID, "sha256": None, "device": "cpu",
@@ -176,8 +178,6 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     asset = to_trimesh(mesh, atlas)
     lap("texture")
 
-    write_glb(asset, output)
-    report_path = output.with_suffix(".json")
     report = {
         "source": {"path": str(image), "sha256": reference.sha256,
                    "mask_source": reference.mask_source,
@@ -192,16 +192,14 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
         "timings_s": timings,
         "output": str(output),
     }
-    lap("write")
-    report["timings_s"] = timings
-    report["timings_s"]["total"] = round(sum(timings.values()), 4)
-    _write_json(report, report_path)
+    # The GLB and its report appear together, or neither does.
+    with Transaction(inputs) as txn:
+        write_glb(asset, txn.stage(output))
+        lap("write")
+        report["timings_s"] = timings
+        report["timings_s"]["total"] = round(sum(timings.values()), 4)
+        txn.write_bytes(report_path, (json.dumps(report, indent=2) + "\n").encode())
     return GenerateResult(glb=output, report_path=report_path, report=report)
-
-
-def _write_json(data: dict, path: Path) -> None:
-    with atomic_output(path, "w") as handle:
-        json.dump(data, handle, indent=2)
 
 
 def cache_key(image: Path, settings: GenerateSettings) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.errors import WorkError
 from engine.fileio import file_sha256
 from engine.generate.card import ModelCard, ModelCardError, validate_against_graph
 
@@ -15,7 +16,7 @@ _sessions: dict[tuple[str, str], LayeredDepthModel] = {}
 _lock = threading.Lock()
 
 
-class DeviceError(RuntimeError):
+class DeviceError(WorkError):
     """The requested device cannot run the model."""
 
 
@@ -40,8 +41,10 @@ class LayeredDepthModel:
         if card.sha256 and card.sha256 != self.sha256:
             raise ModelCardError(f"{card.path}: field 'sha256' does not match "
                                  f"{card.onnx_path.name} (file is {self.sha256[:12]}…)")
-        # In auto mode a missing CUDA library is expected: we fall back to the CPU and say so.
-        ort.set_default_logger_severity(4 if device == "auto" else 3)
+        # A missing CUDA library is expected on many machines: in auto mode we fall back to
+        # the CPU and say so, with --device cuda we stop with our own message. Either way
+        # onnxruntime's own (red, C++) report of the failed load would come first: mute it.
+        ort.set_default_logger_severity(3 if device == "cpu" else 4)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         available = ort.get_available_providers()

@@ -3,7 +3,7 @@
 A floor of the architecture: imports nothing else from `engine` (numpy, scipy and
 pillow only).
 
-    ref = load_reference(Path("shoe.png"))        # ReferenceError if it cannot work
+    ref = load_reference(Path("shoe.png"))        # ReferenceImageError if it cannot work
     ref.warnings                                  # plain-words warnings
     framed = frame_subject(ref, 256)              # (256, 256, 3) on 50 % grey + mask
 """
@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from .checks import check_reference
-from .errors import ReferenceError
+from .errors import ReferenceImageError
 from .framing import Framed, frame_subject, mask_bbox
 from .isolate import Isolation, alpha_mask, has_meaningful_alpha, remove_background
-from .loading import MAX_PIXELS, MAX_SIDE_PX, downscale, read_image
+from .loading import MAX_PIXELS, MAX_SIDE_PX, MIN_SIDE_PX, downscale, read_image
 from .model import Reference
 
 __all__ = [
-    "Framed", "Isolation", "MAX_PIXELS", "MAX_SIDE_PX", "Reference", "ReferenceError",
+    "Framed", "Isolation", "MAX_PIXELS", "MAX_SIDE_PX", "Reference", "ReferenceImageError",
     "frame_subject", "isolate_subject", "load_reference", "mask_bbox", "reference_from_array",
 ]
 
@@ -37,7 +37,7 @@ def load_reference(path: Path, *, max_side: int = 2048,
     """Load an image file (PNG, JPEG, WebP), isolate the subject and check it.
 
     Images with a longer side above `max_side` are downscaled to it (with a warning).
-    Raises ReferenceError (naming the file) for files that cannot work.
+    Raises ReferenceImageError (naming the file) for files that cannot work.
     timings: if given, receives the seconds spent in "load" and "isolate".
     """
     path = Path(path)
@@ -88,10 +88,10 @@ def _build(rgba: np.ndarray, source: Path | None, sha: str,
     name = str(source) if source is not None else "<array>"
     h, w = rgba.shape[:2]
     if int(np.count_nonzero(rgba[..., 3] > 5)) == 0:
-        raise ReferenceError(f"{name}: no subject found (the image is fully transparent)")
+        raise ReferenceImageError(f"{name}: no subject found (the image is fully transparent)")
     mask, mask_source, iso = isolate_subject(rgba, lossy=lossy)
     if float((mask > 0.5).sum()) < max(16.0, MIN_SUBJECT_FRACTION * h * w):
-        raise ReferenceError(
+        raise ReferenceImageError(
             f"{name}: no subject found (nothing in the image stands out from its background)")
     warnings = check_reference(mask, iso, downscaled_from, (w, h))
     return Reference(source=source, rgba=rgba, mask=mask, mask_source=mask_source,
@@ -103,10 +103,14 @@ def _as_rgba(arr: np.ndarray, name: str) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ReferenceError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, "
-                             f"got shape {arr.shape}")
+        raise ReferenceImageError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) "
+                                  f"image, got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ReferenceError(f"{name}: the image has zero size ({arr.shape[1]}x{arr.shape[0]})")
+        raise ReferenceImageError(f"{name}: the image has zero size "
+                                  f"({arr.shape[1]}x{arr.shape[0]})")
+    if min(arr.shape[:2]) < MIN_SIDE_PX:
+        raise ReferenceImageError(f"{name}: the image is {arr.shape[1]}x{arr.shape[0]} pixels; "
+                                  f"a reference needs at least {MIN_SIDE_PX} px a side")
     if arr.dtype != np.uint8:
         if np.issubdtype(arr.dtype, np.floating):
             arr = np.round(np.clip(arr, 0.0, 1.0) * 255.0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .errors import ReferenceError
+from .errors import ReferenceImageError
 from .model import Reference
 
 
@@ -54,7 +54,7 @@ def frame_subject(ref: Reference, size: int, foreground_ratio: float = 0.85,
     try:
         x0, y0, x1, y1 = mask_bbox(ref.mask)
     except ValueError:
-        raise ReferenceError(f"{ref.name}: no subject found (the mask is empty)") from None
+        raise ReferenceImageError(f"{ref.name}: no subject found (the mask is empty)") from None
     side = max(x1 - x0, y1 - y0) / foreground_ratio
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
     bx, by = cx - side / 2.0, cy - side / 2.0

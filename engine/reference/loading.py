@@ -17,12 +17,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ReferenceError
+from .errors import ReferenceImageError
 
 #: PIL format names that are accepted ("MPO" is the multi-picture JPEG many cameras write).
 ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WebP"}
 #: No side longer than this, in pixels.
 MAX_SIDE_PX = 20000
+# Smaller images cannot hold a subject (isolation needs 16 subject pixels and a border).
+MIN_SIDE_PX = 16
 #: No image larger than this, in pixels (150 megapixels).
 MAX_PIXELS = 150_000_000
 
@@ -47,20 +49,20 @@ def read_image(path: Path, *, max_side: int = 2048) -> LoadedImage:
 
     Images whose longer side exceeds `max_side` are downscaled (LANCZOS) so that it
     equals `max_side`; JPEGs are decoded at a reduced scale directly (no full decode).
-    Raises ReferenceError for a missing, empty, non-image, unsupported, corrupt,
+    Raises ReferenceImageError for a missing, empty, non-image, unsupported, corrupt,
     truncated, zero-size or absurdly large file.
     """
     path = Path(path)
     if not path.exists():
-        raise ReferenceError(f"{path}: no such file")
+        raise ReferenceImageError(f"{path}: no such file")
     if not path.is_file():
-        raise ReferenceError(f"{path}: not a file")
+        raise ReferenceImageError(f"{path}: not a file")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ReferenceError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+        raise ReferenceImageError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     if not data:
-        raise ReferenceError(f"{path}: the file is empty")
+        raise ReferenceImageError(f"{path}: the file is empty")
     sha = hashlib.sha256(data).hexdigest()
 
     with warnings.catch_warnings():
@@ -72,26 +74,30 @@ def read_image(path: Path, *, max_side: int = 2048) -> LoadedImage:
             # PIL refuses past twice its own limit, before we see the size.
             found = re.search(r"\((\d+) pixels\)", str(exc))
             claim = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-            raise ReferenceError(
+            raise ReferenceImageError(
                 f"{path}: the image header claims absurd dimensions ({claim}); "
                 f"the limit is {MAX_SIDE_PX} px a side and {MAX_PIXELS // 1_000_000} megapixels"
             ) from exc
         except UnidentifiedImageError as exc:
-            raise ReferenceError(
+            raise ReferenceImageError(
                 f"{path}: not an image that can be read (expected PNG, JPEG or WebP)"
             ) from exc
         except _decode_errors() as exc:
-            raise ReferenceError(f"{path}: corrupt image file ({exc})") from exc
+            raise ReferenceImageError(f"{path}: corrupt image file ({exc})") from exc
 
         fmt = im.format or "?"
         if fmt not in ACCEPTED_FORMATS:
-            raise ReferenceError(
+            raise ReferenceImageError(
                 f"{path}: {fmt} images are not supported; use PNG, JPEG or WebP")
         w, h = im.size
         if w <= 0 or h <= 0:
-            raise ReferenceError(f"{path}: the image has zero size ({w}x{h})")
+            raise ReferenceImageError(f"{path}: the image has zero size ({w}x{h})")
+        if min(w, h) < MIN_SIDE_PX:
+            raise ReferenceImageError(
+                f"{path}: the image is {w}x{h} pixels; a reference needs at least "
+                f"{MIN_SIDE_PX} px a side")
         if max(w, h) > MAX_SIDE_PX or w * h > MAX_PIXELS:
-            raise ReferenceError(
+            raise ReferenceImageError(
                 f"{path}: the image header claims absurd dimensions ({w}x{h}); the limit is "
                 f"{MAX_SIDE_PX} px a side and {MAX_PIXELS // 1_000_000} megapixels")
 
@@ -106,7 +112,7 @@ def read_image(path: Path, *, max_side: int = 2048) -> LoadedImage:
             im = ImageOps.exif_transpose(im)
             rgba = _to_rgba(im)
         except _decode_errors() as exc:
-            raise ReferenceError(f"{path}: corrupt or truncated image file ({exc})") from exc
+            raise ReferenceImageError(f"{path}: corrupt or truncated image file ({exc})") from exc
 
     downscaled_from = None
     if scale < 1.0:

@@ -6,7 +6,6 @@ trimesh once and cached by content hash. Every file is checked first.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from engine.asset.io import check_file, sniff_format
 from engine.asset.model import AssetError
 from engine.fileio import file_sha256, write_bytes_atomic
+from engine.scene.source import cache_dir
 from engine.scene.timeline import Bounds
 
 GLTF_FORMATS = ("glb", "gltf")
@@ -21,15 +21,6 @@ CONVERTER_VERSION = 2  # bump when the conversion changes: old cached GLBs are n
 
 # One error type for unreadable or unsafe assets, whichever layer finds the problem.
 AssetLoadError = AssetError
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("MAQUETTE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "maquette"
-    )
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def as_gltf(path: Path) -> Path:

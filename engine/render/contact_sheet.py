@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from engine.animation import CameraRig
-from engine.render.offline import write_png_atomic
+from engine.fileio import write_image
 from engine.scene import scene_from_dict
 
 __all__ = ["VIEWS", "render_contact_sheet"]
@@ -71,14 +71,20 @@ def _label(tile: np.ndarray, text: str, font) -> Image.Image:
 
 def render_contact_sheet(asset_path: Path, out: Path, *, tile: int = 320,
                          triangles: int | None = None, msaa: int = 2,
-                         note: str = "") -> Path:
+                         note: str = "", inputs=()) -> Path:
     """Render `asset_path` from VIEWS, lit and as normals (+ wireframe when the mesh has
     at most WIREFRAME_MAX_TRIANGLES), into one labelled PNG at `out` (written
-    atomically). `note` is added to every label (e.g. "display copy, 100k tris").
-    Returns `out`."""
+    atomically; PNG or JPEG by the suffix). `note` is added to every label (e.g.
+    "display copy, 100k tris"). `inputs`: files never to write over (the asset's own are
+    always protected). Returns `out`."""
+    from engine.asset.files import asset_files
+    from engine.fileio import guard_inputs, image_format
     from engine.render.stage import Stage
 
     out = Path(out)
+    image_format(out, what="a contact sheet")
+    inputs = [*asset_files(Path(asset_path)), *inputs]
+    guard_inputs([out], inputs)
     scene = scene_from_dict({
         "asset": {"source": str(Path(asset_path).resolve())},
         "stage": {"lights": "studio", "background": ["#5a5d66", "#2c2e33"], "ground": False},
@@ -125,7 +131,7 @@ def render_contact_sheet(asset_path: Path, out: Path, *, tile: int = 320,
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             sheet.paste(image, (c * tw, r * th))
-    write_png_atomic(sheet, out)
+    write_image(sheet, out, inputs, what="a contact sheet")
     return out
 
 

@@ -11,6 +11,8 @@ import os
 import sys
 import threading
 
+from engine.errors import WorkError
+
 _lock = threading.Lock()
 _base = None
 _offscreen_only: bool | None = None
@@ -30,7 +32,7 @@ model-cache-dir
 """
 
 
-class RenderUnavailable(RuntimeError):
+class RenderUnavailable(WorkError):
     """No graphics pipe: the system lacks EGL/GL libraries."""
 
 

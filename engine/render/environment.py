@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import InputError
+
 HDR_SUFFIXES = (".hdr", ".exr")
 LDR_SUFFIXES = (".png", ".jpg", ".jpeg")
 ENVIRONMENT_SUFFIXES = HDR_SUFFIXES + LDR_SUFFIXES
@@ -21,7 +23,7 @@ _BAND = np.array([np.pi, 2 * np.pi / 3, 2 * np.pi / 3, 2 * np.pi / 3,
                   np.pi / 4, np.pi / 4, np.pi / 4, np.pi / 4, np.pi / 4])
 
 
-class EnvironmentLoadError(ValueError):
+class EnvironmentLoadError(InputError):
     """The environment image cannot be used; the message names the file."""
 
 
@@ -72,6 +74,16 @@ def _downsample(rgb: np.ndarray, max_width: int) -> np.ndarray:
     return rgb
 
 
+_MAGIC = ((b"\x76\x2f\x31\x01", "OpenEXR"), (b"#?", "Radiance HDR"),
+          (b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"))
+_SUFFIX_KIND = {".exr": "OpenEXR", ".hdr": "Radiance HDR", ".png": "PNG", ".jpg": "JPEG",
+                ".jpeg": "JPEG"}
+
+
+def _magic_kind(head: bytes) -> str | None:
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+
+
 def read_equirect(path: Path) -> np.ndarray:
     """(H, W, 3) float32 linear radiance from .hdr/.exr (as is) or .png/.jpg (sRGB)."""
     from panda3d.core import Filename, PfmFile, PNMImageHeader
@@ -82,6 +94,13 @@ def read_equirect(path: Path) -> np.ndarray:
                                 f"{', '.join(ENVIRONMENT_SUFFIXES)}")
     if not path.is_file():
         raise EnvironmentLoadError(f"{path}: environment file not found")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    kind, expected = _magic_kind(head), _SUFFIX_KIND.get(path.suffix.lower())
+    if kind != expected:  # (Panda's OpenEXR reader aborts the process on a non-EXR file)
+        found = f"it holds {kind} data" if kind else "its content is not an image"
+        raise EnvironmentLoadError(f"{path}: not an image Maquette can read as an "
+                                   f"environment: named {expected}, but {found}")
     header = PNMImageHeader()
     if not header.read_header(Filename.from_os_specific(str(path))):
         raise EnvironmentLoadError(f"{path}: not an image Maquette can read as an environment")

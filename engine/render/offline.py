@@ -5,17 +5,21 @@ Deterministic: frame i is rendered at time i / fps, never from wall time.
 
 from __future__ import annotations
 
+import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine.fileio import atomic_output
+from engine.errors import InputError
+from engine.fileio import guard_inputs, image_format, write_image
 from engine.render.stage import Stage
 from engine.render.writers import FrameWriter
 from engine.scene.model import Scene
+from engine.scene.source import scene_inputs
 
 
 @dataclass
@@ -39,21 +43,33 @@ def _progress(total: int, enabled: bool):
                            "[{elapsed}<{remaining}, {rate_fmt}]")
 
 
+def output_target(scene: Scene, output: Path | str | None = None) -> str:
+    """The output path as the writer takes it: `output`, else the scene's [output] file
+    (which the loader lets through without a suffix only when it ended with /, a folder
+    of PNG frames: Path() drops that slash, so it is put back here)."""
+    if output is not None:
+        return os.fspath(output)
+    file = scene.output.file
+    return os.fspath(file) + ("/" if not file.suffix else "")
+
+
 def render_clip(
     scene: Scene,
-    output: Path | None = None,
+    output: Path | str | None = None,
     *,
     progress: bool = True,
     on_frame: Callable[[int, np.ndarray], None] | None = None,
+    inputs: Iterable[Path] = (),
 ) -> RenderStats:
     """Render every frame of `scene` and stream it to `output` (default: the scene's file).
 
     The output is written under a temporary name and moved into place only when
-    complete; on any failure nothing is left under the final name.
+    complete; on any failure nothing is left under the final name. It is refused if it
+    is one of the scene's files or of `inputs` (what else the caller read).
     """
     out = scene.output
-    path = Path(output) if output is not None else out.file
-    check_not_input(scene, path)
+    path = output_target(scene, output)
+    guard_inputs([Path(path)], scene_inputs(scene, *inputs))
     alpha = scene.stage.background.transparent
     start = time.perf_counter()
     with Stage(scene, out.width, out.height) as stage:
@@ -71,33 +87,22 @@ def render_clip(
                        time.perf_counter() - start)
 
 
-def render_still(scene: Scene, at: float, output: Path) -> Path:
-    """Render the frame at time `at` (seconds) to a PNG, atomically."""
+def render_still(scene: Scene, at: float, output: Path, *, inputs: Iterable[Path] = ()
+                 ) -> Path:
+    """Render the frame at time `at` (seconds) to a PNG or JPEG (by the suffix),
+    atomically; never over one of the scene's files or `inputs`."""
     from PIL import Image
 
     output = Path(output)
-    if output.suffix.lower() != ".png":
-        raise ValueError(f"{output}: a still is written as PNG; use a .png file name")
-    check_not_input(scene, output)
+    if not isinstance(at, int | float) or not math.isfinite(at) or at < 0:
+        raise InputError(f"--at: expected a time in seconds, 0 or more; got {at!r}")
+    transparent = scene.stage.background.transparent
+    image_format(output, alpha=transparent, what="a still")
+    files = scene_inputs(scene, *inputs)
+    guard_inputs([output], files)
     out = scene.output
     with Stage(scene, out.width, out.height) as stage:
         frame = stage.capture(at)
-    image = Image.fromarray(frame if scene.stage.background.transparent else frame[..., :3])
-    write_png_atomic(image, output)
+    write_image(Image.fromarray(frame if transparent else frame[..., :3]), output, files,
+                what="a still")
     return output
-
-
-def write_png_atomic(image, output: Path) -> None:
-    """Save a PIL image to `output` via a temporary sibling and os.replace."""
-    with atomic_output(output) as handle:
-        image.save(handle, format="PNG")
-
-
-def check_not_input(scene: Scene, output: Path) -> None:
-    """Refuse to write over the scene's own files."""
-    target = Path(output).resolve()
-    inputs = [scene.asset.source.resolve()]
-    if scene.path is not None:
-        inputs.append(Path(scene.path).resolve())
-    if target in inputs:
-        raise ValueError(f"{output}: refusing to overwrite an input of the scene")

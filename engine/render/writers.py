@@ -20,7 +20,8 @@ dir/     PNG sequence ``frame_00000.png``... (RGBA when ``alpha`` else RGB).
 ======== ============================================================================
 
 Nothing-lost rules: output goes to a hidden temporary sibling of the final path
-(``.clip.partial-<pid>-<hex>.mp4``, or a ``.frames.partial-<pid>-<hex>`` directory) and is
+(``.clip.mp4.partial-<pid>-<hex>.mp4``, or a ``.frames.partial-<pid>-<hex>`` directory,
+named by :func:`engine.fileio.partial_name` and registered there for signal clean-up) and is
 moved into place with ``os.replace``/``os.rename`` only after the encoder exited cleanly and
 every frame was written.  On any failure (encoder killed or crashed, disk full, exception in
 the ``with`` block, Ctrl-C) the temporary output is removed and the final path is left as it
@@ -46,6 +47,16 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
+from engine.errors import WorkError
+from engine.fileio import (
+    OutputPathError,
+    check_output_path,
+    forget_partial,
+    make_folder,
+    partial_name,
+    register_partial,
+)
+
 __all__ = [
     "FORMATS",
     "FrameWriter",
@@ -60,7 +71,10 @@ FORMATS = ("mp4", "webm", "mov", "gif", "png")
 _SUFFIXES = {".mp4": "mp4", ".webm": "webm", ".mov": "mov", ".gif": "gif"}
 
 # Tag the stream as BT.709 limited range (what the scale filter converts to), so
-# players show the intended colours.
+# players show the intended colours. The scale filter's output frames carry the matrix
+# and range but "unknown" primaries and transfer, and the encoder takes the frames'
+# properties over the -color_* options: set them on the frames too (setparams).
+_BT709_PARAMS = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 _BT709_TAGS = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
                "-color_range", "tv")
 
@@ -96,7 +110,7 @@ _STDERR_LINES = 40
 _STOP = object()  # queue sentinel
 
 
-class OutputError(RuntimeError):
+class OutputError(WorkError):
     """Writing the output failed; the message is meant for the user."""
 
 
@@ -104,29 +118,37 @@ def _ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def format_for_path(path: str | os.PathLike[str]) -> str:
+def format_for_path(path: str | os.PathLike[str], *, slash_for_folders: bool = False) -> str:
     """Return the output format (one of :data:`FORMATS`) for an output path.
 
-    A path that ends with ``/``, has no suffix, or is an existing directory means a PNG
-    sequence; otherwise the suffix (case-insensitive) picks the video format.  Raises
-    ValueError naming the path and the supported suffixes for anything else.
+    A path that ends with ``/`` means a PNG sequence; otherwise the suffix
+    (case-insensitive) picks the video format (an existing folder named ``d.mp4`` is
+    refused by the writer, not filled with frames).  A path without a suffix is a PNG
+    sequence for library callers (a Path cannot end with /), but with
+    ``slash_for_folders`` (what the command line and scene files use) it is refused
+    rather than guessed: ``renders/x`` may be a typo for ``renders/x.mp4``.  Raises
+    OutputPathError (exit 2) naming the path and the supported suffixes otherwise.
     """
     text = os.fspath(path)
     p = Path(text)
-    if text.endswith(("/", os.sep)) or p.is_dir():
-        return "png"
     suffix = p.suffix.lower()
-    if not suffix:
+    if text.endswith(("/", os.sep)) or (not suffix and not slash_for_folders):
         return "png"
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
     supported = ", ".join(_SUFFIXES)
+    if not suffix:
+        folder = " (it is a folder: name it" if p.is_dir() else " (or"
+        raise OutputPathError(
+            f"{text}: the output has no file type: end it with {supported}{folder} with a "
+            f"trailing / for PNG frames, e.g. '{text}/')"
+        )
     hint = ""
     if suffix == ".png":
-        hint = " (for a PNG sequence give a directory path, e.g. 'out/frames/')"
-    raise ValueError(
+        hint = f" (for a PNG sequence give a folder path ending in /, e.g. '{p.with_suffix('')}/')"
+    raise OutputPathError(
         f"unsupported output path {text!r}: suffix {p.suffix!r} is not one of "
-        f"{supported}, and it is not a directory path for a PNG sequence{hint}"
+        f"{supported}, and it is not a folder path for a PNG sequence{hint}"
     )
 
 
@@ -232,16 +254,16 @@ class FrameWriter:
             raise ValueError(f"crf must be an integer in 0..{crf_max}, got {crf!r}")
         self.crf = int(crf)
         if self.format == "mp4" and (self.width % 2 or self.height % 2):
-            raise ValueError(
+            raise OutputPathError(
                 f"{self.path}: H.264 (yuv420p) needs even dimensions, got "
                 f"{self.width}x{self.height}; "
                 f"render at an even size (e.g. {self.width + self.width % 2}x"
                 f"{self.height + self.height % 2})"
             )
         if self.format == "mp4" and self.alpha:
-            raise ValueError(
-                f"{self.path}: .mp4 (H.264) cannot store alpha; use .webm or .mov for "
-                "transparency, or alpha=False"
+            raise OutputPathError(
+                f"{self.path}: .mp4 (H.264) cannot store transparency: render to .webm, "
+                ".mov, .gif or a folder/ of PNG frames, or use an opaque background"
             )
         self.overwrite = (self.format != "png") if overwrite is None else bool(overwrite)
 
@@ -258,15 +280,16 @@ class FrameWriter:
         self._channels = 4 if self.alpha else 3
 
         self._check_destination()
-        tag = f"partial-{os.getpid()}-{secrets.token_hex(3)}"
         if self.format == "png":
-            self._tmp = self.path.parent / f".{self.path.name}.{tag}"
+            self._tmp = partial_name(self.path)
             try:
                 self._tmp.mkdir()
             except OSError as exc:
                 raise OutputError(f"cannot create {self._tmp}: {exc}") from exc
+            register_partial(self._tmp)
         else:
-            self._tmp = self.path.parent / f".{self.path.stem}.{tag}{self.path.suffix}"
+            self._tmp = partial_name(self.path, self.path.suffix)
+            register_partial(self._tmp)
             self._start_ffmpeg()
 
         self._worker = threading.Thread(
@@ -280,33 +303,23 @@ class FrameWriter:
 
     def _check_destination(self) -> None:
         final = self.path
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create output directory {final.parent}: {exc}") from exc
+        make_folder(final.parent, final)
+        check_output_path(final, folder=self.format == "png")
         if self.format == "png":
-            if final.exists() and not final.is_dir():
-                raise OutputError(
-                    f"{final} exists and is not a directory; cannot write a PNG sequence there"
-                )
             if final.is_dir() and any(final.iterdir()) and not self.overwrite:
-                raise OutputError(
-                    f"output directory {final} already exists and is not empty; "
-                    "choose another path or pass overwrite=True to replace it"
+                raise OutputPathError(
+                    f"{final}/: the folder already holds files; PNG frames go into a new or "
+                    "empty folder (nothing in it is replaced): choose another folder or "
+                    "empty this one"
                 )
-        else:
-            if final.is_dir():
-                raise OutputError(f"{final} is a directory; cannot write a video file there")
-            if final.exists() and not self.overwrite:
-                raise OutputError(
-                    f"{final} already exists; choose another path or pass overwrite=True"
-                )
+        elif final.exists() and not self.overwrite:
+            raise OutputPathError(f"{final} already exists; choose another path")
 
     def _codec_args(self) -> list[str]:
         fmt = self.format
         if fmt == "mp4":
             return [
-                "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
+                "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{_BT709_PARAMS}",
                 "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
                 "-pix_fmt", "yuv420p",
                 *_BT709_TAGS,
@@ -314,7 +327,7 @@ class FrameWriter:
             ]  # fmt: skip
         if fmt == "webm":
             return [
-                "-vf", "scale=out_color_matrix=bt709:out_range=tv",
+                "-vf", "scale=out_color_matrix=bt709:out_range=tv," + _BT709_PARAMS,
                 "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p" if self.alpha else "yuv420p",
                 "-crf", str(self.crf), "-b:v", "0",
                 "-deadline", "good", "-cpu-used", str(_VP9_CPU_USED[self.preset]),
@@ -329,7 +342,7 @@ class FrameWriter:
             else:  # ProRes 422 HQ
                 codec = ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le"]
             return [
-                "-vf", "scale=out_color_matrix=bt709:out_range=tv",
+                "-vf", "scale=out_color_matrix=bt709:out_range=tv," + _BT709_PARAMS,
                 *codec, "-vendor", "apl0",
                 *_BT709_TAGS,
                 "-f", "mov",
@@ -599,6 +612,7 @@ class FrameWriter:
                 tmp.unlink(missing_ok=True)
         except OSError:  # pragma: no cover - best effort
             pass
+        forget_partial(tmp)
 
     def _finalize(self) -> None:
         final, tmp = self.path, self._tmp
@@ -630,6 +644,7 @@ class FrameWriter:
                 if not self.overwrite and final.exists():
                     raise OutputError(f"{final} appeared while rendering; not overwriting it")
                 os.replace(tmp, final)
+            forget_partial(tmp)
             _fsync_dir(final.parent)
         except OSError as exc:
             msg = f"cannot move the finished output into place at {final}: {exc}"
@@ -665,8 +680,27 @@ def _ffmpeg_info(path: Path) -> str:
     return proc.stderr.decode("utf-8", "replace")
 
 
+def _color_tags(stream: str, pix_fmt: str) -> dict:
+    """Colour tags from ffmpeg's stream line: "yuv420p(tv, bt709, progressive)" (all three
+    the same) or "yuv420p(tv, bt709/bt709/bt709)" (matrix/primaries/transfer)."""
+    found = re.search(rf"\b{re.escape(pix_fmt)}\(([^)]*)\)", stream) if pix_fmt else None
+    tags = {"range": None, "matrix": None, "primaries": None, "transfer": None}
+    if found is None:
+        return tags
+    for part in (p.strip() for p in found.group(1).split(",")):
+        if part in ("tv", "pc"):
+            tags["range"] = part
+        elif "/" in part:
+            tags["matrix"], tags["primaries"], tags["transfer"] = part.split("/")[:3]
+        elif part not in ("progressive", "top first", "bottom first", "unknown") and \
+                not part.startswith(("top", "bottom", "left", "center")):
+            tags["matrix"] = tags["primaries"] = tags["transfer"] = part
+    return tags
+
+
 def probe_video(path: str | os.PathLike[str]) -> dict:
-    """Describe a video file: frames, width, height, fps, codec, pix_fmt, alpha.
+    """Describe a video file: frames, width, height, fps, codec, pix_fmt, alpha, and the
+    colour tags ("color": range, matrix, primaries, transfer; None where untagged).
 
     ``codec``/``pix_fmt`` are parsed from ``ffmpeg -i``; ``frames`` is counted by decoding.
     ``alpha`` is True when the stream has an alpha channel (alpha pixel format, VP8/VP9
@@ -710,6 +744,7 @@ def probe_video(path: str | os.PathLike[str]) -> dict:
     )
     frames, _secs = imageio_ffmpeg.count_frames_and_secs(str(path))
     return {
+        "color": _color_tags(rest, pix_fmt),
         "frames": int(frames),
         "width": int(size.group(1)),
         "height": int(size.group(2)),

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine.animation import KeyframeTrack, SettingError, settings_of
+from engine.errors import InputError
 from engine.scene.model import (
     IMAGE_SUFFIXES,
     REPEATED,
@@ -52,7 +53,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class SceneError(ValueError):
+class SceneError(InputError):
     """A scene file is invalid; the message names the file and the key."""
 
 
@@ -172,7 +173,14 @@ def _array_of_tables(ctx: _Context, doc: dict, name: str) -> list[tuple[str, dic
 
 
 def _output(ctx: _Context, values: dict[str, Any], transparent: bool) -> OutputSpec:
-    file = Path(values.pop("file", OutputSpec().file)).expanduser()
+    from engine.render.writers import format_for_path
+
+    raw_file = str(values.pop("file", OutputSpec().file))
+    try:  # a suffix-less name must end with / (Path() below drops the slash)
+        format_for_path(raw_file, slash_for_folders=True)
+    except ValueError as exc:
+        raise ctx.fail("[output] file", str(exc)) from None
+    file = Path(raw_file).expanduser()
     if not file.is_absolute() and ctx.path is not None:
         file = ctx.path.parent / file
     output = _build(ctx, OutputSpec, {"file": file, **values}, "[output]")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import InputError
 from engine.viewer.state import (
     BACKGROUNDS,
     Command,
@@ -45,7 +46,7 @@ BUTTON_NAMES = {
 MOUSE_BUTTONS = {"mouse1": "left", "mouse2": "middle", "mouse3": "right"}
 
 
-class ViewerError(RuntimeError):
+class ViewerError(InputError):
     pass
 
 
@@ -70,12 +71,10 @@ class _Generation:
         self.thread.start()
 
     def _run(self) -> None:
-        from engine.generate.pipeline import generate_cached
-        from engine.render.asset_node import cache_dir
+        from engine.scene.source import resolve_source
 
         try:
-            self.result = generate_cached(self.image, cache_dir(), self.settings,
-                                          log=self.log.append)
+            self.result = resolve_source(self.image, self.settings, self.log.append).mesh
         except Exception as exc:  # shown in the window
             self.error = f"{self.image.name}: generation failed: {exc}"
 
@@ -94,8 +93,7 @@ class Viewer:
                  generate=None):
         """generate: GenerateSettings for an image source (default: GenerateSettings(model))."""
         from engine.render.engine_setup import get_base, has_display, make_offscreen_buffer
-        from engine.scene import load_scene, scene_for_asset
-        from engine.scene.loader import IMAGE_SUFFIXES
+        from engine.scene.source import load_source
         from engine.viewer.hud import Hud
 
         self.source = Path(source)
@@ -112,7 +110,12 @@ class Viewer:
         if not self.source.is_file():
             raise ViewerError(f"{self.source}: file not found")
         # First load errors are the caller's (the CLI exits with the message).
-        scene = load_scene(self.source) if self.is_scene else scene_for_asset(self.source)
+        loaded = load_source(self.source, generate=False)  # (an image: generated below)
+        scene, self.inputs = loaded.scene, loaded.inputs  # inputs: never written over
+        if self.screenshot_path is not None:
+            from engine.fileio import guard_inputs
+
+            guard_inputs([self.screenshot_path], self.inputs)  # refused before any work
         if not self.is_scene:
             scene.camera.move = "static"  # a bare asset holds still (front, 15° up); T turns it
         self.scene = scene
@@ -157,8 +160,9 @@ class Viewer:
         self._stage_serial = 0
         self._frozen = False
         self._last_key = None
+        self._backed_up = False  # K keeps SCENE.toml.bak: the version before the first K
         self.idle_frames = 0
-        if scene.asset.source.suffix.lower() in IMAGE_SUFFIXES:
+        if loaded.needs_generation:
             self.generation = _Generation(scene.asset.source, self.generate_settings)
             self._watch_files()
         else:
@@ -179,7 +183,9 @@ class Viewer:
         win = self.base.openWindow(props=props, type="onscreen", makeCamera=False,
                                    keepCamera=False)
         if win is None:
-            raise ViewerError("could not open a window")
+            from engine.render.engine_setup import RenderUnavailable
+
+            raise RenderUnavailable("could not open a window")  # (work failed: exit 1)
         self.base.setupMouse(win)
         thrower = self.base.buttonThrowers[0].node()
         thrower.set_modifier_buttons(ModifierButtons())
@@ -317,14 +323,14 @@ class Viewer:
     def reload(self) -> None:
         """Re-read the scene (or asset) and rebuild the stage; errors keep the last good
         state and are shown in the window."""
-        from engine.scene import load_scene, scene_for_asset
-        from engine.scene.loader import IMAGE_SUFFIXES
+        from engine.scene.source import load_source
 
         try:
-            scene = load_scene(self.source) if self.is_scene else scene_for_asset(self.source)
+            loaded = load_source(self.source, generate=False)
+            scene, self.inputs = loaded.scene, loaded.inputs
             if not self.is_scene:
                 scene.camera.move = "static"
-            if scene.asset.source.suffix.lower() in IMAGE_SUFFIXES:
+            if loaded.needs_generation:
                 if self.stage is None:
                     self.scene = scene
                 self._pending_scene = scene
@@ -401,7 +407,9 @@ class Viewer:
             pose = camera_for(self.state, self.ctx)
             timeline = self.stage.timeline
             file_bounds = timeline.bounds.transformed(np.linalg.inv(timeline.rest))
-            message = save_camera_key(self.source, file_bounds, self.state.time, pose)
+            message = save_camera_key(self.source, file_bounds, self.state.time, pose,
+                                      fps=self.ctx.fps, backup=not self._backed_up)
+            self._backed_up = True
         except (KeyframeSaveError, OSError) as exc:
             self._say(f"keyframe not saved: {exc}")
             return
@@ -592,14 +600,15 @@ class Viewer:
         """Write `image` (default: a new frame without the overlay) to a PNG."""
         from PIL import Image
 
-        from engine.render.offline import write_png_atomic
+        from engine.fileio import guard_inputs, image_format, write_image
 
         path = Path(path) if path else self.next_screenshot_path()
-        frame = self.grab() if image is None else image
         background = BACKGROUNDS[self.state.background][1] or self.scene.stage.background
+        image_format(path, alpha=background.transparent, what="a screenshot")
+        guard_inputs([path], self.inputs)
+        frame = self.grab() if image is None else image
         image = Image.fromarray(frame if background.transparent else frame[..., :3])
-        write_png_atomic(image, path)
-        return path
+        return write_image(image, path, self.inputs, what="a screenshot")
 
     # --- running ---------------------------------------------------------------------------------
 

@@ -9,15 +9,15 @@ outside the block), merges the key into the block's tracks and rewrites only
 that block. Everything outside it stays byte for byte as it was.
 
 The write is safe: the new text must parse and validate as a scene before it is
-written; the file must not have changed since it was read; the previous
-version is kept as SCENE.toml.bak; the new one is written to a temporary
-sibling (same permissions) and renamed into place.
+written; the file must not have changed since it was read; the version from
+before the first K of a viewer session is kept as SCENE.toml.bak; the new one is
+written through engine.fileio (same permissions, renamed into place). Key times
+are snapped to the scene's frame grid (1/fps s).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from pathlib import Path
 
@@ -25,6 +25,8 @@ import numpy as np
 
 from engine.animation import CameraPose, apply_camera_offsets
 from engine.animation.mixer import evaluate_tracks
+from engine.errors import WorkError
+from engine.fileio import Transaction
 from engine.scene.loader import scene_from_dict
 from engine.scene.timeline import Bounds, Timeline
 from engine.viewer.state import orbit_from_pose
@@ -36,7 +38,7 @@ SAME_TIME_S = 1e-3
 TOLERANCE_M = 1e-4
 
 
-class KeyframeSaveError(RuntimeError):
+class KeyframeSaveError(WorkError):
     """The keyframe could not be saved; the scene file is untouched."""
 
 
@@ -168,38 +170,45 @@ def add_camera_key(text: str, path: Path, file_bounds: Bounds, t: float,
     return new_text
 
 
-def write_scene_safely(path: Path, original: bytes, new_text: str) -> Path:
-    """Replace `path` with new_text if it still holds `original`; keep PATH.bak. Returns
-    the backup's path."""
+def write_scene_safely(path: Path, original: bytes, new_text: str, backup: bool = True
+                       ) -> Path:
+    """Replace `path` with new_text if it still holds `original`; with `backup`, PATH.bak
+    gets `original` (the two are moved into place together, the scene keeps its
+    permissions). Returns the backup's path. The viewer backs up only on the first K of
+    a session, so the .bak stays the version from before the viewer touched it."""
     path = Path(path).resolve()
     current = path.read_bytes()
     if current != original:
         raise KeyframeSaveError(f"{path} changed on disk while saving; not saved (press K again)")
-    mode = os.stat(path).st_mode & 0o7777
-    backup = path.with_name(path.name + ".bak")
-    for target, data in ((backup, original), (path, new_text.encode("utf-8"))):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{target.name}.", suffix=".partial")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return backup
+    target = path.with_name(path.name + ".bak")
+    with Transaction() as txn:  # (the one sanctioned write over an input: K asks for it)
+        if backup:
+            txn.write_bytes(target, original)
+        txn.write_bytes(path, new_text.encode("utf-8"))
+    if backup:
+        os.chmod(target, os.stat(path).st_mode & 0o7777)
+    return target
 
 
-def save_camera_key(path: Path, file_bounds: Bounds, t: float, view: CameraPose) -> str:
-    """Key `view` at time t into the scene file at `path`. Returns a message for the user."""
+def snap_to_frame(t: float, fps: float) -> float:
+    """The time of the frame nearest `t` (s): keys land on frames the renderer draws."""
+    return round(round(float(t) * fps) / fps, 6)
+
+
+def save_camera_key(path: Path, file_bounds: Bounds, t: float, view: CameraPose, *,
+                    fps: float | None = None, backup: bool = True) -> str:
+    """Key `view` at time t (snapped to the frame grid at `fps` when given) into the scene
+    file at `path`; `backup`: keep the previous version as PATH.bak. Returns a message
+    for the user."""
     path = Path(path)
+    if fps:
+        t = snap_to_frame(t, fps)
     original = path.read_bytes()
     try:
         text = original.decode("utf-8")
     except UnicodeDecodeError:
         raise KeyframeSaveError(f"{path}: not UTF-8 text; not saved") from None
     new_text = add_camera_key(text, path.resolve(), file_bounds, t, view)
-    backup = write_scene_safely(path, original, new_text)
-    return f"camera keyframe at t = {t:.2f} s saved to {path.name} (backup: {backup.name})"
+    bak = write_scene_safely(path, original, new_text, backup)
+    kept = "backup" if backup else "backup from before the first K"
+    return f"camera keyframe at t = {t:.2f} s saved to {path.name} ({kept}: {bak.name})"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.errors import InputError
 from engine.viewer.state import KEYMAP, Drag, Event, Key, Wheel
 
 ALIASES = {
@@ -59,7 +60,8 @@ def parse_key(token: str) -> Key:
 
 
 def parse_script(text: str) -> list[Step]:
-    """Parse a --keys script into steps. Raises ValueError naming the bad step."""
+    """Parse a --keys script into steps. Raises InputError (a ValueError) naming the bad
+    step."""
     steps: list[Step] = []
     for i, raw in enumerate(t.strip() for t in text.split(",")):
         if not raw:
@@ -85,5 +87,5 @@ def parse_script(text: str) -> list[Step]:
             else:
                 steps.append(parse_key(raw))
         except ValueError as exc:
-            raise ValueError(f"--keys step {i + 1} ({raw!r}): {exc}") from None
+            raise InputError(f"--keys step {i + 1} ({raw!r}): {exc}") from None
     return steps
