@@ -19,7 +19,7 @@ lossy ones (JPEG, WebP) weight chroma by half and peel the ringing halo off the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -57,6 +57,11 @@ SHADOW_EDGE_FADE = 0.6
 #: the backdrop, ΔE in a*b*) stands out; a neutral subject's own shading looks the same.
 SHADOW_MIN_SUBJECT_CHROMA = 6.0
 
+#: A strip along an image edge at most this many pixels thick is not the subject.
+BORDER_STRIP_PX = 3
+#: A removed floor is reported when it is at least this fraction of the image.
+FLOOR_NOTE_FRACTION = 0.005
+
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -68,6 +73,7 @@ class Isolation:
     distance: (H, W) float32 ΔE76 of each pixel from the background model.
     t_low, t_high: the hysteresis thresholds used (ΔE76).
     background: the fitted border model.
+    notes: plain-words notes on what was removed (a floor, a cast shadow, a border strip).
     """
 
     mask: np.ndarray
@@ -76,6 +82,7 @@ class Isolation:
     t_low: float
     t_high: float
     background: BackgroundModel
+    notes: list[str] = field(default_factory=list)  # what was removed, in plain words
 
 
 def has_meaningful_alpha(alpha: np.ndarray) -> bool:
@@ -119,7 +126,53 @@ def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
         iso = refit
         if changed <= 0.0005 * iso.binary.size:
             break
-    return _drop_cast_shadow(lab, iso)
+    iso = _drop_cast_shadow(lab, iso)
+    iso = _drop_border_strips(iso)
+    floor = _floor_removed(lab, iso)
+    if floor >= FLOOR_NOTE_FRACTION:
+        iso.notes.insert(0, f"Removed a floor/ground band of {floor:.0%} of the image (a "
+                         "surface of another tone than the backdrop, running to the image's "
+                         "edges), keeping the subject standing on it.")
+    return iso
+
+
+def _floor_removed(lab: np.ndarray, iso: Isolation) -> float:
+    """Fraction of the image that the backdrop's edge rows (a floor) took out of the
+    subject: pixels a plain quadratic backdrop would have called subject."""
+    use = iso.background.row_mask(lab.shape[0])
+    if not use.any():
+        return 0.0
+    quadratic = iso.background._quadratic_distance(lab[use], 1.0)
+    return float(((quadratic > iso.t_low) & ~iso.binary[use]).sum() / iso.binary.size)
+
+
+def _drop_border_strips(iso: Isolation) -> Isolation:
+    """Drop subject pixels in the outer BORDER_STRIP_PX of an edge where the subject does
+    not continue inward past it (a frame line or a 2 px strip along the edge is no
+    subject, and must not read as "cut off")."""
+    binary = iso.binary
+    strip = thin_border_strips(binary)
+    if not strip.any():
+        return iso
+    kept = binary & ~strip
+    note = (f"Removed a thin strip along the image's edge ({int(strip.sum())} px), not part "
+            "of the subject.")
+    return replace(iso, mask=feather(kept), binary=kept, notes=iso.notes + [note])
+
+
+def thin_border_strips(binary: np.ndarray) -> np.ndarray:
+    """(H, W) bool: subject pixels within BORDER_STRIP_PX of an edge whose row or column
+    is background BORDER_STRIP_PX + 1 pixels in from that edge."""
+    h, w = binary.shape
+    k = BORDER_STRIP_PX
+    strip = np.zeros_like(binary)
+    if h <= 2 * k + 2 or w <= 2 * k + 2:
+        return strip
+    strip[:k] |= binary[:k] & ~binary[k + 1][None, :]
+    strip[-k:] |= binary[-k:] & ~binary[-k - 2][None, :]
+    strip[:, :k] |= binary[:, :k] & ~binary[:, k + 1][:, None]
+    strip[:, -k:] |= binary[:, -k:] & ~binary[:, -k - 2][:, None]
+    return strip
 
 
 def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
@@ -181,7 +234,11 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
         areas = np.bincount(labels.ravel(), minlength=n + 1)
         areas[0] = 0
         kept = np.isin(labels, np.nonzero(areas >= max(16, 0.01 * areas.max()))[0])
-    return Isolation(feather(kept), kept, iso.distance, iso.t_low, iso.t_high, iso.background)
+    removed = int((binary & ~kept).sum())
+    note = (f"Removed a cast shadow of {removed / binary.size:.1%} of the image under the "
+            "subject (darker than the backdrop, of its colour, fading out at its edge).")
+    return Isolation(feather(kept), kept, iso.distance, iso.t_low, iso.t_high, iso.background,
+                     iso.notes + [note])
 
 
 def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
