@@ -214,14 +214,14 @@ def roundish_sheet(sheet: Path, azimuths=(0.0, 20.0, 35.0, 60.0), elevation=15.0
                         1.0 - v[..., 3:] / 255.0)
                     tile.paste(Image.fromarray(rgb.astype(np.uint8)), (256 * k, 0))
                 ImageDraw.Draw(tile).text(
-                    (4, 260), f"{name} az {azimuth:g}: turned {report['turned_deg']:g} ({why})",
+                    (4, 258), f"{name} az {azimuth:g}: turned {report['turned_deg']:g} ({why})",
                     fill=(200, 0, 0) if is_round and report["turned_deg"] else (0, 0, 0))
-                tiles.append(tile)
+                tiles.append(tile.resize((384, 138), Image.Resampling.LANCZOS))
     columns = len(azimuths)
     height = -(-len(tiles) // columns)
-    out = Image.new("RGB", (columns * 768, height * 276), "white")
+    out = Image.new("RGB", (columns * 384, height * 138), "white")
     for i, tile in enumerate(tiles):
-        out.paste(tile, ((i % columns) * 768, (i // columns) * 276))
+        out.paste(tile, ((i % columns) * 384, (i // columns) * 138))
     sheet.parent.mkdir(parents=True, exist_ok=True)
     out.save(sheet)
     return rows

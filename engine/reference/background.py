@@ -27,6 +27,7 @@ MAX_SAMPLES = 20000
 ROW_AGREE_DE = 6.0
 ROW_MISS_DE = 4.0
 ROW_SMOOTH = 9
+ROW_SEAM = 4
 
 
 @dataclass
@@ -179,10 +180,10 @@ def _edge_rows(lab: np.ndarray, model: BackgroundModel, band: int) -> np.ndarray
     h, w = lab.shape[:2]
     if w < 8 * band or h < 2 * ROW_SMOOTH:
         return None
-    left = np.median(lab[:, :band], axis=1)
-    right = np.median(lab[:, -band:], axis=1)
-    left = ndimage.median_filter(left, size=(ROW_SMOOTH, 1), mode="nearest")
-    right = ndimage.median_filter(right, size=(ROW_SMOOTH, 1), mode="nearest")
+    raw_left = np.median(lab[:, :band], axis=1)
+    raw_right = np.median(lab[:, -band:], axis=1)
+    left = ndimage.median_filter(raw_left, size=(ROW_SMOOTH, 1), mode="nearest")
+    right = ndimage.median_filter(raw_right, size=(ROW_SMOOTH, 1), mode="nearest")
     quad = model._render_quadratic(h, w)
     miss = np.maximum(np.linalg.norm(left - quad[:, 0], axis=1),
                       np.linalg.norm(right - quad[:, -1], axis=1))
@@ -194,8 +195,16 @@ def _edge_rows(lab: np.ndarray, model: BackgroundModel, band: int) -> np.ndarray
     if count:
         reach = np.unique(runs[[0, -1]])
         use = np.isin(runs, reach[reach > 0])
+        # and the few rows of a soft horizon's seam next to them, where the quadratic's
+        # miss is still over the noise but under ROW_MISS_DE
+        near = ndimage.binary_dilation(use, iterations=ROW_SEAM)
+        use |= near & agree & (miss > MIN_INLIER_DE)
     if use.sum() < ROW_SMOOTH:
         return None
     rows = np.full((h, 3), np.nan, np.float32)
-    rows[use] = 0.5 * (left[use] + right[use])
+    # each row's own edges where they agree (the seam of a soft horizon, which the
+    # median would shift by a row or two), else the smoothed ones
+    own = np.linalg.norm(raw_left - raw_right, axis=1) < ROW_AGREE_DE
+    colour = np.where(own[:, None], 0.5 * (raw_left + raw_right), 0.5 * (left + right))
+    rows[use] = colour[use]
     return rows
