@@ -120,3 +120,46 @@ def test_guess_up_finds_a_bottle_lying_down(axis):
 def test_guess_up_keeps_the_convention_without_a_clear_base():
     assert guess_up(trimesh.creation.icosphere())[0] == "+y"
     assert guess_up(trimesh.creation.box())[0] == "+y"
+
+
+def test_two_materials_facing_different_ways_are_not_baked_lighting():
+    """A lamp-post-like part: a dark pole whose top cap is white. Brightness follows the
+    normal across the whole object (the top is bright) but not within either material:
+    no baked light (the whole-object fit called it 'likely', as it did for 31 of 40
+    generated assets)."""
+    post = trimesh.creation.cylinder(0.05, 1.0, sections=48)
+    post.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))
+    post = post.subdivide().subdivide()
+    top = post.vertices[:, 1] > 0.3
+    colours = np.where(top[:, None], [240, 235, 220, 255], [35, 40, 38, 255]).astype(np.uint8)
+    post.visual = trimesh.visual.ColorVisuals(post, vertex_colors=colours)
+    baked = inspect_asset(_asset(post), samples=8000)["baked_lighting"]
+    assert not baked["likely"], baked
+    assert "one material" in baked["measures"]
+
+
+def test_every_option_inspect_advises_exists(tmp_path):
+    """Hints name only options the CLI has (one once advised `regenerate with
+    delighting`, which `maquette generate` does not offer)."""
+    import re
+
+    from engine.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    options = {name: {o for a in sub._actions for o in a.option_strings}
+               for name, sub in commands.items()}
+    lit = _textured_sphere(True)
+    broken = trimesh.creation.icosphere(subdivisions=2)
+    broken.faces = broken.faces[5:]
+    lying = trimesh.creation.cone(radius=0.05, height=0.3, sections=48)
+    hints = []
+    for mesh in (lit, broken, lying):
+        hints += [f["hint"] for f in inspect_asset(_asset(mesh), samples=3000)["findings"]]
+    lit.metadata["maquette"] = {"generated": True, "upright": True, "up": "+Y"}
+    hints += [f["hint"] for f in inspect_asset(_asset(lit), samples=3000)["findings"]]
+    assert any("baked light" in h for h in hints)
+    for hint in hints:
+        assert "delight" not in hint, hint
+        for command, flag in re.findall(r"\b(prep|generate|export|inspect) (--[a-z-]+)", hint):
+            assert flag in options[command], (hint, flag)

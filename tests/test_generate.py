@@ -389,3 +389,120 @@ def test_wall_colours_come_from_just_inside_their_own_part():
     assert (pixel[:2, 1] >= 12).all() and (pixel[:2, 1] <= 47).all()
     assert np.array_equal(pixel[2:, 1], [30, 30])  # the antenna's own pixels
     assert np.abs(pixel[2:, 0] - rows[2:]).max() <= 1
+
+
+def _layered_from_footprint(inside_xz, size=96, height=0.6):
+    """A layered mesh of a prism seen from the front (orthographic, along -z): `inside_xz`
+    (x, z) -> bool says which points of the crop's x-z plane the object holds (glTF axes,
+    the viewer on +z); each column's front and back depth are where that ends."""
+    from engine.generate.reconstruct import layered_mesh
+
+    coords = (np.arange(size) + 0.5) / size - 0.5
+    xs, zs = np.meshgrid(coords, np.linspace(-0.5, 0.5, 801), indexing="ij")
+    hold = inside_xz(xs, zs)
+    has = hold.any(axis=1)
+    z_far = np.where(hold, zs, np.inf).min(axis=1)  # glTF z; depth (away) is -z
+    z_near = np.where(hold, zs, -np.inf).max(axis=1)
+    rows = np.abs(coords) < height / 2
+    mask = rows[:, None] & has[None, :]
+    front = np.where(mask, -z_near[None, :], 0.0)
+    back = np.where(mask, -z_far[None, :], 0.0)
+    return layered_mesh(mask, front, back)
+
+
+def test_squaring_turns_a_box_but_not_a_round_or_a_lens_shaped_footprint():
+    """A box seen 30° from its side is squared (its visible faces and its footprint
+    agree); a cylinder and a lens (what the model makes of a lantern or pot: a flat
+    front and an inferred back meeting at pointed sides, whose bounding rectangle lies at
+    about 45°) are left facing the camera."""
+    from engine.generate.reconstruct import footprint, squaring_turn
+
+    t = np.radians(30.0)
+
+    def box(x, z):  # 0.5 x 0.3, turned by 30° (x towards -z)
+        u, w = np.cos(t) * x - np.sin(t) * z, np.sin(t) * x + np.cos(t) * z
+        return (np.abs(u) < 0.25) & (np.abs(w) < 0.15)
+
+    squared = squaring_turn(_layered_from_footprint(box))
+    assert squared.reason == "squared" and squared.turned_deg == pytest.approx(-30.0, abs=3.0)
+    assert squared.concentration > 0.6
+
+    cylinder = squaring_turn(_layered_from_footprint(lambda x, z: x * x + z * z < 0.16))
+    assert cylinder.turned_deg == 0.0 and cylinder.concentration < 0.25
+
+    def lens(x, z):  # two arcs meeting at pointed ends at x = ±0.35
+        return np.abs(z) < 0.3 * (1.0 - (x / 0.35) ** 2)
+
+    mesh = _layered_from_footprint(lens)
+    shape = footprint(mesh.vertices)
+    assert abs(shape.turn_deg) > 30 and shape.variation > 0.2  # the hull alone would turn it
+    assert squaring_turn(mesh).turned_deg == 0.0
+
+
+def _glb_parts(data: bytes) -> tuple[dict, bytes]:
+    import struct
+
+    (json_len,) = struct.unpack("<I", data[12:16])
+    doc = json.loads(data[20:20 + json_len])
+    return doc, data[20 + json_len:]
+
+
+def test_the_record_is_the_only_change_to_the_generated_glb(tmp_path):
+    """The orientation record rides in meshes[0].extras.maquette; without it the GLB is
+    byte for byte what trimesh writes for the same mesh (so nothing else changed)."""
+    from engine.asset.inspect import RECORD_KEY
+    from engine.generate.glb import to_trimesh, write_glb
+    from engine.generate.pipeline import orientation_record
+    from engine.generate.reconstruct import layered_mesh
+
+    mask = np.zeros((32, 32), bool)
+    mask[8:24, 10:22] = True
+    mesh = layered_mesh(mask, np.full((32, 32), -0.1), np.full((32, 32), 0.1))
+    texture = Image.new("RGB", (64, 64), (120, 80, 40))
+    plain, recorded = tmp_path / "plain.glb", tmp_path / "recorded.glb"
+    write_glb(to_trimesh(mesh, texture), plain)
+    asset = to_trimesh(mesh, texture)
+    asset.metadata[RECORD_KEY] = orientation_record("m", {
+        "stood_upright": True, "view_elevation_deg": 12.0, "turned_deg": 0.0})
+    write_glb(asset, recorded)
+    doc_a, bin_a = _glb_parts(plain.read_bytes())
+    doc_b, bin_b = _glb_parts(recorded.read_bytes())
+    assert bin_a == bin_b
+    record = doc_b["meshes"][0]["extras"].pop(RECORD_KEY)
+    assert record["upright"] is True and record["up"] == "+Y" and record["front"] == "+Z"
+    assert doc_a == doc_b
+
+
+def test_a_generated_lamp_post_stays_upright_through_inspect_and_prep(tmp_path):
+    """A generated asset is upright by construction and says so (OUT.json and the GLB);
+    inspect's orientation check and `prep --up auto` keep it standing, where the base
+    guess alone (a thin pole, flat side walls) lays a lamp post on its side."""
+    from engine.asset.inspect import guess_up, inspect_asset
+    from engine.asset.io import load_asset
+    from engine.asset.prep import PrepOptions, prepare
+    from tools.eval_orientation import roundish_objects
+
+    scene, _ = roundish_objects()["lamp post"]
+    scene.export(tmp_path / "lamp.glb")
+    image = tmp_path / "lamp.png"
+    render_reference(tmp_path / "lamp.glb", image, azimuth=0.0, elevation=10.0)
+    out = tmp_path / "lamp-asset.glb"
+    result = generate_asset(image, out, GenerateSettings(faces=8000, texture_size=256),
+                            log=lambda m: None)
+    mesh_report = result.report["mesh"]
+    assert (mesh_report["upright"], mesh_report["up"], mesh_report["front"]) == (
+        True, "+Y", "+Z")
+    assert mesh_report["turned_deg"] == 0.0
+    asset = load_asset(out)
+    assert asset.mesh.metadata["maquette"]["upright"] is True
+    assert guess_up(asset.mesh, "+y")[0] != "+y"  # what inspect and prep used to follow
+    report = inspect_asset(asset)
+    orientation = next(f for f in report["findings"] if f["check"] == "orientation")
+    assert orientation["level"] == "ok" and "generated upright" in orientation["text"]
+    prepared = prepare(asset, PrepOptions(up="auto", pivot="base"))
+    assert any("generated upright" in step for step in prepared.steps)
+    size = np.ptp(np.asarray(prepared.mesh.vertices), axis=0)
+    assert size[1] == pytest.approx(0.3, rel=1e-3)  # still 0.3 m tall, not lying down
+    assert prepared.mesh.metadata["maquette"]["upright"] is True  # carried on by prep
+    turned = prepare(asset, PrepOptions(up="+x"))  # asked for: then the record goes
+    assert "maquette" not in turned.mesh.metadata

@@ -15,12 +15,33 @@ from engine.asset.io import triangle_areas
 from engine.asset.model import Asset, texture_image
 from engine.asset.topology import analyse, part_extents
 
-__all__ = ["AXES", "format_report", "guess_up", "inspect_asset", "surface_samples"]
+__all__ = ["AXES", "RECORD_KEY", "format_report", "generated_record", "guess_up",
+           "inspect_asset", "recorded_up", "surface_samples"]
 
 AXES = {"+x": (0, 1.0), "-x": (0, -1.0), "+y": (1, 1.0), "-y": (1, -1.0),
         "+z": (2, 1.0), "-z": (2, -1.0)}
 FRAGMENT_FRACTION = 0.05  # parts smaller than this share of the largest part's size
 THIN_FRACTION = 0.01  # walls thinner than 1 % of the largest dimension
+
+
+#: A GLB written by `maquette generate` records how it stands in its mesh's glTF
+#: `extras` under this key ({"generated": true, "upright": true, "up": "+Y", "front":
+#: "+Z", ...}); trimesh reads mesh extras back into `mesh.metadata`.
+RECORD_KEY = "maquette"
+
+
+def generated_record(mesh: trimesh.Trimesh) -> dict | None:
+    """The record `maquette generate` left in the file, or None."""
+    record = getattr(mesh, "metadata", {}).get(RECORD_KEY)
+    return record if isinstance(record, dict) and record.get("generated") else None
+
+
+def recorded_up(mesh: trimesh.Trimesh) -> str | None:
+    """The up axis ("+y"...) the file records it stands on (a generated asset is upright
+    by construction), or None when it records nothing."""
+    record = generated_record(mesh)
+    up = str(record.get("up", "")).lower() if record and record.get("upright") else ""
+    return up if up in AXES else None
 
 
 def _axis_vector(name: str) -> np.ndarray:
@@ -124,7 +145,19 @@ def _symmetry(points, center, diag) -> dict:
     return result
 
 
-def _baked_lighting(mesh, faces, bary, normals) -> dict | None:
+#: Baked lighting: neighbouring samples whose luminance differs by more than this are
+#: across a material edge (a dark pole under a bright lamp), not shading, and left out.
+BAKED_EDGE_STEP = 0.06
+
+
+def _baked_lighting(mesh, faces, bary, normals, points) -> dict | None:
+    """How much the base colour's luminance follows the surface normal, measured between
+    neighbouring surface samples on the same side and of one material (luminance steps
+    under BAKED_EDGE_STEP): painted-in light makes the side facing it brighter within
+    each material, while different materials facing different ways (a dark base, a white
+    top) do not count. strength: luminance change per unit of normal change, relative to
+    the mean luminance; r2: the share of those neighbours' luminance differences it
+    explains."""
     image = texture_image(mesh)
     uv = getattr(mesh.visual, "uv", None)
     colors = None
@@ -146,18 +179,33 @@ def _baked_lighting(mesh, faces, bary, normals) -> dict | None:
         source = "vertex colours"
     if colors is None:
         return None
-    lum = colors @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    design = np.column_stack([np.ones(len(lum)), normals])
-    coef, *_ = np.linalg.lstsq(design, lum, rcond=None)
-    predicted = design @ coef
-    total = float(np.var(lum))
-    r2 = 1.0 - float(np.var(lum - predicted)) / total if total > 1e-9 else 0.0
+    lum = (colors @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)).astype(np.float64)
+    probes = min(len(points), 4000)
+    k = min(9, len(points))
+    _, idx = cKDTree(points).query(points[:probes], k=k)
+    i = np.repeat(np.arange(probes), k - 1)
+    j = np.asarray(idx)[:, 1:].ravel()
+    d_lum = lum[j] - lum[i]
+    d_normal = normals[j] - normals[i]
+    pairs = ((np.einsum("ij,ij->i", normals[i], normals[j]) > 0.5)
+             & (np.abs(d_lum) < BAKED_EDGE_STEP) & (np.linalg.norm(d_normal, axis=1) > 0.02))
     mean = float(lum.mean()) or 1e-6
-    strength = float(np.linalg.norm(coef[1:]) / mean)
-    direction = coef[1:] / (np.linalg.norm(coef[1:]) or 1.0)
-    return {"source": source, "strength": strength, "r2": r2,
-            "light_direction": [float(x) for x in direction],
-            "likely": bool(strength > 0.25 and r2 > 0.15)}
+    result = {"source": source, "strength": 0.0, "r2": 0.0, "light_direction": [0.0, 0.0, 0.0],
+              "pairs": int(pairs.sum()), "likely": False,
+              "measures": "luminance change per unit normal change between neighbouring "
+                          "surface points of one material, relative to the mean luminance"}
+    if pairs.sum() < 100:
+        return result
+    gradient, *_ = np.linalg.lstsq(d_normal[pairs], d_lum[pairs], rcond=None)
+    total = float(np.var(d_lum[pairs]))
+    r2 = 1.0 - float(np.var(d_lum[pairs] - d_normal[pairs] @ gradient)) / total \
+        if total > 1e-12 else 0.0
+    strength = float(np.linalg.norm(gradient) / mean)
+    direction = gradient / (np.linalg.norm(gradient) or 1.0)
+    result.update({"strength": strength, "r2": r2,
+                   "light_direction": [float(x) for x in direction],
+                   "likely": bool(strength > 0.25 and r2 > 0.15)})
+    return result
 
 
 def _describe_pivot(rel: np.ndarray, up_index: int) -> str:
@@ -184,7 +232,8 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
     size = hi - lo
     diag = float(np.linalg.norm(size))
     extent = float(size.max())
-    up, _ = guess_up(mesh, "+y")
+    recorded = recorded_up(mesh)
+    up = recorded or guess_up(mesh, "+y")[0]
     up_index = AXES[up][0]
     topo = analyse(vertices, faces)
     findings: list[dict] = []
@@ -199,7 +248,11 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
     dims = {"size_m": [float(x) for x in size], "up_axis_file": "+y (glTF convention)",
             "up_axis_guess": up, "height_m": float(size[up_index])}
     text = f"{size[0]:.3g} x {size[1]:.3g} x {size[2]:.3g} m (x, y, z); rests with {up} up"
-    if up != "+y":
+    if recorded:
+        dims["up_axis_recorded"] = recorded
+        add("orientation", "ok", text + " (generated upright by maquette generate, as the "
+            "file records: prep --up auto keeps it)")
+    elif up != "+y":
         add("orientation", "warn", text,
             f"the file is Y-up but the object seems to stand on {up}: run prep --up auto")
     else:
@@ -320,18 +373,23 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
         "not mirror-symmetric (left/right or front/back)",
         "a generated asset that should be symmetric but is not: the inferred side may be weak"
         if not sym_axes else "")
-    baked = _baked_lighting(mesh, sface, bary, normals)
+    baked = _baked_lighting(mesh, sface, bary, normals, points)
     if baked is None:
         add("baked lighting", "info", "no colour data to check for baked lighting")
     elif baked["likely"]:
         d = baked["light_direction"]
         add("baked lighting", "warn",
-            f"shading looks painted into the base colour ({baked['strength']:.0%} brighter "
-            f"towards ({d[0]:+.1f}, {d[1]:+.1f}, {d[2]:+.1f}))",
-            "baked light fights the stage's lights: regenerate with delighting or even out "
-            "the texture")
+            f"shading looks painted into the base colour (within one material, "
+            f"{baked['strength']:.0%} brighter towards ({d[0]:+.1f}, {d[1]:+.1f}, "
+            f"{d[2]:+.1f}))",
+            "baked light fights the stage's lights: the front of a generated asset is the "
+            "input image with its light, so generate from a softly and evenly lit image"
+            if generated_record(mesh) else
+            "baked light fights the stage's lights: even out (or bake unlit) the base-colour "
+            "texture in the tool that made it")
     else:
-        add("baked lighting", "ok", "no strong lighting gradient in the base colour")
+        add("baked lighting", "ok", "no strong lighting gradient in the base colour (within "
+            "each material)")
 
     return {
         "file": str(asset.source), "format": asset.format, "dimensions": dims,

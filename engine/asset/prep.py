@@ -21,7 +21,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from trimesh.visual import ColorVisuals, TextureVisuals
 
-from engine.asset.inspect import AXES, guess_up
+from engine.asset.inspect import AXES, RECORD_KEY, generated_record, guess_up, recorded_up
 from engine.asset.model import Asset, AssetError, texture_image
 from engine.asset.topology import (
     analyse,
@@ -440,7 +440,11 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     # --- orientation, facing, scale, pivot --------------------------------------------
     rotation = np.eye(3)
     up = options.up
-    if up == "auto":
+    if up == "auto" and recorded_up(mesh):
+        # a generated asset is upright by construction: never lay it on a side
+        up_vec = _axis(recorded_up(mesh))
+        steps.append(f"kept {recorded_up(mesh)} up: the file records it was generated upright")
+    elif up == "auto":
         guessed, _ = guess_up(mesh, "+y")
         up_vec = _axis(guessed)
         if guessed != "+y":
@@ -514,4 +518,6 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     if len(a.f) == 0:
         raise AssetError(f"{asset.source}: nothing left after cleanup")
     out = a.to_mesh()
+    if generated_record(mesh) and np.allclose(rotation, np.eye(3)):
+        out.metadata[RECORD_KEY] = dict(generated_record(mesh))  # still stands as recorded
     return PrepResult(mesh=out, before=before, after=figures(out), steps=steps)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from engine.asset.inspect import RECORD_KEY
 from engine.asset.topology import analyse
 from engine.errors import InputError
 from engine.fileio import Transaction, guard_inputs
@@ -24,9 +25,9 @@ from engine.generate.classical import CLASSICAL_ID, inflate
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
     LayeredMesh,
-    footprint_turn,
     grid_for_faces,
     layered_mesh,
+    squaring_turn,
     stand_upright,
     to_asset_space,
     turn_about_vertical,
@@ -92,6 +93,7 @@ class Placement:
     view_elevation_deg: float | None = None  # the model's estimate, clipped
     stood_upright: bool = False  # turned about x by that elevation
     turned_deg: float = 0.0  # then about +y, to square the footprint (0: not turned)
+    squaring: dict | None = None  # reconstruct.Squaring's measures (why it turned or not)
 
 
 def build_mesh(prediction: Prediction, subject_mask: np.ndarray, settings: GenerateSettings
@@ -116,9 +118,23 @@ def build_mesh(prediction: Prediction, subject_mask: np.ndarray, settings: Gener
             mesh = stand_upright(mesh, elevation)
             placement.stood_upright = True
             if settings.square:  # a footprint only means something once upright
-                placement.turned_deg = round(footprint_turn(mesh.vertices), 1)
+                check = squaring_turn(mesh)
+                placement.turned_deg = round(check.turned_deg, 1)
+                placement.squaring = {k: (round(v, 3) if isinstance(v, float) else v)
+                                      for k, v in asdict(check).items() if k != "turned_deg"}
                 mesh = turn_about_vertical(mesh, placement.turned_deg)
     return mesh, {"grid": grid, **asdict(placement)}
+
+
+def orientation_record(model_id: str, mesh_info: dict) -> dict:
+    """What the GLB records about how the asset stands: upright by construction (+Y is
+    the image's up, stood upright by the view's elevation when the model estimates it;
+    never to be laid on a side), the front (+Z) facing where the camera was, turned by
+    `turned_deg` about +Y when squared."""
+    return {"generated": True, "model": model_id, "upright": True, "up": "+Y",
+            "front": "+Z", "stood_upright": bool(mesh_info["stood_upright"]),
+            "view_elevation_deg": mesh_info["view_elevation_deg"],
+            "turned_deg": float(mesh_info["turned_deg"])}
 
 
 def generate_asset(image: Path, output: Path, settings: GenerateSettings | None = None,
@@ -176,6 +192,8 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     back_mask = _resize(prediction.mask, settings.texture_size // 2)
     atlas = bake_atlas(hi_res.image, hi_res.mask, back_rgb, back_mask, settings.texture_size)
     asset = to_trimesh(mesh, atlas)
+    orientation = orientation_record(model_info["id"], mesh_info)
+    asset.metadata[RECORD_KEY] = orientation  # the GLB's meshes[0].extras.maquette
     lap("texture")
 
     report = {
@@ -187,6 +205,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
         "mesh": {"faces": int(len(asset.faces)), "vertices": int(len(asset.vertices)),
                  "watertight": analyse(asset.vertices, asset.faces).watertight,
                  "height_m": settings.height, **mesh_info,
+                 **{k: orientation[k] for k in ("upright", "up", "front")},
                  "texture": [settings.texture_size, settings.texture_size]},
         "warnings": list(reference.warnings),
         "timings_s": timings,

@@ -14,7 +14,7 @@ viewer); `to_asset_space` turns them into glTF's Y-up with the viewer on +Z.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -25,6 +25,7 @@ class LayeredMesh:
     vertices: np.ndarray  # (n, 3) float64, glTF axes, crop units
     faces: np.ndarray  # (m, 3) int64, counter-clockwise seen from outside
     uv: np.ndarray  # (n, 2) float64 in [0, 1], glTF convention (v down)
+    front_faces: int = 0  # faces[:front_faces] are the front surface, the side the image shows
 
 
 def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
@@ -182,7 +183,7 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
     uv = np.concatenate([_atlas_uv(image_uv, back=False), _atlas_uv(image_uv, back=True),
                          _atlas_uv(inset, back=False), _atlas_uv(inset, back=True)])
     faces = np.concatenate([front_f, back_f, *walls])
-    return LayeredMesh(vertices=vertices, faces=faces, uv=uv)
+    return LayeredMesh(vertices=vertices, faces=faces, uv=uv, front_faces=len(front_f))
 
 
 def stand_upright(mesh: LayeredMesh, elevation_deg: float) -> LayeredMesh:
@@ -200,7 +201,7 @@ def to_asset_space(mesh: LayeredMesh, height: float) -> LayeredMesh:
     lo, hi = v.min(axis=0), v.max(axis=0)
     scale = height / max(hi[1] - lo[1], 1e-9)
     centre = np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
-    return LayeredMesh(vertices=(v - centre) * scale, faces=mesh.faces, uv=mesh.uv)
+    return replace(mesh, vertices=(v - centre) * scale)
 
 
 def grid_for_faces(mask: np.ndarray, faces: int) -> int:
@@ -213,27 +214,131 @@ def grid_for_faces(mask: np.ndarray, faces: int) -> int:
     return int(np.clip(g, 16, 1024))
 
 
-def footprint_turn(vertices: np.ndarray, min_variation: float = 0.2, step_deg: float = 0.5
-                   ) -> float:
-    """Turn about +y (degrees, within ±45°) that makes the footprint's bounding rectangle
-    smallest, or 0 for a roundish footprint: one whose rectangle's area varies by less
-    than `min_variation` over all turns (a circle: 0, a square: 1). vertices: (n, 3), y
-    up."""
+#: Squaring (`squaring_turn`) turns an upright mesh only when its footprint's smallest
+#: bounding rectangle is at least this much smaller than its largest over all turns
+#: (largest / smallest - 1: a circle 0, a square 1) ...
+MIN_AREA_VARIATION = 0.2
+#: ... the visible front's faces are square to one frame (`visible_faces_turn`: a box's
+#: two visible faces about 0.35-0.8; a cylinder's, a lantern's, a pot's, a lamp post's
+#: fanning normals 0.05-0.29 as the shipped model builds them) ...
+MIN_VISIBLE_CONCENTRATION = 0.3
+#: ... that frame agrees with the footprint's rectangle within this many degrees ...
+MAX_DISAGREEMENT_DEG = 12.0
+#: ... and the turn is at most this many degrees, so the side the camera saw stays in
+#: front (near 45° the two faces a camera sees are equally the front).
+MAX_TURN_DEG = 40.0
+
+
+@dataclass
+class Footprint:
+    """The footprint (outline seen from above) of an upright mesh, on its convex hull.
+
+    turn_deg: the turn about +y (degrees, within ±45°, positive: x towards -z) that makes
+        its bounding rectangle smallest; rectangularity: hull area / that rectangle's area
+        (a rectangle 1, a circle 0.79: on generated meshes, whose inferred backs bulge, a
+        box scores 0.80-0.91 and a cylinder 0.80-0.84, so it is reported, not used);
+    aspect: the rectangle's shorter side / longer side; variation: largest rectangle
+        over all turns / smallest - 1.
+    """
+
+    turn_deg: float
+    rectangularity: float
+    aspect: float
+    variation: float
+
+
+def footprint(vertices: np.ndarray, step_deg: float = 0.5) -> Footprint | None:
+    """Measure the footprint of (n, 3) vertices (y up) on its convex hull; None when it
+    is flat or degenerate."""
     from scipy.spatial import ConvexHull, QhullError
 
     xz = vertices[:, [0, 2]]
     try:
-        xz = xz[ConvexHull(xz).vertices]
+        hull = ConvexHull(xz)
     except QhullError:  # flat or degenerate footprint
-        return 0.0
+        return None
+    xz = xz[hull.vertices]
     turns = np.radians(np.arange(-45.0, 45.0, step_deg))
     c, s = np.cos(turns), np.sin(turns)
     x = c[:, None] * xz[None, :, 0] + s[:, None] * xz[None, :, 1]
     z = -s[:, None] * xz[None, :, 0] + c[:, None] * xz[None, :, 1]
-    area = np.ptp(x, axis=1) * np.ptp(z, axis=1)
-    if area.max() < (1.0 + min_variation) * area.min():
-        return 0.0
-    return float(np.degrees(turns[np.argmin(area)]))
+    width, depth = np.ptp(x, axis=1), np.ptp(z, axis=1)
+    area = width * depth
+    best = int(np.argmin(area))
+    if area[best] <= 0:
+        return None
+    return Footprint(turn_deg=float(np.degrees(turns[best])),
+                     rectangularity=float(hull.volume / area[best]),
+                     aspect=float(min(width[best], depth[best]) / max(width[best], depth[best])),
+                     variation=float(area.max() / area[best] - 1.0))
+
+
+def visible_faces_turn(mesh: LayeredMesh) -> tuple[float, float]:
+    """(turn, concentration) from the front surface alone (what the image showed, not the
+    inferred back): the horizontal directions φ of its faces' normals, weighted by area
+    times their horizontal part, averaged as e^{4iφ} (so directions a quarter turn apart
+    agree: the two visible faces of a box). turn (degrees, within ±45°) squares the
+    dominant direction to the axes; concentration is 1 for faces all square to one frame
+    (a box), about 0 for a round front (a cylinder's normals fan out evenly)."""
+    if mesh.front_faces <= 0:
+        return 0.0, 0.0
+    tri = mesh.vertices[mesh.faces[:mesh.front_faces]]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length: 2 × area
+    weight = np.hypot(normal[:, 0], normal[:, 2])
+    total = float(weight.sum())
+    if total <= 0:
+        return 0.0, 0.0
+    phi = np.arctan2(normal[:, 0], normal[:, 2])  # from +z towards +x
+    mean = complex(np.sum(weight * np.exp(4j * phi))) / total
+    # a normal at φ turned by t (x towards -z) points at φ + t: square when φ + t ≡ 0
+    return float(-np.degrees(np.angle(mean)) / 4.0), float(abs(mean))
+
+
+def footprint_turn(vertices: np.ndarray) -> float:
+    """Turn about +y (degrees, within ±45°) that makes the footprint's bounding rectangle
+    smallest, or 0 for a roundish footprint (variation under MIN_AREA_VARIATION), judged
+    on the hull alone. vertices: (n, 3), y up."""
+    shape = footprint(vertices)
+    return 0.0 if shape is None or shape.variation < MIN_AREA_VARIATION else shape.turn_deg
+
+
+@dataclass
+class Squaring:
+    """Why `squaring_turn` turned an upright layered mesh or not (degrees)."""
+
+    turned_deg: float
+    hull_turn_deg: float
+    variation: float
+    rectangularity: float
+    visible_turn_deg: float
+    concentration: float
+    reason: str  # "squared" or what stopped it
+
+
+def squaring_turn(mesh: LayeredMesh) -> Squaring:
+    """The turn about +y that squares a clearly rectangular upright mesh to the axes, or
+    0: the hull's smallest rectangle (`footprint`) must be clearly smaller than its
+    largest, the visible front's faces must be square to one frame that agrees with it
+    (`visible_faces_turn`: only the front is what the image showed; a round object's
+    inferred back can make its hull a rhombus whose rectangle lies at 35-45°), and the
+    turn must stay within MAX_TURN_DEG."""
+    shape = footprint(mesh.vertices)
+    seen_turn, concentration = visible_faces_turn(mesh)
+    if shape is None:
+        return Squaring(0.0, 0.0, 0.0, 0.0, seen_turn, concentration, "flat footprint")
+    disagreement = abs((shape.turn_deg - seen_turn + 45.0) % 90.0 - 45.0)
+    if shape.variation < MIN_AREA_VARIATION:
+        reason = "round footprint"
+    elif concentration < MIN_VISIBLE_CONCENTRATION:
+        reason = "round front"
+    elif disagreement > MAX_DISAGREEMENT_DEG:
+        reason = "front and footprint disagree"
+    elif abs(shape.turn_deg) > MAX_TURN_DEG:
+        reason = "turn too large"
+    else:
+        reason = "squared"
+    return Squaring(shape.turn_deg if reason == "squared" else 0.0, shape.turn_deg,
+                    shape.variation, shape.rectangularity, seen_turn, concentration, reason)
 
 
 def turn_about_vertical(mesh: LayeredMesh, degrees: float) -> LayeredMesh:
@@ -249,6 +354,5 @@ def _rotate_about_centre(mesh: LayeredMesh, rotation: np.ndarray) -> LayeredMesh
     """Apply the (3, 3) rotation about the centre of the mesh's bounding box."""
     v = mesh.vertices
     centre = 0.5 * (v.min(axis=0) + v.max(axis=0))
-    return LayeredMesh(vertices=(v - centre) @ rotation.T + centre, faces=mesh.faces,
-                       uv=mesh.uv)
+    return replace(mesh, vertices=(v - centre) @ rotation.T + centre)
 

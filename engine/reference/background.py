@@ -5,6 +5,10 @@ vignette. Each Lab channel is modelled as a quadratic polynomial in the normalis
 pixel coordinates (x, y in [-1, 1]), fitted by least squares to the pixels of a thin
 border band. The fit is iterated with outlier rejection, so a subject that touches
 the border over part of its length does not pull the model.
+
+A wall meeting a floor (a horizon across the image) is no quadratic: in the rows where
+the quadratic misses the image's own left and right edges, and those two edges agree
+with each other, the backdrop of the row is taken from them (`BackgroundModel.rows`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,13 @@ import numpy as np
 MIN_INLIER_DE = 2.5
 #: At most this many border pixels take part in the fit (evenly subsampled).
 MAX_SAMPLES = 20000
+#: Row backdrop: a row's left and right edge colours (median over ROW_SMOOTH rows) must
+#: agree within this ΔE76, the quadratic miss them by more than ROW_MISS_DE, and the run
+#: of such rows reach the top or bottom of the image.
+ROW_AGREE_DE = 6.0
+ROW_MISS_DE = 4.0
+ROW_SMOOTH = 9
+ROW_SEAM = 4
 
 
 @dataclass
@@ -30,9 +41,38 @@ class BackgroundModel:
     coef: np.ndarray
     inlier_fraction: float
     border_residuals: np.ndarray
+    rows: np.ndarray | None = None  # (H, 3) float32 Lab of rows taken from the edges, NaN
+    #                                 where the quadratic holds (None: nowhere)
+
+    def row_mask(self, height: int) -> np.ndarray:
+        """(height,) bool: the rows whose backdrop comes from the image's edges."""
+        if self.rows is None or len(self.rows) != height:
+            return np.zeros(height, bool)
+        return ~np.isnan(self.rows[:, 0])
 
     def render(self, height: int, width: int) -> np.ndarray:
         """(height, width, 3) float32 Lab of the modelled background."""
+        out = self._render_quadratic(height, width)
+        use = self.row_mask(height)
+        if use.any():
+            out[use] = self.rows[use][:, None, :]
+        return out
+
+    def distance(self, lab: np.ndarray, chroma_weight: float = 1.0) -> np.ndarray:
+        """(H, W) float32 ΔE76 of (H, W, 3) float32 Lab pixels from the model.
+
+        chroma_weight: scales the a and b differences (< 1 for images whose colour was
+        subsampled, as in JPEG, where chroma smears past the edges)."""
+        total = self._quadratic_distance(lab, chroma_weight)
+        use = self.row_mask(lab.shape[0])
+        if use.any():
+            diff = lab[use] - self.rows[use][:, None, :]
+            if chroma_weight != 1.0:
+                diff[..., 1:] *= np.float32(chroma_weight)
+            total[use] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        return total
+
+    def _render_quadratic(self, height: int, width: int) -> np.ndarray:
         x, y = _coords(width), _coords(height)
         c = self.coef.astype(np.float32)
         out = np.empty((height, width, 3), np.float32)
@@ -46,11 +86,7 @@ class BackgroundModel:
             plane += along_y[:, None]
         return out
 
-    def distance(self, lab: np.ndarray, chroma_weight: float = 1.0) -> np.ndarray:
-        """(H, W) float32 ΔE76 of (H, W, 3) float32 Lab pixels from the model.
-
-        chroma_weight: scales the a and b differences (< 1 for images whose colour was
-        subsampled, as in JPEG, where chroma smears past the edges)."""
+    def _quadratic_distance(self, lab: np.ndarray, chroma_weight: float) -> np.ndarray:
         h, w = lab.shape[:2]
         x, y = _coords(w), _coords(h)
         c = self.coef.astype(np.float32)
@@ -121,5 +157,54 @@ def fit_background(lab: np.ndarray, band: int | None = None, iterations: int = 8
         if np.array_equal(new, inliers):
             break
         inliers = new
-    return BackgroundModel(coef=coef, inlier_fraction=float(inliers.mean()),
-                           border_residuals=resid[inliers].astype(np.float32))
+    model = BackgroundModel(coef=coef, inlier_fraction=float(inliers.mean()),
+                            border_residuals=resid[inliers].astype(np.float32))
+    rows_lab = _edge_rows(lab, model, max(2, min(h, w) // 100))
+    if rows_lab is None:
+        return model
+    model.rows = rows_lab
+    # the border, judged against the rows it now follows: its noise, not the horizon
+    band_mask = border_band(h, w, band)
+    dist = model.distance(lab)[band_mask]
+    keep = dist < max(MIN_INLIER_DE, 4.0 * 1.4826 * float(np.median(dist)))
+    model.inlier_fraction = float(keep.mean())
+    model.border_residuals = dist[keep][::max(1, keep.sum() // MAX_SAMPLES)].astype(np.float32)
+    return model
+
+
+def _edge_rows(lab: np.ndarray, model: BackgroundModel, band: int) -> np.ndarray | None:
+    """(H, 3) Lab of the rows whose backdrop the left and right edges show better than
+    the quadratic does (NaN elsewhere), or None when there are none."""
+    from scipy import ndimage
+
+    h, w = lab.shape[:2]
+    if w < 8 * band or h < 2 * ROW_SMOOTH:
+        return None
+    raw_left = np.median(lab[:, :band], axis=1)
+    raw_right = np.median(lab[:, -band:], axis=1)
+    left = ndimage.median_filter(raw_left, size=(ROW_SMOOTH, 1), mode="nearest")
+    right = ndimage.median_filter(raw_right, size=(ROW_SMOOTH, 1), mode="nearest")
+    quad = model._render_quadratic(h, w)
+    miss = np.maximum(np.linalg.norm(left - quad[:, 0], axis=1),
+                      np.linalg.norm(right - quad[:, -1], axis=1))
+    agree = np.linalg.norm(left - right, axis=1) < ROW_AGREE_DE
+    use = agree & (miss > ROW_MISS_DE)
+    # only runs of rows that reach the top or bottom edge (a floor, a ceiling band): a
+    # wide subject crossing the middle of the image from edge to edge is no backdrop
+    runs, count = ndimage.label(use)
+    if count:
+        reach = np.unique(runs[[0, -1]])
+        use = np.isin(runs, reach[reach > 0])
+        # and the few rows of a soft horizon's seam next to them, where the quadratic's
+        # miss is still over the noise but under ROW_MISS_DE
+        near = ndimage.binary_dilation(use, iterations=ROW_SEAM)
+        use |= near & agree & (miss > MIN_INLIER_DE)
+    if use.sum() < ROW_SMOOTH:
+        return None
+    rows = np.full((h, 3), np.nan, np.float32)
+    # each row's own edges where they agree (the seam of a soft horizon, which the
+    # median would shift by a row or two), else the smoothed ones
+    own = np.linalg.norm(raw_left - raw_right, axis=1) < ROW_AGREE_DE
+    colour = np.where(own[:, None], 0.5 * (raw_left + raw_right), 0.5 * (left + right))
+    rows[use] = colour[use]
+    return rows

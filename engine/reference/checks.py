@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .isolate import Isolation
+from .isolate import Isolation, thin_border_strips
 
 #: A subject touching an edge over at least this fraction of it is "cut off".
 BORDER_TOUCH_FRACTION = 0.015
@@ -24,7 +24,9 @@ BUSY_T_LOW = 15.0
 
 
 def border_contact(binary: np.ndarray) -> dict[str, float]:
-    """Fraction of each edge ("top", "bottom", "left", "right") covered by the subject."""
+    """Fraction of each edge ("top", "bottom", "left", "right") covered by the subject,
+    not counting a strip along it a few pixels thin (`isolate.thin_border_strips`)."""
+    binary = binary & ~thin_border_strips(binary)
     return {"top": float(binary[0].mean()), "bottom": float(binary[-1].mean()),
             "left": float(binary[:, 0].mean()), "right": float(binary[:, -1].mean())}
 
@@ -75,6 +77,7 @@ def check_reference(mask: np.ndarray, iso: Isolation | None,
         out.append(f"The subject is very small ({fraction:.1%} of the image); the asset will "
                    "lack detail. Use a closer or larger image of it.")
     if iso is not None:
+        out.extend(iso.notes)
         if iso.background.inlier_fraction < PLAIN_BORDER_FRACTION or iso.t_low > BUSY_T_LOW:
             out.append("The background is not plain (the image border varies a lot), so the "
                        "subject may be isolated wrongly. A plain or transparent background "

@@ -19,7 +19,7 @@ lossy ones (JPEG, WebP) weight chroma by half and peel the ringing halo off the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -53,9 +53,16 @@ SHADOW_MAX_GRADIENT = 4.0
 #: this fraction as dark as its inside (a penumbra fading out).
 SHADOW_MAX_FRACTION = 0.4
 SHADOW_EDGE_FADE = 0.6
+#: ... and changes slowly there (L* per pixel after a 1 px blur; a crisp edge is steeper).
+SHADOW_EDGE_GRADIENT = 2.0
 #: Shadows are only looked for under a subject whose colour (median chroma shift from
 #: the backdrop, ΔE in a*b*) stands out; a neutral subject's own shading looks the same.
 SHADOW_MIN_SUBJECT_CHROMA = 6.0
+
+#: A strip along an image edge at most this many pixels thick is not the subject.
+BORDER_STRIP_PX = 3
+#: A removed floor is reported when it is at least this fraction of the image.
+FLOOR_NOTE_FRACTION = 0.005
 
 _EIGHT = np.ones((3, 3), bool)
 
@@ -68,6 +75,7 @@ class Isolation:
     distance: (H, W) float32 ΔE76 of each pixel from the background model.
     t_low, t_high: the hysteresis thresholds used (ΔE76).
     background: the fitted border model.
+    notes: plain-words notes on what was removed (a floor, a cast shadow, a border strip).
     """
 
     mask: np.ndarray
@@ -76,6 +84,7 @@ class Isolation:
     t_low: float
     t_high: float
     background: BackgroundModel
+    notes: list[str] = field(default_factory=list)  # what was removed, in plain words
 
 
 def has_meaningful_alpha(alpha: np.ndarray) -> bool:
@@ -119,18 +128,80 @@ def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
         iso = refit
         if changed <= 0.0005 * iso.binary.size:
             break
-    return _drop_cast_shadow(lab, iso)
+    iso = _drop_cast_shadow(lab, iso)
+    iso = _drop_border_strips(iso)
+    floor = _floor_removed(lab, iso)
+    if floor >= FLOOR_NOTE_FRACTION:
+        iso.notes.insert(0, f"Removed a floor/ground band of {floor:.0%} of the image (a "
+                         "surface of another tone than the backdrop, running to the image's "
+                         "edges), keeping the subject standing on it.")
+    return iso
+
+
+def _floor_removed(lab: np.ndarray, iso: Isolation) -> float:
+    """Fraction of the image that the backdrop's edge rows (a floor) took out of the
+    subject: pixels a plain quadratic backdrop would have called subject."""
+    use = iso.background.row_mask(lab.shape[0])
+    if not use.any():
+        return 0.0
+    quadratic = iso.background._quadratic_distance(lab[use], 1.0)
+    return float(((quadratic > iso.t_low) & ~iso.binary[use]).sum() / iso.binary.size)
+
+
+def _drop_border_strips(iso: Isolation) -> Isolation:
+    """Drop subject pixels in the outer BORDER_STRIP_PX of an edge where the subject does
+    not continue inward past it (a frame line or a 2 px strip along the edge is no
+    subject, and must not read as "cut off")."""
+    binary = iso.binary
+    strip = thin_border_strips(binary)
+    if not strip.any():
+        return iso
+    kept = binary & ~strip
+    note = (f"Removed a thin strip along the image's edge ({int(strip.sum())} px), not part "
+            "of the subject.")
+    return replace(iso, mask=feather(kept), binary=kept, notes=iso.notes + [note])
+
+
+def thin_border_strips(binary: np.ndarray) -> np.ndarray:
+    """(H, W) bool: subject pixels within BORDER_STRIP_PX of an edge whose row or column
+    is background BORDER_STRIP_PX + 1 pixels in from that edge."""
+    h, w = binary.shape
+    k = BORDER_STRIP_PX
+    strip = np.zeros_like(binary)
+    if h <= 2 * k + 2 or w <= 2 * k + 2:
+        return strip
+    strip[:k] |= binary[:k] & ~binary[k + 1][None, :]
+    strip[-k:] |= binary[-k:] & ~binary[-k - 2][None, :]
+    strip[:, :k] |= binary[:, :k] & ~binary[:, k + 1][:, None]
+    strip[:, -k:] |= binary[:, -k:] & ~binary[:, -k - 2][:, None]
+    return strip
 
 
 def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
     """Remove a soft shadow cast on the backdrop under the subject (product shots have one).
 
-    Shadow pixels are darker than the background model but keep its chroma, are smooth,
-    and not very dark (L ratio above SHADOW_MIN_RATIO); only such regions whose centroid
-    lies below the rest of the subject's centroid and that fade out towards the backdrop
-    (a penumbra) are dropped, and only when they are a modest part of the mask (a grey
-    subject on a white backdrop is left alone).
+    Shadow pixels are darker than the background model but keep its chroma and are not
+    very dark (L ratio above SHADOW_MIN_RATIO); only such regions whose centroid lies
+    below the rest of the subject's centroid and that fade out towards the backdrop (a
+    penumbra) are dropped, and only when they are a modest part of the mask (a grey
+    subject on a white backdrop is left alone). Two passes: regions of smooth pixels
+    (a gradient splits them), then what remains joined into whole shadows (a hard-edged
+    dark contact shadow inside a faint wide one, which the first pass splits) whose
+    edge against the backdrop is also gentle.
     """
+    first = _drop_shadow_regions(lab, iso, joined=False)
+    both = _drop_shadow_regions(lab, first, joined=True)
+    removed = int((iso.binary & ~both.binary).sum())
+    if not removed:
+        return iso
+    note = (f"Removed a cast shadow of {removed / iso.binary.size:.1%} of the image under "
+            "the subject (darker than the backdrop, of its colour, fading out at its edge).")
+    return replace(both, notes=iso.notes + [note])
+
+
+def _drop_shadow_regions(lab: np.ndarray, iso: Isolation, joined: bool) -> Isolation:
+    """One pass of `_drop_cast_shadow`: regions of smooth shadow-like pixels (joined
+    False), or of all shadow-like pixels with a gentle edge (joined True)."""
     binary = iso.binary
     h, w = binary.shape
     bg = iso.background.render(h, w)
@@ -138,10 +209,10 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
     darkening = bg_lum - lum
     chroma_shift = np.hypot(lab[..., 1] - bg[..., 1], lab[..., 2] - bg[..., 2])
     gy, gx = np.gradient(ndimage.gaussian_filter(lum, 1.0))
-    candidate = (binary & (darkening > iso.t_low)
-                 & (lum > SHADOW_MIN_RATIO * bg_lum)
-                 & (chroma_shift < SHADOW_MAX_CHROMA + 0.08 * darkening)
-                 & (np.hypot(gx, gy) < SHADOW_MAX_GRADIENT))
+    shadow_like = (binary & (darkening > iso.t_low)
+                   & (lum > SHADOW_MIN_RATIO * bg_lum)
+                   & (chroma_shift < SHADOW_MAX_CHROMA + 0.08 * darkening))
+    candidate = shadow_like & (np.hypot(gx, gy) < SHADOW_MAX_GRADIENT)
     total = int(binary.sum())
     if not candidate.any() or candidate.sum() > SHADOW_MAX_FRACTION * total:
         return iso
@@ -153,21 +224,35 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
     if float(np.median(chroma_shift[core])) < SHADOW_MIN_SUBJECT_CHROMA:
         return iso
     core_row = float(np.nonzero(core)[0].mean())
-    # Pieces of one shadow split by a darker fold are one region.
-    labels, n = ndimage.label(_grow(candidate, 1) & binary, structure=_EIGHT)
-    labels = np.where(candidate, labels, 0)
+    # Pieces of one shadow split by a darker fold are one region; joined, one shadow is
+    # every shadow-like pixel touching it: a hard-edged dark contact shadow and the faint
+    # penumbra around it, which a gradient splits.
+    member = shadow_like if joined else candidate
+    labels, n = ndimage.label(_grow(member, 1) & binary, structure=_EIGHT)
+    labels = np.where(member, labels, 0)
     index = np.arange(1, n + 1)
     rows = np.asarray(ndimage.mean(np.indices((h, w))[0], labels, index))
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    # A shadow fades out into the backdrop (a penumbra): where it meets the background it
-    # is much lighter than inside. A shaded part of the subject ends at a crisp edge.
+    smooth = np.asarray(ndimage.mean(candidate, labels, index))
+    # A shadow fades out into the backdrop (a penumbra): where it meets the background
+    # its lightness changes slowly and it is much lighter than its darkest part. A shaded
+    # part of the subject ends at a crisp edge.
     outline = binary & _grow(~binary, 1)
     edge_labels = np.where(outline, labels, 0)
     edge_count = np.bincount(edge_labels.ravel(), minlength=n + 1)[1:]
     edge_dark = np.asarray(ndimage.median(darkening, edge_labels, index))
-    inner_dark = np.asarray(ndimage.median(darkening, np.where(outline, 0, labels), index))
-    soft = (edge_count >= 8) & (edge_dark < SHADOW_EDGE_FADE * inner_dark)
-    below = np.nonzero((rows > core_row) & (areas >= max(16, 1e-3 * total)) & soft)[0]
+    edge_gradient = np.asarray(ndimage.median(np.hypot(gx, gy), edge_labels, index))
+    if joined:
+        inner_dark = np.zeros(n)
+        for k in np.nonzero((edge_count >= 8) & (areas >= 16))[0]:
+            inner_dark[k] = float(np.percentile(darkening[labels == k + 1], 75))
+        gentle = edge_gradient < SHADOW_EDGE_GRADIENT
+    else:
+        inner_dark = np.asarray(ndimage.median(darkening, np.where(outline, 0, labels), index))
+        gentle = np.ones(n, bool)
+    soft = (edge_count >= 8) & (edge_dark < SHADOW_EDGE_FADE * inner_dark) & gentle
+    below = np.nonzero((rows > core_row) & (areas >= max(16, 1e-3 * total)) & soft
+                       & (smooth >= 0.5))[0]
     if below.size == 0:
         return iso
     shadow = np.isin(labels, below + 1)
@@ -181,7 +266,7 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
         areas = np.bincount(labels.ravel(), minlength=n + 1)
         areas[0] = 0
         kept = np.isin(labels, np.nonzero(areas >= max(16, 0.01 * areas.max()))[0])
-    return Isolation(feather(kept), kept, iso.distance, iso.t_low, iso.t_high, iso.background)
+    return replace(iso, mask=feather(kept), binary=kept)
 
 
 def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
