@@ -31,7 +31,7 @@ from engine.generate.reconstruct import (
     turn_about_vertical,
 )
 from engine.generate.runtime import Prediction, get_model
-from engine.generate.texture import bake_atlas
+from engine.generate.texture import texture_atlas
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 VIEW_ELEVATION_RANGE = (-15.0, 50.0)  # degrees: a little wider than the training views
@@ -49,6 +49,7 @@ class GenerateSettings:
     mirror_average: bool = True  # also predict the mirrored image and average
     upright: bool = True  # undo the view's elevation when the model estimates it
     square: bool = True  # once upright, turn a rectangular footprint square to the axes
+    back_texture: bool = True  # rebuild the back's texture from the front (backtex.py)
 
     def validate(self) -> None:
         if not 500 <= self.faces <= 2_000_000:
@@ -169,9 +170,8 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     lap("reconstruct")
 
     hi_res = frame_subject(reference, settings.texture_size // 2, ratio, background)
-    back_rgb = _resize(prediction.back_color, settings.texture_size // 2)
-    back_mask = _resize(prediction.mask, settings.texture_size // 2)
-    atlas = bake_atlas(hi_res.image, hi_res.mask, back_rgb, back_mask, settings.texture_size)
+    atlas, _ = texture_atlas(hi_res.image, hi_res.mask, prediction.back_color,
+                             prediction.mask, settings.texture_size, settings.back_texture)
     asset = to_trimesh(mesh, atlas)
     lap("texture")
 

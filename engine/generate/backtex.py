@@ -1,0 +1,403 @@
+"""The back's texture, rebuilt from the front: no ghosts, no colour casts, material detail.
+
+The network's back colour (`Prediction.back_color`, 128 px) is blurred, carries soft
+mirrored copies of the front's features (ghosts: eyes, faces, lettering) and colour
+casts that the image does not show. `back_texture` keeps only what it is good for, the
+low-frequency layout of materials on the back, and builds the rest from the front:
+
+1. **Palette and front-only features.** The front is clustered in Lab into a few
+   colours; a connected region of one colour that does not reach the silhouette is a
+   feature the front alone shows (a face, an eye, a logo, a label): a surface region
+   that continues onto the back must cross the silhouette, where front and back meet.
+2. **Ghosts out.** Inside those features (grown by the back's blur) the predicted
+   back is replaced by the back around them (push-pull inpainting).
+3. **No casts.** Each back pixel is assigned to the front's continuing colours (its
+   own colour, and a spatial prior: the colours the front shows nearby, front-only
+   features replaced by their surroundings); each colour's mean on the back is moved to
+   its mean on the front, and the rest of the back's chroma is held within that
+   colour's own spread on the front.
+4. **Detail at full resolution.** The front's high frequencies (above the back's
+   resolution) are tiled onto the back in random, overlapping, feathered patches
+   taken from feature-free areas of the same colour on the front (never from the
+   features, never in place: a patch lands anywhere on the back).
+5. **A shared rim.** At the silhouette front and back are the same surface, so within
+   a band along it the back takes the front's own texture, fading to the rebuilt back
+   inward: the side walls, which sample both at the silhouette, show no seam.
+
+Frames and units: every image is square and in the front view's pixel grid (row down,
+column right); the back follows the generator contract: back pixel (r, c) is the back
+of the line of sight of front pixel (r, c). Colours are sRGB in [0, 1]; Lab is CIE
+D65 (L in [0, 100]). Lengths are fractions of the grid side unless named `_px`.
+
+The metrics at the end (`detail_ratio`, `chroma_shift`, `palette_distance`,
+`ghost_score`) score any front/back pair in that grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from engine.reference.color import _RGB_TO_XYZN, srgb_to_lab
+
+WORK = 256  # px: the grid where layout, palette and features are decided
+COLOURS = 8  # k-means clusters of the front (merged when closer than MERGE_DE)
+MERGE_DE = 7.0  # ΔE' (L weighted by L_WEIGHT) under which two clusters are one colour
+L_WEIGHT = 0.5  # lightness counts half in colour distances: shading is not a new material
+RIM_TOUCH = 0.012  # a region within this of the outside reaches the silhouette
+GHOST_GROW = 0.02  # features grown by this (the back's blur) before inpainting
+PRIOR_SIGMA = 0.06  # spatial prior of the back's colours: the front's colours this near
+COLOUR_SIGMA = 14.0  # ΔE': how far a back pixel's colour may be from a palette colour
+RIM_BAND = (0.004, 0.025)  # the back is the front's texture up to the first, fades by the 2nd
+DETAIL_SIGMA = 1 / 128  # high-pass of the front: finer than the back's own resolution
+PATCH = 1 / 16  # detail patch side (stride half of it)
+
+
+@dataclass
+class BackTextureInfo:
+    """What `back_texture` found; fractions are of the subject's pixels."""
+
+    colours: int = 0  # palette colours of the front
+    front_only: float = 0.0  # share of the subject covered by front-only features
+    detail_colours: int = 0  # colours that had feature-free patches to give detail
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------
+# Colour
+# --------------------------------------------------------------------------------------
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) sRGB float in [0, 1] → Lab float32 (8-bit quantised, as images are)."""
+    return srgb_to_lab((np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+
+
+def to_rgb(lab: np.ndarray) -> np.ndarray:
+    """(..., 3) Lab → sRGB float32 in [0, 1] (clipped): the inverse of `to_lab`."""
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    xyz = np.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29))
+    linear = np.clip(xyz @ np.linalg.inv(_RGB_TO_XYZN.astype(np.float64)).T, 0.0, 1.0)
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear,
+                    1.055 * np.power(linear, 1 / 2.4) - 0.055)
+    return np.clip(srgb, 0.0, 1.0).astype(np.float32)
+
+
+def _weighted(lab: np.ndarray) -> np.ndarray:
+    """Lab with lightness scaled by L_WEIGHT: Euclidean distance there is ΔE'."""
+    return lab * np.array([L_WEIGHT, 1.0, 1.0], np.float32)
+
+
+def palette(lab: np.ndarray, k: int = COLOURS, seed: int = 0, iterations: int = 12
+            ) -> np.ndarray:
+    """(m, 3) Lab pixels → (c, 3) Lab cluster centres (k-means++ in ΔE', deterministic;
+    clusters closer than MERGE_DE merged)."""
+    x = _weighted(lab.reshape(-1, 3)).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    if len(x) > 6000:
+        x = x[rng.choice(len(x), 6000, replace=False)]
+    centres = [x[rng.integers(len(x))]]
+    for _ in range(1, min(k, len(x))):
+        d2 = np.min(((x[:, None] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+        if d2.sum() <= 0:
+            break
+        centres.append(x[rng.choice(len(x), p=d2 / d2.sum())])
+    c = np.array(centres)
+    for _ in range(iterations):
+        label = np.argmin(((x[:, None] - c[None]) ** 2).sum(-1), axis=1)
+        c = np.array([x[label == j].mean(0) if np.any(label == j) else c[j]
+                      for j in range(len(c))])
+    # Merge near-duplicates (one material split by shading), largest first.
+    label = np.argmin(((x[:, None] - c[None]) ** 2).sum(-1), axis=1)
+    counts = np.bincount(label, minlength=len(c))
+    kept: list[np.ndarray] = []
+    for j in np.argsort(-counts):
+        if counts[j] == 0:
+            continue
+        if all(np.linalg.norm(c[j] - q) >= MERGE_DE for q in kept):
+            kept.append(c[j])
+    return (np.array(kept) / np.array([L_WEIGHT, 1.0, 1.0])).astype(np.float32)
+
+
+def _nearest(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    d = ((_weighted(lab)[..., None, :] - _weighted(centres)) ** 2).sum(-1)
+    return np.argmin(d, axis=-1)
+
+
+# --------------------------------------------------------------------------------------
+# Image helpers
+# --------------------------------------------------------------------------------------
+
+
+def resize(values: np.ndarray, size: int, order: int = 1) -> np.ndarray:
+    """(S, S, ...) → (size, size, ...): spline of `order` (1: linear, 0: nearest)."""
+    factor = size / values.shape[0]
+    if abs(factor - 1.0) < 1e-9:
+        return values
+    return ndimage.zoom(values, (factor, factor) + (1,) * (values.ndim - 2), order=order,
+                        mode="nearest", grid_mode=True)
+
+
+def _area(values: np.ndarray, size: int) -> np.ndarray:
+    """Downsample by block averaging when the factor is whole, else linearly."""
+    n = values.shape[0]
+    if n % size == 0 and n > size:
+        f = n // size
+        return values.reshape(size, f, size, f, *values.shape[2:]).mean(axis=(1, 3))
+    return resize(values, size)
+
+
+def fill_from(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(S, S, C) values with the pixels where `known` is False filled smoothly from the
+    known ones (push-pull: known values averaged down a pyramid, holes filled from the
+    coarser level on the way up). known: (S, S) bool or weights in [0, 1]."""
+    w = known.astype(np.float32)
+    if w.min() >= 1.0 or w.max() <= 0.0:
+        return values
+    levels = []
+    v, ww = values * w[..., None], w
+    while min(v.shape[:2]) > 2:
+        levels.append((v, ww))
+        h, wd = v.shape[0] // 2 * 2, v.shape[1] // 2 * 2
+        v = v[:h, :wd].reshape(h // 2, 2, wd // 2, 2, -1).sum(axis=(1, 3))
+        ww = ww[:h, :wd].reshape(h // 2, 2, wd // 2, 2).sum(axis=(1, 3))
+    filled = np.where(ww[..., None] > 0, v / np.maximum(ww, 1e-9)[..., None],
+                      (v.sum((0, 1)) / max(ww.sum(), 1e-9))[None, None])
+    for v, ww in reversed(levels):
+        up = np.repeat(np.repeat(filled, 2, axis=0), 2, axis=1)
+        up = np.pad(up, ((0, v.shape[0] - up.shape[0]), (0, v.shape[1] - up.shape[1]),
+                         (0, 0)), mode="edge")
+        up = ndimage.uniform_filter(up, size=(3, 3, 1), mode="nearest")
+        alpha = np.clip(ww, 0.0, 1.0)[..., None]
+        filled = alpha * (v / np.maximum(ww, 1e-9)[..., None]) + (1 - alpha) * up
+    return w[..., None] * values + (1 - w[..., None]) * filled
+
+
+def clean_fringe(rgb: np.ndarray, mask: np.ndarray, core: float = 0.95) -> np.ndarray:
+    """(N, N, 3): the matte's soft edge (mask below `core`, where the image blends into
+    the backdrop) and everything outside replaced by the subject's own colours, filled
+    smoothly from the inside: a texture has no backdrop at its edge."""
+    inside = mask >= core
+    if inside.all() or not inside.any():
+        return rgb
+    return fill_from(rgb.astype(np.float32), inside).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------
+# The stage
+# --------------------------------------------------------------------------------------
+
+
+def front_only_features(labels: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """(S, S) bool: connected regions of one palette colour that do not come within
+    RIM_TOUCH of the outside (they do not cross the silhouette, so the front alone
+    shows them). labels: (S, S) palette index; inside: subject mask."""
+    s = inside.shape[0]
+    outside_dist = ndimage.distance_transform_edt(inside)
+    near_rim = outside_dist <= max(RIM_TOUCH * s, 1.5)
+    features = np.zeros_like(inside)
+    for j in np.unique(labels[inside]):
+        parts, count = ndimage.label((labels == j) & inside)
+        if count == 0:
+            continue
+        touching = np.unique(parts[near_rim & (parts > 0)])
+        lone = np.ones(count + 1, bool)
+        lone[0] = False
+        lone[touching] = False
+        features |= lone[parts]
+    return features
+
+
+def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
+                 back_mask: np.ndarray | None = None, seed: int = 0
+                 ) -> tuple[np.ndarray, BackTextureInfo]:
+    """The back's texture at the front's resolution.
+
+    front (N, N, 3) sRGB [0, 1], its matte's fringe cleaned (`clean_fringe`), with its
+    mask (N, N) in [0, 1]; back (S, S, 3) the
+    predicted back colour (contract grid), back_mask (S, S) its mask (only used where
+    the front's is empty). Returns (N, N, 3) sRGB in [0, 1] in the same grid (the
+    outside filled from the rim) and what was found.
+    """
+    n = front.shape[0]
+    info = BackTextureInfo()
+    inside_n = front_mask > 0.5
+    if inside_n.sum() < 64:
+        info.notes.append("subject too small: predicted back kept")
+        return resize(back, n).astype(np.float32), info
+    front_c = front
+    w = min(WORK, n)
+    inside = _area(front_mask.astype(np.float32), w) > 0.5
+    if inside.sum() < 16:
+        inside = resize(back_mask, w) > 0.5 if back_mask is not None else inside
+    lab_f = to_lab(ndimage.gaussian_filter(_area(front_c, w), (0.7, 0.7, 0)))
+    lab_b = to_lab(resize(back.astype(np.float32), w))
+
+    # 1. Palette, and the features only the front shows.
+    centres = palette(lab_f[inside], seed=seed)
+    info.colours = len(centres)
+    labels = _nearest(lab_f, centres)
+    features = front_only_features(labels, inside)
+    info.front_only = round(float(features.sum() / inside.sum()), 3)
+    grown = ndimage.binary_dilation(features, iterations=max(1, round(GHOST_GROW * w))) & inside
+
+    # 2. Ghosts out: the back inside the grown features comes from the back around them.
+    lab_b = fill_from(lab_b, inside & ~grown)
+
+    # 3. Colours: a spatial prior from the front's continuing colours (front-only
+    # features take the colours around them), times how well the back's colour fits.
+    _, (rr, cc) = ndimage.distance_transform_edt(~(inside & ~features), return_indices=True)
+    continuing = labels[rr, cc]
+    k = len(centres)
+    onehot = (continuing[..., None] == np.arange(k)).astype(np.float32) * inside[..., None]
+    prior = ndimage.gaussian_filter(onehot, (PRIOR_SIGMA * w, PRIOR_SIGMA * w, 0))
+    share = onehot.reshape(-1, k).sum(0) / max(onehot.sum(), 1)
+    prior = prior / np.maximum(prior.sum(-1, keepdims=True), 1e-6) + 0.02 * share
+    fit = ((_weighted(lab_b)[..., None, :] - _weighted(centres)) ** 2).sum(-1)
+    weight = prior * np.exp(-0.5 * fit / COLOUR_SIGMA ** 2) + 1e-9
+    weight /= weight.sum(-1, keepdims=True)
+    wsum = (weight * inside[..., None]).reshape(-1, k).sum(0)
+    mean_b = np.einsum("hwk,hwc->kc", weight * inside[..., None], lab_b) / np.maximum(
+        wsum, 1e-6)[:, None]
+    target = np.zeros((k, 3), np.float32)
+    spread = np.zeros((k, 3), np.float32)
+    for j in range(k):
+        px = lab_f[inside & ~features & (labels == j)]
+        px = px if len(px) else lab_f[inside & (labels == j)]
+        target[j] = px.mean(0) if len(px) else centres[j]
+        spread[j] = px.std(0) if len(px) > 1 else 0.0
+    shifted = lab_b + weight @ (target - mean_b)
+    expected = weight @ target
+    limit = np.maximum(weight @ (1.5 * spread), np.array([8.0, 4.0, 4.0], np.float32))
+    layout = expected + np.clip(shifted - expected, -limit, limit)
+    layout_rgb = to_rgb(fill_from(layout, inside))
+
+    # 4. Detail: the front's high frequencies in random patches of the same colour.
+    detail = _detail(front_c, inside_n, resize(labels, n, order=0),
+                     resize(features.astype(np.float32), n) > 0.5,
+                     weight, seed, info)
+
+    # 5. The rim: the back is the front's texture along the silhouette.
+    base = resize(layout_rgb, n) + detail
+    depth = ndimage.distance_transform_edt(inside_n) / n
+    lo, hi = RIM_BAND
+    rim = np.clip((hi - depth) / (hi - lo), 0.0, 1.0)
+    rim *= 1.0 - np.clip(resize(grown.astype(np.float32), n), 0.0, 1.0)
+    rim[~inside_n] = 1.0
+    out = rim[..., None] * front_c + (1 - rim[..., None]) * base
+    return np.clip(out, 0.0, 1.0).astype(np.float32), info
+
+
+def _detail(front: np.ndarray, inside: np.ndarray, labels: np.ndarray, features: np.ndarray,
+            cell_weight: np.ndarray, seed: int, info: BackTextureInfo) -> np.ndarray:
+    """(N, N, 3) high-pass detail for the back: overlapping patches (side PATCH, stride
+    half, sine windows whose squares sum to 1, so the detail's variance is kept) copied
+    from feature-free, low-edge areas of the front of each cell's palette colour.
+    cell_weight: (G, G, k) the back's colour weights on a coarser grid."""
+    n = front.shape[0]
+    p = max(8, int(round(PATCH * n)) // 2 * 2)
+    half = p // 2
+    high = front - ndimage.gaussian_filter(front, (DETAIL_SIGMA * n, DETAIL_SIGMA * n, 0))
+    energy = ndimage.gaussian_filter((high ** 2).sum(-1), p / 4)
+    rng = np.random.default_rng(seed)
+    k = cell_weight.shape[-1]
+    pools: list[np.ndarray | None] = []
+    clean_base = inside & ~ndimage.binary_dilation(features, iterations=half // 2)
+    for j in range(k):
+        mine = clean_base & (labels == j)
+        if mine.sum() < p * p:
+            pools.append(None)
+            continue
+        calm = energy <= 3.0 * np.median(energy[mine])
+        room = ndimage.distance_transform_edt(mine & calm)
+        centres = np.argwhere(room > half * 0.75)
+        pools.append(centres if len(centres) >= 8 else None)
+    info.detail_colours = sum(pool is not None for pool in pools)
+    window1 = np.sin(np.pi * (np.arange(p) + 0.5) / p)
+    window = (window1[:, None] * window1[None, :])[..., None]
+    pad = np.pad(high, ((p, p), (p, p), (0, 0)))
+    out = np.zeros((n + 2 * p, n + 2 * p, 3), np.float32)
+    g = cell_weight.shape[0]
+    for y in range(-half, n, half):
+        for x in range(-half, n, half):
+            cy = min(g - 1, max(0, (y + half) * g // n))
+            cx = min(g - 1, max(0, (x + half) * g // n))
+            pool = pools[int(np.argmax(cell_weight[cy, cx]))]
+            if pool is None:
+                continue
+            sy, sx = pool[rng.integers(len(pool))] - half + p
+            out[y + p:y + 2 * p, x + p:x + 2 * p] += window * pad[sy:sy + p, sx:sx + p]
+    return out[p:-p, p:-p] * inside[..., None]
+
+
+# --------------------------------------------------------------------------------------
+# Metrics (texture space; front and back in the front's pixel grid)
+# --------------------------------------------------------------------------------------
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
+def _interior(mask: np.ndarray, margin: float) -> np.ndarray:
+    inside = mask > 0.5
+    return ndimage.distance_transform_edt(inside) > margin * mask.shape[0]
+
+
+def detail_ratio(front: np.ndarray, back: np.ndarray, mask: np.ndarray) -> float:
+    """High-frequency energy of the back over the front's (luma minus its Gaussian blur
+    of σ = side/256, mean square over the subject away from its edge): 1 = as detailed."""
+    inner = _interior(mask, 0.01)
+    sigma = front.shape[0] / 256
+
+    def energy(rgb):
+        y = _luma(rgb)
+        return float(((y - ndimage.gaussian_filter(y, sigma)) ** 2)[inner].mean())
+
+    return energy(back) / max(energy(front), 1e-12)
+
+
+def chroma_shift(front: np.ndarray, back: np.ndarray, mask: np.ndarray) -> float:
+    """|mean (a, b) of the back − that of the front| over the subject, in ΔE units: how
+    far the back's overall colour is cast away from the front's."""
+    inner = mask > 0.5
+    fa = to_lab(front)[inner][:, 1:].mean(0)
+    ba = to_lab(back)[inner][:, 1:].mean(0)
+    return float(np.linalg.norm(ba - fa))
+
+
+def palette_distance(front: np.ndarray, back: np.ndarray, mask: np.ndarray,
+                     samples: int = 4000) -> float:
+    """Mean ΔE' from each back pixel to the nearest colour the front shows (subject
+    pixels, lightness weighted by L_WEIGHT): 0 when the back uses only front colours."""
+    from scipy.spatial import cKDTree
+
+    inner = mask > 0.5
+    rng = np.random.default_rng(0)
+    f = _weighted(to_lab(front)[inner])
+    b = _weighted(to_lab(back)[inner])
+    f = f[rng.choice(len(f), min(samples, len(f)), replace=False)]
+    b = b[rng.choice(len(b), min(samples, len(b)), replace=False)]
+    return float(cKDTree(f).query(b)[0].mean())
+
+
+def ghost_score(front: np.ndarray, back: np.ndarray, mask: np.ndarray) -> float:
+    """Correlation of the back's band-passed luma with the front's at the same pixel of
+    the grid (a mirrored copy of the front, seen from behind), over the subject away
+    from its silhouette (within side/32 of it front and back legitimately agree: they
+    are the same surface there). Band: σ from side/256 to side/32. 1 = a copy."""
+    n = front.shape[0]
+    inner = _interior(mask, 1 / 32)
+    if inner.sum() < 16:
+        return 0.0
+
+    def band(rgb):
+        y = _luma(rgb)
+        return ndimage.gaussian_filter(y, n / 256) - ndimage.gaussian_filter(y, n / 32)
+
+    a, b = band(front)[inner], band(back)[inner]
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-12))
