@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 from engine.reference.color import _RGB_TO_XYZN, srgb_to_lab
@@ -51,8 +52,13 @@ GHOST_GROW = 0.02  # features grown by this (the back's blur) before inpainting
 PRIOR_SIGMA = 0.06  # spatial prior of the back's colours: the front's colours this near
 COLOUR_SIGMA = 14.0  # ΔE': how far a back pixel's colour may be from a palette colour
 RIM_BAND = (0.004, 0.025)  # the back is the front's texture up to the first, fades by the 2nd
-DETAIL_SIGMA = 1 / 128  # high-pass of the front: finer than the back's own resolution
+DETAIL_SCALE = 1 / 4  # detail: the front minus its copy at this share of its resolution
 PATCH = 1 / 16  # detail patch side (stride half of it)
+EDGE = 4.0  # a detail patch holds no pixel of more than this × its colour's median energy
+RESIDUAL = 0.5  # share of the predicted back's own variation within a colour that is kept
+
+
+_XYZN_TO_RGB = np.linalg.inv(_RGB_TO_XYZN.astype(np.float64)).astype(np.float32)
 
 
 @dataclass
@@ -77,12 +83,13 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
 
 def to_rgb(lab: np.ndarray) -> np.ndarray:
     """(..., 3) Lab → sRGB float32 in [0, 1] (clipped): the inverse of `to_lab`."""
+    lab = lab.astype(np.float32)
     fy = (lab[..., 0] + 16.0) / 116.0
     f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
-    xyz = np.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29))
-    linear = np.clip(xyz @ np.linalg.inv(_RGB_TO_XYZN.astype(np.float64)).T, 0.0, 1.0)
+    xyz = np.where(f > 6 / 29, f ** 3, np.float32(3 * (6 / 29) ** 2) * (f - 4 / 29))
+    linear = np.clip(xyz @ _XYZN_TO_RGB.T, 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, 12.92 * linear,
-                    1.055 * np.power(linear, 1 / 2.4) - 0.055)
+                    1.055 * np.power(linear, np.float32(1 / 2.4)) - 0.055)
     return np.clip(srgb, 0.0, 1.0).astype(np.float32)
 
 
@@ -91,27 +98,27 @@ def _weighted(lab: np.ndarray) -> np.ndarray:
     return lab * np.array([L_WEIGHT, 1.0, 1.0], np.float32)
 
 
-def palette(lab: np.ndarray, k: int = COLOURS, seed: int = 0, iterations: int = 12
+def palette(lab: np.ndarray, k: int = COLOURS, seed: int = 0, iterations: int = 10
             ) -> np.ndarray:
     """(m, 3) Lab pixels → (c, 3) Lab cluster centres (k-means++ in ΔE', deterministic;
     clusters closer than MERGE_DE merged)."""
     x = _weighted(lab.reshape(-1, 3)).astype(np.float64)
     rng = np.random.default_rng(seed)
-    if len(x) > 6000:
-        x = x[rng.choice(len(x), 6000, replace=False)]
+    if len(x) > 3000:
+        x = x[rng.choice(len(x), 3000, replace=False)]
     centres = [x[rng.integers(len(x))]]
     for _ in range(1, min(k, len(x))):
-        d2 = np.min(((x[:, None] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+        d2 = _sq_distances(x, np.array(centres)).min(axis=1).astype(np.float64)
         if d2.sum() <= 0:
             break
         centres.append(x[rng.choice(len(x), p=d2 / d2.sum())])
     c = np.array(centres)
     for _ in range(iterations):
-        label = np.argmin(((x[:, None] - c[None]) ** 2).sum(-1), axis=1)
+        label = np.argmin(_sq_distances(x, c), axis=1)
         c = np.array([x[label == j].mean(0) if np.any(label == j) else c[j]
                       for j in range(len(c))])
     # Merge near-duplicates (one material split by shading), largest first.
-    label = np.argmin(((x[:, None] - c[None]) ** 2).sum(-1), axis=1)
+    label = np.argmin(_sq_distances(x, c), axis=1)
     counts = np.bincount(label, minlength=len(c))
     kept: list[np.ndarray] = []
     for j in np.argsort(-counts):
@@ -122,9 +129,16 @@ def palette(lab: np.ndarray, k: int = COLOURS, seed: int = 0, iterations: int = 
     return (np.array(kept) / np.array([L_WEIGHT, 1.0, 1.0])).astype(np.float32)
 
 
+def _sq_distances(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(..., 3) and (k, 3) → (..., k) squared Euclidean distances (by one product)."""
+    x = x.astype(np.float32)
+    c = centres.astype(np.float32)
+    d = (x * x).sum(-1, keepdims=True) - 2 * x @ c.T + (c * c).sum(-1)
+    return np.maximum(d, 0.0)
+
+
 def _nearest(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    d = ((_weighted(lab)[..., None, :] - _weighted(centres)) ** 2).sum(-1)
-    return np.argmin(d, axis=-1)
+    return np.argmin(_sq_distances(_weighted(lab), _weighted(centres)), axis=-1)
 
 
 # --------------------------------------------------------------------------------------
@@ -133,39 +147,36 @@ def _nearest(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 def resize(values: np.ndarray, size: int, order: int = 1) -> np.ndarray:
-    """(S, S, ...) → (size, size, ...): spline of `order` (1: linear, 0: nearest)."""
-    factor = size / values.shape[0]
-    if abs(factor - 1.0) < 1e-9:
-        return values
-    return ndimage.zoom(values, (factor, factor) + (1,) * (values.ndim - 2), order=order,
-                        mode="nearest", grid_mode=True)
+    """(S, S, ...) float → (size, size, ...) float32, channel by channel: bilinear
+    (order 1, pixel centres aligned), nearest (order 0) or a box filter (order -1)."""
+    if values.shape[0] == size:
+        return values.astype(np.float32, copy=False)
+    method = {1: Image.Resampling.BILINEAR, 0: Image.Resampling.NEAREST,
+              -1: Image.Resampling.BOX}[order]
+    flat = values.reshape(values.shape[0], values.shape[1], -1).astype(np.float32)
+    out = np.stack([np.asarray(Image.fromarray(flat[..., i], mode="F").resize(
+        (size, size), method)) for i in range(flat.shape[-1])], axis=-1)
+    return out.reshape((size, size) + values.shape[2:])
 
 
 def _area(values: np.ndarray, size: int) -> np.ndarray:
-    """Downsample by block averaging when the factor is whole, else linearly."""
-    n = values.shape[0]
-    if n % size == 0 and n > size:
-        f = n // size
-        return values.reshape(size, f, size, f, *values.shape[2:]).mean(axis=(1, 3))
-    return resize(values, size)
+    """Downsample by area averaging (a box filter), channel by channel."""
+    return resize(values, size, order=-1)
 
 
-def fill_from(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(S, S, C) values with the pixels where `known` is False filled smoothly from the
-    known ones (push-pull: known values averaged down a pyramid, holes filled from the
-    coarser level on the way up). known: (S, S) bool or weights in [0, 1]."""
-    w = known.astype(np.float32)
-    if w.min() >= 1.0 or w.max() <= 0.0:
-        return values
+def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(S, S, C) values known with `weight` (S, S) in [0, 1] → (S, S, C) filled everywhere:
+    weighted values summed down a pyramid, then each level's gaps filled from the
+    coarser level (smoothed by a 3×3 box) on the way up."""
     levels = []
-    v, ww = values * w[..., None], w
+    v, ww = values * weight[..., None], weight.astype(np.float32)
     while min(v.shape[:2]) > 2:
         levels.append((v, ww))
         h, wd = v.shape[0] // 2 * 2, v.shape[1] // 2 * 2
         v = v[:h, :wd].reshape(h // 2, 2, wd // 2, 2, -1).sum(axis=(1, 3))
         ww = ww[:h, :wd].reshape(h // 2, 2, wd // 2, 2).sum(axis=(1, 3))
     filled = np.where(ww[..., None] > 0, v / np.maximum(ww, 1e-9)[..., None],
-                      (v.sum((0, 1)) / max(ww.sum(), 1e-9))[None, None])
+                      (v.sum((0, 1)) / max(float(ww.sum()), 1e-9))[None, None])
     for v, ww in reversed(levels):
         up = np.repeat(np.repeat(filled, 2, axis=0), 2, axis=1)
         up = np.pad(up, ((0, v.shape[0] - up.shape[0]), (0, v.shape[1] - up.shape[1]),
@@ -173,17 +184,35 @@ def fill_from(values: np.ndarray, known: np.ndarray) -> np.ndarray:
         up = ndimage.uniform_filter(up, size=(3, 3, 1), mode="nearest")
         alpha = np.clip(ww, 0.0, 1.0)[..., None]
         filled = alpha * (v / np.maximum(ww, 1e-9)[..., None]) + (1 - alpha) * up
-    return w[..., None] * values + (1 - w[..., None]) * filled
+    return filled.astype(np.float32)
+
+
+def fill_from(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(S, S, C) values with the pixels where `known` (S, S) bool is False filled
+    smoothly from the known ones (`_push_pull`)."""
+    if known.all() or not known.any():
+        return values
+    return np.where(known[..., None], values, _push_pull(values, known))
 
 
 def clean_fringe(rgb: np.ndarray, mask: np.ndarray, core: float = 0.95) -> np.ndarray:
     """(N, N, 3): the matte's soft edge (mask below `core`, where the image blends into
     the backdrop) and everything outside replaced by the subject's own colours, filled
-    smoothly from the inside: a texture has no backdrop at its edge."""
+    smoothly from the inside (at WORK resolution): a texture has no backdrop at its
+    edge, and the side walls sample it there."""
     inside = mask >= core
     if inside.all() or not inside.any():
         return rgb
-    return fill_from(rgb.astype(np.float32), inside).astype(np.float32)
+    n = rgb.shape[0]
+    f = n // WORK if n % WORK == 0 else 1
+    w = inside.astype(np.float32)
+    if f > 1:
+        ww = _area(w, WORK)
+        v = _area(rgb * w[..., None], WORK) / np.maximum(ww, 1e-9)[..., None]
+        filled = resize(_push_pull(v, ww), n)
+    else:
+        filled = _push_pull(rgb.astype(np.float32), w)
+    return np.where(inside[..., None], rgb, filled).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------
@@ -217,28 +246,26 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
     """The back's texture at the front's resolution.
 
     front (N, N, 3) sRGB [0, 1], its matte's fringe cleaned (`clean_fringe`), with its
-    mask (N, N) in [0, 1]; back (S, S, 3) the
-    predicted back colour (contract grid), back_mask (S, S) its mask (only used where
-    the front's is empty). Returns (N, N, 3) sRGB in [0, 1] in the same grid (the
-    outside filled from the rim) and what was found.
+    mask (N, N) in [0, 1]; back (S, S, 3) the predicted back colour (contract grid),
+    back_mask (S, S) its mask (used only where the front's is nearly empty). Returns
+    (N, N, 3) sRGB in [0, 1] in the same grid (outside the subject: the front's fill)
+    and what was found.
     """
     n = front.shape[0]
     info = BackTextureInfo()
-    inside_n = front_mask > 0.5
-    if inside_n.sum() < 64:
-        info.notes.append("subject too small: predicted back kept")
-        return resize(back, n).astype(np.float32), info
-    front_c = front
     w = min(WORK, n)
     inside = _area(front_mask.astype(np.float32), w) > 0.5
+    if inside.sum() < 16 and back_mask is not None:
+        inside = resize(back_mask, w) > 0.5
     if inside.sum() < 16:
-        inside = resize(back_mask, w) > 0.5 if back_mask is not None else inside
-    lab_f = to_lab(ndimage.gaussian_filter(_area(front_c, w), (0.7, 0.7, 0)))
+        info.notes.append("subject too small: predicted back kept")
+        return resize(back, n).astype(np.float32), info
+    lab_f = to_lab(ndimage.gaussian_filter(_area(front, w), (0.7, 0.7, 0)))
     lab_b = to_lab(resize(back.astype(np.float32), w))
 
     # 1. Palette, and the features only the front shows.
     centres = palette(lab_f[inside], seed=seed)
-    info.colours = len(centres)
+    info.colours = k = len(centres)
     labels = _nearest(lab_f, centres)
     features = front_only_features(labels, inside)
     info.front_only = round(float(features.sum() / inside.sum()), 3)
@@ -250,18 +277,18 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
     # 3. Colours: a spatial prior from the front's continuing colours (front-only
     # features take the colours around them), times how well the back's colour fits.
     _, (rr, cc) = ndimage.distance_transform_edt(~(inside & ~features), return_indices=True)
-    continuing = labels[rr, cc]
-    k = len(centres)
-    onehot = (continuing[..., None] == np.arange(k)).astype(np.float32) * inside[..., None]
-    prior = ndimage.gaussian_filter(onehot, (PRIOR_SIGMA * w, PRIOR_SIGMA * w, 0))
-    share = onehot.reshape(-1, k).sum(0) / max(onehot.sum(), 1)
+    onehot = (labels[rr, cc][..., None] == np.arange(k)).astype(np.float32) * inside[..., None]
+    q = max(8, w // 4)  # the prior is smooth: blurred on a coarser grid
+    sq = PRIOR_SIGMA * q
+    prior = resize(ndimage.gaussian_filter(_area(onehot, q), (sq, sq, 0), truncate=3.0), w)
+    share = onehot.reshape(-1, k).sum(0) / max(float(onehot.sum()), 1.0)
     prior = prior / np.maximum(prior.sum(-1, keepdims=True), 1e-6) + 0.02 * share
-    fit = ((_weighted(lab_b)[..., None, :] - _weighted(centres)) ** 2).sum(-1)
-    weight = prior * np.exp(-0.5 * fit / COLOUR_SIGMA ** 2) + 1e-9
+    fit = _sq_distances(_weighted(lab_b), _weighted(centres))
+    weight = prior * np.exp(-0.5 * fit / COLOUR_SIGMA ** 2) + 1e-12
     weight /= weight.sum(-1, keepdims=True)
-    wsum = (weight * inside[..., None]).reshape(-1, k).sum(0)
-    mean_b = np.einsum("hwk,hwc->kc", weight * inside[..., None], lab_b) / np.maximum(
-        wsum, 1e-6)[:, None]
+    inner = weight * inside[..., None]
+    mean_b = np.einsum("hwk,hwc->kc", inner, lab_b) / np.maximum(
+        inner.reshape(-1, k).sum(0), 1e-6)[:, None]
     target = np.zeros((k, 3), np.float32)
     spread = np.zeros((k, 3), np.float32)
     for j in range(k):
@@ -269,68 +296,94 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
         px = px if len(px) else lab_f[inside & (labels == j)]
         target[j] = px.mean(0) if len(px) else centres[j]
         spread[j] = px.std(0) if len(px) > 1 else 0.0
-    shifted = lab_b + weight @ (target - mean_b)
-    expected = weight @ target
-    limit = np.maximum(weight @ (1.5 * spread), np.array([8.0, 4.0, 4.0], np.float32))
-    layout = expected + np.clip(shifted - expected, -limit, limit)
-    layout_rgb = to_rgb(fill_from(layout, inside))
+    # Sharpened weights draw the colour boundaries; the back's own variation within
+    # a colour is kept at half strength, within that colour's spread on the front.
+    sharp = weight ** 4
+    sharp /= sharp.sum(-1, keepdims=True)
+    limit = np.maximum(sharp @ (1.5 * spread), np.array([8.0, 4.0, 4.0], np.float32))
+    residual = np.clip(RESIDUAL * (lab_b - sharp @ mean_b), -limit, limit)
+    layout = to_rgb(fill_from(sharp @ target + residual, inside))
 
     # 4. Detail: the front's high frequencies in random patches of the same colour.
-    detail = _detail(front_c, inside_n, resize(labels, n, order=0),
-                     resize(features.astype(np.float32), n) > 0.5,
-                     weight, seed, info)
+    coarse = max(1, int(round(n * DETAIL_SCALE)))
+    high = front - resize(_area(front, coarse), n)
+    detail = _detail(high, inside, labels, features, weight, seed, info)
 
-    # 5. The rim: the back is the front's texture along the silhouette.
-    base = resize(layout_rgb, n) + detail
-    depth = ndimage.distance_transform_edt(inside_n) / n
+    # 5. The rim: within RIM_BAND of the silhouette the back is the front's texture.
     lo, hi = RIM_BAND
-    rim = np.clip((hi - depth) / (hi - lo), 0.0, 1.0)
-    rim *= 1.0 - np.clip(resize(grown.astype(np.float32), n), 0.0, 1.0)
-    rim[~inside_n] = 1.0
-    out = rim[..., None] * front_c + (1 - rim[..., None]) * base
+    depth = ndimage.distance_transform_edt(inside) / w
+    rim = np.clip((hi - depth) / (hi - lo), 0.0, 1.0) * (1.0 - grown)
+    up = resize(np.concatenate([layout, rim[..., None]], axis=-1), n)
+    rim_n = np.where(front_mask > 0.5, up[..., 3], 1.0)[..., None]
+    out = rim_n * front + (1 - rim_n) * (up[..., :3] + detail)
     return np.clip(out, 0.0, 1.0).astype(np.float32), info
 
 
-def _detail(front: np.ndarray, inside: np.ndarray, labels: np.ndarray, features: np.ndarray,
-            cell_weight: np.ndarray, seed: int, info: BackTextureInfo) -> np.ndarray:
-    """(N, N, 3) high-pass detail for the back: overlapping patches (side PATCH, stride
-    half, sine windows whose squares sum to 1, so the detail's variance is kept) copied
-    from feature-free, low-edge areas of the front of each cell's palette colour.
-    cell_weight: (G, G, k) the back's colour weights on a coarser grid."""
-    n = front.shape[0]
+def _detail(high: np.ndarray, inside: np.ndarray, labels: np.ndarray, features: np.ndarray,
+            weight: np.ndarray, seed: int, info: BackTextureInfo) -> np.ndarray:
+    """(N, N, 3) detail for the back from the front's high-pass `high` (N, N, 3):
+    overlapping patches (side PATCH, stride half of it, sine windows whose squares sum
+    to 1, so the detail keeps its variance), each copied from a random place on the
+    front of the same palette colour, away from front-only features and from edges
+    (no patch may hold a pixel of more than EDGE × the colour's median detail energy).
+    inside, labels, features, weight (colour weights of the back, (w, w, k)): WORK grid."""
+    n, w = high.shape[0], inside.shape[0]
+    f = n / w
     p = max(8, int(round(PATCH * n)) // 2 * 2)
     half = p // 2
-    high = front - ndimage.gaussian_filter(front, (DETAIL_SIGMA * n, DETAIL_SIGMA * n, 0))
-    energy = ndimage.gaussian_filter((high ** 2).sum(-1), p / 4)
+    pw = max(2, int(round(p / f)))  # patch side on the WORK grid
+    energy = _area((high ** 2).sum(-1), w) if n % w == 0 else resize((high ** 2).sum(-1), w)
+    clean = inside & ~ndimage.binary_dilation(features, iterations=max(1, pw // 4))
+    k = weight.shape[-1]
     rng = np.random.default_rng(seed)
-    k = cell_weight.shape[-1]
     pools: list[np.ndarray | None] = []
-    clean_base = inside & ~ndimage.binary_dilation(features, iterations=half // 2)
     for j in range(k):
-        mine = clean_base & (labels == j)
-        if mine.sum() < p * p:
-            pools.append(None)
-            continue
-        calm = energy <= 3.0 * np.median(energy[mine])
-        room = ndimage.distance_transform_edt(mine & calm)
-        centres = np.argwhere(room > half * 0.75)
-        pools.append(centres if len(centres) >= 8 else None)
+        mine = clean & (labels == j)
+        pool = None
+        if mine.sum() >= pw * pw:
+            calm = mine & (energy <= EDGE * np.median(energy[mine]))
+            for need, where in ((0.99, calm), (0.9, calm), (0.9, mine)):
+                room = ndimage.uniform_filter(where.astype(np.float32), pw, mode="constant")
+                centres = np.argwhere(room >= need)
+                if len(centres) >= 8:
+                    pool = ((centres + 0.5) * f).astype(np.int64)
+                    break
+        pools.append(pool)
     info.detail_colours = sum(pool is not None for pool in pools)
-    window1 = np.sin(np.pi * (np.arange(p) + 0.5) / p)
-    window = (window1[:, None] * window1[None, :])[..., None]
+    if not info.detail_colours:
+        return np.zeros_like(high)
+    win1 = np.sin(np.pi * (np.arange(p) + 0.5) / p).astype(np.float32)
+    window = (win1[:, None] * win1[None, :])[..., None]
     pad = np.pad(high, ((p, p), (p, p), (0, 0)))
-    out = np.zeros((n + 2 * p, n + 2 * p, 3), np.float32)
-    g = cell_weight.shape[0]
-    for y in range(-half, n, half):
-        for x in range(-half, n, half):
-            cy = min(g - 1, max(0, (y + half) * g // n))
-            cx = min(g - 1, max(0, (x + half) * g // n))
-            pool = pools[int(np.argmax(cell_weight[cy, cx]))]
-            if pool is None:
-                continue
-            sy, sx = pool[rng.integers(len(pool))] - half + p
-            out[y + p:y + 2 * p, x + p:x + 2 * p] += window * pad[sy:sy + p, sx:sx + p]
-    return out[p:-p, p:-p] * inside[..., None]
+    flat = pad.reshape(-1, 3)
+    m = (n + half) // p + 2  # cells per row of one parity class
+    out = np.zeros((p + m * p + p, p + m * p + p, 3), np.float32)
+    ramp = np.arange(p)
+    colour = np.argmax(weight, axis=-1)
+    for py in (0, 1):
+        for px in (0, 1):
+            y0 = -half + py * half + p * np.arange(m)  # cell top-left rows, image coords
+            x0 = -half + px * half + p * np.arange(m)
+            cy = np.clip(((y0 + half) / f).astype(int), 0, w - 1)
+            cx = np.clip(((x0 + half) / f).astype(int), 0, w - 1)
+            cell_colour = colour[cy[:, None], cx[None, :]]
+            sy = np.zeros((m, m), np.int64)
+            sx = np.zeros((m, m), np.int64)
+            live = np.zeros((m, m), bool)
+            for j, pool in enumerate(pools):
+                pick = cell_colour == j
+                if pool is None or not pick.any():
+                    continue
+                chosen = pool[rng.integers(len(pool), size=int(pick.sum()))]
+                sy[pick], sx[pick] = chosen[:, 0] - half + p, chosen[:, 1] - half + p
+                live[pick] = True
+            index = ((sy[:, :, None, None] + ramp[None, None, :, None]) * pad.shape[1]
+                     + sx[:, :, None, None] + ramp[None, None, None, :])
+            tiles = np.take(flat, index, axis=0) * window * live[:, :, None, None, None]
+            tiles = tiles.transpose(0, 2, 1, 3, 4).reshape(m * p, m * p, 3)
+            oy, ox = p - half + py * half, p - half + px * half
+            out[oy:oy + m * p, ox:ox + m * p] += tiles
+    return out[p:p + n, p:p + n] * (resize(inside.astype(np.float32), n) > 0.5)[..., None]
 
 
 # --------------------------------------------------------------------------------------

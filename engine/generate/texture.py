@@ -56,4 +56,5 @@ def texture_atlas(front_rgb: np.ndarray, front_mask: np.ndarray, back_color: np.
                           resize(back_mask, half), size), None
     front = clean_fringe(front_rgb, front_mask)
     back, info = back_texture(front, front_mask, back_color, back_mask)
-    return bake_atlas(front, front_mask, back, front_mask, size), info
+    filled = np.ones(front_mask.shape, np.float32)  # both are already filled outside
+    return bake_atlas(front, filled, back, filled, size), info
