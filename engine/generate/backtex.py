@@ -306,7 +306,8 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
 
     # 4. Detail: the front's high frequencies in random patches of the same colour.
     coarse = max(1, int(round(n * DETAIL_SCALE)))
-    high = front - resize(_area(front, coarse), n)
+    luma = _luma(front)
+    high = luma - resize(_area(luma, coarse), n)
     detail = _detail(high, inside, labels, features, weight, seed, info)
 
     # 5. The rim: within RIM_BAND of the silhouette the back is the front's texture.
@@ -315,13 +316,13 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
     rim = np.clip((hi - depth) / (hi - lo), 0.0, 1.0) * (1.0 - grown)
     up = resize(np.concatenate([layout, rim[..., None]], axis=-1), n)
     rim_n = np.where(front_mask > 0.5, up[..., 3], 1.0)[..., None]
-    out = rim_n * front + (1 - rim_n) * (up[..., :3] + detail)
+    out = rim_n * front + (1 - rim_n) * (up[..., :3] + detail[..., None])
     return np.clip(out, 0.0, 1.0).astype(np.float32), info
 
 
 def _detail(high: np.ndarray, inside: np.ndarray, labels: np.ndarray, features: np.ndarray,
             weight: np.ndarray, seed: int, info: BackTextureInfo) -> np.ndarray:
-    """(N, N, 3) detail for the back from the front's high-pass `high` (N, N, 3):
+    """(N, N) detail (luma) for the back from the front's high-pass luma `high` (N, N):
     overlapping patches (side PATCH, stride half of it, sine windows whose squares sum
     to 1, so the detail keeps its variance), each copied from a random place on the
     front of the same palette colour, away from front-only features and from edges
@@ -332,7 +333,7 @@ def _detail(high: np.ndarray, inside: np.ndarray, labels: np.ndarray, features: 
     p = max(8, int(round(PATCH * n)) // 2 * 2)
     half = p // 2
     pw = max(2, int(round(p / f)))  # patch side on the WORK grid
-    energy = _area((high ** 2).sum(-1), w) if n % w == 0 else resize((high ** 2).sum(-1), w)
+    energy = _area(high ** 2, w)
     clean = inside & ~ndimage.binary_dilation(features, iterations=max(1, pw // 4))
     k = weight.shape[-1]
     rng = np.random.default_rng(seed)
@@ -353,11 +354,11 @@ def _detail(high: np.ndarray, inside: np.ndarray, labels: np.ndarray, features: 
     if not info.detail_colours:
         return np.zeros_like(high)
     win1 = np.sin(np.pi * (np.arange(p) + 0.5) / p).astype(np.float32)
-    window = (win1[:, None] * win1[None, :])[..., None]
-    pad = np.pad(high, ((p, p), (p, p), (0, 0)))
-    flat = pad.reshape(-1, 3)
+    window = win1[:, None] * win1[None, :]
+    pad = np.pad(high, p)
+    flat = pad.ravel()
     m = (n + half) // p + 2  # cells per row of one parity class
-    out = np.zeros((p + m * p + p, p + m * p + p, 3), np.float32)
+    out = np.zeros((p + m * p + p, p + m * p + p), np.float32)
     ramp = np.arange(p)
     colour = np.argmax(weight, axis=-1)
     for py in (0, 1):
@@ -379,11 +380,11 @@ def _detail(high: np.ndarray, inside: np.ndarray, labels: np.ndarray, features: 
                 live[pick] = True
             index = ((sy[:, :, None, None] + ramp[None, None, :, None]) * pad.shape[1]
                      + sx[:, :, None, None] + ramp[None, None, None, :])
-            tiles = np.take(flat, index, axis=0) * window * live[:, :, None, None, None]
-            tiles = tiles.transpose(0, 2, 1, 3, 4).reshape(m * p, m * p, 3)
+            tiles = np.take(flat, index) * window * live[:, :, None, None]
+            tiles = tiles.transpose(0, 2, 1, 3).reshape(m * p, m * p)
             oy, ox = p - half + py * half, p - half + px * half
             out[oy:oy + m * p, ox:ox + m * p] += tiles
-    return out[p:p + n, p:p + n] * (resize(inside.astype(np.float32), n) > 0.5)[..., None]
+    return out[p:p + n, p:p + n] * (resize(inside.astype(np.float32), n) > 0.5)
 
 
 # --------------------------------------------------------------------------------------
