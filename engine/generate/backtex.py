@@ -55,6 +55,7 @@ RIM_BAND = (0.004, 0.025)  # the back is the front's texture up to the first, fa
 DETAIL_SCALE = 1 / 4  # detail: the front minus its copy at this share of its resolution
 PATCH = 1 / 16  # detail patch side (stride half of it)
 EDGE = 4.0  # a detail patch holds no pixel of more than this × its colour's median energy
+SHARPEN = 4.0  # colour weights raised to this power draw the back's colour boundaries
 RESIDUAL = 0.5  # share of the predicted back's own variation within a colour that is kept
 
 
@@ -298,7 +299,7 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
         spread[j] = px.std(0) if len(px) > 1 else 0.0
     # Sharpened weights draw the colour boundaries; the back's own variation within
     # a colour is kept at half strength, within that colour's spread on the front.
-    sharp = weight ** 4
+    sharp = weight ** SHARPEN
     sharp /= sharp.sum(-1, keepdims=True)
     limit = np.maximum(sharp @ (1.5 * spread), np.array([8.0, 4.0, 4.0], np.float32))
     residual = np.clip(RESIDUAL * (lab_b - sharp @ mean_b), -limit, limit)
@@ -326,25 +327,28 @@ def _detail(high: np.ndarray, inside: np.ndarray, labels: np.ndarray, features: 
     overlapping patches (side PATCH, stride half of it, sine windows whose squares sum
     to 1, so the detail keeps its variance), each copied from a random place on the
     front of the same palette colour, away from front-only features and from edges
-    (no patch may hold a pixel of more than EDGE × the colour's median detail energy).
+    (no patch may hold a pixel of more than EDGE × the colour's median detail energy, or
+    the whole subject's, whichever is less: a colour that is all structure, a wheel's
+    hub, lends none).
     inside, labels, features, weight (colour weights of the back, (w, w, k)): WORK grid."""
     n, w = high.shape[0], inside.shape[0]
     f = n / w
     p = max(8, int(round(PATCH * n)) // 2 * 2)
     half = p // 2
     pw = max(2, int(round(p / f)))  # patch side on the WORK grid
-    energy = _area(high ** 2, w)
+    energy = ndimage.gaussian_filter(_area(high ** 2, w), 1.0)  # local, not per pixel
     clean = inside & ~ndimage.binary_dilation(features, iterations=max(1, pw // 4))
     k = weight.shape[-1]
     rng = np.random.default_rng(seed)
+    typical = float(np.median(energy[clean])) if clean.any() else 0.0
     pools: list[np.ndarray | None] = []
     for j in range(k):
         mine = clean & (labels == j)
         pool = None
         if mine.sum() >= pw * pw:
-            calm = mine & (energy <= EDGE * np.median(energy[mine]))
-            for need, where in ((0.99, calm), (0.9, calm), (0.9, mine)):
-                room = ndimage.uniform_filter(where.astype(np.float32), pw, mode="constant")
+            calm = mine & (energy <= EDGE * min(float(np.median(energy[mine])), typical))
+            for need in (0.99, 0.9):
+                room = ndimage.uniform_filter(calm.astype(np.float32), pw, mode="constant")
                 centres = np.argwhere(room >= need)
                 if len(centres) >= 8:
                     pool = ((centres + 0.5) * f).astype(np.int64)
@@ -426,13 +430,14 @@ def chroma_shift(front: np.ndarray, back: np.ndarray, mask: np.ndarray) -> float
 def palette_distance(front: np.ndarray, back: np.ndarray, mask: np.ndarray,
                      samples: int = 4000) -> float:
     """Mean ΔE' from each back pixel to the nearest colour the front shows (subject
-    pixels, lightness weighted by L_WEIGHT): 0 when the back uses only front colours."""
+    pixels, lightness counted half): 0 when the back uses only front colours."""
     from scipy.spatial import cKDTree
 
     inner = mask > 0.5
     rng = np.random.default_rng(0)
-    f = _weighted(to_lab(front)[inner])
-    b = _weighted(to_lab(back)[inner])
+    weights = np.array([0.5, 1.0, 1.0], np.float32)  # lightness counts half
+    f = to_lab(front)[inner] * weights
+    b = to_lab(back)[inner] * weights
     f = f[rng.choice(len(f), min(samples, len(f)), replace=False)]
     b = b[rng.choice(len(b), min(samples, len(b)), replace=False)]
     return float(cKDTree(f).query(b)[0].mean())
