@@ -12,6 +12,10 @@ texture space, front and back in the front view's pixel grid (backtex's metrics)
 - palette distance: mean ΔE' from a back pixel to the nearest colour the front shows;
 - the texture stage's time (ms, best of 3) both ways.
 
+`--seam GLB...` instead prints the side walls' seam of generated assets: the mean
+ΔE between the front-coloured and the back-coloured copy of each point on the walls'
+middle.
+
 `--sheet PNG` also generates both assets (in-process, shipped defaults otherwise) and
 renders front, side (90°), back (180°) and a 3/4 back (225°) of each, off above on.
 
@@ -80,6 +84,39 @@ def score_image(image: Path, texture_size: int = 1024) -> dict:
     return row
 
 
+def wall_seam(glb: Path) -> float:
+    """Mean ΔE (CIE76) across the side walls' middle: every middle-ring point is in the
+    GLB twice at one position, once with a front UV (u < 0.5) and once with a back UV;
+    both are sampled in the atlas (bilinear) and compared. 0: no seam."""
+    import trimesh
+
+    from engine.generate.backtex import to_lab
+
+    mesh = trimesh.load(glb, force="mesh", process=False)
+    atlas = np.asarray(mesh.visual.material.baseColorTexture.convert("RGB")) / 255.0
+    uv = np.asarray(mesh.visual.uv)
+    key = np.round(np.asarray(mesh.vertices) * 1e6).astype(np.int64)
+    _, group = np.unique(key, axis=0, return_inverse=True)
+    group = group.ravel()
+    front, back = {}, {}
+    for i, g in enumerate(group):
+        (front if uv[i, 0] < 0.5 else back).setdefault(g, i)
+    pairs = np.array([(front[g], back[g]) for g in front if g in back])
+    if not len(pairs):
+        return float("nan")
+    h, w = atlas.shape[:2]
+
+    def sample(i):  # glTF UV: v down from the top of the image
+        x, y = uv[i, 0] * w - 0.5, uv[i, 1] * h - 0.5
+        from scipy import ndimage
+
+        return np.stack([ndimage.map_coordinates(atlas[..., c], [y, x], order=1,
+                                                 mode="nearest") for c in range(3)], -1)
+
+    a, b = to_lab(sample(pairs[:, 0])), to_lab(sample(pairs[:, 1]))
+    return float(np.linalg.norm(a - b, axis=-1).mean())
+
+
 def table(rows: list[dict]) -> str:
     head = ("| input | detail ratio ↑ off → on | ghost ↓ | chroma shift ↓ | palette dist ↓ "
             "| front-only | ms off → on |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
@@ -134,7 +171,13 @@ def main(argv=None) -> int:
     p.add_argument("--sheet", type=Path, help="before/after contact sheet PNG")
     p.add_argument("--sheet-only", nargs="*", help="image names (stems) for the sheet")
     p.add_argument("--work", type=Path, default=Path("/tmp/maquette-backtex"))
+    p.add_argument("--seam", action="store_true",
+                   help="the arguments are generated GLBs: print each one's wall seam (ΔE)")
     args = p.parse_args(argv)
+    if args.seam:
+        for glb in args.images:
+            print(f"{glb}\t{wall_seam(glb):.2f}")
+        return 0
     rows = []
     for image in args.images:
         rows.append(score_image(image))

@@ -51,7 +51,8 @@ RIM_TOUCH = 0.012  # a region within this of the outside reaches the silhouette
 GHOST_GROW = 0.02  # features grown by this (the back's blur) before inpainting
 PRIOR_SIGMA = 0.06  # spatial prior of the back's colours: the front's colours this near
 COLOUR_SIGMA = 14.0  # ΔE': how far a back pixel's colour may be from a palette colour
-RIM_BAND = (0.004, 0.025)  # the back is the front's texture up to the first, fades by the 2nd
+RIM = 0.01  # the back is the front's texture this far inside the silhouette (at least)
+RIM_FADE = 0.02  # and fades to the rebuilt back over this much further in
 DETAIL_SCALE = 1 / 4  # detail: the front minus its copy at this share of its resolution
 PATCH = 1 / 16  # detail patch side (stride half of it)
 EDGE = 4.0  # a detail patch holds no pixel of more than this × its colour's median energy
@@ -242,13 +243,15 @@ def front_only_features(labels: np.ndarray, inside: np.ndarray) -> np.ndarray:
 
 
 def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
-                 back_mask: np.ndarray | None = None, seed: int = 0
+                 back_mask: np.ndarray | None = None, seed: int = 0, rim: float = RIM
                  ) -> tuple[np.ndarray, BackTextureInfo]:
     """The back's texture at the front's resolution.
 
     front (N, N, 3) sRGB [0, 1], its matte's fringe cleaned (`clean_fringe`), with its
     mask (N, N) in [0, 1]; back (S, S, 3) the predicted back colour (contract grid),
-    back_mask (S, S) its mask (used only where the front's is nearly empty). Returns
+    back_mask (S, S) its mask (used only where the front's is nearly empty); rim: how
+    far inside the silhouette (crop units) the back is the front's texture (at least
+    as far as the side walls sample it, so their two halves agree). Returns
     (N, N, 3) sRGB in [0, 1] in the same grid (outside the subject: the front's fill)
     and what was found.
     """
@@ -311,11 +314,10 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
     high = luma - resize(_area(luma, coarse), n)
     detail = _detail(high, inside, labels, features, weight, seed, info)
 
-    # 5. The rim: within RIM_BAND of the silhouette the back is the front's texture.
-    lo, hi = RIM_BAND
+    # 5. The rim: near the silhouette the back is the front's texture.
     depth = ndimage.distance_transform_edt(inside) / w
-    rim = np.clip((hi - depth) / (hi - lo), 0.0, 1.0) * (1.0 - grown)
-    up = resize(np.concatenate([layout, rim[..., None]], axis=-1), n)
+    band = np.clip((max(rim, RIM) + RIM_FADE - depth) / RIM_FADE, 0.0, 1.0) * (1.0 - grown)
+    up = resize(np.concatenate([layout, band[..., None]], axis=-1), n)
     rim_n = np.where(front_mask > 0.5, up[..., 3], 1.0)[..., None]
     out = rim_n * front + (1 - rim_n) * (up[..., :3] + detail[..., None])
     return np.clip(out, 0.0, 1.0).astype(np.float32), info

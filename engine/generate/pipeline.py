@@ -22,6 +22,7 @@ from engine.fileio import atomic_output
 from engine.generate.classical import CLASSICAL_ID, inflate
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
+    WALL_INSET_PX,
     LayeredMesh,
     footprint_turn,
     grid_for_faces,
@@ -171,7 +172,8 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
 
     hi_res = frame_subject(reference, settings.texture_size // 2, ratio, background)
     atlas, _ = texture_atlas(hi_res.image, hi_res.mask, prediction.back_color,
-                             prediction.mask, settings.texture_size, settings.back_texture)
+                             prediction.mask, settings.texture_size, settings.back_texture,
+                             rim=(WALL_INSET_PX + 1.5) / mesh_info["grid"])
     asset = to_trimesh(mesh, atlas)
     lap("texture")
 

@@ -92,8 +92,11 @@ def _smooth_outline(col: np.ndarray, row: np.ndarray, a: np.ndarray, b: np.ndarr
     return col, row
 
 
-def _inset_uv(inside: np.ndarray, rows: np.ndarray, cols: np.ndarray, depth: int = 2
-              ) -> np.ndarray:
+WALL_INSET_PX = 2  # grid pixels inside the silhouette where the side walls take colour
+
+
+def _inset_uv(inside: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+              depth: int = WALL_INSET_PX) -> np.ndarray:
     """(k, 2) image-space (u, v) in [0, 1] of a point `depth` pixels inside the mask
     from each pixel corner (rows, cols), reached by walking up the smoothed distance
     field; a part too thin for that stops on its own middle (an antenna keeps its own

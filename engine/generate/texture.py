@@ -44,17 +44,18 @@ def bake_atlas(front_rgb: np.ndarray, front_mask: np.ndarray, back_rgb: np.ndarr
 
 
 def texture_atlas(front_rgb: np.ndarray, front_mask: np.ndarray, back_color: np.ndarray,
-                  back_mask: np.ndarray, size: int, rebuild_back: bool = True
-                  ) -> tuple[Image.Image, BackTextureInfo | None]:
+                  back_mask: np.ndarray, size: int, rebuild_back: bool = True,
+                  rim: float = 0.0) -> tuple[Image.Image, BackTextureInfo | None]:
     """The atlas from the framed front at size/2 (front_rgb, front_mask) and the
     model's back colour and mask (S×S, contract grid). rebuild_back: the back from
     `backtex.back_texture` (and the front's matte fringe cleaned); False: the predicted
-    back colour as it is (the earlier texture, for comparison)."""
+    back colour as it is (the earlier texture, for comparison). rim: how far inside the
+    silhouette (crop units) the side walls sample the texture (`back_texture`)."""
     half = size // 2
     if not rebuild_back:
         return bake_atlas(front_rgb, front_mask, resize(back_color, half),
                           resize(back_mask, half), size), None
     front = clean_fringe(front_rgb, front_mask)
-    back, info = back_texture(front, front_mask, back_color, back_mask)
+    back, info = back_texture(front, front_mask, back_color, back_mask, rim=rim)
     filled = np.ones(front_mask.shape, np.float32)  # both are already filled outside
     return bake_atlas(front, filled, back, filled, size), info
