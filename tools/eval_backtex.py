@@ -10,7 +10,8 @@ texture space, front and back in the front view's pixel grid (backtex's metrics)
   pixel (a mirrored copy of the front seen from behind), away from the silhouette;
 - chroma shift: |mean a*b* of the back − the front's| (ΔE), the overall cast;
 - palette distance: mean ΔE' from a back pixel to the nearest colour the front shows;
-- the texture stage's time (ms, best of 3) both ways.
+- the texture stage's CPU time (ms of this process, best of 3: steady on a shared
+  machine) both ways.
 
 `--seam GLB...` instead prints the side walls' seam of generated assets: the mean
 ΔE between the front-coloured and the back-coloured copy of each point on the walls'
@@ -70,10 +71,10 @@ def score_image(image: Path, texture_size: int = 1024) -> dict:
     for name, rebuild in (("off", False), ("on", True)):
         times = []
         for _ in range(3):
-            t = time.perf_counter()
+            t = time.process_time()
             atlas, info = texture_atlas(hi.image, hi.mask, prediction.back_color,
                                         prediction.mask, texture_size, rebuild)
-            times.append(time.perf_counter() - t)
+            times.append(time.process_time() - t)
         front, back = panels(atlas, texture_size // 2)
         for metric in METRICS:
             row[f"{metric}_{name}"] = round(getattr(backtex, metric)(front, back, hi.mask), 3)
@@ -119,7 +120,7 @@ def wall_seam(glb: Path) -> float:
 
 def table(rows: list[dict]) -> str:
     head = ("| input | detail ratio ↑ off → on | ghost ↓ | chroma shift ↓ | palette dist ↓ "
-            "| front-only | ms off → on |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+            "| front-only | CPU ms off → on |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
     lines = []
     for r in rows + [mean_row(rows)]:
         cells = [f"{r[m + '_off']:.2f} → **{r[m + '_on']:.2f}**" for m in METRICS]
