@@ -52,7 +52,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     settings = GenerateSettings(device=args.device, model=args.model, faces=args.faces,
                                 texture_size=args.texture_size, height=args.height,
                                 mirror_average=args.mirror_average, upright=args.upright,
-                                square=args.square)
+                                square=args.square, back_texture=args.back_texture)
     result = generate_asset(Path(args.image), Path(args.output), settings, log=print)
     report = result.report
     for warning in report["warnings"]:
@@ -353,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="once upright, turn the asset about the vertical so a rectangular "
                           "footprint (a box, a table, a car) is square to the axes (default "
                           "on; round footprints are never turned)")
+    gen.add_argument("--back-texture", action=argparse.BooleanOptionalAction, default=True,
+                     help="rebuild the back's texture from the front: no mirrored ghosts of "
+                          "its features, only the colours it shows, its materials' detail at "
+                          "full resolution, no seam on the sides (default on; off: the "
+                          "model's back colour as predicted)")
     gen.set_defaults(func=cmd_generate)
 
     inspect = sub.add_parser("inspect", help="technical report and contact sheet of an asset")

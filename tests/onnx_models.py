@@ -18,9 +18,13 @@ STD = [0.5, 0.5, 0.5, 0.5]
 def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
                        thickness: float = 0.15, output_names: dict | None = None,
                        card_size: int | None = None, static_size: bool = True,
-                       view_elevation: float | None = None) -> Path:
+                       view_elevation: float | None = None,
+                       back_tint: tuple[tuple[float, float, float], tuple[float, float, float]]
+                       | None = None) -> Path:
     """Write NAME.onnx and NAME.json into `directory`; returns the card path. With
-    `view_elevation`, a fifth output `view_elevation` [1, 1] holds that constant."""
+    `view_elevation`, a fifth output `view_elevation` [1, 1] holds that constant. With
+    `back_tint` (gain, offset), the back colour is the front colour × gain + offset per
+    channel: a ghost of the front (same pixel grid) with a colour cast."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -45,7 +49,8 @@ def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
         helper.make_node("Slice", ["image", "starts_m", "ends_m", "axis1"], ["m_n"]),
         # undo (x - 0.5) / 0.5
         helper.make_node("Mul", ["rgb_n", "half"], ["rgb_h"]),
-        helper.make_node("Add", ["rgb_h", "half"], [names["back_color"]]),
+        helper.make_node("Add", ["rgb_h", "half"],
+                         ["rgb_t" if back_tint is not None else names["back_color"]]),
         helper.make_node("Mul", ["m_n", "half"], ["m_h"]),
         helper.make_node("Add", ["m_h", "half"], ["m"]),
         helper.make_node("Sub", ["m", "half"], ["m_c"]),
@@ -53,6 +58,12 @@ def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
         helper.make_node("Mul", ["m", "neg_thick"], [names["front_depth"]]),
         helper.make_node("Mul", ["m", "thick"], [names["back_depth"]]),
     ]
+    if back_tint is not None:
+        gain, offset = back_tint
+        nodes += [const("tint_gain", np.reshape(gain, (1, 3, 1, 1))),
+                  const("tint_offset", np.reshape(offset, (1, 3, 1, 1))),
+                  helper.make_node("Mul", ["rgb_t", "tint_gain"], ["rgb_g"]),
+                  helper.make_node("Add", ["rgb_g", "tint_offset"], [names["back_color"]])]
     inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 4, dim, dim])]
     outputs = [helper.make_tensor_value_info(names[k], TensorProto.FLOAT, [1, c, dim, dim])
                for k, c in (("mask", 1), ("front_depth", 1), ("back_depth", 1),

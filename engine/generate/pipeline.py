@@ -24,6 +24,7 @@ from engine.fileio import Transaction, guard_inputs
 from engine.generate.classical import CLASSICAL_ID, inflate
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
+    WALL_INSET_PX,
     LayeredMesh,
     grid_for_faces,
     layered_mesh,
@@ -33,7 +34,7 @@ from engine.generate.reconstruct import (
     turn_about_vertical,
 )
 from engine.generate.runtime import Prediction, get_model
-from engine.generate.texture import bake_atlas
+from engine.generate.texture import texture_atlas
 from engine.resources import resource_path
 
 MODELS_DIR = resource_path("models")
@@ -52,6 +53,7 @@ class GenerateSettings:
     mirror_average: bool = True  # also predict the mirrored image and average
     upright: bool = True  # undo the view's elevation when the model estimates it
     square: bool = True  # once upright, turn a rectangular footprint square to the axes
+    back_texture: bool = True  # rebuild the back's texture from the front (backtex.py)
 
     def validate(self) -> None:
         if not 500 <= self.faces <= 2_000_000:
@@ -188,9 +190,9 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     lap("reconstruct")
 
     hi_res = frame_subject(reference, settings.texture_size // 2, ratio, background)
-    back_rgb = _resize(prediction.back_color, settings.texture_size // 2)
-    back_mask = _resize(prediction.mask, settings.texture_size // 2)
-    atlas = bake_atlas(hi_res.image, hi_res.mask, back_rgb, back_mask, settings.texture_size)
+    atlas, _ = texture_atlas(hi_res.image, hi_res.mask, prediction.back_color,
+                             prediction.mask, settings.texture_size, settings.back_texture,
+                             rim=(WALL_INSET_PX + 1.5) / mesh_info["grid"])
     asset = to_trimesh(mesh, atlas)
     orientation = orientation_record(model_info["id"], mesh_info)
     asset.metadata[RECORD_KEY] = orientation  # the GLB's meshes[0].extras.maquette

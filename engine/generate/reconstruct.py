@@ -93,18 +93,41 @@ def _smooth_outline(col: np.ndarray, row: np.ndarray, a: np.ndarray, b: np.ndarr
     return col, row
 
 
-def _inset_uv(inside: np.ndarray, rows: np.ndarray, cols: np.ndarray, depth: int = 2
-              ) -> np.ndarray:
-    """(k, 2) image-space (u, v) in [0, 1] of the pixel centre nearest to each pixel
-    corner (rows, cols) that lies `depth` pixels inside the mask, or in a part too
-    thin for that (an antenna keeps its own colour, not the body's)."""
+WALL_INSET_PX = 2  # grid pixels inside the silhouette where the side walls take colour
+
+
+def _inset_uv(inside: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+              depth: int = WALL_INSET_PX) -> np.ndarray:
+    """(k, 2) image-space (u, v) in [0, 1] of a point `depth` pixels inside the mask
+    from each pixel corner (rows, cols), reached by walking up the smoothed distance
+    field; a part too thin for that stops on its own middle (an antenna keeps its own
+    colour, not the body's). The walk moves continuously with the corner, so the side
+    walls' colours run smoothly along the outline (a nearest-pixel inset jumped from
+    pixel to pixel and striped the walls)."""
     s = inside.shape[0]
-    core = ndimage.binary_erosion(inside, iterations=depth)
-    square = np.ones((3, 3), bool)
-    thin = inside & ~ndimage.binary_dilation(core, square, iterations=depth + 1)
-    _, (near_r, near_c) = ndimage.distance_transform_edt(~(core | thin), return_indices=True)
-    pr, pc = np.clip(rows, 0, s - 1), np.clip(cols, 0, s - 1)
-    return np.stack([(near_c[pr, pc] + 0.5) / s, (near_r[pr, pc] + 0.5) / s], axis=1)
+    inner = ndimage.distance_transform_edt(inside)
+    signed = inner - ndimage.distance_transform_edt(~inside)
+    smooth = ndimage.gaussian_filter(signed, 1.0)
+    grad_r, grad_c = np.gradient(smooth)
+    # Pixel centres are at integers here; corner (r, c) of the mesh is at (r - ½, c - ½).
+    pos = np.stack([rows - 0.5, cols - 0.5]).astype(np.float64)
+    level = ndimage.map_coordinates(smooth, pos, order=1, mode="nearest")
+    moving = np.ones(pos.shape[1], bool)
+    step = 0.25
+    for _ in range(int((depth + 1.5) / step)):
+        g = np.stack([ndimage.map_coordinates(grad_r, pos, order=1, mode="nearest"),
+                      ndimage.map_coordinates(grad_c, pos, order=1, mode="nearest")])
+        g /= np.maximum(np.linalg.norm(g, axis=0), 1e-9)
+        new = pos + step * g
+        new_level = ndimage.map_coordinates(smooth, new, order=1, mode="nearest")
+        reached = ndimage.map_coordinates(inner, np.round(pos), order=0, mode="nearest")
+        moving &= (new_level > level) & (reached < depth + 1)  # not past a ridge, not there
+        pos = np.where(moving, new, pos)
+        level = np.where(moving, new_level, level)
+        if not moving.any():
+            break
+    pos = np.clip(pos, 0, s - 1)
+    return np.stack([(pos[1] + 0.5) / s, (pos[0] + 0.5) / s], axis=1)
 
 
 def _atlas_uv(image_uv: np.ndarray, back: bool) -> np.ndarray:
@@ -173,7 +196,7 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
     k = len(ring)
     slot = np.full(n, -1, np.int64)
     slot[ring] = np.arange(k)
-    inset = _inset_uv(inside, cr[ring], cc[ring])
+    inset = _inset_uv(inside, row[ring], col[ring])
     mid_v = 0.5 * (front_v[ring] + back_v[ring])
     fa, fb = 2 * n + slot[a], 2 * n + slot[b]  # middle ring, front colours
     ba, bb = fa + k, fb + k  # middle ring, back colours
