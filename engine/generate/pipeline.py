@@ -20,6 +20,7 @@ from scipy import ndimage
 from engine.asset.topology import analyse
 from engine.fileio import atomic_output
 from engine.generate.classical import CLASSICAL_ID, inflate
+from engine.generate.delight import delight
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
     LayeredMesh,
@@ -169,9 +170,13 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     lap("reconstruct")
 
     hi_res = frame_subject(reference, settings.texture_size // 2, ratio, background)
+    front_rgb = hi_res.image
+    if prediction.front_albedo is not None:  # the card's model delights the front
+        front_rgb = delight(front_rgb, framed.image, framed.mask, prediction.front_albedo)
+    mesh_info["front_texture"] = "delit" if prediction.front_albedo is not None else "image"
     back_rgb = _resize(prediction.back_color, settings.texture_size // 2)
     back_mask = _resize(prediction.mask, settings.texture_size // 2)
-    atlas = bake_atlas(hi_res.image, hi_res.mask, back_rgb, back_mask, settings.texture_size)
+    atlas = bake_atlas(front_rgb, hi_res.mask, back_rgb, back_mask, settings.texture_size)
     asset = to_trimesh(mesh, atlas)
     lap("texture")
 
