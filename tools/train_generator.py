@@ -167,12 +167,14 @@ class ShardData:
     """All samples of a set of shards in memory (uint8 / float16), on `device` (a GPU
     holds tens of thousands of 128 px samples; batches are then cut there)."""
 
-    def __init__(self, device: str = "cpu", back_target: str = "lit",
+    def __init__(self, device: str = "cpu", back_target: str | None = None,
                  front_albedo: bool = False):
+        """back_target: a key of BACK_TARGETS (the batch's `back_rgb`), None = none."""
         self.device = device
-        self.back_key = BACK_TARGETS[back_target]
+        self.back_key = BACK_TARGETS[back_target] if back_target else None
         self.front_albedo = front_albedo
-        self.KEYS = ("rgba", self.back_key, "mask", "front", "back") + \
+        self.KEYS = ("rgba", "mask", "front", "back") + \
+            ((self.back_key,) if self.back_key else ()) + \
             (("front_albedo",) if front_albedo else ())
         self.loaded: set[str] = set()
         self.parts: dict[str, list[torch.Tensor]] = {k: [] for k in self.KEYS}
@@ -216,13 +218,14 @@ class ShardData:
         a = self.arrays
         idx = torch.as_tensor(idx, device=self.device)
         rgba = a["rgba"][idx].permute(0, 3, 1, 2).float() / 255
-        brgba = a[self.back_key][idx].permute(0, 3, 1, 2).float() / 255
         b = {
-            "rgb": rgba[:, :3], "alpha": rgba[:, 3:4], "back_rgb": brgba[:, :3],
+            "rgb": rgba[:, :3], "alpha": rgba[:, 3:4],
             "mask": a["mask"][idx].float()[:, None],
             "front": a["front"][idx].float()[:, None],
             "back": a["back"][idx].float()[:, None],
         }
+        if self.back_key:
+            b["back_rgb"] = a[self.back_key][idx].permute(0, 3, 1, 2)[:, :3].float() / 255
         if self.front_albedo:
             b["front_rgb"] = a["front_albedo"][idx].permute(0, 3, 1, 2).float() / 255
         return b
