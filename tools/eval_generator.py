@@ -310,8 +310,8 @@ def contact_sheet(items: list[tuple[Path, Path]], png: Path, cell: int = 160) ->
 def procedural_assets(count: int, seed: int, folder: Path) -> list[Path]:
     """GLBs of `count` procedural objects (object i: default_rng([seed, i])), named
     by index and family, in `folder`."""
-    from engine.asset.procedural import export_glb
-    from tools.dataset_shapes import random_object
+    from tools.procedural.objects import random_object
+    from tools.procedural.samples import export_glb
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -374,7 +374,7 @@ def main(argv=None) -> int:
     p.add_argument("--only", nargs="*", help="asset file names to evaluate")
     p.add_argument("--sheet", type=Path, help="contact sheet PNG: input + 4 turntable views")
     p.add_argument("--procedural", type=int, default=0, metavar="N",
-                   help="evaluate N procedural objects (tools/dataset_shapes.py, seed "
+                   help="evaluate N procedural objects (tools/procedural/objects.py, seed "
                         "--seed) instead of --assets: a validation set to decide on changes "
                         "without touching the held-out meshes")
     p.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="seed of --procedural")

@@ -88,10 +88,10 @@ def front_albedo_metrics(sess, data: ShardData, batch: int = 16) -> dict[str, fl
 
 def training_data_text(look: str, train_size, size: int, val_count: int) -> str:
     """The card's `training_data` sentence for a dataset of make_dataset's `look`."""
-    objects = ("Procedural objects only (tools/dataset_shapes.py: primitives, bevelled boxes, "
+    objects = ("Procedural objects only (tools/procedural/objects.py: primitives, bevelled boxes, "
                "surfaces of revolution, extrusions of random outlines, unions of parts "
                "(characters, furniture, props), noise-displaced blobs/rocks, and "
-               "engine.asset.procedural SAMPLE_ASSETS)")
+               "tools.procedural.samples SAMPLE_ASSETS)")
     if look == "photo":
         views = (" plus thin parts and open frames (bikes, desk lamps, slat chairs, bar "
                  "stools, frame tables, easels), with photographic materials (fabric, wood, "

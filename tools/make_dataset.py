@@ -1,6 +1,6 @@
 """Render layered-depth training data for the image → 3D generator with Maquette's stage.
 
-Each sample is one procedural object (tools/dataset_shapes.py) seen from one random
+Each sample is one procedural object (tools/procedural/objects.py) seen from one random
 view, in the conventions of docs/GENERATOR_INTERFACE.md:
 
 - `rgba`   (N, S, S, 4) uint8: the lit render, straight alpha = coverage (MSAA),
@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.dataset_shapes import LOOKS, random_object  # noqa: E402
+from tools.procedural.objects import LOOKS, random_object  # noqa: E402
 
 FOREGROUND_RATIO = 0.85
 LIGHTS = {"studio": 0.28, "softbox": 0.24, "sunset": 0.16, "rim": 0.12, "neon": 0.1,
@@ -388,7 +388,7 @@ TARGETS = ("rgba", "mask", "front", "back", "front_albedo", "back_albedo")
 def render_shard(out_dir: Path, shard: int, shard_size: int, views_per_object: int, size: int,
                  seed: int, glb_dir: Path, renderer: Renderer, progress=None,
                  look: str = "v2") -> Path:
-    from engine.asset.procedural import export_glb
+    from tools.procedural.samples import export_glb
 
     n_obj = math.ceil(shard_size / views_per_object)
     keys = TARGETS + (("back_rgba",) if renderer.lit_back else ())

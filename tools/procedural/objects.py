@@ -929,7 +929,7 @@ def _frame(rng):
 
 
 def _sample_asset(rng):
-    from engine.asset.procedural import SAMPLE_ASSETS
+    from tools.procedural.samples import SAMPLE_ASSETS
 
     name = sorted(SAMPLE_ASSETS)[int(rng.integers(len(SAMPLE_ASSETS)))]
     return f"sample-{name}", SAMPLE_ASSETS[name](seed=int(rng.integers(0, 10_000)))
