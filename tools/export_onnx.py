@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.fileio import file_sha256  # noqa: E402
-from engine.generate.card import FORMAT  # noqa: E402
+from engine.generate.card import BACKGROUND, CHANNELS, FOREGROUND_RATIO, FORMAT  # noqa: E402
 from tools.train_generator import (  # noqa: E402
     BACK_TARGETS,
     MEAN,
@@ -277,8 +277,9 @@ def main(argv=None) -> int:
         "format": FORMAT,
         "onnx": onnx_path.name,
         "sha256": digest,
-        "input": {"name": "image", "size": size, "channels": ["r", "g", "b", "mask"],
-                  "mean": MEAN, "std": STD, "foreground_ratio": 0.85, "background": 0.5},
+        "input": {"name": "image", "size": size, "channels": list(CHANNELS),
+                  "mean": MEAN, "std": STD, "foreground_ratio": FOREGROUND_RATIO,
+                  "background": BACKGROUND},
         "outputs": {n: n for n in names},
         "camera": {"type": "orthographic", "crop_extent": 1.0, "depth_origin": "bbox_center",
                    "training": ("perspective 30-50 deg (90 %) and orthographic renders; "

@@ -43,9 +43,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.generate.card import FOREGROUND_RATIO  # noqa: E402  (the contract's framing)
 from tools.procedural.objects import LOOKS, random_object  # noqa: E402
 
-FOREGROUND_RATIO = 0.85
 LIGHTS = {"studio": 0.28, "softbox": 0.24, "sunset": 0.16, "rim": 0.12, "neon": 0.1,
           "night": 0.1}
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.generate.card import OUTPUT_CHANNELS  # noqa: E402
+from engine.generate.card import BACKGROUND, OUTPUT_CHANNELS  # noqa: E402
 
 MEAN = [0.5, 0.5, 0.5, 0.5]
 STD = [0.5, 0.5, 0.5, 0.5]
@@ -233,7 +233,7 @@ class ShardData:
 
 def make_input(rgb, true_alpha, matte, bg) -> torch.Tensor:
     photo = rgb * true_alpha + bg * (1 - true_alpha)  # the subject on its backdrop
-    x = photo * matte + 0.5 * (1 - matte)
+    x = photo * matte + BACKGROUND * (1 - matte)
     x = torch.cat([x, matte], 1)
     mean = torch.tensor(MEAN, device=x.device).view(1, 4, 1, 1)
     std = torch.tensor(STD, device=x.device).view(1, 4, 1, 1)
@@ -310,7 +310,7 @@ def augment(b: dict, gen: torch.Generator,
 
 def plain_input(b: dict) -> torch.Tensor:
     return make_input(b["rgb"], b["alpha"], b["alpha"], torch.full_like(b["rgb"][:, :, :1, :1],
-                                                                         0.5))
+                                                                         BACKGROUND))
 
 
 # --------------------------------------------------------------------------------------

@@ -18,6 +18,11 @@ OUTPUT_CHANNELS = {"mask": 1, "front_depth": 1, "back_depth": 1, "back_color": 3
 OPTIONAL_MAPS = {"front_albedo": 3}  # [1, C, S, S], like the required maps
 OPTIONAL_OUTPUTS = ("front_albedo", "view_elevation")  # view_elevation: [1, 1] degrees
 MAX_CARD_BYTES = 1 << 20
+# Framing and backdrop of the model's input when a card does not say (the contract's
+# defaults; training renders are framed the same way).
+FOREGROUND_RATIO = 0.85  # the subject's longer side / the crop side
+BACKGROUND = 0.5  # grey outside the subject, sRGB
+CHANNELS = ("r", "g", "b", "mask")
 
 
 class ModelCardError(ValueError):
@@ -89,8 +94,8 @@ def load_card(path: Path) -> ModelCard:
     for role in OPTIONAL_OUTPUTS:
         if role in outputs and not isinstance(outputs[role], str):
             raise ModelCardError(f"{path}: field 'outputs.{role}' must name a graph output")
-    ratio = float(doc.get("input", {}).get("foreground_ratio", 0.85))
-    background = float(doc.get("input", {}).get("background", 0.5))
+    ratio = float(doc.get("input", {}).get("foreground_ratio", FOREGROUND_RATIO))
+    background = float(doc.get("input", {}).get("background", BACKGROUND))
     return ModelCard(
         path=path, id=_get(doc, "id", str, path), onnx_path=onnx_path,
         sha256=doc.get("sha256"), input_name=_get(doc, "input.name", str, path), size=size,
