@@ -154,3 +154,31 @@ def test_training_on_a_shard_without_the_target_names_the_field(tmp_path):
     with pytest.raises(SystemExit, match="shard_0000.*back_rgba"):
         train(["--data", str(data), "--out", str(tmp_path / "run"), "--back-target", "lit",
                "--steps", "1", "--batch", "1", "--widths", "8,8,16,16"])
+
+
+def test_warm_start_is_small_and_loads(tmp_path):
+    """tools/make_warm_start.py: float16 weights without the view head or optimiser,
+    which load_net reads back to the same outputs up to float16 rounding."""
+    torch = pytest.importorskip("torch")
+    from tools.make_warm_start import main as make
+    from tools.train_generator import LayeredDepthNet, ViewHead, load_net
+
+    torch.manual_seed(0)
+    net = LayeredDepthNet((8, 8, 16, 16), front_albedo=True)
+    net.view_head = ViewHead(32, 4)
+    config = {"widths": [8, 8, 16, 16], "size": 32, "front_albedo": True,
+              "view_head_hidden": 4}
+    torch.save({"model": net.state_dict(), "config": config, "step": 7,
+                "opt": torch.optim.AdamW(net.parameters()).state_dict()}, tmp_path / "ck.pt")
+    assert make([str(tmp_path / "ck.pt"), str(tmp_path / "warm.pt")]) == 0
+    warm = torch.load(tmp_path / "warm.pt", weights_only=False)
+    assert "opt" not in warm and warm["step"] == 7
+    assert not any(k.startswith("view_head.") for k in warm["model"])
+    assert all(v.dtype == torch.float16 for v in warm["model"].values()
+               if v.is_floating_point())
+    back = load_net(warm).float().eval()
+    net.view_head = None
+    x = torch.randn(1, 4, 32, 32)
+    with torch.no_grad():
+        for a, b in zip(net.eval()(x), back(x), strict=True):
+            assert float((a - b).abs().max()) < 2e-2
