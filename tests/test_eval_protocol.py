@@ -130,8 +130,6 @@ def test_aligned_prediction_renders_as_the_ground_truth(tmp_path):
     """score_aligned's matrix puts a moved, turned and scaled copy of the ground truth
     back into its rest frame: rendered through the stage from the input's view and the
     back, it matches the ground truth's own render (the appearance metrics' premise)."""
-    from engine.asset.procedural import export_glb
-    from tools.dataset_shapes import random_object
     from tools.eval_generator import load_mesh, score_aligned
     from tools.eval_views import (
         render_views,
@@ -140,6 +138,7 @@ def test_aligned_prediction_renders_as_the_ground_truth(tmp_path):
         views_for,
         write_transformed,
     )
+    from tools.procedural import export_glb, random_object
 
     _, scene = random_object(np.random.default_rng([7, 3]))
     gt_path = tmp_path / "gt.glb"
