@@ -423,14 +423,14 @@ def render_shard(out_dir: Path, shard: int, shard_size: int, views_per_object: i
     return path
 
 
-def preview_grid(shard_path: Path, png: Path, n: int = 8) -> None:
-    """PNG grid: input on grey | mask | front depth | back depth | front albedo |
-    back albedo | lit back (when the shard has it)."""
+def preview_grid(shard_path: Path, png: Path, n: int = 8, stride: int = 1) -> None:
+    """PNG grid, one row per `stride`-th sample: input on grey | mask | front depth |
+    back depth | front albedo | back albedo | lit back (when the shard has it)."""
     from PIL import Image
 
     z = np.load(shard_path)
     rows = []
-    for i in range(min(n, len(z["rgba"]))):
+    for i in range(0, min(n * stride, len(z["rgba"])), stride):
         rgba = z["rgba"][i].astype(np.float32) / 255
         a = rgba[..., 3:]
         inp = rgba[..., :3] * a + 0.5 * (1 - a)
@@ -510,7 +510,7 @@ def main(argv=None) -> int:
     if total:
         print(f"rendered {total} samples in {elapsed:.1f} s ({total / elapsed:.2f} samples/s)")
     if args.preview:
-        preview_grid(args.out / "shard_00000.npz", args.preview)
+        preview_grid(args.out / "shard_00000.npz", args.preview, stride=args.views)
     return 0
 
 
