@@ -46,12 +46,13 @@ class _Export(__import__("torch").nn.Module):
         return self.net(image)
 
 
-def export(checkpoint: Path, onnx_path: Path):
+def export(checkpoint: Path, onnx_path: Path, front_albedo: bool = True):
     import torch
 
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = ck["config"]
-    net = load_net(ck)
+    net = load_net(ck).float()
+    net.front_albedo = net.front_albedo and front_albedo  # (the head keeps its channels)
     net.eval()
     names = net.output_names()
     size = int(cfg["size"])
@@ -215,6 +216,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("models"))
     p.add_argument("--val-count", type=int, default=500)
     p.add_argument("--sheet", type=Path, help="write a PNG of validation predictions")
+    p.add_argument("--no-front-albedo", action="store_true",
+                   help="leave the front_albedo output out of the graph (the runtime then "
+                        "textures the front with the image as it is)")
     p.add_argument("--back-target", choices=sorted(BACK_TARGETS),
                    help="score back_color against this target (default: the one the "
                         "checkpoint was trained on; v2: lit)")
@@ -224,7 +228,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(2)
     onnx_path = args.out / f"{args.name}.onnx"
-    net, ck, size = export(args.checkpoint, onnx_path)
+    net, ck, size = export(args.checkpoint, onnx_path, not args.no_front_albedo)
     sess = ort_session(onnx_path)
 
     back_target = args.back_target or ck["config"].get("back_target", "lit")
