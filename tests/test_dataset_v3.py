@@ -182,3 +182,35 @@ def test_warm_start_is_small_and_loads(tmp_path):
     with torch.no_grad():
         for a, b in zip(net.eval()(x), back(x), strict=True):
             assert float((a - b).abs().max()) < 2e-2
+
+
+def test_view_head_taken_from_the_shipped_graph(tmp_path):
+    """train_view_head --from-onnx: v2's head on v2's fp16 warm start (what a
+    --freeze-encoder fine-tune keeps) gives the shipped graph's view_elevation."""
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from tools.make_dataset import main as make
+    from tools.train_generator import load_net
+    from tools.train_view_head import main as graft
+
+    from .conftest import ROOT
+
+    models = ROOT / "models"
+    data = tmp_path / "data"
+    make(["--out", str(data), "--count", "4", "--size", "128", "--shard-size", "4",
+          "--views", "4", "--seed", "5", "--quiet"])
+    out = tmp_path / "view.pt"
+    assert graft(["--checkpoint", str(models / "maquette-ld-v2.weights-fp16.pt"), "--out",
+                  str(out), "--val", str(data / "shard_00000.npz"), "--from-onnx",
+                  str(models / "maquette-ld-v2.onnx")]) == 0
+    ck = torch.load(out, weights_only=False)
+    assert ck["config"]["view_head_hidden"] == 64
+    net = load_net(ck).float().eval()
+    x = np.zeros((1, 4, 128, 128), np.float32)
+    x[0, :, 32:96, 40:88] = 0.6
+    sess = ort.InferenceSession(str(models / "maquette-ld-v2.onnx"),
+                                providers=["CPUExecutionProvider"])
+    expected = sess.run(["view_elevation"], {"image": x})[0]
+    with torch.no_grad():
+        got = net(torch.from_numpy(x))[-1].numpy()
+    assert abs(float(expected[0, 0]) - float(got[0, 0])) < 0.5  # degrees
