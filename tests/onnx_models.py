@@ -20,11 +20,13 @@ def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
                        card_size: int | None = None, static_size: bool = True,
                        view_elevation: float | None = None,
                        back_tint: tuple[tuple[float, float, float], tuple[float, float, float]]
-                       | None = None) -> Path:
+                       | None = None, front_albedo: float | None = None) -> Path:
     """Write NAME.onnx and NAME.json into `directory`; returns the card path. With
-    `view_elevation`, a fifth output `view_elevation` [1, 1] holds that constant. With
+    `view_elevation`, an output `view_elevation` [1, 1] holds that constant. With
     `back_tint` (gain, offset), the back colour is the front colour × gain + offset per
-    channel: a ghost of the front (same pixel grid) with a colour cast."""
+    channel: a ghost of the front (same pixel grid) with a colour cast. With
+    `front_albedo`, an output `front_albedo` [1, 3, S, S] is the back colour times it
+    (a model that says the image's shading scales its colours by 1 / front_albedo)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -68,6 +70,11 @@ def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
     outputs = [helper.make_tensor_value_info(names[k], TensorProto.FLOAT, [1, c, dim, dim])
                for k, c in (("mask", 1), ("front_depth", 1), ("back_depth", 1),
                             ("back_color", 3))]
+    if front_albedo is not None:
+        nodes += [const("albedo_k", [front_albedo], dims=[]),
+                  helper.make_node("Mul", [names["back_color"], "albedo_k"], ["front_albedo"])]
+        outputs.append(helper.make_tensor_value_info("front_albedo", TensorProto.FLOAT,
+                                                     [1, 3, dim, dim]))
     if view_elevation is not None:
         nodes.append(const("view_elevation", [[view_elevation]]))
         outputs.append(helper.make_tensor_value_info("view_elevation", TensorProto.FLOAT,
@@ -90,7 +97,8 @@ def make_inflate_model(directory: Path, size: int = 64, name: str = "tiny",
         "outputs": {"mask": "mask", "front_depth": "front_depth", "back_depth": "back_depth",
                     "back_color": "back_color",
                     **({"view_elevation": "view_elevation"} if view_elevation is not None
-                       else {})},
+                       else {}),
+                    **({"front_albedo": "front_albedo"} if front_albedo is not None else {})},
         "camera": {"type": "orthographic", "crop_extent": 1.0, "depth_origin": "bbox_center"},
     }
     card_path = directory / f"{name}.json"

@@ -130,8 +130,6 @@ def test_aligned_prediction_renders_as_the_ground_truth(tmp_path):
     """score_aligned's matrix puts a moved, turned and scaled copy of the ground truth
     back into its rest frame: rendered through the stage from the input's view and the
     back, it matches the ground truth's own render (the appearance metrics' premise)."""
-    from engine.asset.procedural import export_glb
-    from tools.dataset_shapes import random_object
     from tools.eval_generator import load_mesh, score_aligned
     from tools.eval_views import (
         render_views,
@@ -140,6 +138,7 @@ def test_aligned_prediction_renders_as_the_ground_truth(tmp_path):
         views_for,
         write_transformed,
     )
+    from tools.procedural import export_glb, random_object
 
     _, scene = random_object(np.random.default_rng([7, 3]))
     gt_path = tmp_path / "gt.glb"
@@ -166,6 +165,47 @@ def test_aligned_prediction_renders_as_the_ground_truth(tmp_path):
     if np.abs(centre).max() > 0.02 * (hi - lo).max():
         shifted = render_views(tmp_path / "aligned.glb", views[:1], distance=distance, size=64)
         assert view_scores(*shifted[0], *gt_views[0])["psnr"] < s["psnr"]
+
+
+def test_appearance_alignment_breaks_symmetric_ties_towards_the_claimed_pose(tmp_path):
+    """A cube's geometry fits any of 24 turns equally: the geometry's alignment takes
+    the first best, the appearance's the tie nearest the pose the method claims (so a
+    cube's logo faces are compared with the right faces). An asymmetric shape has no
+    tie: both are the same. The geometry metrics never depend on the prior."""
+    import json
+
+    from tools.eval_generator import (
+        align_matrices,
+        camera_frame_pose,
+        claimed_pose,
+        normalise,
+        rotation_angle,
+    )
+
+    cube = normalise(_turned_box(0, (1, 1, 1)))
+    prior = _rotation_y(90.0)
+    geometry, look = align_matrices(cube, cube, prior=prior)
+    assert rotation_angle(look[:3, :3], prior) < 3.0
+    assert np.array_equal(geometry, align_matrices(cube, cube)[0])  # prior-free
+    ell = trimesh.util.concatenate([trimesh.creation.box((1.0, 0.2, 0.2)),
+                                    trimesh.creation.box((0.2, 0.7, 0.2),
+                                                         transform=trimesh.transformations
+                                                         .translation_matrix((0.4, 0.3, 0)))])
+    ell = normalise(trimesh.Trimesh(ell.vertices, ell.faces))
+    geometry, look = align_matrices(ell, ell, prior=prior)
+    assert np.allclose(geometry, look) and rotation_angle(geometry[:3, :3], np.eye(3)) < 3.0
+
+    # conventions: the camera frame's +z (toward the viewer) is the camera's direction
+    az, el = 30.0, 20.0
+    toward = camera_frame_pose(az, el) @ [0.0, 0.0, 1.0]
+    a, e = np.radians(az), np.radians(el)
+    assert toward == pytest.approx([np.cos(e) * np.sin(a), np.sin(e), np.cos(e) * np.cos(a)])
+    glb = tmp_path / "gen.glb"
+    glb.with_suffix(".json").write_text(json.dumps(
+        {"mesh": {"stood_upright": True, "turned_deg": 10.0}}))
+    assert claimed_pose(glb, az, el) == pytest.approx(_rotation_y(20.0))
+    glb.with_suffix(".json").write_text(json.dumps({"mesh": {"stood_upright": False}}))
+    assert claimed_pose(glb, az, el) == pytest.approx(camera_frame_pose(az, el))
 
 
 def test_eval_tool_scores_models_and_baselines_with_appearance(tmp_path):

@@ -316,6 +316,46 @@ def test_view_elevation_output_of_the_wrong_shape_is_refused(tmp_path):
         get_model(load_card(card_path), "cpu")
 
 
+
+def test_a_model_with_a_delit_front_textures_the_front_with_it(tmp_path):
+    """A card with the optional front_albedo output: the front half of the atlas takes
+    the prediction's low frequencies (here: the image's colours halved) and keeps the
+    image's detail; the back half and a card without the output are untouched."""
+    from engine.generate.delight import delight
+
+    image = tmp_path / "bottle.png"
+    render_reference(SAMPLE_ASSETS / "bottle.glb", image)
+    atlases = {}
+    for k in (None, 0.5):
+        card = make_inflate_model(tmp_path / f"m{k}", size=64, front_albedo=k)
+        out = tmp_path / f"asset-{k}.glb"
+        result = generate_asset(image, out, GenerateSettings(model=str(card), faces=4000,
+                                                             texture_size=256),
+                                log=lambda m: None)
+        assert result.report["mesh"]["front_texture"] == ("image" if k is None else "delit")
+        mesh = trimesh.load(out, force="mesh")
+        atlases[k] = np.asarray(mesh.visual.material.baseColorTexture.convert("RGB"),
+                                np.float32) / 255
+    plain, delit = atlases[None], atlases[0.5]
+    front = plain[:, :128].mean(axis=2) > 0.2  # the subject's pixels of the front half
+    ratio = delit[:, :128][front].mean() / plain[:, :128][front].mean()
+    assert 0.45 < ratio < 0.6
+    assert np.abs(delit[:, 128:] - plain[:, 128:]).max() < 2 / 255  # the back: unchanged
+    # detail survives: where the shading ratio is constant, every texel keeps its edge
+    rgb = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32) * 0.9
+    low = np.full((8, 8, 3), 0.6, np.float32)
+    same = delight(rgb, low, np.ones((8, 8)), low * 0.5)
+    assert np.allclose(same, rgb * (0.3 + 0.02) / (0.6 + 0.02), atol=1e-5)
+
+
+def test_front_albedo_output_of_the_wrong_shape_is_refused(tmp_path):
+    card_path = make_inflate_model(tmp_path, size=64, front_albedo=1.0)
+    card = json.loads(card_path.read_text())
+    card["outputs"]["front_albedo"] = "mask"  # one channel, not three
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelCardError, match="front_albedo"):
+        get_model(load_card(card_path), "cpu")
+
 def test_shipped_model_estimates_the_view_elevation(tmp_path):
     """The shipped model's view_elevation follows the camera: renders of a sample asset
     from 0°, 15° and 35° above give increasing estimates, each within 12°."""

@@ -1,4 +1,4 @@
-"""Tests for the procedural sample assets (engine.asset.procedural)."""
+"""Tests for the procedural sample assets (tools.procedural.samples)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from engine.asset.procedural import SAMPLE_ASSETS, export_glb
+from tools.procedural.samples import SAMPLE_ASSETS, export_glb
 
 # expected height (along +Y) of each asset, metres
 HEIGHTS = {"bottle": (0.28, 0.32), "mug": (0.09, 0.11), "robot": (0.22, 0.29), "lamp": (0.30, 0.45)}

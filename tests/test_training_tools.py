@@ -16,7 +16,7 @@ CARDS = sorted(MODELS.glob("*.json"))
 
 
 def test_procedural_objects_are_deterministic_and_sized():
-    from tools.dataset_shapes import random_object
+    from tools.procedural.objects import random_object
 
     for seed in range(12):
         kind_a, a = random_object(np.random.default_rng(seed))

@@ -168,34 +168,54 @@ def chamfer_f(a: np.ndarray, b: np.ndarray, taus=(0.05, 0.1)) -> dict:
     return res
 
 
+POSE_TIE = 0.1  # grid rotations within 10 % of the best Chamfer are ties (symmetric shapes)
+
+
 def align(pred, gt, seed=0):
     """Rotation search + ICP; returns the aligned copy of `pred` (both normalised)."""
     out = pred.copy()
-    out.apply_transform(align_matrix(pred, gt, seed))
+    out.apply_transform(align_matrices(pred, gt, seed)[0])
     return out
 
 
-def align_matrix(pred, gt, seed=0) -> np.ndarray:
-    """(4, 4) rigid transform taking `pred` onto `gt` (both normalised): the best of
-    the rotation grid by Chamfer on 2,000 points, refined by ICP."""
+def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Degrees of the rotation between two (3, 3) rotations."""
+    return float(np.degrees(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1.0, 1.0))))
+
+
+def align_matrices(pred, gt, seed=0, prior: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(4, 4) rigid transforms taking `pred` onto `gt` (both normalised). First, the
+    geometry's: the best of the rotation grid by Chamfer on 2,000 points, refined by
+    ICP. Second, the appearance's: the same, except that among grid rotations within
+    POSE_TIE of the best Chamfer (a cube's 24 turns, a bottle's spins) it starts from
+    the one nearest `prior` (3, 3), the pose the method itself claims; a cube's
+    geometry does not say which face is which, its picture does."""
     import trimesh
 
     rng = np.random.default_rng(seed)
     pa = pred.sample(2000, seed=int(rng.integers(1 << 30))) if _has_seed() else pred.sample(2000)
     pb = gt.sample(2000, seed=int(rng.integers(1 << 30))) if _has_seed() else gt.sample(2000)
-    best, best_r = np.inf, np.eye(3)
-    for r in _rotations():
-        c = chamfer_f(pa @ r.T, pb, taus=())["chamfer"]
-        if c < best:
-            best, best_r = c, r
-    m = np.eye(4)
-    m[:3, :3] = best_r
-    try:
-        matrix, _, _ = trimesh.registration.icp(pa, pb, initial=m, max_iterations=40,
-                                                reflection=False, scale=False)
-    except Exception:
-        matrix = m
-    return matrix
+    rotations = _rotations()
+    costs = [chamfer_f(pa @ r.T, pb, taus=())["chamfer"] for r in rotations]
+    best = int(np.argmin(costs))
+    chosen = best
+    if prior is not None:
+        ties = [i for i, c in enumerate(costs) if c <= costs[best] * (1 + POSE_TIE)]
+        chosen = min(ties, key=lambda i: rotation_angle(rotations[i], prior))
+
+    def refine(r: np.ndarray) -> np.ndarray:
+        m = np.eye(4)
+        m[:3, :3] = r
+        try:
+            matrix, _, _ = trimesh.registration.icp(pa, pb, initial=m, max_iterations=40,
+                                                    reflection=False, scale=False)
+        except Exception:
+            matrix = m
+        return matrix
+
+    geometry = refine(rotations[best])
+    return geometry, geometry if chosen == best else refine(rotations[chosen])
 
 
 def _has_seed() -> bool:
@@ -233,18 +253,21 @@ def score(pred, gt, seed=0) -> dict:
     return score_aligned(pred, gt, seed)[0]
 
 
-def score_aligned(pred, gt, seed=0) -> tuple[dict, np.ndarray]:
+def score_aligned(pred, gt, seed=0, prior: np.ndarray | None = None
+                  ) -> tuple[dict, np.ndarray]:
     """`score`'s metrics and the (4, 4) matrix taking `pred` as given into the ground
     truth's rest frame (box centre at the origin, the ground truth's own scale): the
-    pose in which tools/eval_views.py renders it beside the ground truth."""
+    pose in which tools/eval_views.py renders it beside the ground truth (ties broken
+    towards `prior`, see align_matrices; the metrics never use the prior)."""
     n_pred, n_gt = normalisation(pred), normalisation(gt)
     pred, gt = normalise(pred), normalise(gt)
-    a_m = align_matrix(pred, gt, seed)
-    pred.apply_transform(a_m)
+    g_m, a_m = align_matrices(pred, gt, seed, prior)
+    res = {"pose_tie_broken": bool(not np.allclose(g_m, a_m))} if prior is not None else {}
+    pred.apply_transform(g_m)
     kw = {"seed": seed} if _has_seed() else {}
     a = pred.sample(N_POINTS, **kw)
     b = gt.sample(N_POINTS, **kw)
-    res = chamfer_f(a, b)
+    res.update(chamfer_f(a, b))
     res["volume_iou"] = volume_iou(pred, gt)
     to_rest = np.diag([1.0 / n_gt[0, 0]] * 3 + [1.0])
     return res, to_rest @ a_m @ n_pred
@@ -319,6 +342,32 @@ def _crop(rgba: np.ndarray, n=256):
     return arr[..., 3] > 0.5, arr[..., :3]
 
 
+def _rot_y(deg: float) -> np.ndarray:
+    t = np.radians(deg)
+    return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
+
+
+def _rot_x(deg: float) -> np.ndarray:
+    t = np.radians(deg)
+    return np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+
+
+def camera_frame_pose(azimuth: float, elevation: float) -> np.ndarray:
+    """(3, 3) rotation from the input camera's frame (x right, y up, +z toward the
+    viewer) to the ground truth's, for a camera at `azimuth`, `elevation` (degrees)."""
+    return _rot_y(azimuth) @ _rot_x(-elevation)
+
+
+def claimed_pose(generated_glb: Path, azimuth: float, elevation: float) -> np.ndarray:
+    """(3, 3) rotation from a generated asset's frame to the ground truth's, as the
+    generator claims it: stood upright and turned by `turned_deg`, the input's view is
+    at that azimuth (OUT.json); otherwise the asset is in the camera's frame."""
+    report = json.loads(generated_glb.with_suffix(".json").read_text())["mesh"]
+    if report.get("stood_upright"):
+        return _rot_y(azimuth - report.get("turned_deg", 0.0))
+    return camera_frame_pose(azimuth, elevation)
+
+
 def view_metrics(input_rgba: np.ndarray, generated_glb: Path) -> dict:
     """Render the generated asset from the input's view and compare with the input. The
     asset faces +Z; it is in the camera's frame (seen at elevation 0), or stood upright
@@ -343,11 +392,12 @@ def view_metrics(input_rgba: np.ndarray, generated_glb: Path) -> dict:
 
 
 def contact_sheet(items: list[tuple[Path, list[Path]]], png: Path, cell: int = 160,
-                  labels: list[str] | None = None) -> None:
+                  labels: list[str] | None = None, row_labels: list[str] | None = None
+                  ) -> None:
     """One row per input: the input image, then for each generated asset (one per
     model, side by side) its front, left, right and back (azimuth 0, 90, 270, 180;
     elevation 15) on the same light-grey stage. `labels` name the models (a header
-    row). Written atomically; kept small (a PNG of cell-sized tiles)."""
+    row), `row_labels` the inputs (written on the input tile). Written atomically."""
     from PIL import Image, ImageDraw, ImageFont
 
     from engine.render.offline import write_png_atomic
@@ -356,8 +406,12 @@ def contact_sheet(items: list[tuple[Path, list[Path]]], png: Path, cell: int = 1
     sides = [View("front", 0.0, 15.0), View("left", 90.0, 15.0), View("right", 270.0, 15.0),
              View("back", 180.0, 15.0)]
     rows = []
-    for image, glbs in items:
+    font = ImageFont.load_default()
+    for k, (image, glbs) in enumerate(items):
         cells = [Image.open(image).convert("RGB").resize((cell, cell))]
+        if row_labels:
+            ImageDraw.Draw(cells[0]).text((3, cell - 13), row_labels[k], fill=(0, 0, 0),
+                                          font=font)
         for glb in glbs:
             try:
                 radius = 0.5 * float(np.linalg.norm(np.subtract(*load_mesh(glb).bounds)))
@@ -375,7 +429,6 @@ def contact_sheet(items: list[tuple[Path, list[Path]]], png: Path, cell: int = 1
                       (255, 255, 255))
     if labels:
         draw = ImageDraw.Draw(sheet)
-        font = ImageFont.load_default()
         draw.text((4, 3), "input", fill=(0, 0, 0), font=font)
         for m, name in enumerate(labels):
             x = cell * (1 + 4 * m)
@@ -390,8 +443,8 @@ def contact_sheet(items: list[tuple[Path, list[Path]]], png: Path, cell: int = 1
 def procedural_assets(count: int, seed: int, folder: Path) -> list[Path]:
     """GLBs of `count` procedural objects (object i: default_rng([seed, i])), named
     by index and family, in `folder`."""
-    from engine.asset.procedural import export_glb
-    from tools.dataset_shapes import random_object
+    from tools.procedural.objects import random_object
+    from tools.procedural.samples import export_glb
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -579,8 +632,9 @@ def evaluate_asset(asset: Path, name: str, protocol: Protocol, args, out: Path) 
     row = {"asset": asset.name, "protocol": protocol.name, "look": args.look, "up": up,
            **camera, "generate_s": {}}
 
-    def judge(method: str, mesh: trimesh.Trimesh, source: Path | None) -> dict:
-        res, matrix = score_aligned(mesh, gt)
+    def judge(method: str, mesh: trimesh.Trimesh, source: Path | None,
+              prior: np.ndarray | None = None) -> dict:
+        res, matrix = score_aligned(mesh, gt, prior=prior)
         if source is not None:
             aligned = out / "aligned" / f"{stem}.{method}.glb"
             centre = write_transformed(source, matrix, aligned)
@@ -595,11 +649,13 @@ def evaluate_asset(asset: Path, name: str, protocol: Protocol, args, out: Path) 
         method = method_name(model)
         glb = out / f"{stem}.{method}.glb"
         row["generate_s"][method] = round(generate(png, glb, model, args.generate_option), 2)
-        row[method] = judge(method, load_mesh(glb), glb)
+        prior = claimed_pose(glb, camera["azimuth"], camera["elevation"])
+        row[method] = judge(method, load_mesh(glb), glb, prior)
         row[method].update(view_metrics(rgba, glb))
     textured = out / f"{stem}.extruded.glb"
     for base_name, mesh in baselines(rgba[..., 3], rgba[..., :3], textured).items():
-        row[base_name] = judge(base_name, mesh, textured if base_name == "extruded" else None)
+        row[base_name] = judge(base_name, mesh, textured if base_name == "extruded" else None,
+                               camera_frame_pose(camera["azimuth"], camera["elevation"]))
     return row
 
 
@@ -639,7 +695,7 @@ def main(argv=None) -> int:
     p.add_argument("--sheet", type=Path,
                    help="contact sheet PNG: input + front/left/right/back of every model")
     p.add_argument("--procedural", type=int, default=0, metavar="N",
-                   help="evaluate N procedural objects (tools/dataset_shapes.py, seed "
+                   help="evaluate N procedural objects (tools/procedural/objects.py, seed "
                         "--seed) instead of --assets: a validation set to decide on changes "
                         "without touching the held-out meshes")
     p.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="seed of --procedural")

@@ -3,7 +3,7 @@
 A layered-depth mesh is built in the camera's frame, so an object seen from azimuth
 `a` comes out turned by -a about the vertical. `maquette generate` stands it upright
 and then squares its footprint (`--square`). This tool measures the result the way a
-user meets it: procedural objects (tools/dataset_shapes.py, built square to their own
+user meets it: procedural objects (tools/procedural/objects.py, built square to their own
 axes) drawn from a seed no training set used, rendered like a concept image
 (perspective camera, 35° field of view, random azimuth and elevation 0–35°,
 light-grey background), then `generate`'s own steps (background removal, framing,
@@ -67,9 +67,9 @@ def render_views(objects: int, views: int, seed: int, folder: Path):
     default_rng([seed, i]))."""
     from PIL import Image
 
-    from engine.asset.procedural import export_glb
-    from tools.dataset_shapes import random_object
     from tools.eval_generator import render_view
+    from tools.procedural.objects import random_object
+    from tools.procedural.samples import export_glb
 
     for i in range(objects):
         rng = np.random.default_rng([seed, i])

@@ -23,7 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.fileio import file_sha256  # noqa: E402
+from engine.generate.card import BACKGROUND, CHANNELS, FOREGROUND_RATIO, FORMAT  # noqa: E402
 from tools.train_generator import (  # noqa: E402
+    BACK_TARGETS,
     MEAN,
     OUTPUT_NAMES,
     STD,
@@ -44,14 +46,15 @@ class _Export(__import__("torch").nn.Module):
         return self.net(image)
 
 
-def export(checkpoint: Path, onnx_path: Path):
+def export(checkpoint: Path, onnx_path: Path, front_albedo: bool = True):
     import torch
 
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = ck["config"]
-    net = load_net(ck)
+    net = load_net(ck).float()
+    net.front_albedo = net.front_albedo and front_albedo  # (the head keeps its channels)
     net.eval()
-    names = output_names(net)
+    names = net.output_names()
     size = int(cfg["size"])
     dummy = torch.zeros(1, 4, size, size)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,8 +70,44 @@ def export(checkpoint: Path, onnx_path: Path):
     return net, ck, size
 
 
-def output_names(net) -> list[str]:
-    return OUTPUT_NAMES + (["view_elevation"] if net.view_head is not None else [])
+def front_albedo_metrics(sess, data: ShardData, batch: int = 16) -> dict[str, float]:
+    """L1 (mean over RGB, inside the true mask) of the front_albedo output against the
+    front's rendered base colour, and of the input image itself (no delighting)."""
+    sums = {"front_albedo_l1": 0.0, "front_albedo_input_l1": 0.0}
+    n = 0.0
+    for start in range(0, len(data), batch):
+        b = data.batch(np.arange(start, min(start + batch, len(data))))
+        pred = sess.run(["front_albedo"], {"image": plain_input(b).numpy()})[0]
+        m = b["mask"].numpy() > 0.5
+        truth = b["front_rgb"].numpy()
+        sums["front_albedo_l1"] += np.abs(pred - truth).mean(1, keepdims=True)[m].sum()
+        sums["front_albedo_input_l1"] += np.abs(b["rgb"].numpy() - truth).mean(
+            1, keepdims=True)[m].sum()
+        n += m.sum()
+    return {k: round(float(v / max(n, 1)), 4) for k, v in sums.items()}
+
+
+def training_data_text(look: str, train_size, size: int, val_count: int) -> str:
+    """The card's `training_data` sentence for a dataset of make_dataset's `look`."""
+    objects = ("Procedural objects only (tools/procedural/objects.py: primitives, bevelled boxes, "
+               "surfaces of revolution, extrusions of random outlines, unions of parts "
+               "(characters, furniture, props), noise-displaced blobs/rocks, and "
+               "tools.procedural.samples SAMPLE_ASSETS)")
+    if look == "photo":
+        views = (" plus thin parts and open frames (bikes, desk lamps, slat chairs, bar "
+                 "stools, frame tables, easels), with photographic materials (fabric, wood, "
+                 "metal, glassy dielectrics, skin, fur, plastic, printed), rendered by "
+                 "Maquette's own Panda3D stage (tools/make_dataset.py --look photo): 90 % "
+                 "perspective (30-50 deg vertical fov), 75 % of views within 40 deg of the "
+                 "front, 80 % at elevation 0..20 deg, studio/softbox light mostly; targets "
+                 "are the unlit base colour (albedo) of front and back.")
+    else:
+        views = (" with procedural textures and random roughness/metallic, rendered by "
+                 "Maquette's own Panda3D stage (tools/make_dataset.py): orthographic, "
+                 "elevation -10..40 deg, any azimuth, light presets "
+                 "studio/softbox/sunset/rim/neon/night, random exposure.")
+    return (f"{objects}{views} {train_size} training renders at {size}x{size}; "
+            f"validation: {val_count} renders of other objects (shard 0).")
 
 
 def view_metrics(sess, data: ShardData, shard: Path, batch: int = 16) -> dict[str, float]:
@@ -177,22 +216,29 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("models"))
     p.add_argument("--val-count", type=int, default=500)
     p.add_argument("--sheet", type=Path, help="write a PNG of validation predictions")
+    p.add_argument("--no-front-albedo", action="store_true",
+                   help="leave the front_albedo output out of the graph (the runtime then "
+                        "textures the front with the image as it is)")
+    p.add_argument("--back-target", choices=sorted(BACK_TARGETS),
+                   help="score back_color against this target (default: the one the "
+                        "checkpoint was trained on; v2: lit)")
     args = p.parse_args(argv)
 
     import torch
 
     torch.set_num_threads(2)
     onnx_path = args.out / f"{args.name}.onnx"
-    net, ck, size = export(args.checkpoint, onnx_path)
+    net, ck, size = export(args.checkpoint, onnx_path, not args.no_front_albedo)
     sess = ort_session(onnx_path)
 
-    val = ShardData()
+    back_target = args.back_target or ck["config"].get("back_target", "lit")
+    val = ShardData("cpu", back_target, net.front_albedo)
     val.add([args.data / "shard_00000.npz"])
     val.arrays = {k: v[: args.val_count] for k, v in val.arrays.items()}
 
     # torch vs onnxruntime on real validation inputs
     x = plain_input(val.batch(np.arange(min(8, len(val))))).numpy()
-    names = output_names(net)
+    names = net.output_names()
     with torch.no_grad():
         ref = [t.numpy() for t in net(torch.from_numpy(x))]
     got = sess.run(names, {"image": x})
@@ -219,38 +265,37 @@ def main(argv=None) -> int:
     metrics = metrics_on(val, run)
     if "view_elevation" in names:
         metrics.update(view_metrics(sess, val, args.data / "shard_00000.npz"))
+    if "front_albedo" in names:
+        metrics.update(front_albedo_metrics(sess, val))
     print("validation:", json.dumps(metrics))
     if args.sheet:
         validation_sheet(val, run, args.sheet)
 
     rows = ck.get("rows", [])
     last = rows[-1] if rows else {}
+    info = args.data / "dataset.json"
+    look = json.loads(info.read_text()).get("look", "v2") if info.is_file() else "v2"
     digest = file_sha256(onnx_path)
     card = {
         "id": args.name,  # the one name: file stem, card id, console, README
-        "format": "maquette-layered-depth/1",
+        "format": FORMAT,
         "onnx": onnx_path.name,
         "sha256": digest,
-        "input": {"name": "image", "size": size, "channels": ["r", "g", "b", "mask"],
-                  "mean": MEAN, "std": STD, "foreground_ratio": 0.85, "background": 0.5},
+        "input": {"name": "image", "size": size, "channels": list(CHANNELS),
+                  "mean": MEAN, "std": STD, "foreground_ratio": FOREGROUND_RATIO,
+                  "background": BACKGROUND},
         "outputs": {n: n for n in names},
-        "camera": {"type": "orthographic", "crop_extent": 1.0, "depth_origin": "bbox_center"},
+        "camera": {"type": "orthographic", "crop_extent": 1.0, "depth_origin": "bbox_center",
+                   "training": ("perspective 30-50 deg (90 %) and orthographic renders; "
+                                "depth along the camera axis" if look == "photo" else
+                                "orthographic renders")},
         "architecture": {
             "type": "U-Net (half-resolution encoder/decoder + full-resolution refinement)",
             "widths": ck["config"]["widths"], "parameters": int(ck.get("params", 0)),
             "opset": OPSET,
             "back_depth": "front_depth + softplus(thickness), so back >= front everywhere",
         },
-        "training_data": (
-            "Procedural objects only (tools/dataset_shapes.py: primitives, bevelled boxes, "
-            "surfaces of revolution, extrusions of random outlines, unions of parts "
-            "(characters, furniture, props), noise-displaced blobs/rocks, and "
-            "engine.asset.procedural SAMPLE_ASSETS) with procedural textures and random "
-            "roughness/metallic, rendered by Maquette's own Panda3D stage "
-            "(tools/make_dataset.py): orthographic, elevation -10..40 deg, any azimuth, "
-            "light presets studio/softbox/sunset/rim/neon/night, random exposure. "
-            f"{last.get('train_size')} training renders at {size}x{size}; "
-            f"validation: {len(val)} renders of other objects (shard 0)."),
+        "training_data": training_data_text(look, last.get("train_size"), size, len(val)),
         "held_out": ["../shared/assets/*"],
         "held_out_note": "No file from ../shared/assets was used for training or "
                          "validation; those meshes are the evaluation set.",
@@ -260,6 +305,9 @@ def main(argv=None) -> int:
             "device": ck["config"].get("device", "cpu"),
             "batch": ck["config"].get("batch"), "lr": ck["config"].get("lr"),
             "seed": ck["config"].get("seed"), "checkpoint": args.checkpoint.name,
+            "back_target": ck["config"].get("back_target", "lit"),
+            "init": ck["config"].get("init"),
+            "front_albedo_weight": ck["config"].get("front_albedo_weight", 0.0),
         },
         "metrics": {
             "split": f"validation shard 0 ({len(val)} renders of unseen procedural objects)",

@@ -4,7 +4,7 @@
     python tools/make_sample_assets.py                 # -> scenes/assets/NAME.glb
     python tools/make_sample_assets.py --out /tmp/x --only bottle robot
 
-The assets come from :mod:`engine.asset.procedural` and are deterministic: the same
+The assets come from :mod:`tools.procedural.samples` and are deterministic: the same
 seed gives the same geometry, textures and (with the same trimesh/pillow versions)
 the same bytes.
 """
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # allow running from a plain checkout, uninstalled
     sys.path.insert(0, str(ROOT))
 
-from engine.asset.procedural import SAMPLE_ASSETS, export_glb  # noqa: E402
+from tools.procedural.samples import SAMPLE_ASSETS, export_glb  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

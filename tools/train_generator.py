@@ -4,6 +4,11 @@ Reads the shards written by tools/make_dataset.py. Shard 0 (its objects appear i
 other shard) is the validation set; the others train. New shards that appear while
 training runs (the dataset tool may still be rendering) join at the next round.
 
+The back colour is learnt from the back's unlit base colour (`--back-target albedo`,
+the default: no light preset's tint in it) or, as v2 was, from the lit render from the
+mirrored eye (`lit`). `--front-albedo-weight W` adds a sixth output, `front_albedo`:
+the front's base colour with the input's own shading removed (docs/GENERATOR_INTERFACE.md).
+
     python tools/train_generator.py --data /work/data/ld128 --out /work/data/run1 \
         --steps 6000 --batch 16 --threads 2
 
@@ -29,9 +34,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.generate.card import BACKGROUND, OUTPUT_CHANNELS  # noqa: E402
+
 MEAN = [0.5, 0.5, 0.5, 0.5]
 STD = [0.5, 0.5, 0.5, 0.5]
-OUTPUT_NAMES = ["mask", "front_depth", "back_depth", "back_color"]
+OUTPUT_NAMES = list(OUTPUT_CHANNELS)  # mask, front_depth, back_depth, back_color
+BACK_TARGETS = {"albedo": "back_albedo", "lit": "back_rgba"}  # --back-target → shard key
 
 # --------------------------------------------------------------------------------------
 # Model
@@ -54,20 +62,23 @@ class LayeredDepthNet(nn.Module):
     """A small U-Net working at half resolution, with a full-resolution refinement
     that sees the input again. Input (B, 4, S, S) normalised per the card; outputs
     (in order) mask logit (B,1), front depth (B,1), back depth (B,1) = front +
-    softplus(thickness), back colour (B,3) in [0, 1]. S must be a multiple of 16."""
+    softplus(thickness), back colour (B,3) in [0, 1], and with `front_albedo` the
+    front's base colour (B,3) in [0, 1]. S must be a multiple of 16."""
 
-    def __init__(self, widths=(24, 48, 96, 160), full: int = 16):
+    def __init__(self, widths=(24, 48, 96, 160), full: int = 16, front_albedo: bool = False):
         super().__init__()
         w = list(widths)
         self.widths = w
+        self.front_albedo = front_albedo
+        channels = 9 if front_albedo else 6
         self.enc = nn.ModuleList([_block(4, w[0], stride=2)] + [
             _block(w[i - 1], w[i], stride=2) for i in range(1, len(w))])
         self.dec = nn.ModuleList([
             _block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1))])
         self.refine = _block(w[0] + 4, full, convs=1)
-        self.head = nn.Conv2d(full, 6, 1)
+        self.head = nn.Conv2d(full, channels, 1)
         # global context: pooled bottleneck → per-image offsets of every output
-        self.context = nn.Linear(w[-1], 6)
+        self.context = nn.Linear(w[-1], channels)
         self.view_head: ViewHead | None = None  # optional 5th output (tools/train_view_head.py)
 
     def forward(self, x):
@@ -90,9 +101,30 @@ class LayeredDepthNet(nn.Module):
         front = o[:, 1:2]
         back = front + F.softplus(o[:, 2:3])
         color = torch.sigmoid(o[:, 3:6])
+        outs = (mask, front, back, color)
+        if self.front_albedo:
+            outs += (torch.sigmoid(o[:, 6:9]),)
         if view is not None:
-            return mask, front, back, color, view
-        return mask, front, back, color
+            outs += (view,)
+        return outs
+
+    def output_names(self) -> list[str]:
+        """Graph output names, in the order forward returns them."""
+        return OUTPUT_NAMES + (["front_albedo"] if self.front_albedo else []) + \
+            (["view_elevation"] if self.view_head is not None else [])
+
+
+def widen_head(state: dict, channels: int) -> dict:
+    """A 6-output checkpoint's state for a net with `channels` head outputs: the extra
+    (front albedo) channels start as copies of the back colour's (3:6)."""
+    state = dict(state)
+    for key in ("head.weight", "head.bias", "context.weight", "context.bias"):
+        v = state[key]
+        if v.shape[0] < channels:
+            extra = v[3:6].clone().repeat((channels - v.shape[0]) // 3,
+                                          *([1] * (v.dim() - 1)))
+            state[key] = torch.cat([v, extra], 0)
+    return state
 
 
 def bottleneck_features(h: torch.Tensor) -> torch.Tensor:
@@ -119,7 +151,7 @@ class ViewHead(nn.Module):
 def load_net(checkpoint: dict) -> LayeredDepthNet:
     """The network of a checkpoint (with its view head when it has one)."""
     cfg = checkpoint["config"]
-    net = LayeredDepthNet(tuple(cfg["widths"]))
+    net = LayeredDepthNet(tuple(cfg["widths"]), front_albedo=bool(cfg.get("front_albedo")))
     if cfg.get("view_head_hidden"):
         net.view_head = ViewHead(2 * cfg["widths"][-1], cfg["view_head_hidden"])
     net.load_state_dict(checkpoint["model"])
@@ -135,10 +167,15 @@ class ShardData:
     """All samples of a set of shards in memory (uint8 / float16), on `device` (a GPU
     holds tens of thousands of 128 px samples; batches are then cut there)."""
 
-    KEYS = ("rgba", "back_rgba", "mask", "front", "back")
-
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", back_target: str | None = None,
+                 front_albedo: bool = False):
+        """back_target: a key of BACK_TARGETS (the batch's `back_rgb`), None = none."""
         self.device = device
+        self.back_key = BACK_TARGETS[back_target] if back_target else None
+        self.front_albedo = front_albedo
+        self.KEYS = ("rgba", "mask", "front", "back") + \
+            ((self.back_key,) if self.back_key else ()) + \
+            (("front_albedo",) if front_albedo else ())
         self.loaded: set[str] = set()
         self.parts: dict[str, list[torch.Tensor]] = {k: [] for k in self.KEYS}
         self.arrays: dict[str, torch.Tensor] = {}
@@ -150,6 +187,15 @@ class ShardData:
                 continue
             try:
                 z = np.load(p)
+                files = z.files
+            except Exception:  # a shard being written; next round
+                continue
+            missing = [k for k in self.KEYS if k not in files]
+            if missing:
+                raise SystemExit(f"{p}: no field {missing[0]!r} (render it with a "
+                                 "tools/make_dataset.py that writes it, or choose another "
+                                 "--back-target)")
+            try:
                 arrays = {k: z[k] for k in self.KEYS}
             except Exception:  # a shard being written; next round
                 continue
@@ -172,27 +218,34 @@ class ShardData:
         a = self.arrays
         idx = torch.as_tensor(idx, device=self.device)
         rgba = a["rgba"][idx].permute(0, 3, 1, 2).float() / 255
-        brgba = a["back_rgba"][idx].permute(0, 3, 1, 2).float() / 255
-        return {
-            "rgb": rgba[:, :3], "alpha": rgba[:, 3:4], "back_rgb": brgba[:, :3],
+        b = {
+            "rgb": rgba[:, :3], "alpha": rgba[:, 3:4],
             "mask": a["mask"][idx].float()[:, None],
             "front": a["front"][idx].float()[:, None],
             "back": a["back"][idx].float()[:, None],
         }
+        if self.back_key:
+            b["back_rgb"] = a[self.back_key][idx].permute(0, 3, 1, 2)[:, :3].float() / 255
+        if self.front_albedo:
+            b["front_rgb"] = a["front_albedo"][idx].permute(0, 3, 1, 2).float() / 255
+        return b
 
 
 def make_input(rgb, true_alpha, matte, bg) -> torch.Tensor:
     photo = rgb * true_alpha + bg * (1 - true_alpha)  # the subject on its backdrop
-    x = photo * matte + 0.5 * (1 - matte)
+    x = photo * matte + BACKGROUND * (1 - matte)
     x = torch.cat([x, matte], 1)
     mean = torch.tensor(MEAN, device=x.device).view(1, 4, 1, 1)
     std = torch.tensor(STD, device=x.device).view(1, 4, 1, 1)
     return (x - mean) / std
 
 
-def augment(b: dict, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+def augment(b: dict, gen: torch.Generator,
+            light_gain: float = 0.0) -> tuple[torch.Tensor, dict]:
     """Flip, scale/shift jitter (depths scale with the crop), colour jitter applied to
-    front and back colour alike, imperfect mattes (erode/dilate/blur, backdrop fringe)."""
+    the input and the colour targets alike (another material), a per-channel gain of
+    ±`light_gain` on the input alone (another light's tint, which albedo targets do not
+    have), imperfect mattes (erode/dilate/blur, backdrop fringe)."""
     B = b["mask"].shape[0]
 
     def rnd(*shape):
@@ -211,11 +264,14 @@ def augment(b: dict, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
     theta[:, :, 2] = shift
     S = b["mask"].shape[-1]
     grid = F.affine_grid(theta, (B, 1, S, S), align_corners=False)
-    lin = torch.cat([b["rgb"], b["alpha"], b["back_rgb"]], 1)
+    colour_keys = ["back_rgb"] + (["front_rgb"] if "front_rgb" in b else [])
+    lin = torch.cat([b["rgb"], b["alpha"]] + [b[k] for k in colour_keys], 1)
     lin = F.grid_sample(lin, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     near = torch.cat([b["mask"], b["front"], b["back"]], 1)
     near = F.grid_sample(near, grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    b["rgb"], b["alpha"], b["back_rgb"] = lin[:, 0:3], lin[:, 3:4], lin[:, 4:7]
+    b["rgb"], b["alpha"] = lin[:, 0:3], lin[:, 3:4]
+    for i, k in enumerate(colour_keys):
+        b[k] = lin[:, 4 + 3 * i:7 + 3 * i]
     b["mask"] = near[:, 0:1]
     b["front"] = near[:, 1:2] * scale.view(B, 1, 1, 1)
     b["back"] = near[:, 2:3] * scale.view(B, 1, 1, 1)
@@ -230,7 +286,11 @@ def augment(b: dict, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
         g = c.mean(1, keepdim=True)
         return (g + (c - g) * sat).clamp(0, 1)
 
-    b["rgb"], b["back_rgb"] = jitter(b["rgb"]), jitter(b["back_rgb"])
+    for k in ["rgb"] + colour_keys:
+        b[k] = jitter(b[k])
+    if light_gain:
+        tint = 1 + (rnd(B, 3, 1, 1) * 2 - 1) * light_gain
+        b["rgb"] = (b["rgb"] * tint).clamp(0, 1)
     # imperfect matte
     alpha = b["alpha"]
     matte = alpha.clone()
@@ -250,7 +310,7 @@ def augment(b: dict, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
 
 def plain_input(b: dict) -> torch.Tensor:
     return make_input(b["rgb"], b["alpha"], b["alpha"], torch.full_like(b["rgb"][:, :, :1, :1],
-                                                                         0.5))
+                                                                         BACKGROUND))
 
 
 # --------------------------------------------------------------------------------------
@@ -291,10 +351,12 @@ def _normal_error(pred, target, m):
     return ((1 - cos) * mm).sum() / mm.sum().clamp(min=1)
 
 
-def losses(out, b, normal_weight: float = 0.0) -> dict[str, torch.Tensor]:
+def losses(out, b, normal_weight: float = 0.0,
+           front_albedo_weight: float = 0.0) -> dict[str, torch.Tensor]:
     """Loss terms and their weighted total. `normal` (surface-normal error of both
     layers) is always reported but joins the total only with `normal_weight` > 0, so
-    validation totals stay comparable between runs."""
+    validation totals stay comparable between runs; `front_albedo` (L1 of the delit
+    front, when the net and the batch have it) likewise with `front_albedo_weight`."""
     mask_logit, front, back, color = out[:4]
     m = b["mask"]
     terms = {
@@ -309,6 +371,9 @@ def losses(out, b, normal_weight: float = 0.0) -> dict[str, torch.Tensor]:
     }
     weights = {"mask": 1.0, "front": 4.0, "back": 4.0, "thick": 2.0, "grad": 4.0,
                "color": 1.0, "outside": 0.1, "normal": normal_weight}
+    if "front_rgb" in b and len(out) > 4 and out[4].shape[1] == 3:
+        terms["front_albedo"] = _masked_l1(out[4], b["front_rgb"], m)
+        weights["front_albedo"] = front_albedo_weight
     terms["total"] = sum(weights[k] * v for k, v in terms.items())
     return terms
 
@@ -429,6 +494,18 @@ def main(argv=None) -> int:
     p.add_argument("--init", type=Path,
                    help="start from this checkpoint's weights (fine-tuning: fresh optimiser "
                         "and schedule; --widths is taken from it)")
+    p.add_argument("--back-target", choices=sorted(BACK_TARGETS), default="albedo",
+                   help="what back_color learns: the back's unlit base colour (albedo, "
+                        "v3) or the lit render from the mirrored eye (lit, v2)")
+    p.add_argument("--front-albedo-weight", type=float, default=0.0,
+                   help="> 0: add the front_albedo output (the front's base colour, the "
+                        "input's shading removed) with this loss weight")
+    p.add_argument("--light-gain", type=float, default=0.08,
+                   help="per-channel gain on the input alone (a light's tint that albedo "
+                        "targets do not have); 0 with --back-target lit")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="train the decoder, refinement and heads only (a CPU fine-tune: "
+                        "less compute per step, the features v2 learnt stay)")
     p.add_argument("--wait-minutes", type=float, default=0,
                    help="wait this long for shard 0 and a training shard to appear")
     args = p.parse_args(argv)
@@ -442,8 +519,10 @@ def main(argv=None) -> int:
     gen = torch.Generator(device=device).manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    val = ShardData(device)
-    train = ShardData(device)
+    front_albedo = args.front_albedo_weight > 0
+    val = ShardData(device, args.back_target, front_albedo)
+    train = ShardData(device, args.back_target, front_albedo)
+    light_gain = args.light_gain if args.back_target == "albedo" else 0.0
 
     def refresh():
         shards = [q for q in args.data.glob("shard_*.npz") if q.name != "shard_00000.npz"]
@@ -466,13 +545,18 @@ def main(argv=None) -> int:
     if args.init:
         init = torch.load(args.init, weights_only=False, map_location="cpu")
         widths = tuple(init["config"]["widths"])
-    model = LayeredDepthNet(widths)
+    model = LayeredDepthNet(widths, front_albedo=front_albedo)
     if init is not None:  # a view head, if any, is not trained here: drop it
-        model.load_state_dict({k: v for k, v in init["model"].items()
-                               if not k.startswith("view_head.")})
+        state = {k: v.float() for k, v in init["model"].items()
+                 if not k.startswith("view_head.")}
+        model.load_state_dict(widen_head(state, model.head.out_channels))
     model = model.to(device, memory_format=torch.channels_last)
     n_params = sum(q.numel() for q in model.parameters())
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    if args.freeze_encoder:
+        for q in model.enc.parameters():
+            q.requires_grad_(False)
+    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=args.lr,
+                            weight_decay=1e-4)
     step0 = 0
     rows: list[dict] = []
     if args.resume and (args.out / "model.pt").exists():
@@ -503,20 +587,35 @@ def main(argv=None) -> int:
     best = min((r["val_total"] for r in rows), default=float("inf"))
     acc: dict[str, float] = {}
     nacc = 0
-    training_mode(model, args.freeze_bn)
+    def set_mode():
+        training_mode(model, args.freeze_bn)
+        if args.freeze_encoder:  # its batch norm keeps v2's statistics too
+            model.enc.eval()
+
+    set_mode()
     config = {"widths": list(widths), "size": int(val.arrays["mask"].shape[-1]),
               "mean": MEAN, "std": STD, "seed": args.seed, "steps": args.steps,
               "batch": args.batch, "lr": args.lr, "device": _device_name(device),
               "init": str(args.init) if args.init else None,
-              "normal_weight": args.normal_weight}
+              "normal_weight": args.normal_weight, "back_target": args.back_target,
+              "front_albedo": front_albedo, "front_albedo_weight": args.front_albedo_weight,
+              "light_gain": light_gain, "freeze_encoder": args.freeze_encoder}
+    if init is not None and not rows:  # the start point on this validation set
+        row = {"step": 0, "samples_seen": 0, "train_size": len(train), "minutes": 0.0,
+               "lr": 0.0, **evaluate(model, val, device=device)}
+        set_mode()
+        rows.append(row)
+        print(f"step 0 (from {args.init.name}) val {row['val_total']:.4f} "
+              f"color {row['val_color']:.4f} front {row['val_front']:.4f} "
+              f"back {row['val_back']:.4f}", flush=True)
     for step in range(step0, args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         idx = rng.integers(0, len(train), size=args.batch)
-        x, b = augment(train.batch(idx), gen)
+        x, b = augment(train.batch(idx), gen, light_gain)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
             out = model(x.contiguous(memory_format=torch.channels_last))
-        t = losses([o.float() for o in out], b, args.normal_weight)
+        t = losses([o.float() for o in out], b, args.normal_weight, args.front_albedo_weight)
         opt.zero_grad(set_to_none=True)
         t["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -532,7 +631,7 @@ def main(argv=None) -> int:
                    "train_size": len(train), "minutes": round(minutes, 2), "lr": lr_at(step)}
             row.update({f"train_{k}": v / nacc for k, v in acc.items()})
             row.update(evaluate(model, val, device=device))
-            training_mode(model, args.freeze_bn)  # (evaluate leaves it in eval mode)
+            set_mode()  # (evaluate leaves it in eval mode)
             rows.append(row)
             acc, nacc = {}, 0
             ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,

@@ -15,6 +15,9 @@
 #   FIRST_SHARD=400   render training shards from this index on: objects it has not seen
 #   LR=5e-4           peak learning rate (default 2e-3, for a fresh start)
 #   TRAIN_ARGS="--normal-weight 1"   more options for tools/train_generator.py
+#   SHARD_SIZE=250    renders per shard (a dry run here uses a few)
+#   LOOK=photo SEED=3 the data's look and seed (make_dataset.py --look, --seed; default
+#                     v2 and 0, v2's data)
 set -u
 DATA=$1
 RUN=$2
@@ -28,12 +31,15 @@ INIT=${INIT:-}
 FIRST_SHARD=${FIRST_SHARD:-1}
 LR=${LR:-2e-3}
 TRAIN_ARGS=${TRAIN_ARGS:-}
+LOOK=${LOOK:-v2}
+SHARD_SIZE=${SHARD_SIZE:-250}
+SEED=${SEED:-0}
 cd "$(dirname "$0")/.."
 mkdir -p "$DATA" "$RUN"
 
 smoke=$(mktemp -d)
 if ! $PY tools/make_dataset.py --out "$smoke" --count 4 --size 64 --shard-size 4 --views 2 \
-        --seed 1 --quiet; then
+        --seed 1 --quiet --look "$LOOK"; then
     echo "smoke render failed: no usable renderer here" >&2
     exit 3
 fi
@@ -42,9 +48,9 @@ rm -rf "$smoke"
 end=$(( $(date +%s) + $(awk "BEGIN{print int($RENDER_MIN * 60)}") ))
 for k in $(seq 0 $((WORKERS - 1))); do
     ( while [ "$(date +%s)" -lt "$end" ]; do
-          $PY tools/make_dataset.py --out "$DATA" --count 200000 --size 128 --seed 0 \
-              --views 4 --shard-size 250 --worker "$k/$WORKERS" --max-shards 1 --quiet \
-              --first-shard "$FIRST_SHARD" \
+          $PY tools/make_dataset.py --out "$DATA" --count 200000 --size 128 --seed "$SEED" \
+              --views 4 --shard-size "$SHARD_SIZE" --worker "$k/$WORKERS" --max-shards 1 --quiet \
+              --first-shard "$FIRST_SHARD" --look "$LOOK" \
               >>"$DATA/worker_$k.log" 2>&1 || break
       done ) &
 done

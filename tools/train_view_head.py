@@ -13,6 +13,11 @@ upright.
 
 Deterministic from --seed. Keep the validation objects out of the training shards
 (shard 0 of a dataset holds objects no other shard of that dataset has).
+
+`--from-onnx GRAPH` takes the head from an exported graph instead of training one: for
+a checkpoint fine-tuned from that graph's network with `train_generator.py
+--freeze-encoder`, whose bottleneck features are the graph's (up to the float16 warm
+start's rounding). The validation error is measured either way.
 """
 
 from __future__ import annotations
@@ -76,6 +81,21 @@ def train_head(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int
     return head.eval()
 
 
+def head_from_onnx(graph: Path, features: int) -> ViewHead:
+    """The view head stored in an exported graph (its `net.view_head.*` initializers)."""
+    import onnx
+    from onnx import numpy_helper
+
+    prefix = "net.view_head."
+    tensors = {i.name[len(prefix):]: torch.from_numpy(numpy_helper.to_array(i).copy())
+               for i in onnx.load(str(graph)).graph.initializer if i.name.startswith(prefix)}
+    if "mlp.1.weight" not in tensors:
+        raise SystemExit(f"{graph}: no view head in this graph (no '{prefix}mlp.1.weight')")
+    head = ViewHead(features, int(tensors["mlp.1.weight"].shape[0]))
+    head.load_state_dict(tensors)
+    return head.eval()
+
+
 def shard_summary(shards: list[Path]) -> dict[str, int]:
     """{dataset folder name: number of shards} (the card stays short)."""
     out: dict[str, int] = {}
@@ -88,25 +108,35 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--train", required=True, nargs="+", type=Path, help="training shards")
+    p.add_argument("--train", nargs="+", type=Path, default=[], help="training shards")
+    p.add_argument("--from-onnx", type=Path, metavar="GRAPH",
+                   help="take the head from this exported graph instead of training one")
     p.add_argument("--val", required=True, type=Path, help="validation shard")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    if not args.train and not args.from_onnx:
+        p.error("--train shards are needed (or --from-onnx)")
 
     torch.set_num_threads(args.threads)
     ck = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     net = load_net(ck).eval()
-    x_train, y_train = features(net, args.train)
     x_val, y_val = features(net, [args.val])
+    if args.from_onnx:
+        head = head_from_onnx(args.from_onnx, x_val.shape[1])
+        x_train, prior_mean = x_val[:0], 15.0  # (the head's own centre)
+        args.hidden = head.mlp[1].out_features
+    else:
+        x_train, y_train = features(net, args.train)
+        head = train_head(x_train, y_train, args.hidden, args.epochs, args.seed)
+        prior_mean = float(y_train.mean())
     print(f"features: {len(x_train)} training, {len(x_val)} validation renders", flush=True)
-    head = train_head(x_train, y_train, args.hidden, args.epochs, args.seed)
     with torch.no_grad():
         pred = head(torch.from_numpy(x_val))[:, 0].numpy()
     mae = float(np.abs(pred - y_val).mean())
-    prior = float(np.abs(y_train.mean() - y_val).mean())
+    prior = float(np.abs(prior_mean - y_val).mean())
     print(f"validation MAE {mae:.2f} deg (always the training mean: {prior:.2f} deg)")
 
     net.view_head = head
@@ -118,6 +148,7 @@ def main(argv=None) -> int:
                        "val_mae_deg": round(mae, 2), "val_prior_mae_deg": round(prior, 2),
                        "epochs": args.epochs, "seed": args.seed,
                        "train_shards": shard_summary(args.train),
+                       "from_onnx": str(args.from_onnx) if args.from_onnx else None,
                        "val_shard": f"{args.val.parent.name}/{args.val.name}"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ck, args.out)

@@ -2,7 +2,8 @@
 
 The contract is docs/GENERATOR_INTERFACE.md: input `image` [1, 4, S, S] (RGB on
 grey + mask), outputs mask / front_depth / back_depth / back_color, and optionally
-view_elevation [1, 1] (the camera's elevation above the horizon, degrees).
+front_albedo [1, 3, S, S] (the front's base colour, sRGB [0, 1], the input's shading
+removed) and view_elevation [1, 1] (the camera's elevation above the horizon, degrees).
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from engine.errors import InputError
 
 FORMAT = "maquette-layered-depth/1"
 OUTPUT_CHANNELS = {"mask": 1, "front_depth": 1, "back_depth": 1, "back_color": 3}
-OPTIONAL_OUTPUTS = ("view_elevation",)  # [1, 1] degrees
+OPTIONAL_MAPS = {"front_albedo": 3}  # [1, C, S, S], like the required maps
+OPTIONAL_OUTPUTS = ("front_albedo", "view_elevation")  # view_elevation: [1, 1] degrees
 MAX_CARD_BYTES = 1 << 20
+# Framing and backdrop of the model's input when a card does not say (the contract's
+# defaults; training renders are framed the same way).
+FOREGROUND_RATIO = 0.85  # the subject's longer side / the crop side
+BACKGROUND = 0.5  # grey outside the subject, sRGB
+CHANNELS = ("r", "g", "b", "mask")
 
 
 class ModelCardError(InputError):
@@ -89,8 +96,8 @@ def load_card(path: Path) -> ModelCard:
     for role in OPTIONAL_OUTPUTS:
         if role in outputs and not isinstance(outputs[role], str):
             raise ModelCardError(f"{path}: field 'outputs.{role}' must name a graph output")
-    ratio = float(doc.get("input", {}).get("foreground_ratio", 0.85))
-    background = float(doc.get("input", {}).get("background", 0.5))
+    ratio = float(doc.get("input", {}).get("foreground_ratio", FOREGROUND_RATIO))
+    background = float(doc.get("input", {}).get("background", BACKGROUND))
     return ModelCard(
         path=path, id=_get(doc, "id", str, path), onnx_path=onnx_path,
         sha256=doc.get("sha256"), input_name=_get(doc, "input.name", str, path), size=size,
@@ -124,12 +131,13 @@ def validate_against_graph(card: ModelCard, inputs: list, outputs: list) -> None
             raise ModelCardError(f"{card.path}: field 'outputs.{role}' names {name!r}, which "
                                  f"the graph does not produce (it has {sorted(names)})")
         out_shape = names[name].shape
-        if role in OPTIONAL_OUTPUTS:
+        if role in OPTIONAL_OUTPUTS and role not in OPTIONAL_MAPS:
             if len(out_shape) != 2 or isinstance(out_shape[1], int) and out_shape[1] != 1:
                 raise ModelCardError(f"{card.path}: output {name!r} ({role}) has shape "
                                      f"{out_shape}; expected [1, 1]")
             continue
         channels = out_shape[1] if len(out_shape) == 4 else None
-        if len(out_shape) != 4 or isinstance(channels, int) and channels != OUTPUT_CHANNELS[role]:
+        want = {**OUTPUT_CHANNELS, **OPTIONAL_MAPS}[role]
+        if len(out_shape) != 4 or isinstance(channels, int) and channels != want:
             raise ModelCardError(f"{card.path}: output {name!r} ({role}) has shape {out_shape}; "
-                                 f"expected [1, {OUTPUT_CHANNELS[role]}, S, S]")
+                                 f"expected [1, {want}, S, S]")

@@ -22,6 +22,7 @@ from engine.asset.topology import analyse
 from engine.errors import InputError
 from engine.fileio import Transaction, guard_inputs
 from engine.generate.classical import CLASSICAL_ID, inflate
+from engine.generate.delight import delight
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
     WALL_INSET_PX,
@@ -190,7 +191,11 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     lap("reconstruct")
 
     hi_res = frame_subject(reference, settings.texture_size // 2, ratio, background)
-    atlas, _ = texture_atlas(hi_res.image, hi_res.mask, prediction.back_color,
+    front_rgb = hi_res.image
+    if prediction.front_albedo is not None:  # the card's model delights the front
+        front_rgb = delight(front_rgb, framed.image, framed.mask, prediction.front_albedo)
+    mesh_info["front_texture"] = "delit" if prediction.front_albedo is not None else "image"
+    atlas, _ = texture_atlas(front_rgb, hi_res.mask, prediction.back_color,
                              prediction.mask, settings.texture_size, settings.back_texture,
                              rim=(WALL_INSET_PX + 1.5) / mesh_info["grid"])
     asset = to_trimesh(mesh, atlas)

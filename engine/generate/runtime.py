@@ -29,6 +29,7 @@ class Prediction:
     back_depth: np.ndarray  # (S, S) float32
     back_color: np.ndarray  # (S, S, 3) float32
     view_elevation: float | None = None  # degrees above the horizon, when the model says
+    front_albedo: np.ndarray | None = None  # (S, S, 3) float32 sRGB, when the model says
 
 
 class LayeredDepthModel:
@@ -99,13 +100,19 @@ class LayeredDepthModel:
             if value.shape[-len(expected):] != expected or not np.all(np.isfinite(value)):
                 raise ModelCardError(f"{card.path}: output {name!r} has shape {value.shape} or "
                                      "non-finite values")
-        logits, front, back, color = out[:4]
+        by_role = dict(zip(card.outputs, out, strict=True))
+
+        def colour(value):
+            return np.clip(value[0].transpose(1, 2, 0), 0.0, 1.0).astype(np.float32)
+
         return Prediction(
-            mask=(1.0 / (1.0 + np.exp(-logits[0, 0]))).astype(np.float32),
-            front_depth=front[0, 0].astype(np.float32),
-            back_depth=back[0, 0].astype(np.float32),
-            back_color=np.clip(color[0].transpose(1, 2, 0), 0.0, 1.0).astype(np.float32),
-            view_elevation=float(out[4][0, 0]) if len(out) > 4 else None,
+            mask=(1.0 / (1.0 + np.exp(-by_role["mask"][0, 0]))).astype(np.float32),
+            front_depth=by_role["front_depth"][0, 0].astype(np.float32),
+            back_depth=by_role["back_depth"][0, 0].astype(np.float32),
+            back_color=colour(by_role["back_color"]),
+            view_elevation=(float(by_role["view_elevation"][0, 0])
+                            if "view_elevation" in by_role else None),
+            front_albedo=colour(by_role["front_albedo"]) if "front_albedo" in by_role else None,
         )
 
 

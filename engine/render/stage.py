@@ -93,9 +93,13 @@ class Stage:
     """A scene on a Panda3D stage, rendering into an offscreen RGBA8 buffer."""
 
     def __init__(self, scene: Scene, width: int, height: int, *, msaa: int | None = None,
-                 orthographic: float | None = None, output=None):
+                 orthographic: float | None = None, output=None,
+                 shadow_map_size: int | None = None):
         """orthographic: if given, an orthographic camera whose frame is this many metres
         tall replaces the perspective lens (used to render generator training data).
+
+        shadow_map_size: the key light's shadow map side in texels (default
+        SHADOW_MAP_SIZE; small renders such as training data need less).
 
         output: a GraphicsOutput (a window, or the viewer's own buffer) that the final
         pass draws into instead of a new offscreen buffer; the Stage then never
@@ -193,7 +197,8 @@ class Stage:
         self.post_region.set_camera(post_camera)
 
         # Key light with its shadow map (colour and rig: set_light_preset below).
-        spare = _SPARE_KEY_LIGHTS.get(SHADOW_MAP_SIZE)
+        shadow_size = SHADOW_MAP_SIZE if shadow_map_size is None else int(shadow_map_size)
+        spare = _SPARE_KEY_LIGHTS.get(shadow_size)
         if spare:
             self.key_light = spare.pop()
             # its shadow buffers belong to the old Stage's context and draw its scene
@@ -201,8 +206,8 @@ class Stage:
             self.key_light.set_shadow_caster(False)
         else:
             self.key_light = DirectionalLight("key")
-        self._shadow_size = SHADOW_MAP_SIZE
-        self.key_light.set_shadow_caster(True, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
+        self._shadow_size = shadow_size
+        self.key_light.set_shadow_caster(True, shadow_size, shadow_size)
         self.key_light.set_camera_mask(BitMask32.bit(SHADOW_MASK_BIT))
         depth_state = RenderState.make(
             ShaderAttrib.make(_make_shader("depth.vert.glsl", "depth.frag.glsl"))
@@ -238,7 +243,7 @@ class Stage:
                          {"MAX_LIGHTS": MAX_FILL_LIGHTS, "MAX_SOFTBOXES": MAX_SOFTBOXES})
         )
         self.root.set_shader_input("key_light", self.key_np)
-        self.root.set_shader_input("shadow_texel", 1.0 / SHADOW_MAP_SIZE)
+        self.root.set_shader_input("shadow_texel", 1.0 / shadow_size)
         self.root.set_shader_input("shadow_bias", 0.0015)
         self.root.set_shader_input("shadows_enabled", 1)
         self.root.set_shader_input("shading_mode", 0)

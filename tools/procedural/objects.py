@@ -129,6 +129,138 @@ def random_material(rng: np.random.Generator, name: str = "m",
     )
 
 
+
+# Photographic materials (the "photo" look of random_object): what concept images and
+# product shots show. Each is a base-colour texture plus the roughness / metallic it
+# goes with; everything is a function of the generator passed in.
+PHOTO_MATERIALS = {"fabric": 0.18, "wood": 0.16, "metal": 0.14, "glass": 0.07, "skin": 0.1,
+                   "fur": 0.1, "plastic": 0.12, "printed": 0.13}
+
+
+def _octave_noise(rng: np.random.Generator, shape=(TEX, TEX), base: int = 4,
+                  octaves: int = 4, stretch: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Fractal value noise in [0, 1], (H, W) float32; `stretch` elongates the cells
+    (rows, columns), e.g. grain along one axis."""
+    h, w = shape
+    out = np.zeros(shape, np.float32)
+    total = 0.0
+    for o in range(octaves):
+        n = base * 2 ** o
+        gh = max(2, int(n / stretch[0]))
+        gw = max(2, int(n / stretch[1]))
+        low = rng.random((gh, gw)).astype(np.float32)
+        img = Image.fromarray((low * 255).astype(np.uint8)).resize(
+            (w, h), Image.Resampling.BICUBIC)
+        amp = 0.5 ** o
+        out += amp * np.asarray(img, np.float32) / 255.0
+        total += amp
+    out /= total
+    lo, hi = float(out.min()), float(out.max())
+    return (out - lo) / max(hi - lo, 1e-6)
+
+
+def _tint(color, k: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float: `color` (sRGB 0..255) scaled by k (H, W)."""
+    return np.asarray(color, np.float32)[None, None, :] * k[..., None]
+
+
+def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
+    i = int(h * 6) % 6
+    f = h * 6 - int(h * 6)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    r, g, b = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
+    return (int(r * 255), int(g * 255), int(b * 255))
+
+
+def photo_texture(rng: np.random.Generator, kind: str) -> tuple[Image.Image, float, float]:
+    """(base-colour texture, roughness, metallic) of a photographic material `kind`
+    (a key of PHOTO_MATERIALS other than "printed")."""
+    yy, xx = np.mgrid[0:TEX, 0:TEX].astype(np.float32) / TEX
+    if kind == "fabric":  # a weave: two thread directions, slub noise, soft colour
+        c = random_color(rng)
+        period = rng.uniform(10, 40)
+        warp = 0.5 + 0.5 * np.sin(2 * np.pi * period * xx)
+        weft = 0.5 + 0.5 * np.sin(2 * np.pi * period * yy)
+        checker = (np.floor(period * xx) + np.floor(period * yy)) % 2
+        weave = np.where(checker > 0, warp, weft)
+        slub = _octave_noise(rng, base=8, octaves=3)
+        k = 0.78 + 0.14 * weave + 0.12 * (slub - 0.5)
+        arr = _tint(c, k)
+        if rng.random() < 0.3:  # a woven pattern (tartan / stripes) in a second colour
+            c2 = np.asarray(random_color(rng), np.float32)
+            band = ((xx * rng.integers(2, 7)) % 1 < rng.uniform(0.15, 0.4))
+            arr = np.where(band[..., None], arr * 0.4 + c2 * k[..., None] * 0.6, arr)
+        return _png(Image.fromarray(arr.clip(0, 255).astype(np.uint8))), \
+            float(rng.uniform(0.75, 1.0)), 0.0
+    if kind == "wood":  # growth rings bent by noise, fine grain along them
+        hue = rng.uniform(0.04, 0.11)
+        light = _hsv(hue, rng.uniform(0.35, 0.6), rng.uniform(0.6, 0.9))
+        dark = _hsv(hue, rng.uniform(0.5, 0.8), rng.uniform(0.25, 0.5))
+        warp = _octave_noise(rng, base=3, octaves=3)
+        rings = rng.uniform(4, 14)
+        r = np.sqrt((xx - rng.uniform(-1, 2)) ** 2 * 0.05 + (yy * 0 + warp * 0.6) ** 2)
+        t = 0.5 + 0.5 * np.sin(2 * np.pi * (rings * (xx + 0.35 * warp) + 2 * r))
+        grain = _octave_noise(rng, base=8, octaves=3, stretch=(8.0, 1.0))
+        t = np.clip(0.75 * t ** 1.5 + 0.25 * grain, 0, 1)
+        arr = np.asarray(light, np.float32) * (1 - t[..., None]) + \
+            np.asarray(dark, np.float32) * t[..., None]
+        return _png(Image.fromarray(arr.clip(0, 255).astype(np.uint8))), \
+            float(rng.uniform(0.35, 0.75)), 0.0
+    if kind == "metal":  # brushed steel, aluminium, brass, copper, gold
+        tone = [(200, 200, 205), (170, 172, 178), (215, 180, 110), (200, 130, 95),
+                (225, 190, 90), (110, 110, 115)][int(rng.integers(6))]
+        brush = _octave_noise(rng, base=6, octaves=4, stretch=(1.0, 12.0))
+        k = 0.85 + 0.15 * brush
+        return _png(Image.fromarray(_tint(tone, k).clip(0, 255).astype(np.uint8))), \
+            float(rng.uniform(0.15, 0.5)), float(rng.uniform(0.85, 1.0))
+    if kind == "glass":  # opaque stand-in: a dark or tinted, very glossy dielectric
+        c = _hsv(rng.random(), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.55))
+        k = 0.95 + 0.05 * _octave_noise(rng, base=2, octaves=2)
+        return _png(Image.fromarray(_tint(c, k).clip(0, 255).astype(np.uint8))), \
+            float(rng.uniform(0.03, 0.12)), 0.0
+    if kind == "skin":  # warm tones, low-frequency blotches, fine pores
+        tone = _hsv(rng.uniform(0.02, 0.09), rng.uniform(0.2, 0.6), rng.uniform(0.35, 0.95))
+        blotch = _octave_noise(rng, base=3, octaves=3)
+        pores = _octave_noise(rng, base=32, octaves=2)
+        k = 0.9 + 0.1 * blotch + 0.04 * (pores - 0.5)
+        arr = _tint(tone, k)
+        arr[..., 0] += 12 * (blotch - 0.5)  # a little redness
+        return _png(Image.fromarray(arr.clip(0, 255).astype(np.uint8))), \
+            float(rng.uniform(0.45, 0.75)), 0.0
+    if kind == "fur":  # strands: high-frequency noise stretched along one direction
+        c = random_color(rng) if rng.random() < 0.4 else \
+            _hsv(rng.uniform(0.03, 0.12), rng.uniform(0.1, 0.7), rng.uniform(0.2, 0.95))
+        strands = _octave_noise(rng, base=24, octaves=2, stretch=(6.0, 0.5))
+        clumps = _octave_noise(rng, base=4, octaves=2)
+        k = 0.55 + 0.35 * strands + 0.2 * (clumps - 0.5)
+        arr = _tint(c, np.clip(k, 0, 1.2))
+        if rng.random() < 0.3:  # spots or a lighter belly
+            spots = _octave_noise(rng, base=5, octaves=2) > rng.uniform(0.6, 0.75)
+            arr = np.where(spots[..., None], arr * rng.uniform(0.3, 1.6), arr)
+        return _png(Image.fromarray(arr.clip(0, 255).astype(np.uint8))), \
+            float(rng.uniform(0.8, 1.0)), 0.0
+    if kind == "plastic":  # moulded plastic: one colour, faint mottling
+        c = random_color(rng)
+        k = 0.96 + 0.04 * _octave_noise(rng, base=6, octaves=3)
+        return _png(Image.fromarray(_tint(c, k).clip(0, 255).astype(np.uint8))), \
+            float(rng.uniform(0.2, 0.6)), 0.0
+    raise ValueError(f"unknown photo material kind {kind!r}")
+
+
+def photo_material(rng: np.random.Generator, name: str = "m") -> PBRMaterial:
+    """A random photographic material (PHOTO_MATERIALS' shares); "printed" is one of
+    the v2 textures (labels, stripes, dots…) on a plastic-like surface."""
+    names = list(PHOTO_MATERIALS)
+    p = np.array([PHOTO_MATERIALS[n] for n in names])
+    kind = names[int(rng.choice(len(names), p=p / p.sum()))]
+    if kind == "printed":
+        texture, rough, metal = random_texture(rng), float(rng.uniform(0.3, 0.8)), 0.0
+    else:
+        texture, rough, metal = photo_texture(rng, kind)
+    return PBRMaterial(name=f"{name}-{kind}", baseColorTexture=texture,
+                       baseColorFactor=[255, 255, 255, 255], metallicFactor=metal,
+                       roughnessFactor=rough, doubleSided=False)
+
 # --------------------------------------------------------------------------------------
 # Geometry helpers: every part is (vertices, faces, uv)
 # --------------------------------------------------------------------------------------
@@ -677,8 +809,127 @@ def _prop(rng):
     return kind, parts
 
 
+def _frame(rng):
+    """Thin parts and open frames: bikes, desk lamps, slatted chairs, bar stools with
+    rungs, open-frame side tables and easels (struts 1-3 % of the object's size)."""
+    kind = ["bike", "desk-lamp", "slat-chair", "bar-stool", "frame-table",
+            "easel"][int(rng.integers(6))]
+    m1, m2, m3 = random_material(rng), random_material(rng), random_material(rng)
+    r = float(rng.uniform(0.008, 0.025))  # strut radius
+    parts = []
+
+    def strut(a, b, m=m1, radius=r):
+        parts.append((_limb(a, b, radius), m))
+
+    if kind == "bike":  # wheels in the x-y plane, frame between them
+        R = rng.uniform(0.25, 0.35)
+        base = rng.uniform(0.75, 0.95)
+        for sx in (-1, 1):
+            parts.append((_xf(torus(R, rng.uniform(0.015, 0.03)), _rot("x", 90),
+                              offset=(sx * base / 2, R, 0)), m2))
+            strut([sx * base / 2, R, -0.02], [sx * base / 2, R, 0.02], m3, 0.02)  # hub
+            for k in range(int(rng.integers(0, 9))):  # spokes
+                a = 2 * np.pi * k / 8
+                strut([sx * base / 2, R, 0],
+                      [sx * base / 2 + R * math.cos(a), R + R * math.sin(a), 0], m3, 0.004)
+        seat = np.array([-base * 0.12, R + rng.uniform(0.35, 0.5), 0])
+        bar = np.array([base * 0.32, R + rng.uniform(0.4, 0.55), 0])
+        crank = np.array([0.0, R * 0.95, 0])
+        for a, b in ((crank, seat), (seat, [-base / 2, R, 0]), (crank, [-base / 2, R, 0]),
+                     (crank, bar - [0.05, 0.08, 0]), (seat - [0, 0.05, 0], bar - [0.05, 0.08, 0]),
+                     (bar, [base / 2, R, 0])):
+            strut(a, b, m1, 1.4 * r)
+        parts.append((_xf(rounded_box(rng, (0.16, 0.04, 0.08), 0.015), offset=seat + [0, .03, 0]),
+                      m3))
+        strut(bar + [0, 0, -0.2], bar + [0, 0, 0.2], m3, 1.2 * r)
+    elif kind == "desk-lamp":  # base, two arm segments, a cone shade
+        br = rng.uniform(0.12, 0.22)
+        parts.append((_xf(cylinder(br, rng.uniform(0.03, 0.06)), offset=(0, 0.02, 0)), m1))
+        a1 = math.radians(rng.uniform(55, 85))
+        a2 = math.radians(rng.uniform(-30, 40))
+        l1, l2 = rng.uniform(0.35, 0.55), rng.uniform(0.3, 0.5)
+        p0 = np.array([0, 0.05, 0])
+        p1 = p0 + l1 * np.array([math.cos(a1), math.sin(a1), 0])
+        p2 = p1 + l2 * np.array([-math.cos(a2), math.sin(a2), 0])
+        for a, b in ((p0, p1), (p1, p2)):
+            strut(a, b, m2, 1.5 * r)
+            strut(a + [0, 0, 0.03], b + [0, 0, 0.03], m2, 0.8 * r)  # twin rods
+        parts.append((_xf(uv_sphere(2.5 * r), offset=p1), m3))
+        sr = rng.uniform(0.08, 0.16)
+        shade = revolve(np.array([0.02, 0.03, sr, sr * 1.02]), np.array([0.0, 0.02, 0.14, 0.15]),
+                        cap=False)
+        parts.append((_xf(shade, _rot("z", 180 - rng.uniform(20, 70)), offset=p2), m3))
+    elif kind in ("slat-chair", "bar-stool"):
+        w, d = rng.uniform(0.4, 0.6), rng.uniform(0.4, 0.55)
+        h = rng.uniform(0.42, 0.5) if kind == "slat-chair" else rng.uniform(0.65, 0.8)
+        t = rng.uniform(0.02, 0.05)
+        lr = rng.uniform(0.012, 0.03)
+        splay = rng.uniform(0.0, 0.06)
+        feet = []
+        for sx in (-1, 1):
+            for sz in (-1, 1):
+                top = np.array([sx * (w / 2 - lr * 2), h, sz * (d / 2 - lr * 2)])
+                foot = top * [1 + splay / w * 4, 0, 1 + splay / d * 4]
+                feet.append((top, foot))
+                strut(top, foot, m1, lr)
+        for _k in range(int(rng.integers(1, 3))):  # rungs between the legs
+            y = h * rng.uniform(0.15, 0.5)
+            for i, j in ((0, 1), (2, 3), (0, 2), (1, 3)):
+                fa = feet[i][0] + (feet[i][1] - feet[i][0]) * (1 - y / h)
+                fb = feet[j][0] + (feet[j][1] - feet[j][0]) * (1 - y / h)
+                strut(fa, fb, m1, 0.6 * lr)
+        if kind == "bar-stool" and rng.random() < 0.5:
+            parts.append((_xf(cylinder(max(w, d) / 2, t), offset=(0, h + t / 2, 0)), m2))
+        else:
+            parts.append((_xf(rounded_box(rng, (w, t, d), 0.01), offset=(0, h + t / 2, 0)), m2))
+        if kind == "slat-chair":
+            bh = rng.uniform(0.35, 0.5)
+            for sx in (-1, 1):
+                strut([sx * (w / 2 - lr * 2), h, -d / 2 + lr * 2],
+                      [sx * (w / 2 - lr * 2), h + bh, -d / 2 + lr * 2 - rng.uniform(0, .06)],
+                      m1, lr)
+            n = int(rng.integers(2, 7))
+            vertical = rng.random() < 0.5
+            for k in range(n):
+                if vertical:
+                    x = (k + 1) / (n + 1) * (w - 4 * lr) - (w / 2 - 2 * lr)
+                    parts.append((_xf(rounded_box(rng, (0.5 * w / (n + 1), bh * 0.8, t * 0.6),
+                                                  0.003),
+                                      offset=(x, h + bh * 0.55, -d / 2 + lr * 2)), m3))
+                else:
+                    y = h + bh * (0.3 + 0.65 * k / max(n - 1, 1))
+                    parts.append((_xf(rounded_box(rng, (w - 2 * lr, bh * 0.5 / n, t * 0.6),
+                                                  0.003),
+                                      offset=(0, y, -d / 2 + lr * 2)), m3))
+    elif kind == "frame-table":  # a top on an open welded frame
+        w, d, h = rng.uniform(0.5, 1.0), rng.uniform(0.4, 0.8), rng.uniform(0.4, 0.8)
+        c = [np.array([sx * w / 2 * 0.92, 0, sz * d / 2 * 0.92]) for sx in (-1, 1)
+             for sz in (-1, 1)]
+        for p in c:
+            strut(p, p + [0, h, 0], m1, 1.3 * r)
+        for y in (0.02, h) if rng.random() < 0.6 else (h,):
+            for i, j in ((0, 1), (2, 3), (0, 2), (1, 3)):
+                strut(c[i] + [0, y, 0], c[j] + [0, y, 0], m1, 1.3 * r)
+        glass = rng.random() < 0.4
+        top_t = 0.012 if glass else rng.uniform(0.02, 0.05)
+        parts.append((_xf(rounded_box(rng, (w, top_t, d), 0.003), offset=(0, h + top_t / 2, 0)),
+                      m2))
+    else:  # easel: three legs, a cross bar and a board
+        h = rng.uniform(0.9, 1.0)
+        spread = rng.uniform(0.25, 0.4)
+        apex = np.array([0, h, 0])
+        for foot in ([-spread, 0, 0.1], [spread, 0, 0.1], [0, 0, -spread * 1.2]):
+            strut(apex, foot, m1, 1.5 * r)
+        y = h * 0.35
+        strut([-spread * 0.65, y, 0.1 * 0.65], [spread * 0.65, y, 0.1 * 0.65], m1, 1.5 * r)
+        bw, bh = rng.uniform(0.3, 0.5), rng.uniform(0.3, 0.45)
+        parts.append((_xf(rounded_box(rng, (bw, bh, 0.02), 0.003), _rot("x", -8),
+                          offset=(0, y + bh / 2 + 0.03, 0.12)), m2))
+    return kind, parts
+
+
 def _sample_asset(rng):
-    from engine.asset.procedural import SAMPLE_ASSETS
+    from tools.procedural.samples import SAMPLE_ASSETS
 
     name = sorted(SAMPLE_ASSETS)[int(rng.integers(len(SAMPLE_ASSETS)))]
     return f"sample-{name}", SAMPLE_ASSETS[name](seed=int(rng.integers(0, 10_000)))
@@ -716,12 +967,50 @@ def _assemble(parts, rng) -> trimesh.Scene:
     return scene
 
 
-def random_object(rng: np.random.Generator) -> tuple[str, trimesh.Scene]:
-    """A random textured object: (family/kind, Y-up trimesh.Scene, longest side 1 m)."""
-    names = list(FAMILIES)
-    weights = np.array([FAMILIES[n][1] for n in names])
+# The "photo" look: creators' images (issue 20) show chairs, stools, bikes and lamps
+# more often, and photographic materials (photo_material) instead of printed patterns.
+FAMILIES_PHOTO = {
+    "revolved": 0.18, "primitive": 0.08, "extrusion": 0.05, "blob": 0.08, "character": 0.17,
+    "furniture": 0.1, "prop": 0.12, "frame": 0.16, "sample": 0.06,
+}
+LOOKS = ("v2", "photo")
+
+
+def _rematerial(scene_or_parts, rng):
+    """Swap every distinct material for a photographic one (same geometry)."""
+    swapped: dict[int, PBRMaterial] = {}
+
+    def swap(m):
+        if id(m) not in swapped:
+            swapped[id(m)] = photo_material(rng, name=f"m{len(swapped)}")
+        return swapped[id(m)]
+
+    if isinstance(scene_or_parts, trimesh.Scene):
+        for geom in scene_or_parts.geometry.values():
+            vis = geom.visual
+            if isinstance(vis, TextureVisuals) and vis.uv is not None:
+                geom.visual = TextureVisuals(uv=vis.uv, material=swap(vis.material))
+        return scene_or_parts
+    return [(part, swap(m)) for part, m in scene_or_parts]
+
+
+def random_object(rng: np.random.Generator, look: str = "v2") -> tuple[str, trimesh.Scene]:
+    """A random textured object: (family/kind, Y-up trimesh.Scene, longest side 1 m).
+
+    look "v2": the families and printed textures v2 was trained on (and the held-out
+    procedural evaluation objects are drawn from: keep it unchanged). "photo": more thin
+    parts and open frames (FAMILIES_PHOTO) and photographic materials; the geometry is
+    drawn first, then the materials, from the same generator."""
+    if look not in LOOKS:
+        raise ValueError(f"look should be one of {LOOKS}, got {look!r}")
+    table = {n: w for n, (_, w) in FAMILIES.items()} if look == "v2" else FAMILIES_PHOTO
+    names = list(table)
+    weights = np.array([table[n] for n in names])
     name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-    kind, parts = FAMILIES[name][0](rng)
+    builder = _frame if name == "frame" else FAMILIES[name][0]
+    kind, parts = builder(rng)
     if name == "sample":
-        return kind, parts  # already a Scene
+        return kind, (_rematerial(parts, rng) if look == "photo" else parts)  # a Scene
+    if look == "photo":
+        parts = _rematerial(parts, rng)
     return f"{name}-{kind}", _assemble(parts, rng)

@@ -16,8 +16,8 @@ Conventions (the same as glTF, so ``trimesh``'s GLB export needs no conversion):
   0.5`` at the front, the seam at the back) and ``v`` the normalised arc length
   along the profile, which on side walls runs with the height.
 
-Only numpy, trimesh and pillow are used; nothing from Panda3D or the rest of
-``engine``.
+Only numpy, trimesh and pillow are used (and engine.fileio to write atomically);
+nothing from Panda3D. A tools-side library: the runtime never imports it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,46 @@
+"""Remove the input's own shading from the front texture with the model's delit front.
+
+A model whose card names a `front_albedo` output predicts the front's base colour at the
+model's resolution S (sRGB in [0, 1], the crop's pixel grid). The texture keeps the
+image's full-resolution detail and takes its low frequencies from that prediction: per
+colour channel the ratio albedo / image at S, smoothed inside the subject, clipped, and
+upsampled onto the texture's grid (the same framing at another size), multiplies the
+image. Colours are sRGB values in [0, 1] throughout; sizes are pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+RATIO_RANGE = (0.25, 4.0)  # the most a pixel is darkened or brightened
+SMOOTH_PX = 1.5  # Gaussian sigma of the ratio, in pixels at the model's resolution
+EPS = 0.02  # keeps dark pixels' ratios finite
+
+
+def shading_ratio(image: np.ndarray, mask: np.ndarray, albedo: np.ndarray) -> np.ndarray:
+    """(S, S, 3) ratio albedo / image, smoothed with the subject's pixels only (mask
+    (S, S) in [0, 1]) and spread outward from the subject; 1 where there is none."""
+    inside = mask > 0.5
+    if not inside.any():
+        return np.ones_like(image)
+    ratio = (albedo + EPS) / (image + EPS)
+    w = inside.astype(np.float64)
+    num = ndimage.gaussian_filter(ratio * w[..., None], (SMOOTH_PX, SMOOTH_PX, 0))
+    den = ndimage.gaussian_filter(w, SMOOTH_PX)[..., None]
+    smooth = np.where(den > 1e-3, num / np.maximum(den, 1e-3), 1.0)
+    _, (rows, cols) = ndimage.distance_transform_edt(~inside, return_indices=True)
+    smooth = smooth[rows, cols]
+    return np.clip(smooth, *RATIO_RANGE).astype(np.float32)
+
+
+def delight(texture_rgb: np.ndarray, image: np.ndarray, mask: np.ndarray,
+            albedo: np.ndarray) -> np.ndarray:
+    """texture_rgb (H, H, 3): the front at the texture's resolution; image, mask,
+    albedo: the model's input (S, S, 3), its mask (S, S) and its front_albedo (S, S, 3),
+    the same framing. Returns the delit texture (H, H, 3) in [0, 1]."""
+    ratio = shading_ratio(image, mask, albedo)
+    factor = texture_rgb.shape[0] / ratio.shape[0]
+    up = ndimage.zoom(ratio, (factor, factor, 1), order=1, mode="nearest", grid_mode=True)
+    up = up[: texture_rgb.shape[0], : texture_rgb.shape[1]]
+    return np.clip(texture_rgb * up, 0.0, 1.0).astype(np.float32)
