@@ -320,7 +320,8 @@ def test_view_elevation_output_of_the_wrong_shape_is_refused(tmp_path):
 def test_a_model_with_a_delit_front_textures_the_front_with_it(tmp_path):
     """A card with the optional front_albedo output: the front half of the atlas takes
     the prediction's low frequencies (here: the image's colours halved) and keeps the
-    image's detail; the back half and a card without the output are untouched."""
+    image's detail; the back half and a card without the output are untouched (with the
+    back-texture stage off: on, it moves the back to the delit front's palette)."""
     from engine.generate.delight import delight
 
     image = tmp_path / "bottle.png"
@@ -330,7 +331,8 @@ def test_a_model_with_a_delit_front_textures_the_front_with_it(tmp_path):
         card = make_inflate_model(tmp_path / f"m{k}", size=64, front_albedo=k)
         out = tmp_path / f"asset-{k}.glb"
         result = generate_asset(image, out, GenerateSettings(model=str(card), faces=4000,
-                                                             texture_size=256),
+                                                             texture_size=256,
+                                                             back_texture=False),
                                 log=lambda m: None)
         assert result.report["mesh"]["front_texture"] == ("image" if k is None else "delit")
         mesh = trimesh.load(out, force="mesh")
