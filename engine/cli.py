@@ -1,4 +1,5 @@
-"""Command line: `maquette generate | render | still | view | inspect | prep | export | demo`.
+"""Command line: `maquette generate | render | still | view | inspect | prep | export | demo |
+library | provenance`.
 
 Thin: parses arguments, calls the engine, turns errors into messages and exit codes.
 """
@@ -56,8 +57,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     scene = _scene_arg(args.scene)
     stats = render_clip(scene, Path(args.output) if args.output else None,
                         progress=not args.quiet)
+    sidecar = _provenance("render", stats.path, scene.asset.source, scene=scene)
     print(f"wrote {stats.path} ({stats.frames} frames, {stats.width}x{stats.height}, "
-          f"{stats.seconds:.1f} s, {stats.fps:.1f} fps)")
+          f"{stats.seconds:.1f} s, {stats.fps:.1f} fps) and {sidecar}")
     return 0
 
 
@@ -66,8 +68,18 @@ def cmd_still(args: argparse.Namespace) -> int:
 
     scene = _scene_arg(args.scene)
     path = render_still(scene, args.at, Path(args.output))
-    print(f"wrote {path}")
+    sidecar = _provenance("still", path, scene.asset.source, scene=scene,
+                          settings={"at": args.at})
+    print(f"wrote {path} and {sidecar}")
     return 0
+
+
+def _provenance(kind: str, deliverable: Path, asset: Path, **what) -> Path:
+    """Write the deliverable's provenance sidecar (OUT.EXT.json), recorded in the library
+    when there is one (engine.library.provenance); returns the sidecar."""
+    from engine.library.commands import record
+
+    return record(kind, Path(deliverable), Path(asset), **what)[0]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -87,6 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     scene.asset.source = result.glb
     print(f"demo 2/3: rendering the turntable to {video}")
     stats = render_clip(scene, video, progress=not args.quiet)
+    _provenance("render", stats.path, result.glb, scene=scene)
     print(f"demo 3/3: rendering the contact sheet to {sheet}")
     render_contact_sheet(result.glb, sheet)
     print(f"demo: wrote {result.glb}, {result.report_path}, {stats.path} "
@@ -206,8 +219,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     expected = expected_figures(asset.mesh, written.format, args.units,
                                 animation[1][0] if animation else None)
     got = verify_export(out, expected, written.format)
+    sidecar = _provenance("export", out, source, files=written.files, scene_file=args.animation,
+                          settings={"units": args.units, "format": written.format})
     motion = f", {len(animation[0])} animation samples" if animation else ""
-    print(f"wrote {', '.join(str(p) for p in written.files)}")
+    print(f"wrote {', '.join(str(p) for p in written.files)} and {sidecar}")
     print(f"verified with {got['reader']}: {got['triangles']:,} triangles, bounds match, "
           f"texture {'yes' if got['textured'] else 'no'}{motion}")
     return 0
@@ -349,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
+
+    from engine.library.commands import add_parsers
+
+    add_parsers(sub)  # library add|list|show|history|approve|export, provenance
     return parser
 
 
