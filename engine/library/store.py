@@ -215,6 +215,11 @@ class Library:
         folder = self._materialise(version.sha256, files)
         for path, sha in files:
             target = folder / path
+            source = self.object_path(sha)
+            if not os.path.lexists(target) and source.is_file():  # removed: put back
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+                os.chmod(target, default_mode() & 0o444)
             if not target.is_file() or file_sha256(target) != sha:
                 raise LibraryError(
                     f"{target}: does not match {version.label} ({version.short}): the "
