@@ -207,7 +207,8 @@ def test_scene_names_library_version_render_writes_provenance(tmp_path):
     assert record["asset"]["library"]["label"] == "robot@v1"
     assert record["asset"]["library"]["reference"] == "library:robot@approved"
     assert record["asset"]["library"]["approved"] is True
-    assert record["settings"]["output"]["height"] == 64
+    assert (record["settings"]["output"]["width"], record["settings"]["output"]["height"]) \
+        == (114, 64)  # the derived width too (was None: not a dataclass field)
     assert record["scene"]["sha256"] and record["tool"]["version"]
     assert record["machine"]["host"] and record["created"].endswith("Z")
     assert record["deliverable"]["sha256"] == __import__("engine.fileio").fileio.file_sha256(

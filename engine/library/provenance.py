@@ -79,6 +79,11 @@ def scene_settings(scene) -> dict[str, Any]:
     """The resolved settings of a scene (everything but its own path), as JSON."""
     data = jsonable(scene)
     data.pop("path", None)
+    output = getattr(scene, "output", None)
+    if isinstance(data.get("output"), dict) and output is not None:
+        for key in ("width", "height", "frame_count"):  # derived (aspect, duration × fps)
+            if hasattr(output, key):
+                data["output"][key] = jsonable(getattr(output, key))
     return data
 
 
