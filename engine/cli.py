@@ -1,4 +1,5 @@
-"""Command line: `maquette generate | render | still | view | inspect | prep | export | demo`.
+"""Command line: `maquette generate | render | still | view | inspect | prep | export | demo |
+library | provenance`.
 
 Thin: parses arguments, calls the engine, turns errors into messages and exit codes.
 """
@@ -70,8 +71,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     output = _clip_output(args.output) if args.output else None
     loaded = _source(args.scene, output)
     stats = render_clip(loaded.scene, output, progress=not args.quiet, inputs=loaded.inputs)
+    sidecar = _provenance("render", stats.path, loaded.scene.asset.source, scene=loaded.scene)
     print(f"wrote {_shown(stats.path)} ({stats.frames} frames, {stats.width}x{stats.height}, "
-          f"{stats.seconds:.1f} s, {stats.fps:.1f} fps)")
+          f"{stats.seconds:.1f} s, {stats.fps:.1f} fps) and {_shown(sidecar)}")
     return 0
 
 
@@ -93,8 +95,18 @@ def cmd_still(args: argparse.Namespace) -> int:
     image_format(Path(args.output), what="a still")  # before any generation or rendering
     loaded = _source(args.scene, args.output)
     path = render_still(loaded.scene, args.at, Path(args.output), inputs=loaded.inputs)
-    print(f"wrote {_shown(path)}")
+    sidecar = _provenance("still", path, loaded.scene.asset.source, scene=loaded.scene,
+                          settings={"at": args.at})
+    print(f"wrote {_shown(path)} and {_shown(sidecar)}")
     return 0
+
+
+def _provenance(kind: str, deliverable: Path, asset: Path, **what) -> Path:
+    """Write the deliverable's provenance sidecar (OUT.EXT.json), recorded in the library
+    when there is one (engine.library.provenance); returns the sidecar."""
+    from engine.library.commands import record
+
+    return record(kind, Path(deliverable), Path(asset), **what)[0]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -121,6 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     scene = replace(scene, asset=replace(scene.asset, source=result.glb))
     print(f"demo 2/3: rendering the turntable to {_shown(video)}")
     stats = render_clip(scene, video, progress=not args.quiet, inputs=inputs)
+    _provenance("render", stats.path, result.glb, scene=scene)
     print(f"demo 3/3: rendering the contact sheet to {_shown(sheet)}")
     render_contact_sheet(result.glb, sheet, inputs=inputs)
     print(f"demo: wrote {_shown(result.glb)}, {_shown(result.report_path)}, "
@@ -262,8 +275,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         else None
     written, got = _export_verified(asset.mesh, out, inputs, units=args.units,
                                     animation=animation)
+    sidecar = _provenance("export", out, source, files=written.files, scene_file=args.animation,
+                          settings={"units": args.units, "format": written.format})
     motion = f", {len(animation[0])} animation samples" if animation else ""
-    print(f"wrote {', '.join(_shown(p) for p in written.files)}")
+    print(f"wrote {', '.join(_shown(p) for p in written.files)} and {_shown(sidecar)}")
     print(f"verified with {got['reader']}: {got['triangles']:,} triangles, bounds match, "
           f"texture {'yes' if got['textured'] else 'no'}{motion}")
     return 0
@@ -413,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
+
+    from engine.library.commands import add_parsers
+
+    add_parsers(sub)  # library add|list|show|history|approve|export, provenance
     return parser
 
 

@@ -105,7 +105,16 @@ def _build(ctx: _Context, cls: type, values: dict[str, Any], where: str):
 
 
 def _resolve_file(ctx: _Context, where: str, value: str, suffixes: tuple[str, ...]) -> Path:
-    """A file named in the scene: relative to the scene file, of an accepted type, present."""
+    """A file named in the scene: relative to the scene file, of an accepted type, present.
+    `[asset] source` may also name a library version (library:NAME@approved, @latest,
+    @vN): the library resolves it to the version's file (engine.library)."""
+    if where == "[asset] source" and value.startswith("library:"):
+        from engine.library import LibraryError, resolve_reference
+
+        try:
+            return resolve_reference(value, where=f"{scene_name(ctx.path)}: {where}").path
+        except LibraryError as exc:
+            raise SceneError(str(exc)) from None
     path = Path(value).expanduser()
     if not path.is_absolute() and ctx.path is not None:
         path = ctx.path.parent / path
