@@ -15,7 +15,6 @@ Errors are :class:`AssetError` whose message names the file and the field
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -542,6 +541,3 @@ def load_asset(path: str | os.PathLike, *, limit: int | None = None) -> Asset:
         )
     return Asset(mesh=mesh, source=path, format=fmt, warnings=warnings, parts=parts)
 
-
-def data_uri(payload: bytes, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(payload).decode("ascii")
