@@ -11,9 +11,8 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from engine.asset.io import triangle_areas
 from engine.asset.model import Asset, texture_image
-from engine.asset.topology import analyse, part_extents
+from engine.asset.topology import analyse, part_extents, triangle_areas
 
 __all__ = ["AXES", "format_report", "guess_up", "inspect_asset", "surface_samples"]
 
