@@ -20,14 +20,16 @@ def _scene_arg(value: str):
     An image as the asset source is generated into a 3D asset first (cached by
     content hash), so `render` goes straight from image to video.
     """
-    from engine.generate.pipeline import generate_cached
-    from engine.render.asset_node import cache_dir
     from engine.scene import load_scene, scene_for_asset
     from engine.scene.loader import IMAGE_SUFFIXES
 
     path = Path(value)
     scene = load_scene(path) if path.suffix.lower() == ".toml" else scene_for_asset(path)
     if scene.asset.source.suffix.lower() in IMAGE_SUFFIXES:
+        # (imported only here: the generator pulls in scipy and onnxruntime)
+        from engine.generate.pipeline import generate_cached
+        from engine.render.asset_node import cache_dir
+
         scene.asset.source = generate_cached(scene.asset.source, cache_dir(),
                                              log=lambda msg: print(msg, file=sys.stderr))
     return scene

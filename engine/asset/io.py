@@ -33,7 +33,8 @@ from engine.asset.formats import FORMATS, READ_FORMATS
 from engine.asset.formats.stl import binary_count
 from engine.asset.model import Asset, AssetError, Limits
 
-__all__ = ["SUPPORTED", "check_file", "load_asset", "load_scene", "sniff_format"]
+__all__ = ["SUPPORTED", "check_file", "check_scene", "load_asset", "load_scene",
+           "sniff_format"]
 
 SUPPORTED = READ_FORMATS
 _OTHER_MAGIC = {
@@ -162,9 +163,9 @@ def _extension_warnings(path: Path, fmt: str) -> list[str]:
 
 
 def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
-               limit: int | None = None):
-    """Check `path`, then load it with trimesh as a Scene (file coordinates, nothing
-    merged or processed). Returns (scene, format). Raises AssetError."""
+               limit: int | None = None, process: bool = False):
+    """Check `path`, then load it with trimesh as a Scene (file coordinates; nothing
+    merged unless `process`). Returns (scene, format). Raises AssetError."""
     import trimesh
 
     path = Path(path)
@@ -175,7 +176,7 @@ def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
             loaded = trimesh.load(
                 handle, file_type=fmt, force="scene",
                 resolver=trimesh.resolvers.FilePathResolver(str(path.resolve())),
-                process=False,
+                process=process,
             )
     except AssetError:
         raise
@@ -188,6 +189,16 @@ def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
     return loaded, fmt
 
 
+def check_scene(path: Path, loaded) -> tuple:
+    """The loaded scene as one mesh (see _concatenate), through the asset check.
+    Returns (mesh, parts)."""
+    mesh, parts = _concatenate(loaded)
+    if mesh is None or len(mesh.faces) == 0:
+        raise AssetError(f"{path}: the file contains no triangles")
+    check_geometry(path, np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    return mesh, parts
+
+
 def load_asset(path: str | os.PathLike, *, limit: int | None = None) -> Asset:
     """Check, then load `path` into an :class:`Asset` and check its mesh. Raises
     AssetError."""
@@ -195,12 +206,9 @@ def load_asset(path: str | os.PathLike, *, limit: int | None = None) -> Asset:
     fmt = sniff_format(path)
     warnings = _extension_warnings(path, fmt)
     loaded, fmt = load_scene(path, fmt, limit=limit)
-    mesh, parts = _concatenate(loaded)
-    if mesh is None or len(mesh.faces) == 0:
-        raise AssetError(f"{path}: the file contains no triangles")
+    mesh, parts = check_scene(path, loaded)
     limit = Limits.from_env(limit).triangles
     if len(mesh.faces) > limit:
         raise AssetError(f"{path}: {len(mesh.faces):,} triangles is over the limit of "
                          f"{limit:,} (MAQUETTE_MAX_TRIANGLES)")
-    check_geometry(path, np.asarray(mesh.vertices), np.asarray(mesh.faces))
     return Asset(mesh=mesh, source=path, format=fmt, warnings=warnings, parts=parts)

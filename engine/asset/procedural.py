@@ -1008,6 +1008,8 @@ def export_glb(obj: trimesh.Scene | trimesh.Trimesh, path: str | os.PathLike) ->
 
     The bytes go to a temporary file in the destination directory which then
     replaces ``path``; readers never see a half-written file. Returns the path."""
+    from engine.asset.formats.gltf import glb_bytes
+
     path = os.fspath(path)
-    write_bytes_atomic(path, obj.export(file_type="glb", include_normals=True))
+    write_bytes_atomic(path, glb_bytes(obj, include_normals=True))
     return path
