@@ -173,9 +173,8 @@ def check_texture(path: Path, field: str, handle: BinaryIO, limit: int) -> None:
         bound = f"{side}×{side}" if side * side == limit else f"{limit:,}"
         raise AssetError(
             f"{path}: {field}: {width}×{height} {kind} texture ({width * height / 1e6:.1f} "
-            f"Mpx) exceeds the limit of {bound} pixels (MAQUETTE_MAX_TEXTURE_PIXELS); "
-            f"refused before decoding: shrink it (prep --texture-size on a smaller copy) or "
-            f"raise the limit"
+            f"Mpx) exceeds the limit of {bound} pixels; refused before decoding: shrink "
+            f"the image, or raise MAQUETTE_MAX_TEXTURE_PIXELS"
         )
 
 

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     import trimesh
 
 __all__ = ["Asset", "AssetError", "DEFAULT_MAX_TEXTURE_PIXELS", "DEFAULT_MAX_TRIANGLES",
-           "Limits", "MAX_COORDINATE", "max_texture_pixels", "max_triangles", "mesh_uv",
-           "texture_image"]
+           "HEIGHT_RANGE_M", "Limits", "MAX_COORDINATE", "max_texture_pixels", "max_triangles",
+           "mesh_uv", "texture_image"]
 
 # Larger meshes are refused before their data is allocated.  10M triangles need about
 # 1 GB of RAM in trimesh; raise with MAQUETTE_MAX_TRIANGLES if the machine has more.
@@ -29,6 +29,7 @@ DEFAULT_MAX_TEXTURE_PIXELS = 8192 * 8192
 # the renderer's float32 maths overflows near 1e19 (Panda3D asserts on NaN matrices at
 # 1e20; 3e38 fails its look-at) and nothing real is a million kilometres across.
 MAX_COORDINATE = 1e9
+HEIGHT_RANGE_M = (1e-3, 1e3)  # heights an asset may be given (generate, prep --height)
 
 
 def _env_limit(name: str, default: int) -> int:

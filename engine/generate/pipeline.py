@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from engine.asset.model import HEIGHT_RANGE_M
 from engine.asset.topology import analyse
 from engine.fileio import atomic_output
 from engine.generate.classical import CLASSICAL_ID, inflate
@@ -55,8 +56,9 @@ class GenerateSettings:
             raise ValueError(f"--faces must be from 500 to 2000000, got {self.faces}")
         if not 64 <= self.texture_size <= 8192:
             raise ValueError(f"--texture-size must be from 64 to 8192, got {self.texture_size}")
-        if not 1e-3 <= self.height <= 1e3:
-            raise ValueError(f"--height must be from 0.001 to 1000 metres, got {self.height}")
+        if not HEIGHT_RANGE_M[0] <= self.height <= HEIGHT_RANGE_M[1]:
+            raise ValueError(f"--height must be from {HEIGHT_RANGE_M[0]:g} to "
+                             f"{HEIGHT_RANGE_M[1]:g} metres, got {self.height}")
 
 
 @dataclass
