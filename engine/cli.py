@@ -168,11 +168,11 @@ def cmd_prep(args: argparse.Namespace) -> int:
     from engine.asset.prep import PrepOptions, prepare
 
     source, out = Path(args.asset), Path(args.output)
-    asset = load_asset(source)
     options = PrepOptions(height=args.height, pivot=args.pivot, up=args.up, face=args.face,
                           faces=args.faces, texture_size=args.texture_size,
                           remove_fragments=args.remove_fragments, fill_holes=args.fill_holes)
-    result = prepare(asset, options)
+    options.validate()  # before reading or writing anything
+    result = prepare(load_asset(source), options)
     written = export_mesh(result.mesh, out, protect=[source])
     verify_export(out, expected_figures(result.mesh, written.format))
     for step in result.steps:
