@@ -108,6 +108,22 @@ def _jpeg_size(handle: BinaryIO) -> tuple[int, int] | None:
             return None
 
 
+def _webp_size(handle: BinaryIO, kind: bytes) -> tuple[str, int, int] | None:
+    """Width and height from a WebP's first chunk (lossy, lossless or extended)."""
+    handle.seek(20)
+    body = handle.read(10)
+    if kind == b"VP8 " and len(body) >= 10:
+        w, h = struct.unpack("<HH", body[6:10])
+        return "WebP", w & 0x3FFF, h & 0x3FFF
+    if kind == b"VP8L" and len(body) >= 5:
+        bits = int.from_bytes(body[1:5], "little")
+        return "WebP", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if kind == b"VP8X" and len(body) >= 10:
+        return ("WebP", int.from_bytes(body[4:7], "little") + 1,
+                int.from_bytes(body[7:10], "little") + 1)
+    return None
+
+
 def image_size(handle: BinaryIO) -> tuple[str, int, int] | None:
     """(format, width, height) from an image file's header, reading at most a few
     segments (never decoding pixels); None when the header is not recognised."""
@@ -119,19 +135,7 @@ def image_size(handle: BinaryIO) -> tuple[str, int, int] | None:
         size = _jpeg_size(handle)
         return None if size is None else ("JPEG",) + size
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        kind = head[12:16]
-        handle.seek(20)
-        body = handle.read(10)
-        if kind == b"VP8 " and len(body) >= 10:
-            w, h = struct.unpack("<HH", body[6:10])
-            return "WebP", w & 0x3FFF, h & 0x3FFF
-        if kind == b"VP8L" and len(body) >= 5:
-            bits = int.from_bytes(body[1:5], "little")
-            return "WebP", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-        if kind == b"VP8X" and len(body) >= 10:
-            return ("WebP", int.from_bytes(body[4:7], "little") + 1,
-                    int.from_bytes(body[7:10], "little") + 1)
-        return None
+        return _webp_size(handle, head[12:16])
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return ("GIF",) + struct.unpack("<HH", head[6:10])
     if head[:2] == b"BM" and len(head) >= 26:

@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 from engine.asset.model import Asset, mesh_uv, texture_image
 from engine.asset.topology import analyse, part_extents, triangle_areas
 
-__all__ = ["AXES", "format_report", "guess_up", "inspect_asset", "surface_samples"]
+__all__ = ["AXES", "axis_vector", "format_report", "guess_up", "inspect_asset", "surface_samples"]
 
 AXES = {"+x": (0, 1.0), "-x": (0, -1.0), "+y": (1, 1.0), "-y": (1, -1.0),
         "+z": (2, 1.0), "-z": (2, -1.0)}
@@ -24,7 +24,8 @@ FRAGMENT_FRACTION = 0.05  # parts smaller than this share of the largest part's 
 THIN_FRACTION = 0.01  # walls thinner than 1 % of the largest dimension
 
 
-def _axis_vector(name: str) -> np.ndarray:
+def axis_vector(name: str) -> np.ndarray:
+    """(3,) unit vector of a signed axis name ("+x" ... "-z")."""
     index, sign = AXES[name]
     v = np.zeros(3)
     v[index] = sign
@@ -52,7 +53,7 @@ def guess_up(mesh: trimesh.Trimesh, convention: str = "+y") -> tuple[str, dict]:
         return convention, {}
     scores = {}
     for name, (index, _sign) in AXES.items():
-        up = _axis_vector(name)
+        up = axis_vector(name)
         contact = float(areas[normals @ up < -0.999].sum())
         plane = hull_points[:, [i for i in range(3) if i != index]]
         try:

@@ -52,9 +52,8 @@ _OTHER_MAGIC = {
 # ----------------------------------------------------------------------------------
 
 
-def sniff_format(path: Path) -> str:
-    """What the file's content is: one of :data:`SUPPORTED`; raises AssetError."""
-    path = Path(path)
+def _head(path: Path) -> tuple[int, bytes]:
+    """(size, first KiB) of a regular file, or an AssetError saying why not."""
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
@@ -62,15 +61,20 @@ def sniff_format(path: Path) -> str:
         if not stat.S_ISREG(info.st_mode):  # (opening a FIFO would wait for a writer)
             raise AssetError(f"{path}: not a regular file (a pipe, socket or device); "
                              f"refused")
-        size = info.st_size
         with open(path, "rb") as handle:
-            head = handle.read(1024)
+            return info.st_size, handle.read(1024)
     except FileNotFoundError:
         raise AssetError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise AssetError(f"{path}: is a folder, not an asset file") from None
     except OSError as exc:
         raise AssetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def sniff_format(path: Path) -> str:
+    """What the file's content is: one of :data:`SUPPORTED`; raises AssetError."""
+    path = Path(path)
+    size, head = _head(path)
     if size == 0:
         raise AssetError(f"{path}: the file is empty")
     if head.startswith(b"glTF"):

@@ -21,7 +21,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from trimesh.visual import ColorVisuals, TextureVisuals
 
-from engine.asset.inspect import AXES, guess_up
+from engine.asset.inspect import AXES, axis_vector, guess_up
 from engine.asset.model import (
     HEIGHT_RANGE_M,
     Asset,
@@ -200,10 +200,7 @@ def _axis(name: str, option: str = "axis") -> np.ndarray:
     if signed not in AXES:
         raise AssetError(f"{option}: unknown axis {name!r}; expected one of x, y, z, +x, "
                          f"-x, ... -z")
-    index, sign = AXES[signed]
-    v = np.zeros(3)
-    v[index] = sign
-    return v
+    return axis_vector(signed)
 
 
 def _merge_duplicates(a: _Arrays) -> int:

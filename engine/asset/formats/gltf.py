@@ -194,6 +194,15 @@ class GltfFile:
             raise AssetError(f"{self.path}: corrupt glTF: {key} must be a list")
         return value
 
+    def objects(self, key: str):
+        """(index, "key[index]", object) for each entry of the list `key`, each one
+        required to be a JSON object."""
+        for i, item in enumerate(self.items(key)):
+            where = f"{key}[{i}]"
+            if not isinstance(item, dict):
+                raise self.fail(where, "not an object")
+            yield i, where, item
+
     def fail(self, where: str, text: str) -> AssetError:
         return AssetError(f"{self.path}: {where}: {text}")
 
@@ -255,23 +264,18 @@ def _buffer_holds(g: GltfFile, i: int, buf: dict) -> tuple[int, str]:
 def check_buffers(g: GltfFile) -> None:
     """Every buffer's declared byteLength exists (in the BIN chunk, its data: URI or
     its file beside the asset)."""
-    for i, buf in enumerate(g.items("buffers")):
-        if not isinstance(buf, dict):
-            raise g.fail(f"buffers[{i}]", "not an object")
-        declared = field_int(buf.get("byteLength"), g.path, f"buffers[{i}].byteLength")
+    for i, field_name, buf in g.objects("buffers"):
+        declared = field_int(buf.get("byteLength"), g.path, f"{field_name}.byteLength")
         actual, where = _buffer_holds(g, i, buf)
         if declared > actual:
-            raise g.fail(f"buffers[{i}].byteLength", f"{declared} bytes declared but "
+            raise g.fail(f"{field_name}.byteLength", f"{declared} bytes declared but "
                          f"{where} holds only {actual}; refused before allocating")
         g.buffer_lengths.append(declared)
 
 
 def check_views(g: GltfFile) -> None:
     """Every buffer view lies inside its buffer."""
-    for i, view in enumerate(g.items("bufferViews")):
-        where = f"bufferViews[{i}]"
-        if not isinstance(view, dict):
-            raise g.fail(where, "not an object")
+    for _, where, view in g.objects("bufferViews"):
         b = field_int(view.get("buffer"), g.path, f"{where}.buffer")
         if b >= len(g.buffer_lengths):
             raise g.fail(f"{where}.buffer", f"{b} does not exist")
@@ -326,10 +330,7 @@ def check_accessors(g: GltfFile) -> None:
     """Every accessor's elements (and sparse substitutes) fit in their buffer views;
     counts over three times the triangle limit are refused before allocating."""
     vertex_cap = 3 * g.limits.triangles
-    for i, acc in enumerate(g.items("accessors")):
-        where = f"accessors[{i}]"
-        if not isinstance(acc, dict):
-            raise g.fail(where, "not an object")
+    for _, where, acc in g.objects("accessors"):
         count = field_int(acc.get("count"), g.path, f"{where}.count")
         ctype = acc.get("componentType")
         if ctype not in COMPONENT_DTYPE or acc.get("type") not in TYPE_COUNT:
@@ -347,10 +348,7 @@ def check_accessors(g: GltfFile) -> None:
 def check_images(g: GltfFile) -> None:
     """Every image is inside the asset's folder (or the file) and, from its header,
     within the texture limit."""
-    for i, image in enumerate(g.items("images")):
-        where = f"images[{i}]"
-        if not isinstance(image, dict):
-            raise g.fail(where, "not an object")
+    for _, where, image in g.objects("images"):
         uri = image.get("uri")
         if isinstance(uri, str):
             with open_texture(g.path, uri, f"{where}.uri") as handle:
@@ -392,9 +390,7 @@ def check_nodes(g: GltfFile) -> None:
     """The nodes form trees (glTF requires it); see :func:`_node_depths`."""
     nodes = g.items("nodes")
     meshes = len(g.items("meshes"))
-    for i, node in enumerate(nodes):
-        if not isinstance(node, dict):
-            raise g.fail(f"nodes[{i}]", "not an object")
+    for i, _, node in g.objects("nodes"):
         if "mesh" in node and field_int(node["mesh"], g.path, f"nodes[{i}].mesh") >= meshes:
             raise g.fail(f"nodes[{i}].mesh", f"{node['mesh']} does not exist")
         children = node.get("children", []) or []
@@ -479,23 +475,29 @@ def node_matrix(g: GltfFile, i: int) -> np.ndarray:
     return out
 
 
+def _roots(g: GltfFile) -> list[int] | None:
+    """The default scene's root nodes (every parentless node without scenes), or None
+    when the file has no nodes at all."""
+    nodes, scenes = g.items("nodes"), g.items("scenes")
+    if not scenes:
+        return [i for i in range(len(nodes)) if i not in g.parents] if nodes else None
+    chosen = g.doc.get("scene", 0)
+    scene = scenes[chosen] if isinstance(chosen, int) and 0 <= chosen < len(scenes) \
+        else scenes[0]
+    roots = (scene.get("nodes", []) if isinstance(scene, dict) else []) or []
+    roots = [field_int(r, g.path, "scenes[].nodes") for r in roots]
+    if any(r >= len(nodes) for r in roots):
+        raise g.fail("scenes[].nodes", f"{max(roots)} does not exist")
+    return roots
+
+
 def placed_meshes(g: GltfFile) -> list[tuple[int | None, int, np.ndarray]]:
     """(node, mesh, (4, 4) world matrix) for every mesh the default scene places (all
     root nodes without scenes; every mesh once, unmoved, without nodes)."""
-    nodes = g.items("nodes")
-    scenes = g.items("scenes")
-    if scenes:
-        chosen = g.doc.get("scene", 0)
-        scene = scenes[chosen] if isinstance(chosen, int) and 0 <= chosen < len(scenes) \
-            else scenes[0]
-        roots = (scene.get("nodes", []) if isinstance(scene, dict) else []) or []
-        roots = [field_int(r, g.path, "scenes[].nodes") for r in roots]
-        if any(r >= len(nodes) for r in roots):
-            raise g.fail("scenes[].nodes", f"{max(roots)} does not exist")
-    elif nodes:
-        roots = [i for i in range(len(nodes)) if i not in g.parents]
-    else:
+    roots = _roots(g)
+    if roots is None:
         return [(None, m, np.eye(4)) for m in range(len(g.items("meshes")))]
+    nodes = g.items("nodes")
     placed, stack = [], [(r, np.eye(4)) for r in roots]
     while stack:
         i, parent = stack.pop()
