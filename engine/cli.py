@@ -234,12 +234,12 @@ def cmd_prep(args: argparse.Namespace) -> int:
     from engine.asset.prep import PrepOptions, prepare
 
     source, out = Path(args.asset), Path(args.output)
-    inputs = asset_files(source)
-    asset = load_asset(source)
     options = PrepOptions(height=args.height, pivot=args.pivot, up=args.up, face=args.face,
                           faces=args.faces, texture_size=args.texture_size,
                           remove_fragments=args.remove_fragments, fill_holes=args.fill_holes)
-    result = prepare(asset, options)
+    options.validate()  # before reading or writing anything
+    inputs = asset_files(source)
+    result = prepare(load_asset(source), options)
     written, _ = _export_verified(result.mesh, out, inputs)
     for step in result.steps:
         print(f"  - {step}")

@@ -23,9 +23,9 @@ from engine.asset.export import (
     expected_figures,
     export_mesh,
     read_back,
-    read_fbx,
     verify_export,
 )
+from engine.asset.formats.fbx import read_fbx
 from engine.asset.io import load_asset
 from engine.asset.model import AssetError
 from engine.errors import InputError
@@ -188,7 +188,7 @@ def test_export_never_overwrites_its_input_and_is_atomic(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("engine.asset.export._stl_bytes", boom)
+    monkeypatch.setattr("engine.asset.formats.stl.stl_bytes", boom)
     with pytest.raises(OSError):
         export_mesh(asset.mesh, tmp_path / "out.stl")
     assert not (tmp_path / "out.stl").exists()
@@ -199,7 +199,7 @@ def test_large_obj_scan_agrees_with_trimesh(tmp_path, monkeypatch):
     mesh = textured_box()
     path = export_mesh(mesh, tmp_path / "box.obj").path
     by_trimesh = read_back(path)
-    monkeypatch.setattr("engine.asset.export.OBJ_SCAN_BYTES", 0)
+    monkeypatch.setattr("engine.asset.formats.obj.OBJ_SCAN_BYTES", 0)
     by_scan = read_back(path)
     assert by_scan["reader"] == "numpy OBJ scan" and by_trimesh["reader"] == "trimesh"
     assert by_scan["triangles"] == by_trimesh["triangles"] == 12
@@ -210,12 +210,12 @@ def test_large_obj_scan_agrees_with_trimesh(tmp_path, monkeypatch):
 def test_large_obj_scan_layouts_and_broken_files(tmp_path, monkeypatch):
     """The scan's fast path (contiguous v and f blocks, bytes counts) and its line-by-line
     fallback (any other layout) agree, and a damaged file fails the check."""
-    from engine.asset import export
+    from engine.asset.formats import obj as export
 
     mesh = textured_box()
     path = export_mesh(mesh, tmp_path / "box.obj").path
     expected = expected_figures(mesh, "obj")
-    monkeypatch.setattr("engine.asset.export.OBJ_SCAN_BYTES", 0)
+    monkeypatch.setattr("engine.asset.formats.obj.OBJ_SCAN_BYTES", 0)
     text = path.read_bytes()
     fast = export._scan_obj_fast(text)
     assert fast is not None and fast[0] == 12
@@ -256,7 +256,7 @@ def test_large_obj_scan_layouts_and_broken_files(tmp_path, monkeypatch):
 
 
 def test_stl_scan_agrees_with_trimesh_and_catches_damage(tmp_path):
-    from engine.asset.export import scan_stl
+    from engine.asset.formats.stl import scan_stl
 
     mesh = textured_box()
     path = export_mesh(mesh, tmp_path / "box.stl", units="mm").path

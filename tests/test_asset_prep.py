@@ -214,7 +214,8 @@ def test_display_copy_carries_tangents_and_a_smaller_texture(tmp_path):
     """The contact sheet's display copy: decimated, texture at most 1024 px, and its GLB
     has glTF tangents (unit, perpendicular to the normals, w = +-1) so panda3d-gltf
     need not compute them; the GLB passes the loader's checks and the read-back."""
-    from engine.asset.export import _split_glb, expected_figures, export_mesh, verify_export
+    from engine.asset.export import expected_figures, export_mesh, verify_export
+    from engine.asset.formats.gltf import split_glb
     from engine.asset.io import check_file
     from engine.asset.prep import display_copy
 
@@ -228,7 +229,7 @@ def test_display_copy_carries_tangents_and_a_smaller_texture(tmp_path):
     path = export_mesh(copy, tmp_path / "display.glb").path
     check_file(path)
     verify_export(path, expected_figures(copy, "glb"))
-    doc, binary = _split_glb(path.read_bytes())
+    doc, binary = split_glb(path.read_bytes())
     attributes = doc["meshes"][0]["primitives"][0]["attributes"]
 
     def accessor(name):
@@ -245,7 +246,7 @@ def test_display_copy_carries_tangents_and_a_smaller_texture(tmp_path):
     assert set(np.unique(tangents[:, 3])) <= {-1.0, 1.0}
     # an ordinary export has no tangents (files stay as they were)
     plain = export_mesh(mesh, tmp_path / "plain.glb").path
-    doc, _ = _split_glb(plain.read_bytes())
+    doc, _ = split_glb(plain.read_bytes())
     assert "TANGENT" not in doc["meshes"][0]["primitives"][0]["attributes"]
 
 

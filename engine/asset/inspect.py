@@ -7,16 +7,17 @@ million triangles.  Units are the file's, taken as metres (glTF's convention).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from engine.asset.io import triangle_areas
-from engine.asset.model import Asset, texture_image
-from engine.asset.topology import analyse, part_extents
+from engine.asset.model import Asset, mesh_uv, texture_image
+from engine.asset.topology import analyse, part_extents, triangle_areas
 
-__all__ = ["AXES", "RECORD_KEY", "format_report", "generated_record", "guess_up",
-           "inspect_asset", "recorded_up", "surface_samples"]
+__all__ = ["AXES", "RECORD_KEY", "axis_vector", "format_report", "generated_record",
+           "guess_up", "inspect_asset", "recorded_up", "surface_samples"]
 
 AXES = {"+x": (0, 1.0), "-x": (0, -1.0), "+y": (1, 1.0), "-y": (1, -1.0),
         "+z": (2, 1.0), "-z": (2, -1.0)}
@@ -44,7 +45,8 @@ def recorded_up(mesh: trimesh.Trimesh) -> str | None:
     return up if up in AXES else None
 
 
-def _axis_vector(name: str) -> np.ndarray:
+def axis_vector(name: str) -> np.ndarray:
+    """(3,) unit vector of a signed axis name ("+x" ... "-z")."""
     index, sign = AXES[name]
     v = np.zeros(3)
     v[index] = sign
@@ -72,7 +74,7 @@ def guess_up(mesh: trimesh.Trimesh, convention: str = "+y") -> tuple[str, dict]:
         return convention, {}
     scores = {}
     for name, (index, _sign) in AXES.items():
-        up = _axis_vector(name)
+        up = axis_vector(name)
         contact = float(areas[normals @ up < -0.999].sum())
         plane = hull_points[:, [i for i in range(3) if i != index]]
         try:
@@ -223,53 +225,71 @@ def _describe_pivot(rel: np.ndarray, up_index: int) -> str:
     return "inside the bounds, off-centre"
 
 
-def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
-    """The report as a JSON-ready dict (see module docstring)."""
-    mesh = asset.mesh
-    vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-    size = hi - lo
-    diag = float(np.linalg.norm(size))
+@dataclass
+class _Inspection:
+    """One inspection: the measures every section shares, and the findings so far."""
+
+    asset: Asset
+    samples: int
+    vertices: np.ndarray  # (n, 3) float
+    faces: np.ndarray  # (m, 3) int
+    lo: np.ndarray  # (3,) bounds
+    hi: np.ndarray
+    up_index: int  # the axis the object stands along (guess_up)
+    up: str
+    topo: object  # engine.asset.topology.Topology
+    findings: list[dict] = field(default_factory=list)
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.hi - self.lo
+
+    def add(self, check, level, text, hint=""):
+        self.findings.append({"check": check, "level": level, "text": text, "hint": hint})
+
+
+def _file(r: _Inspection) -> dict:
+    for warning in r.asset.warnings:
+        r.add("file", "warn", warning, "rename the file to match its content")
+    return {"file": str(r.asset.source), "format": r.asset.format}
+
+
+def _dimensions(r: _Inspection) -> dict:
+    """Size and orientation."""
+    size, up = r.size, r.up
     extent = float(size.max())
-    recorded = recorded_up(mesh)
-    up = recorded or guess_up(mesh, "+y")[0]
-    up_index = AXES[up][0]
-    topo = analyse(vertices, faces)
-    findings: list[dict] = []
-
-    def add(check, level, text, hint=""):
-        findings.append({"check": check, "level": level, "text": text, "hint": hint})
-
-    for warning in asset.warnings:
-        add("file", "warn", warning, "rename the file to match its content")
-
-    # Size and orientation.
+    recorded = recorded_up(r.asset.mesh)
     dims = {"size_m": [float(x) for x in size], "up_axis_file": "+y (glTF convention)",
-            "up_axis_guess": up, "height_m": float(size[up_index])}
+            "up_axis_guess": up, "height_m": float(size[r.up_index])}
     text = f"{size[0]:.3g} x {size[1]:.3g} x {size[2]:.3g} m (x, y, z); rests with {up} up"
     if recorded:
         dims["up_axis_recorded"] = recorded
-        add("orientation", "ok", text + " (generated upright by maquette generate, as the "
-            "file records: prep --up auto keeps it)")
+        r.add("orientation", "ok", text + " (generated upright by maquette generate, as the "
+              "file records: prep --up auto keeps it)")
     elif up != "+y":
-        add("orientation", "warn", text,
-            f"the file is Y-up but the object seems to stand on {up}: run prep --up auto")
+        r.add("orientation", "warn", text,
+              f"the file is Y-up but the object seems to stand on {up}: run prep --up auto")
     else:
-        add("orientation", "ok", text)
+        r.add("orientation", "ok", text)
     if extent > 50 or extent < 0.005:
-        add("scale", "warn", f"the largest side is {extent:.3g} m",
-            "units look wrong (centimetres or millimetres?): run prep --height METRES")
+        r.add("scale", "warn", f"the largest side is {extent:.3g} m",
+              "units look wrong (centimetres or millimetres?): run prep --height METRES")
+    return {"dimensions": dims}
 
-    # Counts.
+
+def _counts(r: _Inspection) -> dict:
+    faces, vertices, topo = r.faces, r.vertices, r.topo
     counts = {"triangles": int(len(faces)), "vertices": int(len(vertices)),
-              "welded_vertices": int(len(topo.vertices)), "meshes_in_file": asset.parts}
+              "welded_vertices": int(len(topo.vertices)), "meshes_in_file": r.asset.parts}
     level = "warn" if len(faces) > 500_000 else "ok"
-    add("triangles", level, f"{len(faces):,} triangles, {len(vertices):,} vertices "
-        f"({len(topo.vertices):,} unique positions)",
-        "heavy for real-time and web use: run prep --faces 50000" if level == "warn" else "")
+    r.add("triangles", level, f"{len(faces):,} triangles, {len(vertices):,} vertices "
+          f"({len(topo.vertices):,} unique positions)",
+          "heavy for real-time and web use: run prep --faces 50000" if level == "warn" else "")
+    return {"counts": counts}
 
-    # Topology.
+
+def _topology(r: _Inspection) -> dict:
+    topo = r.topo
     topology = {
         "watertight": topo.watertight, "boundary_edges": int(len(topo.boundary_edges)),
         "holes": topo.holes, "largest_hole_edges": int(topo.hole_sizes.max()) if topo.holes
@@ -278,22 +298,25 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
         "degenerate_faces": int(topo.degenerate.sum()),
     }
     if topo.watertight:
-        add("watertight", "ok", "watertight (closed, every edge shared by two faces)")
+        r.add("watertight", "ok", "watertight (closed, every edge shared by two faces)")
     else:
-        add("watertight", "warn",
-            f"not watertight: {topology['boundary_edges']:,} open edges in {topo.holes} "
-            f"hole(s), {topo.non_manifold_edges:,} non-manifold edges",
-            "for printing or clean shadows: run prep --fill-holes (fills small holes); large "
-            "openings need modelling" if topo.holes else
-            "non-manifold edges join three or more faces: usually overlapping parts")
+        r.add("watertight", "warn",
+              f"not watertight: {topology['boundary_edges']:,} open edges in {topo.holes} "
+              f"hole(s), {topo.non_manifold_edges:,} non-manifold edges",
+              "for printing or clean shadows: run prep --fill-holes (fills small holes); "
+              "large openings need modelling" if topo.holes else
+              "non-manifold edges join three or more faces: usually overlapping parts")
     if topo.inconsistent_edges:
-        add("winding", "warn", f"{topo.inconsistent_edges:,} edges join faces of opposite "
-            f"winding", "run prep (it makes winding and normals consistent)")
+        r.add("winding", "warn", f"{topo.inconsistent_edges:,} edges join faces of opposite "
+              f"winding", "run prep (it makes winding and normals consistent)")
     if topology["degenerate_faces"]:
-        add("degenerate", "warn", f"{topology['degenerate_faces']:,} degenerate (zero-area) "
-            f"faces", "run prep (it drops them)")
+        r.add("degenerate", "warn", f"{topology['degenerate_faces']:,} degenerate (zero-area) "
+              f"faces", "run prep (it drops them)")
+    return {"topology": topology}
 
-    # Loose parts.
+
+def _loose_parts(r: _Inspection) -> dict:
+    topo = r.topo
     extents, part_faces = part_extents(topo.vertices, topo.faces, topo.face_part, topo.parts)
     part_size = np.linalg.norm(extents, axis=1)
     order = np.argsort(-part_size)
@@ -307,96 +330,118 @@ def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
                   for i in order[:10]],
     }
     if small.any():
-        add("loose parts", "warn",
-            f"{topo.parts} connected parts; {int(small.sum())} fragment(s) under "
-            f"{FRAGMENT_FRACTION:.0%} of the largest part's size "
-            f"({int(part_faces[small].sum()):,} triangles)",
-            "floating fragments are usually reconstruction noise: run prep --remove-fragments")
+        r.add("loose parts", "warn",
+              f"{topo.parts} connected parts; {int(small.sum())} fragment(s) under "
+              f"{FRAGMENT_FRACTION:.0%} of the largest part's size "
+              f"({int(part_faces[small].sum()):,} triangles)",
+              "floating fragments are usually reconstruction noise: run prep "
+              "--remove-fragments")
     else:
-        add("loose parts", "ok" if topo.parts == 1 else "info",
-            f"{topo.parts} connected part(s)", "" if topo.parts == 1 else
-            "several parts of similar size: probably intended (wheels, handle...)")
+        r.add("loose parts", "ok" if topo.parts == 1 else "info",
+              f"{topo.parts} connected part(s)", "" if topo.parts == 1 else
+              "several parts of similar size: probably intended (wheels, handle...)")
+    return {"loose_parts": loose}
 
-    # Pivot.
-    rel = np.where(size > 0, (0.0 - lo) / np.where(size > 0, size, 1.0), 0.5)
-    pivot_text = _describe_pivot(rel, up_index)
-    pivot = {"relative": [float(x) for x in rel], "description": pivot_text}
-    add("pivot", "ok" if pivot_text in ("at the base centre", "at the centre") else "info",
-        f"pivot (origin) {pivot_text}", "" if pivot_text in ("at the base centre",
-        "at the centre") else "run prep --pivot base (or center)")
 
-    # Texture and UVs.
+def _pivot(r: _Inspection) -> dict:
+    size = r.size
+    rel = np.where(size > 0, (0.0 - r.lo) / np.where(size > 0, size, 1.0), 0.5)
+    text = _describe_pivot(rel, r.up_index)
+    centred = text in ("at the base centre", "at the centre")
+    r.add("pivot", "ok" if centred else "info", f"pivot (origin) {text}",
+          "" if centred else "run prep --pivot base (or center)")
+    return {"pivot": {"relative": [float(x) for x in rel], "description": text}}
+
+
+def _texture(r: _Inspection) -> dict:
+    mesh = r.asset.mesh
     image = texture_image(mesh)
-    uv = getattr(mesh.visual, "uv", None)
-    has_uv = uv is not None and len(uv) == len(vertices)
-    texture = {"has_uv": bool(has_uv),
+    uv = mesh_uv(mesh)
+    texture = {"has_uv": uv is not None,
                "texture_size": list(image.size) if image is not None else None,
                "vertex_colors": getattr(mesh.visual, "kind", None) in ("vertex", "face")}
-    if has_uv:
-        uvs = np.asarray(uv)
-        texture["uv_outside_0_1"] = float(np.mean((uvs < -1e-3) | (uvs > 1.001)))
+    if uv is not None:
+        texture["uv_outside_0_1"] = float(np.mean((uv < -1e-3) | (uv > 1.001)))
     if image is not None:
         w, h = image.size
         level = "warn" if max(w, h) > 4096 else "ok"
-        add("texture", level, f"base-colour texture {w}x{h}, UVs present" if has_uv else
-            f"texture {w}x{h} but no UVs",
-            "large for web/AR: run prep --texture-size 2048" if level == "warn" else "")
-    elif has_uv:
-        add("texture", "info", "UVs but no texture image")
+        r.add("texture", level, f"base-colour texture {w}x{h}, UVs present"
+              if uv is not None else f"texture {w}x{h} but no UVs",
+              "large for web/AR: run prep --texture-size 2048" if level == "warn" else "")
+    elif uv is not None:
+        r.add("texture", "info", "UVs but no texture image")
     else:
-        add("texture", "info", "no texture and no UVs" + (" (vertex colours)" if
-            texture["vertex_colors"] else ""),
-            "FBX/USDZ/OBJ exports will carry a plain material only")
+        r.add("texture", "info", "no texture and no UVs" + (" (vertex colours)" if
+              texture["vertex_colors"] else ""),
+              "FBX/USDZ/OBJ exports will carry a plain material only")
+    return {"texture": texture}
 
-    # Surface samples for thin walls, symmetry and baked lighting.
+
+def _surface(r: _Inspection) -> dict:
+    """Surface samples for thin walls, symmetry and baked lighting."""
+    mesh, vertices, faces, topo = r.asset.mesh, r.vertices, r.faces, r.topo
+    diag = float(np.linalg.norm(r.size))
     # face areas once, for the samples and the spacing (the welded faces' normals are
     # the faces' own: welding only merges equal positions)
     areas = 0.5 * np.sqrt(np.einsum("ij,ij->i", topo.face_normals, topo.face_normals))
-    points, sface, bary = surface_samples(mesh, samples, areas=areas)
+    points, sface, bary = surface_samples(mesh, r.samples, areas=areas)
     tri = vertices[faces[sface]]  # normals of the sampled faces only
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
-    thin = _thin_walls(points, normals, diag, extent,
-                       float(areas.sum()))
+    thin = _thin_walls(points, normals, diag, float(r.size.max()), float(areas.sum()))
     if thin["thin_fraction"] > 0.02:
-        add("thin walls", "warn", f"{thin['thin_fraction']:.0%} of the surface is thinner than "
-            f"{thin['threshold_m'] * 1000:.3g} mm (min {thin['min_thickness_m'] * 1000:.3g} mm)",
-            "thin shells may break when printed and flicker in shadows; thicken them in a "
-            "modelling tool")
+        r.add("thin walls", "warn", f"{thin['thin_fraction']:.0%} of the surface is thinner "
+              f"than {thin['threshold_m'] * 1000:.3g} mm (min "
+              f"{thin['min_thickness_m'] * 1000:.3g} mm)",
+              "thin shells may break when printed and flicker in shadows; thicken them in a "
+              "modelling tool")
     else:
-        add("thin walls", "ok", "no thin walls found")
-    symmetry = _symmetry(points, 0.5 * (lo + hi), diag)
+        r.add("thin walls", "ok", "no thin walls found")
+    symmetry = _symmetry(points, 0.5 * (r.lo + r.hi), diag)
     sym_axes = [a for a in ("x", "z") if symmetry[a] < 0.01]
-    add("symmetry", "info",
-        "mirror-symmetric " + " and ".join({"x": "left/right", "z": "front/back"}[a]
-                                           for a in sym_axes) if sym_axes else
-        "not mirror-symmetric (left/right or front/back)",
-        "a generated asset that should be symmetric but is not: the inferred side may be weak"
-        if not sym_axes else "")
+    r.add("symmetry", "info",
+          "mirror-symmetric " + " and ".join({"x": "left/right", "z": "front/back"}[a]
+                                             for a in sym_axes) if sym_axes else
+          "not mirror-symmetric (left/right or front/back)",
+          "a generated asset that should be symmetric but is not: the inferred side may be "
+          "weak" if not sym_axes else "")
     baked = _baked_lighting(mesh, sface, bary, normals, points)
     if baked is None:
-        add("baked lighting", "info", "no colour data to check for baked lighting")
+        r.add("baked lighting", "info", "no colour data to check for baked lighting")
     elif baked["likely"]:
         d = baked["light_direction"]
-        add("baked lighting", "warn",
-            f"shading looks painted into the base colour (within one material, "
-            f"{baked['strength']:.0%} brighter towards ({d[0]:+.1f}, {d[1]:+.1f}, "
-            f"{d[2]:+.1f}))",
-            "baked light fights the stage's lights: the front of a generated asset is the "
-            "input image with its light, so generate from a softly and evenly lit image"
-            if generated_record(mesh) else
-            "baked light fights the stage's lights: even out (or bake unlit) the base-colour "
-            "texture in the tool that made it")
+        r.add("baked lighting", "warn",
+              f"shading looks painted into the base colour (within one material, "
+              f"{baked['strength']:.0%} brighter towards ({d[0]:+.1f}, {d[1]:+.1f}, "
+              f"{d[2]:+.1f}))",
+              "baked light fights the stage's lights: the front of a generated asset is the "
+              "input image with its light, so generate from a softly and evenly lit image"
+              if generated_record(mesh) else
+              "baked light fights the stage's lights: even out (or bake unlit) the base-colour "
+              "texture in the tool that made it")
     else:
-        add("baked lighting", "ok", "no strong lighting gradient in the base colour (within "
-            "each material)")
+        r.add("baked lighting", "ok", "no strong lighting gradient in the base colour (within "
+              "each material)")
+    return {"thin_walls": thin, "symmetry": symmetry, "baked_lighting": baked}
 
-    return {
-        "file": str(asset.source), "format": asset.format, "dimensions": dims,
-        "counts": counts, "topology": topology, "loose_parts": loose, "pivot": pivot,
-        "texture": texture, "thin_walls": thin, "symmetry": symmetry,
-        "baked_lighting": baked, "findings": findings,
-    }
+
+# the report's sections, in order: each adds its findings and returns its entries
+SECTIONS = (_file, _dimensions, _counts, _topology, _loose_parts, _pivot, _texture, _surface)
+
+
+def inspect_asset(asset: Asset, samples: int = 20000) -> dict:
+    """The report as a JSON-ready dict (see module docstring)."""
+    mesh = asset.mesh
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    up = recorded_up(mesh) or guess_up(mesh, "+y")[0]
+    r = _Inspection(asset, samples, vertices, faces, vertices.min(axis=0),
+                    vertices.max(axis=0), AXES[up][0], up, analyse(vertices, faces))
+    report: dict = {}
+    for section in SECTIONS:
+        report.update(section(r))
+    report["findings"] = r.findings
+    return report
 
 
 def format_report(report: dict) -> str:

@@ -8,33 +8,69 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
 
 from engine.errors import InputError
 
-__all__ = ["Asset", "AssetError", "DEFAULT_MAX_TRIANGLES", "max_triangles", "texture_image"]
+if TYPE_CHECKING:
+    import trimesh
+
+__all__ = ["Asset", "AssetError", "DEFAULT_MAX_TEXTURE_PIXELS", "DEFAULT_MAX_TRIANGLES",
+           "HEIGHT_RANGE_M", "Limits", "MAX_COORDINATE", "max_texture_pixels", "max_triangles",
+           "mesh_uv", "texture_image"]
 
 # Larger meshes are refused before their data is allocated.  10M triangles need about
 # 1 GB of RAM in trimesh; raise with MAQUETTE_MAX_TRIANGLES if the machine has more.
 DEFAULT_MAX_TRIANGLES = 10_000_000
+# Larger textures are refused from their headers, before a pixel is decoded: an RGBA
+# 8192² texture is 256 MiB decoded (a 20000² PNG of 1.2 MB took 3.7 GB to render).
+DEFAULT_MAX_TEXTURE_PIXELS = 8192 * 8192
+# Positions beyond this (in the file's units, metres by glTF's convention) are refused:
+# the renderer's float32 maths overflows near 1e19 (Panda3D asserts on NaN matrices at
+# 1e20; 3e38 fails its look-at) and nothing real is a million kilometres across.
+MAX_COORDINATE = 1e9
+HEIGHT_RANGE_M = (1e-3, 1e3)  # heights an asset may be given (generate, prep --height)
+
+
+def _env_limit(name: str, default: int) -> int:
+    """A positive whole number from the environment variable `name`, or `default` when it
+    is unset or empty; anything else is refused, naming the variable."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value.replace("_", ""))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise AssetError(f"{name}={value!r}: expected a positive whole number (default "
+                         f"{default})")
+    return number
 
 
 def max_triangles() -> int:
-    """$MAQUETTE_MAX_TRIANGLES (a whole number, 1 or more), else DEFAULT_MAX_TRIANGLES;
-    anything else set there is an InputError naming the variable, never ignored."""
-    value = os.environ.get("MAQUETTE_MAX_TRIANGLES", "").strip()
-    if not value:
-        return DEFAULT_MAX_TRIANGLES
-    try:
-        limit = int(value.replace("_", ""))
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise InputError(f"MAQUETTE_MAX_TRIANGLES={value!r}: expected a whole number of "
-                         f"triangles, 1 or more (default {DEFAULT_MAX_TRIANGLES})")
-    return limit
+    """The triangle limit: MAQUETTE_MAX_TRIANGLES, default DEFAULT_MAX_TRIANGLES."""
+    return _env_limit("MAQUETTE_MAX_TRIANGLES", DEFAULT_MAX_TRIANGLES)
+
+
+def max_texture_pixels() -> int:
+    """The limit on one texture's width × height: MAQUETTE_MAX_TEXTURE_PIXELS, default
+    DEFAULT_MAX_TEXTURE_PIXELS (8192²)."""
+    return _env_limit("MAQUETTE_MAX_TEXTURE_PIXELS", DEFAULT_MAX_TEXTURE_PIXELS)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one asset may hold: triangles (counted per instance) and pixels per texture."""
+
+    triangles: int = DEFAULT_MAX_TRIANGLES
+    texture_pixels: int = DEFAULT_MAX_TEXTURE_PIXELS
+
+    @classmethod
+    def from_env(cls, triangles: int | None = None) -> Limits:
+        return cls(max_triangles() if triangles is None else triangles, max_texture_pixels())
 
 
 class AssetError(InputError):
@@ -68,8 +104,15 @@ class Asset:
 
     @property
     def has_uv(self) -> bool:
-        uv = getattr(self.mesh.visual, "uv", None)
-        return uv is not None and len(uv) == len(self.mesh.vertices)
+        return mesh_uv(self.mesh) is not None
+
+
+def mesh_uv(mesh: trimesh.Trimesh) -> np.ndarray | None:
+    """(n, 2) float UVs, one per vertex (OpenGL-style: v up), or None."""
+    uv = getattr(mesh.visual, "uv", None)
+    if uv is None or len(uv) != len(mesh.vertices):
+        return None
+    return np.asarray(uv, dtype=np.float64)
 
 
 def texture_image(mesh: trimesh.Trimesh):

@@ -21,8 +21,22 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from trimesh.visual import ColorVisuals, TextureVisuals
 
-from engine.asset.inspect import AXES, RECORD_KEY, generated_record, guess_up, recorded_up
-from engine.asset.model import Asset, AssetError, texture_image
+from engine.asset.inspect import (
+    AXES,
+    RECORD_KEY,
+    axis_vector,
+    generated_record,
+    guess_up,
+    recorded_up,
+)
+from engine.asset.model import (
+    HEIGHT_RANGE_M,
+    Asset,
+    AssetError,
+    max_triangles,
+    mesh_uv,
+    texture_image,
+)
 from engine.asset.topology import (
     analyse,
     face_normals,
@@ -39,8 +53,15 @@ SMALL_HOLE_FRACTION = 0.1  # holes whose loop spans under 10 % of the size are "
 SMALL_HOLE_MAX_EDGES = 200
 
 
+PIVOTS = ("base", "center")
+MAX_TEXTURE_SIDE = 16384
+
+
 @dataclass
 class PrepOptions:
+    """What prep does; :meth:`validate` refuses bad values before anything is read or
+    written, naming the option."""
+
     height: float | None = None  # metres, along the up axis after orientation
     pivot: str | None = None  # "base" | "center" | None (keep)
     up: str = "auto"  # auto | y | z | +x | -x | +y | -y | +z | -z
@@ -49,6 +70,28 @@ class PrepOptions:
     texture_size: int | None = None  # longest texture side, pixels
     remove_fragments: bool = False
     fill_holes: bool = False
+
+    def validate(self) -> None:
+        lo, hi = HEIGHT_RANGE_M
+        if self.height is not None and not (
+                isinstance(self.height, int | float) and lo <= self.height <= hi):
+            raise AssetError(f"--height: {self.height!r} is not a height from {lo:g} to "
+                             f"{hi:g} metres")
+        if self.pivot is not None and self.pivot not in PIVOTS:
+            raise AssetError(f"--pivot: {self.pivot!r}: expected base or center")
+        up = None if self.up == "auto" else _axis(self.up, "--up")
+        if self.face is not None:
+            front = _axis(self.face, "--face")
+            if up is not None and abs(float(front @ up)) > 0.5:
+                raise AssetError(f"--face {self.face}: the front cannot be the up axis "
+                                 f"({self.up})")
+        for name, value, low, high in (("--faces", self.faces, 4, max_triangles()),
+                                       ("--texture-size", self.texture_size, 1,
+                                        MAX_TEXTURE_SIDE)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not low <= value <= high):
+                raise AssetError(f"{name}: {value!r} is not a whole number from {low} to "
+                                 f"{high:,}")
 
 
 @dataclass
@@ -65,9 +108,8 @@ class _Arrays:
     def __init__(self, mesh: trimesh.Trimesh):
         self.v = np.asarray(mesh.vertices, dtype=np.float64).copy()
         self.f = np.asarray(mesh.faces, dtype=np.int64).copy()
-        uv = getattr(mesh.visual, "uv", None)
-        self.uv = np.asarray(uv, dtype=np.float64).copy() if uv is not None and \
-            len(uv) == len(self.v) else None
+        uv = mesh_uv(mesh)
+        self.uv = None if uv is None else uv.copy()
         self.colors = None
         if getattr(mesh.visual, "kind", None) in ("vertex", "face"):
             # face colours become vertex colours: they survive face edits and decimation
@@ -159,14 +201,13 @@ def _axis_rotation(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return trimesh.geometry.align_vectors(src, dst)[:3, :3]
 
 
-def _axis(name: str) -> np.ndarray:
-    name = name if name[0] in "+-" else "+" + name
-    if name not in AXES:
-        raise AssetError(f"unknown axis {name!r}; expected one of x, y, z, +x, -x, ... -z")
-    index, sign = AXES[name]
-    v = np.zeros(3)
-    v[index] = sign
-    return v
+def _axis(name: str, option: str = "axis") -> np.ndarray:
+    """The unit vector of an axis name (x, +y, -z...)."""
+    signed = name if isinstance(name, str) and name[:1] in ("+", "-") else f"+{name}"
+    if signed not in AXES:
+        raise AssetError(f"{option}: unknown axis {name!r}; expected one of x, y, z, +x, "
+                         f"-x, ... -z")
+    return axis_vector(signed)
 
 
 def _merge_duplicates(a: _Arrays) -> int:
@@ -384,18 +425,29 @@ def display_copy(mesh: trimesh.Trimesh, max_triangles: int) -> trimesh.Trimesh |
     return out
 
 
-def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
-    """Apply `options` to a copy of the asset's mesh. The input is never modified."""
-    mesh = asset.mesh
-    a = _Arrays(mesh)
-    before = figures(mesh, a.topology())
-    steps: list[str] = []
-    size = float(np.linalg.norm(before["size_m"])) or 1.0  # (mesh.extents, without trimesh)
+@dataclass
+class _Prep:
+    """One prep run: the arrays being edited, the options, and what was done."""
 
-    # --- cleanup -----------------------------------------------------------------
+    mesh: trimesh.Trimesh  # the input (read only)
+    a: _Arrays
+    options: PrepOptions
+    size: float  # the input's bounding-box diagonal, m
+    steps: list[str] = field(default_factory=list)
+    lo: np.ndarray | None = None  # bounds after orientation (and scale)
+    hi: np.ndarray | None = None
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))  # applied by _orient
+
+    def say(self, text: str) -> None:
+        self.steps.append(text)
+
+
+def _drop_bad_faces(p: _Prep) -> None:
+    """Merge duplicate vertices (UV seams kept), drop degenerate and duplicate faces."""
+    a = p.a
     merged = _merge_duplicates(a)
     if merged:
-        steps.append(f"merged {merged:,} duplicate vertices (UV seams kept)")
+        p.say(f"merged {merged:,} duplicate vertices (UV seams kept)")
     topo = a.topology()
     bad = topo.degenerate.copy()
     # exact duplicate faces (same three welded vertices)
@@ -412,112 +464,145 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     bad |= duplicate
     if bad.any():
         a.f = a.f[~bad]
-        steps.append(f"dropped {int(topo.degenerate.sum()):,} degenerate and "
-                     f"{int((duplicate & ~topo.degenerate).sum()):,} duplicate faces")
-    if options.remove_fragments:
-        topo = a.topology()
-        extents, counts = part_extents(topo.vertices, topo.faces, topo.face_part, topo.parts)
-        sizes = np.linalg.norm(extents, axis=1)
-        small = sizes < FRAGMENT_FRACTION * sizes.max()
-        if small.any():
-            drop = small[topo.face_part]
-            a.f = a.f[~drop]
-            steps.append(f"removed {int(small.sum())} loose fragment(s) "
-                         f"({int(drop.sum()):,} triangles)")
-        else:
-            steps.append("no loose fragments to remove")
+        p.say(f"dropped {int(topo.degenerate.sum()):,} degenerate and "
+              f"{int((duplicate & ~topo.degenerate).sum()):,} duplicate faces")
+
+
+def _remove_fragments(p: _Prep) -> None:
+    if not p.options.remove_fragments:
+        return
+    a = p.a
+    topo = a.topology()
+    extents, _ = part_extents(topo.vertices, topo.faces, topo.face_part, topo.parts)
+    sizes = np.linalg.norm(extents, axis=1)
+    small = sizes < FRAGMENT_FRACTION * sizes.max()
+    if small.any():
+        drop = small[topo.face_part]
+        a.f = a.f[~drop]
+        p.say(f"removed {int(small.sum())} loose fragment(s) ({int(drop.sum()):,} triangles)")
+    else:
+        p.say("no loose fragments to remove")
+
+
+def _winding_and_holes(p: _Prep) -> None:
+    a = p.a
     flipped = _fix_winding(a)  # before filling: hole loops are walked along the winding
-    if options.fill_holes:
+    if p.options.fill_holes:
         topo = a.topology()
-        filled = _fill_holes(a, topo, size)
-        steps.append(f"filled {filled} of {topo.holes} hole(s)"
-                     + (" (the others are large openings)" if filled < topo.holes else ""))
+        filled = _fill_holes(a, topo, p.size)
+        p.say(f"filled {filled} of {topo.holes} hole(s)"
+              + (" (the others are large openings)" if filled < topo.holes else ""))
         if filled:
             flipped += _fix_winding(a)  # now closed: make it outward
     if flipped:
-        steps.append(f"made winding consistent and outward ({flipped:,} faces flipped)")
+        p.say(f"made winding consistent and outward ({flipped:,} faces flipped)")
 
-    # --- orientation, facing, scale, pivot --------------------------------------------
-    rotation = np.eye(3)
-    up = options.up
-    if up == "auto" and recorded_up(mesh):
-        # a generated asset is upright by construction: never lay it on a side
-        up_vec = _axis(recorded_up(mesh))
-        steps.append(f"kept {recorded_up(mesh)} up: the file records it was generated upright")
-    elif up == "auto":
-        guessed, _ = guess_up(mesh, "+y")
+
+def _orient(p: _Prep) -> None:
+    """Turn the up axis to +Y and the front to +Z; a generated asset's recorded up axis
+    is kept under --up auto (it is upright by construction: never laid on a side)."""
+    a, options = p.a, p.options
+    if options.up == "auto" and recorded_up(p.mesh):
+        up_vec = _axis(recorded_up(p.mesh))
+        p.say(f"kept {recorded_up(p.mesh)} up: the file records it was generated upright")
+    elif options.up == "auto":
+        guessed, _ = guess_up(p.mesh, "+y")
         up_vec = _axis(guessed)
         if guessed != "+y":
-            steps.append(f"turned upright: the file's {guessed} is now up (+Y)")
+            p.say(f"turned upright: the file's {guessed} is now up (+Y)")
     else:
-        up_vec = _axis(up)
+        up_vec = _axis(options.up, "--up")
         if not np.allclose(up_vec, [0, 1, 0]):
-            steps.append(f"turned upright: the file's {up if up[0] in '+-' else '+' + up} "
-                         f"is now up (+Y)")
+            up = options.up
+            p.say(f"turned upright: the file's {up if up[0] in '+-' else '+' + up} "
+                  f"is now up (+Y)")
     rotation = _axis_rotation(up_vec, np.array([0.0, 1.0, 0.0]))
     if options.face:
-        front = rotation @ _axis(options.face)
+        front = rotation @ _axis(options.face, "--face")
         if abs(front[1]) > 0.5:
             raise AssetError(f"--face {options.face}: the front cannot be the up axis")
         turn = _axis_rotation(np.round(front), np.array([0.0, 0.0, 1.0]))
         rotation = turn @ rotation
-        steps.append(f"turned to face +Z (the file's {options.face} was the front)")
+        p.say(f"turned to face +Z (the file's {options.face} was the front)")
+    p.rotation = rotation
     if not np.allclose(rotation, np.eye(3)):
         a.v = a.v @ rotation.T
         if a.normals is not None:
             a.normals = a.normals @ rotation.T
         if np.linalg.det(rotation) < 0:
             a.f = a.f[:, ::-1].copy()
-    lo, hi = a.v.min(axis=0), a.v.max(axis=0)
-    if options.height is not None:
-        if options.height <= 0:
-            raise AssetError("--height must be positive metres")
-        current = hi[1] - lo[1]
-        if current <= 0:
-            raise AssetError("the asset has no height to scale")
-        scale = options.height / current
-        a.v *= scale
-        lo, hi = lo * scale, hi * scale
-        steps.append(f"scaled by {scale:.4g} to {options.height:g} m tall")
-    if options.pivot:
-        if options.pivot not in ("base", "center"):
-            raise AssetError("--pivot must be base or center")
-        pivot = 0.5 * (lo + hi)
-        if options.pivot == "base":
-            pivot[1] = lo[1]
-        a.v -= pivot
-        steps.append(f"pivot moved to the {'base centre' if options.pivot == 'base' else 'centre'}")
+    p.lo, p.hi = a.v.min(axis=0), a.v.max(axis=0)
 
-    # --- decimation and normals --------------------------------------------------------
-    if options.faces is not None:
-        if options.faces < 4:
-            raise AssetError("--faces must be at least 4")
+
+def _scale(p: _Prep) -> None:
+    height = p.options.height
+    if height is None:
+        return
+    current = p.hi[1] - p.lo[1]
+    if current <= 0:
+        raise AssetError("the asset has no height to scale")
+    scale = height / current
+    p.a.v *= scale
+    p.lo, p.hi = p.lo * scale, p.hi * scale
+    p.say(f"scaled by {scale:.4g} to {height:g} m tall")
+
+
+def _move_pivot(p: _Prep) -> None:
+    if not p.options.pivot:
+        return
+    pivot = 0.5 * (p.lo + p.hi)
+    if p.options.pivot == "base":
+        pivot[1] = p.lo[1]
+    p.a.v -= pivot
+    p.say(f"pivot moved to the {'base centre' if p.options.pivot == 'base' else 'centre'}")
+
+
+def _decimate(p: _Prep) -> None:
+    target = p.options.faces
+    if target is not None:
+        a = p.a
         start = len(a.f)
         manifold_before = a.topology().non_manifold_edges == 0
-        got, error = decimate(a, options.faces)
+        got, error = decimate(a, target)
         if got < start:
             dropped = _drop_collapse_artifacts(a, manifold_before)
             got = len(a.f)
-            off = abs(got - options.faces) / options.faces
-            steps.append(f"decimated {start:,} -> {got:,} triangles (target "
-                         f"{options.faces:,}, {off:.1%} off; error {error:.2%} of the size"
-                         + (f"; {dropped} collapsed or folded faces dropped" if dropped
-                            else "") + ")")
-    _smooth_normals(a)
+            off = abs(got - target) / target
+            p.say(f"decimated {start:,} -> {got:,} triangles (target {target:,}, "
+                  f"{off:.1%} off; error {error:.2%} of the size"
+                  + (f"; {dropped} collapsed or folded faces dropped" if dropped else "")
+                  + ")")
+    _smooth_normals(p.a)
 
-    # --- texture -----------------------------------------------------------------------
-    if options.texture_size is not None:
-        if options.texture_size < 1:
-            raise AssetError("--texture-size must be positive pixels")
-        if a.material is not None:
-            resized = _resize_texture(a.material, options.texture_size)
-            if resized:
-                a.material, old, new = resized
-                steps.append(f"texture {old[0]}x{old[1]} -> {new[0]}x{new[1]}")
+
+def _texture(p: _Prep) -> None:
+    a = p.a
+    if p.options.texture_size is not None and a.material is not None:
+        resized = _resize_texture(a.material, p.options.texture_size)
+        if resized:
+            a.material, old, new = resized
+            p.say(f"texture {old[0]}x{old[1]} -> {new[0]}x{new[1]}")
+
+
+# prep's steps, in order: cleanup, then orientation, scale and pivot, then decimation
+# (and normals), then the texture
+STEPS = (_drop_bad_faces, _remove_fragments, _winding_and_holes, _orient, _scale,
+         _move_pivot, _decimate, _texture)
+
+
+def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
+    """Apply `options` to a copy of the asset's mesh. The input is never modified."""
+    options.validate()
+    a = _Arrays(asset.mesh)
+    before = figures(asset.mesh, a.topology())
+    # the size from the figures: mesh.extents without trimesh's caches
+    p = _Prep(asset.mesh, a, options, float(np.linalg.norm(before["size_m"])) or 1.0)
+    for step in STEPS:
+        step(p)
     a.drop_unused()
     if len(a.f) == 0:
         raise AssetError(f"{asset.source}: nothing left after cleanup")
     out = a.to_mesh()
-    if generated_record(mesh) and np.allclose(rotation, np.eye(3)):
-        out.metadata[RECORD_KEY] = dict(generated_record(mesh))  # still stands as recorded
-    return PrepResult(mesh=out, before=before, after=figures(out), steps=steps)
+    if generated_record(asset.mesh) and np.allclose(p.rotation, np.eye(3)):
+        out.metadata[RECORD_KEY] = dict(generated_record(asset.mesh))  # stands as recorded
+    return PrepResult(mesh=out, before=before, after=figures(out), steps=p.steps)

@@ -1,13 +1,26 @@
-"""Image → textured 3D asset: model card, ONNX session, reconstruction, texture, GLB."""
+"""Image → textured 3D asset: model card, ONNX session, reconstruction, texture, GLB.
 
-from engine.generate.card import ModelCard, ModelCardError, load_card
-from engine.generate.pipeline import GenerateResult, GenerateSettings, generate_asset
+The names below are imported on first use (PEP 562): importing a submodule such as
+``engine.generate.runtime`` does not pull in the pipeline's scipy and trimesh.
+"""
 
-__all__ = [
-    "GenerateResult",
-    "GenerateSettings",
-    "ModelCard",
-    "ModelCardError",
-    "generate_asset",
-    "load_card",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "GenerateResult": "engine.generate.pipeline",
+    "GenerateSettings": "engine.generate.pipeline",
+    "generate_asset": "engine.generate.pipeline",
+    "ModelCard": "engine.generate.card",
+    "ModelCardError": "engine.generate.card",
+    "load_card": "engine.generate.card",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

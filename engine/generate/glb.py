@@ -1,18 +1,23 @@
-"""Write the generated mesh as a GLB: UV-mapped base-colour texture, metal/rough material."""
+"""The generated mesh as a trimesh mesh (UV-mapped base-colour texture, metal/rough
+material), written with the one GLB writer (:func:`engine.asset.formats.gltf.glb_bytes`).
+Units: metres; glTF axes (+Y up)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import trimesh
 from PIL import Image
 
+from engine.asset.formats.gltf import glb_bytes
 from engine.fileio import write_bytes_atomic
 from engine.generate.reconstruct import LayeredMesh
 
 
-def to_trimesh(mesh: LayeredMesh, texture: Image.Image, roughness: float = 0.6) -> trimesh.Trimesh:
+def to_trimesh(mesh: LayeredMesh, texture: Image.Image, roughness: float = 0.6):
+    """A trimesh.Trimesh of the layered mesh with its texture atlas."""
+    import trimesh
+
     material = trimesh.visual.material.PBRMaterial(
         name="generated", baseColorTexture=texture, metallicFactor=0.0,
         roughnessFactor=roughness,
@@ -25,6 +30,6 @@ def to_trimesh(mesh: LayeredMesh, texture: Image.Image, roughness: float = 0.6) 
     return trimesh.Trimesh(mesh.vertices, mesh.faces, visual=visual, process=False)
 
 
-def write_glb(mesh: trimesh.Trimesh, path: Path) -> None:
+def write_glb(mesh, path: Path) -> None:
     """Write atomically: a temporary sibling, then os.replace."""
-    write_bytes_atomic(path, mesh.export(file_type="glb"))
+    write_bytes_atomic(path, glb_bytes(mesh))

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from engine.asset.inspect import RECORD_KEY
+from engine.asset.model import HEIGHT_RANGE_M
 from engine.asset.topology import analyse
 from engine.errors import InputError
 from engine.fileio import Transaction, guard_inputs
@@ -61,8 +62,9 @@ class GenerateSettings:
             raise InputError(f"--faces must be from 500 to 2000000, got {self.faces}")
         if not 64 <= self.texture_size <= 8192:
             raise InputError(f"--texture-size must be from 64 to 8192, got {self.texture_size}")
-        if not 1e-3 <= self.height <= 1e3:  # (NaN fails this too)
-            raise InputError(f"--height must be from 0.001 to 1000 metres, got {self.height}")
+        if not HEIGHT_RANGE_M[0] <= self.height <= HEIGHT_RANGE_M[1]:
+            raise InputError(f"--height must be from {HEIGHT_RANGE_M[0]:g} to "
+                             f"{HEIGHT_RANGE_M[1]:g} metres, got {self.height}")
 
 
 @dataclass

@@ -1,7 +1,11 @@
 """Load an asset file into a Panda3D node, and measure it in file coordinates.
 
-glTF/GLB go straight to panda3d-gltf; OBJ, PLY and STL are converted to GLB by
-trimesh once and cached by content hash. Every file is checked first.
+Every file passes the one asset check first (:func:`engine.asset.io.check_file`: sizes,
+URIs, node tree, texture dimensions, and for glTF the geometry itself), so the
+renderer never sees NaN or absurd positions, a texture over the limit or a hostile
+file. glTF/GLB then go straight to panda3d-gltf (no trimesh import); OBJ, PLY and STL
+are loaded and checked by trimesh once, converted to GLB by the one GLB writer and
+cached by content hash.
 """
 
 from __future__ import annotations
@@ -10,14 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.asset.io import check_file, sniff_format
+from engine.asset.formats.gltf import glb_bytes
+from engine.asset.io import check_file, check_scene, load_scene, sniff_format
 from engine.asset.model import AssetError
 from engine.fileio import file_sha256, write_bytes_atomic
 from engine.scene.source import cache_dir
 from engine.scene.timeline import Bounds
 
 GLTF_FORMATS = ("glb", "gltf")
-CONVERTER_VERSION = 2  # bump when the conversion changes: old cached GLBs are not reused
+CONVERTER_VERSION = 3  # bump when the conversion changes: old cached GLBs are not reused
 
 # One error type for unreadable or unsafe assets, whichever layer finds the problem.
 AssetLoadError = AssetError
@@ -27,8 +32,10 @@ def as_gltf(path: Path) -> Path:
     """Path of a glTF/GLB with the asset's content (converted and cached if needed).
 
     The file is first sniffed and checked (engine.asset.io): hostile glTF (URIs leaving
-    the folder, absurd buffer or accessor sizes), truncated files and meshes over the
-    triangle limit are refused before anything is allocated.
+    the folder, absurd buffer or accessor sizes, cyclic or too deep node trees),
+    truncated files, meshes over the triangle limit, textures over the texture limit
+    and non-finite, absurd or zero-area geometry are refused before anything is
+    allocated (OBJ/PLY/STL: before the converted GLB is written).
     """
     fmt = sniff_format(path)
     check_file(path, fmt)
@@ -37,17 +44,11 @@ def as_gltf(path: Path) -> Path:
     target = cache_dir() / "converted" / f"{file_sha256(path)}-v{CONVERTER_VERSION}.glb"
     if target.is_file():
         return target
-    import trimesh
-
-    try:
-        loaded = trimesh.load(path, file_type=fmt, force="scene")
-    except Exception as exc:  # trimesh raises many types for bad files
-        raise AssetLoadError(f"{path}: cannot read {fmt.upper()} file: {exc}") from None
-    if not loaded.geometry:
-        raise AssetLoadError(f"{path}: the file contains no mesh")
+    loaded, _ = load_scene(path, fmt, process=True)
+    check_scene(path, loaded)
     for geometry in loaded.geometry.values():
         _dielectric_by_default(geometry)
-    write_bytes_atomic(target, loaded.export(file_type="glb"))
+    write_bytes_atomic(target, glb_bytes(loaded))
     return target
 
 

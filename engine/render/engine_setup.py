@@ -103,30 +103,25 @@ def make_offscreen_buffer(width: int, height: int, name: str = "maquette"):
     """An RGBA8 offscreen buffer of exactly width × height pixels, sharing the GSG."""
     from panda3d.core import FrameBufferProperties, GraphicsPipe, WindowProperties
 
+    global _gsg
     base = get_base()
     fb = FrameBufferProperties()
     fb.set_rgba_bits(8, 8, 8, 8)
     fb.set_depth_bits(24)
     props = WindowProperties.size(width, height)
     flags = GraphicsPipe.BF_refuse_window
-    gsg = _shared_gsg()
     stderr_fd = _silence_stderr()
     try:
-        buffer = base.graphicsEngine.make_output(base.pipe, name, 0, fb, props, flags, gsg)
+        buffer = base.graphicsEngine.make_output(base.pipe, name, 0, fb, props, flags, _gsg)
     finally:
         _restore_stderr(stderr_fd)
     if buffer is None:
         raise RenderUnavailable(f"could not create a {width}x{height} offscreen buffer")
-    global _gsg
     _gsg = buffer.get_gsg()
     return buffer
 
 
-_gsg = None
-
-
-def _shared_gsg():
-    return _gsg
+_gsg = None  # the first buffer's GSG: later buffers share it (and its compiled shaders)
 
 
 def gl_renderer() -> str:

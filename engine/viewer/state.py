@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,7 +53,6 @@ TURNTABLE_DEG_PER_S = 45.0  # auto-turntable: one turn in 8 s
 SCRUB_STEP_S = 1.0  # Shift+, and Shift+.
 MIN_DISTANCE_RADII = 0.05
 MAX_DISTANCE_RADII = 200.0
-MESSAGE_SECONDS = 2.0
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -150,7 +149,6 @@ class ViewContext:
     scene_lights: str = "studio"
     scene_ground: bool = True
     can_save_keyframes: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def initial_state(ctx: ViewContext, *, playing: bool = True) -> ViewState:

@@ -521,73 +521,32 @@ def _assemble(parts: Sequence[tuple[str, _Part, PBRMaterial]]) -> trimesh.Scene:
 # Palettes
 # ----------------------------------------------------------------------------
 
-_BOTTLE_PALETTES: list[dict[str, RGB]] = [
-    {
-        "glass": (22, 110, 120),
-        "label": (244, 238, 224),
-        "ink": (24, 52, 72),
-        "accent": (232, 120, 60),
-    },
-    {
-        "glass": (150, 30, 70),
-        "label": (250, 244, 236),
-        "ink": (70, 20, 40),
-        "accent": (230, 180, 60),
-    },
-    {
-        "glass": (40, 70, 150),
-        "label": (236, 242, 248),
-        "ink": (20, 30, 70),
-        "accent": (90, 200, 160),
-    },
-    {
-        "glass": (60, 120, 50),
-        "label": (246, 240, 220),
-        "ink": (30, 50, 25),
-        "accent": (220, 90, 80),
-    },
-]
+
+def _palettes(keys: tuple[str, ...], *rows: tuple[RGB, ...]) -> list[dict[str, RGB]]:
+    """Palettes as {part: colour} dicts, from one row of colours per palette."""
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+_BOTTLE_PALETTES: list[dict[str, RGB]] = _palettes(
+    ("glass", "label", "ink", "accent"),
+    ((22, 110, 120), (244, 238, 224), (24, 52, 72), (232, 120, 60)),
+    ((150, 30, 70), (250, 244, 236), (70, 20, 40), (230, 180, 60)),
+    ((40, 70, 150), (236, 242, 248), (20, 30, 70), (90, 200, 160)),
+    ((60, 120, 50), (246, 240, 220), (30, 50, 25), (220, 90, 80)),
+)
 _METALS: list[RGB] = [(212, 175, 95), (200, 202, 206), (196, 130, 100)]  # gold, silver, copper
-_MUG_PALETTES: list[dict[str, RGB]] = [
-    {
-        "glaze": (46, 84, 132),
-        "inner": (240, 236, 226),
-        "band": (236, 176, 60),
-        "band2": (226, 232, 236),
-    },
-    {
-        "glaze": (196, 78, 58),
-        "inner": (244, 238, 228),
-        "band": (250, 226, 180),
-        "band2": (70, 40, 36),
-    },
-    {
-        "glaze": (92, 140, 110),
-        "inner": (238, 240, 232),
-        "band": (240, 232, 200),
-        "band2": (40, 70, 60),
-    },
-]
-_ROBOT_PALETTES: list[dict[str, RGB]] = [
-    {
-        "body": (242, 120, 40),
-        "head": (250, 205, 60),
-        "limb": (70, 150, 220),
-        "accent": (230, 50, 70),
-    },
-    {
-        "body": (60, 170, 220),
-        "head": (240, 240, 236),
-        "limb": (250, 180, 40),
-        "accent": (240, 70, 120),
-    },
-    {
-        "body": (120, 200, 90),
-        "head": (250, 235, 200),
-        "limb": (150, 90, 200),
-        "accent": (250, 110, 60),
-    },
-]
+_MUG_PALETTES: list[dict[str, RGB]] = _palettes(
+    ("glaze", "inner", "band", "band2"),
+    ((46, 84, 132), (240, 236, 226), (236, 176, 60), (226, 232, 236)),
+    ((196, 78, 58), (244, 238, 228), (250, 226, 180), (70, 40, 36)),
+    ((92, 140, 110), (238, 240, 232), (240, 232, 200), (40, 70, 60)),
+)
+_ROBOT_PALETTES: list[dict[str, RGB]] = _palettes(
+    ("body", "head", "limb", "accent"),
+    ((242, 120, 40), (250, 205, 60), (70, 150, 220), (230, 50, 70)),
+    ((60, 170, 220), (240, 240, 236), (250, 180, 40), (240, 70, 120)),
+    ((120, 200, 90), (250, 235, 200), (150, 90, 200), (250, 110, 60)),
+)
 _LAMP_PALETTES: list[RGB] = [(220, 60, 50), (30, 120, 110), (245, 190, 40), (50, 80, 160)]
 
 
@@ -1008,6 +967,8 @@ def export_glb(obj: trimesh.Scene | trimesh.Trimesh, path: str | os.PathLike) ->
 
     The bytes go to a temporary file in the destination directory which then
     replaces ``path``; readers never see a half-written file. Returns the path."""
+    from engine.asset.formats.gltf import glb_bytes
+
     path = os.fspath(path)
-    write_bytes_atomic(path, obj.export(file_type="glb", include_normals=True))
+    write_bytes_atomic(path, glb_bytes(obj, include_normals=True))
     return path

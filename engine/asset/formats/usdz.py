@@ -8,7 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_usdz"]
+from engine.asset.model import mesh_uv, texture_image
+
+from .common import base_color, mesh_normals, png_bytes
+
+__all__ = ["read_back", "read_usdz", "write", "write_usdz"]
 
 
 def write_usdz(path: Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
@@ -103,3 +107,24 @@ def read_usdz(path: Path) -> dict:
         images = [n for n in archive.namelist() if n.lower().endswith((".png", ".jpg", ".jpeg"))]
     return {"triangles": triangles, "vertices": vertices, "bounds": np.array([lo, hi]),
             "textured": bool(images), "up": UsdGeom.GetStageUpAxis(stage)}
+
+
+def write(mesh, out: Path, options=None) -> dict:
+    """{out: a writer} that packs the USDZ in a temporary folder and copies it over."""
+    image, uv = texture_image(mesh), mesh_uv(mesh)
+    png = png_bytes(image) if image is not None and uv is not None else None
+
+    def writer(handle):
+        with tempfile.TemporaryDirectory(prefix="maquette-") as tmp:
+            target = Path(tmp) / "asset.usdz"
+            write_usdz(target, mesh.vertices, mesh.faces, mesh_normals(mesh), uv, png,
+                       base_color=base_color(mesh))
+            handle.write(target.read_bytes())
+
+    return {out: writer}
+
+
+def read_back(path: Path) -> dict:
+    figures = read_usdz(path)
+    figures["reader"] = "usd-core"
+    return figures

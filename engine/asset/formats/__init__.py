@@ -1,0 +1,59 @@
+"""One module per file format, behind one table (as trimesh's ``exchange/`` does).
+
+:data:`FORMATS` maps a format's name (its suffix without the dot) to a :class:`Format`:
+
+* ``check(path, size, limits) -> triangles``: the pre-allocation checks of a file this
+  tool reads (None: export only), run by :func:`engine.asset.io.check_file`;
+* ``write(mesh, out, options) -> {path: bytes | writer(handle)}``: every file of an
+  export, written together by :func:`engine.asset.export.export_mesh`;
+* ``read_back(path) -> figures``: the file read again by a reader that is not our
+  writer, for :func:`engine.asset.export.verify_export`.
+
+To add a format: a module here with those functions, and a row below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import fbx, gltf, obj, ply, stl, usdz
+
+__all__ = ["EXPORT_FORMATS", "FORMATS", "Format", "READ_FORMATS", "WriteOptions"]
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """units: "m" or "mm" (STL only); animation: (times (k,) s, matrices (k, 4, 4))."""
+
+    units: str = "m"
+    animation: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    write: Callable[..., dict[Path, object]]
+    read_back: Callable[[Path], dict]
+    check: Callable[..., int] | None = None  # None: this tool writes it but does not read it
+    keeps_texture: bool = False  # an export carries the base-colour texture
+    animation: bool = False  # an export can carry baked rigid animation
+    millimetres: bool = False  # an export can be written in millimetres
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("glb", gltf.write_glb, gltf.read_back, gltf.check_glb_file, keeps_texture=True,
+           animation=True),
+    Format("gltf", gltf.write_gltf, gltf.read_back, gltf.check_gltf_file, keeps_texture=True,
+           animation=True),
+    Format("obj", obj.write, obj.read_back, obj.check_obj, keeps_texture=True),
+    Format("fbx", fbx.write, fbx.read_back, keeps_texture=True),
+    Format("usdz", usdz.write, usdz.read_back, keeps_texture=True),
+    Format("stl", stl.write, stl.read_back, stl.check_stl, millimetres=True),
+    Format("ply", ply.write, ply.read_back, ply.check_ply),
+)}
+EXPORT_FORMATS = tuple(FORMATS)
+READ_FORMATS = tuple(name for name, f in FORMATS.items() if f.check is not None)

@@ -1,0 +1,78 @@
+"""What several format modules share: a mesh's normals, base colour and texture PNG,
+and a bounded token count over a file (for the pre-allocation checks)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from engine.asset.model import AssetError
+from engine.asset.topology import smooth_vertex_normals
+
+__all__ = ["base_color", "count_token", "mesh_normals", "png_bytes"]
+
+
+def png_bytes(image) -> bytes:
+    """A PIL image as PNG bytes (RGB, or RGBA when it has alpha), fast compression."""
+    buf = io.BytesIO()
+    mode = "RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB"
+    image.convert(mode).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def base_color(mesh) -> tuple[float, float, float]:
+    """The mesh's base colour as stored: material factor, else the mean
+    vertex colour, else 0.8 grey; (3,) floats in [0, 1]."""
+    material = getattr(mesh.visual, "material", None)
+    if material is not None:
+        factor = getattr(material, "baseColorFactor", None)
+        if factor is None:
+            factor = getattr(material, "diffuse", None)
+        if factor is not None:
+            f = np.asarray(factor, dtype=float)[:3]
+            return tuple(f / 255.0 if f.max() > 1.0 else f)
+    if getattr(mesh.visual, "kind", None) in ("vertex", "face"):
+        colors = np.asarray(mesh.visual.vertex_colors, dtype=float)[:, :3].mean(axis=0)
+        return tuple(colors / 255.0)
+    return (0.8, 0.8, 0.8)
+
+
+def mesh_normals(mesh) -> np.ndarray:
+    """(n, 3) vertex normals: the mesh's own if it carries them, else computed (fast,
+    smooth across UV seams, hard edges kept)."""
+    cached = mesh._cache.cache.get("vertex_normals")
+    if cached is not None and len(cached) == len(mesh.vertices):
+        return np.asarray(cached, dtype=np.float64)
+    normals = smooth_vertex_normals(np.asarray(mesh.vertices, dtype=np.float64),
+                                    np.asarray(mesh.faces, dtype=np.int64))
+    mesh._cache["vertex_normals"] = normals
+    return normals
+
+
+def count_token(path: Path, token: bytes, start: bytes, limit: int, what: str) -> int:
+    """Count `token` in the file in 4 MiB chunks (overlapping by len(token) - 1 bytes,
+    `start` prepended to the first), refusing as soon as the count passes `limit`."""
+    count = 0
+    keep = len(token) - 1
+    with open(path, "rb") as handle:
+        tail = start
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            data = tail + chunk
+            count += data.count(token)
+            tail = data[-keep:] if keep else b""
+            if count > limit:
+                raise AssetError(f"{path}: {what} (MAQUETTE_MAX_TRIANGLES); refused")
+    return count
+
+
+def trimesh_figures(path: Path) -> dict:
+    """Read-back figures of a file loaded (and checked) by :func:`engine.asset.io.load_asset`
+    through trimesh, a reader that is not our writer."""
+    from engine.asset.io import load_asset
+
+    asset = load_asset(path)
+    return {"triangles": asset.triangles, "bounds": asset.bounds,
+            "textured": bool(asset.texture is not None and asset.has_uv),
+            "reader": "trimesh"}
