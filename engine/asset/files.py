@@ -14,7 +14,9 @@ import json
 import re
 from pathlib import Path
 
-from engine.asset.io import _read_glb, _safe_local, sniff_format
+from engine.asset.check import safe_local
+from engine.asset.formats.gltf import read_glb_header
+from engine.asset.io import sniff_format
 from engine.asset.model import AssetError
 
 __all__ = ["asset_files"]
@@ -28,7 +30,7 @@ def _local(path: Path, uri, field: str) -> Path | None:
     if not isinstance(uri, str) or uri.startswith("data:"):
         return None
     try:
-        return _safe_local(path, uri, field)
+        return safe_local(path, uri, field)
     except AssetError:
         return None
 
@@ -82,7 +84,7 @@ def asset_files(path: Path) -> list[Path]:
     try:
         fmt = sniff_format(path)
         if fmt == "glb":
-            doc, _ = _read_glb(path, path.stat().st_size)
+            doc, _ = read_glb_header(path, path.stat().st_size)
             files += _gltf_refs(path, doc)
         elif fmt == "gltf":
             doc = json.loads(path.read_bytes().decode("utf-8-sig"))
