@@ -168,22 +168,25 @@ def square_crop(rgb: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, 
 
 def ghost_score(back_rgb: np.ndarray, back_mask: np.ndarray, front_rgb: np.ndarray,
                 front_mask: np.ndarray, n: int = 64) -> float | None:
-    """Correlation of the back view's detail with the input view's detail mirrored
-    left-right (what a copy of the front seen through the object looks like from
-    behind): both cropped to their silhouette square at n px, luma high-passed
-    (σ = 1 px at n), Pearson correlation over pixels inside both (eroded 1 px).
-    Near 0: unrelated; near 1: the back is a mirrored copy of the front."""
+    """Correlation of the back view with the input view mirrored left-right (what a
+    copy of the front seen through the object looks like from behind): both cropped
+    to their silhouette square at n px, each RGB channel band-passed (Gaussian σ 1
+    minus σ 6 px at n: the soft blobs a blurred ghost is made of, not pixel noise),
+    Pearson correlation over pixels inside both (eroded 1 px). A literal mirrored copy
+    scores about 1, unrelated colours about 0; shape and shading that are symmetric
+    also correlate, so compare it with the ground truth's own score."""
     b, mb = square_crop(back_rgb, back_mask, n)
     f, mf = square_crop(front_rgb[:, ::-1], front_mask[:, ::-1], n)
     both = ndimage.binary_erosion(mb & mf, iterations=1)
     if both.sum() < 32:
         return None
 
-    def high(rgb):
-        y = _luma(rgb)
-        return (y - ndimage.gaussian_filter(y, 1.0))[both]
+    def band(rgb):
+        return np.concatenate([(ndimage.gaussian_filter(rgb[..., c], 1.0)
+                                - ndimage.gaussian_filter(rgb[..., c], 6.0))[both]
+                               for c in range(3)])
 
-    x, y = high(b), high(f)
+    x, y = band(b), band(f)
     x, y = x - x.mean(), y - y.mean()
     den = float(np.sqrt((x * x).sum() * (y * y).sum()))
     return float((x * y).sum() / den) if den > 1e-12 else None
