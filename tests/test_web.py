@@ -172,6 +172,12 @@ aspect = "9:16"
 height = 320
 duration = 2.0
 fps = 10
+[web]
+title = "Robot <toy>"
+[[web.hotspot]]
+position = [0.0, 0.4, 0.1]
+normal = [0, 0, 1]
+label = "Antenna & light"
 """)
     result = build_site(load_scene(scene_file), tmp_path / "site",
                         WebOptions(poster_long_side=320), log=quiet)
@@ -180,6 +186,9 @@ fps = 10
     assert "auto-rotate" not in page
     assert 'exposure="1.41421"' in page and 'shadow-intensity="0.4000"' in page
     assert "background: #223344" in page and "aspect-ratio: 180 / 320" in page
+    assert "<title>Robot &lt;toy&gt;</title>" in page
+    assert ('slot="hotspot-1" data-position="0.00000m 0.40000m 0.10000m" '
+            'data-normal="0.00000m 0.00000m 1.00000m">Antenna &amp; light</button>') in page
     camera = result.report["camera"]
     assert camera["theta_deg"] == pytest.approx(30.0, abs=1e-3)
     assert camera["phi_deg"] == pytest.approx(70.0, abs=1e-3)
@@ -235,6 +244,35 @@ def test_web_refuses_to_write_over_its_input(tmp_path):
         build_site(scene_for_asset(asset), tmp_path, WebOptions(poster_long_side=64),
                    log=quiet)
     assert asset.read_bytes() == (SAMPLE_ASSETS / "mug.glb").read_bytes()
+
+
+@pytest.mark.parametrize("web, message", [
+    ({"hotspot": [{"label": "x"}]}, r"\[\[web.hotspot\]\] #1 position: missing required key"),
+    ({"hotspot": [{"position": [0, 1], "label": "x"}]}, r"#1 position: expected \[x, y, z\]"),
+    ({"hotspot": [{"position": [0, 1, 0], "label": "x", "normal": [0, 0, 0]}]},
+     r"#1 normal: expected a non-zero direction"),
+    ({"hotspot": [{"position": [0, 1, 0], "lable": "x"}]}, r"did you mean 'label'"),
+    ({"titel": "x"}, r"\[web\] titel: unknown key \(did you mean 'title'\?\)"),
+])
+def test_web_section_errors_name_the_key(web, message):
+    from engine.scene import SceneError, scene_from_dict
+
+    doc = {"asset": {"source": str(SAMPLE_ASSETS / "mug.glb")}, "web": web}
+    with pytest.raises(SceneError, match=message):
+        scene_from_dict(doc, None)
+
+
+def test_vendored_model_viewer_is_the_npm_release():
+    from engine.fileio import file_sha256
+    from engine.web.page import VENDOR_DIR, VENDOR_FILES
+
+    readme = (VENDOR_DIR / "README.md").read_text()
+    assert file_sha256(VENDOR_DIR / "model-viewer.min.js") in readme
+    assert all((VENDOR_DIR / name).is_file() for name in VENDOR_FILES)
+    text = (VENDOR_DIR / "model-viewer.min.js").read_text()
+    # the only absolute URLs in it are decoder defaults; the page never needs them
+    assert "Apache License" in (VENDOR_DIR / "LICENSE-model-viewer").read_text()
+    assert "gstatic.com/draco" in text  # (if this changes, re-check the offline claim)
 
 
 # --- camera and environment maths ------------------------------------------------------

@@ -70,6 +70,9 @@ period = 2.0
 aspect = "9:16"
 height = 720
 duration = 6.0
+[[web.hotspot]]
+position = [0.0, 0.12, 0.07]
+label = "Control panel"
 """
 
 
@@ -227,6 +230,12 @@ def test_animated_scene_moves_and_starts_on_the_poster(portrait_page, served):
     side_by_side(shots / "portrait-poster-vs-live.png", poster, shot)
     assert portrait_page.js("() => document.getElementById('viewer').getFieldOfView()") == \
         pytest.approx(35.0, abs=0.05)  # the portrait element's widening undone
+    hotspot = portrait_page.page.locator('[slot="hotspot-1"]')
+    assert hotspot.is_visible() and hotspot.inner_text() == "Control panel"
+    portrait_page.js("() => { document.querySelector('[slot=\"hotspot-1\"]')"
+                     ".style.display = 'none'; }")  # (not part of the silhouette)
+    portrait_page.settle(1)
+    shot = portrait_page.shot(shots / "portrait-t0.png")
     background = (0x5A, 0x2D, 0x6E)
     value = iou(silhouette(shot, background), silhouette(poster, background))
     assert value >= 0.85, value

@@ -25,10 +25,12 @@ from engine.scene.model import (
     AssetSpec,
     Background,
     CameraSpec,
+    Hotspot,
     KeyframeSpec,
     OutputSpec,
     Scene,
     StageSpec,
+    WebSpec,
 )
 
 ASSET_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl")
@@ -134,6 +136,15 @@ def _distance(value: Any, where: str) -> float | None:
     return _number(0.01, 1e5)(value, where)
 
 
+def _vec3(value: Any, where: str) -> tuple[float, float, float]:
+    ok = isinstance(value, list) and len(value) == 3 and all(
+        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        for x in value)
+    if not ok:
+        raise _Invalid(f"expected [x, y, z] numbers, got {value!r}")
+    return tuple(float(x) for x in value)  # type: ignore[return-value]
+
+
 def _msaa(value: Any, where: str) -> int:
     if value not in (0, 2, 4, 8) or isinstance(value, bool):
         raise _Invalid(f"expected 0, 2, 4 or 8 samples, got {value!r}")
@@ -193,10 +204,13 @@ SECTIONS: dict[str, dict[str, Validator]] = {
         "interpolation": _choice(INTERPOLATIONS),
         "ease": _choice(list(EASINGS)),
     },
+    "web": {"title": _string, "hotspot": lambda v, w: v},  # hotspots: checked in _web
+    "web.hotspot": {"position": _vec3, "normal": _vec3, "label": _string},
 }
 
 
-REQUIRED = {"asset": ("source",), "motion": ("type",), "keyframes": ("target", "property", "keys")}
+REQUIRED = {"asset": ("source",), "motion": ("type",), "keyframes": ("target", "property", "keys"),
+            "web.hotspot": ("position", "label")}
 
 
 def _read_table(ctx: _Context, name: str, table: Any, where: str) -> dict[str, Any]:
@@ -288,12 +302,30 @@ def _array_of_tables(ctx: _Context, doc: dict, name: str) -> list[tuple[str, dic
             for i, t in enumerate(items)]
 
 
+def _web(ctx: _Context, table: Any) -> WebSpec:
+    """`[web]` and its `[[web.hotspot]]` entries (read by `maquette web` only)."""
+    values = _read_table(ctx, "web", table, "[web]")
+    spots = values.pop("hotspot", [])
+    if not isinstance(spots, list):
+        raise ctx.fail("[[web.hotspot]]", "expected an array of tables")
+    hotspots = []
+    for i, spot in enumerate(spots):
+        where = f"[[web.hotspot]] #{i + 1}"
+        spot_values = _read_table(ctx, "web.hotspot", spot, where)
+        normal = spot_values.get("normal", (0.0, 0.0, 1.0))
+        if math.hypot(*normal) < 1e-9:
+            raise ctx.fail(f"{where} normal", "expected a non-zero direction")
+        hotspots.append(Hotspot(position=spot_values["position"], label=spot_values["label"],
+                                normal=normal))
+    return WebSpec(title=values.get("title"), hotspots=hotspots)
+
+
 def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     """Build a validated Scene from parsed TOML. Relative paths resolve against `path`."""
     ctx = _Context(path)
     for key in doc:
-        if key not in SECTIONS:
-            hint = difflib.get_close_matches(key, list(SECTIONS), n=1)
+        if key not in SECTIONS or "." in key:
+            hint = difflib.get_close_matches(key, [k for k in SECTIONS if "." not in k], n=1)
             did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
             raise ctx.fail(f"[{key}]", f"unknown section{did_you_mean}")
     if "asset" not in doc:
@@ -330,7 +362,7 @@ def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     keyframes = [_keyframe(ctx, values, where)
                  for where, values in _array_of_tables(ctx, doc, "keyframes")]
     return Scene(path=path, asset=asset, stage=stage, camera=camera, motions=motions,
-                 keyframes=keyframes, output=output)
+                 keyframes=keyframes, output=output, web=_web(ctx, doc.get("web", {})))
 
 
 def load_scene(path: str | Path) -> Scene:

@@ -249,7 +249,7 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
     w, h = scene.output.width, scene.output.height
     aspect = w / h
     name = scene.asset.source.stem
-    title = options.title or name
+    title = options.title or scene.web.title or name
 
     log("web: the GLB (motion baked into a glTF animation)" if timeline.asset_tracks
         else "web: the GLB")
@@ -290,7 +290,7 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
 
     names = {"glb": "asset.glb", "usdz": "asset.usdz", "poster": "poster.webp",
              "environment": "environment.hdr"}
-    hotspots = list(getattr(scene, "web_hotspots", []) or [])
+    hotspots = scene.web.hotspots
     attrs = viewer_attributes(camera, look, motion, names, alt=f"3D model of {title}")
     size = timeline.bounds.size
     dims = " × ".join(f"{x * 100:.1f}" for x in size) + " cm"
