@@ -232,13 +232,16 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """A static server for a `maquette web` folder (engine/web/serve.py)."""
-    from engine.web.serve import LOOPBACK, make_server, url_of
+    from engine.web.serve import LOOPBACK, make_server, qr_text, url_of
 
     server = make_server(Path(args.folder), args.host, args.port)
     url = url_of(server)
     if args.host != LOOPBACK:
         print(f"warning: serving {args.folder} on {args.host}: every machine that can reach "
               f"this one on the network can read these files", file=sys.stderr)
+        qr = qr_text(url)  # for a phone on the same network
+        if qr:
+            print(qr, end="")
     print(f"serving {args.folder} at {url} (Ctrl-C stops)", flush=True)
     if args.open:
         import webbrowser

@@ -407,12 +407,18 @@ def test_server_mime_types_and_ranges(server):
 
 
 def _serve_cli(folder: Path, *extra: str) -> tuple[str, str]:
-    """Start `maquette serve`, read its first line, stop it; (stdout line, stderr)."""
+    """Start `maquette serve`, read its output up to the "serving" line, stop it;
+    (stdout so far, stderr)."""
     process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", str(folder),
                                 "--port", "0", *extra], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
+    line = ""
     try:
-        line = process.stdout.readline()
+        while "serving" not in line:
+            got = process.stdout.readline()
+            if not got:
+                break
+            line += got
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
@@ -423,5 +429,7 @@ def test_serve_cli_prints_url_and_warns_for_other_interfaces(server, tmp_path):
     line, err = _serve_cli(tmp_path)
     assert re.search(r"at http://127\.0\.0\.1:\d+/", line), line
     assert "warning" not in err
+    assert "█" not in line  # no QR code for a loopback address a phone cannot reach
     line, err = _serve_cli(tmp_path, "--host", "0.0.0.0")
     assert "http://" in line and "warning: serving" in err
+    assert "█" in line  # the URL as a QR code, for a phone on the same network

@@ -188,6 +188,20 @@ def url_of(server) -> str:
     return f"http://{host}:{port}/"
 
 
+def qr_text(url: str) -> str | None:
+    """`url` as a QR code drawn with block characters (for a phone's camera), or None
+    where the segno package is missing."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    import io
+
+    out = io.StringIO()
+    segno.make(url, error="m").terminal(out=out, compact=True)
+    return out.getvalue()
+
+
 def serve_in_thread(folder: Path, host: str = LOOPBACK, port: int = 0, quiet: bool = True):
     """Start a server in a daemon thread (tests, previews). Returns (server, url);
     call server.shutdown() to stop it."""
