@@ -205,6 +205,22 @@ label = "Antenna & light"
     assert figures["animations"][-1] == "maquette-motion"
 
 
+def test_asset_own_animation_is_kept_and_autoplays(tmp_path):
+    from .conftest import SHARED_ASSETS
+
+    sample = SHARED_ASSETS.parent / "gltf-samples" / "RiggedSimple" / "glTF-Binary" / \
+        "RiggedSimple.glb"
+    if not sample.is_file():
+        pytest.skip(f"{sample} is not here (shared/ beside the checkout)")
+    result = build_site(scene_for_asset(sample), tmp_path / "site",
+                        WebOptions(poster_long_side=64), log=quiet)
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert result.report["animations"] and not result.report["motion_baked"]
+    assert "autoplay" in page
+    assert f'animation-name="{result.report["animations"][0]}"' in page
+    _gltf_validate(tmp_path / "site" / "asset.glb")
+
+
 def test_image_source_generates_first(tmp_path):
     """`maquette web IMAGE` goes through the same asset-source resolution as render."""
     image = ROOT / "scenes" / "samples" / "robot-concept.png"

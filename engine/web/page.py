@@ -267,6 +267,8 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
     motion: dict = {}
     if baked:
         motion["animation"] = "maquette-motion"
+    elif figures["animations"]:  # the asset's own (skinned, morph, node) animation plays
+        motion["animation"] = figures["animations"][0]
     cam = scene.camera
     if cam.move == "orbit" and cam.turns:
         # the stage's camera orbits under a rig that turns with it: on the page the model
