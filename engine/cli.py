@@ -1,5 +1,5 @@
-"""Command line: `maquette generate | render | still | view | inspect | prep | export | demo |
-library | provenance`.
+"""Command line: `maquette generate | render | still | view | inspect | prep | export | web |
+serve | demo | library | provenance`.
 
 Thin: parses arguments, calls the engine, turns errors into messages and exit codes.
 """
@@ -284,6 +284,48 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """A self-contained model-viewer page (engine/web/page.py)."""
+    from engine.web.page import WebOptions, build_site, format_report
+
+    scene = _source(args.source, args.output).scene
+    result = build_site(scene, Path(args.output),
+                        WebOptions(title=args.title, allow_heavy=args.allow_heavy),
+                        log=lambda msg: print(msg, file=sys.stderr))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(format_report(result))
+    print(f"wrote {result.folder}/ (index.html, embed.html); view it with "
+          f"`maquette serve {result.folder}`")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """A static server for a `maquette web` folder (engine/web/serve.py)."""
+    from engine.web.serve import LOOPBACK, make_server, qr_text, url_of
+
+    server = make_server(Path(args.folder), args.host, args.port)
+    url = url_of(server)
+    if args.host != LOOPBACK:
+        print(f"warning: serving {args.folder} on {args.host}: every machine that can reach "
+              f"this one on the network can read these files", file=sys.stderr)
+        qr = qr_text(url)  # for a phone on the same network
+        if qr:
+            print(qr, end="")
+    print(f"serving {args.folder} at {url} (Ctrl-C stops)", flush=True)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("serve: stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0
+
+
 def cmd_view(args: argparse.Namespace) -> int:
     """The live viewer; offscreen with --keys/--screenshot for demos and tests."""
     from engine.fileio import image_format
@@ -423,6 +465,23 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--msaa", type=int, choices=(0, 2, 4, 8),
                       help="anti-aliasing samples (default: the scene's, 4)")
     view.set_defaults(func=cmd_view)
+
+    web = sub.add_parser("web", help="a self-contained web/AR page (model-viewer) in a folder")
+    web.add_argument("source", help="scene (.toml), asset (.glb .gltf .obj .ply .stl) or image")
+    web.add_argument("-o", "--output", required=True, help="the folder to write (site/)")
+    web.add_argument("--title", help="the page's title (default: the asset's name)")
+    web.add_argument("--allow-heavy", action="store_true",
+                     help="write a page over the 15 MB budget anyway")
+    web.set_defaults(func=cmd_web)
+
+    serve = sub.add_parser("serve", help="serve a `maquette web` folder over HTTP")
+    serve.add_argument("folder", help="the folder `maquette web` wrote")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="interface (default 127.0.0.1: this machine only; 0.0.0.0 "
+                            "lets a phone on the same network in, with a warning)")
+    serve.add_argument("--open", action="store_true", help="open the page in a browser")
+    serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="the whole job on the bundled sample image")
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the Debian/Ubuntu packages for headless rendering are installed.
+# Make sure the Debian/Ubuntu packages for headless rendering (and the web page's
+# tests) are installed.
 # As root: installs what is missing. Otherwise: prints the exact command and fails.
 set -euo pipefail
 
@@ -7,6 +8,12 @@ packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri)
 # assimp-utils: the independent reader that tests check every asset export with
 # (tests skip those checks where it is missing).
 packages+=(assimp-utils)
+# chromium: the browser the web page's tests drive (Playwright with the system browser);
+# node + npm: Khronos glTF-Validator (npm package) checks the page's GLB.
+packages+=(chromium)
+if ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+fi
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     packages+=(python3-venv)
 fi

@@ -10,6 +10,7 @@ rules that join several keys (an even height for .mp4, one fov track, ...).
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from engine.scene.model import (
     REPEATED,
     SECTIONS,
     TRACK_PROPERTIES,
+    Hotspot,
     KeyframeSpec,
     OutputSpec,
     Scene,
+    WebSpec,
 )
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_NESTING", "MAX_SCENE_BYTES", "SceneError",
@@ -226,13 +229,63 @@ def check_output_file(scene: Scene, file: str | Path, given_as: str = "-o") -> N
                   scene.stage.background.transparent, f"{given_as} {file}")
 
 
+def _vec3(ctx: _Context, where: str, value: Any) -> tuple[float, float, float]:
+    ok = isinstance(value, list) and len(value) == 3 and all(
+        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        and abs(x) <= 1e6 for x in value)
+    if not ok:
+        raise ctx.fail(where, f"expected [x, y, z] finite numbers (metres), got {value!r}")
+    return tuple(float(x) for x in value)  # type: ignore[return-value]
+
+
+def _text(ctx: _Context, where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.fail(where, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+WEB_KEYS = ("title", "hotspot")
+HOTSPOT_KEYS = ("position", "normal", "label")
+
+
+def _web(ctx: _Context, table: Any) -> WebSpec:
+    """`[web]` and its `[[web.hotspot]]` entries (read by `maquette web` only)."""
+    if not isinstance(table, dict):
+        raise ctx.fail("[web]", f"expected a table, got {table!r}")
+    for key in table:
+        if key not in WEB_KEYS:
+            raise _unknown(ctx, f"[web] {key}", "key", key, list(WEB_KEYS))
+    title = _text(ctx, "[web] title", table["title"]) if "title" in table else None
+    spots = table.get("hotspot", [])
+    if not isinstance(spots, list):
+        raise ctx.fail("[[web.hotspot]]", "expected an array of tables")
+    hotspots = []
+    for i, spot in enumerate(spots):
+        where = f"[[web.hotspot]] #{i + 1}"
+        if not isinstance(spot, dict):
+            raise ctx.fail(where, f"expected a table, got {spot!r}")
+        for key in spot:
+            if key not in HOTSPOT_KEYS:
+                raise _unknown(ctx, f"{where} {key}", "key", key, list(HOTSPOT_KEYS))
+        for key in ("position", "label"):
+            if key not in spot:
+                raise ctx.fail(f"{where} {key}", "missing required key")
+        normal = _vec3(ctx, f"{where} normal", spot.get("normal", [0.0, 0.0, 1.0]))
+        if math.hypot(*normal) < 1e-9:
+            raise ctx.fail(f"{where} normal", "expected a non-zero direction")
+        hotspots.append(Hotspot(position=_vec3(ctx, f"{where} position", spot["position"]),
+                                label=_text(ctx, f"{where} label", spot["label"]),
+                                normal=normal))
+    return WebSpec(title=title, hotspots=hotspots)
+
+
 def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     """Build a validated Scene from parsed TOML. Relative paths resolve against `path`."""
     ctx = _Context(path)
     for key in doc:
-        if key not in SECTIONS:
-            shown = [f"[[{n}]]" if n in REPEATED else f"[{n}]" for n in SECTIONS]
-            hint = difflib.get_close_matches(key, list(SECTIONS), n=1)
+        if key not in SECTIONS and key != "web":
+            shown = [f"[[{n}]]" if n in REPEATED else f"[{n}]" for n in SECTIONS] + ["[web]"]
+            hint = difflib.get_close_matches(key, [*SECTIONS, "web"], n=1)
             did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
             raise ctx.fail(f"[{key}]", f"unknown section{did_you_mean}; valid sections: "
                                        f"{', '.join(shown)}")
@@ -262,7 +315,7 @@ def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     _check_tracks_combine(ctx, keyframes)
     return Scene(path=path, asset=sections["asset"], stage=sections["stage"],
                  camera=sections["camera"], motions=motions, keyframes=keyframes,
-                 output=output)
+                 output=output, web=_web(ctx, doc.get("web", {})))
 
 
 def _check_tracks_combine(ctx: _Context, keyframes: list[KeyframeSpec]) -> None:

@@ -240,6 +240,25 @@ SECTION_NOTES = {
 
 
 @dataclass
+class Hotspot:
+    """A labelled point on the asset for the web page (`[[web.hotspot]]`): `position`
+    in metres in the stage's frame at rest (origin at the asset's pivot, Y-up), `normal`
+    the surface direction it faces (hidden when it faces away)."""
+
+    position: tuple[float, float, float]
+    label: str
+    normal: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+
+@dataclass
+class WebSpec:
+    """`[web]`: settings only `maquette web` reads."""
+
+    title: str | None = None
+    hotspots: list[Hotspot] = field(default_factory=list)
+
+
+@dataclass
 class Scene:
     path: Path | None
     asset: AssetSpec
@@ -248,3 +267,4 @@ class Scene:
     motions: list = field(default_factory=list)  # list[engine.animation.Motion]
     keyframes: list[KeyframeSpec] = field(default_factory=list)
     output: OutputSpec = field(default_factory=OutputSpec)
+    web: WebSpec = field(default_factory=WebSpec)
