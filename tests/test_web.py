@@ -131,7 +131,7 @@ def test_usdz_passes_usd_core_validation_with_usdz_rules(site):
     names = {m.name for m in UsdValidation.ValidationRegistry().GetAllValidatorMetadata()}
     assert "usdUtilsValidators:UsdzPackageValidator" in names
     assert usd_errors(out / "asset.usdz") == []
-    from engine.asset.usdz import read_usdz
+    from engine.asset.formats.usdz import read_usdz
 
     figures = read_usdz(out / "asset.usdz")
     assert figures["up"] == "Y" and figures["textured"]
@@ -254,9 +254,9 @@ def test_budget_refuses_heavy_page_and_writes_nothing(tmp_path):
 def test_web_refuses_to_write_over_its_input(tmp_path):
     asset = tmp_path / "asset.glb"
     shutil.copy(SAMPLE_ASSETS / "mug.glb", asset)
-    from engine.asset.model import AssetError
+    from engine.errors import InputError
 
-    with pytest.raises(AssetError, match="refusing to write over"):
+    with pytest.raises(InputError, match="refusing to write over"):
         build_site(scene_for_asset(asset), tmp_path, WebOptions(poster_long_side=64),
                    log=quiet)
     assert asset.read_bytes() == (SAMPLE_ASSETS / "mug.glb").read_bytes()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.asset.export import _join_glb, _split_glb, bake_animation
+from engine.asset.formats.gltf import bake_animation, join_glb, split_glb
 
 MOTION_ANIMATION = "maquette-motion"
 
@@ -42,7 +42,7 @@ def source_glb(source: Path) -> bytes:
 def wrap_root(glb: bytes, matrix: np.ndarray, name: str = "maquette-stage") -> bytes:
     """The GLB with a new root node, parent of the default scene's nodes, whose
     `matrix` (4, 4) takes file coordinates to the stage's world."""
-    doc, binary = _split_glb(glb)
+    doc, binary = split_glb(glb)
     scene = doc["scenes"][doc.get("scene", 0)]
     m = np.asarray(matrix, dtype=float)
     doc.setdefault("nodes", []).append({
@@ -50,7 +50,7 @@ def wrap_root(glb: bytes, matrix: np.ndarray, name: str = "maquette-stage") -> b
         "matrix": [float(x) for x in m.T.ravel()],  # glTF: column-major
     })
     scene["nodes"] = [len(doc["nodes"]) - 1]
-    return _join_glb(doc, binary)
+    return join_glb(doc, binary)
 
 
 def page_glb(source: Path, timeline, fps: float) -> tuple[bytes, bool]:
@@ -73,7 +73,7 @@ def glb_figures(glb: bytes) -> dict:
 
     from PIL import Image
 
-    doc, binary = _split_glb(glb)
+    doc, binary = split_glb(glb)
     triangles = 0
     for mesh in doc.get("meshes", []):
         for primitive in mesh.get("primitives", []):
