@@ -14,7 +14,7 @@ demo: system-deps $(STAMP)
 	$(BIN)/maquette demo -o out/demo.mp4
 
 test: system-deps $(STAMP) $(NODE_STAMP)
-	MAQUETTE_NODE_MODULES=$(NODE_PREFIX)/node_modules $(BIN)/python -m pytest -q
+	MAQUETTE_NODE_MODULES=$(abspath $(NODE_PREFIX))/node_modules $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine tests tools

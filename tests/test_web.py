@@ -34,7 +34,8 @@ from engine.web.serve import serve_in_thread
 
 from .conftest import ROOT, SAMPLE_ASSETS
 
-NODE_MODULES = Path(os.environ.get("MAQUETTE_NODE_MODULES") or ROOT / ".venv/node/node_modules")
+NODE_MODULES = Path(os.environ.get("MAQUETTE_NODE_MODULES")
+                    or ROOT / ".venv/node/node_modules").resolve()
 
 
 def quiet(_msg):
