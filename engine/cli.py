@@ -210,25 +210,8 @@ def _figures_table(before: dict, after: dict) -> str:
     return "\n".join(lines)
 
 
-def _export_verified(mesh, out: Path, inputs: list[Path], **options):
-    """Export `mesh` to `out` (and its companion files), read the staged files back with
-    an independent reader, and only then move them into place, all together: a failed
-    check leaves the previous output as it was. Returns (ExportResult, figures read)."""
-    from engine.asset.export import expected_figures, export_mesh, verify_export
-    from engine.fileio import Transaction
-
-    animation = options.get("animation")
-    figures = {}
-    with Transaction(inputs) as txn:
-        written = export_mesh(mesh, out, txn=txn, **options)
-        expected = expected_figures(mesh, written.format, options.get("units", "m"),
-                                    animation[1][0] if animation else None)
-        txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,
-                                                       written.format)))
-    return written, figures
-
-
 def cmd_prep(args: argparse.Namespace) -> int:
+    from engine.asset.export import export_verified
     from engine.asset.files import asset_files
     from engine.asset.io import load_asset
     from engine.asset.prep import PrepOptions, prepare
@@ -240,7 +223,7 @@ def cmd_prep(args: argparse.Namespace) -> int:
     options.validate()  # before reading or writing anything
     inputs = asset_files(source)
     result = prepare(load_asset(source), options)
-    written, _ = _export_verified(result.mesh, out, inputs)
+    written, _ = export_verified(result.mesh, out, inputs)
     for step in result.steps:
         print(f"  - {step}")
     print(_figures_table(result.before, result.after))
@@ -265,6 +248,7 @@ def _animation_samples(scene_file: Path, mesh):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from engine.asset.export import export_verified
     from engine.asset.files import asset_files
     from engine.asset.io import load_asset
 
@@ -273,7 +257,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     asset = load_asset(source)
     animation = _animation_samples(Path(args.animation), asset.mesh) if args.animation \
         else None
-    written, got = _export_verified(asset.mesh, out, inputs, units=args.units,
+    written, got = export_verified(asset.mesh, out, inputs, units=args.units,
                                     animation=animation)
     sidecar = _provenance("export", out, source, files=written.files, scene_file=args.animation,
                           settings={"units": args.units, "format": written.format})

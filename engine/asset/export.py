@@ -28,9 +28,8 @@ from engine.asset.formats.gltf import GLTF_TANGENTS, bake_animation
 from engine.asset.model import AssetError, mesh_uv, texture_image
 from engine.fileio import Transaction, write_files_atomic
 
-__all__ = ["EXPORT_FORMATS", "GLTF_TANGENTS", "ExportResult", "bake_animation",
-           "export_mesh", "expected_figures", "read_back", "verify_export",
-           "write_files_atomic"]
+__all__ = ["EXPORT_FORMATS", "GLTF_TANGENTS", "ExportResult", "bake_animation", "export_verified",
+           "export_mesh", "expected_figures", "read_back", "verify_export"]
 
 
 @dataclass
@@ -127,3 +126,18 @@ def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:
         raise AssetError(f"{path}: export verification failed ({got['reader']}): "
                          + "; ".join(problems))
     return got
+
+
+def export_verified(mesh, out: Path, inputs: list[Path], **options):
+    """Export `mesh` to `out` (and its companion files), read the staged files back with
+    an independent reader, and only then move them into place, all together: a failed
+    check leaves the previous output as it was. Returns (ExportResult, figures read)."""
+    animation = options.get("animation")
+    figures = {}
+    with Transaction(inputs) as txn:
+        written = export_mesh(mesh, out, txn=txn, **options)
+        expected = expected_figures(mesh, written.format, options.get("units", "m"),
+                                    animation[1][0] if animation else None)
+        txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,
+                                                       written.format)))
+    return written, figures

@@ -129,14 +129,10 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine.asset.export import (
-        expected_figures,
-        export_mesh,
-        verify_export,
-        write_files_atomic,
-    )
+    from engine.asset.export import export_verified
     from engine.asset.files import asset_files
     from engine.asset.io import load_asset
+    from engine.fileio import write_files_atomic
 
     name, selector = _split(args.ref, "library export")
     out = Path(args.output)
@@ -155,8 +151,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         how = "copied the stored files"
     else:
         asset = load_asset(main)
-        result = export_mesh(asset.mesh, out, protect=stored)
-        verify_export(out, expected_figures(asset.mesh, result.format), result.format)
+        result, _ = export_verified(asset.mesh, out, stored)
         written, how = result.files, f"converted to {result.format}, read back and checked"
     sidecar, _ = record("library-export", out, main, settings={
         "version": version.label, "version_sha256": version.sha256, "format": out.suffix},

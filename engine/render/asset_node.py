@@ -44,7 +44,7 @@ def as_gltf(path: Path) -> Path:
     target = cache_dir() / "converted" / f"{file_sha256(path)}-v{CONVERTER_VERSION}.glb"
     if target.is_file():
         return target
-    loaded, _ = load_scene(path, fmt, process=True)
+    loaded, _ = load_scene(path, fmt, process=True, checked=True)  # (checked above)
     check_scene(path, loaded)
     for geometry in loaded.geometry.values():
         _dielectric_by_default(geometry)

@@ -40,22 +40,6 @@ MAX_FRAMES = 100_000
 CURVE_SAMPLES = 32  # per pair of keys, to check a curve stays in its property's range
 
 
-def __getattr__(name: str):
-    """Names this module used to keep as copies, now read from their owners when asked."""
-    from engine.animation.motion import DIRECTIONS
-    from engine.scene import model
-
-    owners = {
-        "ASSET_SUFFIXES": model.mesh_suffixes,
-        "ENVIRONMENT_SUFFIXES": model.environment_suffixes,
-        "X264_PRESETS": model.x264_presets,
-        "MOTION_DIRECTIONS": lambda: DIRECTIONS,
-    }
-    if name in owners:
-        return owners[name]()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class SceneError(InputError):
     """A scene file is invalid; the message names the file and the key."""
 

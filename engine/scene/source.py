@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.scene.loader import ASSET_SUFFIXES, IMAGE_SUFFIXES, load_scene, scene_for_asset
-from engine.scene.model import Scene
+from engine.scene.loader import IMAGE_SUFFIXES, load_scene, scene_for_asset
+from engine.scene.model import Scene, mesh_suffixes
 
 __all__ = ["SCENE_SUFFIX", "Loaded", "ResolvedSource", "cache_dir", "generated_path",
            "is_image", "load_source", "resolve_source", "scene_inputs", "source_kind"]
@@ -52,12 +52,12 @@ def source_kind(path: Path, *, scenes: bool = True) -> str:
     suffix = Path(path).suffix.lower()
     if scenes and suffix == SCENE_SUFFIX:
         return "scene"
-    if suffix in ASSET_SUFFIXES:
+    if suffix in mesh_suffixes():
         return "asset"
     if suffix in IMAGE_SUFFIXES:
         return "image"
     accepted = (f"a scene ({SCENE_SUFFIX}), " if scenes else "") + \
-        f"an asset ({' '.join(ASSET_SUFFIXES)}) or an image ({' '.join(IMAGE_SUFFIXES)})"
+        f"an asset ({' '.join(mesh_suffixes())}) or an image ({' '.join(IMAGE_SUFFIXES)})"
     if suffix in _EXPORT_ONLY:
         why = f"{suffix} files are written by `maquette export`, not read"
     else:

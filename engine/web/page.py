@@ -12,7 +12,7 @@ The folder works from any static host, from `maquette serve` and with no network
     report.json     the page-weight report
 
 Nothing is written until every file is made and the page is within its budget;
-then all files are moved into place together (engine.asset.export.write_files_atomic).
+then all files are moved into place together (engine.fileio.write_files_atomic).
 """
 
 from __future__ import annotations
@@ -211,13 +211,12 @@ def _poster(scene, width: int, height: int) -> bytes:
 
 def _usdz(mesh, rest: np.ndarray) -> bytes:
     """The asset at rest in the world frame (metres) as USDZ, read back and checked."""
-    from engine.asset.export import expected_figures, export_mesh, verify_export
+    from engine.asset.export import export_verified
 
     placed = mesh.copy()
     placed.apply_transform(rest)
     with tempfile.TemporaryDirectory(prefix="maquette-web-") as tmp:
-        written = export_mesh(placed, Path(tmp) / "asset.usdz")
-        verify_export(written.path, expected_figures(placed, "usdz"), "usdz")
+        written, _ = export_verified(placed, Path(tmp) / "asset.usdz", [])
         return written.path.read_bytes()
 
 
@@ -231,8 +230,8 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
     """Make the page's files for `scene` (an engine.scene.Scene whose asset is a 3D
     file) and write them into `out_dir`. Raises PageBudgetError above REFUSE_BYTES
     unless options.allow_heavy."""
-    from engine.asset.export import write_files_atomic
     from engine.asset.io import load_asset
+    from engine.fileio import write_files_atomic
     from engine.scene.lighting import PRESETS
     from engine.scene.timeline import Bounds, Timeline
     from engine.web.camera import page_camera
@@ -362,9 +361,11 @@ def format_report(result: WebResult) -> str:
     lines = [f"  {name:<{width}}{size / 1000:>10,.1f} kB"
              for name, size in sorted(result.files.items())]
     total = result.total_bytes
-    budget = ("over the 15 MB cap" if total > REFUSE_BYTES else
-              "over the 10 MB recommendation" if total > WARN_BYTES else
-              "within the 10 MB budget")
+    limits = result.report["budget"]  # the budget this page was built with
+    warn, refuse = limits["warn_bytes"] / 1e6, limits["refuse_bytes"] / 1e6
+    budget = (f"over the {refuse:g} MB cap" if total > limits["refuse_bytes"] else
+              f"over the {warn:g} MB recommendation" if total > limits["warn_bytes"] else
+              f"within the {warn:g} MB budget")
     lines.append(f"  {'total':<{width}}{total / 1000:>10,.1f} kB  ({budget})")
     report = result.report
     textures = ", ".join(f"{t['size'][0]}x{t['size'][1]}" if t.get("size") else "?"
