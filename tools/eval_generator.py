@@ -171,13 +171,6 @@ def chamfer_f(a: np.ndarray, b: np.ndarray, taus=(0.05, 0.1)) -> dict:
 POSE_TIE = 0.1  # poses within 10 % of the best Chamfer are ties (symmetric shapes)
 
 
-def align(pred, gt, seed=0):
-    """Rotation search + ICP; returns the aligned copy of `pred` (both normalised)."""
-    out = pred.copy()
-    out.apply_transform(align_matrices(pred, gt, seed)[0])
-    return out
-
-
 def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
     """Degrees of the rotation between two (3, 3) rotations."""
     return float(np.degrees(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1.0, 1.0))))

@@ -81,25 +81,13 @@ def silhouette_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / union) if union else 1.0
 
 
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) sRGB in [0, 1] → CIELAB (D65), L* in [0, 100]."""
-    rgb = np.asarray(rgb, np.float64)
-    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375],
-                  [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
-    eps = (6 / 29) ** 3
-    f = np.where(xyz > eps, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
-                     200 * (f[..., 1] - f[..., 2])], axis=-1)
-
-
 def mean_chroma(rgb: np.ndarray, mask: np.ndarray) -> tuple[float, float] | None:
     """Mean (a*, b*) over the mask, or None when it is empty."""
     if not mask.any():
         return None
-    lab = srgb_to_lab(rgb[mask])
+    from engine.generate.backtex import to_lab  # (the engine's one sRGB -> Lab)
+
+    lab = to_lab(rgb[mask])
     return float(lab[:, 1].mean()), float(lab[:, 2].mean())
 
 

@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:  # allow running from a plain checkout, uninstalle
     sys.path.insert(0, str(ROOT))
 
 from engine.animation.settings import Setting, default_of, settings_of  # noqa: E402
+from engine.fileio import write_bytes_atomic  # noqa: E402
 from engine.scene.model import (  # noqa: E402
     REPEATED,
     SECTION_NOTES,
@@ -152,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     new = text[:start] + block + text[end:]
     if new != text:
-        tmp = README.with_name(f".{README.name}.tmp")
-        tmp.write_text(new, encoding="utf-8")
-        tmp.replace(README)
+        write_bytes_atomic(README, new.encode("utf-8"))
         print(f"wrote the scene reference into {README}")
     return 0
 
