@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.fileio import default_mode, file_sha256
+from engine.fileio import default_mode, file_sha256, forget_partial, register_partial
 from engine.library.db import LibraryError, connect, transaction
 
 __all__ = ["DB_NAME", "DEFAULT_FOLDER", "LIBRARY_ENV", "Library", "Version", "library_root",
@@ -163,6 +163,7 @@ class Library:
         target.parent.mkdir(exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{sha[:12]}.",
                                    suffix=".partial")
+        register_partial(Path(tmp))  # (removed on SIGTERM/SIGHUP like every output)
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
@@ -174,6 +175,8 @@ class Library:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        finally:
+            forget_partial(Path(tmp))
         return target
 
     def version_folder(self, version: Version) -> Path:
@@ -188,6 +191,7 @@ class Library:
             return final
         staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{sha[:12]}.",
                                         suffix=".partial"))
+        register_partial(staging)
         try:
             for path, file_sha in files:
                 target = staging / path
@@ -206,6 +210,8 @@ class Library:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            forget_partial(staging)
         return final
 
     def checkout(self, version: Version) -> Path:
