@@ -16,12 +16,22 @@ in vec4 v_shadow_position;
 out vec4 o_color;
 
 void main() {
-    float lit = key_shadow(v_shadow_position, 2.5);
     vec2 d = (v_world_position.xy - footprint.xy) / max(footprint.zw, vec2(1e-4));
     float r = length(d);
     float contact = contact_opacity * exp(-2.2 * r * r);
     float fade = 1.0 - smoothstep(0.55 * fade_radius, fade_radius,
                                   length(v_world_position.xy - footprint.xy));
+    if (fade <= 0.0) {
+        // Outside the key shadow's reach: no shadow taps. Where the contact shadow is
+        // also below what the half-float scene buffer holds (it rounds to 0 there), leave
+        // the cleared (0, 0, 0, 0) pixel as it is.
+        if (contact < 1e-8) {
+            discard;
+        }
+        o_color = vec4(0.0, 0.0, 0.0, clamp(contact, 0.0, 1.0));
+        return;
+    }
+    float lit = key_shadow(v_shadow_position, 2.5);
     float a = max(shadow_opacity * (1.0 - lit) * fade, contact);
     o_color = vec4(0.0, 0.0, 0.0, clamp(a, 0.0, 1.0));
 }
