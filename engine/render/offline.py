@@ -73,14 +73,16 @@ def render_clip(
     alpha = scene.stage.background.transparent
     start = time.perf_counter()
     with Stage(scene, out.width, out.height) as stage:
+        # Panda's BGRA bottom-up bytes go to the writer as they are: one copy per frame
         with FrameWriter(path, out.width, out.height, out.fps, alpha=alpha,
-                         preset=out.quality) as writer, \
+                         preset=out.quality, layout="bgra-bottom-up") as writer, \
                 _progress(out.frame_count, progress) as bar:
             for index in range(out.frame_count):
-                frame = stage.capture(stage.timeline.frame_time(index))
-                writer.write(frame)
+                stage.set_time(stage.timeline.frame_time(index))
+                stage.render()
+                writer.write(stage.frame_bytes())
                 if on_frame is not None:
-                    on_frame(index, frame)
+                    on_frame(index, stage.read_frame())
                 bar.update(1)
             final = writer.close()
     return RenderStats(final, out.frame_count, out.width, out.height,

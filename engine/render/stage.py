@@ -416,6 +416,14 @@ class Stage:
         image = np.frombuffer(data, dtype=np.uint8).reshape(self.height, self.width, 4)
         return image[::-1].copy()
 
+    def frame_bytes(self) -> memoryview:
+        """The last rendered frame as Panda read it back, not copied: H * W * 4 bytes of
+        BGRA, bottom row first (what FrameWriter(layout="bgra-bottom-up") takes). Valid
+        until the next render."""
+        if self.frame_texture is None:
+            raise RuntimeError("this Stage draws into a given output; read that output")
+        return memoryview(self.frame_texture.get_ram_image())
+
     def capture(self, t: float) -> np.ndarray:
         """Render time t and return the frame, (H, W, 4) uint8 RGBA."""
         self.set_time(t)

@@ -1,9 +1,12 @@
 """Stream rendered frames to a video file or a PNG sequence.
 
 Frames arrive one by one from the renderer as ``(H, W, 4)`` ``uint8`` RGBA arrays, top row
-first.  :class:`FrameWriter` hands each frame to a background thread through a small bounded
-queue; that thread feeds the ffmpeg subprocess's stdin (or, for PNG sequences, encodes the
-PNGs with pillow), so encoding overlaps rendering and no temporary image files are written.
+first, or (``layout="bgra-bottom-up"``) as the bytes Panda3D reads back from the GPU: BGRA,
+bottom row first, which go to ffmpeg as they are (``-pix_fmt bgra`` and a ``vflip`` filter,
+which only moves pointers): one copy per frame instead of three.
+:class:`FrameWriter` hands each frame to a background thread through a small bounded queue;
+that thread feeds the ffmpeg subprocess's stdin (or, for PNG sequences, encodes the PNGs
+with pillow), so encoding overlaps rendering and no temporary image files are written.
 The render thread only waits when the encoder is a full queue behind.
 
 The output format is chosen from the output path (see :func:`format_for_path`):
@@ -105,6 +108,7 @@ _VP9_CPU_USED = {
     "placebo": 0,
 }
 
+LAYOUTS = ("rgba", "bgra-bottom-up")  # FrameWriter(layout=...): what write() takes
 _QUEUE_SIZE = 8
 _STDERR_LINES = 40
 _STOP = object()  # queue sentinel
@@ -202,6 +206,10 @@ class FrameWriter:
         Constant rate factor: x264 scale (0-51) for ``.mp4``, libvpx-vp9 scale (0-63)
         for ``.webm``.  Lower is better; 18 is visually lossless for H.264.  Ignored by
         ProRes, GIF and PNG.
+    layout:
+        ``"rgba"`` (default): :meth:`write` takes ``(H, W, 4)`` uint8 RGBA arrays, top row
+        first.  ``"bgra-bottom-up"``: it takes ``H * W * 4`` bytes (any buffer) of BGRA
+        pixels, bottom row first, as Panda3D reads a frame back (``Stage.frame_bytes``).
     overwrite:
         What to do when the final path already exists.  For a file output the default
         (``None``) means True: the existing file is replaced, atomically, only once the new
@@ -223,6 +231,7 @@ class FrameWriter:
         preset: str = "medium",
         crf: int = 18,
         overwrite: bool | None = None,
+        layout: str = "rgba",
     ) -> None:
         self.format = format_for_path(path)
         self.path = Path(path)
@@ -266,6 +275,9 @@ class FrameWriter:
                 ".mov, .gif or a folder/ of PNG frames, or use an opaque background"
             )
         self.overwrite = (self.format != "png") if overwrite is None else bool(overwrite)
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        self.layout = layout
 
         self.frames_written = 0  # frames accepted by write()
         self._frames_done = 0  # frames handed to the encoder by the worker thread
@@ -315,11 +327,20 @@ class FrameWriter:
         elif final.exists() and not self.overwrite:
             raise OutputPathError(f"{final} already exists; choose another path")
 
+    def _input_filter(self) -> str:
+        """The filters that turn the incoming frames upright, each ending in ','."""
+        if self.layout == "rgba":
+            return ""
+        # vflip only moves pointers; a GIF without alpha must not see the alpha channel
+        return "vflip," + ("format=rgb24," if self.format == "gif" and not self.alpha else "")
+
     def _codec_args(self) -> list[str]:
         fmt = self.format
+        upright = self._input_filter()
         if fmt == "mp4":
             return [
-                "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{_BT709_PARAMS}",
+                "-vf", f"{upright}scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+                       f"{_BT709_PARAMS}",
                 "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
                 "-pix_fmt", "yuv420p",
                 *_BT709_TAGS,
@@ -327,7 +348,7 @@ class FrameWriter:
             ]  # fmt: skip
         if fmt == "webm":
             return [
-                "-vf", "scale=out_color_matrix=bt709:out_range=tv," + _BT709_PARAMS,
+                "-vf", upright + "scale=out_color_matrix=bt709:out_range=tv," + _BT709_PARAMS,
                 "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p" if self.alpha else "yuv420p",
                 "-crf", str(self.crf), "-b:v", "0",
                 "-deadline", "good", "-cpu-used", str(_VP9_CPU_USED[self.preset]),
@@ -342,7 +363,7 @@ class FrameWriter:
             else:  # ProRes 422 HQ
                 codec = ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le"]
             return [
-                "-vf", "scale=out_color_matrix=bt709:out_range=tv," + _BT709_PARAMS,
+                "-vf", upright + "scale=out_color_matrix=bt709:out_range=tv," + _BT709_PARAMS,
                 *codec, "-vendor", "apl0",
                 *_BT709_TAGS,
                 "-f", "mov",
@@ -350,16 +371,21 @@ class FrameWriter:
         if fmt == "gif":
             reserve = 1 if self.alpha else 0
             graph = (
-                f"split[a][b];[a]palettegen=reserve_transparent={reserve}:stats_mode=full[p];"
+                f"{upright}split[a][b];[a]palettegen=reserve_transparent={reserve}:stats_mode=full[p];"
                 "[b][p]paletteuse=dither=sierra2_4a:alpha_threshold=128"
             )
             return ["-filter_complex", graph, "-loop", "0", "-f", "gif"]
         raise AssertionError(fmt)
 
+    def _input_pix_fmt(self) -> str:
+        if self.layout == "bgra-bottom-up":
+            return "bgra"
+        return "rgba" if self.alpha else "rgb24"
+
     def _start_ffmpeg(self) -> None:
         cmd = [
             _ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "rgba" if self.alpha else "rgb24",
+            "-f", "rawvideo", "-pix_fmt", self._input_pix_fmt(),
             "-video_size", f"{self.width}x{self.height}", "-framerate", _fps_arg(self.fps),
             "-i", "pipe:0",
             "-an", *self._codec_args(), str(self._tmp),
@@ -443,6 +469,13 @@ class FrameWriter:
             except OSError:
                 pass
 
+    def _png_pixels(self, item) -> np.ndarray:
+        """A queued frame as (H, W, 3|4) uint8, top row first, for pillow."""
+        if self.layout == "rgba":
+            return np.frombuffer(item, np.uint8).reshape(self.height, self.width, self._channels)
+        bgra = np.frombuffer(item, np.uint8).reshape(self.height, self.width, 4)[::-1]
+        return np.ascontiguousarray(bgra[..., [2, 1, 0, 3] if self.alpha else [2, 1, 0]])
+
     def _run_png(self) -> None:
         from PIL import Image
 
@@ -452,9 +485,7 @@ class FrameWriter:
                 item = self._queue.get()
                 if item is _STOP or self._abort.is_set():
                     break
-                arr = np.frombuffer(item, np.uint8).reshape(  # type: ignore[call-overload]
-                    self.height, self.width, self._channels
-                )
+                arr = self._png_pixels(item)
                 target = self._tmp / f"frame_{self._frames_done:05d}.png"
                 with open(target, "wb") as fh:
                     Image.fromarray(arr, mode).save(fh, format="PNG")
@@ -474,16 +505,24 @@ class FrameWriter:
 
     # ------------------------------------------------------------------ public API
 
-    def write(self, frame: np.ndarray) -> None:
-        """Queue one ``(H, W, 4)`` uint8 RGBA frame (top row first).
+    def write(self, frame) -> None:
+        """Queue one ``(H, W, 4)`` uint8 RGBA frame (top row first), or with
+        ``layout="bgra-bottom-up"`` one frame's ``H * W * 4`` BGRA bytes (bottom row first).
 
-        Returns as soon as the frame is queued (the array is copied, so the caller may reuse
-        it).  Raises ValueError for a wrong shape/dtype and OutputError if the encoder
+        Returns as soon as the frame is queued (the data is copied, so the caller may reuse
+        it).  Raises ValueError for a wrong shape/dtype/size and OutputError if the encoder
         failed (the temporary output is then already removed).
         """
         if self._closed:
             raise OutputError(f"{self.path}: write() after close()/abort()")
         self._raise_if_failed()
+        if self.layout == "bgra-bottom-up":
+            data = bytes(memoryview(frame).cast("B"))  # private copy, the only one
+            if len(data) != self.width * self.height * 4:
+                raise ValueError(f"frame must be {self.width}x{self.height}x4 BGRA bytes, "
+                                 f"got {len(data)} bytes")
+            self._put(data)
+            return
         if not isinstance(frame, np.ndarray):
             raise ValueError(f"frame must be a numpy array, got {type(frame).__name__}")
         if frame.dtype != np.uint8:
@@ -491,7 +530,9 @@ class FrameWriter:
         expected = (self.height, self.width, 4)
         if frame.shape != expected:
             raise ValueError(f"frame must have shape {expected} (H, W, RGBA), got {frame.shape}")
-        data = (frame if self.alpha else frame[..., :3]).tobytes()  # private copy
+        self._put((frame if self.alpha else frame[..., :3]).tobytes())  # private copy
+
+    def _put(self, data: bytes) -> None:
         while True:
             try:
                 self._queue.put(data, timeout=0.1)
