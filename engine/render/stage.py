@@ -179,7 +179,8 @@ class Stage:
         self.lens = OrthographicLens() if orthographic else PerspectiveLens()
         self.camera = self.root.attach_new_node(Camera("camera", self.lens))
         self.camera.node().set_camera_mask(BitMask32.bit(0))
-        self.hdr.make_display_region().set_camera(self.camera)
+        self.scene_region = self.hdr.make_display_region()
+        self.scene_region.set_camera(self.camera)
 
         # Tone-mapping pass.
         self.post_root = NodePath("post")
@@ -404,9 +405,32 @@ class Stage:
     def render(self) -> None:
         engine = self._base.graphicsEngine
         if self._frames_rendered == 0:
-            engine.render_frame()  # first frame compiles shaders and fills the shadow map
+            self._warm_up()
         engine.render_frame()
         self._frames_rendered += 1
+
+    def _warm_up(self) -> None:
+        """A first frame drawn into one pixel, no clears: it binds every shader (compiles
+        them) and makes Panda create the key light's shadow buffer, which it only does
+        while drawing and fills from the next frame on. The real first frame then has its
+        shadow, as if the whole frame had been drawn twice (0.3-0.4 CPU s saved at 1080p).
+        """
+        regions = (self.scene_region, self.post_region)
+        buffers = [self.hdr] + ([self.output] if self._owns_output else [])
+        clears = [(b.get_clear_color_active(), b.get_clear_depth_active()) for b in buffers]
+        for region in regions:
+            region.set_dimensions(0.0, 1.0 / self.width, 0.0, 1.0 / self.height)
+        for buffer in buffers:
+            buffer.set_clear_color_active(False)
+            buffer.set_clear_depth_active(False)
+        try:
+            self._base.graphicsEngine.render_frame()
+        finally:
+            for region in regions:
+                region.set_dimensions(0.0, 1.0, 0.0, 1.0)
+            for buffer, (color, depth) in zip(buffers, clears, strict=True):
+                buffer.set_clear_color_active(color)
+                buffer.set_clear_depth_active(depth)
 
     def read_frame(self) -> np.ndarray:
         """The last rendered frame, (H, W, 4) uint8 RGBA, top row first."""
