@@ -37,6 +37,9 @@ SHADOW_MAP_SIZE = 2048
 # made once (a closed 2048² Stage left ~45 MB behind; with reuse ~23 MB, measured).
 _SPARE_KEY_LIGHTS: dict[int, list] = {}
 SHADOW_MASK_BIT = 1
+# The ground's contact shadow below this alpha rounds to 0 in the half-float scene buffer:
+# ground.frag discards it and the ground card ends where it falls below.
+CONTACT_CUTOFF = 1e-8
 SHADING_MODES = ("lit", "base-color", "normals")
 
 # Y-up (glTF) to Z-up (Panda): (x, y, z) -> (x, -z, y)
@@ -221,22 +224,23 @@ class Stage:
         self.key_np = self.root.attach_new_node(self.key_light)
         self.root.set_light(self.key_np)
 
-        # Ground: an invisible shadow catcher at the asset's resting base.
+        # Ground: an invisible shadow catcher at the asset's resting base; a unit card
+        # that _place_contact_shadow sizes, each frame, to where it can show anything.
         self.ground = None
         if scene.stage.ground:
             card = CardMaker("ground")
-            extent = 12.0 * radius
-            card.set_frame(-extent, extent, -extent, extent)
+            card.set_frame(-1.0, 1.0, -1.0, 1.0)
             self.ground = self.root.attach_new_node(card.generate())
             self.ground.set_p(-90)
-            center = bounds.center
-            self.ground.set_pos(*to_panda(np.array([center[0], bounds.lo[1], center[2]])))
+            self._ground_height = float(bounds.lo[1])
             self.ground.hide(BitMask32.bit(SHADOW_MASK_BIT))
             self.ground.set_shader(
                 _make_shader("ground.vert.glsl", "ground.frag.glsl"), 10
             )
             self.ground.set_shader_input("shadow_opacity", scene.stage.shadow)
-            self.ground.set_shader_input("fade_radius", float(2.2 * radius))
+            self._fade_radius = 2.2 * radius
+            self.ground.set_shader_input("fade_radius", float(self._fade_radius))
+            self.ground.set_shader_input("contact_cutoff", CONTACT_CUTOFF)
             self.ground.set_two_sided(True)
 
         self.root.set_shader(
@@ -352,9 +356,16 @@ class Stage:
         half = np.maximum(0.5 * bounds.size * scale, 1e-4)
         self.ground.set_shader_input(
             "footprint", (float(center[0]), float(-center[2]), float(half[0]), float(half[2])))
-        self.ground.set_shader_input(
-            "contact_opacity",
-            0.55 * self.scene.stage.shadow * min(scale, 1.0) * math.exp(-lift / (0.2 * height)))
+        contact = (0.55 * self.scene.stage.shadow * min(scale, 1.0)
+                   * math.exp(-lift / (0.2 * height)))
+        self.ground.set_shader_input("contact_opacity", contact)
+        # The card covers what ground.frag does not discard (the fade radius, and where
+        # the contact shadow exp(-2.2 r^2) is >= CONTACT_CUTOFF), with a margin: the
+        # pixels it no longer covers kept the cleared value anyway.
+        reach = math.sqrt(max(math.log(max(contact, 1e-30) / CONTACT_CUTOFF), 0.0) / 2.2)
+        extent = 1.05 * max(self._fade_radius, reach * float(max(half[0], half[2])))
+        self.ground.set_pos(*to_panda(np.array([center[0], self._ground_height, center[2]])))
+        self.ground.set_scale(extent)
 
     def set_time(self, t: float) -> Frame:
         """Pose the asset, camera and light rig for time t (seconds)."""

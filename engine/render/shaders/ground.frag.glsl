@@ -8,6 +8,7 @@ uniform float shadow_opacity;
 uniform vec4 footprint;        // xy centre, zw half extents (metres, ground plane)
 uniform float contact_opacity;
 uniform float fade_radius;
+uniform float contact_cutoff;  // alpha that rounds to 0 in the half-float scene buffer
 
 in vec3 v_view_position;
 in vec3 v_world_position;
@@ -25,7 +26,7 @@ void main() {
         // Outside the key shadow's reach: no shadow taps. Where the contact shadow is
         // also below what the half-float scene buffer holds (it rounds to 0 there), leave
         // the cleared (0, 0, 0, 0) pixel as it is.
-        if (contact < 1e-8) {
+        if (contact < contact_cutoff) {
             discard;
         }
         o_color = vec4(0.0, 0.0, 0.0, clamp(contact, 0.0, 1.0));
