@@ -37,6 +37,17 @@ SHADOW_MAP_SIZE = 2048
 # made once (a closed 2048² Stage left ~45 MB behind; with reuse ~23 MB, measured).
 _SPARE_KEY_LIGHTS: dict[int, list] = {}
 SHADOW_MASK_BIT = 1
+# Texels around the asset's box in the key light's shadow window.
+SHADOW_WINDOW_MARGIN = 4
+
+
+def shadow_window_size(full_size: int) -> int:
+    """Texels of the rendered shadow window for a map of `full_size` over 4r: the asset's
+    bounding sphere (2r across, half the span) with margins, even; at most the full map."""
+    size = int(math.ceil(full_size * 0.5 + 2 * SHADOW_WINDOW_MARGIN + 2))
+    return min(full_size, size + size % 2)
+
+
 # The ground's contact shadow below this alpha rounds to 0 in the half-float scene buffer:
 # ground.frag discards it and the ground card ends where it falls below.
 CONTACT_CUTOFF = 1e-8
@@ -200,8 +211,12 @@ class Stage:
         self.post_region = self.output.make_display_region()
         self.post_region.set_camera(post_camera)
 
-        # Key light with its shadow map (colour and rig: set_light_preset below).
-        shadow_size = SHADOW_MAP_SIZE if shadow_map_size is None else int(shadow_map_size)
+        # Key light with its shadow map (colour and rig: set_light_preset below). The map
+        # is `shadow_size` texels over a 4r square seen from the light, of which only a
+        # window around the asset is rendered (fit_shadow_window).
+        full_size = SHADOW_MAP_SIZE if shadow_map_size is None else int(shadow_map_size)
+        self._shadow_grid = (full_size, 4.0 * radius)
+        shadow_size = shadow_window_size(full_size)
         spare = _SPARE_KEY_LIGHTS.get(shadow_size)
         if spare:
             self.key_light = spare.pop()
@@ -218,8 +233,9 @@ class Stage:
         )
         self.key_light.set_initial_state(depth_state)
         shadow_lens = self.key_light.get_lens()
-        shadow_span = 4.0 * radius
+        shadow_span = 4.0 * radius * shadow_size / full_size
         shadow_lens.set_film_size(shadow_span, shadow_span)
+        shadow_lens.set_film_offset(0.0, 0.0)
         shadow_lens.set_near_far(0.01 * radius, 10.0 * radius)
         self.key_np = self.root.attach_new_node(self.key_light)
         self.root.set_light(self.key_np)
@@ -367,6 +383,41 @@ class Stage:
         self.ground.set_pos(*to_panda(np.array([center[0], self._ground_height, center[2]])))
         self.ground.set_scale(extent)
 
+    def _fit_shadow_window(self, asset_matrix: np.ndarray) -> None:
+        """Aim the key light's shadow window at the asset: the texels of the full 4r map
+        (same texel size, whole-texel offsets, so every depth and every tap is where it
+        was) that its posed bounding box covers, plus a margin; the rest of the full map
+        held the cleared depth, which the window's border colour (1) gives too. The box
+        stays inside the bounding sphere the window is sized for unless the asset is
+        scaled up; then the window spans the full square, at a coarser texel."""
+        full_size, span = self._shadow_grid
+        size = self._shadow_size
+        lens = self.key_light.get_lens()
+        if size >= full_size:
+            return
+        from panda3d.core import LPoint3f
+
+        relative = asset_matrix @ np.linalg.inv(self.timeline.rest)
+        box = self.timeline.bounds
+        texels = []
+        for x in (box.lo[0], box.hi[0]):
+            for y in (box.lo[1], box.hi[1]):
+                for z in (box.lo[2], box.hi[2]):
+                    corner = (relative @ np.array([x, y, z, 1.0]))[:3]  # the posed box
+                    p = self.key_np.get_relative_point(self.root, LPoint3f(*to_panda(corner)))
+                    texels.append((p.x, p.z))  # the light's film: its local x and z
+        texels = (np.array(texels) / span + 0.5) * full_size
+        lo = np.floor(texels.min(axis=0)) - SHADOW_WINDOW_MARGIN
+        hi = np.ceil(texels.max(axis=0)) + SHADOW_WINDOW_MARGIN
+        if np.any(hi - lo > size):
+            lens.set_film_size(span, span)
+            lens.set_film_offset(0.0, 0.0)
+            return
+        start = np.clip(np.floor((lo + hi - size) / 2), 0, full_size - size)
+        center = (start + size / 2) / full_size - 0.5  # in spans
+        lens.set_film_size(span * size / full_size, span * size / full_size)
+        lens.set_film_offset(float(center[0] * span), float(center[1] * span))
+
     def set_time(self, t: float) -> Frame:
         """Pose the asset, camera and light rig for time t (seconds)."""
         from panda3d.core import LMatrix4f
@@ -405,6 +456,7 @@ class Stage:
         key_dir = rig @ normalized(self.preset.key.direction)
         self.key_np.set_pos(*to_panda(center + key_dir * 5.0 * radius))
         self.key_np.look_at(*to_panda(center))
+        self._fit_shadow_window(frame.asset_matrix)
         for i, light in enumerate(self.preset.fills[:MAX_FILL_LIGHTS]):
             self._fill_directions[i] = to_panda(rig @ normalized(light.direction))
         for i, box in enumerate(self.preset.softboxes[:MAX_SOFTBOXES]):
