@@ -32,7 +32,7 @@ from engine.scene.timeline import Frame, Timeline
 MAX_FILL_LIGHTS = 4
 MAX_SOFTBOXES = 4
 SHADOW_MAP_SIZE = 2048
-# Shadow-casting key lights of closed Stages, by shadow map size, for the next Stage
+# Shadow-casting key lights of closed Stages, by full shadow map size, for the next Stage
 # of this process: Panda3D never frees a dropped caster's shadow map, so each light is
 # made once (a closed 2048² Stage left ~45 MB behind; with reuse ~23 MB, measured).
 _SPARE_KEY_LIGHTS: dict[int, list] = {}
@@ -217,7 +217,7 @@ class Stage:
         full_size = SHADOW_MAP_SIZE if shadow_map_size is None else int(shadow_map_size)
         self._shadow_grid = (full_size, 4.0 * radius)
         shadow_size = shadow_window_size(full_size)
-        spare = _SPARE_KEY_LIGHTS.get(shadow_size)
+        spare = _SPARE_KEY_LIGHTS.get(full_size)
         if spare:
             self.key_light = spare.pop()
             # its shadow buffers belong to the old Stage's context and draw its scene
@@ -527,7 +527,7 @@ class Stage:
         self.hdr = self.output = None
         if self.key_np is not None:  # hand the light (and its shadow map) on
             self.key_np.detach_node()
-            _SPARE_KEY_LIGHTS.setdefault(self._shadow_size, []).append(self.key_light)
+            _SPARE_KEY_LIGHTS.setdefault(self._shadow_grid[0], []).append(self.key_light)
             self.key_np = None
         self.root.remove_node()
         self.post_root.remove_node()
