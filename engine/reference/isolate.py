@@ -189,8 +189,9 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
     dark contact shadow inside a faint wide one, which the first pass splits) whose
     edge against the backdrop is also gentle.
     """
-    first = _drop_shadow_regions(lab, iso, joined=False)
-    both = _drop_shadow_regions(lab, first, joined=True)
+    fields = _ShadowFields.of(lab, iso)
+    first = _drop_shadow_regions(fields, iso, joined=False)
+    both = _drop_shadow_regions(fields, first, joined=True)
     removed = int((iso.binary & ~both.binary).sum())
     if not removed:
         return iso
@@ -199,20 +200,52 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
     return replace(both, notes=iso.notes + [note])
 
 
-def _drop_shadow_regions(lab: np.ndarray, iso: Isolation, joined: bool) -> Isolation:
+@dataclass(frozen=True)
+class _ShadowFields:
+    """Per-pixel fields both shadow passes read (the image and background do not change
+    between them): lightness L, the background's L, how much darker than the background
+    (L units), the chroma distance from it (a, b units) and the smoothed L gradient
+    (L units per pixel)."""
+
+    lum: np.ndarray
+    bg_lum: np.ndarray
+    darkening: np.ndarray
+    chroma_shift: np.ndarray
+    gradient: np.ndarray
+
+    @staticmethod
+    def of(lab: np.ndarray, iso: Isolation) -> _ShadowFields:
+        h, w = iso.binary.shape
+        bg = iso.background.render(h, w)
+        lum = lab[..., 0]
+        gy, gx = np.gradient(ndimage.gaussian_filter(lum, 1.0))
+        return _ShadowFields(lum, bg[..., 0], bg[..., 0] - lum,
+                             np.hypot(lab[..., 1] - bg[..., 1], lab[..., 2] - bg[..., 2]),
+                             np.hypot(gx, gy))
+
+
+def _label_median(values: np.ndarray, labels: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """`ndimage.median` per label (0 for a label with no pixels), given only the labelled
+    pixels: it sorts all it is given, and most of an image is label 0."""
+    sel = labels > 0
+    if not sel.any():
+        return np.zeros(len(index))
+    sub = labels[sel]
+    present = np.bincount(sub, minlength=int(index.max()) + 1)[index] > 0
+    return np.where(present, np.asarray(ndimage.median(values[sel], sub, index)), 0.0)
+
+
+def _drop_shadow_regions(fields: _ShadowFields, iso: Isolation, joined: bool) -> Isolation:
     """One pass of `_drop_cast_shadow`: regions of smooth shadow-like pixels (joined
     False), or of all shadow-like pixels with a gentle edge (joined True)."""
     binary = iso.binary
     h, w = binary.shape
-    bg = iso.background.render(h, w)
-    lum, bg_lum = lab[..., 0], bg[..., 0]
-    darkening = bg_lum - lum
-    chroma_shift = np.hypot(lab[..., 1] - bg[..., 1], lab[..., 2] - bg[..., 2])
-    gy, gx = np.gradient(ndimage.gaussian_filter(lum, 1.0))
+    lum, bg_lum, darkening = fields.lum, fields.bg_lum, fields.darkening
+    chroma_shift, gradient = fields.chroma_shift, fields.gradient
     shadow_like = (binary & (darkening > iso.t_low)
                    & (lum > SHADOW_MIN_RATIO * bg_lum)
                    & (chroma_shift < SHADOW_MAX_CHROMA + 0.08 * darkening))
-    candidate = shadow_like & (np.hypot(gx, gy) < SHADOW_MAX_GRADIENT)
+    candidate = shadow_like & (gradient < SHADOW_MAX_GRADIENT)
     total = int(binary.sum())
     if not candidate.any() or candidate.sum() > SHADOW_MAX_FRACTION * total:
         return iso
@@ -240,15 +273,15 @@ def _drop_shadow_regions(lab: np.ndarray, iso: Isolation, joined: bool) -> Isola
     outline = binary & _grow(~binary, 1)
     edge_labels = np.where(outline, labels, 0)
     edge_count = np.bincount(edge_labels.ravel(), minlength=n + 1)[1:]
-    edge_dark = np.asarray(ndimage.median(darkening, edge_labels, index))
-    edge_gradient = np.asarray(ndimage.median(np.hypot(gx, gy), edge_labels, index))
+    edge_dark = _label_median(darkening, edge_labels, index)
+    edge_gradient = _label_median(gradient, edge_labels, index)
     if joined:
         inner_dark = np.zeros(n)
         for k in np.nonzero((edge_count >= 8) & (areas >= 16))[0]:
             inner_dark[k] = float(np.percentile(darkening[labels == k + 1], 75))
         gentle = edge_gradient < SHADOW_EDGE_GRADIENT
     else:
-        inner_dark = np.asarray(ndimage.median(darkening, np.where(outline, 0, labels), index))
+        inner_dark = _label_median(darkening, np.where(outline, 0, labels), index)
         gentle = np.ones(n, bool)
     soft = (edge_count >= 8) & (edge_dark < SHADOW_EDGE_FADE * inner_dark) & gentle
     below = np.nonzero((rows > core_row) & (areas >= max(16, 1e-3 * total)) & soft
