@@ -398,7 +398,7 @@ def contact_sheet(items: list[tuple[Path, list[Path]]], png: Path, cell: int = 1
     row), `row_labels` the inputs (written on the input tile). Written atomically."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from engine.render.offline import write_png_atomic
+    from engine.fileio import write_image
     from tools.eval_views import PLAIN, View, render_views, view_distance
 
     sides = [View("front", 0.0, 15.0), View("left", 90.0, 15.0), View("right", 270.0, 15.0),
@@ -435,7 +435,7 @@ def contact_sheet(items: list[tuple[Path, list[Path]]], png: Path, cell: int = 1
     for i, r in enumerate(rows):
         sheet.paste(r, (0, header + i * cell))
     png.parent.mkdir(parents=True, exist_ok=True)
-    write_png_atomic(sheet, png)
+    write_image(sheet, png, what="a contact sheet")
 
 
 def procedural_assets(count: int, seed: int, folder: Path) -> list[Path]:
