@@ -274,7 +274,8 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     scene = _source(args.source, args.output).scene
     result = build_site(scene, Path(args.output),
-                        WebOptions(title=args.title, allow_heavy=args.allow_heavy),
+                        WebOptions(title=args.title, allow_heavy=args.allow_heavy,
+                                   compress=args.compress),
                         log=lambda msg: print(msg, file=sys.stderr))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -456,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--title", help="the page's title (default: the asset's name)")
     web.add_argument("--allow-heavy", action="store_true",
                      help="write a page over the 15 MB budget anyway")
+    web.add_argument("--compress", choices=("none", "draco"), default="none",
+                     help="geometry compression of the page's GLB: draco (KHR_draco_mesh_"
+                          "compression, decoder carried in vendor/; default none)")
     web.set_defaults(func=cmd_web)
 
     serve = sub.add_parser("serve", help="serve a `maquette web` folder over HTTP")
