@@ -4,9 +4,10 @@ served by `maquette serve`'s server on 127.0.0.1.
 
 One browser and three pages for the whole module (each load takes ~10 s on 2 cores):
 a bare asset on the default stage (orbit -> auto-rotate, shadows), the same with its
-geometry Draco-compressed, and a portrait scene whose motion is baked into the GLB. Skipped where chromium or Playwright is
-missing (`make test` installs both). Screenshots are kept under the pytest tmp folder
-(web-shots/) to look at beside the posters.
+geometry Draco-compressed, and a portrait scene whose motion is baked into the GLB.
+Skipped where chromium or Playwright is missing (`make test` installs both).
+Screenshots are kept under the pytest tmp folder (web-shots/) to look at beside the
+posters.
 """
 
 from __future__ import annotations

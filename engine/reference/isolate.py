@@ -55,9 +55,13 @@ SHADOW_MAX_FRACTION = 0.4
 SHADOW_EDGE_FADE = 0.6
 #: ... and changes slowly there (L* per pixel after a 1 px blur; a crisp edge is steeper).
 SHADOW_EDGE_GRADIENT = 2.0
-#: Shadows are only looked for under a subject whose colour (median chroma shift from
-#: the backdrop, ΔE in a*b*) stands out; a neutral subject's own shading looks the same.
+#: A subject whose colour (median chroma shift from the backdrop, ΔE in a*b*) is below
+#: this is neutral: its own shading looks like a shadow, so under it a shadow region must
+#: also have at least this fraction of its pixels left or right of every other subject
+#: pixel in their row (a shadow on the floor reaches out sideways: 0.13-0.8 measured on
+#: tools/make_isolation_set.py's images; a white bunny's own shading 0.03).
 SHADOW_MIN_SUBJECT_CHROMA = 6.0
+SHADOW_NEUTRAL_REACH = 0.1
 
 #: A strip along an image edge at most this many pixels thick is not the subject.
 BORDER_STRIP_PX = 3
@@ -183,8 +187,9 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
     Shadow pixels are darker than the background model but keep its chroma and are not
     very dark (L ratio above SHADOW_MIN_RATIO); only such regions whose centroid lies
     below the rest of the subject's centroid and that fade out towards the backdrop (a
-    penumbra) are dropped, and only when they are a modest part of the mask (a grey
-    subject on a white backdrop is left alone). Two passes: regions of smooth pixels
+    penumbra) are dropped, and only when they are a modest part of the mask; under a
+    neutral (white, grey) subject only those that also reach out sideways past it, and
+    only their parts beside or beneath it. Two passes: regions of smooth pixels
     (a gradient splits them), then what remains joined into whole shadows (a hard-edged
     dark contact shadow inside a faint wide one, which the first pass splits) whose
     edge against the backdrop is also gentle.
@@ -253,9 +258,9 @@ def _drop_shadow_regions(fields: _ShadowFields, iso: Isolation, joined: bool) ->
     if not core.any():
         return iso
     # A neutral (white, grey) subject on a neutral backdrop has shaded parts that look
-    # just like a shadow: then keep everything (a shadow kept beats a subject cut).
-    if float(np.median(chroma_shift[core])) < SHADOW_MIN_SUBJECT_CHROMA:
-        return iso
+    # just like a shadow: for one, a region must also reach out sideways past the rest
+    # of the subject (a shadow on the floor does; the subject's own shading does not).
+    neutral = float(np.median(chroma_shift[core])) < SHADOW_MIN_SUBJECT_CHROMA
     core_row = float(np.nonzero(core)[0].mean())
     # Pieces of one shadow split by a darker fold are one region; joined, one shadow is
     # every shadow-like pixel touching it: a hard-edged dark contact shadow and the faint
@@ -286,6 +291,9 @@ def _drop_shadow_regions(fields: _ShadowFields, iso: Isolation, joined: bool) ->
     soft = (edge_count >= 8) & (edge_dark < SHADOW_EDGE_FADE * inner_dark) & gentle
     below = np.nonzero((rows > core_row) & (areas >= max(16, 1e-3 * total)) & soft
                        & (smooth >= 0.5))[0]
+    if neutral and below.size:
+        reach = np.asarray(ndimage.mean(_outside_rows(core), labels, below + 1))
+        below = below[reach >= SHADOW_NEUTRAL_REACH]
     if below.size == 0:
         return iso
     shadow = np.isin(labels, below + 1)
@@ -293,6 +301,10 @@ def _drop_shadow_regions(fields: _ShadowFields, iso: Isolation, joined: bool) ->
     # than the background without a colour of their own.
     rim = (_grow(shadow, 2) & binary & ~shadow & (chroma_shift < SHADOW_MAX_CHROMA + 2.0)
            & (lum > SHADOW_MIN_RATIO * bg_lum))
+    if neutral:  # only what lies beside or beneath the rest of the subject goes
+        away = _outside_rows(core) | _below_columns(core)
+        shadow &= away
+        rim &= away
     kept = binary & ~shadow & ~rim
     labels, n = ndimage.label(kept, structure=_EIGHT)
     if n > 1:
@@ -300,6 +312,24 @@ def _drop_shadow_regions(fields: _ShadowFields, iso: Isolation, joined: bool) ->
         areas[0] = 0
         kept = np.isin(labels, np.nonzero(areas >= max(16, 0.01 * areas.max()))[0])
     return replace(iso, mask=feather(kept), binary=kept)
+
+
+def _outside_rows(core: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels left or right of every `core` pixel in their row."""
+    h, w = core.shape
+    cols = np.arange(w)
+    has = core.any(axis=1)
+    first = np.where(has, core.argmax(axis=1), w)
+    last = np.where(has, w - 1 - core[:, ::-1].argmax(axis=1), -1)
+    return (cols[None, :] < first[:, None]) | (cols[None, :] > last[:, None])
+
+
+def _below_columns(core: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels below every `core` pixel in their column."""
+    h = core.shape[0]
+    has = core.any(axis=0)
+    last = np.where(has, h - 1 - core[::-1].argmax(axis=0), -1)
+    return np.arange(h)[:, None] > last[None, :]
 
 
 def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
