@@ -60,8 +60,10 @@ def render_clip(
     progress: bool = True,
     on_frame: Callable[[int, np.ndarray], None] | None = None,
     inputs: Iterable[Path] = (),
+    frames: int | None = None,
 ) -> RenderStats:
-    """Render every frame of `scene` and stream it to `output` (default: the scene's file).
+    """Render every frame of `scene` (or only its first `frames`, the shot's timing
+    unchanged) and stream it to `output` (default: the scene's file).
 
     The output is written under a temporary name and moved into place only when
     complete; on any failure nothing is left under the final name. It is refused if it
@@ -71,19 +73,20 @@ def render_clip(
     path = output_target(scene, output)
     guard_inputs([Path(path)], scene_inputs(scene, *inputs))
     alpha = scene.stage.background.transparent
+    count = out.frame_count if frames is None else max(1, min(int(frames), out.frame_count))
     start = time.perf_counter()
     with Stage(scene, out.width, out.height) as stage:
         with FrameWriter(path, out.width, out.height, out.fps, alpha=alpha,
                          preset=out.quality) as writer, \
-                _progress(out.frame_count, progress) as bar:
-            for index in range(out.frame_count):
+                _progress(count, progress) as bar:
+            for index in range(count):
                 frame = stage.capture(stage.timeline.frame_time(index))
                 writer.write(frame)
                 if on_frame is not None:
                     on_frame(index, frame)
                 bar.update(1)
             final = writer.close()
-    return RenderStats(final, out.frame_count, out.width, out.height,
+    return RenderStats(final, count, out.width, out.height,
                        time.perf_counter() - start)
 
 
