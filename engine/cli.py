@@ -28,6 +28,10 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def _source(value: str, *outputs):
     """A scene (.toml), an asset or an image, its asset resolved (an image is generated
     into a 3D asset first, cached by content hash): engine.scene.source.Loaded.
@@ -87,7 +91,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         output = draft_output(output_target(loaded.scene))
     scene, overrides = _overridden(args, loaded, output)
     stats = render_clip(scene, output, progress=not args.quiet, inputs=loaded.inputs,
-                        frames=overrides.frames)
+                        frames=overrides.frames, warn=_warning)
     extra = {"frames_rendered": stats.frames} if overrides.frames else None
     sidecar = _provenance("render", stats.path, scene.asset.source, scene=scene,
                           settings=extra)
@@ -114,7 +118,8 @@ def cmd_still(args: argparse.Namespace) -> int:
     image_format(Path(args.output), what="a still")  # before any generation or rendering
     loaded = _source(args.scene, args.output)
     scene, _ = _overridden(args, loaded, args.output)
-    path = render_still(scene, args.at, Path(args.output), inputs=loaded.inputs)
+    path = render_still(scene, args.at, Path(args.output), inputs=loaded.inputs,
+                        warn=_warning)
     sidecar = _provenance("still", path, scene.asset.source, scene=scene,
                           settings={"at": args.at})
     print(f"wrote {_shown(path)} and {_shown(sidecar)}")

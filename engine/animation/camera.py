@@ -169,7 +169,10 @@ def camera_pose(
     u = t / duration (so it loops); the other moves ease u (clamped to [0, 1])
     with the cubic "in-out" curve. Base distance is rig.distance or the fit
     distance: of the box `size` (3,) m when given (`fit_box_distance`), else of the
-    bounding sphere.
+    bounding sphere. A fitted push-in ends, and a fitted pull-out starts, at the fit
+    distance (it starts, or ends, at fit / (1 - strength)): its closest framing is the
+    fitted one, so the bounds stay in frame by construction. With an explicit distance
+    a push-in starts (a pull-out ends) there and goes `strength` of it closer.
     """
     rig.validate()
     c = _vec3(center, "center")
@@ -184,6 +187,8 @@ def camera_pose(
     u = float(t) / duration
     e = float(ease(MOVE_EASE, u))
     s = rig.strength
+    if rig.distance is None and rig.move in ("push-in", "pull-out"):
+        d0 /= 1.0 - s  # the closest point of the move is the fitted framing
     az, el, d = rig.azimuth, rig.elevation, d0
     move = rig.move
 
