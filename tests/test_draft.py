@@ -3,6 +3,8 @@ through the CLI, read back with ffprobe-style probing (engine.render.writers) an
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -67,7 +69,10 @@ def test_draft_without_output_writes_beside_the_scenes_own(tmp_path):
     assert f"wrote {draft}" in result.stdout
     info = probe_video(draft)
     assert (info["width"], info["height"], info["frames"]) == (640, 360, 6)  # 0.5 s x 12
-    assert (tmp_path / "out" / "clip.draft.mp4.json").is_file()
+    record = json.loads((tmp_path / "out" / "clip.draft.mp4.json").read_text())
+    settings = record["settings"]["output"]  # the provenance records what was rendered
+    assert (settings["width"], settings["height"], settings["fps"], settings["msaa"],
+            settings["frame_count"]) == (640, 360, 12.0, 0, 6)
     # asked for by name, the scene's own output is written
     result = maquette("render", str(scene), "-q", "--height", "32", "-o", str(own))
     assert result.returncode == 0, result.stderr

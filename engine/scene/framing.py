@@ -17,6 +17,7 @@ Entry points (for `render`, `still` and a `check` command):
 - `scene_framing(scene, file_bounds, frames=None)`: the report at every frame time of
   the scene's shot (builds the Timeline; `file_bounds` as the renderer's asset loader
   gives them, `engine.scene.timeline.Bounds` in file coordinates).
+- `framing_warning(scene, report)`: the one-line warning naming the scene, or None.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from engine.scene.loader import scene_name
 from engine.scene.timeline import Bounds, Timeline
 
 __all__ = ["EDGES", "TOLERANCE", "FramingReport", "OutOfFrame", "box_corners",
-           "framing_report", "frame_extent", "scene_framing"]
+           "frame_extent", "framing_report", "framing_warning", "scene_framing"]
 
 TOLERANCE = 0.02  # fraction of the half-frame a box corner may stick out
 EDGES = ("left", "right", "bottom", "top")
