@@ -51,6 +51,10 @@ def test_guard_catches_a_move_that_leaves_the_frame(tmp_path):
     assert "leave the frame at" in report.warning() and "(right," in report.warning()
     still = make_scene(tmp_path, camera={"move": "static"})
     assert scene_framing(still, file_bounds(still.asset.source)).ok
+    inside = make_scene(tmp_path, camera={"move": "static", "distance": 0.05})
+    report = scene_framing(inside, file_bounds(inside.asset.source))
+    assert report.ranges[0].edges == ("left", "right", "bottom", "top")
+    assert "the camera is inside the bounds" in report.warning()
 
 
 def test_guard_agrees_with_the_rendered_pixels(tmp_path):

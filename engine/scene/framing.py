@@ -70,7 +70,7 @@ def frame_extent(points: np.ndarray, pose, aspect: float) -> np.ndarray:
 class OutOfFrame:
     """A run of frame times (`start`..`end` s, both checked frames) where the bounds
     leave the frame past `edges`; `worst`: the farthest a corner reached past an edge,
-    as a fraction of the half-frame."""
+    as a fraction of the half-frame (inf: a corner at or behind the camera)."""
 
     start: float
     end: float
@@ -80,6 +80,8 @@ class OutOfFrame:
     def text(self) -> str:
         when = f"{self.start:.2f} s" if self.end == self.start else \
             f"{self.start:.2f}-{self.end:.2f} s"
+        if not math.isfinite(self.worst):
+            return f"{when} (the camera is inside the bounds or they reach behind it)"
         return f"{when} ({', '.join(self.edges)}, up to {100 * self.worst:.0f} % past the edge)"
 
 
@@ -138,8 +140,7 @@ def framing_report(timeline: Timeline, times: Iterable[float],
             j += 1
         run = past[i:j + 1]
         edges = tuple(e for k, e in enumerate(EDGES) if run[:, k].max() > tolerance)
-        ranges.append(OutOfFrame(float(times[i]), float(times[j]), edges,
-                                 float(min(run.max(), 1e6))))
+        ranges.append(OutOfFrame(float(times[i]), float(times[j]), edges, float(run.max())))
         i = j + 1
     return FramingReport(times, extents, tolerance, tuple(ranges))
 
