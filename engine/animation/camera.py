@@ -58,7 +58,8 @@ class CameraRig:
         0.0, lo=-720.0, hi=720.0, doc="degrees; 0 = looking at the asset's front (+Z)")
     distance: float | None = setting(
         None, lo=0.01, hi=MAX_DISTANCE, none="fit",
-        doc='metres from the asset\'s centre; "fit" frames the asset\'s bounds')
+        doc='metres from the asset\'s centre; "fit" frames the asset\'s bounds (a '
+            'push-in ends there, a pull-out starts there)')
     turns: float = setting(1.0, lo=-20.0, hi=20.0, doc="orbit only: revolutions over the shot")
     strength: float = setting(
         0.3, lo=0.0, hi=1.0, hi_open=True,
