@@ -24,9 +24,8 @@ from engine.reference import (
     reference_from_array,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_ASSETS = ROOT / "scenes" / "assets"
-SHARED_ASSETS = ROOT.parent / "shared" / "assets"
+from .conftest import SAMPLE_ASSETS, SHARED_ASSETS
+
 ASSETS = {
     "duck": SHARED_ASSETS / "Duck.glb",
     "bunny": SHARED_ASSETS / "bunny.ply",
