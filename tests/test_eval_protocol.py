@@ -90,7 +90,7 @@ def test_psnr_ssim_and_iou_on_known_arrays():
 
 
 def test_lab_chroma_and_colour_cast_flags():
-    from engine.generate.backtex import to_lab
+    from engine.reference.color import float_to_lab as to_lab
     from tools.eval_views import colour_cast, mean_chroma
 
     lab = to_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))
