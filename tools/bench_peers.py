@@ -155,8 +155,8 @@ def pyrender_spec(scene_file: Path, output: Path, ground: bool) -> dict:
     """Camera and key-light poses per frame from Maquette's own timeline (Y-up metres)."""
     import numpy as np
 
+    from engine.animation.transform import axis_angle_matrix
     from engine.asset.io import load_asset
-    from engine.render.stage import _rotation_y
     from engine.scene import load_scene
     from engine.scene.lighting import PRESETS, normalized
     from engine.scene.timeline import Bounds, Timeline
@@ -172,7 +172,7 @@ def pyrender_spec(scene_file: Path, output: Path, ground: bool) -> dict:
         frame = timeline.at(timeline.frame_time(index))
         cam = frame.camera
         offset = cam.eye - cam.target
-        rig = _rotation_y(np.degrees(np.arctan2(offset[0], offset[2])))
+        rig = axis_angle_matrix((0.0, 1.0, 0.0), np.degrees(np.arctan2(offset[0], offset[2])))
         key_pos = rig @ normalized(key.direction) * 5.0 * timeline.bounds.radius
         frames.append({"eye": cam.eye.tolist(), "target": cam.target.tolist(),
                        "up": cam.up.tolist(), "key": key_pos.tolist()})
