@@ -88,7 +88,8 @@ def test_the_shadow_map_is_depth_only(tmp_path):
 def test_the_clip_path_sends_the_frames_stage_capture_gives(tmp_path, name,
                                                             stage):
     """render_clip hands Panda's BGRA bottom-up bytes to the writer; its frames are the
-    captured ones: exactly for PNG frames, within H.264's loss (and upright) for .mp4."""
+    captured ones (another Stage: equal but for a rare edge pixel) for PNG frames, within
+    H.264's loss (and upright) for .mp4."""
     scene = orbit_scene(tmp_path, "robot.glb", **stage)
     scene.output.duration = 3 / 24
     target = tmp_path / name
@@ -96,7 +97,7 @@ def test_the_clip_path_sends_the_frames_stage_capture_gives(tmp_path, name,
     written = read_frames(target)
     expected = np.stack(captures(scene, range(3)))
     if name.endswith("/"):
-        np.testing.assert_array_equal(written, expected)
+        assert_close(written, expected, name)
     else:
         diff = np.abs(written.astype(int) - expected[..., :3].astype(int))
         assert diff.mean() < 2.0
