@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.fileio import OutputPathError, Transaction, file_sha256
+from engine.fileio import OutputPathError, Transaction, file_sha256, guard_inputs
 from engine.scene.handoff import TARGETS, HandoffPlan, plan
 
 MANIFEST_FORMAT = 1
@@ -114,6 +114,21 @@ def _check_folder(folder: Path) -> None:
                               "choose another folder or empty this one")
 
 
+def _remove_empty(folder: Path, created: bool) -> None:
+    """After a failed hand-off: the pass folders it made (empty once the Transaction
+    aborted), and `folder` itself when this run created it."""
+    for sub in ("depth", "normal", "mask"):
+        try:
+            (folder / sub).rmdir()
+        except OSError:
+            pass
+    if created:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 def write_handoff(scene, folder: Path, target: str | None = "generic", *,
                   beauty: Path | None = None, inputs: Iterable[Path] = (),
                   progress: bool = False, log: Callable[[str], None] | None = None,
@@ -135,6 +150,7 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
                          f"{', '.join(TARGETS)}")
     folder = Path(os.path.abspath(folder))
     _check_folder(folder)
+    existed = folder.is_dir()
     shot_plan = plan(scene.output, name)
     for note in shot_plan.notes:
         (log or (lambda m: None))(f"hand-off: {note}")
@@ -143,9 +159,14 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
                                          aspect=shot_plan.aspect))
     passes = passes_for(scene, target)
     transparent = scene.stage.background.transparent
-    beauty = Path(os.path.abspath(beauty)) if beauty else \
-        folder / ("beauty.webm" if transparent else "beauty.mp4")
+    if beauty is not None:
+        slash = os.fspath(beauty).endswith(("/", os.sep))
+        beauty = Path(os.path.abspath(beauty))
+        beauty = Path(os.fspath(beauty) + "/") if slash else beauty
+    else:
+        beauty = folder / ("beauty.webm" if transparent else "beauty.mp4")
     files = scene_inputs(scene, *inputs)
+    guard_inputs([beauty, folder], files)
     start = time.perf_counter()
     own = txn is None
     txn = txn or Transaction(files)
@@ -158,6 +179,7 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
     except BaseException:
         if own:
             txn.abort()
+            _remove_empty(folder, created=not existed)
         raise
     result.seconds = time.perf_counter() - start
     return result
@@ -177,6 +199,7 @@ def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, tx
         write_png16,
     )
     from engine.render.stage import Stage
+    from engine.render.writers import format_for_path
 
     w, h, n, fps = shot_plan.width, shot_plan.height, shot_plan.frames, shot_plan.fps
     transparent = shot.stage.background.transparent
@@ -185,11 +208,14 @@ def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, tx
     def frame_path(kind: str, i: int, suffix: str) -> Path:
         return folder / kind / f"frame_{i:05d}{suffix}"
 
-    def video(final: Path, alpha: bool = False):
-        return FrameWriter(txn.stage(final), w, h, fps, alpha=alpha, preset=out.quality)
+    def video(final: Path, alpha: bool = False, staged: bool = True):
+        return FrameWriter(txn.stage(final) if staged else final, w, h, fps, alpha=alpha,
+                           preset=out.quality)
 
     cameras, near, far = [], math.inf, 0.0
-    writers = {"beauty": video(beauty, alpha=transparent)}
+    # A folder of PNG frames moves into place by itself (FrameWriter), before the rest.
+    frames_folder = format_for_path(beauty) == "png"
+    writers = {"beauty": video(beauty, alpha=transparent, staged=not frames_folder)}
     if "mask" in passes:
         writers["mask"] = video(folder / "mask.mp4")
     if "normal" in passes:
@@ -307,3 +333,24 @@ def _manifest(shot, shot_plan, folder, beauty, passes, cameras, depth_range, txn
         "settings": scene_settings(shot),
     }
     return doc
+
+
+def render_shot(scene, output: Path | str | None = None, *, progress: bool = True,
+                inputs: Iterable[Path] = (), log: Callable[[str], None] | None = None,
+                on_frame: Callable[[int, np.ndarray], None] | None = None):
+    """Render a shot as its scene asks: the clip alone (engine.render.offline.render_clip),
+    or, with `[output] passes` or `[output] handoff`, the clip and beside it its passes or
+    hand-off folder (`extras_folder`), written together. Returns (RenderStats, folder or
+    None)."""
+    from engine.render.offline import RenderStats, output_target, render_clip
+
+    if not scene.output.passes and not scene.output.handoff:
+        return render_clip(scene, output, progress=progress, on_frame=on_frame,
+                           inputs=inputs), None
+    path = output_target(scene, output)
+    folder = extras_folder(scene, Path(path))
+    result = write_handoff(scene, folder, scene.output.handoff, beauty=path, inputs=inputs,
+                           progress=progress, log=log, on_frame=on_frame)
+    p = result.plan
+    stats = RenderStats(result.beauty, p.frames, p.width, p.height, result.seconds)
+    return stats, folder

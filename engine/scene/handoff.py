@@ -83,6 +83,10 @@ class Target:
             if self.max_frames else f"{self.frame_step}n+1, {top}"
 
 
+# Sizes whose shape is within this (log ratio, ~5 %) of the nearest count as that shape;
+# among them the one nearest the shot's pixel count wins (832x480 and 1280x720 are both
+# Wan's 16:9).
+ASPECT_SLACK = 0.05
 LTX_SOURCE = ("Lightricks/LTX-Video README and model card, 'General tips': \"resolutions "
               "that are divisible by 32 and number of frames that are divisible by 8 + 1 "
               "(e.g. 257)\", \"works best on resolutions under 720 x 1280 and number of "
@@ -213,7 +217,7 @@ def plan(output, name: str) -> HandoffPlan:
             return abs(math.log(size[0] / size[1] / ratio))
 
         best = min(off(s) for s in target.sizes)
-        shaped = [s for s in target.sizes if off(s) <= best + 1e-3]
+        shaped = [s for s in target.sizes if off(s) <= best + ASPECT_SLACK]
         want = output.width * output.height
         w, h = min(shaped, key=lambda s: (abs(math.log(s[0] * s[1] / want)), -s[0] * s[1]))
     else:
