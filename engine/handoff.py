@@ -8,7 +8,8 @@ one engine.fileio Transaction (nothing appears unless everything was written):
     beauty.mp4 (.webm when transparent)  the render itself, unless `beauty` names another
     first.png, last.png                  the first and last frame stills
     depth/frame_00000.png                16-bit inverse depth, normalised over the shot
-                                         (1 = its nearest surface, 0 = farthest / nothing)
+                                         (65535 its nearest surface, 1 its farthest, 0
+                                         nothing; engine.render.passes.depth_codes)
     depth/frame_00000.exr                metric depth "Z" (metres along the view axis, +inf
                                          where nothing) and coverage "A" (with the mask)
     depth.mp4                            the inverse depth as a grey control video
@@ -191,6 +192,7 @@ def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, tx
 
     from engine.render.passes import (
         PassBuffers,
+        depth_codes,
         grey_rgba,
         inverse_depth,
         normal_rgb,
@@ -267,10 +269,9 @@ def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, tx
             writers["depth"] = video(folder / "depth.mp4")
             for i in range(n):
                 z = read_exr(txn.staged(frame_path("depth", i, ".exr")))["Z"]
-                value = inverse_depth(z, near, far)
                 with txn.open(frame_path("depth", i, ".png")) as handle:
-                    write_png16(handle, value)
-                writers["depth"].write(grey_rgba(value))
+                    write_png16(handle, depth_codes(z, near, far) / 65535.0)
+                writers["depth"].write(grey_rgba(inverse_depth(z, near, far)))
         for writer in writers.values():
             writer.close()
     except BaseException:
@@ -318,8 +319,11 @@ def _manifest(shot, shot_plan, folder, beauty, passes, cameras, depth_range, txn
         "conventions": {
             "K": "OpenCV pinhole, pixels: x right, y down, image centre (W/2, H/2)",
             "camera_to_world": "4x4, world Y up, metres (glTF); camera looks along -z, y up",
-            "depth_png": "16-bit (1/z - 1/far) / (1/near - 1/far) over the shot: 65535 at "
-                         "depth_range_m[0], 0 at depth_range_m[1] and where nothing is",
+            "depth_png": "16-bit code 1 + round(65534 (1/z - 1/far) / (1/near - 1/far)), "
+                         "near, far = depth_range_m (the shot's): 65535 at its nearest "
+                         "surface, 1 at its farthest, 0 where nothing is",
+            "depth_video": "8-bit grey (1/z - 1/far) / (1/near - 1/far): near bright, far "
+                           "and nothing black",
             "depth_exr": "Z: metres along the view axis, +inf where nothing; A: coverage",
             "normal_png": "16-bit RGB (n + 1) / 2, camera space x right, y up, z toward the "
                           "camera; 0 where nothing",

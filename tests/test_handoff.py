@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from engine.handoff import project, write_handoff
-from engine.render.passes import depth_from_inverse, read_exr, read_png16
+from engine.render.passes import DEPTH_CODES, depth_from_codes, read_exr, read_png16
 from engine.render.writers import probe_video
 from engine.scene import SceneError, scene_from_dict
 from engine.scene.handoff import TARGETS, plan, targets_markdown
@@ -94,10 +94,12 @@ def test_depth_is_exact_on_a_tilted_plane_in_exr_and_16_bit(tilted):
         assert np.all(np.isinf(z[mask == 0]))  # nothing drawn: +inf
         np.testing.assert_array_equal(np.round(exr["A"] * 255), mask)  # coverage too
         png = read_png16(folder / f"depth/frame_{i:05d}.png")
-        back = depth_from_inverse(png, near, far)
-        # one 16-bit step of inverse depth, in metres, at this depth
-        step = true_z[inside] ** 2 * (1 / near - 1 / far) / 65535
+        back = depth_from_codes(np.round(png * 65535), near, far)
+        # half a 16-bit step of inverse depth, in metres, at this depth (+ float noise)
+        step = true_z[inside] ** 2 * (1 / near - 1 / far) / DEPTH_CODES
         assert np.all(np.abs(back[inside] - true_z[inside]) <= step * 0.5 + 1e-5)
+        hit = np.isfinite(z)
+        assert np.all(png[hit] > 0)  # the farthest surface too is not "nothing"
         worst_png = max(worst_png, float(np.abs(back[inside] - true_z[inside]).max()))
         assert np.all(png[mask == 0] == 0)
     assert worst_exr < 2e-5, worst_exr  # metres, on a plate about 2-3 m away

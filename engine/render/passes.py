@@ -167,14 +167,26 @@ def inverse_depth(depth: np.ndarray, near: float, far: float) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def depth_from_inverse(value: np.ndarray, near: float, far: float) -> np.ndarray:
-    """The inverse of `inverse_depth` (value in [0, 1] → metres; 0 → +inf)."""
-    value = np.asarray(value, np.float64)
+DEPTH_CODES = 65534  # 16-bit depth: 1 (the shot's farthest surface) .. 65535 (nearest)
+
+
+def depth_codes(depth: np.ndarray, near: float, far: float) -> np.ndarray:
+    """Depth (metres, +inf: nothing) → 16-bit codes of `inverse_depth`: 0 where nothing
+    was drawn, 1 + round(inverse_depth * 65534) on a surface, so that the shot's
+    farthest surface (1) stays apart from nothing (0)."""
+    codes = 1 + np.round(inverse_depth(depth, near, far) * DEPTH_CODES)
+    return np.where(np.isfinite(depth), codes, 0).astype(np.uint16)
+
+
+def depth_from_codes(codes: np.ndarray, near: float, far: float) -> np.ndarray:
+    """The inverse of `depth_codes`: 16-bit codes → metres (0 → +inf)."""
+    codes = np.asarray(codes, np.float64)
+    value = (codes - 1) / DEPTH_CODES
     with np.errstate(divide="ignore"):
         if far - near <= 1e-12 * far:
-            return np.where(value > 0, near, np.inf)
+            return np.where(codes > 0, near, np.inf)
         inv = value * (1.0 / near - 1.0 / far) + 1.0 / far
-        return np.where(value > 0, 1.0 / inv, np.inf)
+        return np.where(codes > 0, 1.0 / inv, np.inf)
 
 
 def write_png16(handle, image: np.ndarray) -> None:
