@@ -173,6 +173,33 @@ def test_mask_equals_the_beauty_alpha(tmp_path):
         assert (mask == 255).sum() > 500 and (mask == 0).sum() > 500
 
 
+def test_mask_equals_the_beauty_alpha_on_antialiased_edges():
+    """With multisampling resolving (coverage 0.25, 0.5, 0.75 at the edges), the mask is
+    the beauty's alpha to the bit: its 8 bits come from the driver as the beauty's do
+    (numpy's rounding made 128 of 0.5 where the driver writes 127). The Stage does not
+    turn multisampling on by itself (it needs AntialiasAttrib on the scene): set here."""
+    from panda3d.core import AntialiasAttrib
+
+    from engine.render.passes import PassBuffers
+    from engine.render.stage import Stage
+
+    scene = scene_from_dict({
+        "asset": {"source": str(ROBOT)},
+        "stage": {"background": "transparent", "ground": False},
+        "output": {"file": "/tmp/unused.webm", "height": 96, "msaa": 4}}, None)
+    with Stage(scene, 170, 96) as stage:
+        stage.root.set_antialias(AntialiasAttrib.M_multisample)
+        buffers = PassBuffers(stage, ["mask"])
+        try:
+            for t in (0.0, 0.3):
+                alpha = stage.capture(t)[..., 3]
+                mask = np.round(buffers.read().mask * 255).astype(np.uint8)
+                np.testing.assert_array_equal(mask, alpha)
+                assert ((alpha > 0) & (alpha < 255)).sum() > 20  # edges are blended
+        finally:
+            buffers.close()
+
+
 @pytest.mark.parametrize("name", list(TARGETS))
 def test_every_target_plan_meets_its_table(name):
     target = TARGETS[name]

@@ -10,7 +10,8 @@ buffers in the same `render_frame()` as the beauty, so every pass is frame-align
   read back from the 24-bit depth buffer;
 - a mask buffer with the beauty's own format and MSAA samples: the asset's coverage,
   resolved exactly as the beauty's alpha is (the same vertex transform rasterises the
-  same samples).
+  same samples), then turned to 8 bits by a full-screen pass as tonemap.frag turns the
+  beauty's (the driver's float-to-unorm rounding is not numpy's: 0.5 → 127 on llvmpipe).
 
 Nothing here is built when no pass is asked for: a Stage without `PassBuffers` renders
 as before.
@@ -34,7 +35,8 @@ PASSES_MASK_BIT = 2  # camera bit of the passes camera (0: scene camera, 1: key 
 class PassFrame:
     """One frame's passes, (H, W) top row first: `depth` float32 metres (+inf: no
     surface), `normal` (H, W, 3) float32 unit camera-space (0 where no surface), `mask`
-    float32 coverage in [0, 1] (None when the mask was not asked for)."""
+    coverage in [0, 1], in steps of 1/255 as the beauty's alpha (None when the mask was
+    not asked for)."""
 
     depth: np.ndarray
     normal: np.ndarray
@@ -48,15 +50,19 @@ class PassBuffers:
         from panda3d.core import (
             BitMask32,
             Camera,
+            CardMaker,
             FrameBufferProperties,
             GraphicsOutput,
             GraphicsPipe,
+            NodePath,
+            OrthographicLens,
             RenderState,
             ShaderAttrib,
             Texture,
             WindowProperties,
         )
 
+        from engine.render.engine_setup import make_offscreen_buffer
         from engine.render.stage import _make_shader
 
         unknown = sorted(set(passes) - set(PASS_NAMES))
@@ -98,7 +104,7 @@ class PassBuffers:
         self.geometry.make_display_region().set_camera(self.geometry_camera)
 
         # Mask: the beauty's format and samples, coverage in alpha.
-        self.mask = self.mask_texture = self.mask_camera = None
+        self.mask = self.mask_texture = self.mask_camera = self.mask_root = None
         if "mask" in self.passes:
             fb = FrameBufferProperties()
             fb.set_float_color(True)
@@ -110,16 +116,35 @@ class PassBuffers:
             if self.mask is None:
                 raise RuntimeError("could not create the mask buffer")
             self.buffers.append(self.mask)
-            self.mask_texture = Texture("mask")
-            self.mask_texture.set_format(Texture.F_rgba32)
-            self.mask_texture.set_component_type(Texture.T_float)
-            self.mask.add_render_texture(self.mask_texture, GraphicsOutput.RTM_copy_ram)
+            coverage = Texture("mask-coverage")
+            coverage.set_format(Texture.F_rgba16)
+            coverage.set_component_type(Texture.T_float)
+            self.mask.add_render_texture(coverage, GraphicsOutput.RTM_bind_or_copy)
             self.mask.set_clear_color_active(True)
             self.mask.set_clear_color((0, 0, 0, 0))
             self.mask.set_clear_depth_active(True)
             self.mask_camera = camera("mask-camera",
                                       _make_shader("depth.vert.glsl", "depth.frag.glsl"))
             self.mask.make_display_region().set_camera(self.mask_camera)
+            # ... then to 8 bits by a full-screen pass, as the beauty's alpha is made
+            self.mask8 = make_offscreen_buffer(stage.width, stage.height, "maquette-mask8")
+            self.buffers.append(self.mask8)
+            self.mask8.set_sort(-4)  # after the mask buffer (-6)
+            self.mask8.set_clear_color_active(True)
+            self.mask8.set_clear_color((0, 0, 0, 0))
+            self.mask_texture = Texture("mask")
+            self.mask8.add_render_texture(self.mask_texture, GraphicsOutput.RTM_copy_ram)
+            self.mask_root = NodePath("mask-post")
+            quad = CardMaker("mask-quad")
+            quad.set_frame_fullscreen_quad()
+            card = self.mask_root.attach_new_node(quad.generate())
+            card.set_shader(_make_shader("post.vert.glsl", "mask.frag.glsl"))
+            card.set_shader_input("mask_color", coverage)
+            lens = OrthographicLens()
+            lens.set_film_size(2, 2)
+            lens.set_near_far(-10, 10)
+            post_camera = self.mask_root.attach_new_node(Camera("mask-post-camera", lens))
+            self.mask8.make_display_region().set_camera(post_camera)
 
         if stage.ground is not None:  # the passes describe the asset, not the shadow catcher
             stage.ground.hide(BitMask32.bit(PASSES_MASK_BIT))
@@ -136,8 +161,9 @@ class PassBuffers:
         depth[depth <= 0.0] = np.inf
         normal = np.ascontiguousarray(geometry[..., :3])
         mask = None
-        if self.mask_texture is not None:
-            mask = np.clip(self._read(self.mask_texture)[..., 3], 0.0, 1.0)
+        if self.mask_texture is not None:  # 8-bit, as the beauty's alpha
+            data = np.frombuffer(self.mask_texture.get_ram_image_as("RGBA"), np.uint8)
+            mask = data.reshape(self.stage.height, self.stage.width, 4)[::-1, :, 3] / 255.0
         return PassFrame(depth=depth, normal=normal, mask=mask)
 
     def close(self) -> None:
@@ -145,9 +171,9 @@ class PassBuffers:
         for buffer in self.buffers:
             engine.remove_window(buffer)
         self.buffers = []
-        for cam in (self.geometry_camera, self.mask_camera):
-            if cam is not None:
-                cam.remove_node()
+        for node in (self.geometry_camera, self.mask_camera, self.mask_root):
+            if node is not None:
+                node.remove_node()
 
 
 # ---------------------------------------------------------------------- encoding
