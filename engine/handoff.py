@@ -20,6 +20,8 @@ one engine.fileio Transaction (nothing appears unless everything was written):
                                          and an empty prompt for the user
 
 A hand-off (any target but a plain `[output] passes`) always has depth and mask.
+`render_shot(scene, output)` is what renders a shot as its scene asks (the clip alone, or
+with its passes or hand-off folder beside it): `maquette render` and campaigns call it.
 
 Camera conventions in the manifest: `K` is the OpenCV pinhole matrix in pixels (x right, y
 down, origin at the top-left corner of the top-left pixel, so the image centre is (W/2,
@@ -160,12 +162,9 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
                                          aspect=shot_plan.aspect))
     passes = passes_for(scene, target)
     transparent = scene.stage.background.transparent
-    if beauty is not None:
-        slash = os.fspath(beauty).endswith(("/", os.sep))
-        beauty = Path(os.path.abspath(beauty))
-        beauty = Path(os.fspath(beauty) + "/") if slash else beauty
-    else:
-        beauty = folder / ("beauty.webm" if transparent else "beauty.mp4")
+    # (a beauty named without a suffix is a folder of PNG frames, as for FrameWriter)
+    beauty = Path(os.path.abspath(beauty)) if beauty is not None else \
+        folder / ("beauty.webm" if transparent else "beauty.mp4")
     files = scene_inputs(scene, *inputs)
     guard_inputs([beauty, folder], files)
     start = time.perf_counter()

@@ -284,6 +284,14 @@ def test_render_with_passes_writes_them_beside_the_clip(tmp_path):
     assert probe_video(tmp_path / "clip.mp4")["frames"] == stats.frames == 4
     assert len(list((folder / "depth").glob("*.png"))) == 4
     assert not (folder / "mask").exists()  # only what was asked: no hand-off, no mask
+    # a folder of PNG frames takes its passes beside it too
+    frames = scene_from_dict({"asset": {"source": str(ROBOT)}, "output": {
+        "file": str(tmp_path / "frames") + "/", "height": 48, "fps": 8, "duration": 0.25,
+        "msaa": 0, "passes": ["mask"]}}, None)
+    stats, folder = render_shot(frames, progress=False)
+    assert folder == tmp_path / "frames.passes"
+    assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 2
+    assert len(list((folder / "mask").glob("frame_*.png"))) == 2
     # a plain scene renders the clip alone, through render_clip
     plain = scene_from_dict({"asset": {"source": str(ROBOT)}, "output": {
         "file": str(tmp_path / "plain.mp4"), "height": 48, "fps": 8, "duration": 0.25,
