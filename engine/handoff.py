@@ -136,11 +136,14 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
                   beauty: Path | None = None, inputs: Iterable[Path] = (),
                   progress: bool = False, log: Callable[[str], None] | None = None,
                   on_frame: Callable[[int, np.ndarray], None] | None = None,
-                  txn: Transaction | None = None) -> HandoffResult:
+                  txn: Transaction | None = None, frames: int | None = None,
+                  warn: Callable[[str], None] | None = None) -> HandoffResult:
     """Render `scene` for `target` (a name in TARGETS, or None: only the scene's
     `[output] passes`, at its own size) into `folder` (new or empty). `beauty`: where
     the beauty clip goes (default folder/beauty.mp4); `txn`: stage everything into the
-    caller's Transaction instead of committing here. Returns what was written."""
+    caller's Transaction instead of committing here; `frames`: only the first frames
+    (the shot's timing kept); `warn`: the framing guard's warning, as for render_clip.
+    Returns what was written."""
     import time
 
     from engine.render.offline import _progress
@@ -172,8 +175,10 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
     txn = txn or Transaction(files)
     txn.add_inputs(*files)
     try:
+        count = shot_plan.frames if frames is None else max(1, min(int(frames),
+                                                                    shot_plan.frames))
         result = _render(shot, shot_plan, folder, beauty, passes, txn, progress, on_frame,
-                         FrameWriter, _progress)
+                         FrameWriter, _progress, count, warn)
         if own:
             txn.commit()
     except BaseException:
@@ -186,9 +191,10 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
 
 
 def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, txn,
-            progress, on_frame, FrameWriter, _progress) -> HandoffResult:
+            progress, on_frame, FrameWriter, _progress, n: int, warn) -> HandoffResult:
     from PIL import Image
 
+    from engine.render.offline import _warn_framing
     from engine.render.passes import (
         PassBuffers,
         depth_codes,
@@ -202,7 +208,7 @@ def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, tx
     from engine.render.stage import Stage
     from engine.render.writers import format_for_path
 
-    w, h, n, fps = shot_plan.width, shot_plan.height, shot_plan.frames, shot_plan.fps
+    w, h, fps = shot_plan.width, shot_plan.height, shot_plan.fps
     transparent = shot.stage.background.transparent
     out = shot.output
 
@@ -224,6 +230,7 @@ def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, tx
     first = last = None
     try:
         with Stage(shot, w, h) as stage, _progress(n, progress) as bar:
+            _warn_framing(stage, [stage.timeline.frame_time(i) for i in range(n)], warn)
             buffers = PassBuffers(stage, passes)
             try:
                 for i in range(n):
@@ -340,20 +347,24 @@ def _manifest(shot, shot_plan, folder, beauty, passes, cameras, depth_range, txn
 
 def render_shot(scene, output: Path | str | None = None, *, progress: bool = True,
                 inputs: Iterable[Path] = (), log: Callable[[str], None] | None = None,
-                on_frame: Callable[[int, np.ndarray], None] | None = None):
+                on_frame: Callable[[int, np.ndarray], None] | None = None,
+                frames: int | None = None, warn: Callable[[str], None] | None = None):
     """Render a shot as its scene asks: the clip alone (engine.render.offline.render_clip),
     or, with `[output] passes` or `[output] handoff`, the clip and beside it its passes or
-    hand-off folder (`extras_folder`), written together. Returns (RenderStats, folder or
-    None)."""
+    hand-off folder (`extras_folder`), written together. `frames`, `warn`: as for
+    render_clip (only the first frames; the framing guard's warning). Returns
+    (RenderStats, folder or None)."""
     from engine.render.offline import RenderStats, output_target, render_clip
 
     if not scene.output.passes and not scene.output.handoff:
         return render_clip(scene, output, progress=progress, on_frame=on_frame,
-                           inputs=inputs), None
+                           inputs=inputs, frames=frames, warn=warn), None
     path = output_target(scene, output)
     folder = extras_folder(scene, Path(path))
     result = write_handoff(scene, folder, scene.output.handoff, beauty=path, inputs=inputs,
-                           progress=progress, log=log, on_frame=on_frame)
+                           progress=progress, log=log, on_frame=on_frame, frames=frames,
+                           warn=warn)
     p = result.plan
-    stats = RenderStats(result.beauty, p.frames, p.width, p.height, result.seconds)
+    count = len(result.manifest["frames"])
+    stats = RenderStats(result.beauty, count, p.width, p.height, result.seconds)
     return stats, folder
