@@ -329,3 +329,22 @@ def test_bad_handoff_target_names_the_key():
         scene_from_dict({"asset": {"source": str(ROBOT)}, "output": {"handoff": "sora"}},
                         Path("/tmp/shot.toml"))
     assert "[output] handoff" in str(err.value) and "ltx" in str(err.value)
+
+
+def test_render_command_with_handoff_key_writes_the_clip_for_the_target(tmp_path):
+    scene_file = tmp_path / "shot.toml"
+    scene_file.write_text(f'[asset]\nsource = "{ROBOT}"\n[output]\nfile = "clip.mp4"\n'
+                          f'height = 64\nduration = 0.5\nfps = 10\nhandoff = "wan"\n')
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "render", str(scene_file),
+                           "-q", "--frames", "3"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "re-timed" in done.stderr  # 0.5 s at Wan's 16 fps and 4n+1 frames
+    assert "no 16:9 size" not in done.stderr  # 832x480 is Wan's 16:9
+    info = probe_video(tmp_path / "clip.draft.mp4")  # --frames: a draft, beside the clip
+    assert (info["width"], info["height"], info["frames"]) == (832, 480, 3)
+    folder = tmp_path / "clip.draft.handoff"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["plan"]["frames"] == 9 and len(manifest["frames"]) == 3
+    assert manifest["files"]["beauty"] == "../clip.draft.mp4"
+    assert probe_video(folder / "depth.mp4")["frames"] == 3
+    assert (tmp_path / "clip.draft.mp4.json").is_file()

@@ -222,7 +222,7 @@ def plan(output, name: str) -> HandoffPlan:
         w, h = min(shaped, key=lambda s: (abs(math.log(s[0] * s[1] / want)), -s[0] * s[1]))
     else:
         w, h = _free_size(target, ratio, output.height)
-    if abs(math.log(w / h / ratio)) > 0.02:
+    if abs(math.log(w / h / ratio)) > ASPECT_SLACK:
         notes.append(f"{name} has no {output.aspect} size: {w}x{h} is the nearest it takes "
                      f"(the shot is framed for it)")
     fps = target.fps
