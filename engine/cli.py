@@ -1,5 +1,5 @@
 """Command line: `maquette generate | render | still | view | inspect | prep | export | web |
-serve | demo | library | provenance`.
+serve | handoff | demo | library | provenance`.
 
 Thin: parses arguments, calls the engine, turns errors into messages and exit codes.
 """
@@ -81,7 +81,8 @@ def _overridden(args: argparse.Namespace, loaded, output):
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from engine.render.offline import output_target, render_clip
+    from engine.handoff import render_shot
+    from engine.render.offline import output_target
     from engine.scene.overrides import draft_output, overrides_from_args
 
     output = _clip_output(args.output) if args.output else None
@@ -90,13 +91,31 @@ def cmd_render(args: argparse.Namespace) -> int:
         # a draft never replaces the scene's own deliverable: it goes beside it
         output = draft_output(output_target(loaded.scene))
     scene, overrides = _overridden(args, loaded, output)
-    stats = render_clip(scene, output, progress=not args.quiet, inputs=loaded.inputs,
-                        frames=overrides.frames, warn=_warning)
+    stats, extras = render_shot(scene, output, progress=not args.quiet, inputs=loaded.inputs,
+                                frames=overrides.frames, warn=_warning, log=_log)
     extra = {"frames_rendered": stats.frames} if overrides.frames else None
     sidecar = _provenance("render", stats.path, scene.asset.source, scene=scene,
                           settings=extra)
     print(f"wrote {_shown(stats.path)} ({stats.frames} frames, {stats.width}x{stats.height}, "
           f"{stats.seconds:.1f} s, {stats.fps:.1f} fps) and {_shown(sidecar)}")
+    if extras is not None:
+        print(f"wrote {_shown(extras)}/ (passes and manifest.json, frame-aligned with the clip)")
+    return 0
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    """One scene for an image-to-video tool: stills, control videos, passes, manifest."""
+    from engine.handoff import write_handoff
+
+    loaded = _source(args.scene, args.output)
+    result = write_handoff(loaded.scene, Path(args.output), args.target,
+                           inputs=loaded.inputs, progress=not args.quiet, log=_log)
+    sidecar = _provenance("handoff", result.folder, loaded.scene.asset.source,
+                          scene=loaded.scene, settings={"handoff": args.target})
+    p = result.plan
+    print(f"wrote {_shown(result.folder)}/ for {args.target}: {p.width}x{p.height}, "
+          f"{p.frames} frames at {p.fps:g} fps, passes {', '.join(result.passes)}, "
+          f"{len(result.files)} files, {result.seconds:.1f} s; and {_shown(sidecar)}")
     return 0
 
 
@@ -533,6 +552,18 @@ def build_parser() -> argparse.ArgumentParser:
                             "lets a phone on the same network in, with a warning)")
     serve.add_argument("--open", action="store_true", help="open the page in a browser")
     serve.set_defaults(func=cmd_serve)
+
+    from engine.scene.handoff import TARGETS
+
+    handoff = sub.add_parser("handoff", help="a scene for an image-to-video tool: its size "
+                             "and frames, first/last stills, depth/normal/mask passes and "
+                             "control videos, manifest.json (docs/HANDOFF.md)")
+    handoff.add_argument("scene", help="scene file (.toml), an asset or an image")
+    handoff.add_argument("--for", dest="target", required=True, choices=tuple(TARGETS),
+                         help="the tool: " + ", ".join(TARGETS))
+    handoff.add_argument("-o", "--output", required=True, help="a new or empty folder")
+    handoff.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    handoff.set_defaults(func=cmd_handoff)
 
     demo = sub.add_parser("demo", help="the whole job on the bundled sample image")
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")

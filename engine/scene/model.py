@@ -74,6 +74,27 @@ def x264_presets() -> tuple[str, ...]:
     return X264_PRESETS
 
 
+def handoff_targets():
+    from engine.scene.handoff import TARGETS
+
+    return TARGETS
+
+
+def parse_passes(value) -> list[str]:
+    """`passes = ["depth", "normal", "mask"]` → the names, each once; ValueError otherwise."""
+    from engine.render.passes import PASS_NAMES
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of pass names ({', '.join(PASS_NAMES)}), got "
+                         f"{value!r}")
+    for name in value:
+        if name not in PASS_NAMES:
+            raise ValueError(f"unknown pass {name!r}; expected some of {', '.join(PASS_NAMES)}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"a pass is named twice in {value!r}")
+    return list(value)
+
+
 def parse_colour(value) -> tuple[float, float, float]:
     """'#rrggbb' or '#rgb' → sRGB floats in [0, 1]; ValueError otherwise."""
     problem = ValueError(f"expected a colour like '#1e1f24', got {value!r}")
@@ -211,6 +232,17 @@ class OutputSpec:
     quality: str = setting("veryfast", kind="choice", choices=x264_presets,
                            doc="x264 preset (CRF 18); veryfast keeps encoding <= 6 % of "
                                "render time")
+    passes: list[str] = setting(
+        factory=list, kind="custom", parse=lambda v: parse_passes(v),
+        example=["depth", "normal", "mask"],
+        doc="render passes beside the clip, frame-aligned, exact from the renderer "
+            "(NAME.passes/): depth (16-bit inverse-depth PNGs + metric EXR + video), "
+            "normal (camera space), mask (the asset's alpha)")
+    handoff: str | None = setting(
+        None, kind="choice", choices=lambda: tuple(handoff_targets()), example="ltx",
+        doc="image-to-video tool the shot is made for: its size, frame rate and frame "
+            "count, first/last stills, depth and mask control videos and manifest.json "
+            "(NAME.handoff/); see docs/HANDOFF.md")
 
     @property
     def width(self) -> int:
