@@ -165,9 +165,17 @@ def _run_local(chunks: list[Chunk], workers: int, retries: int,
             broken = False
             while (pending or inflight) and not broken:
                 while pending and len(inflight) < workers:  # only `workers` at a time: each
-                    chunk = pending.popleft()                # in-flight chunk is running
+                    chunk = pending[0]                       # in-flight chunk is running
+                    try:
+                        future = pool.submit(render_chunk, chunk)
+                    except BrokenProcessPool:  # a worker died since the last wait
+                        broken = True
+                        break
+                    pending.popleft()
                     tries[chunk.name] = tries.get(chunk.name, 0) + 1
-                    inflight[pool.submit(render_chunk, chunk)] = chunk
+                    inflight[future] = chunk
+                if broken or not inflight:
+                    continue
                 finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for future in finished:
                     chunk = inflight[future]

@@ -1,0 +1,241 @@
+"""Chunked rendering on local workers and on a real local Ray cluster: the output of any
+worker count is bit-identical (per decoded frame) to the single-process render of the same
+chunks; dead workers are retried; a stopped run resumes from its finished chunks.
+
+Sizes are tiny (64x36, 12 frames in chunks of 4) so the module stays fast."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import InputError, MaquetteError
+from engine.render.chunks import Job, WorkFolder, render_chunk
+from engine.render.offline import render_clip
+from engine.render.workers import run_jobs
+from engine.render.writers import read_frames
+from tests.conftest import ROOT, SAMPLE_ASSETS, make_scene
+
+CHUNK = 4
+OUTPUT = {"height": 36, "fps": 12, "duration": 1.0}  # 64x36, 12 frames
+
+
+def hashes(path) -> list[str]:
+    """sha256 of each decoded frame of a video (or PNG folder)."""
+    return [hashlib.sha256(f.tobytes()).hexdigest() for f in read_frames(path)]
+
+
+def scene_in(folder: Path, **sections):
+    sections.setdefault("output", {})
+    sections["output"] = {**OUTPUT, **sections["output"]}
+    sections.setdefault("camera", {"move": "orbit"})
+    return make_scene(folder, **sections)
+
+
+def no_partials(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if ".partial-" in p.name or p.name.endswith(".work")]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The single-process render (chunks one after another in this process): scene, hashes."""
+    folder = tmp_path_factory.mktemp("reference")
+    scene = scene_in(folder)
+    report = run_jobs([Job(scene, str(folder / "one.mp4"))], workers=1, chunk_frames=CHUNK)
+    assert report.where == "this process" and report.results[0].chunks == 3
+    return scene, hashes(folder / "one.mp4")
+
+
+def test_two_workers_give_the_frames_of_one(reference, tmp_path):
+    scene, expected = reference
+    out = tmp_path / "two.mp4"
+    report = run_jobs([Job(scene, str(out))], workers=2, chunk_frames=CHUNK)
+    assert report.where == "2 local workers"
+    assert len({d.pid for d in report.done}) == 2  # really two processes
+    assert hashes(out) == expected and len(expected) == 12
+    assert len(set(expected)) == 12  # the camera moves: every frame differs
+    assert no_partials(tmp_path) == []  # work folder removed once the output is in place
+
+
+def test_join_is_lossless_and_frame_ranges_render_the_full_frames(reference, tmp_path):
+    """The joined file decodes to exactly each chunk's own decoded frames (-c copy), and a
+    PNG render in chunks equals the one-pass render pixel for pixel (frames by time)."""
+    scene, expected = reference
+    work = WorkFolder(Job(scene, str(tmp_path / "x.mp4")), CHUNK, tmp_path / "work")
+    parts = []
+    for chunk in work.chunks():
+        render_chunk(chunk)
+        parts += hashes(chunk.target)
+    assert parts == expected
+    render_clip(scene, tmp_path / "full/", progress=False)
+    run_jobs([Job(scene, str(tmp_path / "chunked") + "/")], workers=1, chunk_frames=5)
+    full, chunked = read_frames(tmp_path / "full"), read_frames(tmp_path / "chunked")
+    assert full.shape == chunked.shape == (12, 36, 64, 3)
+    assert np.array_equal(full, chunked)
+
+
+@pytest.mark.parametrize("suffix,background", [(".webm", "transparent"), (".mov", "#202020")])
+def test_webm_with_alpha_and_prores_join_the_same_way(tmp_path, suffix, background):
+    scene = scene_in(tmp_path, stage={"background": background},
+                     output={"file": str(tmp_path / f"clip{suffix}")})
+    one, two = tmp_path / f"one{suffix}", tmp_path / f"two{suffix}"
+    run_jobs([Job(scene, str(one))], workers=1, chunk_frames=CHUNK)
+    run_jobs([Job(scene, str(two))], workers=2, chunk_frames=CHUNK)
+    frames = read_frames(two)
+    assert frames.shape[0] == 12
+    if background == "transparent":
+        assert frames.shape[-1] == 4 and frames[..., 3].min() == 0  # alpha survived the join
+    assert hashes(one) == hashes(two)
+
+
+def test_a_worker_killed_mid_chunk_is_retried_and_the_output_is_identical(reference,
+                                                                          tmp_path):
+    scene, expected = reference
+    out = tmp_path / "killed.mp4"
+    claims = tmp_path / ".killed.mp4.work" / ".claims"
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def killer():  # SIGKILL the first worker seen mid-chunk (its first frame encoded)
+        while not stop.is_set() and not killed:
+            for claim in claims.glob("*") if claims.is_dir() else ():
+                pid = int(claim.read_text())
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    messages: list[str] = []
+    try:
+        report = run_jobs([Job(scene, str(out))], workers=2, chunk_frames=CHUNK,
+                          log=messages.append)
+    finally:
+        stop.set()
+        thread.join()
+    assert killed and report.retried, messages
+    assert any("retrying" in m for m in messages)
+    assert killed[0] not in {d.pid for d in report.done}
+    assert hashes(out) == expected
+
+
+def test_a_corrupt_or_missing_chunk_is_rendered_again_and_only_it(reference, tmp_path):
+    scene, expected = reference
+    job = Job(scene, str(tmp_path / "resumed.mp4"))
+    work = WorkFolder(job, CHUNK)
+    work.open()
+    chunks = work.chunks()
+    for chunk in chunks:  # a previous run that finished every chunk but was stopped
+        work.store(chunk, render_chunk(chunk))
+    chunks[1].target.write_bytes(chunks[1].target.read_bytes()[:-100])  # truncated
+    chunks[2].target.unlink()
+    report = run_jobs([job], workers=1, chunk_frames=CHUNK)
+    result = report.results[0]
+    assert result.reused == [chunks[0].name]
+    assert sorted(result.rendered) == [chunks[1].name, chunks[2].name]
+    assert hashes(result.path) == expected
+
+
+def _cli(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", "render", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def recorded(work: Path) -> dict:
+    try:
+        return json.loads((work / "manifest.json").read_text())["chunks"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def test_sigterm_leaves_no_output_no_workers_and_the_rerun_resumes(tmp_path):
+    (tmp_path / "s.toml").write_text(
+        f'[asset]\nsource = "{SAMPLE_ASSETS / "robot.glb"}"\n[camera]\nmove = "orbit"\n'
+        '[output]\nfile = "clip.mp4"\nheight = 36\nfps = 12\nduration = 2.0\nmsaa = 0\n')
+    args = (str(tmp_path / "s.toml"), "--workers", "2", "--chunk-frames", str(CHUNK), "-q")
+    work = tmp_path / ".clip.mp4.work"
+    proc = _cli(*args)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if recorded(work):  # one chunk finished and recorded: stop the render
+            break
+        time.sleep(0.02)
+    pids = [int(p.read_text()) for p in (work / ".claims").glob("*")]
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert not (tmp_path / "clip.mp4").exists()
+    assert [p for p in no_partials(tmp_path) if ".partial-" in p] == []
+    assert pids
+    time.sleep(0.2)
+    for pid in pids:  # every worker is gone (reaped by the stopped parent)
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    kept = len(recorded(work))
+    assert 1 <= kept < 6
+
+    proc = _cli(*args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert f"{kept} kept from an earlier run" in out
+    assert not work.exists()
+    one = tmp_path / "one.mp4"
+    scene = scene_in(tmp_path, output={"duration": 2.0})
+    run_jobs([Job(scene, str(one))], workers=1, chunk_frames=CHUNK)
+    assert hashes(tmp_path / "clip.mp4") == hashes(one)
+
+
+def test_gif_is_refused_in_chunks_and_bad_worker_counts(tmp_path):
+    scene = scene_in(tmp_path)
+    with pytest.raises(InputError, match="GIF cannot be rendered in chunks"):
+        run_jobs([Job(scene, str(tmp_path / "x.gif"))], workers=2)
+    proc = _cli(str(SAMPLE_ASSETS / "robot.glb"), "-o", str(tmp_path / "y.mp4"),
+                "--workers", "zero")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "--workers" in err
+
+
+def test_local_workers_never_import_ray():
+    code = ("import sys, engine.cli, engine.render.workers, engine.render.chunks; "
+            "sys.exit('ray' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+# ---------------------------------------------------------------------- a real Ray cluster
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_gives_the_frames_of_one_process(ray_cluster, reference, tmp_path):
+    scene, expected = reference
+    report = run_jobs([Job(scene, str(tmp_path / "ray.mp4"))], ray="auto", chunk_frames=CHUNK)
+    assert report.where.startswith("Ray")
+    assert hashes(tmp_path / "ray.mp4") == expected
+    assert no_partials(tmp_path) == []
+
+
+def test_a_ray_worker_failure_names_the_chunk(ray_cluster, tmp_path):
+    asset = tmp_path / "robot.glb"
+    shutil.copyfile(SAMPLE_ASSETS / "robot.glb", asset)
+    scene = scene_in(tmp_path, asset=str(asset))
+    asset.write_bytes(b"glTF" + b"\0" * 64)  # broken after planning: every worker fails
+    with pytest.raises(MaquetteError, match=r"chunk broken\.mp4 frames \d+-\d+ .*on a Ray worker"):
+        run_jobs([Job(scene, str(tmp_path / "broken.mp4"))], ray="auto", chunk_frames=CHUNK)
+    assert not (tmp_path / "broken.mp4").exists()
