@@ -72,6 +72,7 @@ class RunReport:
     where: str  # "this process", "N local workers", "Ray at ADDRESS"
     retried: dict[str, int] = field(default_factory=dict)  # chunk label -> deaths survived
     done: list[ChunkDone] = field(default_factory=list)
+    join_s: float = 0.0  # joining the chunks (concat -c copy, frame count check)
 
     @property
     def frames(self) -> int:
@@ -339,7 +340,9 @@ def run_jobs(jobs: list[Job], *, workers: int = 1, ray: str | None = None,
         else:
             _run_inline(todo, on_done)
     for folder in folders:
+        joined = time.perf_counter()
         path = join_chunks(folder)
+        report.join_s += time.perf_counter() - joined
         report.results.append(JobResult(folder.job, path, len(folder.job.frames),
                                         len(folder.plan), reused[folder.job.label],
                                         rendered[folder.job.label]))
