@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from engine.errors import InputError, MaquetteError
 from engine.render.chunks import Job, WorkFolder, render_chunk
 from engine.render.offline import render_clip
-from engine.render.workers import run_jobs
+from engine.render.workers import asset_bundle, run_jobs
 from engine.render.writers import read_frames
 from tests.conftest import ROOT, SAMPLE_ASSETS, make_scene
 
@@ -228,6 +229,9 @@ def test_ray_gives_the_frames_of_one_process(ray_cluster, reference, tmp_path):
     report = run_jobs([Job(scene, str(tmp_path / "ray.mp4"))], ray="auto", chunk_frames=CHUNK)
     assert report.where.startswith("Ray")
     assert hashes(tmp_path / "ray.mp4") == expected
+    bundle = asset_bundle(scene)  # the asset travelled through the object store, by hash
+    assert (Path(tempfile.gettempdir()) / "maquette-assets" / bundle.digest / "robot.glb"
+            ).read_bytes() == (SAMPLE_ASSETS / "robot.glb").read_bytes()
     assert no_partials(tmp_path) == []
 
 

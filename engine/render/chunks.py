@@ -59,11 +59,13 @@ MANIFEST_FORMAT = 1
 OVERHEAD_LIMIT = 0.05  # per-chunk overhead as a share of the chunk's time
 
 # Measured on this project's 2-core llvmpipe machine (tools/bench_scale.py, docs/SCALING.md):
-# a chunk's fixed cost (worker's Stage set-up: asset load, shader compile, buffers, the first
-# frames, encoder start) and the steady cost per frame, as seconds + seconds per pixel.
+# a chunk's fixed cost in a running worker (Stage set-up: asset load, buffers, shadow map,
+# encoder start and flush; fitted 0.2-0.8 s, noisy) and the steady cost per frame at msaa 4
+# (0.125 s at 360p, 0.257 s at 720p), as seconds + seconds per pixel. A GPU renders a frame
+# far faster, so there chunks must be longer (--chunk-frames; docs/SCALING.md).
 CHUNK_OVERHEAD_S = 0.75
-FRAME_S = 0.010
-FRAME_S_PER_PIXEL = 1.0e-7
+FRAME_S = 0.08
+FRAME_S_PER_PIXEL = 1.9e-7
 
 
 def frames_for_overhead(overhead_s: float, frame_s: float,

@@ -15,9 +15,10 @@ Where they run:
   the parent kills them, so none outlive it.
 - ``ray=ADDRESS`` (or ``"auto"``: join a running cluster, else start a local one): one Ray
   task per chunk, ``max_retries=retries`` for dead workers, one CPU each, or one GPU each on a
-  cluster with GPUs (pinned to it through Panda3D's ``egl-device-index``). The scene goes
-  through Ray's object store; the chunk's bytes come back through it, so the nodes need the
-  scene's asset files at the same paths (a shared folder) but not the output folder.
+  cluster with GPUs (pinned to it through Panda3D's ``egl-device-index``). The scene and its
+  files (asset, buffers, textures, environment) go through Ray's object store, put once per
+  job and cached on each node by content hash; the chunk's bytes come back through it: the
+  nodes need no shared folder.
   Ray is imported only here and only when asked (``pip install 'maquette[ray]'``).
 
 Times are wall-clock seconds.
@@ -49,7 +50,8 @@ from engine.render.chunks import (
     render_chunk,
 )
 
-__all__ = ["JobResult", "RunReport", "auto_workers", "run_jobs"]
+__all__ = ["AssetBundle", "JobResult", "RunReport", "asset_bundle", "auto_workers", "run_jobs",
+           "unpack_bundle"]
 
 RETRIES = 2  # a chunk whose worker died is tried at most RETRIES + 1 times
 
@@ -236,8 +238,61 @@ def ray_connect(address: str) -> tuple[object, bool]:
     return ray, True
 
 
-def _ray_render(chunk: Chunk) -> ChunkDone:
-    """A Ray task: render into a local temporary folder, ship the bytes back."""
+@dataclass(frozen=True)
+class AssetBundle:
+    """A scene's input files (asset, its buffers and textures, environment) as bytes under
+    their paths relative to `root`, named by content: what travels through Ray's object
+    store, so nodes need no shared folder."""
+
+    digest: str
+    root: str
+    files: dict[str, bytes]
+
+
+def asset_bundle(scene) -> AssetBundle:
+    import hashlib
+
+    from engine.scene.source import scene_inputs
+
+    paths = sorted({Path(os.path.abspath(p)) for p in scene_inputs(scene)
+                    if scene.path is None or Path(p) != Path(scene.path)})
+    root = os.path.commonpath([os.fspath(p.parent) for p in paths])
+    files = {os.path.relpath(p, root): p.read_bytes() for p in paths}
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(f"{name}\0{hashlib.sha256(files[name]).hexdigest()}\n".encode())
+    return AssetBundle(digest.hexdigest(), root, files)
+
+
+def unpack_bundle(bundle: AssetBundle, scene, cache: Path):
+    """Write `bundle` once into `cache/<digest>/` (atomically: concurrent tasks on a node
+    race harmlessly) and return `scene` reading its files from there."""
+    import secrets
+
+    folder = cache / bundle.digest
+    if not folder.is_dir():
+        tmp = cache / f".{bundle.digest}.partial-{os.getpid()}-{secrets.token_hex(3)}"
+        for name, data in bundle.files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(data)
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another task got there first
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def moved(path):
+        return None if path is None else folder / os.path.relpath(os.path.abspath(path),
+                                                                  bundle.root)
+
+    return replace(scene, path=None, asset=replace(scene.asset, source=moved(scene.asset.source)),
+                   stage=replace(scene.stage, environment=moved(scene.stage.environment)))
+
+
+def _ray_render(chunk: Chunk, bundle: AssetBundle) -> ChunkDone:
+    """A Ray task: the scene's files from the object store (cached on the node by content
+    hash), render into a local temporary folder, ship the chunk's bytes back."""
     import tempfile
 
     import ray
@@ -245,6 +300,9 @@ def _ray_render(chunk: Chunk) -> ChunkDone:
     gpus = ray.get_gpu_ids()
     if gpus:
         chunk = replace(chunk, egl_device=int(gpus[0]))
+    cache = Path(tempfile.gettempdir()) / "maquette-assets"
+    cache.mkdir(exist_ok=True)
+    chunk = replace(chunk, scene=unpack_bundle(bundle, chunk.scene, cache))
     with tempfile.TemporaryDirectory(prefix="maquette-chunk-") as tmp:
         chunk = replace(chunk, folder=Path(tmp), claims=None)
         done = render_chunk(chunk)
@@ -265,7 +323,11 @@ def _run_ray(chunks: list[Chunk], address: str, retries: int,
         task = ray.remote(_ray_render).options(**options)
         log(f"Ray: {int(resources.get('CPU', 0))} CPUs, {gpus} GPUs; one chunk per "
             f"{'GPU' if gpus else 'CPU'}")
-        refs = {task.remote(chunk): chunk for chunk in chunks}
+        bundles: dict[str, object] = {}  # job -> ObjectRef: each scene's files put once
+        for chunk in chunks:
+            if chunk.job not in bundles:
+                bundles[chunk.job] = ray.put(asset_bundle(chunk.scene))
+        refs = {task.remote(chunk, bundles[chunk.job]): chunk for chunk in chunks}
         try:
             while refs:
                 ready, _ = ray.wait(list(refs), num_returns=1)
