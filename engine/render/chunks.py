@@ -7,7 +7,8 @@ any frame range renders exactly the frames a full render gives. A chunk is the h
 
 Each chunk is encoded on its own, with the same encoder settings for every chunk of a render
 (:class:`ChunkWriter`): its stream starts on a keyframe and its GOPs are closed (x264
-``-g G -keyint_min G -sc_threshold 0 open-gop=0``, VP9 ``-g G``, ProRes is intra-only), the
+``-g G -keyint_min G -sc_threshold 0 open-gop=0``, VP9 ``-g G``, ProRes is intra-only; G is
+the chunk length, at most 250 frames), the
 encoder's thread count is pinned (``ENCODER_THREADS``: x264's output depends on it), so a
 chunk's bytes depend only on its frames, never on which worker or machine made it. The chunks
 are then joined with ffmpeg's concat demuxer and ``-c copy`` (:func:`join_chunks`): nothing
@@ -56,6 +57,7 @@ __all__ = ["CHUNK_FORMATS", "ENCODER_THREADS", "Chunk", "ChunkDone", "ChunkWrite
 CHUNK_FORMATS = ("mp4", "webm", "mov", "png")  # GIF: one palette for the whole clip
 ENCODER_THREADS = 2  # pinned: x264's bitstream depends on its thread count
 MANIFEST_FORMAT = 1
+MAX_GOP = 250  # x264's own default keyint: long chunks still get a keyframe every 250 frames
 OVERHEAD_LIMIT = 0.05  # per-chunk overhead as a share of the chunk's time
 
 # Measured on this project's 2-core llvmpipe machine (tools/bench_scale.py, docs/SCALING.md):
@@ -244,6 +246,14 @@ def job_format(job: Job) -> tuple[str, bool]:
     return fmt, job.scene.stage.background.transparent
 
 
+def _ffmpeg_version() -> str:
+    """The encoder's version: another x264 makes other bytes, so chunks made by it are not
+    reused (and a cluster's nodes should all have the same imageio-ffmpeg)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_version()
+
+
 def _jsonable(value):
     """Plain JSON for a scene (dataclasses, paths, tuples): a deterministic fingerprint."""
     from dataclasses import fields, is_dataclass
@@ -274,7 +284,7 @@ class WorkFolder:
         self.folder = Path(folder) if folder is not None else \
             final.parent / f".{final.name}.work"
         self.plan = plan_chunks(job.frames.start, job.frames.stop, chunk_frames)
-        self.gop = chunk_frames
+        self.gop = min(chunk_frames, MAX_GOP)
         self.key = self._key(chunk_frames)
         self.manifest_path = self.folder / "manifest.json"
 
@@ -283,7 +293,8 @@ class WorkFolder:
         inputs = sorted({os.fspath(p) for p in scene_inputs(scene, *self.job.inputs)})
         doc = {"format": MANIFEST_FORMAT, "scene": _jsonable(scene),
                "inputs": {p: file_sha256(Path(p)) for p in inputs if Path(p).is_file()},
-               "output": [self.fmt, self.alpha, scene.output.quality, ENCODER_THREADS],
+               "output": [self.fmt, self.alpha, scene.output.quality, ENCODER_THREADS,
+                          _ffmpeg_version()],
                "plan": self.plan, "gop": self.gop}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
