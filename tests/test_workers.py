@@ -150,8 +150,39 @@ def test_a_corrupt_or_missing_chunk_is_rendered_again_and_only_it(reference, tmp
 
 
 def _cli(*args, **kwargs):
+    """`maquette render ARGS` in its own session: its process group is its pid."""
     return subprocess.Popen([sys.executable, "-m", "engine.cli", "render", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kwargs)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group `pgid`: the workers a command started."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def wait_gone(pgid: int, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return group_members(pgid)
+
+
+def tiny_scene_file(folder: Path, seconds: float) -> Path:
+    path = folder / "s.toml"
+    path.write_text(
+        f'[asset]\nsource = "{SAMPLE_ASSETS / "robot.glb"}"\n[camera]\nmove = "orbit"\n'
+        f'[output]\nfile = "clip.mp4"\nheight = 36\nfps = 12\nduration = {seconds}\n'
+        'msaa = 0\n')
+    return path
 
 
 def recorded(work: Path) -> dict:
@@ -162,10 +193,8 @@ def recorded(work: Path) -> dict:
 
 
 def test_sigterm_leaves_no_output_no_workers_and_the_rerun_resumes(tmp_path):
-    (tmp_path / "s.toml").write_text(
-        f'[asset]\nsource = "{SAMPLE_ASSETS / "robot.glb"}"\n[camera]\nmove = "orbit"\n'
-        '[output]\nfile = "clip.mp4"\nheight = 36\nfps = 12\nduration = 2.0\nmsaa = 0\n')
-    args = (str(tmp_path / "s.toml"), "--workers", "2", "--chunk-frames", str(CHUNK), "-q")
+    args = (str(tiny_scene_file(tmp_path, 2.0)), "--workers", "2", "--chunk-frames",
+            str(CHUNK), "-q")
     work = tmp_path / ".clip.mp4.work"
     proc = _cli(*args)
     deadline = time.monotonic() + 120
@@ -179,11 +208,7 @@ def test_sigterm_leaves_no_output_no_workers_and_the_rerun_resumes(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert not (tmp_path / "clip.mp4").exists()
     assert [p for p in no_partials(tmp_path) if ".partial-" in p] == []
-    assert pids
-    time.sleep(0.2)
-    for pid in pids:  # every worker is gone (reaped by the stopped parent)
-        assert not Path(f"/proc/{pid}").exists() or \
-            Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    assert pids and wait_gone(proc.pid) == []  # every worker is gone with the command
     kept = len(recorded(work))
     assert 1 <= kept < 6
 
@@ -196,6 +221,27 @@ def test_sigterm_leaves_no_output_no_workers_and_the_rerun_resumes(tmp_path):
     scene = scene_in(tmp_path, output={"duration": 2.0})
     run_jobs([Job(scene, str(one))], workers=1, chunk_frames=CHUNK)
     assert hashes(tmp_path / "clip.mp4") == hashes(one)
+
+
+def test_ctrl_c_stops_the_workers_and_leaves_no_output(tmp_path):
+    proc = _cli(str(tiny_scene_file(tmp_path, 2.0)), "--workers", "2", "--chunk-frames",
+                "8", "-q")
+    work = tmp_path / ".clip.mp4.work"
+    claims = work / ".claims"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (
+            claims.is_dir() and any(claims.iterdir())):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    busy = [c.name.split(".")[0] for c in claims.iterdir()]  # chunks mid-render now
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted (Ctrl-C)" in err
+    assert wait_gone(proc.pid) == []
+    # killed, not left to finish: the chunks they were rendering never completed
+    assert busy and not any((work / f"{name}.mp4").exists() for name in busy)
+    assert not (tmp_path / "clip.mp4").exists()
+    assert [p for p in no_partials(tmp_path) if ".partial-" in p] == []
 
 
 def test_gif_is_refused_in_chunks_and_bad_worker_counts(tmp_path):
