@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.errors import InputError, MaquetteError
+from engine.errors import InputError, MaquetteError, WorkError
 from engine.render.chunks import Job, WorkFolder, render_chunk
 from engine.render.offline import render_clip
 from engine.render.workers import asset_bundle, run_jobs
@@ -258,6 +258,15 @@ def test_local_workers_never_import_ray():
     code = ("import sys, engine.cli, engine.render.workers, engine.render.chunks; "
             "sys.exit('ray' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_an_unreachable_ray_address_is_a_clear_error(reference, tmp_path):
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("a Ray cluster is already joined in this process")
+    scene, _ = reference
+    with pytest.raises(WorkError, match=r"--ray 127\.0\.0\.1:1: no Ray cluster answers"):
+        run_jobs([Job(scene, str(tmp_path / "x.mp4"))], ray="127.0.0.1:1", chunk_frames=CHUNK)
 
 
 # ---------------------------------------------------------------------- a real Ray cluster

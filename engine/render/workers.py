@@ -234,7 +234,12 @@ def ray_connect(address: str) -> tuple[object, bool]:
         except ConnectionError:
             ray.init(**kwargs)  # no cluster running: a local one, on this machine's cores
     else:
-        ray.init(address=address, **kwargs)
+        _reachable(address)
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise WorkError(f"--ray {address}: cannot join that Ray cluster ({exc}); start it "
+                            "with `ray start --head`, or use --ray auto") from None
     return ray, True
 
 
@@ -288,6 +293,20 @@ def unpack_bundle(bundle: AssetBundle, scene, cache: Path):
 
     return replace(scene, path=None, asset=replace(scene.asset, source=moved(scene.asset.source)),
                    stage=replace(scene.stage, environment=moved(scene.stage.environment)))
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a HOST:PORT nobody listens on quickly (Ray itself retries for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # not HOST:PORT: let Ray judge it
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise WorkError(f"--ray {address}: no Ray cluster answers there ({exc}); start one "
+                        "with `ray start --head`, or use --ray auto") from None
 
 
 def _ray_render(chunk: Chunk, bundle: AssetBundle) -> ChunkDone:
