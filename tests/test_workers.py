@@ -86,6 +86,24 @@ def test_join_is_lossless_and_frame_ranges_render_the_full_frames(reference, tmp
     assert np.array_equal(full, chunked)
 
 
+def test_several_jobs_and_frame_ranges_in_one_call(reference, tmp_path):
+    """What a campaign does: many (shot, frame range, output) jobs scheduled together; each
+    range's frames are those frames of the full render."""
+    scene, _ = reference
+    full = tmp_path / "full"
+    render_clip(scene, str(full) + "/", progress=False)
+    head, tail = str(tmp_path / "head") + "/", str(tmp_path / "tail") + "/"
+    report = run_jobs([Job(scene, head, 0, 5, name="head"), Job(scene, tail, 5, None,
+                                                                name="tail")],
+                      workers=2, chunk_frames=CHUNK)
+    assert [r.job.name for r in report.results] == ["head", "tail"]
+    assert [r.chunks for r in report.results] == [2, 2]  # 0-3 4 | 5-8 9-11
+    joined = np.concatenate([read_frames(tmp_path / "head"), read_frames(tmp_path / "tail")])
+    assert np.array_equal(joined, read_frames(full))
+    with pytest.raises(InputError, match="frames 5..20 are not within the shot's 0..12"):
+        run_jobs([Job(scene, str(tmp_path / "x") + "/", 5, 20, name="late")])
+
+
 @pytest.mark.parametrize("suffix,background", [(".webm", "transparent"), (".mov", "#202020")])
 def test_webm_with_alpha_and_prores_join_the_same_way(tmp_path, suffix, background):
     scene = scene_in(tmp_path, stage={"background": background},
