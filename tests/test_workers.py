@@ -272,6 +272,35 @@ def test_gif_is_refused_in_chunks_and_bad_worker_counts(tmp_path):
     assert proc.returncode == 2 and "--workers" in err
 
 
+PINNED = """
+import sys
+from dataclasses import replace
+from pathlib import Path
+from engine.render.chunks import Job, WorkFolder, render_chunk
+from tests.conftest import make_scene
+folder = Path(sys.argv[1])
+scene = make_scene(folder, output={"height": 36, "fps": 12, "duration": 1.0},
+                   camera={"move": "orbit"})
+chunk = WorkFolder(Job(scene, str(folder / "x.mp4")), 4, folder / "work").chunks()[0]
+print(render_chunk(replace(chunk, egl_device=int(sys.argv[2]))).sha256)
+"""
+
+
+def test_a_chunk_pinned_to_an_egl_device_renders_there(reference, tmp_path):
+    """egl-device-index reaches Panda3D: device 0 (here llvmpipe's) renders the chunk's
+    bytes; a device that does not exist is an error naming it. (Several GPUs: untested.)"""
+    scene, _ = reference
+    chunk = WorkFolder(Job(scene, str(tmp_path / "x.mp4")), CHUNK, tmp_path / "w").chunks()[0]
+    expected = render_chunk(chunk).sha256
+    run = [sys.executable, "-c", PINNED, str(tmp_path)]
+    pinned = subprocess.run([*run, "0"], cwd=ROOT, capture_output=True, text=True)
+    assert pinned.returncode == 0, pinned.stderr
+    assert pinned.stdout.split()[-1] == expected
+    missing = subprocess.run([*run, "99"], cwd=ROOT, capture_output=True, text=True)
+    assert missing.returncode != 0
+    assert "cannot render on EGL device 99 (Panda3D egl-device-index)" in missing.stderr
+
+
 def test_local_workers_never_import_ray():
     code = ("import sys, engine.cli, engine.render.workers, engine.render.chunks; "
             "sys.exit('ray' in sys.modules)")

@@ -205,6 +205,7 @@ def render_chunk(chunk: Chunk) -> ChunkDone:
     the encoder (so a test, or an operator, can see who is mid-chunk)."""
     import platform
 
+    from engine.render.engine_setup import RenderUnavailable
     from engine.render.stage import Stage
 
     if chunk.egl_device is not None:
@@ -214,7 +215,14 @@ def render_chunk(chunk: Chunk) -> ChunkDone:
     target = chunk.target
     if target.exists():  # a corrupt leftover: the writer would refuse a non-empty folder
         shutil.rmtree(target) if target.is_dir() else target.unlink()
-    with Stage(chunk.scene, out.width, out.height) as stage:
+    try:
+        stage = Stage(chunk.scene, out.width, out.height)
+    except RenderUnavailable as exc:
+        if chunk.egl_device is None:
+            raise
+        raise RenderUnavailable(f"chunk {chunk.label}: cannot render on EGL device "
+                                f"{chunk.egl_device} (Panda3D egl-device-index): {exc}") from exc
+    with stage:
         with ChunkWriter(os.fspath(target) + ("/" if chunk.fmt == "png" else ""), out.width,
                          out.height, out.fps, alpha=chunk.alpha, preset=chunk.quality,
                          gop=chunk.gop) as writer:
