@@ -158,6 +158,7 @@ def test_a_corrupt_or_missing_chunk_is_rendered_again_and_only_it(reference, tmp
     chunks = work.chunks()
     for chunk in chunks:  # a previous run that finished every chunk but was stopped
         work.store(chunk, render_chunk(chunk))
+    work.close()
     chunks[1].target.write_bytes(chunks[1].target.read_bytes()[:-100])  # truncated
     chunks[2].target.unlink()
     report = run_jobs([job], workers=1, chunk_frames=CHUNK)
@@ -262,10 +263,14 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_output(tmp_path):
     assert [p for p in no_partials(tmp_path) if ".partial-" in p] == []
 
 
-def test_gif_is_refused_in_chunks_and_bad_worker_counts(tmp_path):
+def test_refused_gif_bad_worker_count_and_a_busy_work_folder(tmp_path):
     scene = scene_in(tmp_path)
     with pytest.raises(InputError, match="GIF cannot be rendered in chunks"):
         run_jobs([Job(scene, str(tmp_path / "x.gif"))], workers=2)
+    same = str(tmp_path / "same.mp4")  # one work folder, two renders: the second is refused
+    with pytest.raises(InputError, match="another render of .*same.mp4 is using this work"):
+        run_jobs([Job(scene, same, name="a"), Job(scene, same, name="b")])
+    run_jobs([Job(scene, same, 0, 1)])  # ... and free again once the first let go
     proc = _cli(str(SAMPLE_ASSETS / "robot.glb"), "-o", str(tmp_path / "y.mp4"),
                 "--workers", "zero")
     _, err = proc.communicate(timeout=120)

@@ -315,7 +315,16 @@ class WorkFolder:
     def open(self) -> dict[str, dict]:
         """Create or reopen the folder; returns the finished chunks whose bytes still match
         their recorded hash (name -> record); removes leftovers of killed writers."""
+        import fcntl
+
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.folder / ".lock", "w")  # held until close()
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.close()
+            raise InputError(f"{self.folder}: another render of {self.job.output} is using "
+                             "this work folder; wait for it or stop it") from None
         for leftover in self.folder.glob(".*.partial-*"):
             shutil.rmtree(leftover, True) if leftover.is_dir() else leftover.unlink(True)
         shutil.rmtree(self.folder / ".claims", ignore_errors=True)
@@ -372,7 +381,15 @@ class WorkFolder:
             "total_s": round(done.total_s, 4), "host": done.host, "pid": done.pid}
         self._write(self.manifest)
 
+    def close(self) -> None:
+        """Let go of the folder's lock (the chunks stay for the next run)."""
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()
+            self._lock = None
+
     def remove(self) -> None:
+        self.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

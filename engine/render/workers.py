@@ -382,23 +382,32 @@ def run_jobs(jobs: list[Job], *, workers: int = 1, ray: str | None = None,
     removed once the output is in place). `chunk_frames` None: each job's scene picks
     (chunk_frames_for). `work`: the work folder of a single job (default beside its output).
     A re-run reuses the finished chunks a stopped or failed run left in the work folders."""
-    from tqdm import tqdm
-
     if work is not None and len(jobs) != 1:
         raise InputError("a work folder can be given for one job only")
+    if len({job.label for job in jobs}) != len(jobs):
+        raise InputError("two jobs have the same name; name each job")
+    folders: list[WorkFolder] = []
+    try:
+        return _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log)
+    finally:
+        for folder in folders:
+            folder.close()
+
+
+def _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log) -> RunReport:
+    from tqdm import tqdm
+
     begin = time.perf_counter()
-    folders, todo, reused = [], [], {}
+    todo, reused = [], {}
     for job in jobs:
         check_destination(job)
         folder = WorkFolder(job, chunk_frames or chunk_frames_for(job.scene), work)
         valid = folder.open()
-        reused[job.label] = sorted(valid)
         folders.append(folder)
+        reused[job.label] = sorted(valid)
         todo += [c for c in folder.chunks(claims=workers > 1 and ray is None)
                  if c.name not in valid]
     by_job = {f.job.label: f for f in folders}
-    if len(by_job) != len(folders):
-        raise InputError("two jobs have the same name; name each job")
     total = sum(c.stop - c.start for c in todo)
     if any(reused.values()):
         count = sum(len(v) for v in reused.values())
