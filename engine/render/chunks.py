@@ -193,16 +193,21 @@ def chunk_hash(path: Path) -> str:
     return file_sha256(path)
 
 
-def _claim(chunk: Chunk) -> None:
-    if chunk.claims is not None:
-        chunk.claims.mkdir(parents=True, exist_ok=True)
-        (chunk.claims / f"{chunk.name}.{os.getpid()}").write_text(str(os.getpid()))
+def _claim(chunk: Chunk) -> Path | None:
+    """Note "this process is rendering `chunk`" (removed when the chunk is done)."""
+    if chunk.claims is None:
+        return None
+    chunk.claims.mkdir(parents=True, exist_ok=True)
+    claim = chunk.claims / f"{chunk.name}.{os.getpid()}"
+    claim.write_text(str(os.getpid()))
+    return claim
 
 
 def render_chunk(chunk: Chunk) -> ChunkDone:
     """Render and encode one chunk into its folder (atomically: the writer's own rule).
-    Runs in a worker; the chunk's claim file names the process once its first frame is in
-    the encoder (so a test, or an operator, can see who is mid-chunk)."""
+    Runs in a worker; while it runs, the chunk's claim file names the process (from its
+    first frame in the encoder to the chunk's end: a test, or an operator, sees who is
+    mid-chunk)."""
     import platform
 
     from engine.render.engine_setup import RenderUnavailable
@@ -227,10 +232,13 @@ def render_chunk(chunk: Chunk) -> ChunkDone:
                          out.height, out.fps, alpha=chunk.alpha, preset=chunk.quality,
                          gop=chunk.gop) as writer:
             setup = time.perf_counter() - begin
+            claim = None
             for index in range(chunk.start, chunk.stop):
                 writer.write(stage.capture(stage.timeline.frame_time(index)))
                 if index == chunk.start:
-                    _claim(chunk)
+                    claim = _claim(chunk)
+    if claim is not None:
+        claim.unlink(missing_ok=True)
     return ChunkDone(chunk.name, chunk_hash(target), chunk.stop - chunk.start, setup,
                      time.perf_counter() - begin, os.getpid(), platform.node())
 

@@ -129,9 +129,10 @@ def _worker_init(lp_threads: int) -> None:
 
 
 def _kill_pool(pool: ProcessPoolExecutor) -> None:
-    """Kill every worker of `pool` now and reap them (no stray processes)."""
+    """Kill every worker of `pool` now and reap them (no stray processes). Only the pool's
+    own processes: others this process started are not ours to end. (A broken pool has
+    already terminated its workers itself.)"""
     procs = list((getattr(pool, "_processes", None) or {}).values())
-    procs += [p for p in multiprocessing.active_children() if p not in procs]
     for proc in procs:
         if proc.is_alive():
             proc.kill()
