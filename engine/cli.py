@@ -28,6 +28,10 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def _source(value: str, *outputs):
     """A scene (.toml), an asset or an image, its asset resolved (an image is generated
     into a 3D asset first, cached by content hash): engine.scene.source.Loaded.
@@ -65,32 +69,56 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overridden(args: argparse.Namespace, loaded, output):
+    """The scene with the run's draft/override flags applied (engine.scene.overrides),
+    and the overrides; the scene file is not changed."""
+    from engine.scene.overrides import apply_overrides, overrides_from_args
+
+    overrides = overrides_from_args(args)
+    if not overrides.given():
+        return loaded.scene, overrides
+    return apply_overrides(loaded.scene, overrides, output), overrides
+
+
 def cmd_render(args: argparse.Namespace) -> int:
-    from engine.render.offline import render_clip
+    from engine.render.offline import output_target, render_clip
+    from engine.scene.overrides import draft_output, overrides_from_args
 
     output = _clip_output(args.output) if args.output else None
     loaded = _source(args.scene, output)
+    if output is None and overrides_from_args(args).given():
+        # a draft never replaces the scene's own deliverable: it goes beside it
+        output = draft_output(output_target(loaded.scene))
+    scene, overrides = _overridden(args, loaded, output)
     if args.workers is not None or args.ray is not None or args.chunk_frames is not None:
-        return _render_chunked(args, loaded, output)
-    stats = render_clip(loaded.scene, output, progress=not args.quiet, inputs=loaded.inputs)
-    sidecar = _provenance("render", stats.path, loaded.scene.asset.source, scene=loaded.scene)
+        return _render_chunked(args, scene, loaded.inputs, output, overrides.frames)
+    stats = render_clip(scene, output, progress=not args.quiet, inputs=loaded.inputs,
+                        frames=overrides.frames, warn=_warning)
+    extra = {"frames_rendered": stats.frames} if overrides.frames else None
+    sidecar = _provenance("render", stats.path, scene.asset.source, scene=scene,
+                          settings=extra)
     print(f"wrote {_shown(stats.path)} ({stats.frames} frames, {stats.width}x{stats.height}, "
           f"{stats.seconds:.1f} s, {stats.fps:.1f} fps) and {_shown(sidecar)}")
     return 0
 
 
-def _render_chunked(args: argparse.Namespace, loaded, output) -> int:
-    """render --workers N / --ray ADDRESS: in chunks (engine.render.workers.run_jobs)."""
+def _render_chunked(args: argparse.Namespace, scene, inputs, output, frames: int | None
+                    ) -> int:
+    """render --workers N / --ray ADDRESS: in chunks (engine.render.workers.run_jobs), the
+    first `frames` only when given (--frames). No framing-guard warning on this path yet."""
     from engine.render.chunks import Job
     from engine.render.offline import output_target
     from engine.render.workers import parse_workers, run_jobs
 
     workers = parse_workers(args.workers or "1")
-    job = Job(loaded.scene, output_target(loaded.scene, output), inputs=tuple(loaded.inputs))
+    stop = None if frames is None else max(1, min(int(frames), scene.output.frame_count))
+    job = Job(scene, output_target(scene, output), 0, stop, inputs=tuple(inputs))
     report = run_jobs([job], workers=workers, ray=args.ray, chunk_frames=args.chunk_frames,
                       progress=not args.quiet, log=_log)
     result = report.results[0]
-    sidecar = _provenance("render", result.path, loaded.scene.asset.source, scene=loaded.scene)
+    extra = {"frames_rendered": result.frames} if frames else None
+    sidecar = _provenance("render", result.path, scene.asset.source, scene=scene,
+                          settings=extra)
     kept = f", {len(result.reused)} kept from an earlier run" if result.reused else ""
     print(f"wrote {_shown(result.path)} ({result.frames} frames in {result.chunks} chunks"
           f"{kept}, on {report.where}, {report.seconds:.1f} s, {report.fps:.1f} fps) and "
@@ -126,8 +154,10 @@ def cmd_still(args: argparse.Namespace) -> int:
 
     image_format(Path(args.output), what="a still")  # before any generation or rendering
     loaded = _source(args.scene, args.output)
-    path = render_still(loaded.scene, args.at, Path(args.output), inputs=loaded.inputs)
-    sidecar = _provenance("still", path, loaded.scene.asset.source, scene=loaded.scene,
+    scene, _ = _overridden(args, loaded, args.output)
+    path = render_still(scene, args.at, Path(args.output), inputs=loaded.inputs,
+                        warn=_warning)
+    sidecar = _provenance("still", path, scene.asset.source, scene=scene,
                           settings={"at": args.at})
     print(f"wrote {_shown(path)} and {_shown(sidecar)}")
     return 0
@@ -306,7 +336,8 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     scene = _source(args.source, args.output).scene
     result = build_site(scene, Path(args.output),
-                        WebOptions(title=args.title, allow_heavy=args.allow_heavy),
+                        WebOptions(title=args.title, allow_heavy=args.allow_heavy,
+                                   compress=args.compress),
                         log=lambda msg: print(msg, file=sys.stderr))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -373,6 +404,42 @@ def cmd_view(args: argparse.Namespace) -> int:
     return EXIT_FAILED if code else 0
 
 
+def _override_type(name: str):
+    """argparse type for --NAME: checked by the scene schema's setting (imported only when
+    the flag is given: `maquette --help` stays fast)."""
+    def parse(text: str):
+        from engine.animation.settings import SettingError
+        from engine.scene.overrides import flag_value
+
+        try:
+            return flag_value(name, text)
+        except SettingError as exc:
+            raise argparse.ArgumentTypeError(exc.reason) from None
+
+    parse.__name__ = name
+    return parse
+
+
+def _add_override_flags(parser: argparse.ArgumentParser, *, clip: bool = True) -> None:
+    """The draft/override flags of `render` (clip) and `still` (one frame: no --fps or
+    --frames); what they do: engine.scene.overrides (DRAFT holds --draft's values)."""
+    group = parser.add_argument_group("draft flags (this run only; the scene file is not "
+                                      "changed; without -o the output gets .draft)")
+    group.add_argument("--draft", action="store_true",
+                       help="a quick look: 360 px tall, 12 fps, no MSAA (flags below win)")
+    group.add_argument("--height", type=_override_type("height"), metavar="PX",
+                       help="frame height, pixels; the width follows the aspect")
+    if clip:
+        group.add_argument("--fps", type=_override_type("fps"), help="frames per second")
+    group.add_argument("--duration", type=_override_type("duration"), metavar="S",
+                       help="the shot's length, seconds (moves and motion re-timed)")
+    if clip:
+        group.add_argument("--frames", type=_override_type("frames"), metavar="N",
+                           help="render only the shot's first N frames (timing kept)")
+    group.add_argument("--msaa", type=_override_type("msaa"), metavar="N",
+                       help="anti-aliasing samples: 0, 2, 4 or 8")
+
+
 class _VersionAction(argparse.Action):
     """`--version`: the installed package's version, looked up only when asked (~30 ms)."""
 
@@ -400,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", help="output .mp4 .webm .mov .gif, or a folder/ "
                         "for PNG frames (default: the scene's)")
     render.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_override_flags(render)
     render.add_argument("--workers", metavar="N", help="render in chunks on N local processes "
                         "('auto': from the cores); any N gives the same output, and a stopped "
                         "render resumes from its finished chunks")
@@ -415,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     still.add_argument("scene", help="scene file (.toml) or an asset")
     still.add_argument("--at", type=_seconds, default=0.0, help="time in seconds (default 0)")
     still.add_argument("-o", "--output", required=True, help="output .png or .jpg")
+    _add_override_flags(still, clip=False)
     still.set_defaults(func=cmd_still)
 
     gen = sub.add_parser("generate", help="turn one image into a textured 3D asset (GLB)")
@@ -497,6 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--title", help="the page's title (default: the asset's name)")
     web.add_argument("--allow-heavy", action="store_true",
                      help="write a page over the 15 MB budget anyway")
+    web.add_argument("--compress", choices=("none", "draco"), default="none",
+                     help="geometry compression of the page's GLB: draco (KHR_draco_mesh_"
+                          "compression, decoder carried in vendor/; default none)")
     web.set_defaults(func=cmd_web)
 
     serve = sub.add_parser("serve", help="serve a `maquette web` folder over HTTP")

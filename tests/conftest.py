@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from engine.scene import Scene, scene_from_dict
+from tools.shared_assets import SHARED_ASSETS as _SHARED_ASSETS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ASSETS = ROOT / "scenes" / "assets"
-SHARED_ASSETS = ROOT.parent / "shared" / "assets"
+SHARED_ASSETS = _SHARED_ASSETS
 
 
 def make_scene(tmp_path: Path, asset: str = "robot.glb", **sections) -> Scene:

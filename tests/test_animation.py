@@ -517,13 +517,19 @@ def test_push_in_gets_closer_pull_out_farther():
         p = camera_pose(CameraRig(move, strength=0.3), t, 4.0, CENTER, RADIUS, 16 / 9)
         return np.linalg.norm(p.eye - CENTER)
 
+    # fitted: the closest framing is the fit distance (the bounds stay in frame), the
+    # far end is fit / (1 - strength)
     d = fit_distance(RADIUS, 35.0, 16 / 9)
     push = [dist("push-in", t) for t in np.linspace(0, 4, 41)]
-    assert push[0] == pytest.approx(d) and push[-1] == pytest.approx(0.7 * d)
+    assert push[0] == pytest.approx(d / 0.7) and push[-1] == pytest.approx(d)
     assert np.all(np.diff(push) <= 1e-12)
     pull = [dist("pull-out", t) for t in np.linspace(0, 4, 41)]
-    assert pull[0] == pytest.approx(0.7 * d) and pull[-1] == pytest.approx(d)
+    assert pull[0] == pytest.approx(d) and pull[-1] == pytest.approx(d / 0.7)
     assert np.all(np.diff(pull) >= -1e-12)
+    # an explicit distance is where a push-in starts: strength of it closer at the end
+    near = camera_pose(CameraRig("push-in", distance=2.0, strength=0.3), 4.0, 4.0, CENTER,
+                       RADIUS, 16 / 9)
+    assert np.linalg.norm(near.eye - CENTER) == pytest.approx(1.4)
 
 
 def test_dolly_pan_tilt_crane_directions():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ import trimesh
 
 from engine.asset.io import check_file, load_asset, sniff_format
 from engine.asset.model import AssetError
+from tools.shared_assets import SHARED_ASSETS
 
-ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets"
+ASSETS = SHARED_ASSETS
 
 
 def _glb_bytes(doc: dict, binary: bytes) -> bytes:

@@ -90,7 +90,7 @@ def test_psnr_ssim_and_iou_on_known_arrays():
 
 
 def test_lab_chroma_and_colour_cast_flags():
-    from engine.generate.backtex import to_lab
+    from engine.reference.color import float_to_lab as to_lab
     from tools.eval_views import colour_cast, mean_chroma
 
     lab = to_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))
@@ -257,3 +257,22 @@ def test_eval_tool_scores_models_and_baselines_with_appearance(tmp_path):
     text = table.read_text()
     for name in ("**front**", "maquette-ld-v2", "extruded", "ellipsoid", "ground truth"):
         assert name in text
+
+
+def test_contact_sheet_renders_each_side_of_each_model(tmp_path):
+    """The sheet (input | front, left, right, back per model) is written, and a tile of a
+    loadable asset is a render, not the red tile that marks a failure."""
+    from PIL import Image
+
+    from tools.eval_generator import contact_sheet
+
+    glb = tmp_path / "box.glb"
+    _turned_box(0).export(glb)
+    image = tmp_path / "in.png"
+    Image.new("RGB", (32, 32), (200, 40, 40)).save(image)
+    sheet = tmp_path / "sheet.png"
+    contact_sheet([(image, [glb])], sheet, cell=48, labels=["m"])
+    tiles = np.asarray(Image.open(sheet).convert("RGB"))[18:, 48:].astype(int)
+    assert tiles.shape[:2] == (48, 4 * 48)
+    red = (tiles[..., 0] > 200) & (tiles[..., 1] < 30) & (tiles[..., 2] < 30)
+    assert red.mean() < 0.5

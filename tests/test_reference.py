@@ -24,9 +24,8 @@ from engine.reference import (
     reference_from_array,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_ASSETS = ROOT / "scenes" / "assets"
-SHARED_ASSETS = ROOT.parent / "shared" / "assets"
+from .conftest import SAMPLE_ASSETS, SHARED_ASSETS
+
 ASSETS = {
     "duck": SHARED_ASSETS / "Duck.glb",
     "bunny": SHARED_ASSETS / "bunny.ply",
@@ -519,3 +518,20 @@ def test_a_wide_subject_crossing_the_middle_is_not_taken_for_backdrop_rows():
     rgb[60:150, 80:120] = (200, 60, 40)
     ref = reference_from_array(rgb)
     assert (ref.mask[95:115, 5:195] > 0.5).mean() > 0.95
+
+
+@pytest.mark.parametrize("kind", ["grey", "gradient"])
+def test_a_white_subjects_cast_shadow_beside_it_is_removed_and_nothing_of_it(kind):
+    """A white teapot standing on a floor: the part of its shadow that reaches out past
+    its sides goes (shadows under neutral subjects used to be kept whole: 21-23 % of the
+    subject's area added as a grey skirt), and none of its own shaded underside with it
+    (what lies above the subject's lowest pixel in a column and between its left and
+    right ends in a row stays, shadow or not)."""
+    from tools.make_isolation_set import backdrop, composite, render_pair
+
+    rgba, alpha = render_pair(SHARED_ASSETS / "teapot.stl", "z", 20.0, 320)
+    ref = reference_from_array(composite(rgba, backdrop(kind, 320, alpha)))
+    truth, kept = alpha > 0.5, ref.mask > 0.5
+    assert (truth & ~kept).sum() / truth.sum() <= 0.02  # subject lost
+    assert (kept & ~truth).sum() / truth.sum() <= 0.15  # backdrop/shadow kept
+    assert _warned(ref, "cast shadow")

@@ -450,3 +450,118 @@ def test_serve_cli_prints_url_and_warns_for_other_interfaces(server, tmp_path):
     line, err = _serve_cli(tmp_path, "--host", "0.0.0.0")
     assert "http://" in line and "warning: serving" in err
     assert "█" in line  # the URL as a QR code, for a phone on the same network
+
+
+# --- Draco compression (--compress draco) ----------------------------------------------
+
+
+def _draco_primitives(glb: bytes):
+    """(original-space points, faces) of every Draco-encoded primitive, decoded."""
+    import DracoPy
+
+    from engine.asset.formats.gltf import split_glb
+    from engine.web.compress import DRACO
+
+    doc, binary = split_glb(glb)
+    out = []
+    for mesh in doc["meshes"]:
+        for primitive in mesh["primitives"]:
+            ext = primitive["extensions"][DRACO]
+            view = doc["bufferViews"][ext["bufferView"]]
+            start = view.get("byteOffset", 0)
+            decoded = DracoPy.decode(binary[start:start + view["byteLength"]])
+            assert len(decoded.points) == doc["accessors"][
+                primitive["attributes"]["POSITION"]]["count"]
+            out.append((np.asarray(decoded.points), np.asarray(decoded.faces)))
+    return doc, out
+
+
+def test_draco_glb_keeps_the_geometry_within_quantisation_and_validates(tmp_path):
+    from scipy.spatial import cKDTree
+
+    from engine.asset.formats.gltf import split_glb
+    from engine.web.compress import POSITION_BITS, draco_glb
+
+    source = (SAMPLE_ASSETS / "robot.glb").read_bytes()
+    done = draco_glb(source)
+    assert done.compressed == 10 and done.skipped == []
+    assert done.bytes_after < 0.3 * done.bytes_before
+    out = tmp_path / "draco.glb"
+    out.write_bytes(done.glb)
+    issues = _gltf_validate(out)
+    assert issues["numErrors"] == 0
+    doc, decoded = _draco_primitives(done.glb)
+    assert doc["extensionsRequired"] == ["KHR_draco_mesh_compression"]
+    # images kept byte for byte; no uncompressed vertex data left in the BIN chunk
+    src_doc, src_bin = split_glb(source)
+    _, binary = split_glb(done.glb)
+
+    def image_bytes(d, b):
+        views = [d["bufferViews"][i["bufferView"]] for i in d["images"]]
+        return sorted(b[v.get("byteOffset", 0):v.get("byteOffset", 0) + v["byteLength"]]
+                      for v in views)
+
+    assert image_bytes(doc, binary) == image_bytes(src_doc, src_bin)
+    draco_views = sum(doc["bufferViews"][p["extensions"]["KHR_draco_mesh_compression"]
+                                         ["bufferView"]]["byteLength"]
+                      for m in doc["meshes"] for p in m["primitives"])
+    assert len(binary) <= sum(map(len, image_bytes(doc, binary))) + draco_views + 64
+    from engine.asset.io import load_asset
+
+    original = load_asset(SAMPLE_ASSETS / "robot.glb").mesh
+    points = np.concatenate([p for p, _ in decoded])
+    extent = np.ptp(original.vertices, axis=0).max()
+    # every decoded point lies on an original vertex within a quantisation step (the
+    # primitives' own extents are smaller than the asset's, so this bound is loose)
+    gap, _ = cKDTree(original.vertices).query(points)
+    assert gap.max() <= extent / 2 ** POSITION_BITS * 2
+    assert sum(len(f) for _, f in decoded) == len(original.faces)
+
+
+def test_draco_leaves_morph_targets_and_says_so():
+    from engine.asset.formats.gltf import join_glb, split_glb
+    from engine.web.compress import draco_glb
+
+    doc, binary = split_glb((SAMPLE_ASSETS / "robot.glb").read_bytes())
+    first = doc["meshes"][0]["primitives"][0]
+    first["targets"] = [{"POSITION": first["attributes"]["POSITION"]}]
+    done = draco_glb(join_glb(doc, binary))
+    assert done.compressed == 9
+    assert done.skipped == ["meshes[0].primitives[0]: has morph targets (Draco reorders "
+                            "vertices)"]
+    out_doc, _ = split_glb(done.glb)
+    kept = out_doc["meshes"][0]["primitives"][0]
+    assert "extensions" not in kept and "bufferView" in out_doc["accessors"][
+        kept["targets"][0]["POSITION"]]
+
+
+def test_web_compress_draco_ships_the_decoder_and_says_so(tmp_path):
+    from engine.web.compress import DECODER_FILES
+
+    plain = tmp_path / "plain"
+    build_site(scene_for_asset(SAMPLE_ASSETS / "robot.glb"), plain,
+               WebOptions(poster_long_side=320), log=quiet)
+    assert not any((plain / "vendor" / f).exists() for f in DECODER_FILES)
+    assert "dracoDecoderLocation" not in (plain / "index.html").read_text()
+    squeezed = tmp_path / "draco"
+    result = build_site(scene_for_asset(SAMPLE_ASSETS / "robot.glb"), squeezed,
+                        WebOptions(poster_long_side=320, compress="draco"), log=quiet)
+    assert all((squeezed / "vendor" / f).is_file() for f in DECODER_FILES)
+    for page in ("index.html", "embed.html"):
+        text = (squeezed / page).read_text()
+        assert text.index("dracoDecoderLocation: 'vendor/'") < text.index("model-viewer.min.js")
+    report = result.report["compression"]
+    assert report["geometry"] == "draco" and report["primitives_compressed"] == 10
+    assert (squeezed / "asset.glb").stat().st_size == report["glb_bytes_after"]
+    assert (squeezed / "asset.glb").stat().st_size < 0.3 * (plain / "asset.glb").stat().st_size
+
+
+def test_vendored_draco_decoder_is_the_npm_release():
+    from engine.fileio import file_sha256
+    from engine.web.compress import DECODER_FILES
+    from engine.web.page import VENDOR_DIR
+
+    readme = (VENDOR_DIR / "README.md").read_text()
+    for name in DECODER_FILES[:2]:
+        assert file_sha256(VENDOR_DIR / name) in readme
+    assert "Apache License" in (VENDOR_DIR / "LICENSE-draco").read_text()

@@ -2,11 +2,12 @@
 Python (the system browser, `executable_path`), WebGL through SwiftShader, the pages
 served by `maquette serve`'s server on 127.0.0.1.
 
-One browser and two pages for the whole module (each load takes ~10 s on 2 cores):
-a bare asset on the default stage (orbit -> auto-rotate, shadows) and a portrait
-scene whose motion is baked into the GLB. Skipped where chromium or Playwright is
-missing (`make test` installs both). Screenshots are kept under the pytest tmp folder
-(web-shots/) to look at beside the posters.
+One browser and three pages for the whole module (each load takes ~10 s on 2 cores):
+a bare asset on the default stage (orbit -> auto-rotate, shadows), the same with its
+geometry Draco-compressed, and a portrait scene whose motion is baked into the GLB.
+Skipped where chromium or Playwright is missing (`make test` installs both).
+Screenshots are kept under the pytest tmp folder (web-shots/) to look at beside the
+posters.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def served(tmp_path_factory):
     scene_file.write_text(PORTRAIT_SCENE.format(asset=SAMPLE_ASSETS / "robot.glb"))
     build_site(load_scene(scene_file), root / "portrait", WebOptions(poster_long_side=720),
                log=lambda _m: None)
+    build_site(scene_for_asset(SAMPLE_ASSETS / "robot.glb"), root / "draco",
+               WebOptions(poster_long_side=960, compress="draco"), log=lambda _m: None)
     server, url = serve_in_thread(root)
     shots = root / "web-shots"
     shots.mkdir()
@@ -239,3 +242,31 @@ def test_animated_scene_moves_and_starts_on_the_poster(portrait_page, served):
     background = (0x5A, 0x2D, 0x6E)
     value = iou(silhouette(shot, background), silhouette(poster, background))
     assert value >= 0.85, value
+
+
+def test_draco_page_decodes_with_its_own_decoder_and_draws_the_same(browser, served,
+                                                                      asset_page):
+    """`--compress draco`: the decoder comes from the page's vendor/ folder (no CDN), and
+    the model drawn matches the uncompressed page's from the same camera."""
+    url, _, shots = served
+    page = LoadedPage(browser, url + "draco/")
+    try:
+        assert page.errors == []
+        hosts = {urlsplit(u).hostname for u in page.requests
+                 if urlsplit(u).scheme in ("http", "https", "ws", "wss")}
+        assert hosts == {"127.0.0.1"}, page.requests
+        fetched = {urlsplit(u).path.rsplit("/", 1)[-1] for u in page.requests}
+        assert {"draco_wasm_wrapper.js", "draco_decoder.wasm"} <= fetched
+        still = "() => { const v = document.getElementById('viewer');" \
+                " v.autoRotate = false; v.resetTurntableRotation(0); }"
+        for p in (page, asset_page):
+            p.js(still)
+            p.settle()
+        draco = page.shot(shots / "draco-live.png")
+        plain = asset_page.shot(shots / "plain-live.png")
+        side_by_side(shots / "plain-vs-draco.png", plain, draco)
+        background = (30, 31, 36)
+        assert iou(silhouette(draco, background), silhouette(plain, background)) >= 0.97
+        assert np.abs(draco.astype(int) - plain.astype(int)).mean() < 3.0
+    finally:
+        page.page.close()

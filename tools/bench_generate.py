@@ -6,7 +6,9 @@ Stages: load, isolate, model, reconstruct, texture, write (median of warm runs; 
 first run, which creates the ONNX session, is reported separately). The baseline
 measured in the same run is decoding the input PNG and encoding it again with
 pillow: `total / baseline` says how many "image round-trips" a generation costs,
-a ratio that survives this shared machine's noise better than seconds do.
+a ratio that survives this shared machine's noise better than seconds do. Each warm
+run is paired with one made with the back-texture stage off (interleaved), so the
+stage's cost is a ratio measured in the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from benchlib import cpu_model  # tools/ is on sys.path when run as a script
@@ -55,11 +58,16 @@ def main() -> int:
             source.convert("RGB").resize((1024, 1024), Image.Resampling.LANCZOS).save(image)
         settings = GenerateSettings(device=args.device, model=args.model, faces=args.faces,
                                     texture_size=args.texture_size)
-        reports = []
+        plain = replace(settings, back_texture=False)
+        reports, plain_reports = [], []
         for run in range(args.runs + 1):
             result = generate_asset(image, Path(tmp) / f"out{run}.glb", settings,
                                     log=lambda m: None)
             reports.append(result.report)
+            if run:  # interleaved pair: the same input with the back-texture stage off
+                result = generate_asset(image, Path(tmp) / f"plain{run}.glb", plain,
+                                        log=lambda m: None)
+                plain_reports.append(result.report)
         base = baseline_seconds(image, max(3, args.runs))
 
     cold, warm = reports[0], reports[1:]
@@ -73,6 +81,12 @@ def main() -> int:
         print(f"{stage:<12}{cold['timings_s'].get(stage, 0.0):>9.3f}{value:>9.3f}"
               f"{value / total:>8.0%}")
     print(f"{'total':<12}{cold['timings_s']['total']:>9.3f}{total:>9.3f}")
+    plain_total = statistics.median(r["timings_s"]["total"] for r in plain_reports)
+    plain_texture = statistics.median(r["timings_s"]["texture"] for r in plain_reports)
+    texture = statistics.median(r["timings_s"]["texture"] for r in warm)
+    print(f"back-texture stage off (interleaved pairs): texture {plain_texture:.3f} s, "
+          f"total {plain_total:.3f} s; on / off = {total / plain_total:.2f}x total, "
+          f"{texture / plain_texture:.2f}x texture")
     print(f"baseline (PNG decode + encode of the input): {base:.3f} s; "
           f"total / baseline = {total / base:.1f}x")
     print(f"target: total warm < 1.5 s on 2 CPU cores -> {'met' if total < 1.5 else 'NOT met'}")

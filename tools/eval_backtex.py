@@ -91,7 +91,7 @@ def wall_seam(glb: Path) -> float:
     both are sampled in the atlas (bilinear) and compared. 0: no seam."""
     import trimesh
 
-    from engine.generate.backtex import to_lab
+    from engine.reference.color import float_to_lab
 
     mesh = trimesh.load(glb, force="mesh", process=False)
     atlas = np.asarray(mesh.visual.material.baseColorTexture.convert("RGB")) / 255.0
@@ -114,7 +114,7 @@ def wall_seam(glb: Path) -> float:
         return np.stack([ndimage.map_coordinates(atlas[..., c], [y, x], order=1,
                                                  mode="nearest") for c in range(3)], -1)
 
-    a, b = to_lab(sample(pairs[:, 0])), to_lab(sample(pairs[:, 1]))
+    a, b = float_to_lab(sample(pairs[:, 0])), float_to_lab(sample(pairs[:, 1]))
     return float(np.linalg.norm(a - b, axis=-1).mean())
 
 

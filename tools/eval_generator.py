@@ -57,6 +57,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tools.shared_assets import SHARED_ASSETS  # noqa: E402
+
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl")
 BACKGROUND = "#d9d9d9"
 AZIMUTH, ELEVATION, SIZE = 30.0, 20.0, 512
@@ -398,7 +400,7 @@ def contact_sheet(items: list[tuple[Path, list[Path]]], png: Path, cell: int = 1
     row), `row_labels` the inputs (written on the input tile). Written atomically."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from engine.render.offline import write_png_atomic
+    from engine.fileio import write_image
     from tools.eval_views import PLAIN, View, render_views, view_distance
 
     sides = [View("front", 0.0, 15.0), View("left", 90.0, 15.0), View("right", 270.0, 15.0),
@@ -435,7 +437,7 @@ def contact_sheet(items: list[tuple[Path, list[Path]]], png: Path, cell: int = 1
     for i, r in enumerate(rows):
         sheet.paste(r, (0, header + i * cell))
     png.parent.mkdir(parents=True, exist_ok=True)
-    write_png_atomic(sheet, png)
+    write_image(sheet, png, what="a contact sheet")
 
 
 def procedural_assets(count: int, seed: int, folder: Path) -> list[Path]:
@@ -674,7 +676,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", action="append", default=None, metavar="CARD",
                    help="model card (.json) or 'classical'; repeat to score several in one "
                         "run (default: models/maquette-ld-v2.json)")
-    p.add_argument("--assets", type=Path, default=Path("../shared/assets"))
+    p.add_argument("--assets", type=Path, default=SHARED_ASSETS,
+                   help="folder of held-out meshes (default: the shared assets, "
+                        "$MAQUETTE_SHARED_ASSETS or ../shared/assets beside the checkout)")
     p.add_argument("--out", type=Path, default=Path("/tmp/maquette-eval"))
     p.add_argument("--table", type=Path, help="write a Markdown table here")
     p.add_argument("--only", nargs="*", help="asset file names to evaluate")

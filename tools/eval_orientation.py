@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from collections import defaultdict
@@ -179,9 +178,9 @@ def roundish_sheet(sheet: Path, azimuths=(0.0, 20.0, 35.0, 60.0), elevation=15.0
 
     from engine.generate.pipeline import generate_asset
     from tools.eval_generator import render_view, up_axis
+    from tools.shared_assets import SHARED_ASSETS
 
-    shared = shared or Path(os.environ.get("MAQUETTE_SHARED_ASSETS", Path(__file__).resolve()
-                                           .parents[2] / "shared" / "assets"))
+    shared = shared or SHARED_ASSETS
     rows, tiles = [], []
     with tempfile.TemporaryDirectory(prefix="maquette-roundish-") as tmp:
         folder = Path(tmp)

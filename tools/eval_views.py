@@ -85,9 +85,9 @@ def mean_chroma(rgb: np.ndarray, mask: np.ndarray) -> tuple[float, float] | None
     """Mean (a*, b*) over the mask, or None when it is empty."""
     if not mask.any():
         return None
-    from engine.generate.backtex import to_lab  # (the engine's one sRGB -> Lab)
+    from engine.reference.color import float_to_lab
 
-    lab = to_lab(rgb[mask])
+    lab = float_to_lab(rgb[mask])
     return float(lab[:, 1].mean()), float(lab[:, 2].mean())
 
 

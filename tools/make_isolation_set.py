@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -33,8 +32,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tools.shared_assets import SHARED_ASSETS as SHARED  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MAQUETTE_SHARED_ASSETS", ROOT.parent / "shared" / "assets"))
 #: (file, up axis, azimuth): the meshes, and the sample assets of scenes/assets.
 MESHES = (("Duck.glb", "y", 30.0), ("teapot.stl", "z", 20.0), ("bunny.ply", "z", 30.0),
           ("suzanne.ply", "z", 15.0), ("CesiumMilkTruck.glb", "y", 35.0),

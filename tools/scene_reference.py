@@ -117,9 +117,19 @@ def reference() -> str:
         if out:
             out.append("")
         out += line(header, SECTION_NOTES[name]) if name in SECTION_NOTES else [header]
+        rows = []
         for key, (f, spec) in settings_of(cls).items():
+            if spec.kind == "tables":  # [[name.key]]: written after the section's own keys
+                rows.append((f"[[{name}.{key}]]", spec))
+                continue
             out += line(f"{key} = {toml_value(shown_value(f, spec))}", comment(f, spec))
-    out += key_value_ranges()
+        for header, spec in rows:
+            out += line(header, spec.doc)
+            for key, (f, row_spec) in settings_of(spec.table).items():
+                out += line(f"{key} = {toml_value(shown_value(f, row_spec))}",
+                            comment(f, row_spec))
+        if name == "keyframes":
+            out += key_value_ranges()
     return "```toml\n" + "\n".join(out) + "\n```\n"
 
 

@@ -58,7 +58,8 @@ class CameraRig:
         0.0, lo=-720.0, hi=720.0, doc="degrees; 0 = looking at the asset's front (+Z)")
     distance: float | None = setting(
         None, lo=0.01, hi=MAX_DISTANCE, none="fit",
-        doc='metres from the asset\'s centre; "fit" frames the asset\'s bounds')
+        doc='metres from the asset\'s centre; "fit" frames the asset\'s bounds (a '
+            'push-in ends there, a pull-out starts there)')
     turns: float = setting(1.0, lo=-20.0, hi=20.0, doc="orbit only: revolutions over the shot")
     strength: float = setting(
         0.3, lo=0.0, hi=1.0, hi_open=True,
@@ -169,7 +170,10 @@ def camera_pose(
     u = t / duration (so it loops); the other moves ease u (clamped to [0, 1])
     with the cubic "in-out" curve. Base distance is rig.distance or the fit
     distance: of the box `size` (3,) m when given (`fit_box_distance`), else of the
-    bounding sphere.
+    bounding sphere. A fitted push-in ends, and a fitted pull-out starts, at the fit
+    distance (it starts, or ends, at fit / (1 - strength)): its closest framing is the
+    fitted one, so the bounds stay in frame by construction. With an explicit distance
+    a push-in starts (a pull-out ends) there and goes `strength` of it closer.
     """
     rig.validate()
     c = _vec3(center, "center")
@@ -184,6 +188,8 @@ def camera_pose(
     u = float(t) / duration
     e = float(ease(MOVE_EASE, u))
     s = rig.strength
+    if rig.distance is None and rig.move in ("push-in", "pull-out"):
+        d0 /= 1.0 - s  # the closest point of the move is the fitted framing
     az, el, d = rig.azimuth, rig.elevation, d0
     move = rig.move
 

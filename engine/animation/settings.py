@@ -47,8 +47,10 @@ class Setting:
 
     kind: "number" (float), "integer", "choice" (one of `choices`), "bool", "text"
     (a non-empty string), "file" (a path string; `choices` are the accepted suffixes,
-    resolved by the scene loader) or "custom" (`parse` turns the written value into
-    the field's value, raising ValueError with the reason).
+    resolved by the scene loader), "custom" (`parse` turns the written value into
+    the field's value, raising ValueError with the reason) or "tables" (an array of
+    tables, `[[section.key]]`, each read as the dataclass `table`, whose own fields are
+    declared settings; read by the scene loader).
     lo, hi: inclusive bounds for numbers, exclusive when lo_open / hi_open.
     values: the only numbers allowed (e.g. MSAA samples), if not a range.
     none: the word written for the field's None (e.g. "fit"); a None default with
@@ -70,6 +72,7 @@ class Setting:
     example: Any = None
     key: str | None = None
     required: bool = False
+    table: type | None = None
 
     def options(self) -> tuple[str, ...]:
         """The allowed names (choices) or suffixes (files), from the owner's registry."""
@@ -158,6 +161,8 @@ class Setting:
             if not isinstance(value, str) or not value:
                 raise SettingError(key, f"expected a non-empty string, got {value!r}")
             return value
+        if kind == "tables":
+            return value  # each table is read against `table` by the scene loader
         if self.parse is None:
             return value
         try:
@@ -205,6 +210,6 @@ def check_settings(obj: Any) -> None:
         value = getattr(obj, f.name)
         if value is None and (f.default is None or spec.none is not None):
             continue
-        if spec.kind in ("file", "custom"):
+        if spec.kind in ("file", "custom", "tables"):
             continue  # resolved by their loader, not plain values
         object.__setattr__(obj, f.name, spec.check(value, key))

@@ -65,16 +65,18 @@ def _obj_refs(path: Path) -> list[Path]:
     return refs
 
 
-def _report_sidecar(path: Path) -> list[Path]:
-    """NAME.json beside NAME.glb when it is the report `maquette generate` wrote."""
-    sidecar = path.with_suffix(".json")
-    if sidecar == path or not sidecar.is_file() or sidecar.stat().st_size > 1 << 20:
-        return []
+def generation_report(asset: Path) -> tuple[Path, dict] | None:
+    """(path, contents) of NAME.json beside NAME.glb when it is the report `maquette
+    generate` wrote (a JSON object with "source" and "model"; at most 1 MiB), else None."""
+    sidecar = Path(asset).with_suffix(".json")
+    if sidecar == Path(asset) or not sidecar.is_file() or sidecar.stat().st_size > 1 << 20:
+        return None
     try:
         doc = json.loads(sidecar.read_text())
     except (OSError, UnicodeDecodeError, ValueError):
-        return []
-    return [sidecar] if isinstance(doc, dict) and {"source", "model"} <= doc.keys() else []
+        return None
+    return (sidecar, doc) if isinstance(doc, dict) and {"source", "model"} <= doc.keys() \
+        else None
 
 
 def asset_files(path: Path) -> list[Path]:
@@ -94,4 +96,5 @@ def asset_files(path: Path) -> list[Path]:
             files += _obj_refs(path)
     except (AssetError, OSError, ValueError, RecursionError):
         pass  # the loader reports what is wrong with the file
-    return files + _report_sidecar(path)
+    report = generation_report(path)
+    return files + ([report[0]] if report else [])

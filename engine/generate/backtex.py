@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from engine.reference.color import _RGB_TO_XYZN, srgb_to_lab
+from engine.reference.color import float_to_lab, lab_to_float
 
 WORK = 256  # px: the grid where layout, palette and features are decided
 COLOURS = 8  # k-means clusters of the front (merged when closer than MERGE_DE)
@@ -60,7 +60,6 @@ SHARPEN = 4.0  # colour weights raised to this power draw the back's colour boun
 RESIDUAL = 0.5  # share of the predicted back's own variation within a colour that is kept
 
 
-_XYZN_TO_RGB = np.linalg.inv(_RGB_TO_XYZN.astype(np.float64)).astype(np.float32)
 
 
 @dataclass
@@ -76,23 +75,6 @@ class BackTextureInfo:
 # --------------------------------------------------------------------------------------
 # Colour
 # --------------------------------------------------------------------------------------
-
-
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) sRGB float in [0, 1] → Lab float32 (8-bit quantised, as images are)."""
-    return srgb_to_lab((np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
-
-
-def to_rgb(lab: np.ndarray) -> np.ndarray:
-    """(..., 3) Lab → sRGB float32 in [0, 1] (clipped): the inverse of `to_lab`."""
-    lab = lab.astype(np.float32)
-    fy = (lab[..., 0] + 16.0) / 116.0
-    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
-    xyz = np.where(f > 6 / 29, f ** 3, np.float32(3 * (6 / 29) ** 2) * (f - 4 / 29))
-    linear = np.clip(xyz @ _XYZN_TO_RGB.T, 0.0, 1.0)
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear,
-                    1.055 * np.power(linear, np.float32(1 / 2.4)) - 0.055)
-    return np.clip(srgb, 0.0, 1.0).astype(np.float32)
 
 
 def _weighted(lab: np.ndarray) -> np.ndarray:
@@ -264,8 +246,8 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
     if inside.sum() < 16:
         info.notes.append("subject too small: predicted back kept")
         return resize(back, n).astype(np.float32), info
-    lab_f = to_lab(ndimage.gaussian_filter(_area(front, w), (0.7, 0.7, 0)))
-    lab_b = to_lab(resize(back.astype(np.float32), w))
+    lab_f = float_to_lab(ndimage.gaussian_filter(_area(front, w), (0.7, 0.7, 0)))
+    lab_b = float_to_lab(resize(back.astype(np.float32), w))
 
     # 1. Palette, and the features only the front shows.
     centres = palette(lab_f[inside], seed=seed)
@@ -306,7 +288,7 @@ def back_texture(front: np.ndarray, front_mask: np.ndarray, back: np.ndarray,
     sharp /= sharp.sum(-1, keepdims=True)
     limit = np.maximum(sharp @ (1.5 * spread), np.array([8.0, 4.0, 4.0], np.float32))
     residual = np.clip(RESIDUAL * (lab_b - sharp @ mean_b), -limit, limit)
-    layout = to_rgb(fill_from(sharp @ target + residual, inside))
+    layout = lab_to_float(fill_from(sharp @ target + residual, inside))
 
     # 4. Detail: the front's high frequencies in random patches of the same colour.
     coarse = max(1, int(round(n * DETAIL_SCALE)))
@@ -424,8 +406,8 @@ def chroma_shift(front: np.ndarray, back: np.ndarray, mask: np.ndarray) -> float
     """|mean (a, b) of the back − that of the front| over the subject, in ΔE units: how
     far the back's overall colour is cast away from the front's."""
     inner = mask > 0.5
-    fa = to_lab(front)[inner][:, 1:].mean(0)
-    ba = to_lab(back)[inner][:, 1:].mean(0)
+    fa = float_to_lab(front)[inner][:, 1:].mean(0)
+    ba = float_to_lab(back)[inner][:, 1:].mean(0)
     return float(np.linalg.norm(ba - fa))
 
 
@@ -438,8 +420,8 @@ def palette_distance(front: np.ndarray, back: np.ndarray, mask: np.ndarray,
     inner = mask > 0.5
     rng = np.random.default_rng(0)
     weights = np.array([0.5, 1.0, 1.0], np.float32)  # lightness counts half
-    f = to_lab(front)[inner] * weights
-    b = to_lab(back)[inner] * weights
+    f = float_to_lab(front)[inner] * weights
+    b = float_to_lab(back)[inner] * weights
     f = f[rng.choice(len(f), min(samples, len(f)), replace=False)]
     b = b[rng.choice(len(b), min(samples, len(b)), replace=False)]
     return float(cKDTree(f).query(b)[0].mean())

@@ -34,13 +34,21 @@ def shading_ratio(image: np.ndarray, mask: np.ndarray, albedo: np.ndarray) -> np
     return np.clip(smooth, *RATIO_RANGE).astype(np.float32)
 
 
+def resize_grid(values: np.ndarray, size: int, order: int = 1) -> np.ndarray:
+    """(S, S, ...) → (size, size, ...) by spline interpolation of `order` with pixel
+    centres aligned (grid mode), edges extended; `values` itself when S == size."""
+    factor = size / values.shape[0]
+    if abs(factor - 1.0) < 1e-9:
+        return values
+    return ndimage.zoom(values, (factor, factor) + (1,) * (values.ndim - 2), order=order,
+                        mode="nearest", grid_mode=True)
+
+
 def delight(texture_rgb: np.ndarray, image: np.ndarray, mask: np.ndarray,
             albedo: np.ndarray) -> np.ndarray:
     """texture_rgb (H, H, 3): the front at the texture's resolution; image, mask,
     albedo: the model's input (S, S, 3), its mask (S, S) and its front_albedo (S, S, 3),
     the same framing. Returns the delit texture (H, H, 3) in [0, 1]."""
-    ratio = shading_ratio(image, mask, albedo)
-    factor = texture_rgb.shape[0] / ratio.shape[0]
-    up = ndimage.zoom(ratio, (factor, factor, 1), order=1, mode="nearest", grid_mode=True)
+    up = resize_grid(shading_ratio(image, mask, albedo), texture_rgb.shape[0])
     up = up[: texture_rgb.shape[0], : texture_rgb.shape[1]]
     return np.clip(texture_rgb * up, 0.0, 1.0).astype(np.float32)

@@ -23,7 +23,7 @@ from engine.asset.topology import analyse
 from engine.errors import InputError
 from engine.fileio import Transaction, guard_inputs
 from engine.generate.classical import CLASSICAL_ID, inflate
-from engine.generate.delight import delight
+from engine.generate.delight import delight, resize_grid
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
     WALL_INSET_PX,
@@ -83,14 +83,6 @@ def resolve_model(settings: GenerateSettings) -> Path | None:
     return DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None
 
 
-def _resize(values: np.ndarray, grid: int, order: int = 1) -> np.ndarray:
-    factor = grid / values.shape[0]
-    if abs(factor - 1.0) < 1e-9:
-        return values
-    return ndimage.zoom(values, (factor, factor) + (1,) * (values.ndim - 2), order=order,
-                        mode="nearest", grid_mode=True)
-
-
 @dataclass
 class Placement:
     """How the layered mesh was turned out of the camera's frame (degrees)."""
@@ -111,9 +103,9 @@ def build_mesh(prediction: Prediction, subject_mask: np.ndarray, settings: Gener
     if mask.sum() < 16:
         mask = subject_mask > 0.5
     grid = grid_for_faces(mask, settings.faces)
-    mask_g = _resize(mask.astype(np.float32), grid) > 0.5
-    front_g = _resize(prediction.front_depth, grid)
-    back_g = _resize(prediction.back_depth, grid)
+    mask_g = resize_grid(mask.astype(np.float32), grid) > 0.5
+    front_g = resize_grid(prediction.front_depth, grid)
+    back_g = resize_grid(prediction.back_depth, grid)
     mesh = layered_mesh(mask_g, front_g, back_g)
     placement = Placement()
     if prediction.view_elevation is not None:

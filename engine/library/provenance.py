@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.asset.files import generation_report
 from engine.fileio import atomic_output, file_sha256
 from engine.library.db import LibraryError
 from engine.library.reference import resolved_reference
@@ -107,17 +108,14 @@ def _version_record(version: Version, reference: str | None, folder: Path) -> di
 
 
 def _generation_report(asset: Path) -> dict | None:
-    """What `maquette generate` recorded beside a GLB (NAME.json), if that is there."""
-    report = Path(asset).with_suffix(".json")
-    if Path(asset).suffix.lower() != ".glb" or not report.is_file():
+    """What `maquette generate` recorded beside a generated asset (NAME.json), if there."""
+    found = generation_report(asset)
+    if found is None:
         return None
-    try:
-        doc = json.loads(report.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict) or not {"source", "model"} <= doc.keys():
-        return None
+    report, doc = found
     model, source = doc.get("model") or {}, doc.get("source") or {}
+    if not isinstance(model, dict) or not isinstance(source, dict):
+        return None
     return {"model": model.get("id"), "model_sha256": model.get("sha256"),
             "source_image_sha256": source.get("sha256"), "report": str(report)}
 

@@ -425,7 +425,7 @@ def add_asset(library: Library, source: Path, *, name: str | None = None, note: 
                       "--name" if name is not None else f"{source} (its name; give --name)")
     if suffix in IMAGE_SUFFIXES:
         return _add_image(library, source, name, note, model, log)
-    from engine.asset.files import asset_files
+    from engine.asset.files import asset_files, generation_report
     from engine.asset.io import load_asset
 
     load_asset(source)  # a broken asset is refused here, with the file and the field
@@ -437,21 +437,10 @@ def add_asset(library: Library, source: Path, *, name: str | None = None, note: 
                                f"({path}); the asset needs every file it names")
         files[path.absolute().relative_to(folder).as_posix()] = path
     main = source.name
-    model_id = _report_model(files.get(source.with_suffix(".json").name))
+    report = generation_report(source)
+    model = report[1]["model"] if report else None
+    model_id = model.get("id") if isinstance(model, dict) else None
     return library.add_files(name, files, main, generator_model=model_id, note=note)
-
-
-def _report_model(report: Path | None) -> str | None:
-    """The model id in a generation report (NAME.json beside a generated GLB)."""
-    import json
-
-    if report is None:
-        return None
-    try:
-        model = json.loads(report.read_text()).get("model") or {}
-    except (OSError, ValueError, AttributeError):
-        return None
-    return model.get("id") if isinstance(model, dict) else None
 
 
 def _add_image(library: Library, image: Path, name: str, note: str, model: str | None,

@@ -55,9 +55,13 @@ SHADOW_MAX_FRACTION = 0.4
 SHADOW_EDGE_FADE = 0.6
 #: ... and changes slowly there (L* per pixel after a 1 px blur; a crisp edge is steeper).
 SHADOW_EDGE_GRADIENT = 2.0
-#: Shadows are only looked for under a subject whose colour (median chroma shift from
-#: the backdrop, ΔE in a*b*) stands out; a neutral subject's own shading looks the same.
+#: A subject whose colour (median chroma shift from the backdrop, ΔE in a*b*) is below
+#: this is neutral: its own shading looks like a shadow, so under it a shadow region must
+#: also have at least this fraction of its pixels left or right of every other subject
+#: pixel in their row (a shadow on the floor reaches out sideways: 0.13-0.8 measured on
+#: tools/make_isolation_set.py's images; a white bunny's own shading 0.03).
 SHADOW_MIN_SUBJECT_CHROMA = 6.0
+SHADOW_NEUTRAL_REACH = 0.1
 
 #: A strip along an image edge at most this many pixels thick is not the subject.
 BORDER_STRIP_PX = 3
@@ -183,14 +187,16 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
     Shadow pixels are darker than the background model but keep its chroma and are not
     very dark (L ratio above SHADOW_MIN_RATIO); only such regions whose centroid lies
     below the rest of the subject's centroid and that fade out towards the backdrop (a
-    penumbra) are dropped, and only when they are a modest part of the mask (a grey
-    subject on a white backdrop is left alone). Two passes: regions of smooth pixels
+    penumbra) are dropped, and only when they are a modest part of the mask; under a
+    neutral (white, grey) subject only those that also reach out sideways past it, and
+    only their parts beside or beneath it. Two passes: regions of smooth pixels
     (a gradient splits them), then what remains joined into whole shadows (a hard-edged
     dark contact shadow inside a faint wide one, which the first pass splits) whose
     edge against the backdrop is also gentle.
     """
-    first = _drop_shadow_regions(lab, iso, joined=False)
-    both = _drop_shadow_regions(lab, first, joined=True)
+    fields = _ShadowFields.of(lab, iso)
+    first = _drop_shadow_regions(fields, iso, joined=False)
+    both = _drop_shadow_regions(fields, first, joined=True)
     removed = int((iso.binary & ~both.binary).sum())
     if not removed:
         return iso
@@ -199,20 +205,52 @@ def _drop_cast_shadow(lab: np.ndarray, iso: Isolation) -> Isolation:
     return replace(both, notes=iso.notes + [note])
 
 
-def _drop_shadow_regions(lab: np.ndarray, iso: Isolation, joined: bool) -> Isolation:
+@dataclass(frozen=True)
+class _ShadowFields:
+    """Per-pixel fields both shadow passes read (the image and background do not change
+    between them): lightness L, the background's L, how much darker than the background
+    (L units), the chroma distance from it (a, b units) and the smoothed L gradient
+    (L units per pixel)."""
+
+    lum: np.ndarray
+    bg_lum: np.ndarray
+    darkening: np.ndarray
+    chroma_shift: np.ndarray
+    gradient: np.ndarray
+
+    @staticmethod
+    def of(lab: np.ndarray, iso: Isolation) -> _ShadowFields:
+        h, w = iso.binary.shape
+        bg = iso.background.render(h, w)
+        lum = lab[..., 0]
+        gy, gx = np.gradient(ndimage.gaussian_filter(lum, 1.0))
+        return _ShadowFields(lum, bg[..., 0], bg[..., 0] - lum,
+                             np.hypot(lab[..., 1] - bg[..., 1], lab[..., 2] - bg[..., 2]),
+                             np.hypot(gx, gy))
+
+
+def _label_median(values: np.ndarray, labels: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """`ndimage.median` per label (0 for a label with no pixels), given only the labelled
+    pixels: it sorts all it is given, and most of an image is label 0."""
+    sel = labels > 0
+    if not sel.any():
+        return np.zeros(len(index))
+    sub = labels[sel]
+    present = np.bincount(sub, minlength=int(index.max()) + 1)[index] > 0
+    return np.where(present, np.asarray(ndimage.median(values[sel], sub, index)), 0.0)
+
+
+def _drop_shadow_regions(fields: _ShadowFields, iso: Isolation, joined: bool) -> Isolation:
     """One pass of `_drop_cast_shadow`: regions of smooth shadow-like pixels (joined
     False), or of all shadow-like pixels with a gentle edge (joined True)."""
     binary = iso.binary
     h, w = binary.shape
-    bg = iso.background.render(h, w)
-    lum, bg_lum = lab[..., 0], bg[..., 0]
-    darkening = bg_lum - lum
-    chroma_shift = np.hypot(lab[..., 1] - bg[..., 1], lab[..., 2] - bg[..., 2])
-    gy, gx = np.gradient(ndimage.gaussian_filter(lum, 1.0))
+    lum, bg_lum, darkening = fields.lum, fields.bg_lum, fields.darkening
+    chroma_shift, gradient = fields.chroma_shift, fields.gradient
     shadow_like = (binary & (darkening > iso.t_low)
                    & (lum > SHADOW_MIN_RATIO * bg_lum)
                    & (chroma_shift < SHADOW_MAX_CHROMA + 0.08 * darkening))
-    candidate = shadow_like & (np.hypot(gx, gy) < SHADOW_MAX_GRADIENT)
+    candidate = shadow_like & (gradient < SHADOW_MAX_GRADIENT)
     total = int(binary.sum())
     if not candidate.any() or candidate.sum() > SHADOW_MAX_FRACTION * total:
         return iso
@@ -220,9 +258,9 @@ def _drop_shadow_regions(lab: np.ndarray, iso: Isolation, joined: bool) -> Isola
     if not core.any():
         return iso
     # A neutral (white, grey) subject on a neutral backdrop has shaded parts that look
-    # just like a shadow: then keep everything (a shadow kept beats a subject cut).
-    if float(np.median(chroma_shift[core])) < SHADOW_MIN_SUBJECT_CHROMA:
-        return iso
+    # just like a shadow: for one, a region must also reach out sideways past the rest
+    # of the subject (a shadow on the floor does; the subject's own shading does not).
+    neutral = float(np.median(chroma_shift[core])) < SHADOW_MIN_SUBJECT_CHROMA
     core_row = float(np.nonzero(core)[0].mean())
     # Pieces of one shadow split by a darker fold are one region; joined, one shadow is
     # every shadow-like pixel touching it: a hard-edged dark contact shadow and the faint
@@ -240,19 +278,22 @@ def _drop_shadow_regions(lab: np.ndarray, iso: Isolation, joined: bool) -> Isola
     outline = binary & _grow(~binary, 1)
     edge_labels = np.where(outline, labels, 0)
     edge_count = np.bincount(edge_labels.ravel(), minlength=n + 1)[1:]
-    edge_dark = np.asarray(ndimage.median(darkening, edge_labels, index))
-    edge_gradient = np.asarray(ndimage.median(np.hypot(gx, gy), edge_labels, index))
+    edge_dark = _label_median(darkening, edge_labels, index)
+    edge_gradient = _label_median(gradient, edge_labels, index)
     if joined:
         inner_dark = np.zeros(n)
         for k in np.nonzero((edge_count >= 8) & (areas >= 16))[0]:
             inner_dark[k] = float(np.percentile(darkening[labels == k + 1], 75))
         gentle = edge_gradient < SHADOW_EDGE_GRADIENT
     else:
-        inner_dark = np.asarray(ndimage.median(darkening, np.where(outline, 0, labels), index))
+        inner_dark = _label_median(darkening, np.where(outline, 0, labels), index)
         gentle = np.ones(n, bool)
     soft = (edge_count >= 8) & (edge_dark < SHADOW_EDGE_FADE * inner_dark) & gentle
     below = np.nonzero((rows > core_row) & (areas >= max(16, 1e-3 * total)) & soft
                        & (smooth >= 0.5))[0]
+    if neutral and below.size:
+        reach = np.asarray(ndimage.mean(_outside_rows(core), labels, below + 1))
+        below = below[reach >= SHADOW_NEUTRAL_REACH]
     if below.size == 0:
         return iso
     shadow = np.isin(labels, below + 1)
@@ -260,6 +301,10 @@ def _drop_shadow_regions(lab: np.ndarray, iso: Isolation, joined: bool) -> Isola
     # than the background without a colour of their own.
     rim = (_grow(shadow, 2) & binary & ~shadow & (chroma_shift < SHADOW_MAX_CHROMA + 2.0)
            & (lum > SHADOW_MIN_RATIO * bg_lum))
+    if neutral:  # only what lies beside or beneath the rest of the subject goes
+        away = _outside_rows(core) | _below_columns(core)
+        shadow &= away
+        rim &= away
     kept = binary & ~shadow & ~rim
     labels, n = ndimage.label(kept, structure=_EIGHT)
     if n > 1:
@@ -267,6 +312,24 @@ def _drop_shadow_regions(lab: np.ndarray, iso: Isolation, joined: bool) -> Isola
         areas[0] = 0
         kept = np.isin(labels, np.nonzero(areas >= max(16, 0.01 * areas.max()))[0])
     return replace(iso, mask=feather(kept), binary=kept)
+
+
+def _outside_rows(core: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels left or right of every `core` pixel in their row."""
+    h, w = core.shape
+    cols = np.arange(w)
+    has = core.any(axis=1)
+    first = np.where(has, core.argmax(axis=1), w)
+    last = np.where(has, w - 1 - core[:, ::-1].argmax(axis=1), -1)
+    return (cols[None, :] < first[:, None]) | (cols[None, :] > last[:, None])
+
+
+def _below_columns(core: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels below every `core` pixel in their column."""
+    h = core.shape[0]
+    has = core.any(axis=0)
+    last = np.where(has, h - 1 - core[::-1].argmax(axis=0), -1)
+    return np.arange(h)[:, None] > last[None, :]
 
 
 def _grow(mask: np.ndarray, radius: int) -> np.ndarray:

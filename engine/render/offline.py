@@ -60,8 +60,13 @@ def render_clip(
     progress: bool = True,
     on_frame: Callable[[int, np.ndarray], None] | None = None,
     inputs: Iterable[Path] = (),
+    frames: int | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> RenderStats:
-    """Render every frame of `scene` and stream it to `output` (default: the scene's file).
+    """Render every frame of `scene` (or only its first `frames`, the shot's timing
+    unchanged) and stream it to `output` (default: the scene's file). `warn` is given
+    the framing guard's warning (engine.scene.framing) before the first frame, when the
+    asset's bounds leave the frame at some frame time.
 
     The output is written under a temporary name and moved into place only when
     complete; on any failure nothing is left under the final name. It is refused if it
@@ -71,26 +76,41 @@ def render_clip(
     path = output_target(scene, output)
     guard_inputs([Path(path)], scene_inputs(scene, *inputs))
     alpha = scene.stage.background.transparent
+    count = out.frame_count if frames is None else max(1, min(int(frames), out.frame_count))
     start = time.perf_counter()
     with Stage(scene, out.width, out.height) as stage:
+        _warn_framing(stage, [stage.timeline.frame_time(i) for i in range(count)], warn)
         with FrameWriter(path, out.width, out.height, out.fps, alpha=alpha,
                          preset=out.quality) as writer, \
-                _progress(out.frame_count, progress) as bar:
-            for index in range(out.frame_count):
+                _progress(count, progress) as bar:
+            for index in range(count):
                 frame = stage.capture(stage.timeline.frame_time(index))
                 writer.write(frame)
                 if on_frame is not None:
                     on_frame(index, frame)
                 bar.update(1)
             final = writer.close()
-    return RenderStats(final, out.frame_count, out.width, out.height,
+    return RenderStats(final, count, out.width, out.height,
                        time.perf_counter() - start)
 
 
-def render_still(scene: Scene, at: float, output: Path, *, inputs: Iterable[Path] = ()
-                 ) -> Path:
+def _warn_framing(stage: Stage, times: list[float], warn: Callable[[str], None] | None
+                  ) -> None:
+    """Pass the framing guard's warning for `times` (s) to `warn`, if any."""
+    if warn is None:
+        return
+    from engine.scene.framing import framing_report, framing_warning
+
+    message = framing_warning(stage.scene, framing_report(stage.timeline, times))
+    if message:
+        warn(message)
+
+
+def render_still(scene: Scene, at: float, output: Path, *, inputs: Iterable[Path] = (),
+                 warn: Callable[[str], None] | None = None) -> Path:
     """Render the frame at time `at` (seconds) to a PNG or JPEG (by the suffix),
-    atomically; never over one of the scene's files or `inputs`."""
+    atomically; never over one of the scene's files or `inputs`. `warn`: as for
+    render_clip, for that one time."""
     from PIL import Image
 
     output = Path(output)
@@ -102,6 +122,7 @@ def render_still(scene: Scene, at: float, output: Path, *, inputs: Iterable[Path
     guard_inputs([output], files)
     out = scene.output
     with Stage(scene, out.width, out.height) as stage:
+        _warn_framing(stage, [at], warn)
         frame = stage.capture(at)
     write_image(Image.fromarray(frame if transparent else frame[..., :3]), output, files,
                 what="a still")

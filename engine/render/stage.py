@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from engine.animation.transform import axis_angle_matrix
 from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_offscreen_buffer
 from engine.render.environment import load_environment
@@ -81,12 +82,6 @@ def _make_shader(vertex: str, fragment: str, defines: dict[str, int] | None = No
 
 def _floats(values) -> tuple[float, ...]:
     return tuple(float(x) for x in values)
-
-
-def _rotation_y(degrees: float) -> np.ndarray:
-    a = math.radians(degrees)
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
 class Stage:
@@ -388,7 +383,7 @@ class Stage:
         # The light rig turns with the camera's azimuth.
         offset = cam.eye - cam.target
         azimuth = math.degrees(math.atan2(offset[0], offset[2]))
-        rig = _rotation_y(azimuth)
+        rig = axis_angle_matrix((0.0, 1.0, 0.0), azimuth)
         center = self.timeline.bounds.center
         key_dir = rig @ normalized(self.preset.key.direction)
         self.key_np.set_pos(*to_panda(center + key_dir * 5.0 * radius))

@@ -90,51 +90,72 @@ PRESETS: dict[str, LightPreset] = {
         ),
         shadow_softness=2.0,
     ),
-    # Dramatic rim: almost no front light, two hard edge lights from behind.
+    # Dramatic rim: two hard edge lights from behind outline the product against a dark
+    # set, a hair light picks out its top, and a low neutral front fill keeps its face
+    # in its own colour (a white product reads white, a black one keeps its shape).
     "rim": LightPreset(
         key=DirectionalLight((0.9, 0.9, -1.0), "#e6efff", 4.0),
         fills=(
             DirectionalLight((-1.0, 0.6, -0.9), "#ffe2c4", 3.2),
-            DirectionalLight((0.0, 0.3, 1.0), "#ffffff", 0.12),
+            DirectionalLight((-0.4, 0.5, 1.0), "#ffffff", 0.7),
+            DirectionalLight((0.0, 1.0, -0.25), "#ffffff", 0.9),
         ),
-        sky="#202226", ground="#0c0c0d", environment=0.35,
+        sky="#2a2d33", ground="#0c0c0d", environment=0.5,
         softboxes=(
-            Softbox((1.0, 0.5, -0.9), 10, "#ffffff", 6.0),
-            Softbox((-1.0, 0.5, -0.9), 10, "#ffe8d0", 5.0),
+            # low behind either side: a vertical product's edges mirror them from top to
+            # base, so a black or metal product is outlined against a black set
+            Softbox((1.0, 0.12, -0.6), 24, "#ffffff", 4.0),
+            Softbox((-1.0, 0.12, -0.6), 24, "#ffe8d0", 3.5),
+            Softbox((-0.3, 0.6, 1.0), 18, "#ffffff", 0.9),
         ),
     ),
-    # Low warm sun from the side, violet sky fill.
+    # Low warm sun from the side, a soft lilac sky fill and a warm edge from behind: a
+    # golden-hour mood that tints a white product warm without turning it orange, and
+    # a low warm strip behind outlines a dark one.
     "sunset": LightPreset(
-        key=DirectionalLight((-1.2, 0.35, 0.5), "#ffb060", 3.4),
+        key=DirectionalLight((-1.2, 0.35, 0.5), "#ffcf9e", 3.0),
         fills=(
-            DirectionalLight((1.0, 0.6, 0.4), "#7d6ad8", 0.7),
-            DirectionalLight((0.4, 0.5, -1.0), "#ff8a50", 1.0),
+            DirectionalLight((1.0, 0.6, 0.4), "#c4bcec", 0.9),
+            DirectionalLight((0.4, 0.5, -1.0), "#ff9a60", 1.2),
+            DirectionalLight((0.0, 0.6, 1.0), "#fff4ea", 0.35),
         ),
-        sky="#6a5a9a", ground="#3a2418", environment=0.55,
-        softboxes=(Softbox((-1.0, 0.25, 0.4), 12, "#ffa050", 5.0),),
+        sky="#7a6ca6", ground="#3a2418", environment=0.55,
+        softboxes=(
+            Softbox((-1.0, 0.25, 0.4), 14, "#ffc080", 4.0),
+            Softbox((1.0, 0.12, -0.6), 24, "#ffb070", 3.5),
+        ),
         shadow_softness=1.5,
     ),
-    # Two saturated colour edges, magenta and cyan, on a dark stage.
+    # Neon: magenta and cyan edge lights from behind either side, on a dark violet
+    # stage; a soft neutral key from the front keeps the product's own colours in the
+    # middle (the colour is on its edges and in its reflections, not over its face).
     "neon": LightPreset(
-        key=DirectionalLight((-1.0, 0.5, 0.3), "#ff2fd0", 3.2),
+        key=DirectionalLight((-0.5, 0.9, 1.0), "#f2f0ff", 1.7),
         fills=(
-            DirectionalLight((1.0, 0.4, 0.2), "#20e8ff", 3.0),
-            DirectionalLight((0.0, 1.0, -0.6), "#6040ff", 1.0),
+            DirectionalLight((-1.0, 0.35, -0.9), "#ff2fd0", 3.2),
+            DirectionalLight((1.0, 0.35, -0.9), "#20e8ff", 3.0),
+            DirectionalLight((0.3, 0.4, 1.0), "#e8e4ff", 0.35),
         ),
-        sky="#140a24", ground="#05030a", environment=0.6,
+        sky="#1c1030", ground="#05030a", environment=0.6,
         softboxes=(
-            Softbox((-1.0, 0.3, 0.2), 12, "#ff40d8", 5.0),
-            Softbox((1.0, 0.3, 0.2), 12, "#30e0ff", 5.0),
+            Softbox((-1.0, 0.12, -0.6), 24, "#ff40d8", 3.5),
+            Softbox((1.0, 0.12, -0.6), 24, "#30e0ff", 3.5),
+            Softbox((-0.4, 0.7, 1.0), 18, "#ffffff", 1.2),
         ),
     ),
-    # Cool moonlight, deep blue ambience, a warm practical from below front.
+    # Cool moonlight from above, deep blue ambience, a warm practical from below front
+    # and a cool strip behind that outlines a dark product against the night.
     "night": LightPreset(
-        key=DirectionalLight((0.6, 1.4, 0.4), "#9fb8ff", 1.5),
+        key=DirectionalLight((0.6, 1.4, 0.4), "#c8d4ff", 1.9),
         fills=(
-            DirectionalLight((-0.5, -0.1, 1.0), "#ffb070", 0.45),
-            DirectionalLight((-0.4, 0.6, -1.0), "#6d8cff", 1.1),
+            DirectionalLight((-0.5, -0.1, 1.0), "#ffc090", 0.5),
+            DirectionalLight((-0.4, 0.6, -1.0), "#7d98ff", 1.3),
+            DirectionalLight((0.2, 0.5, 1.0), "#e4eaff", 0.3),
         ),
-        sky="#1a2440", ground="#06080e", environment=0.5,
-        softboxes=(Softbox((0.5, 1.0, 0.3), 9, "#b0c4ff", 3.0),),
+        sky="#1e2a48", ground="#06080e", environment=0.55,
+        softboxes=(
+            Softbox((0.5, 1.0, 0.3), 10, "#c0d0ff", 3.0),
+            Softbox((-1.0, 0.12, -0.6), 24, "#90a8ff", 3.5),
+        ),
     ),
 }

@@ -10,7 +10,6 @@ rules that join several keys (an even height for .mp4, one fov track, ...).
 from __future__ import annotations
 
 import difflib
-import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,9 @@ from engine.scene.model import (
     REPEATED,
     SECTIONS,
     TRACK_PROPERTIES,
-    Hotspot,
     KeyframeSpec,
     OutputSpec,
     Scene,
-    WebSpec,
 )
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_NESTING", "MAX_SCENE_BYTES", "SceneError",
@@ -63,16 +60,20 @@ def _unknown(ctx: _Context, where: str, what: str, key: str, valid: list[str]) -
     return ctx.fail(where, f"unknown {what}{did_you_mean}; valid {what}s: {', '.join(valid)}")
 
 
-def _read_table(ctx: _Context, name: str, table: Any, where: str) -> dict[str, Any]:
-    """Check one table against the settings of SECTIONS[name]: field name -> value."""
+def _read_table(ctx: _Context, cls: type, table: Any, where: str) -> dict[str, Any]:
+    """Check one table against the settings declared on dataclass `cls` (a section of
+    SECTIONS, or the rows of a "tables" setting): field name -> value."""
     if not isinstance(table, dict):
         raise ctx.fail(where, f"expected a table, got {table!r}")
-    schema = settings_of(SECTIONS[name])
+    schema = settings_of(cls)
     values: dict[str, Any] = {}
     for key, raw in table.items():
         if key not in schema:
             raise _unknown(ctx, f"{where} {key}", "key", key, list(schema))
         f, spec = schema[key]
+        if spec.kind == "tables":
+            values[f.name] = _read_rows(ctx, spec.table, raw, f"[[{where.strip('[]')}.{key}]]")
+            continue
         try:
             values[f.name] = spec.check(raw, f"{where} {key}")
         except SettingError as exc:
@@ -81,6 +82,14 @@ def _read_table(ctx: _Context, name: str, table: Any, where: str) -> dict[str, A
         if spec.required and f.name not in values:
             raise ctx.fail(f"{where} {key}", "missing required key")
     return values
+
+
+def _read_rows(ctx: _Context, cls: type, rows: Any, where: str) -> list:
+    """An array of tables (`[[web.hotspot]]`), each row built as `cls`."""
+    if not isinstance(rows, list):
+        raise ctx.fail(where, "expected an array of tables")
+    return [_build(ctx, cls, _read_table(ctx, cls, row, f"{where} #{i + 1}"),
+                   f"{where} #{i + 1}") for i, row in enumerate(rows)]
 
 
 def _build(ctx: _Context, cls: type, values: dict[str, Any], where: str):
@@ -164,7 +173,7 @@ def _array_of_tables(ctx: _Context, doc: dict, name: str) -> list[tuple[str, dic
         items = [items]
     if not isinstance(items, list):
         raise ctx.fail(f"[[{name}]]", "expected an array of tables")
-    return [(f"[[{name}]] #{i + 1}", _read_table(ctx, name, t, f"[[{name}]] #{i + 1}"))
+    return [(f"[[{name}]] #{i + 1}", _read_table(ctx, SECTIONS[name], t, f"[[{name}]] #{i + 1}"))
             for i, t in enumerate(items)]
 
 
@@ -213,63 +222,13 @@ def check_output_file(scene: Scene, file: str | Path, given_as: str = "-o") -> N
                   scene.stage.background.transparent, f"{given_as} {file}")
 
 
-def _vec3(ctx: _Context, where: str, value: Any) -> tuple[float, float, float]:
-    ok = isinstance(value, list) and len(value) == 3 and all(
-        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-        and abs(x) <= 1e6 for x in value)
-    if not ok:
-        raise ctx.fail(where, f"expected [x, y, z] finite numbers (metres), got {value!r}")
-    return tuple(float(x) for x in value)  # type: ignore[return-value]
-
-
-def _text(ctx: _Context, where: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ctx.fail(where, f"expected a non-empty string, got {value!r}")
-    return value
-
-
-WEB_KEYS = ("title", "hotspot")
-HOTSPOT_KEYS = ("position", "normal", "label")
-
-
-def _web(ctx: _Context, table: Any) -> WebSpec:
-    """`[web]` and its `[[web.hotspot]]` entries (read by `maquette web` only)."""
-    if not isinstance(table, dict):
-        raise ctx.fail("[web]", f"expected a table, got {table!r}")
-    for key in table:
-        if key not in WEB_KEYS:
-            raise _unknown(ctx, f"[web] {key}", "key", key, list(WEB_KEYS))
-    title = _text(ctx, "[web] title", table["title"]) if "title" in table else None
-    spots = table.get("hotspot", [])
-    if not isinstance(spots, list):
-        raise ctx.fail("[[web.hotspot]]", "expected an array of tables")
-    hotspots = []
-    for i, spot in enumerate(spots):
-        where = f"[[web.hotspot]] #{i + 1}"
-        if not isinstance(spot, dict):
-            raise ctx.fail(where, f"expected a table, got {spot!r}")
-        for key in spot:
-            if key not in HOTSPOT_KEYS:
-                raise _unknown(ctx, f"{where} {key}", "key", key, list(HOTSPOT_KEYS))
-        for key in ("position", "label"):
-            if key not in spot:
-                raise ctx.fail(f"{where} {key}", "missing required key")
-        normal = _vec3(ctx, f"{where} normal", spot.get("normal", [0.0, 0.0, 1.0]))
-        if math.hypot(*normal) < 1e-9:
-            raise ctx.fail(f"{where} normal", "expected a non-zero direction")
-        hotspots.append(Hotspot(position=_vec3(ctx, f"{where} position", spot["position"]),
-                                label=_text(ctx, f"{where} label", spot["label"]),
-                                normal=normal))
-    return WebSpec(title=title, hotspots=hotspots)
-
-
 def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     """Build a validated Scene from parsed TOML. Relative paths resolve against `path`."""
     ctx = _Context(path)
     for key in doc:
-        if key not in SECTIONS and key != "web":
-            shown = [f"[[{n}]]" if n in REPEATED else f"[{n}]" for n in SECTIONS] + ["[web]"]
-            hint = difflib.get_close_matches(key, [*SECTIONS, "web"], n=1)
+        if key not in SECTIONS:
+            shown = [f"[[{n}]]" if n in REPEATED else f"[{n}]" for n in SECTIONS]
+            hint = difflib.get_close_matches(key, list(SECTIONS), n=1)
             did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
             raise ctx.fail(f"[{key}]", f"unknown section{did_you_mean}; valid sections: "
                                        f"{', '.join(shown)}")
@@ -281,7 +240,7 @@ def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
         if name in REPEATED:
             continue
         where = f"[{name}]"
-        values = _read_table(ctx, name, doc.get(name, {}), where)
+        values = _read_table(ctx, cls, doc.get(name, {}), where)
         for key, (f, spec) in settings_of(cls).items():
             if spec.kind == "file" and f.name in values and name != "output":
                 values[f.name] = _resolve_file(ctx, f"{where} {key}", values[f.name],
@@ -299,7 +258,7 @@ def scene_from_dict(doc: dict[str, Any], path: Path | None = None) -> Scene:
     _check_tracks_combine(ctx, keyframes)
     return Scene(path=path, asset=sections["asset"], stage=sections["stage"],
                  camera=sections["camera"], motions=motions, keyframes=keyframes,
-                 output=output, web=_web(ctx, doc.get("web", {})))
+                 output=output, web=sections["web"])
 
 
 def _check_tracks_combine(ctx: _Context, keyframes: list[KeyframeSpec]) -> None:

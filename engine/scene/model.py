@@ -20,6 +20,7 @@ last three imported only when a scene is checked: they are leaf modules).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,6 +223,47 @@ class OutputSpec:
         return max(1, int(round(self.duration * self.fps)))
 
 
+def parse_vec3(value) -> tuple[float, float, float]:
+    """[x, y, z] of three finite numbers (a custom setting's parse)."""
+    if not (isinstance(value, list | tuple) and len(value) == 3 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+            for x in value)):
+        raise ValueError(f"expected [x, y, z] (three finite numbers), got {value!r}")
+    return tuple(float(x) for x in value)
+
+
+def parse_direction(value) -> tuple[float, float, float]:
+    """A non-zero [x, y, z] (its length does not matter)."""
+    vec = parse_vec3(value)
+    if math.hypot(*vec) < 1e-9:
+        raise ValueError("expected a non-zero direction")
+    return vec
+
+
+@dataclass
+class Hotspot:
+    """A labelled point on the asset for the web page (`[[web.hotspot]]`)."""
+
+    position: tuple[float, float, float] = setting(
+        kind="custom", parse=parse_vec3, required=True, example=[0.0, 0.12, 0.07],
+        doc="metres, the stage's frame at rest (origin at the pivot, Y-up)")
+    label: str = setting(kind="text", required=True, example="Control panel",
+                         doc="the text shown")
+    normal: tuple[float, float, float] = setting(
+        (0.0, 0.0, 1.0), kind="custom", parse=parse_direction, example=[0, 0, 1],
+        doc="the way it faces (hidden when turned away)")
+
+
+@dataclass
+class WebSpec:
+    """`[web]`: settings only `maquette web` reads."""
+
+    title: str | None = setting(None, kind="text", example="Robot toy",
+                                doc="the page's title (default: the asset's name)")
+    hotspots: list[Hotspot] = setting(factory=list, kind="tables", table=Hotspot,
+                                      key="hotspot", doc="annotations, any number")
+
+
 # TOML table -> the dataclass that declares its keys; `[[name]]` tables repeat.
 SECTIONS: dict[str, type] = {
     "asset": AssetSpec,
@@ -230,32 +272,15 @@ SECTIONS: dict[str, type] = {
     "motion": Motion,
     "keyframes": KeyframeSpec,
     "output": OutputSpec,
+    "web": WebSpec,
 }
 REPEATED = ("motion", "keyframes")
 SECTION_NOTES = {
     "asset": "the only required table",
     "motion": "object animation presets, any number, combined",
     "keyframes": "explicit tracks on the asset or the camera, any number",
+    "web": "read by `maquette web` only",
 }
-
-
-@dataclass
-class Hotspot:
-    """A labelled point on the asset for the web page (`[[web.hotspot]]`): `position`
-    in metres in the stage's frame at rest (origin at the asset's pivot, Y-up), `normal`
-    the surface direction it faces (hidden when it faces away)."""
-
-    position: tuple[float, float, float]
-    label: str
-    normal: tuple[float, float, float] = (0.0, 0.0, 1.0)
-
-
-@dataclass
-class WebSpec:
-    """`[web]`: settings only `maquette web` reads."""
-
-    title: str | None = None
-    hotspots: list[Hotspot] = field(default_factory=list)
 
 
 @dataclass

@@ -22,16 +22,11 @@ import math
 
 import numpy as np
 
+from engine.animation.transform import axis_angle_matrix
 from engine.scene.lighting import LightPreset, hex_to_linear, normalized
 
 ENV_WIDTH = 512  # 0.7 degrees per pixel: the light discs below span ~16 pixels
 LIGHT_RADIUS_DEG = 6.0  # angular radius of the discs that stand in for directional lights
-
-
-def _rotation_y(degrees: float) -> np.ndarray:
-    a = math.radians(degrees)
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
 def page_directions(width: int = ENV_WIDTH) -> np.ndarray:
@@ -112,7 +107,7 @@ def stage_environment(stage, preset: LightPreset, rig_azimuth: float,
     `stage`: the scene's StageSpec (its environment image, intensity and rotation);
     `rig_azimuth`: the camera's azimuth (degrees) at t = 0, which turns the rig."""
     directions = page_directions(width)
-    rig = _rotation_y(rig_azimuth)
+    rig = axis_angle_matrix((0.0, 1.0, 0.0), rig_azimuth)
     if stage.environment is not None:
         from engine.render.environment import read_equirect
 

@@ -50,6 +50,15 @@ class WebOptions:
     poster_long_side: int = POSTER_LONG_SIDE  # pixels
     warn_bytes: int = WARN_BYTES
     refuse_bytes: int = REFUSE_BYTES
+    compress: str = "none"  # geometry: "none" or "draco" (engine/web/compress.py)
+
+
+#: `--compress` choices: geometry compression of the page's GLB.
+COMPRESS = ("none", "draco")
+#: Set before model-viewer loads: its Draco decoder comes from the page's vendor/ folder,
+#: not from Google's CDN.
+DRACO_CONFIG = ("<script>self.ModelViewerElement = Object.assign("
+                "self.ModelViewerElement || {}, {dracoDecoderLocation: 'vendor/'});</script>\n")
 
 
 @dataclass
@@ -135,7 +144,7 @@ PAGE = """<!doctype html>
 <meta name="generator" content="Maquette {version}">
 <title>{title}</title>
 <link rel="icon" href="data:,">
-<script type="module" src="vendor/model-viewer.min.js"></script>
+{decoder_config}<script type="module" src="vendor/model-viewer.min.js"></script>
 <style>
   html, body {{ margin: 0; height: 100%; background: {page_background}; color: #d8d9de;
                font: 15px/1.4 system-ui, sans-serif; }}
@@ -174,7 +183,7 @@ PAGE = """<!doctype html>
 
 EMBED = """<!-- Maquette {version}: paste into your page. Copy this folder's {glb}, {usdz},
      {poster}, {environment} and vendor/ next to it (or change the paths below). -->
-<script type="module" src="vendor/model-viewer.min.js"></script>
+{decoder_config}<script type="module" src="vendor/model-viewer.min.js"></script>
 <model-viewer style="width: 100%; height: auto; aspect-ratio: {aspect_css}; {background}"
     {attributes}>
 {hotspots}</model-viewer>
@@ -254,6 +263,21 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
         else "web: the GLB")
     glb, baked = page_glb(scene.asset.source, timeline, scene.output.fps)
     figures = glb_figures(glb)
+    compression = None
+    if options.compress == "draco":
+        from engine.web.compress import draco_glb
+
+        log("web: Draco geometry compression")
+        done = draco_glb(glb)
+        glb = done.glb
+        compression = {"geometry": "draco" if done.compressed else "none",
+                       "primitives_compressed": done.compressed, "skipped": done.skipped,
+                       "glb_bytes_before": done.bytes_before, "glb_bytes_after": done.bytes_after}
+        if done.skipped:
+            warnings.append("Draco left some geometry uncompressed: " + "; ".join(done.skipped))
+    elif options.compress != "none":
+        raise ValueError(f"compress: {options.compress!r}; expected one of {', '.join(COMPRESS)}")
+    draco = bool(compression and compression["primitives_compressed"])
     log("web: the USDZ for iOS Quick Look")
     usdz = _usdz(asset.mesh, timeline.rest)
 
@@ -299,7 +323,8 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
     fields = dict(version=version(), title=html.escape(title), title_html=html.escape(title),
                   aspect_css=aspect_css, background=background_css(scene.stage.background),
                   page_background="#111214", attributes=_attributes(attrs),
-                  hotspots=_hotspots_html(hotspots), dimensions=dims, **names)
+                  hotspots=_hotspots_html(hotspots), dimensions=dims,
+                  decoder_config=DRACO_CONFIG if draco else "", **names)
     files: dict[str, bytes] = {
         names["glb"]: glb, names["usdz"]: usdz, names["poster"]: poster,
         names["environment"]: environment,
@@ -308,6 +333,11 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
     }
     for vendor in VENDOR_FILES:
         files[f"vendor/{vendor}"] = (VENDOR_DIR / vendor).read_bytes()
+    if draco:
+        from engine.web.compress import DECODER_FILES
+
+        for vendor in DECODER_FILES:
+            files[f"vendor/{vendor}"] = (VENDOR_DIR / vendor).read_bytes()
 
     report = {
         "maquette": version(), "model_viewer": MODEL_VIEWER_VERSION,
@@ -318,7 +348,7 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
         "camera": {"theta_deg": camera.theta, "phi_deg": camera.phi,
                    "radius_m": camera.radius, "target_m": list(camera.target),
                    "fov_deg": camera.fov, "field_of_view_attribute_deg": camera.framed_fov},
-        "look": look, "poster_px": [pw, ph],
+        "look": look, "poster_px": [pw, ph], "compression": compression,
         "budget": {"warn_bytes": options.warn_bytes, "refuse_bytes": options.refuse_bytes},
     }
     report_name = "report.json"
