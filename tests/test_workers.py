@@ -110,11 +110,29 @@ def test_several_jobs_and_frame_ranges_in_one_call(reference, tmp_path):
                                                                 name="tail")],
                       workers=2, chunk_frames=CHUNK)
     assert [r.job.name for r in report.results] == ["head", "tail"]
-    assert [r.chunks for r in report.results] == [2, 2]  # 0-3 4 | 5-8 9-11
+    assert [r.chunks for r in report.results] == [1, 2]  # 0-4 (a 1-frame tail joins) | 5-8 9-11
     joined = np.concatenate([read_frames(tmp_path / "head"), read_frames(tmp_path / "tail")])
     assert np.array_equal(joined, read_frames(full))
     with pytest.raises(InputError, match="frames 5..20 are not within the shot's 0..12"):
         run_jobs([Job(scene, str(tmp_path / "x") + "/", 5, 20, name="late")])
+
+
+def test_a_short_last_chunk_keeps_the_timestamps_right(reference, tmp_path):
+    """Regression: 12 frames in chunks of 5 left a 2-frame chunk whose x264 decode delay
+    differs; the joined MP4 then lasted 14 frames and decoded at its rate as 14 (2 repeated).
+    Now the short remainder joins the chunk before it (5 + 7)."""
+    from engine.render.chunks import plan_chunks
+    from engine.render.writers import probe_video
+
+    assert plan_chunks(0, 12, 5) == [(0, 5), (5, 12)]
+    assert plan_chunks(0, 12, 11) == [(0, 12)]
+    assert plan_chunks(0, 13, 5) == [(0, 5), (5, 10), (10, 13)]
+    scene, _ = reference
+    out = tmp_path / "five.mp4"
+    run_jobs([Job(scene, str(out))], workers=1, chunk_frames=5)
+    assert read_frames(out).shape[0] == 12
+    assert probe_video(out)["fps"] == pytest.approx(12.0)
+    assert keyframes(out) == [0, 5, 10]  # the 7-frame chunk keeps the GOP of 5
 
 
 @pytest.mark.parametrize("suffix,background", [(".webm", "transparent"), (".mov", "#202020")])
@@ -319,6 +337,19 @@ def test_a_chunk_pinned_to_an_egl_device_renders_there(reference, tmp_path):
     missing = subprocess.run([*run, "99"], cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode != 0
     assert "cannot render on EGL device 99 (Panda3D egl-device-index)" in missing.stderr
+
+
+def test_draft_flags_apply_to_chunked_renders(tmp_path):
+    """--frames N (and the other run overrides) reach the chunked path: the first N frames,
+    at the overridden size, written beside the scene's own output as a draft."""
+    proc = _cli(str(tiny_scene_file(tmp_path, 1.0)), "--workers", "1", "--chunk-frames",
+                "2", "--frames", "5", "--height", "18", "-q")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    draft = tmp_path / "clip.draft.mp4"
+    frames = read_frames(draft)
+    assert frames.shape == (5, 18, 32, 3) and "5 frames in 2 chunks" in out  # 0-1, 2-4
+    assert not (tmp_path / "clip.mp4").exists()
 
 
 def test_local_workers_never_import_ray():

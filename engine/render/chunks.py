@@ -57,6 +57,7 @@ __all__ = ["CHUNK_FORMATS", "ENCODER_THREADS", "Chunk", "ChunkDone", "ChunkWrite
 CHUNK_FORMATS = ("mp4", "webm", "mov", "png")  # GIF: one palette for the whole clip
 ENCODER_THREADS = 2  # pinned: x264's bitstream depends on its thread count
 MANIFEST_FORMAT = 1
+MIN_TAIL = 3  # x264's B-frame decode delay (at most 2 frames) + 1: see plan_chunks
 MAX_GOP = 250  # x264's own default keyint: long chunks still get a keyframe every 250 frames
 OVERHEAD_LIMIT = 0.05  # per-chunk overhead as a share of the chunk's time
 
@@ -88,10 +89,18 @@ def chunk_frames_for(scene: Scene) -> int:
 
 
 def plan_chunks(start: int, stop: int, chunk_frames: int) -> list[tuple[int, int]]:
-    """[start, stop) cut into runs of `chunk_frames` consecutive frames (the last shorter)."""
+    """[start, stop) cut into runs of `chunk_frames` consecutive frames. A remainder shorter
+    than MIN_TAIL frames joins the chunk before it: x264 sets its stream's decode delay
+    (B-frame reordering: 2 frames for every preset with B-frames) only once it has seen
+    delay + 1 frames, so a 1- or 2-frame chunk's timestamps would not line up with the
+    others' and the joined MP4 would claim 2 frames too many (a player or decoder at a
+    constant rate then repeats frames)."""
     if chunk_frames < 1:
         raise InputError(f"--chunk-frames: expected 1 or more frames, got {chunk_frames}")
-    return [(a, min(a + chunk_frames, stop)) for a in range(start, stop, chunk_frames)]
+    plan = [(a, min(a + chunk_frames, stop)) for a in range(start, stop, chunk_frames)]
+    if len(plan) > 1 and plan[-1][1] - plan[-1][0] < MIN_TAIL:
+        plan[-2:] = [(plan[-2][0], stop)]
+    return plan
 
 
 @dataclass(frozen=True)
@@ -430,6 +439,22 @@ def video_packets(path: Path) -> int:
     return int(found[-1])
 
 
+def concat_listing(chunks: list[Chunk], fps: float) -> str:
+    """The concat demuxer's list: each chunk with its exact duration (frames / fps, s).
+    Without it the demuxer takes each file's own duration, which an MP4 with B-frames (its
+    edit list) gives a few ticks short: the next chunk's timestamps then start early and a
+    decoder at a constant rate duplicates frames (a 4 + 1 frame join decoded as 7)."""
+    from fractions import Fraction
+
+    rate = Fraction(fps).limit_denominator(1001)
+    lines = []
+    for chunk in chunks:
+        seconds = Fraction(chunk.stop - chunk.start) / rate
+        lines.append(f"file '{os.fspath(chunk.target.resolve())}'\n"
+                     f"duration {float(seconds):.12f}\n")
+    return "".join(lines)
+
+
 def join_chunks(work: WorkFolder) -> Path:
     """Join a job's finished chunks into its output, atomically (hidden partial, renamed
     into place when complete and its frame count checked); returns the output's path."""
@@ -469,7 +494,7 @@ def join_chunks(work: WorkFolder) -> Path:
     register_partial(tmp)
     register_partial(listing)
     try:
-        listing.write_text("".join(f"file '{os.fspath(c.target.resolve())}'\n" for c in chunks))
+        listing.write_text(concat_listing(chunks, work.job.scene.output.fps))
         flags = ["-movflags", "+faststart"] if work.fmt in ("mp4", "mov") else []
         cmd = [_ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
                "-f", "concat", "-safe", "0", "-i", os.fspath(listing), "-map", "0:v",
