@@ -105,7 +105,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 def _render_chunked(args: argparse.Namespace, scene, inputs, output, frames: int | None
                     ) -> int:
     """render --workers N / --ray ADDRESS: in chunks (engine.render.workers.run_jobs), the
-    first `frames` only when given (--frames). No framing-guard warning on this path yet."""
+    first `frames` only when given (--frames); the framing guard's warning comes from the
+    worker of the first chunk (after it, not before the first frame)."""
     from engine.render.chunks import Job
     from engine.render.offline import output_target
     from engine.render.workers import parse_workers, run_jobs
@@ -114,7 +115,7 @@ def _render_chunked(args: argparse.Namespace, scene, inputs, output, frames: int
     stop = None if frames is None else max(1, min(int(frames), scene.output.frame_count))
     job = Job(scene, output_target(scene, output), 0, stop, inputs=tuple(inputs))
     report = run_jobs([job], workers=workers, ray=args.ray, chunk_frames=args.chunk_frames,
-                      progress=not args.quiet, log=_log)
+                      progress=not args.quiet, log=_log, warn=_warning)
     result = report.results[0]
     extra = {"frames_rendered": result.frames} if frames else None
     sidecar = _provenance("render", result.path, scene.asset.source, scene=scene,

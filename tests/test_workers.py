@@ -352,6 +352,32 @@ def test_draft_flags_apply_to_chunked_renders(tmp_path):
     assert not (tmp_path / "clip.mp4").exists()
 
 
+def test_the_framing_guard_warns_on_the_chunked_path(tmp_path):
+    """Same warning as the one-pass render (tests/test_framing.py's sliding asset), once."""
+    scene = tmp_path / "slide.toml"
+    scene.write_text(f"""
+[asset]
+source = "{SAMPLE_ASSETS / 'robot.glb'}"
+[camera]
+move = "static"
+[[keyframes]]
+target = "asset"
+property = "position.x"
+keys = [[0, 0], [1, 0], [2, 0.6]]
+[output]
+file = "slide.mp4"
+height = 32
+fps = 4
+duration = 2.0
+msaa = 0
+""")
+    proc = _cli(str(scene), "--workers", "2", "--chunk-frames", "4", "-q")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    warning = f"warning: {scene}: the asset's bounds leave the frame at 1.50-1.75 s (right"
+    assert err.count(warning) == 1, err
+
+
 def test_local_workers_never_import_ray():
     code = ("import sys, engine.cli, engine.render.workers, engine.render.chunks; "
             "sys.exit('ray' in sys.modules)")

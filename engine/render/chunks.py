@@ -144,6 +144,7 @@ class Chunk:
     folder: Path
     claims: Path | None = None  # where a worker notes "pid is rendering me" (local runs)
     egl_device: int | None = None  # GPU to render on (Panda3D egl-device-index)
+    framing: tuple[int, int] | None = None  # the job's frames, for the framing guard
 
     @property
     def name(self) -> str:
@@ -171,6 +172,7 @@ class ChunkDone:
     pid: int
     host: str
     files: dict[str, bytes] = field(default_factory=dict)  # when shipped back (Ray)
+    warning: str | None = None  # the framing guard's, for the job's frames (first chunk)
 
 
 class ChunkWriter(FrameWriter):
@@ -236,6 +238,12 @@ def render_chunk(chunk: Chunk) -> ChunkDone:
             raise
         raise RenderUnavailable(f"chunk {chunk.label}: cannot render on EGL device "
                                 f"{chunk.egl_device} (Panda3D egl-device-index): {exc}") from exc
+    warning = None
+    if chunk.framing is not None:  # engine.scene.framing, as render_clip's warn= does
+        from engine.scene.framing import framing_report, framing_warning
+
+        times = [stage.timeline.frame_time(i) for i in range(*chunk.framing)]
+        warning = framing_warning(chunk.scene, framing_report(stage.timeline, times))
     with stage:
         with ChunkWriter(os.fspath(target) + ("/" if chunk.fmt == "png" else ""), out.width,
                          out.height, out.fps, alpha=chunk.alpha, preset=chunk.quality,
@@ -249,7 +257,8 @@ def render_chunk(chunk: Chunk) -> ChunkDone:
     if claim is not None:
         claim.unlink(missing_ok=True)
     return ChunkDone(chunk.name, chunk_hash(target), chunk.stop - chunk.start, setup,
-                     time.perf_counter() - begin, os.getpid(), platform.node())
+                     time.perf_counter() - begin, os.getpid(), platform.node(),
+                     warning=warning)
 
 
 def pin_egl_device(index: int) -> None:
@@ -325,9 +334,11 @@ class WorkFolder:
 
     def chunks(self, *, claims: bool = False, egl_device: int | None = None) -> list[Chunk]:
         scene = self.job.scene
+        frames = self.job.frames
         return [Chunk(self.job.label, scene, a, b, self.fmt, self.alpha, scene.output.quality,
                       self.gop, self.folder, self.folder / ".claims" if claims else None,
-                      egl_device) for a, b in self.plan]
+                      egl_device, (frames.start, frames.stop) if i == 0 else None)
+                for i, (a, b) in enumerate(self.plan)]
 
     def open(self) -> dict[str, dict]:
         """Create or reopen the folder; returns the finished chunks whose bytes still match

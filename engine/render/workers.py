@@ -378,24 +378,28 @@ def _run_ray(chunks: list[Chunk], address: str, retries: int,
 def run_jobs(jobs: list[Job], *, workers: int = 1, ray: str | None = None,
              chunk_frames: int | None = None, work: Path | None = None,
              retries: int = RETRIES, progress: bool = False,
-             log: Callable[[str], None] = lambda message: None) -> RunReport:
+             log: Callable[[str], None] = lambda message: None,
+             warn: Callable[[str], None] | None = None) -> RunReport:
     """Render `jobs` in chunks and write each job's output (atomically; its work folder is
     removed once the output is in place). `chunk_frames` None: each job's scene picks
     (chunk_frames_for). `work`: the work folder of a single job (default beside its output).
-    A re-run reuses the finished chunks a stopped or failed run left in the work folders."""
+    A re-run reuses the finished chunks a stopped or failed run left in the work folders.
+    `warn` gets the framing guard's warning of each job (from its first chunk's worker)."""
     if work is not None and len(jobs) != 1:
         raise InputError("a work folder can be given for one job only")
     if len({job.label for job in jobs}) != len(jobs):
         raise InputError("two jobs have the same name; name each job")
     folders: list[WorkFolder] = []
     try:
-        return _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log)
+        return _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log,
+                    warn)
     finally:
         for folder in folders:
             folder.close()
 
 
-def _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log) -> RunReport:
+def _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log,
+         warn) -> RunReport:
     from tqdm import tqdm
 
     begin = time.perf_counter()
@@ -419,6 +423,8 @@ def _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log
         def on_done(chunk: Chunk, done: ChunkDone) -> None:
             by_job[chunk.job].store(chunk, done)
             done.files = {}
+            if done.warning and warn is not None:
+                warn(done.warning)
             report.done.append(done)
             rendered[chunk.job].append(chunk.name)
             bar.update(done.frames)
