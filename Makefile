@@ -34,7 +34,7 @@ $(NODE_STAMP):
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'  # ray: tests/test_workers.py runs a real local cluster
 	@touch $(STAMP)
 
 clean:
