@@ -114,6 +114,7 @@ class Stage:
         pass draws into instead of a new offscreen buffer; the Stage then never
         closes it and `read_frame` is unavailable (no copy to RAM per frame)."""
         from panda3d.core import (
+            AntialiasAttrib,
             BitMask32,
             Camera,
             CardMaker,
@@ -176,6 +177,11 @@ class Stage:
                 break
         if self.hdr is None:
             raise RuntimeError("could not create the HDR render buffer")
+        if self.msaa:
+            # A multisampled buffer alone does nothing: Panda3D rasterises with
+            # multisampling only under this attribute (without it msaa 4 drew exactly the
+            # pixels of msaa 0 while paying for the samples).
+            self.root.set_antialias(AntialiasAttrib.M_multisample)
         self.hdr_texture = Texture("hdr")
         self.hdr_texture.set_format(Texture.F_rgba16)
         self.hdr_texture.set_component_type(Texture.T_float)
