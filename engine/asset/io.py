@@ -4,9 +4,10 @@ Every check runs on the file's headers and JSON *before* any mesh data is alloca
 (:func:`check_file`, the one asset check: see :mod:`engine.asset.check`):
 
 * the format comes from the content (magic bytes), not the extension;
-* glTF/GLB: URIs must stay inside the asset's folder (``../``, absolute paths and
-  remote URLs are refused), every accessor must fit in its buffer view, every view in
-  its buffer, every buffer in the bytes that really exist, the nodes must form trees;
+* glTF/GLB: Draco, meshopt and quantized geometry is first decoded into a plain GLB
+  (:mod:`engine.asset.formats.gltf_decode`), and the checks run on that; URIs must
+  stay inside the asset's folder (``../``, absolute paths and remote URLs are
+  refused), every accessor must fit in its buffer view, every view in its buffer, every buffer in the bytes that really exist, the nodes must form trees;
   positions (placed by their nodes) must be finite, in range and have an area;
 * PLY/STL/OBJ: declared element counts must fit in the file's size;
 * every texture's width × height, from its header, is within
@@ -20,16 +21,19 @@ Errors are :class:`AssetError` whose message names the file and the field
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from engine.asset.check import check_geometry
 from engine.asset.formats import FORMATS, READ_FORMATS
+from engine.asset.formats.gltf_decode import decoded_glb
 from engine.asset.formats.stl import binary_count
 from engine.asset.model import Asset, AssetError, Limits
 
@@ -116,6 +120,15 @@ def check_file(path: Path, fmt: str | None = None, limit: int | None = None) -> 
     entry = FORMATS.get(fmt)
     if entry is None or entry.check is None:
         raise AssetError(f"{path}: unsupported format {fmt!r}")
+    decoded = decoded_glb(path) if fmt in ("glb", "gltf") else None
+    if decoded is not None:  # the checks run on the decoded copy, errors name the file
+        with tempfile.TemporaryDirectory(prefix="maquette-decoded-") as folder:
+            copy = Path(folder) / "decoded.glb"
+            copy.write_bytes(decoded)
+            try:
+                return FORMATS["glb"].check(copy, len(decoded), Limits.from_env(limit))
+            except AssetError as exc:
+                raise AssetError(str(exc).replace(str(copy), f"{path} (decoded)")) from None
     return entry.check(path, path.stat().st_size, Limits.from_env(limit))
 
 
@@ -177,10 +190,11 @@ def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
     fmt = fmt or sniff_format(path)
     if not checked:
         check_file(path, fmt, limit)
+    decoded = decoded_glb(path) if fmt in ("glb", "gltf") else None
     try:
-        with open(path, "rb") as handle:
+        with (io.BytesIO(decoded) if decoded is not None else open(path, "rb")) as handle:
             loaded = trimesh.load(
-                handle, file_type=fmt, force="scene",
+                handle, file_type="glb" if decoded is not None else fmt, force="scene",
                 resolver=trimesh.resolvers.FilePathResolver(str(path.resolve())),
                 process=process,
             )
