@@ -7,7 +7,8 @@ Every check runs on the file's headers and JSON *before* any mesh data is alloca
 * glTF/GLB: Draco, meshopt and quantized geometry is first decoded into a plain GLB
   (:mod:`engine.asset.formats.gltf_decode`), and the checks run on that; URIs must
   stay inside the asset's folder (``../``, absolute paths and remote URLs are
-  refused), every accessor must fit in its buffer view, every view in its buffer, every buffer in the bytes that really exist, the nodes must form trees;
+  refused), every accessor must fit in its buffer view, every view in its buffer,
+  every buffer in the bytes that really exist, the nodes must form trees;
   positions (placed by their nodes) must be finite, in range and have an area;
 * PLY/STL/OBJ: declared element counts must fit in the file's size;
 * every texture's width × height, from its header, is within
