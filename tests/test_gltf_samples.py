@@ -96,3 +96,50 @@ def test_corrupt_draco_stream_names_the_primitive(tmp_path):
         check_file(path)
     assert str(path) in str(caught.value)
     assert "meshes[0].primitives[0].extensions.KHR_draco_mesh_compression" in str(caught.value)
+
+
+PRIMITIVE_MODES = SAMPLES / "MeshPrimitiveModes" / "glTF-Embedded" / "MeshPrimitiveModes.gltf"
+SPARSE = SAMPLES / "SimpleSparseAccessor" / "glTF-Embedded" / "SimpleSparseAccessor.gltf"
+
+
+def test_strips_and_fans_are_kept_points_and_lines_named():
+    """Was: the fan silently dropped (10 of 16 triangles); points/lines: Panda3D assert."""
+    asset = load_asset(PRIMITIVE_MODES)
+    # strip (4 tris), fan (4 tris) and the triangle list (6 tris... as the sample holds)
+    assert asset.triangles == 16
+    skipped = [w for w in asset.warnings if "skipped" in w]
+    assert len(skipped) == 4 and any("POINTS" in w for w in skipped)
+    assert any("LINE_LOOP" in w for w in skipped) and any("LINE_STRIP" in w for w in skipped)
+
+
+def test_sparse_accessor_is_applied():
+    """Was: the sparse substitution ignored (a flat strip)."""
+    asset = load_asset(SPARSE)
+    z_or_y = asset.bounds[1] - asset.bounds[0]
+    assert z_or_y[1] > 3.5  # the substituted vertices rise to y = 4; without them y is 0..1
+
+
+def test_default_morph_weights_are_applied_for_static_use(tmp_path):
+    doc, binary = split_glb(MORPH_CUBE.read_bytes())
+    plain = load_asset(MORPH_CUBE)
+    doc["meshes"][0]["weights"] = [1.0, 0.0]
+    path = tmp_path / "weighted.glb"
+    from engine.asset.formats.gltf import join_glb
+
+    path.write_bytes(join_glb(doc, binary))
+    moved = load_asset(path)
+    assert any("default morph weights" in w for w in moved.warnings)
+    assert not np.allclose(moved.bounds, plain.bounds, atol=1e-3)
+
+
+def test_primitive_modes_render_without_assertion(tmp_path):
+    """Was: `still` failed with an internal Panda3D assertion."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "modes.png"
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "still", str(PRIMITIVE_MODES),
+                          "-o", str(out)], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "MAQUETTE_CACHE": str(tmp_path)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert out.is_file()

@@ -4,8 +4,9 @@ Every check runs on the file's headers and JSON *before* any mesh data is alloca
 (:func:`check_file`, the one asset check: see :mod:`engine.asset.check`):
 
 * the format comes from the content (magic bytes), not the extension;
-* glTF/GLB: Draco, meshopt and quantized geometry is first decoded into a plain GLB
-  (:mod:`engine.asset.formats.gltf_decode`), and the checks run on that; URIs must
+* glTF/GLB: Draco, meshopt, quantized and sparse data, strips and fans are first
+  rewritten as a plain GLB (:mod:`engine.asset.formats.gltf_decode`), and the checks
+  run on that; URIs must
   stay inside the asset's folder (``../``, absolute paths and remote URLs are
   refused), every accessor must fit in its buffer view, every view in its buffer,
   every buffer in the bytes that really exist, the nodes must form trees;
@@ -34,7 +35,7 @@ import numpy as np
 
 from engine.asset.check import check_geometry
 from engine.asset.formats import FORMATS, READ_FORMATS
-from engine.asset.formats.gltf_decode import decoded_glb
+from engine.asset.formats.gltf_decode import decoded_glb, plain_glb
 from engine.asset.formats.stl import binary_count
 from engine.asset.model import Asset, AssetError, Limits
 
@@ -191,7 +192,7 @@ def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
     fmt = fmt or sniff_format(path)
     if not checked:
         check_file(path, fmt, limit)
-    decoded = decoded_glb(path) if fmt in ("glb", "gltf") else None
+    decoded = decoded_glb(path, static=True) if fmt in ("glb", "gltf") else None
     try:
         with (io.BytesIO(decoded) if decoded is not None else open(path, "rb")) as handle:
             loaded = trimesh.load(
@@ -226,6 +227,8 @@ def load_asset(path: str | os.PathLike, *, limit: int | None = None) -> Asset:
     path = Path(path)
     fmt = sniff_format(path)
     warnings = _extension_warnings(path, fmt)
+    if fmt in ("glb", "gltf"):
+        warnings += list(plain_glb(path, static=True)[1])
     loaded, fmt = load_scene(path, fmt, limit=limit)
     mesh, parts = check_scene(path, loaded)
     limit = Limits.from_env(limit).triangles

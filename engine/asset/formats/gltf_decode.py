@@ -1,11 +1,16 @@
-"""Decode compressed glTF into a plain, self-contained GLB.
+"""Rewrite real-world glTF as a plain, self-contained GLB that every reader here reads.
 
 ``KHR_draco_mesh_compression`` (DracoPy) and ``EXT_meshopt_compression`` (meshoptimizer)
-store geometry where neither trimesh nor panda3d-gltf looks. :func:`decoded_glb` rewrites
-such a file as a GLB with one BIN chunk holding every buffer view decoded (and every
-external buffer and image embedded, so the copy can live anywhere), the compression
-extensions removed from the document. Files that use neither come back as None: they are
-read as they are.
+store geometry where neither trimesh nor panda3d-gltf looks; ``KHR_mesh_quantization``
+attributes (integers, normalised or not) were read raw (a black garbled Duck); sparse
+accessors were ignored; triangle fans were dropped by trimesh and points/lines made
+Panda3D assert. :func:`plain_glb` rewrites such a file as a GLB with one BIN chunk holding
+every buffer view decoded (every external buffer and image embedded, so the copy can live
+anywhere): compression extensions removed, quantized attributes as float32, sparse
+accessors dense, strips and fans as triangle lists, points and lines skipped (each named
+in the notes it returns), and for static use (``static=True``: inspect, prep, export) the
+mesh's default morph weights applied. Files that need none of it come back as None: they
+are read as they are, byte for byte.
 
 Units and frames are untouched (glTF's: metres, +Y up); only the storage changes.
 Errors are :class:`AssetError` naming the file and the field.
@@ -24,7 +29,7 @@ import numpy as np
 from engine.asset.check import safe_local
 from engine.asset.model import AssetError
 
-__all__ = ["DECODED_EXTENSIONS", "decoded_glb", "needs_decoding"]
+__all__ = ["DECODED_EXTENSIONS", "decoded_glb", "needs_decoding", "plain_glb"]
 
 DRACO = "KHR_draco_mesh_compression"
 MESHOPT = "EXT_meshopt_compression"
@@ -110,9 +115,9 @@ def _meshopt_view(path: Path, i: int, ext: dict, buffers: list[bytes], length: i
         raise AssetError(f"{where}: cannot decode: {exc}") from None
 
 
-def _draco_primitive(path: Path, where: str, prim: dict, doc: dict,
-                     views: list[bytes]) -> dict[int, bytes]:
-    """{accessor index: decoded bytes} for one Draco-compressed primitive."""
+def _draco_primitive(path: Path, where: str, prim: dict, doc: dict, views: list[bytes],
+                     arrays: dict[int, np.ndarray]) -> None:
+    """Decode one Draco-compressed primitive into `arrays` {accessor: (count, width)}."""
     import DracoPy
 
     ext = prim["extensions"][DRACO]
@@ -121,11 +126,10 @@ def _draco_primitive(path: Path, where: str, prim: dict, doc: dict,
     except Exception as exc:
         raise AssetError(f"{path}: {where}.extensions.{DRACO}: cannot decode: {exc}") from None
     accessors = doc["accessors"]
-    out = {}
     if "indices" in prim:
         acc = accessors[prim["indices"]]
         faces = np.asarray(getattr(mesh, "faces", np.zeros((0, 3))), dtype=np.int64)
-        out[prim["indices"]] = faces.reshape(-1).astype(_DTYPE[acc["componentType"]]).tobytes()
+        arrays[prim["indices"]] = faces.reshape(-1, 1).astype(_DTYPE[acc["componentType"]])
     for name, unique_id in (ext.get("attributes") or {}).items():
         index = prim["attributes"].get(name)
         if index is None:
@@ -136,58 +140,193 @@ def _draco_primitive(path: Path, where: str, prim: dict, doc: dict,
                              f"attribute {unique_id} in the Draco stream")
         acc = accessors[index]
         data = np.asarray(attribute["data"]).reshape(int(acc["count"]), _WIDTH[acc["type"]])
-        out[index] = data.astype(_DTYPE[acc["componentType"]]).tobytes()
-    return out
+        arrays[index] = data.astype(_DTYPE[acc["componentType"]])
+    del prim["extensions"][DRACO]
+    if not prim["extensions"]:
+        del prim["extensions"]
 
 
-def _dequantized(doc: dict, views: list[bytes], extra: dict[int, bytes]) -> dict[int, bytes]:
-    """KHR_mesh_quantization: {accessor: float32 bytes} for each integer vertex attribute
-    (positions, normals, tangents, UVs, colours, morph targets; not joints or weights'
-    integer forms used by skins), normalised ones scaled as the spec says."""
-    accessors = doc.get("accessors") or []
-    wanted: set[int] = set()
+def _strided(data: bytes, start: int, count: int, width: int, kind, stride: int | None):
+    item = np.dtype(kind).itemsize
+    raw = np.frombuffer(data, dtype=np.uint8)
+    stride = stride or item * width
+    if count and start + stride * (count - 1) + item * width > len(raw):
+        raise ValueError(f"{count} items of {item * width} bytes do not fit in the view")
+    rows = np.lib.stride_tricks.as_strided(raw[start:], shape=(count, width * item),
+                                           strides=(stride, 1))
+    return np.ascontiguousarray(rows).view(kind).reshape(count, width)
+
+
+def _read(doc: dict, views: list[bytes], arrays: dict[int, np.ndarray], index: int):
+    """Accessor `index` as a (count, width) array, sparse substitution applied."""
+    if index in arrays:
+        return arrays[index]
+    acc = doc["accessors"][index]
+    kind, width, count = _DTYPE[acc["componentType"]], _WIDTH[acc["type"]], int(acc["count"])
+    if "bufferView" in acc:
+        view = doc["bufferViews"][acc["bufferView"]]
+        data = _strided(views[acc["bufferView"]], int(acc.get("byteOffset", 0)), count, width,
+                        kind, view.get("byteStride"))
+    else:
+        data = np.zeros((count, width), dtype=kind)
+    sparse = acc.get("sparse")
+    if sparse:
+        data = data.copy()
+        n, ind, val = int(sparse["count"]), sparse["indices"], sparse["values"]
+        where = _strided(views[ind["bufferView"]], int(ind.get("byteOffset", 0)), n, 1,
+                         _DTYPE[ind["componentType"]], None).reshape(-1).astype(np.int64)
+        if n and (where.min() < 0 or where.max() >= count):
+            raise ValueError(f"accessors[{index}].sparse.indices: out of range")
+        data[where] = _strided(views[val["bufferView"]], int(val.get("byteOffset", 0)), n,
+                               width, kind, None)
+    return data
+
+
+def _float(acc: dict, data: np.ndarray) -> np.ndarray:
+    """KHR_mesh_quantization: integer values as float32, normalised ones scaled as the
+    spec says."""
+    values = data.astype(np.float32)
+    kind = acc["componentType"]
+    if acc.get("normalized") and kind in _NORMALIZE:
+        values = np.maximum(values / _NORMALIZE[kind], -1.0)
+    return values
+
+
+_MODES = {0: "POINTS", 1: "LINES", 2: "LINE_LOOP", 3: "LINE_STRIP", 4: "TRIANGLES",
+          5: "TRIANGLE_STRIP", 6: "TRIANGLE_FAN"}
+
+
+def _triangle_list(mode: int, order: np.ndarray) -> np.ndarray:
+    """Strip or fan vertex order -> (n, 3) triangle list, winding kept (glTF 3.7.2.1)."""
+    k = np.arange(max(len(order) - 2, 0))
+    if mode == 5:
+        even = k % 2 == 0
+        tri = np.stack([np.where(even, k, k + 1), np.where(even, k + 1, k), k + 2], axis=1)
+    else:
+        tri = np.stack([np.zeros_like(k), k + 1, k + 2], axis=1)
+    return order[tri]
+
+
+def _baked_morph(doc, views, arrays, attributes, targets, weights) -> None:
+    """Static use: the default morph weights applied to POSITION/NORMAL/TANGENT (new
+    accessors; the originals may be shared)."""
+    accessors = doc["accessors"]
+    for name in ("POSITION", "NORMAL", "TANGENT"):
+        if name not in attributes:
+            continue
+        moved = _read(doc, views, arrays, attributes[name]).astype(np.float32)
+        for w, target in zip(weights, targets, strict=False):
+            if w and name in target:
+                delta = _read(doc, views, arrays, target[name]).astype(np.float32)
+                moved[:, :3] += float(w) * delta[:, :3]
+        if name != "POSITION":
+            moved[:, :3] /= np.maximum(np.linalg.norm(moved[:, :3], axis=1, keepdims=True),
+                                       1e-12)
+        accessors.append({"componentType": 5126, "count": len(moved),
+                          "type": accessors[attributes[name]]["type"]})
+        attributes[name] = len(accessors) - 1
+        arrays[attributes[name]] = moved
+
+
+def _rewrite(doc: dict, views: list[bytes], arrays: dict[int, np.ndarray],
+             static: bool, notes: list[str]) -> None:
+    """Quantized -> float, sparse -> dense, strips/fans -> lists, points/lines skipped
+    (named in `notes`), and for static use the default morph weights applied."""
+    accessors = doc.setdefault("accessors", [])
+    for m, mesh in enumerate(doc.get("meshes") or []):
+        kept = []
+        for p, prim in enumerate(mesh.get("primitives") or []):
+            where = f"meshes[{m}].primitives[{p}]"
+            mode = prim.get("mode", 4)
+            if mode in (0, 1, 2, 3):
+                notes.append(f"{where}: mode {_MODES[mode]} is not a surface: skipped")
+                continue
+            attributes = prim.get("attributes") or {}
+            for group in [attributes] + list(prim.get("targets") or []):
+                for name, index in group.items():
+                    acc = accessors[index]
+                    quantized = acc["componentType"] != 5126 and not name.startswith("JOINTS_")
+                    if quantized or "sparse" in acc:
+                        data = _read(doc, views, arrays, index)
+                        if quantized:
+                            data = _float(acc, data)
+                            acc["componentType"] = 5126
+                            acc.pop("normalized", None)
+                        arrays[index] = data
+            weights = list(mesh.get("weights") or [])
+            targets = prim.get("targets") or []
+            if static and targets and any(weights):
+                _baked_morph(doc, views, arrays, attributes, targets, weights)
+                notes.append(f"{where}: default morph weights {weights} applied")
+            if static and targets:
+                del prim["targets"]
+            if mode in (5, 6):
+                count = int(accessors[attributes["POSITION"]]["count"])
+                order = (_read(doc, views, arrays, prim["indices"]).reshape(-1)
+                         if "indices" in prim else np.arange(count))
+                tri = _triangle_list(mode, order.astype(np.int64))
+                accessors.append({"componentType": 5125, "count": int(tri.size),
+                                  "type": "SCALAR"})
+                prim["indices"] = len(accessors) - 1
+                arrays[prim["indices"]] = tri.reshape(-1, 1).astype(np.uint32)
+                prim["mode"] = 4
+            kept.append(prim)
+        mesh["primitives"] = kept
+        if static:
+            mesh.pop("weights", None)
+    empty = {m for m, mesh in enumerate(doc.get("meshes") or []) if not mesh["primitives"]}
+    if empty:
+        for node in doc.get("nodes") or []:
+            if node.get("mesh") in empty:
+                del node["mesh"]
+        _drop_meshes(doc, empty)  # (a mesh without primitives is invalid glTF)
+    for index, acc in enumerate(accessors):  # anything left sparse becomes dense too
+        if "sparse" in acc and index not in arrays:
+            arrays[index] = _read(doc, views, arrays, index)
+
+
+def _drop_meshes(doc: dict, empty: set[int]) -> None:
+    """Remove the meshes in `empty` (no node points at them now) and renumber the rest."""
+    keep = [m for m in range(len(doc["meshes"])) if m not in empty]
+    number = {old: new for new, old in enumerate(keep)}
+    doc["meshes"] = [doc["meshes"][m] for m in keep]
+    for node in doc.get("nodes") or []:
+        if "mesh" in node:
+            node["mesh"] = number[node["mesh"]]
+    if not doc["meshes"]:
+        del doc["meshes"]
+
+
+def _needs_rewrite(doc: dict, static: bool) -> bool:
+    if needs_decoding(doc):
+        return True
+    if any(isinstance(acc, dict) and "sparse" in acc for acc in doc.get("accessors") or []):
+        return True
+    for mesh in doc.get("meshes") or []:
+        if not isinstance(mesh, dict):
+            continue
+        if static and any(p.get("targets") for p in mesh.get("primitives") or []):
+            return True
+        if any(prim.get("mode", 4) != 4 for prim in mesh.get("primitives") or []):
+            return True
+    return False
+
+
+def _uses(doc: dict, index: int) -> set[str]:
+    names = set()
     for mesh in doc.get("meshes") or []:
         for prim in mesh.get("primitives") or []:
-            sets = [prim.get("attributes") or {}] + list(prim.get("targets") or [])
-            for attributes in sets:
-                wanted |= {i for name, i in attributes.items() if not name.startswith(
-                    ("JOINTS_", "WEIGHTS_"))}
-    out = {}
-    for index in sorted(wanted):
-        acc = accessors[index]
-        kind = acc.get("componentType")
-        if kind == 5126 or kind not in _NORMALIZE or "sparse" in acc:
-            continue
-        width, count = _WIDTH[acc["type"]], int(acc["count"])
-        if index in extra:
-            data = np.frombuffer(extra[index], dtype=_DTYPE[kind]).reshape(count, width)
-        else:
-            view = doc["bufferViews"][acc["bufferView"]]
-            item = np.dtype(_DTYPE[kind]).itemsize
-            stride = int(view.get("byteStride") or item * width)
-            raw = np.frombuffer(views[acc["bufferView"]], dtype=np.uint8)
-            start = int(acc.get("byteOffset", 0))
-            rows = np.lib.stride_tricks.as_strided(
-                raw[start:], shape=(count, width * item), strides=(stride, 1))
-            data = np.ascontiguousarray(rows).view(_DTYPE[kind]).reshape(count, width)
-        values = data.astype(np.float32)
-        if acc.get("normalized"):
-            values = np.maximum(values / _NORMALIZE[kind], -1.0)
-        out[index] = values.astype(np.float32).tobytes()
-        acc["componentType"] = 5126
-        acc.pop("normalized", None)
-        for key in ("min", "max"):
-            if key in acc:
-                acc[key] = [float(v) for v in (values.min(0) if key == "min" else values.max(0))]
-    return out
+            for group in [prim.get("attributes") or {}] + list(prim.get("targets") or []):
+                names |= {name for name, i in group.items() if i == index}
+    return names
 
 
-def _decode(path: Path) -> bytes | None:
+def _decode(path: Path, static: bool) -> tuple[bytes | None, tuple[str, ...]]:
     from engine.asset.formats.gltf import join_glb
 
     doc, binary = _document(path)
-    if not needs_decoding(doc):
-        return None
+    if not _needs_rewrite(doc, static):
+        return None, ()
     buffers = _buffers(path, doc, binary)
     views: list[bytes] = []
     for i, view in enumerate(doc.get("bufferViews") or []):
@@ -197,16 +336,14 @@ def _decode(path: Path) -> bytes | None:
         else:
             start = int(view.get("byteOffset", 0))
             views.append(buffers[view["buffer"]][start:start + int(view["byteLength"])])
-    # Draco: each compressed primitive's accessors get a bufferView of their own.
-    extra: dict[int, bytes] = {}
+    arrays: dict[int, np.ndarray] = {}
     for m, mesh in enumerate(doc.get("meshes") or []):
         for p, prim in enumerate(mesh.get("primitives") or []):
             if DRACO in (prim.get("extensions") or {}):
-                extra.update(_draco_primitive(path, f"meshes[{m}].primitives[{p}]", prim,
-                                              doc, views))
-                del prim["extensions"][DRACO]
-                if not prim["extensions"]:
-                    del prim["extensions"]
+                _draco_primitive(path, f"meshes[{m}].primitives[{p}]", prim, doc, views,
+                                 arrays)
+    notes: list[str] = []
+    _rewrite(doc, views, arrays, static, notes)
     blob = bytearray()
     new_views = []
 
@@ -221,11 +358,16 @@ def _decode(path: Path) -> bytes | None:
 
     for i, view in enumerate(doc.get("bufferViews") or []):
         add(views[i], view)
-    extra.update(_dequantized(doc, views, extra))
-    for index, data in sorted(extra.items()):
+    for index, data in sorted(arrays.items()):
         acc = doc["accessors"][index]
-        acc["bufferView"] = add(data, {})
+        data = np.ascontiguousarray(data.astype(_DTYPE[acc["componentType"]]))
+        acc["bufferView"] = add(data.tobytes(), {})
         acc.pop("byteOffset", None)
+        acc.pop("sparse", None)
+        if acc["componentType"] == 5126 and len(data) and (
+                "min" in acc or "POSITION" in _uses(doc, index)):
+            acc["min"] = [float(v) for v in data.min(0)]
+            acc["max"] = [float(v) for v in data.max(0)]
     for i, image in enumerate(doc.get("images") or []):
         uri = image.get("uri")
         if uri is not None and not uri.startswith("data:"):
@@ -243,23 +385,31 @@ def _decode(path: Path) -> bytes | None:
             doc[key] = [name for name in doc[key] if name not in DECODED_EXTENSIONS]
             if not doc[key]:
                 del doc[key]
-    return join_glb(doc, bytes(blob))
+    return join_glb(doc, bytes(blob)), tuple(notes)
 
 
 @functools.lru_cache(maxsize=8)
-def _decoded(path: str, mtime_ns: int, size: int) -> bytes | None:
-    return _decode(Path(path))
+def _decoded(path: str, mtime_ns: int, size: int, static: bool):
+    return _decode(Path(path), static)
 
 
-def decoded_glb(path: Path) -> bytes | None:
-    """A plain GLB of `path` with its Draco/meshopt geometry decoded, or None when the
-    file uses neither. Raises AssetError (naming the file and field) for corrupt
-    streams."""
+def plain_glb(path: Path, *, static: bool = False) -> tuple[bytes | None, tuple[str, ...]]:
+    """(GLB bytes, notes) of `path` rewritten for readers that know only plain glTF:
+    Draco/meshopt decoded, quantized attributes as float, sparse accessors dense,
+    triangle strips and fans as lists, points and lines skipped (each named in the
+    notes); `static`: the default morph weights applied and the targets dropped (for
+    inspect/prep/export, not for a renderer that plays morphs). (None, ()) when the file
+    needs none of it. Raises AssetError naming the file and field."""
     path = Path(path)
     info = os.stat(path)
     try:
-        return _decoded(str(path), info.st_mtime_ns, info.st_size)
+        return _decoded(str(path), info.st_mtime_ns, info.st_size, static)
     except AssetError:
         raise
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise AssetError(f"{path}: corrupt compressed glTF: {exc!r}") from None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise AssetError(f"{path}: corrupt glTF (while decoding it): {exc!r}") from None
+
+
+def decoded_glb(path: Path, *, static: bool = False) -> bytes | None:
+    """The GLB bytes of :func:`plain_glb`, or None."""
+    return plain_glb(path, static=static)[0]
