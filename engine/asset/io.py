@@ -162,7 +162,9 @@ def _concatenate(loaded):
         return meshes[0][1], 1
     moved = []
     for transform, geometry in meshes:
-        copy = geometry.copy()
+        # (include_cache: the file's own normals live in trimesh's cache; a plain copy
+        # dropped them, and exports came out faceted. apply_transform turns them.)
+        copy = geometry.copy(include_cache=True)
         copy.apply_transform(transform)
         moved.append(copy)
     if len(moved) == 1:

@@ -29,7 +29,7 @@ import numpy as np
 from engine.asset.check import safe_local
 from engine.asset.model import AssetError
 
-__all__ = ["DECODED_EXTENSIONS", "decoded_glb", "needs_decoding", "plain_glb"]
+__all__ = ["DECODED_EXTENSIONS", "decoded_glb", "needs_decoding", "packed_glb", "plain_glb"]
 
 DRACO = "KHR_draco_mesh_compression"
 MESHOPT = "EXT_meshopt_compression"
@@ -229,7 +229,7 @@ def _baked_morph(doc, views, arrays, attributes, targets, weights) -> None:
 
 
 def _rewrite(doc: dict, views: list[bytes], arrays: dict[int, np.ndarray],
-             static: bool, notes: list[str]) -> None:
+             static: bool, notes: list[str], surfaces_only: bool = True) -> None:
     """Quantized -> float, sparse -> dense, strips/fans -> lists, points/lines skipped
     (named in `notes`), and for static use the default morph weights applied."""
     accessors = doc.setdefault("accessors", [])
@@ -238,6 +238,9 @@ def _rewrite(doc: dict, views: list[bytes], arrays: dict[int, np.ndarray],
         for p, prim in enumerate(mesh.get("primitives") or []):
             where = f"meshes[{m}].primitives[{p}]"
             mode = prim.get("mode", 4)
+            if mode in (0, 1, 2, 3) and not surfaces_only:
+                kept.append(prim)  # (a GLB passed through keeps its points and lines)
+                continue
             if mode in (0, 1, 2, 3):
                 notes.append(f"{where}: mode {_MODES[mode]} is not a surface: skipped")
                 continue
@@ -321,12 +324,17 @@ def _uses(doc: dict, index: int) -> set[str]:
     return names
 
 
-def _decode(path: Path, static: bool) -> tuple[bytes | None, tuple[str, ...]]:
+def _decode(path: Path, static: bool, pack: bool = False
+            ) -> tuple[bytes | None, tuple[str, ...]]:
     from engine.asset.formats.gltf import join_glb
 
     doc, binary = _document(path)
     if not _needs_rewrite(doc, static):
-        return None, ()
+        if not pack:
+            return None, ()
+        if binary is not None and all("uri" not in b for b in doc.get("buffers") or []) \
+                and all("uri" not in i for i in doc.get("images") or []):
+            return path.read_bytes(), ()  # a self-contained GLB: byte for byte
     buffers = _buffers(path, doc, binary)
     views: list[bytes] = []
     for i, view in enumerate(doc.get("bufferViews") or []):
@@ -343,7 +351,7 @@ def _decode(path: Path, static: bool) -> tuple[bytes | None, tuple[str, ...]]:
                 _draco_primitive(path, f"meshes[{m}].primitives[{p}]", prim, doc, views,
                                  arrays)
     notes: list[str] = []
-    _rewrite(doc, views, arrays, static, notes)
+    _rewrite(doc, views, arrays, static, notes, surfaces_only=not pack)
     blob = bytearray()
     new_views = []
 
@@ -408,6 +416,19 @@ def plain_glb(path: Path, *, static: bool = False) -> tuple[bytes | None, tuple[
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise AssetError(f"{path}: corrupt glTF (while decoding it): {exc!r}") from None
+
+
+def packed_glb(path: Path) -> bytes:
+    """`path` as one self-contained GLB for passing an unchanged glTF asset through an
+    export: a self-contained GLB byte for byte; otherwise external buffers and images
+    embedded, and what :func:`plain_glb` (static=False) rewrites, rewritten."""
+    path = Path(path)
+    try:
+        return _decode(path, False, pack=True)[0]
+    except AssetError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise AssetError(f"{path}: corrupt glTF (while packing it): {exc!r}") from None
 
 
 def decoded_glb(path: Path, *, static: bool = False) -> bytes | None:
