@@ -218,3 +218,46 @@ def test_export_note_says_what_the_format_cannot_carry(tmp_path):
                              timeout=120)
         assert run.returncode == 0, run.stderr[-2000:]
         assert words in run.stdout
+
+
+TEXTURED = ["BoxTextured", "MultiUVTest", "NormalTangentTest", "TextureCoordinateTest"]
+
+
+@pytest.mark.parametrize("name", TEXTURED)
+def test_textured_sample_usdz_passes_usd_core_validation(name, tmp_path):
+    """usd-core 26.11 ships no ComplianceChecker(arkit=True) any more: its UsdValidation
+    registry (USDZ package, root package, ShaderSdrCompliance...) is what it provides.
+    Was (older writers): stReader.inputs:varname typed token, expected string."""
+    from engine.asset.export import export_verified
+
+    from .test_web import usd_errors
+
+    source = next((SAMPLES / name).glob("glTF*/*.gl*"))
+    asset = load_asset(source)
+    out = tmp_path / "out.usdz"
+    export_verified(asset.mesh, out, [source], source=asset)
+    assert usd_errors(out) == []
+
+
+@pytest.mark.parametrize("name", TEXTURED[:2] + ["Box", "BoxVertexColors"])
+def test_sample_fbx_reads_in_assimp_without_warnings(name, tmp_path):
+    """Was: 'A specular shading model is specified but there is no AI_MATKEY_SHININESS
+    key' on every file (the writer had Shininess but not ShininessExponent)."""
+    import shutil
+    import subprocess
+
+    from engine.asset.export import export_verified
+
+    source = next((SAMPLES / name).glob("glTF*/*.gl*"))
+    asset = load_asset(source)
+    out = tmp_path / "out.fbx"
+    _, got = export_verified(asset.mesh, out, [source], source=asset)  # (ufbx reads it)
+    assert got["reader"].startswith("ufbx") and got["triangles"] == asset.triangles
+    if shutil.which("assimp") is None:
+        pytest.skip("assimp (Debian assimp-utils) not installed")
+    run = subprocess.run(["assimp", "info", str(out), "-vds", "-l"], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stdout[-2000:]
+    warnings = [line for line in (run.stdout + run.stderr).splitlines()
+                if line.startswith(("Warn", "Error"))]
+    assert warnings == []
