@@ -261,3 +261,24 @@ def test_sample_fbx_reads_in_assimp_without_warnings(name, tmp_path):
     warnings = [line for line in (run.stdout + run.stderr).splitlines()
                 if line.startswith(("Warn", "Error"))]
     assert warnings == []
+
+
+def test_percent_encoded_texture_name_is_found(tmp_path):
+    """Was: a .gltf whose image URI is 'My%20Texture.png' loaded without its texture."""
+    doc, binary = split_glb((SAMPLES / "BoxTextured" / "glTF-Binary" /
+                             "BoxTextured.glb").read_bytes())
+    view = doc["bufferViews"][doc["images"][0]["bufferView"]]
+    start = view.get("byteOffset", 0)
+    (tmp_path / "My Texture.png").write_bytes(binary[start:start + view["byteLength"]])
+    (tmp_path / "model.bin").write_bytes(binary)
+    doc["images"] = [{"uri": "My%20Texture.png"}]
+    doc["buffers"] = [{"uri": "model.bin", "byteLength": len(binary)}]
+    path = tmp_path / "model.gltf"
+    path.write_text(json.dumps(doc))
+    asset = load_asset(path)
+    assert asset.texture is not None and asset.texture.size == (256, 256)
+    from engine.asset.export import export_verified
+
+    out = tmp_path / "out.glb"
+    _, got = export_verified(asset.mesh, out, [path], source=asset)  # packed: embedded
+    assert got["textured"]

@@ -30,6 +30,7 @@ import stat
 import struct
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -183,6 +184,22 @@ def _extension_warnings(path: Path, fmt: str) -> list[str]:
     return []
 
 
+def _resolver(path: Path):
+    """trimesh's file resolver for the files next to `path`, reading glTF URIs as the
+    percent-encoded URIs they are ("My%20Texture.png" names "My Texture.png": trimesh
+    looked for the encoded name, and the texture was silently lost)."""
+    import trimesh
+
+    class Resolver(trimesh.resolvers.FilePathResolver):
+        def get(self, name):
+            decoded = unquote(name)
+            if decoded != name and (Path(self.parent) / decoded).is_file():
+                return super().get(decoded)
+            return super().get(name)
+
+    return Resolver(str(path.resolve()))
+
+
 def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
                limit: int | None = None, process: bool = False, checked: bool = False):
     """Check `path` (unless the caller has: `checked`), then load it with trimesh as a
@@ -199,7 +216,7 @@ def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
         with (io.BytesIO(decoded) if decoded is not None else open(path, "rb")) as handle:
             loaded = trimesh.load(
                 handle, file_type="glb" if decoded is not None else fmt, force="scene",
-                resolver=trimesh.resolvers.FilePathResolver(str(path.resolve())),
+                resolver=_resolver(path),
                 process=process,
             )
     except AssetError:
