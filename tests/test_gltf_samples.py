@@ -282,3 +282,15 @@ def test_percent_encoded_texture_name_is_found(tmp_path):
     out = tmp_path / "out.glb"
     _, got = export_verified(asset.mesh, out, [path], source=asset)  # packed: embedded
     assert got["textured"]
+
+
+def test_sparse_accessor_with_absurd_count_is_refused_before_allocating(tmp_path):
+    doc = json.loads(SPARSE.read_text())
+    sparse = next(a for a in doc["accessors"] if "sparse" in a)
+    sparse.pop("bufferView", None)
+    sparse["count"] = 10 ** 12
+    path = tmp_path / "huge.gltf"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(AssetError) as caught:
+        check_file(path)
+    assert str(path) in str(caught.value) and "count" in str(caught.value)

@@ -27,7 +27,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from engine.asset.check import safe_local
-from engine.asset.model import AssetError
+from engine.asset.model import AssetError, max_triangles
 
 __all__ = ["DECODED_EXTENSIONS", "decoded_glb", "needs_decoding", "packed_glb", "plain_glb"]
 
@@ -163,6 +163,8 @@ def _read(doc: dict, views: list[bytes], arrays: dict[int, np.ndarray], index: i
         return arrays[index]
     acc = doc["accessors"][index]
     kind, width, count = _DTYPE[acc["componentType"]], _WIDTH[acc["type"]], int(acc["count"])
+    if not 0 <= count <= 3 * max_triangles():  # (this runs before the checks do)
+        raise ValueError(f"accessors[{index}].count {count} is over 3 x the triangle limit")
     if "bufferView" in acc:
         view = doc["bufferViews"][acc["bufferView"]]
         data = _strided(views[acc["bufferView"]], int(acc.get("byteOffset", 0)), count, width,
@@ -414,8 +416,10 @@ def plain_glb(path: Path, *, static: bool = False) -> tuple[bytes | None, tuple[
         return _decoded(str(path), info.st_mtime_ns, info.st_size, static)
     except AssetError:
         raise
+    except MemoryError:
+        raise AssetError(f"{path}: not enough memory to decode it") from None
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise AssetError(f"{path}: corrupt glTF (while decoding it): {exc!r}") from None
+        raise AssetError(f"{path}: corrupt glTF (while decoding it): {exc}") from None
 
 
 def packed_glb(path: Path) -> bytes:
