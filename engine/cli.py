@@ -344,14 +344,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     animation = _animation_samples(Path(args.animation), asset.mesh) if args.animation \
         else None
     written, got = export_verified(asset.mesh, out, inputs, units=args.units,
-                                    animation=animation)
+                                    animation=animation, source=asset)
     sidecar = _provenance("export", out, source, files=written.files, scene_file=args.animation,
                           settings={"units": args.units, "format": written.format})
     motion = f", {len(animation[0])} animation samples" if animation else ""
     print(f"wrote {', '.join(_shown(p) for p in written.files)} and {_shown(sidecar)}")
     print(f"verified with {got['reader']}: {got['triangles']:,} triangles, bounds match, "
           f"texture {'yes' if got['textured'] else 'no'}{motion}")
+    print(f"note: {_carry_note(written.format, got)}")
     return 0
+
+
+def _carry_note(fmt: str, got: dict) -> str:
+    """The one line of what `fmt` cannot carry (engine.asset.formats.FORMATS); a glTF
+    passed through says so instead."""
+    from engine.asset.formats import FORMATS
+
+    if got.get("passed_through"):
+        return "the glTF source was passed through unchanged (nothing dropped)"
+    return FORMATS[fmt].cannot_carry
 
 
 def cmd_web(args: argparse.Namespace) -> int:

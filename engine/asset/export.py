@@ -24,12 +24,14 @@ import numpy as np
 
 from engine.asset.check import check_geometry
 from engine.asset.formats import EXPORT_FORMATS, FORMATS, WriteOptions
-from engine.asset.formats.gltf import GLTF_TANGENTS, bake_animation
-from engine.asset.model import AssetError, mesh_uv, texture_image
+from engine.asset.formats.common import carried
+from engine.asset.formats.gltf import GLTF_TANGENTS, bake_animation, gltf_files
+from engine.asset.formats.gltf_decode import packed_glb
+from engine.asset.model import Asset, AssetError, mesh_uv, texture_image
 from engine.fileio import Transaction, write_files_atomic
 
 __all__ = ["EXPORT_FORMATS", "GLTF_TANGENTS", "ExportResult", "bake_animation", "export_verified",
-           "export_mesh", "expected_figures", "read_back", "verify_export"]
+           "export_mesh", "expected_figures", "passed_through", "read_back", "verify_export"]
 
 
 @dataclass
@@ -91,7 +93,8 @@ def expected_figures(mesh, fmt: str, units: str = "m",
         bounds = bounds * 1000.0
     textured = texture_image(mesh) is not None and mesh_uv(mesh) is not None
     return {"triangles": int(len(mesh.faces)), "bounds": bounds,
-            "textured": bool(textured and FORMATS[fmt].keeps_texture)}
+            "textured": bool(textured and FORMATS[fmt].keeps_texture),
+            **{key: has for key, has in carried(mesh).items() if key in FORMATS[fmt].keeps}}
 
 
 def read_back(path: Path, fmt: str | None = None) -> dict:
@@ -122,22 +125,52 @@ def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:
                         f"{np.round(expected['bounds'], 5).tolist()} written")
     if expected["textured"] and not got["textured"]:
         problems.append("the texture did not come back")
+    for key, what in (("normals", "the normals"), ("uv", "the UVs"),
+                      ("colors", "the vertex colours")):
+        if expected.get(key) and key in got and not got[key]:  # (readers that report it)
+            problems.append(f"{what} did not come back")
     if problems:
         raise AssetError(f"{path}: export verification failed ({got['reader']}): "
                          + "; ".join(problems))
     return got
 
 
-def export_verified(mesh, out: Path, inputs: list[Path], **options):
+def passed_through(mesh, out: Path, source: Asset | None, fmt: str | None, animation
+                   ) -> dict[Path, bytes] | None:
+    """The files of a glTF asset exported unchanged to GLB/glTF: the source itself (a
+    self-contained GLB byte for byte; a .gltf packed), so its meshes, materials,
+    normals, UV sets, colours, skins, morphs, animations and extensions all survive.
+    None when the export must be written from `mesh` (another format, a changed mesh,
+    baked animation)."""
+    fmt = (fmt or out.suffix.lower().lstrip(".")).lower()
+    if source is None or source.mesh is not mesh or animation is not None or \
+            source.format not in ("glb", "gltf") or fmt not in ("glb", "gltf"):
+        return None
+    data = packed_glb(source.source)
+    return {out: data} if fmt == "glb" else gltf_files(data, out)
+
+
+def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None = None,
+                    **options):
     """Export `mesh` to `out` (and its companion files), read the staged files back with
     an independent reader, and only then move them into place, all together: a failed
-    check leaves the previous output as it was. Returns (ExportResult, figures read)."""
+    check leaves the previous output as it was. `source`: the asset `mesh` was loaded
+    as; when `mesh` is still its mesh, a glTF export passes the source through
+    (:func:`passed_through`), and the check compares with the source. Returns
+    (ExportResult, figures read)."""
     animation = options.get("animation")
     figures = {}
     with Transaction(inputs) as txn:
-        written = export_mesh(mesh, out, txn=txn, **options)
+        files = passed_through(mesh, Path(out), source, options.get("fmt"), animation)
+        if files is not None:
+            fmt = _export_format(Path(out), options.get("fmt"), options.get("units", "m"), None)
+            written = ExportResult(Path(out), fmt, write_files_atomic(
+                files, list(options.get("protect", ())), txn))
+        else:
+            written = export_mesh(mesh, out, txn=txn, **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None)
         txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,
                                                        written.format)))
+    figures["passed_through"] = files is not None
     return written, figures

@@ -250,7 +250,8 @@ class _Inspection:
 
 def _file(r: _Inspection) -> dict:
     for warning in r.asset.warnings:
-        r.add("file", "warn", warning, "rename the file to match its content")
+        renamed = warning.startswith(("the extension", "the file is named"))
+        r.add("file", "warn", warning, "rename the file to match its content" if renamed else "")
     return {"file": str(r.asset.source), "format": r.asset.format}
 
 

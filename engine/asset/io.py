@@ -4,9 +4,12 @@ Every check runs on the file's headers and JSON *before* any mesh data is alloca
 (:func:`check_file`, the one asset check: see :mod:`engine.asset.check`):
 
 * the format comes from the content (magic bytes), not the extension;
-* glTF/GLB: URIs must stay inside the asset's folder (``../``, absolute paths and
-  remote URLs are refused), every accessor must fit in its buffer view, every view in
-  its buffer, every buffer in the bytes that really exist, the nodes must form trees;
+* glTF/GLB: Draco, meshopt, quantized and sparse data, strips and fans are first
+  rewritten as a plain GLB (:mod:`engine.asset.formats.gltf_decode`), and the checks
+  run on that; URIs must
+  stay inside the asset's folder (``../``, absolute paths and remote URLs are
+  refused), every accessor must fit in its buffer view, every view in its buffer,
+  every buffer in the bytes that really exist, the nodes must form trees;
   positions (placed by their nodes) must be finite, in range and have an area;
 * PLY/STL/OBJ: declared element counts must fit in the file's size;
 * every texture's width × height, from its header, is within
@@ -20,16 +23,20 @@ Errors are :class:`AssetError` whose message names the file and the field
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
 import struct
+import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
 from engine.asset.check import check_geometry
 from engine.asset.formats import FORMATS, READ_FORMATS
+from engine.asset.formats.gltf_decode import decoded_glb, plain_glb
 from engine.asset.formats.stl import binary_count
 from engine.asset.model import Asset, AssetError, Limits
 
@@ -116,6 +123,15 @@ def check_file(path: Path, fmt: str | None = None, limit: int | None = None) -> 
     entry = FORMATS.get(fmt)
     if entry is None or entry.check is None:
         raise AssetError(f"{path}: unsupported format {fmt!r}")
+    decoded = decoded_glb(path) if fmt in ("glb", "gltf") else None
+    if decoded is not None:  # the checks run on the decoded copy, errors name the file
+        with tempfile.TemporaryDirectory(prefix="maquette-decoded-") as folder:
+            copy = Path(folder) / "decoded.glb"
+            copy.write_bytes(decoded)
+            try:
+                return FORMATS["glb"].check(copy, len(decoded), Limits.from_env(limit))
+            except AssetError as exc:
+                raise AssetError(str(exc).replace(str(copy), f"{path} (decoded)")) from None
     return entry.check(path, path.stat().st_size, Limits.from_env(limit))
 
 
@@ -147,7 +163,9 @@ def _concatenate(loaded):
         return meshes[0][1], 1
     moved = []
     for transform, geometry in meshes:
-        copy = geometry.copy()
+        # (include_cache: the file's own normals live in trimesh's cache; a plain copy
+        # dropped them, and exports came out faceted. apply_transform turns them.)
+        copy = geometry.copy(include_cache=True)
         copy.apply_transform(transform)
         moved.append(copy)
     if len(moved) == 1:
@@ -166,6 +184,22 @@ def _extension_warnings(path: Path, fmt: str) -> list[str]:
     return []
 
 
+def _resolver(path: Path):
+    """trimesh's file resolver for the files next to `path`, reading glTF URIs as the
+    percent-encoded URIs they are ("My%20Texture.png" names "My Texture.png": trimesh
+    looked for the encoded name, and the texture was silently lost)."""
+    import trimesh
+
+    class Resolver(trimesh.resolvers.FilePathResolver):
+        def get(self, name):
+            decoded = unquote(name)
+            if decoded != name and (Path(self.parent) / decoded).is_file():
+                return super().get(decoded)
+            return super().get(name)
+
+    return Resolver(str(path.resolve()))
+
+
 def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
                limit: int | None = None, process: bool = False, checked: bool = False):
     """Check `path` (unless the caller has: `checked`), then load it with trimesh as a
@@ -177,11 +211,12 @@ def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
     fmt = fmt or sniff_format(path)
     if not checked:
         check_file(path, fmt, limit)
+    decoded = decoded_glb(path, static=True) if fmt in ("glb", "gltf") else None
     try:
-        with open(path, "rb") as handle:
+        with (io.BytesIO(decoded) if decoded is not None else open(path, "rb")) as handle:
             loaded = trimesh.load(
-                handle, file_type=fmt, force="scene",
-                resolver=trimesh.resolvers.FilePathResolver(str(path.resolve())),
+                handle, file_type="glb" if decoded is not None else fmt, force="scene",
+                resolver=_resolver(path),
                 process=process,
             )
     except AssetError:
@@ -211,6 +246,8 @@ def load_asset(path: str | os.PathLike, *, limit: int | None = None) -> Asset:
     path = Path(path)
     fmt = sniff_format(path)
     warnings = _extension_warnings(path, fmt)
+    if fmt in ("glb", "gltf"):
+        warnings += list(plain_glb(path, static=True)[1])
     loaded, fmt = load_scene(path, fmt, limit=limit)
     mesh, parts = check_scene(path, loaded)
     limit = Limits.from_env(limit).triangles

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.asset.formats.gltf import glb_bytes
+from engine.asset.formats.gltf_decode import decoded_glb
 from engine.asset.io import check_file, check_scene, load_scene, sniff_format
 from engine.asset.model import AssetError
 from engine.fileio import file_sha256, write_bytes_atomic
@@ -39,6 +40,12 @@ def as_gltf(path: Path) -> Path:
     """
     fmt = sniff_format(path)
     check_file(path, fmt)
+    decoded = decoded_glb(path) if fmt in GLTF_FORMATS else None
+    if decoded is not None:  # Draco/meshopt/quantized: panda3d-gltf reads the plain copy
+        target = cache_dir() / "converted" / f"{file_sha256(path)}-v{CONVERTER_VERSION}.glb"
+        if not target.is_file():
+            write_bytes_atomic(target, decoded)
+        return target
     if fmt in GLTF_FORMATS and path.suffix.lower() == f".{fmt}":
         return path
     target = cache_dir() / "converted" / f"{file_sha256(path)}-v{CONVERTER_VERSION}.glb"

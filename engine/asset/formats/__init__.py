@@ -42,18 +42,37 @@ class Format:
     keeps_texture: bool = False  # an export carries the base-colour texture
     animation: bool = False  # an export can carry baked rigid animation
     millimetres: bool = False  # an export can be written in millimetres
+    cannot_carry: str = ""  # one line: what an export in this format loses (issue 14)
+    keeps: tuple[str, ...] = ()  # per-vertex data verified on read-back: normals uv colors
 
 
+_GLTF_LOSS = ("glTF keeps everything when a glTF asset is exported unchanged (passed "
+              "through); from OBJ/PLY/STL or after prep: one mesh and one material, no "
+              "skins, morphs or the source's own animation")
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("glb", gltf.write_glb, gltf.read_back, gltf.check_glb_file, keeps_texture=True,
-           animation=True),
+           animation=True, cannot_carry=_GLTF_LOSS, keeps=("normals", "uv", "colors")),
     Format("gltf", gltf.write_gltf, gltf.read_back, gltf.check_gltf_file, keeps_texture=True,
-           animation=True),
-    Format("obj", obj.write, obj.read_back, obj.check_obj, keeps_texture=True),
-    Format("fbx", fbx.write, fbx.read_back, keeps_texture=True),
-    Format("usdz", usdz.write, usdz.read_back, keeps_texture=True),
-    Format("stl", stl.write, stl.read_back, stl.check_stl, millimetres=True),
-    Format("ply", ply.write, ply.read_back, ply.check_ply),
+           animation=True, cannot_carry=_GLTF_LOSS, keeps=("normals", "uv", "colors")),
+    Format("obj", obj.write, obj.read_back, obj.check_obj, keeps_texture=True,
+           keeps=("normals", "uv"),
+           cannot_carry="OBJ keeps one mesh, its normals, one UV set and one colour/texture "
+                        "material: no vertex colours, PBR maps, alpha, skins, morphs or "
+                        "animation"),
+    Format("fbx", fbx.write, fbx.read_back, keeps_texture=True,
+           cannot_carry="FBX (our writer) keeps one mesh, normals, one UV set and one "
+                        "material with its base-colour texture: no skins, morphs or the "
+                        "asset's own animation"),
+    Format("usdz", usdz.write, usdz.read_back, keeps_texture=True,
+           cannot_carry="USDZ (our writer) keeps one mesh, normals, one UV set and one "
+                        "material with its base-colour texture: no skins, morphs or "
+                        "animation"),
+    Format("stl", stl.write, stl.read_back, stl.check_stl, millimetres=True,
+           cannot_carry="STL keeps triangles only: no normals per vertex, UVs, colours, "
+                        "materials or animation"),
+    Format("ply", ply.write, ply.read_back, ply.check_ply,
+           cannot_carry="PLY keeps positions, triangles, and normals and vertex colours "
+                        "where the mesh has them: no materials, textures or animation"),
 )}
 EXPORT_FORMATS = tuple(FORMATS)
 READ_FORMATS = tuple(name for name, f in FORMATS.items() if f.check is not None)

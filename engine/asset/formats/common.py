@@ -11,7 +11,7 @@ import numpy as np
 from engine.asset.model import AssetError
 from engine.asset.topology import smooth_vertex_normals
 
-__all__ = ["base_color", "count_token", "mesh_normals", "png_bytes"]
+__all__ = ["base_color", "carried", "count_token", "mesh_normals", "png_bytes"]
 
 
 def png_bytes(image) -> bytes:
@@ -75,4 +75,15 @@ def trimesh_figures(path: Path) -> dict:
     asset = load_asset(path)
     return {"triangles": asset.triangles, "bounds": asset.bounds,
             "textured": bool(asset.texture is not None and asset.has_uv),
-            "reader": "trimesh"}
+            "reader": "trimesh", **carried(asset.mesh)}
+
+
+def carried(mesh) -> dict:
+    """Which per-vertex data a loaded mesh carries from its file: its own normals (in
+    trimesh's cache when the file had them), UVs, vertex colours."""
+    from engine.asset.model import mesh_uv
+
+    normals = mesh._cache.cache.get("vertex_normals")
+    return {"normals": normals is not None and len(normals) == len(mesh.vertices),
+            "uv": mesh_uv(mesh) is not None,
+            "colors": getattr(mesh.visual, "kind", None) == "vertex"}

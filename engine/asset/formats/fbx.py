@@ -241,6 +241,10 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
         ("DiffuseFactor", "Number", "", "A", 1.0),
         ("SpecularColor", "Color", "", "A", 0.2, 0.2, 0.2),
         ("Shininess", "Number", "", "A", 20.0),
+        # assimp reads the Phong exponent from ShininessExponent (AI_MATKEY_SHININESS);
+        # without it its validator warns "a specular shading model is specified but
+        # there is no AI_MATKEY_SHININESS key" (issue 14)
+        ("ShininessExponent", "Number", "", "A", 20.0),
         ("Opacity", "Number", "", "A", 1.0),
     ))
 

@@ -55,10 +55,20 @@ COMPONENT_DTYPE = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint1
 TYPE_COUNT = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 MAX_JSON_DEPTH = 128  # glTF's own structure is 6 deep; extras rarely add more than a few
 MAX_NODE_DEPTH = 512  # panda3d-gltf recursed 900 levels here, and failed at 2000
-UNREADABLE_EXTENSIONS = {  # geometry stored where neither trimesh nor panda3d-gltf looks
+UNREADABLE_EXTENSIONS = {  # stored where neither trimesh nor panda3d-gltf looks, and
+    # not decoded by engine.asset.formats.gltf_decode (which removes the ones it decodes)
     "KHR_draco_mesh_compression": "Draco mesh compression",
     "EXT_meshopt_compression": "meshopt compression",
+    "KHR_mesh_quantization": "quantized vertex attributes",
+    "KHR_texture_basisu": "KTX2/Basis Universal textures (no maintained Python decoder "
+                          "is installed; re-export the textures as PNG or JPEG)",
+    "EXT_texture_webp": "WebP-only textures",
 }
+# Required extensions whose absence of support would only change the look, not lose
+# geometry: read (the renderer may draw them plainly).
+READABLE_REQUIRED = {"KHR_texture_transform", "KHR_materials_unlit", "KHR_lights_punctual",
+                     "KHR_materials_emissive_strength", "EXT_mesh_gpu_instancing",
+                     "KHR_materials_pbrSpecularGlossiness"}
 
 
 # ----------------------------------------------------------------------------------
@@ -244,6 +254,9 @@ def check_extensions(g: GltfFile) -> None:
         if name in UNREADABLE_EXTENSIONS:
             raise g.fail("extensionsRequired", f"{name!r} ({UNREADABLE_EXTENSIONS[name]}) "
                          f"is not supported; export the asset without it")
+        if name not in READABLE_REQUIRED:
+            raise g.fail("extensionsRequired", f"{name!r} is not a glTF extension this "
+                         f"tool supports; export the asset without it")
 
 
 def _buffer_holds(g: GltfFile, i: int, buf: dict) -> tuple[int, str]:
