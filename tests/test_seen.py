@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
+from scipy.spatial import cKDTree
 
-from engine.asset.seen import SEEN_KEY, mesh_seen
+from engine.asset.io import load_asset
+from engine.asset.seen import SEEN_KEY, mesh_seen, mesh_seen_shares
 from engine.generate import GenerateSettings, generate_asset
 
 from .test_generate import render_reference
@@ -55,3 +57,43 @@ def test_generate_marks_the_front_seen_and_the_back_inferred(sphere_glb):
     assert shares["marked"] and 0.1 < shares["seen"] < 0.25 and shares["inferred"] > 0.45
     assert abs(shares["seen"] + shares["inferred"] + shares["between"] - 1) < 0.01
     assert _gltf_validate(sphere_glb)["numErrors"] == 0  # _SEEN is a valid attribute
+
+
+def test_the_mark_survives_load_inspect_prep_and_export(sphere_glb, tmp_path):
+    from engine.asset.export import export_mesh
+    from engine.asset.inspect import inspect_asset
+    from engine.asset.prep import PrepOptions, prepare
+
+    asset = load_asset(sphere_glb)
+    original = mesh_seen(asset.mesh)
+    assert original is not None and len(original) == len(asset.mesh.vertices)
+    report = inspect_asset(asset, samples=2000)
+    generated = json.loads(sphere_glb.with_suffix(".json").read_text())["seen"]
+    assert report["seen"] == generated
+    assert any(f["check"] == "seen" and "inferred" in f["text"] for f in report["findings"])
+    # decimation keeps original vertices: each keeps its own mark
+    result = prepare(asset, PrepOptions(faces=1500))
+    assert len(result.mesh.faces) < 0.5 * len(asset.mesh.faces)
+    kept = mesh_seen(result.mesh)
+    assert kept is not None and len(kept) == len(result.mesh.vertices)
+    nearest = cKDTree(asset.mesh.vertices).query(result.mesh.vertices)[1]
+    assert np.abs(kept - original[nearest]).max() < 0.02
+    shares = mesh_seen_shares(result.mesh)
+    assert abs(shares["seen"] - generated["seen"]) < 0.08
+    assert abs(shares["inferred"] - generated["inferred"]) < 0.08
+    out = tmp_path / "small.glb"
+    export_mesh(result.mesh, out)
+    again = load_asset(out)
+    assert np.allclose(mesh_seen(again.mesh), kept, atol=1e-6)
+    assert _gltf_validate(out)["numErrors"] == 0
+
+
+def test_an_asset_without_marks_counts_as_seen():
+    from engine.asset.inspect import inspect_asset
+
+    from .conftest import SAMPLE_ASSETS
+
+    asset = load_asset(SAMPLE_ASSETS / "robot.glb")
+    assert mesh_seen(asset.mesh) is None
+    report = inspect_asset(asset, samples=2000)
+    assert report["seen"] == {"marked": False, "seen": 1.0, "inferred": 0.0, "between": 0.0}
