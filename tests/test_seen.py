@@ -97,3 +97,60 @@ def test_an_asset_without_marks_counts_as_seen():
     assert mesh_seen(asset.mesh) is None
     report = inspect_asset(asset, samples=2000)
     assert report["seen"] == {"marked": False, "seen": 1.0, "inferred": 0.0, "between": 0.0}
+
+
+def _scene(folder: Path, glb: Path, name: str, camera: str) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(f'[asset]\nsource = "{glb}"\n[camera]\n{camera}\n'
+                    f'[output]\nfile = "{name}.mp4"\nfps = 12\nduration = 4.0\nheight = 96\n')
+    return path
+
+
+def test_check_finds_the_inferred_half_of_an_orbit_and_none_from_the_front(sphere_glb,
+                                                                            tmp_path):
+    from .test_cli import maquette
+
+    orbit = _scene(tmp_path, sphere_glb, "orbit", 'move = "orbit"\nelevation = 0\nturns = 1.0')
+    done = maquette("check", str(orbit), "--json", str(tmp_path / "orbit.json"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "orbit.json").read_text())
+    frames = report["frames"]
+    assert report["frames_checked"] == 48 == len(frames)
+    # measured: 31 of 48 over 25 % (the back half and the turn towards it), safe ±64°
+    assert 0.4 < report["frames_over"] / len(frames) < 0.8
+    by_azimuth = {round(f["azimuth_deg"]): f["inferred"] for f in frames}
+    assert by_azimuth[0] < 0.05 and max(by_azimuth.values()) > 0.95
+    assert report["worst"]["from_s"] < 2.0 < report["worst"]["to_s"]
+    assert 40 < report["safe_azimuth_deg"][1] < 80 and not report["image_to_video"]
+    line = done.stdout.splitlines()[0]
+    assert "31 of 48" in line or "checked frames show more than 25 %" in line
+    assert "image-to-video" not in line
+
+    front = _scene(tmp_path, sphere_glb, "front", 'move = "static"\nazimuth = 0\nelevation = 0')
+    done = maquette("check", str(front), "--json", str(tmp_path / "front.json"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "front.json").read_text())
+    assert report["frames_over"] == 0 and report["worst"] is None
+    assert report["image_to_video"] and "image-to-video tool" in done.stdout
+    # a lower threshold still passes the front; a bad one is refused
+    assert maquette("check", str(front), "--threshold", "1.5").returncode == 2
+
+
+def test_render_prints_the_check_before_it_starts(sphere_glb, tmp_path):
+    from .test_cli import maquette
+
+    orbit = _scene(tmp_path, sphere_glb, "orbit", 'move = "orbit"\nelevation = 0\nturns = 1.0')
+    done = maquette("render", str(orbit), "-q", "--frames", "2", "-o",
+                    str(tmp_path / "o.mp4"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith(f"seen check ({orbit})")
+    assert (tmp_path / "o.mp4").is_file()
+
+
+def test_check_of_an_unmarked_asset_says_so(tmp_path):
+    from .conftest import SAMPLE_ASSETS
+    from .test_cli import maquette
+
+    done = maquette("check", str(SAMPLE_ASSETS / "robot.glb"))
+    assert done.returncode == 0, done.stderr
+    assert "no seen marks" in done.stdout
