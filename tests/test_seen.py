@@ -15,10 +15,12 @@ from engine.asset.io import load_asset
 from engine.asset.seen import SEEN_KEY, mesh_seen, mesh_seen_shares
 from engine.generate import GenerateSettings, generate_asset
 
+from .conftest import SAMPLE_ASSETS
 from .test_generate import render_reference
 from .test_web import _gltf_validate
 
 pytest.importorskip("onnx")
+BOTTLE = SAMPLE_ASSETS / "bottle.glb"
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,6 @@ def test_the_mark_survives_load_inspect_prep_and_export(sphere_glb, tmp_path):
 def test_an_asset_without_marks_counts_as_seen():
     from engine.asset.inspect import inspect_asset
 
-    from .conftest import SAMPLE_ASSETS
 
     asset = load_asset(SAMPLE_ASSETS / "robot.glb")
     assert mesh_seen(asset.mesh) is None
@@ -148,9 +149,62 @@ def test_render_prints_the_check_before_it_starts(sphere_glb, tmp_path):
 
 
 def test_check_of_an_unmarked_asset_says_so(tmp_path):
-    from .conftest import SAMPLE_ASSETS
     from .test_cli import maquette
 
     done = maquette("check", str(SAMPLE_ASSETS / "robot.glb"))
     assert done.returncode == 0, done.stderr
     assert "no seen marks" in done.stdout
+
+
+def test_range_seen_keeps_every_frame_under_the_threshold(sphere_glb, tmp_path):
+    from .test_cli import maquette
+
+    sweep = _scene(tmp_path, sphere_glb, "sweep",
+                   'move = "orbit"\nrange = "seen"\nelevation = 0')
+    done = maquette("check", str(sweep), "--json", str(tmp_path / "sweep.json"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "sweep.json").read_text())
+    azimuths = [f["azimuth_deg"] for f in report["frames"]]
+    assert report["frames_over"] == 0  # measured: at most 0.21 at ±60°
+    assert max(azimuths) == pytest.approx(60, abs=1) and min(azimuths) == pytest.approx(-60,
+                                                                                      abs=1)
+
+
+def test_arc_sweeps_eased_between_its_ends():
+    from engine.animation.camera import CameraRig, camera_pose
+
+    rig = CameraRig(move="orbit", arc=[-30, 50], azimuth=10.0)
+    times = np.linspace(0.0, 4.0, 161)
+    eyes = np.array([camera_pose(rig, t, 4.0, [0, 0, 0], 1.0, 1.0).eye for t in times])
+    azimuth = np.degrees(np.arctan2(eyes[:, 0], eyes[:, 2]))
+    assert azimuth[0] == pytest.approx(20.0) and azimuth[-1] == pytest.approx(20.0)
+    assert azimuth.max() == pytest.approx(60.0, abs=0.01)
+    assert azimuth.min() == pytest.approx(-20.0, abs=0.01)
+    step = np.abs(np.diff(azimuth))
+    # eased: slowest at the turning points, fastest through the middle
+    assert step[np.argmax(azimuth) - 1] < 0.05 * step.max() and step[0] > 0.9 * step.max()
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("[60, -60]", "from < to"), ("[-200, 10]", "±180"), ("[0]", "two finite numbers"),
+    ('"wide"', "two finite numbers"), ("[0, true]", "two finite numbers")])
+def test_bad_arcs_are_refused_with_file_and_key(tmp_path, value, expected):
+    from engine.scene import load_scene
+    from engine.scene.loader import SceneError
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'[asset]\nsource = "{BOTTLE}"\n[camera]\narc = {value}\n')
+    with pytest.raises(SceneError) as caught:
+        load_scene(path)
+    text = str(caught.value)
+    assert "bad.toml" in text and "arc" in text and expected in text
+
+
+def test_bad_range_is_refused_with_file_and_key(tmp_path):
+    from engine.scene import load_scene
+    from engine.scene.loader import SceneError
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'[asset]\nsource = "{BOTTLE}"\n[camera]\nrange = "safe"\n')
+    with pytest.raises(SceneError, match=r"bad\.toml.*range.*seen"):
+        load_scene(path)
