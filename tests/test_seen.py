@@ -208,3 +208,14 @@ def test_bad_range_is_refused_with_file_and_key(tmp_path):
     path.write_text(f'[asset]\nsource = "{BOTTLE}"\n[camera]\nrange = "safe"\n')
     with pytest.raises(SceneError, match=r"bad\.toml.*range.*seen"):
         load_scene(path)
+
+
+def test_check_never_writes_its_report_over_an_input(sphere_glb, tmp_path):
+    from .test_cli import maquette
+
+    orbit = _scene(tmp_path, sphere_glb, "orbit", 'move = "orbit"')
+    before = orbit.read_bytes(), sphere_glb.read_bytes()
+    for target in (orbit, sphere_glb):
+        done = maquette("check", str(orbit), "--json", str(target))
+        assert done.returncode == 2 and "refusing to write over" in done.stderr
+    assert (orbit.read_bytes(), sphere_glb.read_bytes()) == before
