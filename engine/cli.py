@@ -86,7 +86,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.scene.overrides import draft_output, overrides_from_args
 
     output = _clip_output(args.output) if args.output else None
-    loaded = _source(args.scene, output)
+    loaded = _seen_range_for_bare(args.scene, _source(args.scene, output))
     if output is None and overrides_from_args(args).given():
         # a draft never replaces the scene's own deliverable: it goes beside it
         output = draft_output(output_target(loaded.scene))
@@ -112,16 +112,34 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seen_check(scene, mesh_path, threshold=None):
-    """The shot check (engine.scene.seen_check) of `scene` with its mesh file, or None
-    when the mesh carries no seen marks (told from its JSON, nothing decoded)."""
+def _seen_check(scene, mesh_path):
+    """The shot check (engine.scene.seen_check) of `scene` with its mesh file (60 frames
+    at most), or None when the mesh carries no seen marks (told from its JSON, nothing
+    decoded)."""
     from engine.asset.io import load_asset
-    from engine.scene.seen_check import DEFAULT_THRESHOLD, check_shot, has_marks
+    from engine.scene.seen_check import check_shot, has_marks
 
     if not has_marks(mesh_path):
         return None
-    return check_shot(scene, load_asset(mesh_path).mesh,
-                      DEFAULT_THRESHOLD if threshold is None else threshold)
+    return check_shot(scene, load_asset(mesh_path).mesh, samples=60)
+
+
+def _seen_range_for_bare(value: str, loaded):
+    """A bare asset or image (no scene file) whose mesh carries seen marks is filmed on
+    the seen arc ([camera] range = "seen") and says so; anything else as it is."""
+    from dataclasses import replace
+
+    from engine.scene.seen_check import has_marks
+    from engine.scene.source import source_kind
+
+    camera = loaded.scene.camera
+    if source_kind(Path(value)) == "scene" or camera.move != "orbit" or \
+            camera.sweep_arc() is not None or not has_marks(loaded.resolved.mesh):
+        return loaded
+    print('maquette: a generated asset: the camera sweeps where the image saw it ([camera] '
+          'range = "seen", ±60°); a scene file with range = "full" orbits all round')
+    return replace(loaded, scene=replace(loaded.scene,
+                                         camera=replace(camera, view_range="seen")))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -133,7 +151,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     if not 0 < args.threshold < 1:
         raise InputError(f"--threshold: {args.threshold!r} is not a share between 0 and 1")
-    loaded = _source(args.scene, args.json)
+    loaded = _seen_range_for_bare(args.scene, _source(args.scene, args.json))
     result = check_shot(loaded.scene, load_asset(loaded.resolved.mesh).mesh, args.threshold)
     print(result.verdict())
     if args.json:

@@ -219,3 +219,16 @@ def test_check_never_writes_its_report_over_an_input(sphere_glb, tmp_path):
         done = maquette("check", str(orbit), "--json", str(target))
         assert done.returncode == 2 and "refusing to write over" in done.stderr
     assert (orbit.read_bytes(), sphere_glb.read_bytes()) == before
+
+
+def test_a_bare_generated_asset_is_filmed_on_the_seen_arc(sphere_glb, tmp_path):
+    from .test_cli import maquette
+
+    done = maquette("check", str(sphere_glb), "--json", str(tmp_path / "bare.json"))
+    assert done.returncode == 0, done.stderr
+    assert 'range = "seen"' in done.stdout.splitlines()[0]
+    report = json.loads((tmp_path / "bare.json").read_text())
+    assert max(abs(f["azimuth_deg"]) for f in report["frames"]) == pytest.approx(60, abs=1)
+    # an unmarked bare asset keeps the full orbit
+    done = maquette("check", str(BOTTLE))
+    assert done.returncode == 0 and 'range = "seen"' not in done.stdout
