@@ -86,11 +86,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.scene.overrides import draft_output, overrides_from_args
 
     output = _clip_output(args.output) if args.output else None
-    loaded = _source(args.scene, output)
+    loaded = _seen_range_for_bare(args.scene, _source(args.scene, output))
     if output is None and overrides_from_args(args).given():
         # a draft never replaces the scene's own deliverable: it goes beside it
         output = draft_output(output_target(loaded.scene))
     scene, overrides = _overridden(args, loaded, output)
+    seen = _seen_check(scene, loaded.resolved.mesh)  # one line, never blocks the render
+    if seen is not None:
+        print(seen.verdict())
     if args.workers is not None or args.ray is not None or args.chunk_frames is not None:
         if scene.output.passes or scene.output.handoff:
             raise InputError(f"{_shown(args.scene)}: [output] passes and handoff are rendered "
@@ -106,6 +109,55 @@ def cmd_render(args: argparse.Namespace) -> int:
           f"{stats.seconds:.1f} s, {stats.fps:.1f} fps) and {_shown(sidecar)}")
     if extras is not None:
         print(f"wrote {_shown(extras)}/ (passes and manifest.json, frame-aligned with the clip)")
+    return 0
+
+
+def _seen_check(scene, mesh_path):
+    """The shot check (engine.scene.seen_check) of `scene` with its mesh file (60 frames
+    at most), or None when the mesh carries no seen marks (told from its JSON, nothing
+    decoded)."""
+    from engine.asset.io import load_asset
+    from engine.scene.seen_check import check_shot, has_marks
+
+    if not has_marks(mesh_path):
+        return None
+    return check_shot(scene, load_asset(mesh_path).mesh, samples=60)
+
+
+def _seen_range_for_bare(value: str, loaded):
+    """A bare asset or image (no scene file) whose mesh carries seen marks is filmed on
+    the seen arc ([camera] range = "seen") and says so; anything else as it is."""
+    from dataclasses import replace
+
+    from engine.scene.seen_check import has_marks
+    from engine.scene.source import source_kind
+
+    camera = loaded.scene.camera
+    if source_kind(Path(value)) == "scene" or camera.move != "orbit" or \
+            camera.sweep_arc() is not None or not has_marks(loaded.resolved.mesh):
+        return loaded
+    print('maquette: a generated asset: the camera sweeps where the image saw it ([camera] '
+          'range = "seen", ±60°); a scene file with range = "full" orbits all round')
+    return replace(loaded, scene=replace(loaded.scene,
+                                         camera=replace(camera, view_range="seen")))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.asset.io import load_asset
+    from engine.fileio import write_bytes_atomic
+    from engine.scene.seen_check import check_shot
+
+    if not 0 < args.threshold < 1:
+        raise InputError(f"--threshold: {args.threshold!r} is not a share between 0 and 1")
+    loaded = _seen_range_for_bare(args.scene, _source(args.scene, args.json))
+    result = check_shot(loaded.scene, load_asset(loaded.resolved.mesh).mesh, args.threshold)
+    print(result.verdict())
+    if args.json:
+        write_bytes_atomic(Path(args.json), (json.dumps(result.to_dict(), indent=2) + "\n")
+                           .encode(), inputs=loaded.inputs)
+        print(f"wrote {_shown(Path(args.json))}")
     return 0
 
 
@@ -513,6 +565,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="frames per chunk (default: sized so per-chunk set-up stays under "
                              "5 %% of a chunk's time)")
     render.set_defaults(func=cmd_render)
+
+    check = sub.add_parser("check", help="how much of each frame shows surface the input "
+                           "image did not see (a cheap pass, no render)")
+    check.add_argument("scene", help="scene file (.toml), an asset or an image")
+    check.add_argument("--json", metavar="OUT.json", help="also write the per-frame report")
+    check.add_argument("--threshold", type=float, default=0.25, help="a frame is weak when "
+                       "more than this share of the asset it shows is inferred (default 0.25)")
+    check.set_defaults(func=cmd_check)
 
     still = sub.add_parser("still", help="render one frame to PNG")
     still.add_argument("scene", help="scene file (.toml) or an asset")

@@ -2,7 +2,8 @@
 texture size.  Pure geometry; writing is :mod:`engine.asset.export`'s job.
 
 The mesh is handled as flat arrays (positions, faces, and per-vertex UVs, normals,
-colours), so every step keeps the attributes in step with the vertices.  UV seams
+colours, seen marks), so every step keeps the attributes in step with the vertices
+(decimation keeps a subset of the original vertices, so each keeps its own mark).  UV seams
 (vertices split because their UVs differ) are kept through every step:
 
 * duplicates are merged only where position *and* UV *and* normal agree;
@@ -37,6 +38,7 @@ from engine.asset.model import (
     mesh_uv,
     texture_image,
 )
+from engine.asset.seen import mesh_seen, set_seen
 from engine.asset.topology import (
     analyse,
     face_normals,
@@ -115,6 +117,7 @@ class _Arrays:
             # face colours become vertex colours: they survive face edits and decimation
             self.colors = np.asarray(mesh.visual.vertex_colors).copy()
         self.normals = None  # computed when needed (merging), and again at the end
+        self.seen = mesh_seen(mesh)  # seen marks (engine.asset.seen), or None
         self.material = getattr(mesh.visual, "material", None)
         self._topo = None  # (v, f, Topology) while v and f are unchanged
 
@@ -129,7 +132,7 @@ class _Arrays:
         self._topo = None
 
     def attrs(self) -> list[str]:
-        return [n for n in ("uv", "colors", "normals") if getattr(self, n) is not None]
+        return [n for n in ("uv", "colors", "normals", "seen") if getattr(self, n) is not None]
 
     def keep_vertices(self, keep: np.ndarray) -> None:
         """Keep vertices where `keep` (bool mask or index array), remapping faces."""
@@ -157,6 +160,7 @@ class _Arrays:
         elif self.material is not None:
             mesh.visual = TextureVisuals(material=self.material)
         mesh._cache["vertex_normals"] = self.normals  # keep ours, not a recomputation
+        set_seen(mesh, self.seen)
         return mesh
 
 
@@ -212,7 +216,8 @@ def _axis(name: str, option: str = "axis") -> np.ndarray:
 
 def _merge_duplicates(a: _Arrays) -> int:
     """Merge vertices equal in position, UV, colour and (roughly) normal."""
-    parts = [a.v] + [getattr(a, n).astype(np.float64) for n in a.attrs() if n != "normals"]
+    parts = [a.v] + [getattr(a, n).astype(np.float64).reshape(len(a.v), -1)
+                     for n in a.attrs() if n != "normals"]
     first, _ = unique_rows(np.hstack(parts))
     if len(first) == len(a.v):
         return 0  # nothing shares position and UV: no need for normals

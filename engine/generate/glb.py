@@ -10,12 +10,14 @@ import numpy as np
 from PIL import Image
 
 from engine.asset.formats.gltf import glb_bytes
+from engine.asset.seen import set_seen
 from engine.fileio import write_bytes_atomic
 from engine.generate.reconstruct import LayeredMesh
 
 
 def to_trimesh(mesh: LayeredMesh, texture: Image.Image, roughness: float = 0.6):
-    """A trimesh.Trimesh of the layered mesh with its texture atlas."""
+    """A trimesh.Trimesh of the layered mesh with its texture atlas (and its seen
+    marks, engine.asset.seen)."""
     import trimesh
 
     material = trimesh.visual.material.PBRMaterial(
@@ -27,7 +29,9 @@ def to_trimesh(mesh: LayeredMesh, texture: Image.Image, roughness: float = 0.6):
     visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
     # The winding is outward by construction (layered_mesh); trimesh's fix_normals
     # would judge it by index connectivity, which the walls' UV seam splits.
-    return trimesh.Trimesh(mesh.vertices, mesh.faces, visual=visual, process=False)
+    asset = trimesh.Trimesh(mesh.vertices, mesh.faces, visual=visual, process=False)
+    set_seen(asset, mesh.seen)  # written as the GLB's _SEEN vertex attribute
+    return asset
 
 
 def write_glb(mesh, path: Path) -> None:

@@ -19,6 +19,7 @@ from scipy import ndimage
 
 from engine.asset.inspect import RECORD_KEY
 from engine.asset.model import HEIGHT_RANGE_M
+from engine.asset.seen import mesh_seen_shares
 from engine.asset.topology import analyse
 from engine.errors import InputError
 from engine.fileio import Transaction, guard_inputs
@@ -208,6 +209,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
                  "height_m": settings.height, **mesh_info,
                  **{k: orientation[k] for k in ("upright", "up", "front")},
                  "texture": [settings.texture_size, settings.texture_size]},
+        "seen": mesh_seen_shares(asset),  # shares of surface area (engine.asset.seen)
         "warnings": list(reference.warnings),
         "timings_s": timings,
         "output": str(output),

@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage
 
+from engine.asset.topology import vertex_normals
+
 
 @dataclass
 class LayeredMesh:
@@ -26,6 +28,22 @@ class LayeredMesh:
     faces: np.ndarray  # (m, 3) int64, counter-clockwise seen from outside
     uv: np.ndarray  # (n, 2) float64 in [0, 1], glTF convention (v down)
     front_faces: int = 0  # faces[:front_faces] are the front surface, the side the image shows
+    seen: np.ndarray | None = None  # (n,) float in [0, 1]: how well the image saw each vertex
+
+
+def seen_marks(vertices: np.ndarray, faces: np.ndarray, front_faces: int, front: int,
+               ring: np.ndarray) -> np.ndarray:
+    """(n,) float in [0, 1], per vertex of a layered mesh in the camera's frame (crop
+    units, +z towards the orthographic camera), how well the input image saw it
+    (docs/GENERATOR_INTERFACE.md, "Seen marks"): the first `front` vertices (the front
+    height field, each visible by construction) get the facing term n·(0, 0, 1) of
+    their area-weighted normal over the front faces, clamped to [0, 1]; the next
+    `front` (the back) 0; the wall's middle rings (2 × len(ring), halfway from the
+    front ring to the back) half their front ring vertex's mark."""
+    normals = vertex_normals(vertices[:front], faces[:front_faces])
+    facing = np.clip(normals[:, 2], 0.0, 1.0)
+    middle = 0.5 * facing[ring]
+    return np.concatenate([facing, np.zeros(front), middle, middle])
 
 
 def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
@@ -206,7 +224,8 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
     uv = np.concatenate([_atlas_uv(image_uv, back=False), _atlas_uv(image_uv, back=True),
                          _atlas_uv(inset, back=False), _atlas_uv(inset, back=True)])
     faces = np.concatenate([front_f, back_f, *walls])
-    return LayeredMesh(vertices=vertices, faces=faces, uv=uv, front_faces=len(front_f))
+    return LayeredMesh(vertices=vertices, faces=faces, uv=uv, front_faces=len(front_f),
+                       seen=seen_marks(vertices, faces, len(front_f), n, ring))
 
 
 def stand_upright(mesh: LayeredMesh, elevation_deg: float) -> LayeredMesh:

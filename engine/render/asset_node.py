@@ -98,8 +98,17 @@ def _load_gltf(source: str):
         def calculate_tangents(self, geom) -> None:
             return None
 
+    data = parse_gltf_file(source)
+    # Application-specific vertex attributes (names starting with "_", such as the seen
+    # marks' _SEEN) are not drawn; panda3d-gltf 1.x fails on them ('NoneType' object has
+    # no attribute 'basename' while repacking the vertex columns), so they are dropped.
+    for mesh in data.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            attributes = primitive.get("attributes") or {}
+            for name in [n for n in attributes if n.startswith("_")]:
+                del attributes[name]
     converter = _NoTangents(source, settings=None)
-    converter.update(parse_gltf_file(source))
+    converter.update(data)
     return converter.active_scene.node()
 
 
