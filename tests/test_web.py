@@ -565,3 +565,54 @@ def test_vendored_draco_decoder_is_the_npm_release():
     for name in DECODER_FILES[:2]:
         assert file_sha256(VENDOR_DIR / name) in readme
     assert "Apache License" in (VENDOR_DIR / "LICENSE-draco").read_text()
+
+
+# --- the seen range (issue 13's marks on the page) --------------------------------------
+
+
+def _marked_box(tmp_path) -> Path:
+    """A box GLB whose front (+Z) half is marked seen, its back inferred (_SEEN)."""
+    import trimesh
+
+    from engine.asset.seen import set_seen
+
+    box = trimesh.creation.box((0.2, 0.3, 0.2))
+    set_seen(box, (box.vertices[:, 2] > 0).astype(np.float32))
+    path = tmp_path / "marked.glb"
+    box.export(path)
+    return path
+
+
+def _orbit_limits(folder: Path) -> tuple[str, str]:
+    text = (folder / "index.html").read_text()
+    lo = re.search(r'min-camera-orbit="([^"]+)"', text).group(1)
+    hi = re.search(r'max-camera-orbit="([^"]+)"', text).group(1)
+    return lo.split()[0], hi.split()[0]
+
+
+def test_page_keeps_the_camera_where_a_marked_asset_was_seen(tmp_path):
+    marked = _marked_box(tmp_path)
+    result = build_site(scene_for_asset(marked), tmp_path / "marked",
+                        WebOptions(poster_long_side=160), log=quiet)
+    assert _orbit_limits(tmp_path / "marked") == ("-60.0000deg", "60.0000deg")
+    assert result.report["camera_theta_range_deg"] == [-60.0, 60.0]
+    assert "auto-rotate" not in (tmp_path / "marked" / "index.html").read_text()
+    # an unmarked asset's page lets the visitor go all the way round
+    build_site(scene_for_asset(SAMPLE_ASSETS / "mug.glb"), tmp_path / "plain",
+               WebOptions(poster_long_side=160), log=quiet)
+    assert _orbit_limits(tmp_path / "plain") == ("auto", "auto")
+
+
+def test_page_follows_the_scenes_arc_unless_the_asset_turns(tmp_path):
+    marked = _marked_box(tmp_path)
+    scene = tmp_path / "arc.toml"
+    scene.write_text(f'[asset]\nsource = "{marked}"\n[camera]\nmove = "orbit"\n'
+                     'arc = [-30, 45]\n')
+    build_site(load_scene(scene), tmp_path / "arc", WebOptions(poster_long_side=160),
+               log=quiet)
+    assert _orbit_limits(tmp_path / "arc") == ("-30.0000deg", "45.0000deg")
+    # a spinning asset shows every side anyway: no limit that would not hold
+    scene.write_text(f'[asset]\nsource = "{marked}"\n[[motion]]\ntype = "spin"\n')
+    build_site(load_scene(scene), tmp_path / "spin", WebOptions(poster_long_side=160),
+               log=quiet)
+    assert _orbit_limits(tmp_path / "spin") == ("auto", "auto")

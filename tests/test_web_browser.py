@@ -270,3 +270,31 @@ def test_draco_page_decodes_with_its_own_decoder_and_draws_the_same(browser, ser
         assert np.abs(draco.astype(int) - plain.astype(int)).mean() < 3.0
     finally:
         page.page.close()
+
+
+def test_seen_marked_asset_page_keeps_the_camera_on_its_seen_side(browser, served,
+                                                                   tmp_path):
+    """model-viewer itself clamps the camera to the seen arc: asked to look from behind,
+    it stops at the arc's end."""
+    import trimesh
+
+    from engine.asset.seen import set_seen
+
+    url, root, _ = served
+    box = trimesh.creation.box((0.2, 0.3, 0.2))
+    set_seen(box, (box.vertices[:, 2] > 0).astype(np.float32))
+    glb = tmp_path / "marked.glb"
+    box.export(glb)
+    build_site(scene_for_asset(glb), root / "marked", WebOptions(poster_long_side=320),
+               log=lambda _m: None)
+    page = LoadedPage(browser, url + "marked/")
+    try:
+        assert page.errors == []
+        theta = page.js("""async () => { const v = document.getElementById('viewer');
+            v.cameraOrbit = '170deg 75deg auto'; await v.updateComplete;
+            v.jumpCameraToGoal();
+            await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+            return v.getCameraOrbit().theta * 180 / Math.PI; }""")
+        assert theta == pytest.approx(60.0, abs=0.5)
+    finally:
+        page.page.close()

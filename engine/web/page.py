@@ -106,15 +106,18 @@ def _attributes(attrs: dict[str, str | None]) -> str:
 
 
 def viewer_attributes(camera, look: dict, motion: dict, files: dict[str, str],
-                      alt: str) -> dict[str, str | None]:
-    """The <model-viewer> attributes, in a stable order."""
+                      alt: str, theta_range: tuple[float, float] | None = None
+                      ) -> dict[str, str | None]:
+    """The <model-viewer> attributes, in a stable order. `theta_range`: the azimuths
+    (degrees, model-viewer's theta) the visitor may turn the camera between, or None."""
+    lo, hi = (f"{t:.4f}deg" for t in theta_range) if theta_range else ("auto", "auto")
     attrs: dict[str, str | None] = {
         "src": files["glb"], "ios-src": files["usdz"], "poster": files["poster"],
         "alt": alt, "loading": "eager", "reveal": "auto",
         **camera.attributes(),
         # the scene's camera must not be clamped by model-viewer's automatic limits
-        "min-camera-orbit": f"auto auto {min(camera.radius * 0.25, camera.radius):.5f}m",
-        "max-camera-orbit": f"auto auto {camera.radius * 4.0:.5f}m",
+        "min-camera-orbit": f"{lo} auto {min(camera.radius * 0.25, camera.radius):.5f}m",
+        "max-camera-orbit": f"{hi} auto {camera.radius * 4.0:.5f}m",
         "min-field-of-view": f"{min(10.0, camera.framed_fov):.4f}deg",
         "max-field-of-view": f"{max(90.0, camera.framed_fov):.4f}deg",
         "environment-image": files["environment"],
@@ -234,6 +237,25 @@ def _vertices_sample(vertices: np.ndarray, limit: int = 50_000) -> np.ndarray:
     return np.asarray(vertices[::step], dtype=float)
 
 
+def seen_theta_range(scene, mesh, timeline) -> tuple[float, float] | None:
+    """model-viewer theta limits (degrees) for the page: the scene's `[camera] arc` (or
+    `range = "seen"`), else the seen arc when the asset carries seen marks
+    (engine.asset.seen; engine.animation.camera.SEEN_ARC_DEG), around the asset's front
+    as the stage places it at rest. None when the asset is unmarked and the scene gives
+    no arc, or when the scene's motion turns the asset (the limit would not hold)."""
+    from engine.animation.camera import SEEN_ARC_DEG
+    from engine.asset.seen import mesh_seen
+
+    arc = scene.camera.sweep_arc()
+    if arc is None and mesh_seen(mesh) is not None:
+        arc = SEEN_ARC_DEG
+    if arc is None or any(p.startswith("rotation") for p in timeline.asset_tracks):
+        return None
+    rest = timeline.rest[:3, :3]
+    front = math.degrees(math.atan2(rest[0, 2], rest[2, 2]))  # where the asset's +Z faces
+    return front + arc[0], front + arc[1]
+
+
 def build_site(scene, out_dir: Path, options: WebOptions | None = None,
                log: Callable[[str], None] = print) -> WebResult:
     """Make the page's files for `scene` (an engine.scene.Scene whose asset is a 3D
@@ -293,7 +315,15 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
     elif figures["animations"]:  # the asset's own (skinned, morph, node) animation plays
         motion["animation"] = figures["animations"][0]
     cam = scene.camera
-    if cam.move == "orbit" and cam.turns:
+    theta_range = seen_theta_range(scene, asset.mesh, timeline)
+    if theta_range is not None:
+        # the visitor turns the camera within the arc the image saw (or the scene's arc);
+        # a turntable would show the inferred back half of every turn
+        if cam.move == "orbit" and cam.turns:
+            warnings.append(f"the page keeps the camera within azimuth {theta_range[0]:.0f}° "
+                            f"to {theta_range[1]:.0f}° (where the asset was seen) instead of "
+                            "turning it: the visitor sweeps it by hand")
+    elif cam.move == "orbit" and cam.turns:
         # the stage's camera orbits under a rig that turns with it: on the page the model
         # turns the other way under a fixed environment (model-viewer's yaw is CCW)
         motion["auto_rotate"] = True
@@ -316,7 +346,8 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
     names = {"glb": "asset.glb", "usdz": "asset.usdz", "poster": "poster.webp",
              "environment": "environment.hdr"}
     hotspots = scene.web.hotspots
-    attrs = viewer_attributes(camera, look, motion, names, alt=f"3D model of {title}")
+    attrs = viewer_attributes(camera, look, motion, names, alt=f"3D model of {title}",
+                              theta_range=theta_range)
     size = timeline.bounds.size
     dims = " × ".join(f"{x * 100:.1f}" for x in size) + " cm"
     aspect_css = f"{w} / {h}"
@@ -349,6 +380,7 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
                    "radius_m": camera.radius, "target_m": list(camera.target),
                    "fov_deg": camera.fov, "field_of_view_attribute_deg": camera.framed_fov},
         "look": look, "poster_px": [pw, ph], "compression": compression,
+        "camera_theta_range_deg": list(theta_range) if theta_range else None,
         "budget": {"warn_bytes": options.warn_bytes, "refuse_bytes": options.refuse_bytes},
     }
     report_name = "report.json"
