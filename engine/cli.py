@@ -248,7 +248,8 @@ def _provenance(kind: str, deliverable: Path, asset: Path, **what) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The whole job on the bundled sample: image → 3D asset → turntable video + sheet."""
+    """The whole job on the bundled sample: image → 3D asset → a video sweeping the side
+    the image saw (scenes/safe-sweep.toml) + contact sheet."""
     from dataclasses import replace
 
     from engine.generate import GenerateSettings, generate_asset
@@ -262,14 +263,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sheet = video.with_name(f"{video.stem}-sheet.png")
     # The sample scene's image is generated into the user's folder (not the cache), so
     # the source is resolved without generating; its inputs are refused as outputs.
-    loaded = load_source(resource_path("scenes", "from-image.toml"),
+    loaded = load_source(resource_path("scenes", "safe-sweep.toml"),
                          generate=False, outputs=[video, asset, asset.with_suffix(".json"),
                                                   sheet])
     scene, inputs = loaded.scene, loaded.inputs
     print(f"demo 1/3: generating a 3D asset from {_shown(scene.asset.source)}")
     result = generate_asset(scene.asset.source, asset, GenerateSettings(height=0.25))
     scene = replace(scene, asset=replace(scene.asset, source=result.glb))
-    print(f"demo 2/3: rendering the turntable to {_shown(video)}")
+    seen = _seen_check(scene, result.glb)
+    if seen is not None:  # the sweep stays where the image saw the robot
+        print(f"demo: {seen.verdict()}")
+    print(f"demo 2/3: rendering the seen-side sweep to {_shown(video)} "
+          f"(scenes/from-image.toml orbits all round; `maquette check` it to compare)")
     stats = render_clip(scene, video, progress=not args.quiet, inputs=inputs)
     _provenance("render", stats.path, result.glb, scene=scene)
     print(f"demo 3/3: rendering the contact sheet to {_shown(sheet)}")

@@ -132,6 +132,8 @@ def test_demo_command(tmp_path):
     assert result.returncode == 0, result.stderr
     info = probe_video(out)
     assert info["codec"] == "h264" and info["frames"] == 180
+    # it films the safe sweep and says how much of it is inferred, before rendering
+    assert "seen check" in result.stdout and "every checked frame under" in result.stdout
     assert (tmp_path / "demo-asset.glb").stat().st_size > 10_000
     assert (tmp_path / "demo-asset.json").exists()
     assert (tmp_path / "demo-sheet.png").stat().st_size > 10_000
