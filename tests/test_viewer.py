@@ -569,3 +569,32 @@ def test_real_window_under_xvfb(tmp_path, xvfb_display):
                           str(out)], env=env, capture_output=True, text=True, timeout=90,
                          cwd=ROOT)
     assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
+
+
+def test_seen_mode_tints_the_inferred_side_and_the_stats_say_how_much(tmp_path):
+    """M's "seen" mode draws a marked asset grey where the image saw it and magenta
+    where it was inferred; the stats overlay's share follows the camera."""
+    import trimesh
+
+    from engine.asset.seen import set_seen
+    from engine.viewer.app import Viewer
+
+    box = trimesh.creation.box((0.2, 0.3, 0.2))
+    set_seen(box, (box.vertices[:, 2] > 0).astype(np.float32))  # front half seen
+    glb = tmp_path / "marked.glb"
+    box.export(glb)
+
+    def magenta(frame):
+        r, g, b = (frame[..., i].astype(int) for i in range(3))
+        return int(((r > g + 40) & (b > g + 20)).sum())
+
+    with Viewer(glb, size=(160, 120), msaa=0) as v:
+        v.state = replace(v.state, mode="seen")
+        v.send(K("1"))  # front view
+        front = v.grab()
+        front_share = v.view_inferred_share()
+        v.send(K("ctrl+1"))  # back view
+        back = v.grab()
+        back_share = v.view_inferred_share()
+    assert magenta(back) > 200 and magenta(back) > 10 * max(magenta(front), 1)
+    assert front_share < 0.1 and back_share > 0.9

@@ -289,6 +289,7 @@ class Viewer:
         self._stage_serial += 1
         self._frozen = False
         self.stats.update(scene_statistics(stage))
+        self._seen_mesh = _seen_mesh(scene.asset.source)
         timeline = stage.timeline
         self.ctx = ViewContext(center=timeline.bounds.center, radius=timeline.bounds.radius,
                                duration=timeline.duration, fps=scene.output.fps,
@@ -547,10 +548,29 @@ class Viewer:
         fps = 1.0 / float(np.mean(times)) if times.mean() > 0 else 0.0
         tri = self.stats.get("triangles", 0)
         tex = self.stats.get("texture_bytes", 0) / 2**20
-        return (f"{fps:6.1f} fps (3D frames)\nframe {median * 1000:6.1f} ms (median)\n"
+        text = (f"{fps:6.1f} fps (3D frames)\nframe {median * 1000:6.1f} ms (median)\n"
                 f"p99 {np.percentile(times, 99) * 1000:6.1f} ms\n{tri:,} triangles\n"
                 f"textures {tex:.1f} MiB\n{self.width}x{self.height}\n"
                 f"{gl_renderer()[:40]}")
+        inferred = self.view_inferred_share()
+        if inferred is not None:
+            text += f"\ninferred in view {inferred:.0%}"
+        return text
+
+    def view_inferred_share(self) -> float | None:
+        """The share of the asset's visible projected area that the image did not see,
+        from the current camera (engine.scene.seen_check), or None for an unmarked asset."""
+        from engine.scene.seen_check import visible_shares
+
+        if getattr(self, "_seen_mesh", None) is None or self.stage is None or \
+                getattr(self.stage, "current", None) is None:
+            return None
+        vertices, faces, marks = self._seen_mesh
+        frame, stage = self.stage.current, self.stage
+        cam = frame.camera if stage.camera_override is None else stage.camera_override
+        m = frame.asset_matrix
+        world = vertices @ m[:3, :3].T + m[:3, 3]
+        return visible_shares(world, faces, marks, cam, self.width / self.height)[0]
 
     # --- screenshots -------------------------------------------------------------------------
 
@@ -687,3 +707,23 @@ def _signature(path: Path) -> tuple:
 
 _EMPTY_CONTEXT = ViewContext(center=np.zeros(3), radius=1.0, duration=1.0, fps=30.0,
                              scene_camera=lambda t: None, can_save_keyframes=False)
+
+
+def _seen_mesh(source):
+    """(vertices, faces, per-face marks) of an asset that carries seen marks, else None."""
+    from engine.asset.io import load_asset
+    from engine.asset.model import AssetError
+    from engine.asset.seen import face_seen, mesh_seen
+    from engine.scene.seen_check import has_marks
+
+    try:
+        if not has_marks(source):
+            return None
+        mesh = load_asset(source).mesh
+    except (AssetError, OSError, ValueError):  # the stage loaded it; unreadable marks: none shown
+        return None
+    marks = mesh_seen(mesh)
+    if marks is None:
+        return None
+    faces = np.asarray(mesh.faces)
+    return np.asarray(mesh.vertices, float), faces, face_seen(faces, marks)

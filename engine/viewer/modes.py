@@ -1,5 +1,7 @@
 """Inspection modes on a Stage (Panda3D): lit, base colour, normals (the Stage's own
-shader modes), a wireframe overlay and a UV checker texture."""
+shader modes), a wireframe overlay, a UV checker texture and "seen": the asset drawn
+from its own mesh file with the seen marks (engine.asset.seen) as vertex colours, grey
+where the image saw the surface, magenta where it was inferred."""
 
 from __future__ import annotations
 
@@ -17,6 +19,31 @@ out vec4 o_color;
 void main() { o_color = wire_color; }
 """
 WIRE_COLOR = (0.02, 0.45, 0.9, 1.0)  # linear HDR, before exposure and tone mapping
+SEEN_VERT = """#version 330
+uniform mat4 p3d_ModelViewProjectionMatrix;
+uniform mat3 p3d_NormalMatrix;
+in vec4 p3d_Vertex;
+in vec3 p3d_Normal;
+in vec4 p3d_Color;
+out vec3 v_normal;
+out vec4 v_color;
+void main() {
+    gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
+    v_normal = normalize(p3d_NormalMatrix * p3d_Normal);
+    v_color = p3d_Color;
+}
+"""
+SEEN_FRAG = """#version 330
+in vec3 v_normal;
+in vec4 v_color;
+out vec4 o_color;
+void main() {  // headlight shading, so the shape reads in any light preset
+    float shade = 0.35 + 0.65 * abs(normalize(v_normal).z);
+    o_color = vec4(v_color.rgb * shade, 1.0);
+}
+"""
+SEEN_COLOR = (0.55, 0.55, 0.55)  # linear: a seen surface ...
+INFERRED_COLOR = (0.75, 0.03, 0.45)  # ... and an inferred one (magenta), blended by the mark
 CHECKER_SIZE = 512
 CHECKER_SQUARES = 16
 
@@ -56,6 +83,7 @@ class ModeController:
         self._wire = None
         self._checker = None
         self._checker_stages = []
+        self._seen = None
 
     def set_mode(self, mode: str) -> None:
         if mode == self.mode:
@@ -63,7 +91,22 @@ class ModeController:
         self.stage.set_shading_mode(mode if mode in ("lit", "base-color", "normals") else "lit")
         self._show_wire(mode == "wireframe")
         self._show_checker(mode == "uv-checker")
+        self._show_seen(mode == "seen")
         self.mode = mode
+
+    def _show_seen(self, on: bool) -> None:
+        from panda3d.core import BitMask32
+
+        if on and self._seen is None:
+            self._seen = self.stage.asset.attach_new_node(seen_geom(self.stage.scene))
+            self._seen.set_shader(_seen_shader(), 100)
+            self._seen.set_texture_off(100)
+        if self._seen is None:
+            return
+        for child in self.stage.asset.get_children():
+            if child != self._seen:
+                (child.hide if on else child.show)(BitMask32.bit(0))
+        (self._seen.show if on else self._seen.hide)(BitMask32.bit(0))
 
     def _show_wire(self, on: bool) -> None:
         from panda3d.core import BitMask32, Shader
@@ -97,6 +140,59 @@ class ModeController:
             for ts in self._checker_stages:
                 asset.clear_texture(ts)
             self._checker_stages = []
+
+
+def _seen_shader():
+    from panda3d.core import Shader
+
+    return Shader.make(Shader.SL_GLSL, SEEN_VERT, SEEN_FRAG)
+
+
+def seen_colors(marks):
+    """(n, 4) float32 linear RGBA per vertex: INFERRED_COLOR at mark 0 to SEEN_COLOR at 1
+    from marks (n,) in [0, 1]."""
+    import numpy as np
+
+    m = np.asarray(marks, np.float32)[:, None]
+    rgb = (1.0 - m) * np.array(INFERRED_COLOR, np.float32) + m * np.array(SEEN_COLOR,
+                                                                         np.float32)
+    return np.concatenate([rgb, np.ones((len(rgb), 1), np.float32)], axis=1)
+
+
+def seen_geom(scene):
+    """A GeomNode of the asset's mesh (file coordinates turned to Panda's, as the loaded
+    model's children are) coloured by its seen marks."""
+    import numpy as np
+    from panda3d.core import Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat
+
+    from engine.asset.io import load_asset
+    from engine.asset.seen import mesh_seen
+    from engine.render.stage import Y_UP_TO_PANDA
+
+    mesh = load_asset(scene.asset.source).mesh
+    marks = mesh_seen(mesh)
+    if marks is None:
+        marks = np.ones(len(mesh.vertices))
+    turn = Y_UP_TO_PANDA[:3, :3]
+    vertices = np.asarray(mesh.vertices, np.float32) @ turn.T.astype(np.float32)
+    normals = np.asarray(mesh.vertex_normals, np.float32) @ turn.T.astype(np.float32)
+    # v3n3c4: float32 position and normal, then RGBA as 4 unsigned bytes (28 bytes a row)
+    packed = np.zeros(len(vertices), dtype=[("v", "<f4", 3), ("n", "<f4", 3), ("c", "u1", 4)])
+    packed["v"], packed["n"] = vertices, normals
+    packed["c"] = np.round(seen_colors(marks) * 255).astype(np.uint8)
+    data = GeomVertexData("seen", GeomVertexFormat.get_v3n3c4(), Geom.UH_static)
+    data.unclean_set_num_rows(len(packed))
+    data.modify_array_handle(0).copy_data_from(packed.tobytes())
+    triangles = GeomTriangles(Geom.UH_static)
+    triangles.set_index_type(Geom.NT_uint32)
+    indices = triangles.modify_vertices()
+    indices.unclean_set_num_rows(mesh.faces.size)
+    indices.modify_handle().copy_data_from(np.ascontiguousarray(mesh.faces, np.uint32))
+    geom = Geom(data)
+    geom.add_primitive(triangles)
+    node = GeomNode("seen-marks")
+    node.add_geom(geom)
+    return node
 
 
 def scene_statistics(stage) -> dict:

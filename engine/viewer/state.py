@@ -23,7 +23,7 @@ from engine.animation import CameraPose
 from engine.animation.camera import MAX_ELEVATION
 from engine.scene.model import LIGHT_PRESETS, Background
 
-MODES = ("lit", "base-color", "normals", "wireframe", "uv-checker")
+MODES = ("lit", "base-color", "normals", "wireframe", "uv-checker", "seen")
 SAFE_FRAMES = (None, "16:9", "9:16", "1:1", "4:5")
 # (name, background); None = the scene's own background.
 BACKGROUNDS: tuple[tuple[str, Background | None], ...] = (
@@ -385,7 +385,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("shift+l",), "Shift+L", "previous light preset", _lights(-1)),
     Binding(("b",), "B", "next background", _background),
     Binding(("g",), "G", "ground and shadow on/off", _ground),
-    Binding(("m",), "M", "inspection mode: lit, base colour, normals, wireframe, UV checker",
+    Binding(("m",), "M", "inspection mode: lit, base colour, normals, wireframe, UV "
+            "checker, seen (inferred surfaces magenta)",
             _mode(1)),
     Binding(("shift+m",), "Shift+M", "previous inspection mode", _mode(-1)),
     Binding(("a",), "A", "safe frame: 16:9, 9:16, 1:1, 4:5, off", _safe_frame),
