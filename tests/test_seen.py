@@ -232,3 +232,34 @@ def test_a_bare_generated_asset_is_filmed_on_the_seen_arc(sphere_glb, tmp_path):
     # an unmarked bare asset keeps the full orbit
     done = maquette("check", str(BOTTLE))
     assert done.returncode == 0 and 'range = "seen"' not in done.stdout
+
+
+def test_a_small_push_in_is_safe_and_could_be_image_to_video(sphere_glb, tmp_path):
+    """The issue's case: a small push-in from the reference view shows no inferred
+    surface, and the check says an image-to-video tool could make it from the image."""
+    from .test_cli import maquette
+
+    push = _scene(tmp_path, sphere_glb, "push",
+                  'move = "push-in"\nstrength = 0.2\nazimuth = 5\nelevation = 5')
+    done = maquette("check", str(push), "--json", str(tmp_path / "push.json"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "push.json").read_text())
+    assert report["frames_over"] == 0 and report["image_to_video"]
+    assert "image-to-video tool" in done.stdout
+
+
+def test_range_seen_keeps_other_moves_on_the_seen_side():
+    """A push-in set up from behind the asset moves round to the seen arc's end."""
+    from engine.animation.camera import CameraRig, camera_pose
+
+    args = dict(move="push-in", azimuth=150.0, elevation=5.0)
+    behind = camera_pose(CameraRig(**args), 0.0, 4.0, np.zeros(3), 0.5, 16 / 9)
+    kept = camera_pose(CameraRig(**args, view_range="seen"), 0.0, 4.0, np.zeros(3), 0.5,
+                       16 / 9)
+
+    def azimuth(pose):
+        offset = pose.eye - pose.target
+        return np.degrees(np.arctan2(offset[0], offset[2]))
+
+    assert azimuth(behind) == pytest.approx(150.0, abs=0.5)
+    assert azimuth(kept) == pytest.approx(60.0, abs=0.5)

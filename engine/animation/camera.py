@@ -90,8 +90,9 @@ class CameraRig:
             "eased at the turning points, `turns` times over the shot, instead of full turns")
     view_range: str = setting(
         "full", kind="choice", choices=VIEW_RANGES, key="range",
-        doc='orbit only: "seen" sweeps the arc a generated asset was seen from (±60°, '
-            'see maquette check) unless `arc` is given')
+        doc='"seen": an orbit sweeps the arc a generated asset was seen from (±60° around '
+            '`azimuth`, see maquette check) unless `arc` is given; any other move keeps its '
+            "azimuth within ±60° of the asset's front")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -247,6 +248,8 @@ def camera_pose(
         hi = rig.elevation + s * CRANE_DEG_PER_STRENGTH
         el = float(np.clip(lo + (hi - lo) * e, -MAX_ELEVATION, MAX_ELEVATION))
 
+    if move != "orbit" and rig.view_range == "seen":  # other moves stay on the seen side
+        az = float(np.clip(az, *SEEN_ARC_DEG))
     target = c.copy()
     eye = _spherical(c, d, az, el)
     if move == "dolly":
