@@ -62,6 +62,9 @@ SHADOW_EDGE_GRADIENT = 2.0
 #: tools/make_isolation_set.py's images; a white bunny's own shading 0.03).
 SHADOW_MIN_SUBJECT_CHROMA = 6.0
 SHADOW_NEUTRAL_REACH = 0.1
+#: ... and its lowest pixel must be no higher than this fraction of the rest of the
+#: subject's height above the subject's lowest pixel.
+SHADOW_BASE_REACH = 0.05
 
 #: A strip along an image edge at most this many pixels thick is not the subject.
 BORDER_STRIP_PX = 3
@@ -269,7 +272,14 @@ def _drop_shadow_regions(fields: _ShadowFields, iso: Isolation, joined: bool) ->
     labels, n = ndimage.label(_grow(member, 1) & binary, structure=_EIGHT)
     labels = np.where(member, labels, 0)
     index = np.arange(1, n + 1)
-    rows = np.asarray(ndimage.mean(np.indices((h, w))[0], labels, index))
+    row_of = np.indices((h, w))[0]
+    rows = np.asarray(ndimage.mean(row_of, labels, index))
+    # A shadow on the floor reaches down to the subject's base (or past it); a light band
+    # across the subject's middle (a label on a mug meeting a white backdrop at the
+    # outline) does not.
+    core_rows = np.nonzero(core.any(axis=1))[0]
+    base_row = core_rows[-1] - SHADOW_BASE_REACH * (core_rows[-1] - core_rows[0] + 1)
+    lowest = np.asarray(ndimage.maximum(row_of, labels, index)) if n else np.zeros(0)
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     smooth = np.asarray(ndimage.mean(candidate, labels, index))
     # A shadow fades out into the backdrop (a penumbra): where it meets the background
@@ -289,8 +299,8 @@ def _drop_shadow_regions(fields: _ShadowFields, iso: Isolation, joined: bool) ->
         inner_dark = _label_median(darkening, np.where(outline, 0, labels), index)
         gentle = np.ones(n, bool)
     soft = (edge_count >= 8) & (edge_dark < SHADOW_EDGE_FADE * inner_dark) & gentle
-    below = np.nonzero((rows > core_row) & (areas >= max(16, 1e-3 * total)) & soft
-                       & (smooth >= 0.5))[0]
+    below = np.nonzero((rows > core_row) & (lowest >= base_row)
+                       & (areas >= max(16, 1e-3 * total)) & soft & (smooth >= 0.5))[0]
     if neutral and below.size:
         reach = np.asarray(ndimage.mean(_outside_rows(core), labels, below + 1))
         below = below[reach >= SHADOW_NEUTRAL_REACH]
