@@ -666,9 +666,10 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--title", help="the page's title (default: the asset's name)")
     web.add_argument("--allow-heavy", action="store_true",
                      help="write a page over the 15 MB budget anyway")
-    web.add_argument("--compress", choices=("none", "draco"), default="none",
+    web.add_argument("--compress", choices=("none", "draco", "meshopt"), default="none",
                      help="geometry compression of the page's GLB: draco (KHR_draco_mesh_"
-                          "compression, decoder carried in vendor/; default none)")
+                          "compression, decoder carried in vendor/) or meshopt (EXT_meshopt_"
+                          "compression, lossless, decoded by model-viewer itself); default none")
     web.set_defaults(func=cmd_web)
 
     serve = sub.add_parser("serve", help="serve a `maquette web` folder over HTTP")

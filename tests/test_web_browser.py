@@ -89,6 +89,8 @@ def served(tmp_path_factory):
                log=lambda _m: None)
     build_site(scene_for_asset(SAMPLE_ASSETS / "robot.glb"), root / "draco",
                WebOptions(poster_long_side=960, compress="draco"), log=lambda _m: None)
+    build_site(scene_for_asset(SAMPLE_ASSETS / "robot.glb"), root / "meshopt",
+               WebOptions(poster_long_side=960, compress="meshopt"), log=lambda _m: None)
     server, url = serve_in_thread(root)
     shots = root / "web-shots"
     shots.mkdir()
@@ -244,27 +246,30 @@ def test_animated_scene_moves_and_starts_on_the_poster(portrait_page, served):
     assert value >= 0.85, value
 
 
-def test_draco_page_decodes_with_its_own_decoder_and_draws_the_same(browser, served,
-                                                                      asset_page):
-    """`--compress draco`: the decoder comes from the page's vendor/ folder (no CDN), and
-    the model drawn matches the uncompressed page's from the same camera."""
+@pytest.mark.parametrize("kind", ["draco", "meshopt"])
+def test_compressed_page_decodes_offline_and_draws_the_same(browser, served, asset_page,
+                                                            kind):
+    """`--compress draco|meshopt`: the decoder comes from the page itself (Draco's from
+    vendor/, meshopt's inside model-viewer's bundle; no CDN), and the model drawn matches
+    the uncompressed page's from the same camera."""
     url, _, shots = served
-    page = LoadedPage(browser, url + "draco/")
+    page = LoadedPage(browser, url + f"{kind}/")
     try:
         assert page.errors == []
         hosts = {urlsplit(u).hostname for u in page.requests
                  if urlsplit(u).scheme in ("http", "https", "ws", "wss")}
         assert hosts == {"127.0.0.1"}, page.requests
         fetched = {urlsplit(u).path.rsplit("/", 1)[-1] for u in page.requests}
-        assert {"draco_wasm_wrapper.js", "draco_decoder.wasm"} <= fetched
+        if kind == "draco":
+            assert {"draco_wasm_wrapper.js", "draco_decoder.wasm"} <= fetched
         still = "() => { const v = document.getElementById('viewer');" \
                 " v.autoRotate = false; v.resetTurntableRotation(0); }"
         for p in (page, asset_page):
             p.js(still)
             p.settle()
-        draco = page.shot(shots / "draco-live.png")
+        draco = page.shot(shots / f"{kind}-live.png")
         plain = asset_page.shot(shots / "plain-live.png")
-        side_by_side(shots / "plain-vs-draco.png", plain, draco)
+        side_by_side(shots / f"plain-vs-{kind}.png", plain, draco)
         background = (30, 31, 36)
         assert iou(silhouette(draco, background), silhouette(plain, background)) >= 0.97
         assert np.abs(draco.astype(int) - plain.astype(int)).mean() < 3.0

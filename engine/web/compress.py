@@ -1,5 +1,7 @@
-"""Geometry compression of the web page's GLB: `KHR_draco_mesh_compression` (DracoPy).
+"""Geometry compression of the web page's GLB: `KHR_draco_mesh_compression` (DracoPy,
+`draco_glb`) or `EXT_meshopt_compression` (meshoptimizer's codecs, `meshopt_glb`, below).
 
+Draco:
 Each eligible triangle primitive (mode 4; float POSITION, NORMAL and TEXCOORD_0 only; no
 morph targets, no extension of its own) is encoded with Draco; its accessors keep their
 types and counts but lose their bufferViews, and the GLB is rebuilt with only the data
@@ -233,3 +235,126 @@ def _rebuild(doc: dict, binary: bytes, blobs: list[bytes]) -> bytes:
         if DRACO not in names:
             names.append(DRACO)
     return join_glb(doc, b"".join(chunks))
+
+
+MESHOPT = "EXT_meshopt_compression"
+
+
+def _view_users(doc: dict) -> dict[int, set[str]]:
+    """bufferView index -> what reads it: "attribute", "indices", "other" (images, sparse
+    parts, animation and skin data)."""
+    users: dict[int, set[str]] = {}
+    accessors = doc.get("accessors", [])
+
+    def mark(acc_index: int, kind: str) -> None:
+        acc = accessors[acc_index]
+        if "bufferView" in acc:
+            users.setdefault(acc["bufferView"], set()).add(kind)
+        sparse = acc.get("sparse")
+        if sparse:
+            for part in (sparse["indices"], sparse["values"]):
+                users.setdefault(part["bufferView"], set()).add("other")
+
+    used = set()
+    for mesh in doc.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            for index in primitive.get("attributes", {}).values():
+                mark(index, "attribute")
+                used.add(index)
+            for target in primitive.get("targets", []) or []:
+                for index in target.values():
+                    mark(index, "attribute")
+                    used.add(index)
+            if "indices" in primitive:
+                kind = "indices" if primitive.get("mode", 4) == 4 else "other"
+                mark(primitive["indices"], kind)
+                used.add(primitive["indices"])
+    for i in range(len(accessors)):
+        if i not in used:
+            mark(i, "other")
+    for image in doc.get("images", []):
+        if "bufferView" in image:
+            users.setdefault(image["bufferView"], set()).add("other")
+    return users
+
+
+def meshopt_glb(glb: bytes) -> Compressed:
+    """`glb` with its vertex-attribute and triangle-index bufferViews encoded with
+    meshoptimizer's codecs (EXT_meshopt_compression, modes ATTRIBUTES and TRIANGLES; no
+    filters, so the values decode exactly). The uncompressed views point at a fallback
+    buffer with no data; the extension is required. Views shared between several
+    accessors, or read by images, sparse accessors, animations or skins, stay as they are
+    (each is named in `skipped`). model-viewer's bundle carries the meshopt decoder."""
+    import meshoptimizer
+
+    doc, binary = split_glb(glb)
+    result = Compressed(glb=glb, bytes_before=len(glb), bytes_after=len(glb))
+    buffers = doc.get("buffers", [])
+    if len(buffers) != 1 or "uri" in buffers[0]:
+        result.skipped.append("the GLB's data is not all in its BIN chunk: left as it is")
+        return result
+    users = _view_users(doc)
+    by_view: dict[int, list[dict]] = {}
+    for acc in doc.get("accessors", []):
+        if "bufferView" in acc:
+            by_view.setdefault(acc["bufferView"], []).append(acc)
+    meshoptimizer.encode_vertex_version(0)  # EXT_meshopt_compression's vertex codec
+    chunks, offset, fallback = [], 0, 0
+
+    def place(data: bytes) -> int:
+        nonlocal offset
+        start = offset
+        pad = b"\0" * (-len(data) % 4)
+        chunks.append(data + pad)
+        offset += len(data) + len(pad)
+        return start
+
+    for i, view in enumerate(doc.get("bufferViews", [])):
+        start = view.get("byteOffset", 0)
+        raw = binary[start:start + view["byteLength"]]
+        kinds, accs = users.get(i, set()), by_view.get(i, [])
+        encoded = None
+        if kinds in ({"attribute"}, {"indices"}) and len(accs) == 1 \
+                and not accs[0].get("byteOffset", 0):
+            acc = accs[0]
+            size = np.dtype(COMPONENT_DTYPE[acc["componentType"]]).itemsize \
+                * TYPE_COUNT[acc["type"]]
+            stride = view.get("byteStride") or size
+            count = acc["count"]
+            if kinds == {"attribute"} and stride % 4 == 0 and stride <= 256 \
+                    and count * stride <= len(raw):
+                data = np.frombuffer(raw[:count * stride], np.uint8).reshape(count, stride)
+                encoded = (meshoptimizer.encode_vertex_buffer(data, count, stride),
+                           {"byteStride": stride, "count": count, "mode": "ATTRIBUTES"})
+            elif kinds == {"indices"} and size in (2, 4) and count % 3 == 0 \
+                    and stride == size:
+                idx = np.frombuffer(raw[:count * size], COMPONENT_DTYPE[acc["componentType"]])
+                vertices = int(idx.max()) + 1 if count else 0
+                encoded = (meshoptimizer.encode_index_buffer(
+                               idx.astype(np.uint32), count, vertices),
+                           {"byteStride": size, "count": count, "mode": "TRIANGLES"})
+        if encoded is None:
+            if kinds & {"attribute", "indices"}:
+                result.skipped.append(f"bufferViews[{i}]: shared or strided data, not "
+                                      "encoded")
+            view["byteOffset"] = place(raw)
+            view["buffer"] = 0
+            continue
+        data, ext = encoded
+        ext.update(buffer=0, byteOffset=place(bytes(data)), byteLength=len(data))
+        view.update(buffer=1, byteOffset=fallback)
+        fallback += view["byteLength"] + (-view["byteLength"] % 4)
+        view.setdefault("extensions", {})[MESHOPT] = ext
+        result.compressed += 1
+    if not result.compressed:
+        return Compressed(glb=glb, skipped=result.skipped, bytes_before=len(glb),
+                          bytes_after=len(glb))
+    doc["buffers"] = [{"byteLength": offset},
+                      {"byteLength": fallback, "extensions": {MESHOPT: {"fallback": True}}}]
+    for key in ("extensionsUsed", "extensionsRequired"):
+        names = doc.setdefault(key, [])
+        if MESHOPT not in names:
+            names.append(MESHOPT)
+    result.glb = join_glb(doc, b"".join(chunks))
+    result.bytes_after = len(result.glb)
+    return result

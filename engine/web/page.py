@@ -50,15 +50,20 @@ class WebOptions:
     poster_long_side: int = POSTER_LONG_SIDE  # pixels
     warn_bytes: int = WARN_BYTES
     refuse_bytes: int = REFUSE_BYTES
-    compress: str = "none"  # geometry: "none" or "draco" (engine/web/compress.py)
+    compress: str = "none"  # geometry: "none", "draco" or "meshopt" (engine/web/compress.py)
 
 
 #: `--compress` choices: geometry compression of the page's GLB.
-COMPRESS = ("none", "draco")
+COMPRESS = ("none", "draco", "meshopt")
 #: Set before model-viewer loads: its Draco decoder comes from the page's vendor/ folder,
 #: not from Google's CDN.
 DRACO_CONFIG = ("<script>self.ModelViewerElement = Object.assign("
                 "self.ModelViewerElement || {}, {dracoDecoderLocation: 'vendor/'});</script>\n")
+#: ... and its bundled meshopt decoder is switched on by naming a (here empty) script.
+MESHOPT_SCRIPT = "meshopt-enable.js"
+MESHOPT_CONFIG = ("<script>self.ModelViewerElement = Object.assign("
+                  "self.ModelViewerElement || {}, {meshoptDecoderLocation: "
+                  f"'vendor/{MESHOPT_SCRIPT}'}});</script>\n")
 
 
 @dataclass
@@ -286,20 +291,23 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
     glb, baked = page_glb(scene.asset.source, timeline, scene.output.fps)
     figures = glb_figures(glb)
     compression = None
-    if options.compress == "draco":
-        from engine.web.compress import draco_glb
+    if options.compress not in COMPRESS:
+        raise ValueError(f"compress: {options.compress!r}; expected one of {', '.join(COMPRESS)}")
+    if options.compress != "none":
+        from engine.web.compress import draco_glb, meshopt_glb
 
-        log("web: Draco geometry compression")
-        done = draco_glb(glb)
+        log(f"web: {options.compress} geometry compression")
+        done = (draco_glb if options.compress == "draco" else meshopt_glb)(glb)
         glb = done.glb
-        compression = {"geometry": "draco" if done.compressed else "none",
-                       "primitives_compressed": done.compressed, "skipped": done.skipped,
+        compression = {"geometry": options.compress if done.compressed else "none",
+                       "parts_compressed": done.compressed, "skipped": done.skipped,
                        "glb_bytes_before": done.bytes_before, "glb_bytes_after": done.bytes_after}
         if done.skipped:
-            warnings.append("Draco left some geometry uncompressed: " + "; ".join(done.skipped))
-    elif options.compress != "none":
-        raise ValueError(f"compress: {options.compress!r}; expected one of {', '.join(COMPRESS)}")
-    draco = bool(compression and compression["primitives_compressed"])
+            warnings.append(f"{options.compress} left some geometry uncompressed: "
+                            + "; ".join(done.skipped))
+    # model-viewer bundles the meshopt decoder; Draco's is carried in vendor/
+    geometry = compression["geometry"] if compression else "none"
+    draco = geometry == "draco"
     log("web: the USDZ for iOS Quick Look")
     usdz = _usdz(asset.mesh, timeline.rest)
 
@@ -355,7 +363,8 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
                   aspect_css=aspect_css, background=background_css(scene.stage.background),
                   page_background="#111214", attributes=_attributes(attrs),
                   hotspots=_hotspots_html(hotspots), dimensions=dims,
-                  decoder_config=DRACO_CONFIG if draco else "", **names)
+                  decoder_config={"draco": DRACO_CONFIG, "meshopt": MESHOPT_CONFIG}.get(
+                      geometry, ""), **names)
     files: dict[str, bytes] = {
         names["glb"]: glb, names["usdz"]: usdz, names["poster"]: poster,
         names["environment"]: environment,
@@ -369,6 +378,8 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
 
         for vendor in DECODER_FILES:
             files[f"vendor/{vendor}"] = (VENDOR_DIR / vendor).read_bytes()
+    if geometry == "meshopt":
+        files[f"vendor/{MESHOPT_SCRIPT}"] = (VENDOR_DIR / MESHOPT_SCRIPT).read_bytes()
 
     report = {
         "maquette": version(), "model_viewer": MODEL_VIEWER_VERSION,
