@@ -337,6 +337,13 @@ class Stage:
             self.width, self.height = width, height
             self.hdr.set_size(width, height)
 
+    def set_render_size(self, width: int, height: int) -> None:
+        """Draw the 3D passes into width × height pixels (a live viewer's reduced
+        resolution); the tone-mapping pass upscales them to the output. The lens keeps
+        the output's aspect; `resize` (or this with the output's size) goes back."""
+        if (self.hdr.get_x_size(), self.hdr.get_y_size()) != (width, height):
+            self.hdr.set_size(width, height)
+
     def _place_contact_shadow(self, asset_matrix: np.ndarray) -> None:
         """The soft contact shadow follows the asset: it moves, shrinks with a reveal's
         scale and fades as the asset lifts off the ground (float, drop)."""

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.viewer.generation import BackgroundGeneration
+from engine.viewer.live import DEFAULT_TARGET_FPS, LiveResolution, scaled_size
 from engine.viewer.screenshots import FrameGrabber, ScreenshotNames
 from engine.viewer.state import (
     BACKGROUNDS,
@@ -59,7 +60,7 @@ class Viewer:
                  offscreen: bool = True, model: str | None = None, msaa: int | None = None,
                  fixed_dt: float | None = None, poll_seconds: float = POLL_SECONDS,
                  screenshot: str | Path | None = None, title: str | None = None,
-                 generate=None):
+                 generate=None, target_fps: float = DEFAULT_TARGET_FPS):
         """generate: GenerateSettings for an image source (default: GenerateSettings(model))."""
         from engine.render.engine_setup import (
             get_base,
@@ -138,6 +139,10 @@ class Viewer:
         self._last_key = None
         self._backed_up = False  # K keeps SCENE.toml.bak: the version before the first K
         self.idle_frames = 0
+        self.live = LiveResolution(target_fps=target_fps)
+        self.draws = 0  # frames actually drawn (3D or HUD); idle steps draw nothing
+        self.render_sizes: list[tuple[int, int]] = []  # the 3D view's pixels, per 3D frame
+        self._hud_key = None
         if loaded.needs_generation:
             self.generation = BackgroundGeneration(scene.asset.source, self.generate_settings)
             self._watch_files()
@@ -185,6 +190,7 @@ class Viewer:
         self._stage_frames = 0
         self._stage_serial += 1
         self._frozen = False
+        self._drawn_size = None
         self.stats.update(scene_statistics(stage))
         timeline = stage.timeline
         self.ctx = ViewContext(center=timeline.bounds.center, radius=timeline.bounds.radius,
@@ -345,19 +351,29 @@ class Viewer:
             self._apply()
         else:
             self.state = replace(self.state, message_age=self.state.message_age + dt)
-        self._update_hud()
-        full = self._freeze_if_unchanged()
+        hud_key = self._update_hud()
+        hud_changed, self._hud_key = hud_key != self._hud_key, hud_key
+        grabbing = capture or self._pending_shots
+        moving = self._scene_changed()
+        scale = self.live.plan(moving, hud_changed or self.generation is not None)
+        if grabbing:
+            scale = 1.0  # screenshots are full resolution
+        full = self._freeze_if_unchanged(scale)
         image = None
-        if capture or self._pending_shots:
+        if grabbing:
             if self.stage is not None and self._stage_frames == 0:
                 self._render()  # the first frame compiles shaders and fills the shadow map
             # Before the asset is on stage the overlay (progress, errors) is all there is.
             image = self._render_capture(hud=(capture and hud) or self.stage is None)
-        else:
+        elif scale is not None or self.stage is None:
             self._render()
+        else:
+            self._idle()  # nothing changed: input only, no drawing
         elapsed = time.perf_counter() - now
         if full:
             self.frame_times.append(elapsed)
+            if moving and not grabbing and scale is not None:
+                self.live.measured(scale, elapsed)
         else:
             self.idle_frames += 1
         self.frames += 1
@@ -370,17 +386,29 @@ class Viewer:
                 self._say(f"screenshot failed: {exc}")
         return image if capture else None
 
-    def _freeze_if_unchanged(self) -> bool:
-        """Render the 3D passes (shadow map, scene) only when what they show changed;
-        otherwise only the tone-mapping pass and the HUD redraw, from the last scene
-        image. Returns True for a full frame."""
+    def _scene_changed(self) -> bool:
+        """Whether what the 3D view shows changed since the last step."""
         if self.stage is None:
             return False
         s = self.state
         key = (self._stage_serial, s.time, s.follow, s.orbit, s.lights, s.ground, s.mode,
                self.width, self.height)
-        full = key != self._last_key or self._stage_frames < 2
+        changed = key != self._last_key or self._stage_frames < 2
         self._last_key = key
+        return changed
+
+    def _freeze_if_unchanged(self, scale: float | None) -> bool:
+        """Render the 3D passes (shadow map, scene) only when they are drawn at a new
+        picture (moving, or the refine frame); otherwise the tone-mapping pass and the
+        HUD redraw from the last scene image. Returns True for a full frame."""
+        if self.stage is None:
+            return False
+        size = None if scale is None else scaled_size(self.width, self.height, scale)
+        full = size is not None and (size != self._drawn_size or self._last_moving())
+        if full:
+            self.stage.set_render_size(*size)
+            self._drawn_size = size
+            self.render_sizes.append(size)
         if self._frozen == full:  # changed: (de)activate the 3D buffers
             light = self.stage.key_light.get_name()  # its shadow buffer is made on first use
             buffers = [self.stage.hdr] + [
@@ -391,17 +419,46 @@ class Viewer:
             self._frozen = not full
         return full
 
+    def _last_moving(self) -> bool:
+        return not self.live.refined
+
+    def _idle(self) -> None:
+        """A step with nothing to draw: a window still takes its input events."""
+        if not self.offscreen:
+            self.output.set_active(False)
+            try:
+                self.base.taskMgr.step()
+            finally:
+                self.output.set_active(True)
+
     def _render(self) -> None:
         if self.offscreen:
             self.base.graphicsEngine.render_frame()
         else:
             self.base.taskMgr.step()  # input events + render
         self._stage_frames += 1
+        self.draws += 1
 
     # --- HUD ---------------------------------------------------------------------------------
 
-    def _update_hud(self) -> None:
-        hud, state = self.hud, self.state
+    def _update_hud(self) -> tuple:
+        """Set the overlay's blocks; returns what they show (a change means a redraw)."""
+        shown: list = []
+        real, state = self.hud, self.state
+
+        class _Recorder:  # records each block as it is set
+            def __getattr__(self, name):
+                method = getattr(real, name)
+
+                def call(*args, **kwargs):
+                    shown.append((name, args, tuple(sorted(kwargs.items()))))
+                    return method(*args, **kwargs)
+                return call
+
+        self._fill_hud(_Recorder(), state)
+        return tuple(shown)
+
+    def _fill_hud(self, hud, state) -> None:
         if self.stage is not None:
             play = "playing" if state.playing else "paused"
             cam = "scene camera" if state.follow else "free camera"
