@@ -207,6 +207,7 @@ class Stage:
         else:
             self.key_light = DirectionalLight("key")
         self._shadow_size = shadow_size
+        self._live_shadow_size = shadow_size
         self.key_light.set_shadow_caster(True, shadow_size, shadow_size)
         self.key_light.set_camera_mask(BitMask32.bit(SHADOW_MASK_BIT))
         depth_state = RenderState.make(
@@ -343,6 +344,14 @@ class Stage:
         the output's aspect; `resize` (or this with the output's size) goes back."""
         if (self.hdr.get_x_size(), self.hdr.get_y_size()) != (width, height):
             self.hdr.set_size(width, height)
+
+    def set_shadow_map_size(self, size: int) -> None:
+        """The key light's shadow map at size × size texels (a live viewer's moving
+        frames use a smaller one); the light makes its new buffer at the next frame."""
+        size = int(size)
+        if size != self._live_shadow_size:
+            self._live_shadow_size = size
+            self.key_light.set_shadow_caster(True, size, size)
 
     def _place_contact_shadow(self, asset_matrix: np.ndarray) -> None:
         """The soft contact shadow follows the asset: it moves, shrinks with a reveal's

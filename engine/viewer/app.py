@@ -39,6 +39,7 @@ from engine.viewer.window import WindowInput
 
 DEFAULT_HEIGHT = 720
 POLL_SECONDS = 0.25
+IDLE_POLL_S = 0.015  # the window loop's sleep between idle steps (input latency ≤ this)
 STATS_WINDOW = 120
 
 
@@ -348,13 +349,14 @@ class Viewer:
             from engine.viewer.state import advance
 
             self.state = advance(self.state, dt, self.ctx)
+        moving = self._scene_changed()
+        if self.ctx is not None and moving:  # still: the stage already shows this state
             self._apply()
-        else:
+        elif self.ctx is None:
             self.state = replace(self.state, message_age=self.state.message_age + dt)
         hud_key = self._update_hud()
         hud_changed, self._hud_key = hud_key != self._hud_key, hud_key
         grabbing = capture or self._pending_shots
-        moving = self._scene_changed()
         scale = self.live.plan(moving, hud_changed or self.generation is not None)
         if grabbing:
             scale = 1.0  # screenshots are full resolution
@@ -392,7 +394,7 @@ class Viewer:
             return False
         s = self.state
         key = (self._stage_serial, s.time, s.follow, s.orbit, s.lights, s.ground, s.mode,
-               self.width, self.height)
+               s.background, self.width, self.height)
         changed = key != self._last_key or self._stage_frames < 2
         self._last_key = key
         return changed
@@ -407,6 +409,10 @@ class Viewer:
         full = size is not None and (size != self._drawn_size or self._last_moving())
         if full:
             self.stage.set_render_size(*size)
+            # the shadow map (2048² by default) costs as much as the view: scale it too
+            full_map = self.stage._shadow_size
+            self.stage.set_shadow_map_size(
+                full_map if scale >= 1.0 else max(256, _pow2(full_map * scale)))
             self._drawn_size = size
             self.render_sizes.append(size)
         if self._frozen == full:  # changed: (de)activate the 3D buffers
@@ -583,7 +589,7 @@ class Viewer:
                 break
             self.step()
             if self._frozen and not self.offscreen:
-                time.sleep(0.008)  # nothing moves: poll input without spinning a core
+                time.sleep(IDLE_POLL_S)  # nothing moves: poll input without spinning a core
         if self.screenshot_path is not None and self.screenshots_taken == 0:
             self.wait_ready()
             self.save_screenshot()
@@ -606,6 +612,11 @@ class Viewer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _pow2(x: float) -> int:
+    """The power of two nearest x (shadow map sizes)."""
+    return 1 << max(0, int(round(np.log2(max(x, 1.0)))))
 
 
 _EMPTY_CONTEXT = ViewContext(center=np.zeros(3), radius=1.0, duration=1.0, fps=30.0,
