@@ -484,7 +484,7 @@ def cmd_view(args: argparse.Namespace) -> int:
             raise InputError(f"--size: {w}x{h} is out of range (16 to 8192)")
         size = (w, h)
     viewer = Viewer(args.source, size=size, offscreen=args.offscreen, model=args.model,
-                    msaa=args.msaa, screenshot=args.screenshot)
+                    msaa=args.msaa, screenshot=args.screenshot, target_fps=args.target_fps)
     with viewer:
         code = viewer.run(steps, frames=args.frames)
         shots, error = viewer.screenshots_taken, viewer.error
@@ -656,6 +656,9 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--size", metavar="WxH", help="window size (default: 720 p at the "
                       "scene's aspect)")
     view.add_argument("--model", help="generator for an image: model card or 'classical'")
+    view.add_argument("--target-fps", type=float, default=15.0, metavar="FPS",
+                      help="while the view moves, lower the 3D resolution to hold this "
+                           "frame rate; still, one full-resolution frame (default 15)")
     view.add_argument("--msaa", type=int, choices=(0, 2, 4, 8),
                       help="anti-aliasing samples (default: the scene's, 4)")
     view.set_defaults(func=cmd_view)

@@ -598,3 +598,43 @@ def test_seen_mode_tints_the_inferred_side_and_the_stats_say_how_much(tmp_path):
         back_share = v.view_inferred_share()
     assert magenta(back) > 200 and magenta(back) > 10 * max(magenta(front), 1)
     assert front_share < 0.1 and back_share > 0.9
+def test_moving_frames_drop_resolution_then_refine_once_and_stop_drawing():
+    """Issue 16: while the camera moves the 3D view is drawn smaller (a target the
+    machine cannot reach forces the smallest scale); still, one full-resolution frame,
+    then no draws at all until the next input."""
+    from engine.viewer.app import Viewer
+    from engine.viewer.live import MIN_SCALE, scaled_size
+    from engine.viewer.state import Key
+
+    size = (320, 180)
+    with Viewer(SAMPLE_ASSETS / "bottle.glb", size=size, msaa=0, target_fps=1e6) as v:
+        v.run_script([Key("t")])  # turntable: the camera moves every step
+        for _ in range(8):
+            v.step()
+        small = scaled_size(*size, MIN_SCALE)
+        assert v.render_sizes[-1] == small  # moving: reduced
+        v.send(Key("t"))  # turntable off: nothing moves (a bare asset does not play)
+        for _ in range(3):
+            v.step()
+        assert v.render_sizes[-1] == size  # the refine frame at full resolution
+        draws = v.draws
+        for _ in range(10):
+            v.step()
+        assert v.draws == draws  # idle: nothing drawn
+        v.send(Key("left"))  # input: drawn again, moving size first
+        v.step()
+        assert v.draws == draws + 1
+        assert v.render_sizes[-1] == small
+
+
+def test_live_resolution_holds_a_frame_budget():
+    from engine.viewer.live import LiveResolution
+
+    live = LiveResolution(target_fps=15.0)
+    for _ in range(20):  # a frame at scale s costs 0.2 s · s² (5 fps at full size)
+        s = live.plan(moving=True)
+        live.measured(s, 0.2 * s * s)
+    assert abs(0.2 * live.scale ** 2 - 1 / 15) < 0.005
+    assert live.plan(moving=False) == 1.0  # refine once
+    assert live.plan(moving=False) is None  # then nothing
+    assert live.plan(moving=False, hud_changed=True) == 1.0

@@ -115,6 +115,8 @@ def worker(mode: str, scene_path: Path, width: int, height: int, warmup: int,
     from engine.render.engine_setup import gl_renderer
 
     times = []
+    if mode == "live":
+        return live_worker(scene_path, width, height, warmup, frames)
     if mode == "viewer":
         from engine.viewer.app import Viewer
         from engine.viewer.state import Key
@@ -155,6 +157,77 @@ def worker(mode: str, scene_path: Path, width: int, height: int, warmup: int,
             "triangles": triangles}
 
 
+def live_worker(scene_path: Path, width: int, height: int, warmup: int, frames: int,
+                target_fps: float = 15.0, idle_seconds: float = 3.0) -> dict:
+    """The viewer as used: a bare-asset window (offscreen here) orbiting with the
+    auto-turntable at --target-fps; then key-to-screen latency (a key sent while idle,
+    up to its frame finished: sync_frame) and idle CPU (the window loop's idle steps)."""
+    from engine.render.engine_setup import gl_renderer
+    from engine.scene import load_scene
+    from engine.viewer.app import IDLE_POLL_S, Viewer
+    from engine.viewer.state import Key
+
+    asset = Path(os.environ.get("BENCH_LIVE_ASSET") or load_scene(scene_path).asset.source)
+    viewer = Viewer(asset, size=(width, height), offscreen=True, fixed_dt=1 / 30,
+                    target_fps=target_fps)
+    engine = viewer.base.graphicsEngine
+    viewer.send(Key("t"))  # turntable: the camera moves every frame
+    for _ in range(warmup + 10):  # the scale settles
+        viewer.step()
+    times, scales = [], []
+    cpu = _cpu()
+    for _ in range(frames):
+        start = time.perf_counter()
+        viewer.step()
+        engine.sync_frame()
+        times.append(time.perf_counter() - start)
+        scales.append(viewer.render_sizes[-1][0] / width)
+    cpu = _cpu() - cpu
+    viewer.send(Key("t"))  # turntable off: refine, then idle
+    for _ in range(80):  # past the 2 s message
+        viewer.step()
+    latency = []
+    for _ in range(5):
+        for _ in range(80):
+            viewer.step()
+        start = time.perf_counter()
+        viewer.send(Key("left"))
+        viewer.step()
+        engine.sync_frame()
+        latency.append(time.perf_counter() - start)
+    for _ in range(80):  # refine and settle again
+        viewer.step()
+    draws, c0, t0 = viewer.draws, _cpu(), time.perf_counter()
+    while time.perf_counter() - t0 < idle_seconds:  # Viewer.run's window loop when idle
+        viewer.step()
+        time.sleep(IDLE_POLL_S)
+    idle_cpu = (_cpu() - c0) / (time.perf_counter() - t0)
+    idle_draws = viewer.draws - draws
+    viewer.close()
+    return {"mode": "live", "width": width, "height": height, "times": times,
+            "cpu_per_frame": cpu / max(frames, 1), "renderer": gl_renderer(),
+            "scale_median": float(np.median(scales)), "latency": latency,
+            "idle_cpu": idle_cpu, "idle_draws": idle_draws, "target_fps": target_fps,
+            "triangles": 0}
+
+
+def run_live(args, scene: Path) -> int:
+    width, height = args.live_size
+    res = run_worker(args, "live", scene, width, height)
+    t = np.array(res["times"])
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; GL: {res['renderer']}; asset: "
+          f"{args.live_asset or 'UV sphere, 100k triangles'}")
+    print(f"| window | target fps | orbit fps (median) | orbit p99 ms | render scale (median) "
+          f"| key-to-screen ms (median of {len(res['latency'])}) | idle CPU (% of a core) "
+          f"| idle draws |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {width}x{height} | {res['target_fps']:g} | {1 / float(np.median(t)):.1f} | "
+          f"{float(np.percentile(t, 99)) * 1000:.0f} | {res['scale_median']:.2f} | "
+          f"{float(np.median(res['latency'])) * 1000:.0f} | {res['idle_cpu'] * 100:.1f} | "
+          f"{res['idle_draws']} |")
+    return 0
+
+
 def run_worker(args, mode: str, scene: Path, width: int, height: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", mode, "--scene", str(scene),
            "--sizes", f"{width}x{height}", "--frames", str(args.frames),
@@ -171,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--worker", choices=("viewer", "offline"), help=argparse.SUPPRESS)
+    parser.add_argument("--live", action="store_true",
+                        help="the live viewer as used: orbit fps at --target-fps, "
+                             "key-to-screen latency, idle CPU (one window size)")
+    parser.add_argument("--live-size", default="1280x720")
+    parser.add_argument("--live-asset", help="asset for --live (default: the 100k sphere)")
+    parser.add_argument("--worker", choices=("viewer", "offline", "live"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = [tuple(int(x) for x in s.lower().split("x")) for s in args.sizes]
@@ -186,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         asset = tmp / "sphere100k.glb"
         triangles = make_sphere_glb(asset)
         scene = write_scene(tmp, asset)
+        if args.live:
+            if args.live_asset:
+                os.environ["BENCH_LIVE_ASSET"] = str(Path(args.live_asset).resolve())
+            args.live_size = tuple(int(x) for x in args.live_size.lower().split("x"))
+            return run_live(args, scene)
         best: dict[tuple, dict] = {}
         rounds: dict[tuple, list[float]] = {}
         renderer = "?"

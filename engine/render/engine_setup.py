@@ -135,3 +135,36 @@ def gl_renderer() -> str:
     if _gsg is None:
         return "unknown"
     return f"{_gsg.get_driver_renderer()} / {_gsg.get_driver_version()}"
+
+
+def open_window(width: int, height: int, title: str):
+    """An on-screen window of width × height pixels titled `title`, on the process's
+    ShowBase (started for a display: `get_base(offscreen=False)`).
+    Raises RenderUnavailable (work failed, exit 1) when the platform gives none."""
+    from panda3d.core import WindowProperties
+
+    global _gsg
+    base = get_base(offscreen=False)
+    props = WindowProperties()
+    props.set_size(width, height)
+    props.set_title(title)
+    win = base.openWindow(props=props, type="onscreen", makeCamera=False, keepCamera=False)
+    if win is None:
+        raise RenderUnavailable(f"could not open a {width}x{height} window")
+    _gsg = _gsg or win.get_gsg()  # gl_renderer() names the window's driver too
+    return win
+
+
+def close_output(output) -> None:
+    """Close a window or offscreen buffer made by open_window / make_offscreen_buffer."""
+    base = get_base()
+    if output.is_of_type(_window_type()):
+        base.closeWindow(output)
+    else:
+        base.graphicsEngine.remove_window(output)
+
+
+def _window_type():
+    from panda3d.core import GraphicsWindow
+
+    return GraphicsWindow.get_class_type()

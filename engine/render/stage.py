@@ -227,6 +227,7 @@ class Stage:
         else:
             self.key_light = DirectionalLight("key")
         self._shadow_size = shadow_size
+        self._live_shadow_size = shadow_size
         self.key_light.set_shadow_caster(True, shadow_size, shadow_size)
         self.key_light.set_camera_mask(BitMask32.bit(SHADOW_MASK_BIT))
         depth_state = RenderState.make(
@@ -358,6 +359,21 @@ class Stage:
         if (width, height) != (self.width, self.height) and width > 0 and height > 0:
             self.width, self.height = width, height
             self.hdr.set_size(width, height)
+
+    def set_render_size(self, width: int, height: int) -> None:
+        """Draw the 3D passes into width × height pixels (a live viewer's reduced
+        resolution); the tone-mapping pass upscales them to the output. The lens keeps
+        the output's aspect; `resize` (or this with the output's size) goes back."""
+        if (self.hdr.get_x_size(), self.hdr.get_y_size()) != (width, height):
+            self.hdr.set_size(width, height)
+
+    def set_shadow_map_size(self, size: int) -> None:
+        """The key light's shadow map at size × size texels (a live viewer's moving
+        frames use a smaller one); the light makes its new buffer at the next frame."""
+        size = int(size)
+        if size != self._live_shadow_size:
+            self._live_shadow_size = size
+            self.key_light.set_shadow_caster(True, size, size)
 
     def _place_contact_shadow(self, asset_matrix: np.ndarray) -> None:
         """The soft contact shadow follows the asset: it moves, shrinks with a reveal's

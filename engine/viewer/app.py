@@ -10,8 +10,6 @@ back to RAM unless a screenshot is asked for.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections import deque
 from dataclasses import replace
@@ -20,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.viewer.generation import BackgroundGeneration
+from engine.viewer.live import DEFAULT_TARGET_FPS, LiveResolution, scaled_size
+from engine.viewer.screenshots import FrameGrabber, ScreenshotNames
 from engine.viewer.state import (
     BACKGROUNDS,
     Command,
@@ -28,22 +29,18 @@ from engine.viewer.state import (
     Key,
     ViewContext,
     ViewState,
-    Wheel,
     camera_for,
     handle,
     help_lines,
     initial_state,
 )
+from engine.viewer.watch import FileWatch
+from engine.viewer.window import WindowInput
 
 DEFAULT_HEIGHT = 720
 POLL_SECONDS = 0.25
+IDLE_POLL_S = 0.015  # the window loop's sleep between idle steps (input latency ≤ this)
 STATS_WINDOW = 120
-BUTTON_NAMES = {
-    "arrow_left": "left", "arrow_right": "right", "arrow_up": "up", "arrow_down": "down",
-    "=": "+", "num_add": "+", "num_plus": "+", "num_subtract": "-", "num_minus": "-",
-    "num_1": "1", "num_3": "3", "num_7": "7", "num_9": "9", "<": ",", ">": ".",
-}
-MOUSE_BUTTONS = {"mouse1": "left", "mouse2": "middle", "mouse3": "right"}
 
 
 class ViewerError(InputError):
@@ -57,32 +54,6 @@ def window_size(aspect: str, height: int = DEFAULT_HEIGHT) -> tuple[int, int]:
     return max(16, int(round(height * w / h / 2)) * 2), height
 
 
-class _Generation:
-    """generate_cached in a background thread; the window keeps rendering."""
-
-    def __init__(self, image: Path, settings):
-        self.image = image
-        self.settings = settings
-        self.log: list[str] = []
-        self.result: Path | None = None
-        self.error: str | None = None
-        self.started = time.perf_counter()
-        self.thread = threading.Thread(target=self._run, name="maquette-generate", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        from engine.scene.source import resolve_source
-
-        try:
-            self.result = resolve_source(self.image, self.settings, self.log.append).mesh
-        except Exception as exc:  # shown in the window
-            self.error = f"{self.image.name}: generation failed: {exc}"
-
-    @property
-    def done(self) -> bool:
-        return not self.thread.is_alive()
-
-
 class Viewer:
     """`maquette view SOURCE`: SOURCE is a scene (.toml), an asset or an image."""
 
@@ -90,9 +61,14 @@ class Viewer:
                  offscreen: bool = True, model: str | None = None, msaa: int | None = None,
                  fixed_dt: float | None = None, poll_seconds: float = POLL_SECONDS,
                  screenshot: str | Path | None = None, title: str | None = None,
-                 generate=None):
+                 generate=None, target_fps: float = DEFAULT_TARGET_FPS):
         """generate: GenerateSettings for an image source (default: GenerateSettings(model))."""
-        from engine.render.engine_setup import get_base, has_display, make_offscreen_buffer
+        from engine.render.engine_setup import (
+            get_base,
+            has_display,
+            make_offscreen_buffer,
+            open_window,
+        )
         from engine.scene.source import load_source
         from engine.viewer.hud import Hud
 
@@ -106,7 +82,7 @@ class Viewer:
         self.msaa = msaa
         self.poll_seconds = poll_seconds
         self.screenshot_path = Path(screenshot) if screenshot else None
-        self._screenshots_taken = 0
+        self._shot_names = ScreenshotNames(self.source, self.screenshot_path)
         if not self.source.is_file():
             raise ViewerError(f"{self.source}: file not found")
         # First load errors are the caller's (the CLI exits with the message).
@@ -128,32 +104,34 @@ class Viewer:
         width, height = size or window_size(scene.output.aspect)
         self.width, self.height = width, height
         self.base = get_base(offscreen=self.offscreen)
+        self.events: deque[Event] = deque()
+        self.input: WindowInput | None = None
         if self.offscreen:
             self.output = make_offscreen_buffer(width, height, "maquette-view")
         else:
-            self.output = self._open_window(width, height, title or f"maquette view "
-                                            f"{self.source.name}")
+            self.output = open_window(width, height,
+                                      title or f"maquette view {self.source.name}")
+            self.input = WindowInput(self.base, self.output, (width, height), self.events,
+                                     self._on_resize, self._on_close)
         self.output.set_clear_color_active(True)
         self.output.set_clear_color((0.07, 0.075, 0.085, 1.0))
-        self._shot_texture = None
+        self._grabber = FrameGrabber(self.output)
         self.hud = Hud(self.output, width, height)
         self.stage = None
         self.modes = None
         self.ctx: ViewContext | None = None
         self.state = ViewState()
         self.error: str | None = None
-        self.generation: _Generation | None = None
-        self.events: deque[Event] = deque()
+        self.generation: BackgroundGeneration | None = None
         self.frame_times: deque[float] = deque(maxlen=STATS_WINDOW)
         self.frames = 0
         self.quit_requested = False
         self.stats: dict = {}
         self._applied: dict = {}
-        self._watch: dict[Path, tuple] = {}
+        self._watch = FileWatch()
         self._last_poll = 0.0
         self._last_step = None
         self._stage_frames = 0
-        self._drag: dict[str, tuple[float, float]] = {}
         self._state_started = False
         self._pending_scene = None
         self._pending_shots = 0
@@ -162,8 +140,12 @@ class Viewer:
         self._last_key = None
         self._backed_up = False  # K keeps SCENE.toml.bak: the version before the first K
         self.idle_frames = 0
+        self.live = LiveResolution(target_fps=target_fps)
+        self.draws = 0  # frames actually drawn (3D or HUD); idle steps draw nothing
+        self.render_sizes: list[tuple[int, int]] = []  # the 3D view's pixels, per 3D frame
+        self._hud_key = None
         if loaded.needs_generation:
-            self.generation = _Generation(scene.asset.source, self.generate_settings)
+            self.generation = BackgroundGeneration(scene.asset.source, self.generate_settings)
             self._watch_files()
         else:
             try:
@@ -172,95 +154,16 @@ class Viewer:
                 self.close()
                 raise
 
-    # --- windows and input -------------------------------------------------------------------
+    # --- window events -----------------------------------------------------------------------
 
-    def _open_window(self, width: int, height: int, title: str):
-        from panda3d.core import ModifierButtons, WindowProperties
+    def _on_resize(self, w: int, h: int) -> None:
+        self.width, self.height = w, h
+        self.hud.resize(w, h)
+        if self.stage is not None:
+            self.stage.resize(w, h)
 
-        props = WindowProperties()
-        props.set_size(width, height)
-        props.set_title(title)
-        win = self.base.openWindow(props=props, type="onscreen", makeCamera=False,
-                                   keepCamera=False)
-        if win is None:
-            from engine.render.engine_setup import RenderUnavailable
-
-            raise RenderUnavailable("could not open a window")  # (work failed: exit 1)
-        self.base.setupMouse(win)
-        thrower = self.base.buttonThrowers[0].node()
-        thrower.set_modifier_buttons(ModifierButtons())
-        thrower.set_button_down_event("maquette-down")
-        thrower.set_button_repeat_event("maquette-repeat")
-        thrower.set_button_up_event("maquette-up")
-        from direct.showbase.DirectObject import DirectObject
-
-        self._events_in = DirectObject()  # not ShowBase itself: it has its own window-event
-        self._events_in.accept("maquette-down", self._on_button)
-        self._events_in.accept("maquette-repeat", self._on_button)
-        self._events_in.accept("maquette-up", self._on_button_up)
-        self._events_in.accept("window-event", self._on_window_event)
-        return win
-
-    def _modifiers(self) -> dict[str, bool]:
-        from panda3d.core import KeyboardButton
-
-        watcher = self.base.mouseWatcherNode
-
-        def down(*buttons) -> bool:
-            return any(watcher.is_button_down(b) for b in buttons)
-
-        return {"shift": down(KeyboardButton.shift(), KeyboardButton.lshift(),
-                              KeyboardButton.rshift()),
-                "ctrl": down(KeyboardButton.control(), KeyboardButton.lcontrol(),
-                             KeyboardButton.rcontrol()),
-                "alt": down(KeyboardButton.alt(), KeyboardButton.lalt(), KeyboardButton.ralt())}
-
-    def _on_button(self, name: str) -> None:
-        if name in MOUSE_BUTTONS:
-            if self.base.mouseWatcherNode.has_mouse():
-                m = self.base.mouseWatcherNode.get_mouse()
-                self._drag[MOUSE_BUTTONS[name]] = (m.x, m.y)
-            return
-        if name in ("wheel_up", "wheel_down"):
-            self.events.append(Wheel(1.0 if name == "wheel_up" else -1.0))
-            return
-        if name in ("shift", "lshift", "rshift", "control", "lcontrol", "rcontrol", "alt",
-                    "lalt", "ralt"):
-            return
-        name = BUTTON_NAMES.get(name, name)
-        self.events.append(Key(name, **self._modifiers()))
-
-    def _on_button_up(self, name: str) -> None:
-        if name in MOUSE_BUTTONS:
-            self._drag.pop(MOUSE_BUTTONS[name], None)
-
-    def _poll_mouse(self) -> None:
-        if not self._drag or self.offscreen:
-            return
-        watcher = self.base.mouseWatcherNode
-        if not watcher.has_mouse():
-            return
-        m = watcher.get_mouse()
-        shift = self._modifiers()["shift"]
-        for button, (x, y) in list(self._drag.items()):
-            dx, dy = (m.x - x) * self.width / 2.0, -(m.y - y) * self.height / 2.0
-            if dx or dy:
-                self.events.append(Drag(button, dx, dy, float(self.height), shift))
-            self._drag[button] = (m.x, m.y)
-
-    def _on_window_event(self, window) -> None:
-        if window != self.output:
-            return
-        props = window.get_properties()
-        if not props.get_open():
-            self.quit_requested = True
-            return
-        w, h = props.get_x_size(), props.get_y_size()
-        if (w, h) != (self.width, self.height) and w > 0 and h > 0:
-            self.width, self.height = w, h
-            self.hud.resize(w, h)
-            if self.stage is not None:
-                self.stage.resize(w, h)
+    def _on_close(self) -> None:
+        self.quit_requested = True
 
     def send(self, *events: Event) -> None:
         """Queue input events (as if typed); they apply at the next step."""
@@ -288,6 +191,7 @@ class Viewer:
         self._stage_frames = 0
         self._stage_serial += 1
         self._frozen = False
+        self._drawn_size = None
         self.stats.update(scene_statistics(stage))
         self._seen_mesh = _seen_mesh(scene.asset.source)
         timeline = stage.timeline
@@ -310,14 +214,13 @@ class Viewer:
     def _watch_files(self) -> None:
         paths = [self.source] if self.is_scene else []
         paths.append(self.scene.asset.source)
-        self._watch = {p: _signature(p) for p in paths}
+        self._watch.watch(paths)
 
     def check_files(self) -> bool:
         """Reload if a watched file changed. Returns True if something was reloaded."""
-        changed = [p for p, sig in self._watch.items() if _signature(p) != sig]
-        if not changed:
+        if not self._watch.changed():
             return False
-        self._watch = {p: _signature(p) for p in self._watch}
+        self._watch.take_in()
         self.reload()
         return True
 
@@ -335,7 +238,7 @@ class Viewer:
                 if self.stage is None:
                     self.scene = scene
                 self._pending_scene = scene
-                self.generation = _Generation(scene.asset.source, self.generate_settings)
+                self.generation = BackgroundGeneration(scene.asset.source, self.generate_settings)
                 self.error = None
                 return
             self._build_stage(scene)
@@ -358,9 +261,9 @@ class Viewer:
         scene = replace(scene, asset=replace(scene.asset, source=gen.result))
         try:
             self._build_stage(scene)
-            self._watch[gen.image] = _signature(gen.image)  # regenerate if the image changes
+            self._watch.add(gen.image)  # regenerate if the image changes
             self.error = None
-            self._say(f"generated {gen.image.name} in {time.perf_counter() - gen.started:.1f} s")
+            self._say(f"generated {gen.image.name} in {gen.elapsed:.1f} s")
         except Exception as exc:
             self.error = f"{gen.image.name}: cannot show the generated asset: {exc}"
 
@@ -431,7 +334,8 @@ class Viewer:
             self._last_poll = now
             self.check_files()
         self._collect_generation()
-        self._poll_mouse()
+        if self.input is not None:
+            self.input.poll_mouse()
         while self.events:
             event = self.events.popleft()
             if self.ctx is None:  # nothing on stage yet: only help/quit/stats matter
@@ -446,22 +350,33 @@ class Viewer:
             from engine.viewer.state import advance
 
             self.state = advance(self.state, dt, self.ctx)
+        moving = self._scene_changed()
+        if self.ctx is not None and moving:  # still: the stage already shows this state
             self._apply()
-        else:
+        elif self.ctx is None:
             self.state = replace(self.state, message_age=self.state.message_age + dt)
-        self._update_hud()
-        full = self._freeze_if_unchanged()
+        hud_key = self._update_hud()
+        hud_changed, self._hud_key = hud_key != self._hud_key, hud_key
+        grabbing = capture or self._pending_shots
+        scale = self.live.plan(moving, hud_changed or self.generation is not None)
+        if grabbing:
+            scale = 1.0  # screenshots are full resolution
+        full = self._freeze_if_unchanged(scale)
         image = None
-        if capture or self._pending_shots:
+        if grabbing:
             if self.stage is not None and self._stage_frames == 0:
                 self._render()  # the first frame compiles shaders and fills the shadow map
             # Before the asset is on stage the overlay (progress, errors) is all there is.
             image = self._render_capture(hud=(capture and hud) or self.stage is None)
-        else:
+        elif scale is not None or self.stage is None:
             self._render()
+        else:
+            self._idle()  # nothing changed: input only, no drawing
         elapsed = time.perf_counter() - now
         if full:
             self.frame_times.append(elapsed)
+            if moving and not grabbing and scale is not None:
+                self.live.measured(scale, elapsed)
         else:
             self.idle_frames += 1
         self.frames += 1
@@ -474,17 +389,33 @@ class Viewer:
                 self._say(f"screenshot failed: {exc}")
         return image if capture else None
 
-    def _freeze_if_unchanged(self) -> bool:
-        """Render the 3D passes (shadow map, scene) only when what they show changed;
-        otherwise only the tone-mapping pass and the HUD redraw, from the last scene
-        image. Returns True for a full frame."""
+    def _scene_changed(self) -> bool:
+        """Whether what the 3D view shows changed since the last step."""
         if self.stage is None:
             return False
         s = self.state
         key = (self._stage_serial, s.time, s.follow, s.orbit, s.lights, s.ground, s.mode,
-               self.width, self.height)
-        full = key != self._last_key or self._stage_frames < 2
+               s.background, self.width, self.height)
+        changed = key != self._last_key or self._stage_frames < 2
         self._last_key = key
+        return changed
+
+    def _freeze_if_unchanged(self, scale: float | None) -> bool:
+        """Render the 3D passes (shadow map, scene) only when they are drawn at a new
+        picture (moving, or the refine frame); otherwise the tone-mapping pass and the
+        HUD redraw from the last scene image. Returns True for a full frame."""
+        if self.stage is None:
+            return False
+        size = None if scale is None else scaled_size(self.width, self.height, scale)
+        full = size is not None and (size != self._drawn_size or self._last_moving())
+        if full:
+            self.stage.set_render_size(*size)
+            # the shadow map (2048² by default) costs as much as the view: scale it too
+            full_map = self.stage._shadow_size
+            self.stage.set_shadow_map_size(
+                full_map if scale >= 1.0 else max(256, _pow2(full_map * scale)))
+            self._drawn_size = size
+            self.render_sizes.append(size)
         if self._frozen == full:  # changed: (de)activate the 3D buffers
             light = self.stage.key_light.get_name()  # its shadow buffer is made on first use
             buffers = [self.stage.hdr] + [
@@ -495,17 +426,46 @@ class Viewer:
             self._frozen = not full
         return full
 
+    def _last_moving(self) -> bool:
+        return not self.live.refined
+
+    def _idle(self) -> None:
+        """A step with nothing to draw: a window still takes its input events."""
+        if not self.offscreen:
+            self.output.set_active(False)
+            try:
+                self.base.taskMgr.step()
+            finally:
+                self.output.set_active(True)
+
     def _render(self) -> None:
         if self.offscreen:
             self.base.graphicsEngine.render_frame()
         else:
             self.base.taskMgr.step()  # input events + render
         self._stage_frames += 1
+        self.draws += 1
 
     # --- HUD ---------------------------------------------------------------------------------
 
-    def _update_hud(self) -> None:
-        hud, state = self.hud, self.state
+    def _update_hud(self) -> tuple:
+        """Set the overlay's blocks; returns what they show (a change means a redraw)."""
+        shown: list = []
+        real, state = self.hud, self.state
+
+        class _Recorder:  # records each block as it is set
+            def __getattr__(self, name):
+                method = getattr(real, name)
+
+                def call(*args, **kwargs):
+                    shown.append((name, args, tuple(sorted(kwargs.items()))))
+                    return method(*args, **kwargs)
+                return call
+
+        self._fill_hud(_Recorder(), state)
+        return tuple(shown)
+
+    def _fill_hud(self, hud, state) -> None:
         if self.stage is not None:
             play = "playing" if state.playing else "paused"
             cam = "scene camera" if state.follow else "free camera"
@@ -526,7 +486,7 @@ class Viewer:
         hud.text("stats", self._stats_text() if state.stats else None, "top-right")
         if self.generation is not None:
             gen = self.generation
-            elapsed = time.perf_counter() - gen.started
+            elapsed = gen.elapsed
             last = gen.log[-1].replace("maquette: ", "") if gen.log else "starting"
             hud.text("progress", f"Generating a 3D asset from {gen.image.name}\n{last}\n"
                      f"{elapsed:.1f} s", "center")
@@ -579,41 +539,19 @@ class Viewer:
         return self.step(capture=True, hud=hud)
 
     def _render_capture(self, hud: bool) -> np.ndarray:
-        from panda3d.core import GraphicsOutput, Texture
-
-        if self._shot_texture is None:
-            self._shot_texture = Texture("viewer-screenshot")
-            self.output.add_render_texture(self._shot_texture,
-                                           GraphicsOutput.RTM_triggered_copy_ram)
         self.hud.set_visible(hud)
         try:
-            self.output.trigger_copy()
-            self._render()
+            return self._grabber.grab(self._render)
         finally:
             self.hud.set_visible(True)
-        tex = self._shot_texture
-        data = tex.get_ram_image_as("RGBA")
-        image = np.frombuffer(data, dtype=np.uint8).reshape(tex.get_y_size(), tex.get_x_size(), 4)
-        return image[::-1].copy()
 
     @property
     def screenshots_taken(self) -> int:
         """Screenshots written to --screenshot's name (and its -2, -3... siblings)."""
-        return self._screenshots_taken
+        return self._shot_names.taken
 
     def next_screenshot_path(self) -> Path:
-        if self.screenshot_path is not None:
-            self._screenshots_taken += 1
-            if self._screenshots_taken == 1:
-                return self.screenshot_path
-            p = self.screenshot_path
-            return p.with_name(f"{p.stem}-{self._screenshots_taken}{p.suffix or '.png'}")
-        i = 1
-        while True:
-            path = Path(f"maquette-{self.source.stem}-{i:03d}.png")
-            if not path.exists():
-                return path
-            i += 1
+        return self._shot_names.next()
 
     def save_screenshot(self, path: str | Path | None = None,
                         image: np.ndarray | None = None) -> Path:
@@ -671,23 +609,22 @@ class Viewer:
                 break
             self.step()
             if self._frozen and not self.offscreen:
-                time.sleep(0.008)  # nothing moves: poll input without spinning a core
-        if self.screenshot_path is not None and self._screenshots_taken == 0:
+                time.sleep(IDLE_POLL_S)  # nothing moves: poll input without spinning a core
+        if self.screenshot_path is not None and self.screenshots_taken == 0:
             self.wait_ready()
             self.save_screenshot()
         return 1 if self.error else 0
 
     def close(self) -> None:
+        from engine.render.engine_setup import close_output
+
         if self.stage is not None:
             self.stage.close()
             self.stage = None
         self.hud.close()
-        engine = self.base.graphicsEngine
-        if self.offscreen:
-            engine.remove_window(self.output)
-        else:
-            self._events_in.ignore_all()
-            self.base.closeWindow(self.output)
+        if self.input is not None:
+            self.input.close()
+        close_output(self.output)
         self.output = None
 
     def __enter__(self) -> Viewer:
@@ -697,12 +634,9 @@ class Viewer:
         self.close()
 
 
-def _signature(path: Path) -> tuple:
-    try:
-        st = os.stat(path)
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-    except OSError:
-        return ()
+def _pow2(x: float) -> int:
+    """The power of two nearest x (shadow map sizes)."""
+    return 1 << max(0, int(round(np.log2(max(x, 1.0)))))
 
 
 _EMPTY_CONTEXT = ViewContext(center=np.zeros(3), radius=1.0, duration=1.0, fps=30.0,
