@@ -155,3 +155,24 @@ def test_cycling_clips_plays_each_then_none():
         animation.select(None)  # its node goes back to rest
         assert np.array_equal(stage.capture(0.6), rest)
         assert not np.array_equal(turned, rest)
+
+
+def test_a_glb_maquette_baked_plays(tmp_path):
+    """`maquette export --animation` bakes the scene's motion into the GLB's own clip
+    (bake_animation): rendering that GLB on a still stage plays it."""
+    from engine.asset.formats.gltf import bake_animation
+    from engine.render.stage import Stage
+
+    robot = Path(__file__).resolve().parents[1] / "scenes" / "assets" / "robot.glb"
+    times = np.linspace(0.0, 2.0, 5)
+    matrices = np.repeat(np.eye(4)[None], len(times), axis=0)
+    matrices[:, 0, 3] = 0.1 * times  # slides 0.1 m/s along x
+    baked = tmp_path / "baked.glb"
+    baked.write_bytes(bake_animation(robot.read_bytes(), times, matrices))
+    scene = scene_from_dict({"asset": {"source": str(baked)},
+                             "output": {"height": 96, "aspect": "1:1", "msaa": 0},
+                             "camera": {"move": "static"}}, None)
+    with Stage(scene, 96, 96) as stage:
+        assert stage.asset_animation.names == ["maquette-motion"]
+        first, later = stage.capture(0.0), stage.capture(1.0)
+    assert float(np.abs(first.astype(int) - later).mean()) > 0.05
