@@ -134,4 +134,5 @@ def load_asset_node(path: Path):
     fallback.set_roughness(0.5)
     fallback.set_metallic(0.0)
     node.set_material(fallback)  # only where the file gives none (children override)
+    node.set_python_tag("maquette_gltf", source)  # the glTF it came from (its clips)
     return node, Bounds(lo_file, hi_file)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from engine.animation.transform import axis_angle_matrix
+from engine.render.asset_animation import AssetAnimation
 from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_offscreen_buffer
 from engine.render.environment import load_environment
@@ -141,6 +142,8 @@ class Stage:
         self.root = NodePath("stage")
         self.asset, file_bounds = load_asset_node(scene.asset.source)
         self.asset.reparent_to(self.root)
+        self.asset_animation = AssetAnimation(
+            self.asset, self.asset.get_python_tag("maquette_gltf"), scene.asset.animation)
         self.timeline = Timeline(scene, file_bounds)
         bounds = self.timeline.bounds
         radius = bounds.radius
@@ -442,6 +445,7 @@ class Stage:
         frame = self.timeline.at(t)
         self.current = frame
         self._place_contact_shadow(frame.asset_matrix)
+        self.asset_animation.apply(t)  # the asset's own clip (its nodes, skins, morphs)
         m = Y_UP_TO_PANDA @ frame.asset_matrix @ Y_UP_TO_PANDA.T
         if abs(np.linalg.det(m[:3, :3])) < 1e-15:  # scaled to nothing (a reveal's start)
             self.asset.hide()

@@ -146,6 +146,19 @@ class AssetSpec:
                          doc="the point put at the stage's origin")
     up: str = setting("y", kind="choice", choices=UP_AXES,
                       doc="axis that is up in the file: y (glTF), z (many STL/PLY files)")
+    animation: str | int | None = setting(
+        None, kind="custom", parse=lambda v: parse_animation(v), example="Walk",
+        doc="the asset's own animation clip that plays: its name, its index (0 = the "
+            "first) or \"none\" (default: the first clip the file carries)")
+
+
+def parse_animation(value) -> str | int:
+    """[asset] animation: a clip's name, its index (a whole number >= 0) or "none"."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise ValueError(f"expected a clip name, a clip index or \"none\"; got {value!r}")
+    if isinstance(value, int) and value < 0:
+        raise ValueError(f"a clip index is 0 or more; got {value}")
+    return value
 
 
 @dataclass

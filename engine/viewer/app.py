@@ -301,6 +301,8 @@ class Viewer:
                 self._pending_shots += 1  # taken from this step's frame
             elif command.name == "save-keyframe":
                 self._save_keyframe()
+            elif command.name == "next-clip" and self.stage is not None:
+                self._say(f"animation: {self.stage.asset_animation.cycle()}")
 
     def _save_keyframe(self) -> None:
         from engine.viewer.keyframes import KeyframeSaveError, save_camera_key

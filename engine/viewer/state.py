@@ -100,7 +100,7 @@ Event = Key | Drag | Wheel
 
 @dataclass(frozen=True)
 class Command:
-    """'screenshot' | 'save-keyframe' | 'quit'."""
+    """'screenshot' | 'save-keyframe' | 'next-clip' | 'quit'."""
 
     name: str
 
@@ -381,6 +381,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("shift+,", "shift+."), "Shift+,  Shift+.", "one second back / forward",
             _pure(lambda s, c: s)),
     Binding(("home",), "Home", "go to the start", lambda s, c: (step_time(s, c, -s.time), [])),
+    Binding(("w",), "W", "next animation clip the asset carries (then none)",
+            lambda s, c: (s, [Command("next-clip")])),
     Binding(("l",), "L", "next light preset (Shift+L: previous)", _lights(1)),
     Binding(("shift+l",), "Shift+L", "previous light preset", _lights(-1)),
     Binding(("b",), "B", "next background", _background),
