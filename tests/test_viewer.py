@@ -611,3 +611,16 @@ def test_live_resolution_holds_a_frame_budget():
     assert live.plan(moving=False) == 1.0  # refine once
     assert live.plan(moving=False) is None  # then nothing
     assert live.plan(moving=False, hud_changed=True) == 1.0
+
+
+def test_the_plus_x_camera_has_one_name_in_the_viewer_and_on_the_contact_sheet():
+    """Issue 16: it was "right view" in the viewer and "left side (+X)" on the sheet."""
+    from engine.render.contact_sheet import VIEWS as SHEET
+    from engine.viewer.state import VIEWS, help_lines
+
+    assert VIEWS["right"][0] == 90.0  # azimuth 90: the camera on +X
+    sheet_plus_x = next(label for label, az, _ in SHEET if az == 90.0)
+    ctx, _ = context()
+    state, _ = press(ViewState(), ctx, "3")
+    assert state.message == f"view: {sheet_plus_x}"
+    assert any(sheet_plus_x in text for _, text in help_lines())

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.animation import CameraPose
-from engine.animation.camera import MAX_ELEVATION
+from engine.animation.camera import MAX_ELEVATION, VIEW_LABELS
 from engine.scene.model import LIGHT_PRESETS, Background
 
 MODES = ("lit", "base-color", "normals", "wireframe", "uv-checker")
@@ -342,7 +342,7 @@ def _zoom(factor: float) -> Action:
 
 
 def _view(name: str) -> Action:
-    return lambda s, c: (_say(view_named(s, c, name), f"view: {name}"), [])
+    return lambda s, c: (_say(view_named(s, c, name), f"view: {VIEW_LABELS[name]}"), [])
 
 
 def _step(seconds_or_frames: float, frames: bool) -> Action:
@@ -367,13 +367,13 @@ BINDINGS: tuple[Binding, ...] = (
             "pan (or drag with the middle button)", _pure(lambda s, c: s)),
     Binding(("r",), "R", "reset: back to the scene's camera", lambda s, c: (
         _say(reset_view(s, c), "view: scene camera"), [])),
-    Binding(("1",), "1", "front view", _view("front")),
-    Binding(("3",), "3", "right view", _view("right")),
-    Binding(("ctrl+1",), "Ctrl+1", "back view", _view("back")),
-    Binding(("ctrl+3",), "Ctrl+3", "left view", _view("left")),
-    Binding(("7",), "7", "top view", _view("top")),
-    Binding(("ctrl+7",), "Ctrl+7", "bottom view", _view("bottom")),
-    Binding(("9",), "9", "three-quarter view", _view("three-quarter")),
+    Binding(("1",), "1", f"{VIEW_LABELS['front']} view", _view("front")),
+    Binding(("3",), "3", f"{VIEW_LABELS['right']} view", _view("right")),
+    Binding(("ctrl+1",), "Ctrl+1", f"{VIEW_LABELS['back']} view", _view("back")),
+    Binding(("ctrl+3",), "Ctrl+3", f"{VIEW_LABELS['left']} view", _view("left")),
+    Binding(("7",), "7", f"{VIEW_LABELS['top']} view", _view("top")),
+    Binding(("ctrl+7",), "Ctrl+7", f"{VIEW_LABELS['bottom']} view", _view("bottom")),
+    Binding(("9",), "9", f"{VIEW_LABELS['three-quarter']} view", _view("three-quarter")),
     Binding(("t",), "T", "auto-turntable on/off", _turntable),
     Binding(("space",), "Space", "play / pause the scene's animation", _play),
     Binding((",", "."), ",  .", "step one frame back / forward (hold to scrub)",
