@@ -478,11 +478,14 @@ class Viewer:
         message = state.message if state.message and state.message_age < 2.0 else None
         hud.text("message", message, "top-center")
         if state.help:
-            text = "\n".join(f"{k}\t{v}" for k, v in help_lines())
+            sep = "\t" if self.width >= 700 else "  "  # narrow: no column, lines wrap
+            text = "\n".join(f"{k}{sep}{v}" for k, v in help_lines())
             hud.text("help", "Keys\n" + text, "top-left", card=(0, 0, 0, 0.75))
         else:
             hud.text("help", None)
-        hud.text("stats", self._stats_text() if state.stats else None, "top-right")
+        # the help covers the top of the window: the stats come back when it closes
+        hud.text("stats", self._stats_text() if state.stats and not state.help else None,
+                 "top-right")
         if self.generation is not None:
             gen = self.generation
             elapsed = gen.elapsed
@@ -510,7 +513,7 @@ class Viewer:
         return (f"{fps:6.1f} fps (3D frames)\nframe {median * 1000:6.1f} ms (median)\n"
                 f"p99 {np.percentile(times, 99) * 1000:6.1f} ms\n{tri:,} triangles\n"
                 f"textures {tex:.1f} MiB\n{self.width}x{self.height}\n"
-                f"{gl_renderer()[:40]}")
+                f"{gl_renderer()}")
 
     # --- screenshots -------------------------------------------------------------------------
 
