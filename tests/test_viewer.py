@@ -656,3 +656,16 @@ def test_hud_blocks_never_leave_the_window(size, tmp_path):
         if size == (404, 720):
             from PIL import Image
             Image.fromarray(image).save(tmp_path / "hud-9x16.png")
+
+
+def test_the_hud_names_the_current_view():
+    from engine.viewer.state import current_view_label
+
+    ctx, _ = context()
+    assert current_view_label(ViewState()) == "scene camera"
+    s, _ = press(ViewState(), ctx, "3")
+    assert current_view_label(s) == "right (+X) view"
+    s, _ = press(s, ctx, "Left")
+    assert current_view_label(s) == "free camera"
+    s, _ = press(s, ctx, "Ctrl+1")
+    assert current_view_label(s) == "back (-Z) view"

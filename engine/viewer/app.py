@@ -30,6 +30,7 @@ from engine.viewer.state import (
     ViewContext,
     ViewState,
     camera_for,
+    current_view_label,
     handle,
     help_lines,
     initial_state,
@@ -467,10 +468,10 @@ class Viewer:
     def _fill_hud(self, hud, state) -> None:
         if self.stage is not None:
             play = "playing" if state.playing else "paused"
-            cam = "scene camera" if state.follow else "free camera"
+            cam = current_view_label(state)
             if state.turntable:
                 cam += ", turntable"
-            status = (f"{self.source.name} | {state.lights} | {state.mode} | {cam} | "
+            status = (f"{self.source.name} | light: {state.lights} | {state.mode} | {cam} | "
                       f"t {state.time:5.2f}/{self.ctx.duration:.2f} s {play} | H: help")
             hud.text("status", status, "bottom-left", color=(0.85, 0.87, 0.9, 1.0))
         else:

@@ -239,6 +239,18 @@ def view_named(state: ViewState, ctx: ViewContext, name: str) -> ViewState:
                        target=tuple(float(x) for x in ctx.center))
 
 
+def current_view_label(state: ViewState) -> str:
+    """What the HUD calls the camera: 'scene camera', a named view's label while the
+    free camera sits exactly on it (angles within 0.01°), else 'free camera'."""
+    if state.follow or state.orbit is None:
+        return "scene camera"
+    for name, (az, el) in VIEWS.items():
+        d_az = (state.orbit.azimuth - az + 180.0) % 360.0 - 180.0
+        if abs(d_az) < 0.01 and abs(state.orbit.elevation - el) < 0.01:
+            return f"{VIEW_LABELS[name]} view"
+    return "free camera"
+
+
 def reset_view(state: ViewState, ctx: ViewContext) -> ViewState:
     """Back to the scene's camera (the shot), turntable off."""
     return replace(state, follow=True, orbit=None, turntable=False)
