@@ -669,3 +669,19 @@ def test_the_hud_names_the_current_view():
     assert current_view_label(s) == "free camera"
     s, _ = press(s, ctx, "Ctrl+1")
     assert current_view_label(s) == "back (-Z) view"
+
+
+def test_exposure_keys_change_the_exposure_and_the_picture(viewer):
+    from engine.viewer.state import Key
+
+    ctx, _ = context()
+    s, _ = press(ViewState(), ctx, "E", "E", "Shift+E")
+    assert s.exposure == pytest.approx(0.5)
+    s, _ = press(s, ctx, *["E"] * 20)
+    assert s.exposure == pytest.approx(6.0)  # clamped
+    base = viewer.grab()
+    viewer.send(Key("e"), Key("e"))
+    brighter = viewer.grab()
+    assert _differs(base, brighter)  # the asset (the background is not exposed)
+    assert brighter[..., :3].mean() > base[..., :3].mean()
+    viewer.send(Key("e", shift=True), Key("e", shift=True))

@@ -288,8 +288,11 @@ class Viewer:
         if applied.get("ground") != state.ground:
             stage.set_ground(state.ground)
         self.modes.set_mode(state.mode)
+        if applied.get("exposure") != state.exposure:
+            stage.post_quad.set_shader_input(
+                "exposure", 2.0 ** (self.scene.stage.exposure + state.exposure))
         self._applied = {"lights": state.lights, "background": background,
-                         "ground": state.ground}
+                         "ground": state.ground, "exposure": state.exposure}
         stage.camera_override = None if state.follow else camera_for(state, self.ctx)
         stage.set_time(state.time)
 
@@ -395,7 +398,7 @@ class Viewer:
             return False
         s = self.state
         key = (self._stage_serial, s.time, s.follow, s.orbit, s.lights, s.ground, s.mode,
-               s.background, self.width, self.height)
+               s.background, s.exposure, self.width, self.height)
         changed = key != self._last_key or self._stage_frames < 2
         self._last_key = key
         return changed

@@ -130,6 +130,7 @@ class ViewState:
     background: int = 0  # index into BACKGROUNDS (0: the scene's own)
     ground: bool = True
     mode: str = "lit"
+    exposure: float = 0.0  # EV added to the scene's [stage] exposure
     safe_frame: str | None = None
     help: bool = False
     stats: bool = False
@@ -296,6 +297,17 @@ def _cycle(options, current, step: int = 1):
     return options[(i + step) % len(options)]
 
 
+EXPOSURE_STEP_EV = 0.5
+EXPOSURE_LIMIT_EV = 6.0
+
+
+def _exposure(step: float) -> Action:
+    def act(s: ViewState, c: ViewContext) -> Result:
+        ev = max(-EXPOSURE_LIMIT_EV, min(EXPOSURE_LIMIT_EV, s.exposure + step))
+        return _say(replace(s, exposure=ev), f"exposure: {ev:+.1f} EV"), []
+    return act
+
+
 def _lights(step: int) -> Action:
     def act(s: ViewState, c: ViewContext) -> Result:
         name = _cycle(LIGHT_PRESETS, s.lights, step)
@@ -394,6 +406,9 @@ BINDINGS: tuple[Binding, ...] = (
             _pure(lambda s, c: s)),
     Binding(("home",), "Home", "go to the start", lambda s, c: (step_time(s, c, -s.time), [])),
     Binding(("l",), "L", "next light preset (Shift+L: previous)", _lights(1)),
+    Binding(("e",), "E", f"exposure +{EXPOSURE_STEP_EV} EV (Shift+E: -{EXPOSURE_STEP_EV} EV)",
+            _exposure(EXPOSURE_STEP_EV)),
+    Binding(("shift+e",), "Shift+E", "exposure down", _exposure(-EXPOSURE_STEP_EV)),
     Binding(("shift+l",), "Shift+L", "previous light preset", _lights(-1)),
     Binding(("b",), "B", "next background", _background),
     Binding(("g",), "G", "ground and shadow on/off", _ground),
@@ -458,7 +473,7 @@ def handle(state: ViewState, event: Event, ctx: ViewContext) -> Result:
 def help_lines() -> list[tuple[str, str]]:
     """(keys, what they do) for the help overlay and the README."""
     rows = [(b.label, b.help) for b in BINDINGS if not b.label.startswith("Shift+L")
-            and not b.label.startswith("Shift+M")]
+            and not b.label.startswith("Shift+M") and not b.label.startswith("Shift+E")]
     rows.insert(3, ("Mouse", "left drag: orbit, middle drag: pan, wheel or right drag: zoom"))
     return rows
 
