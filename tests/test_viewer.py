@@ -638,3 +638,77 @@ def test_live_resolution_holds_a_frame_budget():
     assert live.plan(moving=False) == 1.0  # refine once
     assert live.plan(moving=False) is None  # then nothing
     assert live.plan(moving=False, hud_changed=True) == 1.0
+
+
+def test_the_plus_x_camera_has_one_name_in_the_viewer_and_on_the_contact_sheet():
+    """Issue 16: it was "right view" in the viewer and "left side (+X)" on the sheet."""
+    from engine.render.contact_sheet import VIEWS as SHEET
+    from engine.viewer.state import VIEWS, help_lines
+
+    assert VIEWS["right"][0] == 90.0  # azimuth 90: the camera on +X
+    sheet_plus_x = next(label for label, az, _ in SHEET if az == 90.0)
+    ctx, _ = context()
+    state, _ = press(ViewState(), ctx, "3")
+    assert state.message == f"view: {sheet_plus_x}"
+    assert any(sheet_plus_x in text for _, text in help_lines())
+
+
+@pytest.mark.parametrize("size", [(404, 720), (360, 360), (640, 360)])  # 9:16, 1:1, 16:9
+def test_hud_blocks_never_leave_the_window(size, tmp_path):
+    """Issue 16: in a 404-px-wide 9:16 window the help was clipped and the status and
+    error lines were cut at the window's edge. Every shown block (help, stats, status,
+    a long message) is wrapped or shrunk to lie inside the window."""
+    from engine.viewer.app import Viewer
+    from engine.viewer.state import Key
+
+    with Viewer(SAMPLE_ASSETS / "bottle.glb", size=size, msaa=0) as v:
+        v.send(Key("f"))
+        v.step()
+        assert "stats" in v.hud.shown()
+        for name in v.hud.shown():  # the stats (with the full GL renderer) and status
+            left, top, right, bottom = v.hud.block_bounds(name)
+            assert left >= 0 and top >= 0 and right <= size[0] and bottom <= size[1], name
+        v.send(Key("h"))
+        v.step()
+        v.error = ("reload failed, showing the last good version: "
+                   + "a/very/long/path/to/some/scene/file.toml: [asset] source: " * 3)
+        image = v.grab(hud=True)
+        hud = v.hud
+        shown = hud.shown()
+        assert {"help", "error"} <= set(shown)
+        w, h = size
+        for name in shown:
+            left, top, right, bottom = hud.block_bounds(name)
+            assert left >= 0 and top >= 0 and right <= w and bottom <= h, (name, size)
+        if size == (404, 720):
+            from PIL import Image
+            Image.fromarray(image).save(tmp_path / "hud-9x16.png")
+
+
+def test_the_hud_names_the_current_view():
+    from engine.viewer.state import current_view_label
+
+    ctx, _ = context()
+    assert current_view_label(ViewState()) == "scene camera"
+    s, _ = press(ViewState(), ctx, "3")
+    assert current_view_label(s) == "right (+X) view"
+    s, _ = press(s, ctx, "Left")
+    assert current_view_label(s) == "free camera"
+    s, _ = press(s, ctx, "Ctrl+1")
+    assert current_view_label(s) == "back (-Z) view"
+
+
+def test_exposure_keys_change_the_exposure_and_the_picture(viewer):
+    from engine.viewer.state import Key
+
+    ctx, _ = context()
+    s, _ = press(ViewState(), ctx, "E", "E", "Shift+E")
+    assert s.exposure == pytest.approx(0.5)
+    s, _ = press(s, ctx, *["E"] * 20)
+    assert s.exposure == pytest.approx(6.0)  # clamped
+    base = viewer.grab()
+    viewer.send(Key("e"), Key("e"))
+    brighter = viewer.grab()
+    assert _differs(base, brighter)  # the asset (the background is not exposed)
+    assert brighter[..., :3].mean() > base[..., :3].mean()
+    viewer.send(Key("e", shift=True), Key("e", shift=True))

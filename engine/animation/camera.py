@@ -18,6 +18,19 @@ from .easing import ease
 from .settings import Setting, SettingError, check_settings, setting
 from .transform import POSE_PROPERTIES, _vec3, axis_angle_matrix, look_at
 
+# The one set of view names (the viewer's named-view keys, the inspect contact sheet):
+# where the camera is, by axis (azimuth 0 = camera on +Z, 90 = camera on +X), named as
+# Blender's and f3d's numpad views (the camera on +X gives the "right" view).
+VIEW_LABELS = {
+    "front": "front (+Z)",
+    "back": "back (-Z)",
+    "right": "right (+X)",
+    "left": "left (-X)",
+    "top": "top (+Y)",
+    "bottom": "bottom (-Y)",
+    "three-quarter": "three-quarter (front-right)",
+}
+
 CAMERA_MOVES = ("static", "orbit", "push-in", "pull-out", "dolly", "pan", "tilt", "crane")
 MAX_ELEVATION = 89.0  # degrees; keeps the camera off the poles
 MAX_DISTANCE = 1e5  # metres

@@ -12,22 +12,23 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from engine.animation import CameraRig
+from engine.animation.camera import VIEW_LABELS
 from engine.fileio import write_image
 from engine.scene import scene_from_dict
 
 __all__ = ["VIEWS", "render_contact_sheet"]
 
 # (label, azimuth, elevation) in the stage's convention: azimuth 0 = camera on +Z
-# looking at the front, 90 = camera on +X (the object's left side).
+# looking at the front, 90 = camera on +X; labels are the viewer's (VIEW_LABELS).
 VIEWS = (
-    ("front (+Z)", 0.0, 8.0),
-    ("back (-Z)", 180.0, 8.0),
-    ("left side (+X)", 90.0, 8.0),
-    ("right side (-X)", -90.0, 8.0),
-    ("top (+Y)", 0.0, 89.0),
-    ("underside (-Y)", 0.0, -89.0),
-    ("3/4 front-left", 45.0, 25.0),
-    ("3/4 back-right", -135.0, 25.0),
+    (VIEW_LABELS["front"], 0.0, 8.0),
+    (VIEW_LABELS["back"], 180.0, 8.0),
+    (VIEW_LABELS["right"], 90.0, 8.0),
+    (VIEW_LABELS["left"], -90.0, 8.0),
+    (VIEW_LABELS["top"], 0.0, 89.0),
+    (VIEW_LABELS["bottom"], 0.0, -89.0),
+    ("3/4 front-right (+X+Z)", 45.0, 25.0),
+    ("3/4 back-left (-X-Z)", -135.0, 25.0),
 )
 # Above this the wireframe is a solid smear at 320-px tiles (looked at: a 100k-triangle
 # sphere's wire hides its normals colours, 50k is already noise), and it would show a

@@ -30,6 +30,7 @@ from engine.viewer.state import (
     ViewContext,
     ViewState,
     camera_for,
+    current_view_label,
     handle,
     help_lines,
     initial_state,
@@ -288,8 +289,11 @@ class Viewer:
         if applied.get("ground") != state.ground:
             stage.set_ground(state.ground)
         self.modes.set_mode(state.mode)
+        if applied.get("exposure") != state.exposure:
+            stage.post_quad.set_shader_input(
+                "exposure", 2.0 ** (self.scene.stage.exposure + state.exposure))
         self._applied = {"lights": state.lights, "background": background,
-                         "ground": state.ground}
+                         "ground": state.ground, "exposure": state.exposure}
         stage.camera_override = None if state.follow else camera_for(state, self.ctx)
         stage.set_time(state.time)
 
@@ -397,7 +401,7 @@ class Viewer:
             return False
         s = self.state
         key = (self._stage_serial, s.time, s.follow, s.orbit, s.lights, s.ground, s.mode,
-               s.background, self.width, self.height)
+               s.background, s.exposure, self.width, self.height)
         changed = key != self._last_key or self._stage_frames < 2
         self._last_key = key
         return changed
@@ -470,10 +474,10 @@ class Viewer:
     def _fill_hud(self, hud, state) -> None:
         if self.stage is not None:
             play = "playing" if state.playing else "paused"
-            cam = "scene camera" if state.follow else "free camera"
+            cam = current_view_label(state)
             if state.turntable:
                 cam += ", turntable"
-            status = (f"{self.source.name} | {state.lights} | {state.mode} | {cam} | "
+            status = (f"{self.source.name} | light: {state.lights} | {state.mode} | {cam} | "
                       f"t {state.time:5.2f}/{self.ctx.duration:.2f} s {play} | H: help")
             hud.text("status", status, "bottom-left", color=(0.85, 0.87, 0.9, 1.0))
         else:
@@ -481,11 +485,14 @@ class Viewer:
         message = state.message if state.message and state.message_age < 2.0 else None
         hud.text("message", message, "top-center")
         if state.help:
-            text = "\n".join(f"{k}\t{v}" for k, v in help_lines())
+            sep = "\t" if self.width >= 700 else "  "  # narrow: no column, lines wrap
+            text = "\n".join(f"{k}{sep}{v}" for k, v in help_lines())
             hud.text("help", "Keys\n" + text, "top-left", card=(0, 0, 0, 0.75))
         else:
             hud.text("help", None)
-        hud.text("stats", self._stats_text() if state.stats else None, "top-right")
+        # the help covers the top of the window: the stats come back when it closes
+        hud.text("stats", self._stats_text() if state.stats and not state.help else None,
+                 "top-right")
         if self.generation is not None:
             gen = self.generation
             elapsed = gen.elapsed
@@ -513,7 +520,7 @@ class Viewer:
         text = (f"{fps:6.1f} fps (3D frames)\nframe {median * 1000:6.1f} ms (median)\n"
                 f"p99 {np.percentile(times, 99) * 1000:6.1f} ms\n{tri:,} triangles\n"
                 f"textures {tex:.1f} MiB\n{self.width}x{self.height}\n"
-                f"{gl_renderer()[:40]}")
+                f"{gl_renderer()}")
         inferred = self.view_inferred_share()
         if inferred is not None:
             text += f"\ninferred in view {inferred:.0%}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from engine.viewer.state import safe_frame_rect
 
 LINE_PX = 19  # at 720 p
+PAD_PX = 10  # a text block's distance from the window's edges
 
 
 def text_px(height: int) -> float:
@@ -50,7 +51,6 @@ class Hud:
         self._resize_lens()
         self._frame_key = None
         for node, np_, anchor in self._texts.values():
-            np_.set_scale(text_px(height))
             self._place(np_, node, anchor)
 
     def set_visible(self, visible: bool) -> None:
@@ -62,10 +62,38 @@ class Hud:
 
     # --- text blocks -------------------------------------------------------------------------
 
+    def _fit(self, np_, node) -> float:
+        """Wrap the block to the window's width and shrink it (down to 6 px text) until
+        it fits the window's height. Returns the text size in pixels."""
+        w, h = self.width, self.height
+        scale = text_px(h)
+        for _ in range(4):
+            node.set_wordwrap(max(4.0, (w - 2 * PAD_PX - 8) / scale))
+            tall = (node.get_num_rows() + 0.6) * node.get_line_height() * scale
+            wide = (node.get_width() + 0.8) * scale  # tabs and unbreakable words
+            fit = min((h - 2 * PAD_PX) / tall, (w - 2 * PAD_PX) / wide)
+            if fit >= 1.0 or scale <= 6.0:
+                break
+            scale = max(6.0, scale * fit)
+        np_.set_scale(scale)
+        return scale
+
+    def block_bounds(self, name: str) -> tuple[float, float, float, float] | None:
+        """(left, top, right, bottom) in window pixels (y down) of a shown text block,
+        its card included; None if hidden."""
+        entry = self._texts.get(name)
+        if entry is None or entry[1].is_hidden():
+            return None
+        lo, hi = entry[1].get_tight_bounds(self.root)
+        return float(lo.x), float(-hi.z), float(hi.x), float(-lo.z)
+
+    def shown(self) -> list[str]:
+        return [name for name, entry in self._texts.items() if not entry[1].is_hidden()]
+
     def _place(self, np_, node, anchor: str) -> None:
         w, h = self.width, self.height
-        pad = 10
-        scale = text_px(h)
+        pad = PAD_PX
+        scale = self._fit(np_, node)
         lines = max(1, node.get_num_rows())
         line_px = node.get_line_height() * scale
         if anchor == "top-left":

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.animation import CameraPose
-from engine.animation.camera import MAX_ELEVATION
+from engine.animation.camera import MAX_ELEVATION, VIEW_LABELS
 from engine.scene.model import LIGHT_PRESETS, Background
 
 MODES = ("lit", "base-color", "normals", "wireframe", "uv-checker", "seen")
@@ -130,6 +130,7 @@ class ViewState:
     background: int = 0  # index into BACKGROUNDS (0: the scene's own)
     ground: bool = True
     mode: str = "lit"
+    exposure: float = 0.0  # EV added to the scene's [stage] exposure
     safe_frame: str | None = None
     help: bool = False
     stats: bool = False
@@ -239,6 +240,18 @@ def view_named(state: ViewState, ctx: ViewContext, name: str) -> ViewState:
                        target=tuple(float(x) for x in ctx.center))
 
 
+def current_view_label(state: ViewState) -> str:
+    """What the HUD calls the camera: 'scene camera', a named view's label while the
+    free camera sits exactly on it (angles within 0.01°), else 'free camera'."""
+    if state.follow or state.orbit is None:
+        return "scene camera"
+    for name, (az, el) in VIEWS.items():
+        d_az = (state.orbit.azimuth - az + 180.0) % 360.0 - 180.0
+        if abs(d_az) < 0.01 and abs(state.orbit.elevation - el) < 0.01:
+            return f"{VIEW_LABELS[name]} view"
+    return "free camera"
+
+
 def reset_view(state: ViewState, ctx: ViewContext) -> ViewState:
     """Back to the scene's camera (the shot), turntable off."""
     return replace(state, follow=True, orbit=None, turntable=False)
@@ -282,6 +295,17 @@ def _cycle(options, current, step: int = 1):
     options = list(options)
     i = options.index(current) if current in options else -1
     return options[(i + step) % len(options)]
+
+
+EXPOSURE_STEP_EV = 0.5
+EXPOSURE_LIMIT_EV = 6.0
+
+
+def _exposure(step: float) -> Action:
+    def act(s: ViewState, c: ViewContext) -> Result:
+        ev = max(-EXPOSURE_LIMIT_EV, min(EXPOSURE_LIMIT_EV, s.exposure + step))
+        return _say(replace(s, exposure=ev), f"exposure: {ev:+.1f} EV"), []
+    return act
 
 
 def _lights(step: int) -> Action:
@@ -342,7 +366,7 @@ def _zoom(factor: float) -> Action:
 
 
 def _view(name: str) -> Action:
-    return lambda s, c: (_say(view_named(s, c, name), f"view: {name}"), [])
+    return lambda s, c: (_say(view_named(s, c, name), f"view: {VIEW_LABELS[name]}"), [])
 
 
 def _step(seconds_or_frames: float, frames: bool) -> Action:
@@ -367,13 +391,13 @@ BINDINGS: tuple[Binding, ...] = (
             "pan (or drag with the middle button)", _pure(lambda s, c: s)),
     Binding(("r",), "R", "reset: back to the scene's camera", lambda s, c: (
         _say(reset_view(s, c), "view: scene camera"), [])),
-    Binding(("1",), "1", "front view", _view("front")),
-    Binding(("3",), "3", "right view", _view("right")),
-    Binding(("ctrl+1",), "Ctrl+1", "back view", _view("back")),
-    Binding(("ctrl+3",), "Ctrl+3", "left view", _view("left")),
-    Binding(("7",), "7", "top view", _view("top")),
-    Binding(("ctrl+7",), "Ctrl+7", "bottom view", _view("bottom")),
-    Binding(("9",), "9", "three-quarter view", _view("three-quarter")),
+    Binding(("1",), "1", f"{VIEW_LABELS['front']} view", _view("front")),
+    Binding(("3",), "3", f"{VIEW_LABELS['right']} view", _view("right")),
+    Binding(("ctrl+1",), "Ctrl+1", f"{VIEW_LABELS['back']} view", _view("back")),
+    Binding(("ctrl+3",), "Ctrl+3", f"{VIEW_LABELS['left']} view", _view("left")),
+    Binding(("7",), "7", f"{VIEW_LABELS['top']} view", _view("top")),
+    Binding(("ctrl+7",), "Ctrl+7", f"{VIEW_LABELS['bottom']} view", _view("bottom")),
+    Binding(("9",), "9", f"{VIEW_LABELS['three-quarter']} view", _view("three-quarter")),
     Binding(("t",), "T", "auto-turntable on/off", _turntable),
     Binding(("space",), "Space", "play / pause the scene's animation", _play),
     Binding((",", "."), ",  .", "step one frame back / forward (hold to scrub)",
@@ -384,6 +408,9 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("w",), "W", "next animation clip the asset carries (then none)",
             lambda s, c: (s, [Command("next-clip")])),
     Binding(("l",), "L", "next light preset (Shift+L: previous)", _lights(1)),
+    Binding(("e",), "E", f"exposure +{EXPOSURE_STEP_EV} EV (Shift+E: -{EXPOSURE_STEP_EV} EV)",
+            _exposure(EXPOSURE_STEP_EV)),
+    Binding(("shift+e",), "Shift+E", "exposure down", _exposure(-EXPOSURE_STEP_EV)),
     Binding(("shift+l",), "Shift+L", "previous light preset", _lights(-1)),
     Binding(("b",), "B", "next background", _background),
     Binding(("g",), "G", "ground and shadow on/off", _ground),
@@ -449,7 +476,7 @@ def handle(state: ViewState, event: Event, ctx: ViewContext) -> Result:
 def help_lines() -> list[tuple[str, str]]:
     """(keys, what they do) for the help overlay and the README."""
     rows = [(b.label, b.help) for b in BINDINGS if not b.label.startswith("Shift+L")
-            and not b.label.startswith("Shift+M")]
+            and not b.label.startswith("Shift+M") and not b.label.startswith("Shift+E")]
     rows.insert(3, ("Mouse", "left drag: orbit, middle drag: pan, wheel or right drag: zoom"))
     return rows
 
