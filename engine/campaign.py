@@ -370,7 +370,9 @@ def write_sheet(campaign: Campaign, report: CampaignReport, tile: int = 240) -> 
     for i, (r, p) in enumerate(posters):
         with Image.open(p) as im:
             im = im.convert("RGB")
-            im.thumbnail((tile - 8, tile - 8))
+            k = (tile - 8) / max(im.width, im.height)  # fit the tile, up or down
+            im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))),
+                           Image.LANCZOS)
             x = (i % cols) * tile + (tile - im.width) // 2
             y = (i // cols) * (tile + label) + (tile - im.height) // 2
             sheet.paste(im, (x, y))
