@@ -246,6 +246,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo: wrote {_shown(result.glb)}, {_shown(result.report_path)}, "
           f"{_shown(stats.path)} ({stats.frames} frames, {stats.fps:.1f} fps) and "
           f"{_shown(sheet)}")
+    print("demo: next, one asset in four deliverables (hero 16:9, vertical 9:16, square "
+          "loop, close-up): maquette campaign scenes/campaign-robot.toml")
     return 0
 
 

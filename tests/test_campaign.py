@@ -162,3 +162,15 @@ def test_bad_keys_refused_with_file_and_key(tmp_path, text, expected):
     with pytest.raises(CampaignError) as info:
         load_campaign(path)
     assert str(path) in str(info.value) and expected in str(info.value), str(info.value)
+
+
+def test_shipped_campaign_robot_has_its_four_shots():
+    from engine.resources import resource_path
+
+    campaign = load_campaign(resource_path("scenes", "campaign-robot.toml"))
+    shots = {s.name: s.scene for s in campaign.shots}
+    assert list(shots) == ["hero", "vertical", "square-loop", "close-up"]
+    assert [s.output.aspect for s in shots.values()] == ["16:9", "9:16", "1:1", "16:9"]
+    assert all(s.asset.source.name == "robot.glb" for s in shots.values())
+    assert shots["square-loop"].motions and shots["close-up"].camera.fov == 18
+    assert "campaign-robot.toml" in (ROOT / "engine" / "cli.py").read_text()
