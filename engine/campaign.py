@@ -341,8 +341,10 @@ def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: 
                    scene_file=campaign.path,
                    settings={"campaign": {"file": str(campaign.path.absolute()),
                                           "shot": s.name, "inputs_hash": digest}})
-            result.status = "rendered"
-            result.path = Path(stats.path)
+            result.status = "rendered"  # sizes as rendered (a hand-off target may resize)
+            result.path, result.width, result.height = Path(stats.path), stats.width, \
+                stats.height
+            result.frames = stats.frames
         except (MaquetteError, OSError, RuntimeError, ValueError) as exc:
             result.status, result.error = "failed", str(exc)
     bar.end()
