@@ -177,6 +177,27 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_campaign(args: argparse.Namespace) -> int:
+    """Every shot of a campaign file into one folder (engine.campaign)."""
+    from engine.campaign import load_campaign, run_campaign
+
+    campaign = load_campaign(args.file)
+    report = run_campaign(campaign, only=args.only, dry_run=args.dry_run,
+                          allow_unapproved=args.allow_unapproved, progress=not args.quiet,
+                          log=_log, warn=_warning)
+    for r in report.results:
+        tail = f": {r.error}" if r.error else ""
+        print(f"{r.status:8} {r.name}: {_shown(r.path)} ({r.width}x{r.height}, {r.frames} "
+              f"frames at {r.fps:g} fps){tail}")
+    if report.index is not None:
+        print(f"wrote {_shown(report.index)}" + (f" and {_shown(report.sheet)}"
+                                                 if report.sheet else ""))
+    if report.failed:
+        _log(f"error: {len(report.failed)} shot(s) failed: {', '.join(report.failed)}")
+        return 1
+    return 0
+
+
 def _render_chunked(args: argparse.Namespace, scene, inputs, output, frames: int | None
                     ) -> int:
     """render --workers N / --ray ADDRESS: in chunks (engine.render.workers.run_jobs), the
@@ -282,6 +303,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo: wrote {_shown(result.glb)}, {_shown(result.report_path)}, "
           f"{_shown(stats.path)} ({stats.frames} frames, {stats.fps:.1f} fps) and "
           f"{_shown(sheet)}")
+    print("demo: next, one asset in four deliverables (hero 16:9, vertical 9:16, square "
+          "loop, close-up): maquette campaign scenes/campaign-robot.toml")
     return 0
 
 
@@ -695,6 +718,17 @@ def build_parser() -> argparse.ArgumentParser:
     handoff.add_argument("-o", "--output", required=True, help="a new or empty folder")
     handoff.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     handoff.set_defaults(func=cmd_handoff)
+
+    campaign = sub.add_parser("campaign", help="render every shot of a campaign file "
+                              "(one asset, many deliverables) into one folder")
+    campaign.add_argument("file", help="campaign file (.toml)")
+    campaign.add_argument("--only", nargs="+", metavar="NAME", help="only these shots")
+    campaign.add_argument("--dry-run", action="store_true",
+                          help="say what would be rendered and what is up to date")
+    campaign.add_argument("--allow-unapproved", action="store_true",
+                          help="render a library version that is not the approved one")
+    campaign.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    campaign.set_defaults(func=cmd_campaign)
 
     demo = sub.add_parser("demo", help="the whole job on the bundled sample image")
     demo.add_argument("-o", "--output", default="out/demo.mp4", help="default out/demo.mp4")
