@@ -24,7 +24,6 @@ import html
 import json
 import re
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,6 @@ from engine.errors import InputError
 
 CAMPAIGN_KEYS = ("asset", "output")
 TOP_KEYS = ("campaign", "defaults", "shot")
-MAX_CAMPAIGN_BYTES = 1 << 20
 INDEX = "index.html"
 SHEET = "contact-sheet.png"
 
@@ -107,7 +105,9 @@ def merge_shot(asset: str, defaults: dict[str, Any], shot: dict[str, Any], folde
 
 def _asset_value(path: Path, value: str) -> str:
     """A path asset resolves against the campaign file; a library reference stays."""
-    if value.startswith("library:"):
+    from engine.library import is_reference
+
+    if is_reference(value):
         return value
     p = Path(value).expanduser()
     return str(p if p.is_absolute() else (path.parent / p).resolve())
@@ -115,19 +115,10 @@ def _asset_value(path: Path, value: str) -> str:
 
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file: every shot becomes a validated Scene."""
-    from engine.scene.loader import SceneError, scene_from_dict
+    from engine.scene.loader import SceneError, read_toml, scene_from_dict
 
     path = Path(path)
-    if not path.is_file():
-        raise CampaignError(f"{path}: campaign file not found")
-    if path.stat().st_size > MAX_CAMPAIGN_BYTES:
-        raise CampaignError(f"{path}: campaign file is larger than {MAX_CAMPAIGN_BYTES} bytes")
-    try:
-        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CampaignError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CampaignError(f"{path}: invalid TOML: {exc}") from None
+    doc = read_toml(path, "campaign", CampaignError)  # the scene files' guards
     for key in doc:
         if key not in TOP_KEYS:
             raise _unknown(path, "", key, TOP_KEYS)
@@ -329,14 +320,14 @@ def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: 
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            stats, _ = render_shot(s.scene, path, progress=False,
-                                   inputs=scene_inputs(s.scene), on_frame=on_frame,
-                                   warn=warn, log=log)
+            inputs = [campaign.path, *scene_inputs(s.scene)]
+            stats, _ = render_shot(s.scene, path, progress=False, inputs=inputs,
+                                   on_frame=on_frame, warn=warn, log=log)
             if "image" in first:
                 from PIL import Image
 
                 write_image(Image.fromarray(first["image"]), poster_path(stats.path),
-                            what="a poster")
+                            inputs, what="a poster")
             record("render", stats.path, s.scene.asset.source, scene=s.scene,
                    scene_file=campaign.path,
                    settings={"campaign": {"file": str(campaign.path.absolute()),
@@ -381,7 +372,7 @@ def write_sheet(campaign: Campaign, report: CampaignReport, tile: int = 240) -> 
         draw.text(((i % cols) * tile + 4, (i // cols) * (tile + label) + tile),
                   f"{r.name} {r.width}x{r.height}", fill=(230, 230, 230))
     out = campaign.folder / SHEET
-    write_image(sheet, out, what="a contact sheet")
+    write_image(sheet, out, _inputs(campaign), what="a contact sheet")
     return out
 
 
@@ -422,6 +413,14 @@ def write_index(campaign: Campaign, report: CampaignReport) -> Path:
             f"<h1>{html.escape(campaign.path.stem)}: {html.escape(campaign.asset)}</h1>"
             f"<p><img src=\"{SHEET}\" style=\"max-width:960px\"></p>" + "\n".join(cards))
     out = campaign.folder / INDEX
-    with atomic_output(out, "w") as handle:
+    with atomic_output(out, "w", inputs=_inputs(campaign)) as handle:
         handle.write(page + "\n")
     return out
+
+
+def _inputs(campaign: Campaign) -> list[Path]:
+    """What the campaign reads (its file, every shot's asset and scene files): never written
+    over by its page or sheet."""
+    from engine.scene.source import scene_inputs
+
+    return [campaign.path, *(p for s in campaign.shots for p in scene_inputs(s.scene))]

@@ -295,27 +295,34 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-def load_scene(path: str | Path) -> Scene:
-    """Read and validate a TOML scene file."""
+def read_toml(path: str | Path, what: str = "scene", error: type = None) -> dict:
+    """The parsed TOML of a scene (or campaign: `what`) file, with its guards: present,
+    at most MAX_SCENE_BYTES, UTF-8, nested at most MAX_NESTING deep. Raises `error`
+    (default SceneError) naming the file."""
+    error = error or SceneError
     path = Path(path)
     if not path.is_file():
-        raise SceneError(f"{path}: scene file not found")
+        raise error(f"{path}: {what} file not found")
     if path.stat().st_size > MAX_SCENE_BYTES:
-        raise SceneError(f"{path}: scene file is larger than {MAX_SCENE_BYTES} bytes")
+        raise error(f"{path}: {what} file is larger than {MAX_SCENE_BYTES} bytes")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SceneError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise error(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if nesting_depth(text) > MAX_NESTING:
-        raise SceneError(f"{path}: invalid scene: arrays or tables nested more than "
-                         f"{MAX_NESTING} deep")
+        raise error(f"{path}: invalid {what}: arrays or tables nested more than "
+                    f"{MAX_NESTING} deep")
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SceneError(f"{path}: invalid TOML: {exc}") from None
+        raise error(f"{path}: invalid TOML: {exc}") from None
     except RecursionError:  # nesting the scan above missed: still name the file
-        raise SceneError(f"{path}: invalid scene: nested too deeply") from None
-    return scene_from_dict(doc, path.resolve())
+        raise error(f"{path}: invalid {what}: nested too deeply") from None
+
+
+def load_scene(path: str | Path) -> Scene:
+    """Read and validate a TOML scene file."""
+    return scene_from_dict(read_toml(path), Path(path).resolve())
 
 
 def scene_for_asset(source: str | Path, **output: Any) -> Scene:

@@ -117,15 +117,23 @@ def _encode(doc: dict, binary: bytes, primitive: dict) -> tuple[bytes, dict, dic
     return data, ids, accessors
 
 
-def draco_glb(glb: bytes) -> Compressed:
-    """`glb` with its eligible primitives Draco-encoded (see the module docstring).
-
-    A GLB with external buffers or no BIN chunk is returned as it is, with the reason."""
+def _start(glb: bytes) -> tuple[dict, bytes, Compressed]:
+    """(json, BIN chunk, a result that is `glb` unchanged): with a reason in `skipped` when
+    the GLB's data is not all in its BIN chunk (nothing is compressed then)."""
     doc, binary = split_glb(glb)
     result = Compressed(glb=glb, bytes_before=len(glb), bytes_after=len(glb))
     buffers = doc.get("buffers", [])
     if len(buffers) != 1 or "uri" in buffers[0]:
         result.skipped.append("the GLB's data is not all in its BIN chunk: left as it is")
+    return doc, binary, result
+
+
+def draco_glb(glb: bytes) -> Compressed:
+    """`glb` with its eligible primitives Draco-encoded (see the module docstring).
+
+    A GLB with external buffers or no BIN chunk is returned as it is, with the reason."""
+    doc, binary, result = _start(glb)
+    if result.skipped:
         return result
     blobs: list[bytes] = []  # new bufferViews' bytes, appended after the kept ones
     for m, mesh in enumerate(doc.get("meshes", [])):
@@ -287,11 +295,8 @@ def meshopt_glb(glb: bytes) -> Compressed:
     (each is named in `skipped`). model-viewer's bundle carries the meshopt decoder."""
     import meshoptimizer
 
-    doc, binary = split_glb(glb)
-    result = Compressed(glb=glb, bytes_before=len(glb), bytes_after=len(glb))
-    buffers = doc.get("buffers", [])
-    if len(buffers) != 1 or "uri" in buffers[0]:
-        result.skipped.append("the GLB's data is not all in its BIN chunk: left as it is")
+    doc, binary, result = _start(glb)
+    if result.skipped:
         return result
     users = _view_users(doc)
     by_view: dict[int, list[dict]] = {}
