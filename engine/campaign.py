@@ -23,7 +23,6 @@ import hashlib
 import html
 import json
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,24 +245,6 @@ class CampaignReport:
         return [r.name for r in self.results if r.status == "failed"]
 
 
-class _Progress:
-    """One progress line for the whole campaign (stderr)."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.done, self.enabled = total, 0, enabled
-
-    def frame(self, shot: str) -> None:
-        self.done += 1
-        if self.enabled:
-            pct = 100 * self.done / max(1, self.total)
-            print(f"\rcampaign: {self.done}/{self.total} frames ({pct:.0f}%), shot {shot}   ",
-                  end="", file=sys.stderr, flush=True)
-
-    def end(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr)
-
-
 def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: bool = False,
                  allow_unapproved: bool = False, progress: bool = True,
                  log: Callable[[str], None] | None = None,
@@ -302,7 +283,9 @@ def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: 
         keep = up_to_date(Path(o.file), digest)
         plan.append((s, digest, keep))
     todo = sum(s.scene.output.frame_count for s, _, keep in plan if not keep)
-    bar = _Progress(todo, progress and not dry_run)
+    from engine.render.offline import progress_bar
+
+    bar = progress_bar(todo, progress and not dry_run)  # one bar for the whole campaign
     for s, digest, keep in plan:
         o = s.scene.output
         path = Path(o.file)
@@ -316,7 +299,8 @@ def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: 
         def on_frame(index, image, first=first, name=s.name):
             if index == 0:
                 first["image"] = image
-            bar.frame(name)
+            bar.set_description(f"campaign: {name}", refresh=False)
+            bar.update(1)
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -338,7 +322,7 @@ def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: 
             result.frames = stats.frames
         except (MaquetteError, OSError, RuntimeError, ValueError) as exc:
             result.status, result.error = "failed", str(exc)
-    bar.end()
+    bar.close()
     if not dry_run:
         report.sheet = write_sheet(campaign, report)
         report.index = write_index(campaign, report)

@@ -146,7 +146,7 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
     Returns what was written."""
     import time
 
-    from engine.render.offline import _progress
+    from engine.render.offline import progress_bar
     from engine.render.writers import FrameWriter
     from engine.scene.source import scene_inputs
 
@@ -178,7 +178,7 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
         count = shot_plan.frames if frames is None else max(1, min(int(frames),
                                                                     shot_plan.frames))
         result = _render(shot, shot_plan, folder, beauty, passes, txn, progress, on_frame,
-                         FrameWriter, _progress, count, warn)
+                         FrameWriter, progress_bar, count, warn)
         if own:
             txn.commit()
     except BaseException:
@@ -191,7 +191,7 @@ def write_handoff(scene, folder: Path, target: str | None = "generic", *,
 
 
 def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, txn,
-            progress, on_frame, FrameWriter, _progress, n: int, warn) -> HandoffResult:
+            progress, on_frame, FrameWriter, progress_bar, n: int, warn) -> HandoffResult:
     from PIL import Image
 
     from engine.render.offline import _warn_framing
@@ -229,7 +229,7 @@ def _render(shot, shot_plan: HandoffPlan, folder: Path, beauty: Path, passes, tx
         writers["normal"] = video(folder / "normal.mp4")
     first = last = None
     try:
-        with Stage(shot, w, h) as stage, _progress(n, progress) as bar:
+        with Stage(shot, w, h) as stage, progress_bar(n, progress) as bar:
             _warn_framing(stage, [stage.timeline.frame_time(i) for i in range(n)], warn)
             buffers = PassBuffers(stage, passes)
             try:

@@ -35,7 +35,8 @@ class RenderStats:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
-def _progress(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool):
+    """The frames progress bar every long render shows (tqdm, on stderr)."""
     from tqdm import tqdm
 
     return tqdm(total=total, unit="frame", disable=not enabled, dynamic_ncols=True,
@@ -83,7 +84,7 @@ def render_clip(
         # Panda's BGRA bottom-up bytes go to the writer as they are: one copy per frame
         with FrameWriter(path, out.width, out.height, out.fps, alpha=alpha,
                          preset=out.quality, layout="bgra-bottom-up") as writer, \
-                _progress(count, progress) as bar:
+                progress_bar(count, progress) as bar:
             for index in range(count):
                 stage.set_time(stage.timeline.frame_time(index))
                 stage.render()
