@@ -5,6 +5,14 @@ linear HDR float buffer with MSAA, premultiplied, alpha = coverage; (3) a
 full-screen pass applying exposure, Khronos PBR Neutral tone mapping, the
 background and sRGB encoding into the RGBA8 output, which is read back to RAM.
 
+Folded (`Stage.folded`: an offscreen Stage with an opaque background, the clip and
+still path): (2) and (3) are one pass. The asset and ground shaders apply that output
+transform themselves (shaders/output.glsl) and draw straight into a multisampled RGBA8
+output over a full-screen quad of the background drawn first; no HDR buffer, no
+tone-mapping pass. Inside surfaces the pixels are the two-pass ones (the
+float buffer's rounding aside); at MSAA edges the samples are averaged after the
+transform instead of before it.
+
 Mesa 22.3 (Debian 12's llvmpipe) segfaults compiling a shader that indexes an
 array of light structs holding shadow samplers with a loop variable (what
 panda3d-simplepbr does with shadows and max_lights >= 2). Here the key light's
@@ -95,6 +103,26 @@ def _make_shader(vertex: str, fragment: str, defines: dict[str, int] | None = No
     return shader
 
 
+def _folded_output(host, width: int, height: int, samples: int):
+    """A folded Stage's output: an RGBA8 framebuffer object on `host`'s context with
+    `samples` MSAA samples, or the most the driver gives (llvmpipe: 4), resolved by Panda
+    before the copy to RAM (an EGL pbuffer with samples drew without them)."""
+    from panda3d.core import FrameBufferProperties, GraphicsPipe, WindowProperties
+
+    base = get_base()
+    for n in [n for n in (samples, 4, 2, 0) if n <= samples]:
+        fb = FrameBufferProperties()
+        fb.set_rgba_bits(8, 8, 8, 8)
+        fb.set_depth_bits(24)
+        fb.set_multisamples(n)
+        buffer = base.graphicsEngine.make_output(
+            base.pipe, "maquette-output", 0, fb, WindowProperties.size(width, height),
+            GraphicsPipe.BF_refuse_window, host.get_gsg(), host)
+        if buffer is not None:
+            return buffer, n
+    raise RuntimeError(f"could not create a {width}x{height} output buffer")
+
+
 def _floats(values) -> tuple[float, ...]:
     return tuple(float(x) for x in values)
 
@@ -104,7 +132,7 @@ class Stage:
 
     def __init__(self, scene: Scene, width: int, height: int, *, msaa: int | None = None,
                  orthographic: float | None = None, output=None,
-                 shadow_map_size: int | None = None):
+                 shadow_map_size: int | None = None, fold: bool = True):
         """orthographic: if given, an orthographic camera whose frame is this many metres
         tall replaces the perspective lens (used to render generator training data).
 
@@ -113,7 +141,10 @@ class Stage:
 
         output: a GraphicsOutput (a window, or the viewer's own buffer) that the final
         pass draws into instead of a new offscreen buffer; the Stage then never
-        closes it and `read_frame` is unavailable (no copy to RAM per frame)."""
+        closes it and `read_frame` is unavailable (no copy to RAM per frame).
+
+        fold: False keeps the two-pass HDR path where the Stage could fold it (see the
+        module doc; for comparisons)."""
         from panda3d.core import (
             AntialiasAttrib,
             BitMask32,
@@ -150,22 +181,31 @@ class Stage:
 
         # Output buffer (RGBA8) and HDR scene buffer (float, MSAA).
         self._owns_output = output is None
+        self.folded = fold and self._owns_output and not scene.stage.background.transparent
+        requested = scene.output.msaa if msaa is None else msaa
         self.frame_texture = None
+        self.hdr = None
         if output is not None:
             self.output = output
         else:
-            self.output = make_offscreen_buffer(width, height, "maquette-output")
-            self.output.set_clear_color_active(True)
+            if self.folded:
+                # its context's pbuffer, never drawn (the FBO below is what renders)
+                self._host = make_offscreen_buffer(1, 1, "maquette-host")
+                self._host.set_active(False)
+                self.output, self.msaa = _folded_output(self._host, width, height, requested)
+                self.output.set_clear_color_active(False)  # every sample is drawn
+                self.output.set_clear_depth_active(True)
+            else:
+                self.output = make_offscreen_buffer(width, height, "maquette-output")
+                self.output.set_clear_color_active(True)
             self.output.set_clear_color((0, 0, 0, 0))
             self.frame_texture = Texture("frame")
             self.output.add_render_texture(self.frame_texture, GraphicsOutput.RTM_copy_ram)
         # Set by an interactive viewer: a CameraPose used instead of the timeline's camera.
         self.camera_override = None
 
-        requested = scene.output.msaa if msaa is None else msaa
-        self.hdr = None
         # Drivers cap MSAA (llvmpipe: 4 samples): fall back to the most the driver gives.
-        for samples in [n for n in (requested, 4, 2, 0) if n <= requested]:
+        for samples in [n for n in (requested, 4, 2, 0) if n <= requested and not self.folded]:
             fb = FrameBufferProperties()
             fb.set_float_color(True)
             fb.set_rgba_bits(16, 16, 16, 16)
@@ -178,35 +218,48 @@ class Stage:
             if self.hdr is not None:
                 self.msaa = samples
                 break
-        if self.hdr is None:
+        if self.hdr is None and not self.folded:
             raise RuntimeError("could not create the HDR render buffer")
         if self.msaa:
             # A multisampled buffer alone does nothing: Panda3D rasterises with
             # multisampling only under this attribute (without it msaa 4 drew exactly the
             # pixels of msaa 0 while paying for the samples).
             self.root.set_antialias(AntialiasAttrib.M_multisample)
-        self.hdr_texture = Texture("hdr")
-        self.hdr_texture.set_format(Texture.F_rgba16)
-        self.hdr_texture.set_component_type(Texture.T_float)
-        self.hdr.add_render_texture(self.hdr_texture, GraphicsOutput.RTM_bind_or_copy)
-        self.hdr.set_clear_color_active(True)
-        self.hdr.set_clear_color((0, 0, 0, 0))
-        self.hdr.set_clear_depth_active(True)
+        self.hdr_texture = None
+        if self.hdr is not None:
+            self.hdr_texture = Texture("hdr")
+            self.hdr_texture.set_format(Texture.F_rgba16)
+            self.hdr_texture.set_component_type(Texture.T_float)
+            self.hdr.add_render_texture(self.hdr_texture, GraphicsOutput.RTM_bind_or_copy)
+            self.hdr.set_clear_color_active(True)
+            self.hdr.set_clear_color((0, 0, 0, 0))
+            self.hdr.set_clear_depth_active(True)
 
         self.orthographic = orthographic
         self.lens = OrthographicLens() if orthographic else PerspectiveLens()
         self.camera = self.root.attach_new_node(Camera("camera", self.lens))
         self.camera.node().set_camera_mask(BitMask32.bit(0))
-        self.scene_region = self.hdr.make_display_region()
+        self.scene_region = (self.output if self.folded else self.hdr).make_display_region()
         self.scene_region.set_camera(self.camera)
 
-        # Tone-mapping pass.
+        # Tone-mapping pass; folded: the background quad, drawn before the scene with no
+        # depth test (drawn after it at the far plane, llvmpipe left the uncovered samples
+        # of edge pixels undrawn: a dark fringe).
         self.post_root = NodePath("post")
         quad = CardMaker("quad")
         quad.set_frame_fullscreen_quad()
         self.post_quad = self.post_root.attach_new_node(quad.generate())
-        self.post_quad.set_shader(_make_shader("post.vert.glsl", "tonemap.frag.glsl"))
-        self.post_quad.set_shader_input("scene_color", self.hdr_texture)
+        if self.folded:
+            from panda3d.core import DepthTestAttrib
+
+            self.post_quad.set_shader(
+                _make_shader("post.vert.glsl", "background.frag.glsl"))
+            self.post_quad.set_attrib(DepthTestAttrib.make(DepthTestAttrib.M_none))
+            self.post_quad.set_depth_write(False)
+            self.root.set_shader_input("output_height", float(height))
+        else:
+            self.post_quad.set_shader(_make_shader("post.vert.glsl", "tonemap.frag.glsl"))
+            self.post_quad.set_shader_input("scene_color", self.hdr_texture)
         post_lens = OrthographicLens()
         post_lens.set_film_size(2, 2)
         post_lens.set_near_far(-10, 10)
@@ -214,6 +267,8 @@ class Stage:
         self.post_quad.set_y(0)
         self.post_region = self.output.make_display_region()
         self.post_region.set_camera(post_camera)
+        if self.folded:
+            self.post_region.set_sort(-1)  # before the scene region (sort 0)
 
         # Key light with its shadow map (colour and rig: set_light_preset below). The map
         # is `shadow_size` texels over a 4r square seen from the light, of which only a
@@ -248,6 +303,7 @@ class Stage:
         # Ground: an invisible shadow catcher at the asset's resting base; a unit card
         # that _place_contact_shadow sizes, each frame, to where it can show anything.
         self.ground = None
+        self._output_defines = {"FOLDED_OUTPUT": 1} if self.folded else {}
         if scene.stage.ground:
             card = CardMaker("ground")
             card.set_frame(-1.0, 1.0, -1.0, 1.0)
@@ -256,7 +312,7 @@ class Stage:
             self._ground_height = float(bounds.lo[1])
             self.ground.hide(BitMask32.bit(SHADOW_MASK_BIT))
             self.ground.set_shader(
-                _make_shader("ground.vert.glsl", "ground.frag.glsl"), 10
+                _make_shader("ground.vert.glsl", "ground.frag.glsl", self._output_defines), 10
             )
             self.ground.set_shader_input("shadow_opacity", scene.stage.shadow)
             self._fade_radius = 2.2 * radius
@@ -266,7 +322,8 @@ class Stage:
 
         self.root.set_shader(
             _make_shader("pbr.vert.glsl", "pbr.frag.glsl",
-                         {"MAX_LIGHTS": MAX_FILL_LIGHTS, "MAX_SOFTBOXES": MAX_SOFTBOXES})
+                         {"MAX_LIGHTS": MAX_FILL_LIGHTS, "MAX_SOFTBOXES": MAX_SOFTBOXES,
+                          **self._output_defines})
         )
         self.root.set_shader_input("key_light", self.key_np)
         self.root.set_shader_input("shadow_texel", 1.0 / shadow_size)
@@ -283,7 +340,8 @@ class Stage:
         self.root.set_shader_input("softbox_color", self._softbox_colors)
         self.set_light_preset(scene.stage.lights)
         self._set_environment(scene.stage)
-        self.post_quad.set_shader_input("exposure", 2.0 ** scene.stage.exposure)
+        for node in (self.post_quad, self.root):  # root: the folded shaders read it
+            node.set_shader_input("exposure", 2.0 ** scene.stage.exposure)
         self.set_background(scene.stage.background)
         self._frames_rendered = 0
         self.current: Frame | None = None
@@ -343,11 +401,14 @@ class Stage:
         self.root.set_shader_input("env_rotation", 0.0)
 
     def set_background(self, background) -> None:
-        """Show `background` (an engine.scene.Background)."""
-        self.post_quad.set_shader_input(
-            "background_top", _floats(srgb_to_linear(np.array(background.top))))
-        self.post_quad.set_shader_input(
-            "background_bottom", _floats(srgb_to_linear(np.array(background.bottom))))
+        """Show `background` (an engine.scene.Background); a folded Stage keeps it opaque."""
+        if self.folded and background.transparent:
+            raise ValueError("a folded Stage (opaque background) cannot turn transparent")
+        for node in (self.post_quad, self.root):  # root: the folded ground reads it
+            node.set_shader_input(
+                "background_top", _floats(srgb_to_linear(np.array(background.top))))
+            node.set_shader_input(
+                "background_bottom", _floats(srgb_to_linear(np.array(background.bottom))))
         self.post_quad.set_shader_input("transparent", int(background.transparent))
 
     def set_ground(self, visible: bool) -> None:
@@ -361,12 +422,21 @@ class Stage:
         """Follow a resized window: the HDR buffer and the lens take the new size."""
         if (width, height) != (self.width, self.height) and width > 0 and height > 0:
             self.width, self.height = width, height
-            self.hdr.set_size(width, height)
+            if self.folded:  # the output is the scene's buffer
+                self.output.set_size(width, height)
+                self.root.set_shader_input("output_height", float(height))
+            else:
+                self.hdr.set_size(width, height)
 
     def set_render_size(self, width: int, height: int) -> None:
         """Draw the 3D passes into width × height pixels (a live viewer's reduced
         resolution); the tone-mapping pass upscales them to the output. The lens keeps
-        the output's aspect; `resize` (or this with the output's size) goes back."""
+        the output's aspect; `resize` (or this with the output's size) goes back. A
+        folded Stage has no separate 3D pass: it only draws at its output's size."""
+        if self.folded:
+            if (width, height) != (self.width, self.height):
+                raise ValueError("a folded Stage renders at its output size only")
+            return
         if (self.hdr.get_x_size(), self.hdr.get_y_size()) != (width, height):
             self.hdr.set_size(width, height)
 
@@ -500,7 +570,7 @@ class Stage:
         shadow, as if the whole frame had been drawn twice (0.3-0.4 CPU s saved at 1080p).
         """
         regions = (self.scene_region, self.post_region)
-        buffers = [self.hdr] + ([self.output] if self._owns_output else [])
+        buffers = [b for b in (self.hdr, self.output if self._owns_output else None) if b]
         clears = [(b.get_clear_color_active(), b.get_clear_depth_active()) for b in buffers]
         for region in regions:
             region.set_dimensions(0.0, 1.0 / self.width, 0.0, 1.0 / self.height)
@@ -542,10 +612,11 @@ class Stage:
         engine = self._base.graphicsEngine
         if not self._owns_output and self.output is not None:
             self.output.remove_display_region(self.post_region)
-        for buffer in (self.hdr, self.output if self._owns_output else None):
+        for buffer in (self.hdr, self.output if self._owns_output else None,
+                       getattr(self, "_host", None)):
             if buffer is not None:
                 engine.remove_window(buffer)
-        self.hdr = self.output = None
+        self.hdr = self.output = self._host = None
         if self.key_np is not None:  # hand the light (and its shadow map) on
             self.key_np.detach_node()
             _SPARE_KEY_LIGHTS.setdefault(self._shadow_grid[0], []).append(self.key_light)

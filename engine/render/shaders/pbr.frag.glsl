@@ -1,4 +1,5 @@
 #include "common.glsl"
+#include "output.glsl"
 // Physically based surface shading for assets: fragment stage.
 // Metal/rough GGX (as in the Khronos glTF sample viewer) for a shadowed key
 // light plus MAX_LIGHTS unshadowed directional lights, and an analytic studio
@@ -49,6 +50,15 @@ in vec2 v_texcoord;
 in vec4 v_shadow_position;
 
 out vec4 o_color;
+
+// The pass's output: linear HDR, or (FOLDED_OUTPUT) the final sRGB pixel.
+vec4 shaded(vec3 color) {
+#ifdef FOLDED_OUTPUT
+    return folded_opaque(color);
+#else
+    return vec4(color, 1.0);
+#endif
+}
 
 vec3 brdf_direct(vec3 n, vec3 v, vec3 l, vec3 diffuse_color, vec3 f0, float alpha) {
     vec3 h = normalize(l + v);
@@ -150,12 +160,12 @@ void main() {
         n = -n;  // double-sided or inverted geometry: shade the visible side
     }
     if (shading_mode > 0.5 && shading_mode < 1.5) {
-        o_color = vec4(base_color.rgb, 1.0);
+        o_color = shaded(base_color.rgb);
         return;
     }
     if (shading_mode > 1.5) {
         vec3 world_n = normalize(mat3(p3d_ViewMatrixInverse) * n);
-        o_color = vec4(pow(0.5 + 0.5 * world_n, vec3(2.2)), 1.0);
+        o_color = shaded(pow(0.5 + 0.5 * world_n, vec3(2.2)));
         return;
     }
 
@@ -185,5 +195,5 @@ void main() {
     color += (diffuse + specular) * occlusion;
 
     color += p3d_Material.emission.rgb * texture(p3d_TextureEmission, v_texcoord).rgb;
-    o_color = vec4(color, 1.0);
+    o_color = shaded(color);
 }
