@@ -117,11 +117,12 @@ def _seen_check(scene, mesh_path):
     at most), or None when the mesh carries no seen marks (told from its JSON, nothing
     decoded)."""
     from engine.asset.io import load_asset
-    from engine.scene.seen_check import check_shot, has_marks
+    from engine.render.seen_pass import run_check
+    from engine.scene.seen_check import has_marks
 
     if not has_marks(mesh_path):
         return None
-    return check_shot(scene, load_asset(mesh_path).mesh, samples=60)
+    return run_check(scene, load_asset(mesh_path).mesh, samples=60)
 
 
 def _seen_range_for_bare(value: str, loaded):
@@ -147,12 +148,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from engine.asset.io import load_asset
     from engine.fileio import write_bytes_atomic
-    from engine.scene.seen_check import check_shot
+    from engine.render.seen_pass import run_check
 
     if not 0 < args.threshold < 1:
         raise InputError(f"--threshold: {args.threshold!r} is not a share between 0 and 1")
     loaded = _seen_range_for_bare(args.scene, _source(args.scene, args.json))
-    result = check_shot(loaded.scene, load_asset(loaded.resolved.mesh).mesh, args.threshold)
+    result = run_check(loaded.scene, load_asset(loaded.resolved.mesh).mesh, args.threshold)
     print(result.verdict())
     if args.json:
         write_bytes_atomic(Path(args.json), (json.dumps(result.to_dict(), indent=2) + "\n")

@@ -1,16 +1,14 @@
 """The shot check (`maquette check`): how much of what each frame shows of the asset was
 inferred rather than seen by the input image (engine.asset.seen).
 
-Pure numpy, no render: at each sampled frame time the asset's vertices (file
-coordinates) are moved by `Timeline.asset_matrix(t)` into the stage's world (Y-up,
-metres) and projected through `Timeline.camera(t)` (perspective: eye, target, up,
-vertical fov in degrees) at the shot's aspect into normalised device coordinates.
-Faces wound clockwise on screen (facing away) are culled, as are faces with a corner at
-or behind the camera's plane or a centroid outside the frame; the rest weigh by their
-projected area. A frame's `inferred` share is the weighted share of faces whose mark
-(the mean of their vertices') is at most INFERRED_MAX; `seen` the weighted mean mark.
-Occlusion by the asset's own front-facing parts is not resolved (no depth buffer): for
-convex and mostly convex products back-face culling is what hides the far side.
+Pure, no render of its own: at each sampled frame time the asset's pose
+(`Timeline.asset_matrix(t)`, 4 × 4 from file coordinates to the stage's world, Y-up,
+metres) and camera (`Timeline.camera(t)`) go to a `measure(asset_matrix, pose) ->
+(inferred, seen)` callable, the seen pass of engine.render.seen_pass (a small flat
+render of the marks, depth-tested, back faces culled): a frame's `inferred` is the
+share of the asset's visible pixels whose mark is at most INFERRED_MAX, `seen` their
+mean mark. This module turns those into the per-frame report, the worst stretch, the
+safe azimuths and the verdicts.
 
 Angles are relative to the reference view, the direction the input camera looked from
 in the asset's own frame: +Z (the generated asset's front), raised by the generator's
@@ -24,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.asset.seen import INFERRED_MAX, face_seen, mesh_seen
+from engine.asset.seen import mesh_seen
 from engine.scene.loader import scene_name
 from engine.scene.timeline import Bounds, Timeline
 
@@ -134,35 +132,6 @@ class SeenCheck:
         }
 
 
-def visible_shares(world: np.ndarray, faces: np.ndarray, marks: np.ndarray, pose,
-                   aspect: float) -> tuple[float, float]:
-    """(inferred, seen) shares of the projected area of the faces (m, 3) of `world`
-    vertices (n, 3) that face camera `pose`, with per-face `marks` (m,). (0, 1) when
-    nothing is visible."""
-    forward = pose.forward
-    up = pose.up - np.dot(pose.up, forward) * forward
-    up /= np.linalg.norm(up)
-    right = np.cross(forward, up)
-    rel = world - pose.eye
-    depth = rel @ forward
-    tan_v = math.tan(math.radians(pose.fov) / 2.0)
-    safe = np.maximum(depth, 1e-9)
-    x = (rel @ right) / (safe * tan_v * aspect)
-    y = (rel @ up) / (safe * tan_v)
-    fx, fy = x[faces], y[faces]
-    signed = 0.5 * ((fx[:, 1] - fx[:, 0]) * (fy[:, 2] - fy[:, 0])
-                    - (fx[:, 2] - fx[:, 0]) * (fy[:, 1] - fy[:, 0]))
-    in_front = (depth[faces] > 1e-6).all(axis=1)
-    cx, cy = fx.mean(axis=1), fy.mean(axis=1)
-    inside = (np.abs(cx) <= 1) & (np.abs(cy) <= 1)
-    weight = np.where(in_front & inside & (signed > 0), signed, 0.0)
-    total = float(weight.sum())
-    if total <= 0:
-        return 0.0, 1.0
-    inferred = float(weight[marks <= INFERRED_MAX].sum()) / total
-    return inferred, float(weight @ marks) / total
-
-
 def _reference_direction(mesh) -> np.ndarray:
     """(3,) unit direction from the asset towards the input camera, asset frame."""
     from engine.asset.inspect import generated_record
@@ -174,28 +143,25 @@ def _reference_direction(mesh) -> np.ndarray:
 
 
 def check_shot(scene, mesh, threshold: float = DEFAULT_THRESHOLD,
-               samples: int = MAX_SAMPLES) -> SeenCheck:
+               samples: int = MAX_SAMPLES, *, measure) -> SeenCheck:
     """The shot check of `scene` with its asset's loaded `mesh` (trimesh, file
-    coordinates, as engine.asset.io.load_asset gives it)."""
+    coordinates, as engine.asset.io.load_asset gives it), each frame measured by
+    `measure` (see the module docstring)."""
     name = scene_name(scene.path) if scene.path is not None else str(scene.asset.source)
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    faces = np.asarray(mesh.faces, dtype=np.int64)
     marks = mesh_seen(mesh)
     timeline = Timeline(scene, Bounds(vertices.min(axis=0), vertices.max(axis=0)))
     count = max(scene.output.frame_count, 1)
     index = np.unique(np.round(np.linspace(0, count - 1, min(samples, count))).astype(int))
     times = np.array([timeline.frame_time(int(i)) for i in index])
-    per_face = face_seen(faces, marks)
     reference = _reference_direction(mesh)
     centre_file = 0.5 * (vertices.min(axis=0) + vertices.max(axis=0))
     size = float(max(np.linalg.norm(timeline.bounds.size), 1e-9))
     inferred, seen, azimuth, elevation, centres = [], [], [], [], []
-    homogeneous = np.column_stack([vertices, np.ones(len(vertices))])
     for t in times:
         matrix = timeline.asset_matrix(float(t))
         pose = timeline.camera(float(t))
-        world = (homogeneous @ matrix.T)[:, :3]
-        share, mean = visible_shares(world, faces, per_face, pose, timeline.aspect)
+        share, mean = measure(matrix, pose)
         inferred.append(share)
         seen.append(mean)
         centre = matrix[:3, :3] @ centre_file + matrix[:3, 3]

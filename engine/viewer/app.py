@@ -195,6 +195,9 @@ class Viewer:
         self._drawn_size = None
         self.stats.update(scene_statistics(stage))
         self._seen_mesh = _seen_mesh(scene.asset.source)
+        if getattr(self, "_seen_pass", None) is not None:  # measured the previous asset
+            self._seen_pass.close()
+            self._seen_pass = None
         timeline = stage.timeline
         self.ctx = ViewContext(center=timeline.bounds.center, radius=timeline.bounds.radius,
                                duration=timeline.duration, fps=scene.output.fps,
@@ -527,19 +530,23 @@ class Viewer:
         return text
 
     def view_inferred_share(self) -> float | None:
-        """The share of the asset's visible projected area that the image did not see,
-        from the current camera (engine.scene.seen_check), or None for an unmarked asset."""
-        from engine.scene.seen_check import visible_shares
+        """The share of the asset's visible pixels that the image did not see, from the
+        current camera (the seen pass, engine.render.seen_pass), or None for an unmarked
+        asset."""
+        from engine.render.seen_pass import SeenPass
 
         if getattr(self, "_seen_mesh", None) is None or self.stage is None or \
                 getattr(self.stage, "current", None) is None:
             return None
-        vertices, faces, marks = self._seen_mesh
+        aspect = self.width / self.height
+        seen_pass = getattr(self, "_seen_pass", None)
+        if seen_pass is None or seen_pass.width != SeenPass.width_for(aspect):
+            if seen_pass is not None:
+                seen_pass.close()
+            seen_pass = self._seen_pass = SeenPass(self._seen_mesh, aspect)
         frame, stage = self.stage.current, self.stage
         cam = frame.camera if stage.camera_override is None else stage.camera_override
-        m = frame.asset_matrix
-        world = vertices @ m[:3, :3].T + m[:3, 3]
-        return visible_shares(world, faces, marks, cam, self.width / self.height)[0]
+        return seen_pass.shares(frame.asset_matrix, cam)[0]
 
     # --- screenshots -------------------------------------------------------------------------
 
@@ -630,6 +637,9 @@ class Viewer:
         if self.stage is not None:
             self.stage.close()
             self.stage = None
+        if getattr(self, "_seen_pass", None) is not None:
+            self._seen_pass.close()
+            self._seen_pass = None
         self.hud.close()
         if self.input is not None:
             self.input.close()
@@ -653,20 +663,14 @@ _EMPTY_CONTEXT = ViewContext(center=np.zeros(3), radius=1.0, duration=1.0, fps=3
 
 
 def _seen_mesh(source):
-    """(vertices, faces, per-face marks) of an asset that carries seen marks, else None."""
+    """The trimesh mesh of an asset that carries seen marks, else None."""
     from engine.asset.io import load_asset
     from engine.asset.model import AssetError
-    from engine.asset.seen import face_seen, mesh_seen
     from engine.scene.seen_check import has_marks
 
     try:
         if not has_marks(source):
             return None
-        mesh = load_asset(source).mesh
+        return load_asset(source).mesh
     except (AssetError, OSError, ValueError):  # the stage loaded it; unreadable marks: none shown
         return None
-    marks = mesh_seen(mesh)
-    if marks is None:
-        return None
-    faces = np.asarray(mesh.faces)
-    return np.asarray(mesh.vertices, float), faces, face_seen(faces, marks)
