@@ -117,10 +117,10 @@ def _seen_check(scene, mesh_path):
     at most), or None when the mesh carries no seen marks (told from its JSON, nothing
     decoded)."""
     from engine.asset.io import load_asset
+    from engine.asset.seen import file_has_marks
     from engine.render.seen_pass import run_check
-    from engine.scene.seen_check import has_marks
 
-    if not has_marks(mesh_path):
+    if not file_has_marks(mesh_path):
         return None
     return run_check(scene, load_asset(mesh_path).mesh, samples=60)
 
@@ -130,15 +130,18 @@ def _seen_range_for_bare(value: str, loaded):
     the seen arc ([camera] range = "seen") and says so; anything else as it is."""
     from dataclasses import replace
 
-    from engine.scene.seen_check import has_marks
+    from engine.animation.camera import SEEN_ARC_DEG
+    from engine.asset.seen import file_has_marks, file_seen_arc
     from engine.scene.source import source_kind
 
     camera = loaded.scene.camera
     if source_kind(Path(value)) == "scene" or camera.move != "orbit" or \
-            camera.sweep_arc() is not None or not has_marks(loaded.resolved.mesh):
+            camera.sweep_arc() is not None or not file_has_marks(loaded.resolved.mesh):
         return loaded
-    print('maquette: a generated asset: the camera sweeps where the image saw it ([camera] '
-          'range = "seen", ±60°); a scene file with range = "full" orbits all round')
+    lo, hi = file_seen_arc(loaded.resolved.mesh) or SEEN_ARC_DEG
+    print(f'maquette: a generated asset: the camera sweeps where the image saw it ([camera] '
+          f'range = "seen", {lo:+.0f}° to {hi:+.0f}°); a scene file with range = "full" '
+          f'orbits all round')
     return replace(loaded, scene=replace(loaded.scene,
                                          camera=replace(camera, view_range="seen")))
 

@@ -14,7 +14,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from engine.asset.model import Asset, mesh_uv, texture_image
-from engine.asset.seen import mesh_seen, seen_shares
+from engine.asset.seen import ARC_KEY, mesh_seen, seen_shares
 from engine.asset.topology import analyse, part_extents, triangle_areas
 
 __all__ = ["AXES", "RECORD_KEY", "axis_vector", "format_report", "generated_record",
@@ -431,9 +431,13 @@ def _seen(r: _Inspection) -> dict:
     """Shares of the surface the input image saw (engine.asset.seen); an asset without
     marks counts as seen."""
     shares = seen_shares(r.vertices, r.faces, mesh_seen(r.asset.mesh))
+    arc = (generated_record(r.asset.mesh) or {}).get(ARC_KEY)
+    if shares["marked"] and arc is not None:
+        shares["arc_deg"] = arc
     if shares["marked"]:
+        where = f" (seen arc {arc[0]:+.0f}° to {arc[1]:+.0f}° from the front)" if arc else ""
         r.add("seen", "info", f"{shares['seen']:.0%} of the surface seen by the input image, "
-              f"{shares['inferred']:.0%} inferred, {shares['between']:.0%} in between",
+              f"{shares['inferred']:.0%} inferred, {shares['between']:.0%} in between{where}",
               "film it from where it was seen: maquette check SCENE.toml"
               if shares["inferred"] > 0.25 else "")
     else:

@@ -22,38 +22,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.asset.seen import mesh_seen
+from engine.asset.seen import DEFAULT_THRESHOLD, mesh_seen
 from engine.scene.loader import scene_name
 from engine.scene.timeline import Bounds, Timeline
 
-__all__ = ["DEFAULT_THRESHOLD", "I2V_MAX_ANGLE_DEG", "SeenCheck", "check_shot", "has_marks"]
+__all__ = ["DEFAULT_THRESHOLD", "I2V_MAX_ANGLE_DEG", "SeenCheck", "check_shot"]
 
-DEFAULT_THRESHOLD = 0.25  # a frame is weak when more than this share of it is inferred
 I2V_MAX_ANGLE_DEG = 15.0  # camera within this of the reference view: image-to-video can do it
 I2V_MAX_MOVE = 0.1  # ... and the asset moves at most this share of its size
 MAX_SAMPLES = 240  # frames checked at most (evenly spread, the first and last included)
-
-
-def has_marks(path) -> bool:
-    """Whether a mesh file carries seen marks, from a GLB/glTF's JSON only (no mesh
-    data decoded); other formats never do."""
-    import json
-    from pathlib import Path
-
-    from engine.asset.formats.gltf import read_glb_header
-    from engine.asset.io import sniff_format
-    from engine.asset.seen import SEEN_KEY
-
-    path = Path(path)
-    fmt = sniff_format(path)
-    if fmt == "glb":
-        doc, _ = read_glb_header(path, path.stat().st_size)
-    elif fmt == "gltf":
-        doc = json.loads(path.read_bytes())
-    else:
-        return False
-    return any(SEEN_KEY in (p.get("attributes") or {}) for m in doc.get("meshes", [])
-               for p in m.get("primitives", []))
 
 
 @dataclass
@@ -87,10 +64,17 @@ class SeenCheck:
 
     def safe_azimuth(self) -> list[float] | None:
         """[lo, hi] degrees: the azimuths of the checked frames under the threshold."""
+        return self._safe(self.azimuth)
+
+    def safe_elevation(self) -> list[float] | None:
+        """[lo, hi] degrees: the elevations of the checked frames under the threshold."""
+        return self._safe(self.elevation)
+
+    def _safe(self, angles: np.ndarray) -> list[float] | None:
         ok = self.inferred <= self.threshold
         if not ok.any():
             return None
-        return [round(float(self.azimuth[ok].min()), 1), round(float(self.azimuth[ok].max()), 1)]
+        return [round(float(angles[ok].min()), 1), round(float(angles[ok].max()), 1)]
 
     def verdict(self) -> str:
         """The one line for a user."""
@@ -121,7 +105,7 @@ class SeenCheck:
             "worst": None if self.worst is None else
             {"from_s": round(self.worst[0], 3), "to_s": round(self.worst[1], 3),
              "inferred": round(self.worst[2], 3)},
-            "safe_azimuth_deg": self.safe_azimuth(),
+            "safe_azimuth_deg": self.safe_azimuth(), "safe_elevation_deg": self.safe_elevation(),
             "asset_move": round(self.move, 3), "image_to_video": self.near_reference,
             "verdict": self.verdict(),
             "frames": [{"time_s": round(float(t), 3), "inferred": round(float(i), 3),

@@ -666,10 +666,10 @@ def _seen_mesh(source):
     """The trimesh mesh of an asset that carries seen marks, else None."""
     from engine.asset.io import load_asset
     from engine.asset.model import AssetError
-    from engine.scene.seen_check import has_marks
+    from engine.asset.seen import file_has_marks
 
     try:
-        if not has_marks(source):
+        if not file_has_marks(source):
             return None
         return load_asset(source).mesh
     except (AssetError, OSError, ValueError):  # the stage loaded it; unreadable marks: none shown

@@ -244,17 +244,21 @@ def _vertices_sample(vertices: np.ndarray, limit: int = 50_000) -> np.ndarray:
 
 def seen_theta_range(scene, mesh, timeline) -> tuple[float, float] | None:
     """model-viewer theta limits (degrees) for the page: the scene's `[camera] arc` (or
-    `range = "seen"`), else the seen arc when the asset carries seen marks
-    (engine.asset.seen; engine.animation.camera.SEEN_ARC_DEG), around the asset's front
+    `range = "seen"`), else the seen arc when the asset carries seen marks (the arc its
+    file records, else engine.animation.camera.SEEN_ARC_DEG), around the asset's front
     as the stage places it at rest. None when the asset is unmarked and the scene gives
     no arc, or when the scene's motion turns the asset (the limit would not hold)."""
-    from engine.animation.camera import SEEN_ARC_DEG
     from engine.asset.seen import mesh_seen
 
-    arc = scene.camera.sweep_arc()
-    if arc is None and mesh_seen(mesh) is not None:
-        arc = SEEN_ARC_DEG
-    if arc is None or any(p.startswith("rotation") for p in timeline.asset_tracks):
+    rig = timeline.rig
+    sweep = rig.sweep_arc()
+    if sweep is not None:
+        arc = (rig.azimuth + sweep[0], rig.azimuth + sweep[1])
+    elif mesh_seen(mesh) is not None:
+        arc = rig.seen_azimuths()
+    else:
+        return None
+    if any(p.startswith("rotation") for p in timeline.asset_tracks):
         return None
     rest = timeline.rest[:3, :3]
     front = math.degrees(math.atan2(rest[0, 2], rest[2, 2]))  # where the asset's +Z faces
