@@ -51,8 +51,8 @@ MOVE_EASE = "in-out"
 _Y = np.array([0.0, 1.0, 0.0])
 VIEW_RANGES = ("full", "seen")
 #: `range = "seen"` when the asset records no seen arc of its own (engine.asset.seen:
-#: `maquette generate` records one; the Timeline puts it in `arc`): azimuths, degrees
-#: around `azimuth`.
+#: `maquette generate` records one; the Timeline puts it in `CameraRig.seen_arc`):
+#: azimuths, degrees from the asset's front.
 SEEN_ARC_DEG = (-60.0, 60.0)
 MAX_ARC_DEG = 180.0
 
