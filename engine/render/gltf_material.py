@@ -40,10 +40,10 @@ def uv_set_and_transform(info: dict | None):
     from panda3d.core import Mat3
 
     if not info:
-        return 0, Mat3.ident_mat()
+        return 0, Mat3(Mat3.ident_mat())
     transform = (info.get("extensions") or {}).get("KHR_texture_transform")
     uv_set = int(info.get("texCoord", 0) or 0)
-    matrix = Mat3.ident_mat()
+    matrix = Mat3(Mat3.ident_mat())
     if isinstance(transform, dict):
         if "texCoord" in transform:
             uv_set = int(transform["texCoord"])
