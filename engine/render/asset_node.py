@@ -19,6 +19,7 @@ from engine.asset.formats.gltf_decode import decoded_glb
 from engine.asset.io import check_file, check_scene, load_scene, sniff_format
 from engine.asset.model import AssetError
 from engine.fileio import file_sha256, write_bytes_atomic
+from engine.render import gltf_material
 from engine.scene.source import cache_dir
 from engine.scene.timeline import Bounds
 
@@ -83,20 +84,51 @@ def _dielectric_by_default(geometry) -> None:
 
 
 def _load_gltf(source: str):
-    """panda3d-gltf's `load_model` without the tangents it computes (in Python) for every
-    primitive that has none: no Maquette shader reads tangents (no normal maps), and they
-    were a third of loading bottle.glb (0.18 of 0.5 s)."""
+    """panda3d-gltf's `load_model`, with what Maquette's shader reads of each glTF material
+    (engine.render.gltf_material: alpha, unlit, emissive strength, normal and occlusion
+    maps, UV sets) and EXT_mesh_gpu_instancing expanded. Tangents only for primitives
+    whose material has a normal map, in numpy: panda3d-gltf computes them in Python for
+    every primitive that has none, a third of loading bottle.glb (0.18 of 0.5 s)."""
     import gltf
 
     try:
-        from gltf._converter import Converter
+        from gltf._converter import Converter, CS_yup_right
         from gltf.parseutils import parse_gltf_file
     except ImportError:  # another panda3d-gltf layout: its own loader, tangents and all
         return gltf.load_model(source)
 
-    class _NoTangents(Converter):
+    class _Converter(Converter):
+        _wants_tangents = False
+
+        def update(self, gltf_data) -> None:
+            if any("EXT_mesh_gpu_instancing" in (n.get("extensions") or {})
+                   for n in gltf_data.get("nodes", [])):
+                for i, buffer in enumerate(gltf_data.get("buffers", [])):
+                    self.load_buffer(i, buffer)
+                gltf_material.expand_instancing(
+                    gltf_data,
+                    lambda index: gltf_material.accessor_floats(gltf_data, self.buffers, index))
+            super().update(gltf_data)
+
+        def load_material(self, matid, gltf_mat) -> None:
+            super().load_material(matid, gltf_mat)
+            state = gltf_material.material_state(self.mat_states[matid], gltf_mat,
+                                                 self.textures)
+            self.mat_states[matid] = state
+            for meshid, geom_index in self.mat_mesh_map[matid]:
+                self.meshes[meshid].set_geom_state(geom_index, state)
+
+        def load_primitive(self, geom_node, gltf_primitive, gltf_mesh, gltf_data) -> None:
+            materials = gltf_data.get("materials", [])
+            index = gltf_primitive.get("material")
+            material = materials[index] if isinstance(index, int) and index < len(
+                materials) else {}
+            self._wants_tangents = "normalTexture" in material
+            super().load_primitive(geom_node, gltf_primitive, gltf_mesh, gltf_data)
+
         def calculate_tangents(self, geom) -> None:
-            return None
+            if self._wants_tangents:
+                gltf_material.add_tangents(geom, self.compose_cs == CS_yup_right)
 
     data = parse_gltf_file(source)
     # Application-specific vertex attributes (names starting with "_", such as the seen
@@ -107,7 +139,7 @@ def _load_gltf(source: str):
             attributes = primitive.get("attributes") or {}
             for name in [n for n in attributes if n.startswith("_")]:
                 del attributes[name]
-    converter = _NoTangents(source, settings=None)
+    converter = _Converter(source, settings=None)
     converter.update(data)
     return converter.active_scene.node()
 
@@ -134,5 +166,6 @@ def load_asset_node(path: Path):
     fallback.set_roughness(0.5)
     fallback.set_metallic(0.0)
     node.set_material(fallback)  # only where the file gives none (children override)
+    gltf_material.default_inputs(node)  # likewise the glTF material's shader inputs
     node.set_python_tag("maquette_gltf", source)  # the glTF it came from (its clips)
     return node, Bounds(lo_file, hi_file)

@@ -41,6 +41,8 @@ _SPARE_KEY_LIGHTS: dict[int, list] = {}
 SHADOW_MASK_BIT = 1
 # Texels around the asset's box in the key light's shadow window.
 SHADOW_WINDOW_MARGIN = 4
+# glPolygonOffset units the ground's depth is pushed away from the camera by.
+GROUND_DEPTH_OFFSET = 4
 
 
 def shadow_window_size(full_size: int) -> int:
@@ -263,6 +265,9 @@ class Stage:
             self.ground.set_shader_input("fade_radius", float(self._fade_radius))
             self.ground.set_shader_input("contact_cutoff", CONTACT_CUTOFF)
             self.ground.set_two_sided(True)
+            # Depth pushed back a little: an asset's face lying on the ground (a plane, a
+            # flat base) wins the depth test instead of z-fighting with the catcher.
+            self.ground.set_depth_offset(-GROUND_DEPTH_OFFSET)
 
         self.root.set_shader(
             _make_shader("pbr.vert.glsl", "pbr.frag.glsl",

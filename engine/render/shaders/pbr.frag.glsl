@@ -21,6 +21,21 @@ uniform vec4 p3d_ColorScale;
 uniform sampler2D p3d_TextureModulate;    // base colour (sRGB texture)
 uniform sampler2D p3d_TextureSelector;    // glTF metallic (b) / roughness (g)
 uniform sampler2D p3d_TextureEmission;
+uniform sampler2D p3d_TextureNormal;      // tangent-space normal map (linear)
+uniform sampler2D occlusion_map;          // glTF occlusion (r), white without one
+
+// The glTF material beyond Panda's Material (engine/render/asset_node.py sets them per
+// material; the asset node holds the defaults, which draw as before).
+uniform float alpha_mode;          // 0 OPAQUE (alpha ignored), 1 MASK, 2 BLEND
+uniform float alpha_cutoff;        // MASK: drawn where alpha >= cutoff
+uniform float unlit;               // 1: KHR_materials_unlit (base colour, no lights)
+uniform float emissive_strength;   // KHR_materials_emissive_strength
+uniform float normal_scale;        // 0: no normal map
+uniform float occlusion_strength;  // 0: no occlusion map
+// Per texture slot (0 base colour, 1 metal/rough, 2 normal, 3 occlusion, 4 emissive):
+// which UV set (0/1) and its KHR_texture_transform (mat3 on homogeneous UVs).
+uniform mat3 uv_transform[5];
+uniform float uv_set[5];
 uniform mat4 p3d_ViewMatrixInverse;
 uniform mat4 p3d_ViewMatrix;
 
@@ -45,7 +60,9 @@ uniform float shading_mode;  // 0 lit, 1 base colour, 2 normals
 in vec3 v_view_position;
 in vec3 v_view_normal;
 in vec4 v_color;
-in vec2 v_texcoord;
+in vec2 v_texcoord0;
+in vec2 v_texcoord1;
+in vec4 v_view_tangent;
 in vec4 v_shadow_position;
 
 out vec4 o_color;
@@ -136,26 +153,52 @@ vec2 environment_brdf(float n_dot_v, float roughness) {
     return vec2(-1.04, 1.04) * a004 + r.zw;
 }
 
+vec2 slot_uv(int slot) {
+    vec2 uv = uv_set[slot] > 0.5 ? v_texcoord1 : v_texcoord0;
+    return (uv_transform[slot] * vec3(uv, 1.0)).xy;
+}
+
 void main() {
     vec4 base_color = p3d_Material.baseColor * v_color * p3d_ColorScale
-                      * texture(p3d_TextureModulate, v_texcoord);
-    vec4 metal_rough = texture(p3d_TextureSelector, v_texcoord);
+                      * texture(p3d_TextureModulate, slot_uv(0));
+    if (alpha_mode > 0.5 && alpha_mode < 1.5) {
+        if (base_color.a < alpha_cutoff) discard;
+        base_color.a = 1.0;
+    }
+    float coverage = alpha_mode > 1.5 ? clamp(base_color.a, 0.0, 1.0) : 1.0;
+    vec4 metal_rough = texture(p3d_TextureSelector, slot_uv(1));
     float metallic = clamp(p3d_Material.metallic * metal_rough.b, 0.0, 1.0);
     float roughness = clamp(p3d_Material.roughness * metal_rough.g, 0.04, 1.0);
     float alpha = roughness * roughness;
 
     vec3 n = normalize(v_view_normal);
     vec3 v = normalize(-v_view_position);
-    if (dot(n, v) < 0.0) {
+    bool flipped = dot(n, v) < 0.0;
+    if (flipped) {
         n = -n;  // double-sided or inverted geometry: shade the visible side
     }
+    if (normal_scale != 0.0) {
+        // glTF: bitangent = cross(normal, tangent.xyz) * tangent.w, from the geometric
+        // normal of the face drawn (the flip above applies to the whole frame).
+        vec3 t = flipped ? -v_view_tangent.xyz : v_view_tangent.xyz;  // (as the sample viewer)
+        t = normalize(t - n * dot(n, t));
+        vec3 b = cross(n, t) * (v_view_tangent.w < 0.0 ? -1.0 : 1.0) * (flipped ? -1.0 : 1.0);
+        vec3 m = texture(p3d_TextureNormal, slot_uv(2)).xyz * 2.0 - 1.0;
+        m.xy *= normal_scale;
+        n = normalize(mat3(t, b, n) * m);
+    }
     if (shading_mode > 0.5 && shading_mode < 1.5) {
-        o_color = vec4(base_color.rgb, 1.0);
+        o_color = vec4(base_color.rgb * coverage, coverage);
         return;
     }
     if (shading_mode > 1.5) {
         vec3 world_n = normalize(mat3(p3d_ViewMatrixInverse) * n);
         o_color = vec4(pow(0.5 + 0.5 * world_n, vec3(2.2)), 1.0);
+        return;
+    }
+
+    if (unlit > 0.5) {
+        o_color = vec4(base_color.rgb * coverage, coverage);
         return;
     }
 
@@ -182,8 +225,13 @@ void main() {
     vec3 diffuse = environment_irradiance(world_n) * diffuse_color;
     // Darken the environment a little where the key light is shadowed.
     float occlusion = mix(0.75, 1.0, shadow);
+    if (occlusion_strength > 0.0) {
+        occlusion *= 1.0 + occlusion_strength * (texture(occlusion_map, slot_uv(3)).r - 1.0);
+    }
     color += (diffuse + specular) * occlusion;
 
-    color += p3d_Material.emission.rgb * texture(p3d_TextureEmission, v_texcoord).rgb;
-    o_color = vec4(color, 1.0);
+    color += p3d_Material.emission.rgb * emissive_strength
+             * texture(p3d_TextureEmission, slot_uv(4)).rgb;
+    // BLEND: premultiplied (the HDR buffer is), drawn with ONE, ONE_MINUS_SRC_ALPHA.
+    o_color = vec4(color * coverage, coverage);
 }
