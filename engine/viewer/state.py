@@ -504,8 +504,7 @@ BINDINGS: tuple[Binding, ...] = (
             _exposure(EXPOSURE_STEP_EV)),
     Binding(("shift+e",), "Shift+E", "exposure down", _exposure(-EXPOSURE_STEP_EV)),
     Binding(("shift+l",), "Shift+L", "previous light preset", _lights(-1)),
-    Binding(("v",), "V", "next environment: the scene's, the preset's studio, the bundled "
-            "and nearby .hdr/.exr (Shift+V: previous)", _environment(1)),
+    Binding(("v",), "V", "next environment (Shift+V: previous)", _environment(1)),
     Binding(("shift+v",), "Shift+V", "previous environment", _environment(-1)),
     Binding(("[", "]"), "[  ]", f"turn the environment {ENV_ROTATION_STEP_DEG:.0f}° left / "
             "right", _pure(lambda s, c: s)),
