@@ -56,6 +56,9 @@ def shadow_window_size(full_size: int) -> int:
 # ground.frag discards it and the ground card ends where it falls below.
 CONTACT_CUTOFF = 1e-8
 SHADING_MODES = ("lit", "base-color", "normals")
+# The tone-mapping pass's curves (tonemap.frag.glsl's `tone_mapping`, by index); the
+# renderer uses the first, a live viewer may switch (set_tone_mapping).
+TONE_MAPPINGS = ("neutral", "aces", "none")
 
 # Y-up (glTF) to Z-up (Panda): (x, y, z) -> (x, -z, y)
 Y_UP_TO_PANDA = np.array(
@@ -289,6 +292,8 @@ class Stage:
         self.set_light_preset(scene.stage.lights)
         self._set_environment(scene.stage)
         self.post_quad.set_shader_input("exposure", 2.0 ** scene.stage.exposure)
+        self.post_quad.set_shader_input("tone_mapping", 0)
+        self.post_quad.set_shader_input("checker_px", 0.0)
         self.set_background(scene.stage.background)
         self._frames_rendered = 0
         self.current: Frame | None = None
@@ -325,27 +330,59 @@ class Stage:
 
     def _set_environment(self, stage) -> None:
         """Bind the image-based lighting of `stage.environment`, or the analytic one."""
+        self.set_environment(stage.environment, stage.environment_intensity,
+                             stage.environment_rotation)
+
+    def set_environment(self, path, intensity: float = 1.0, rotation: float = 0.0,
+                        loaded=None) -> None:
+        """Light with the equirectangular image `path` (None: the light preset's analytic
+        studio environment) at `intensity`, turned `rotation` degrees about +Y; `loaded`:
+        load_environment(path)'s result when the caller has it already."""
         from panda3d.core import PTA_LVecBase3f, Texture
 
-        self._environment_rotation = stage.environment_rotation
+        self._environment_rotation = float(rotation)
         sh = PTA_LVecBase3f.empty_array(9)
-        if stage.environment is not None:
-            texture, coeffs = load_environment(stage.environment)
+        if path is not None:
+            texture, coeffs = loaded if loaded is not None else load_environment(path)
             for i in range(9):
                 sh[i] = _floats(coeffs[i])
             self.root.set_shader_input("env_max_lod", float(math.log2(texture.get_x_size())))
-            self.root.set_shader_input("environment_intensity",
-                                       float(stage.environment_intensity))
+            self.root.set_shader_input("environment_intensity", float(intensity))
         else:
             texture = Texture("no-environment")
             texture.setup_2d_texture(1, 1, Texture.T_float, Texture.F_rgb16)
             texture.set_ram_image(np.zeros(3, np.float32).tobytes())
             self.root.set_shader_input("env_max_lod", 0.0)
-        self._has_environment_map = stage.environment is not None
+            if getattr(self, "preset", None) is not None:  # back from an image (live)
+                self.root.set_shader_input("environment_intensity", self.preset.environment)
+        self._has_environment_map = path is not None
         self.root.set_shader_input("env_map", texture)
         self.root.set_shader_input("env_sh", sh)
         self.root.set_shader_input("env_enabled", float(self._has_environment_map))
         self.root.set_shader_input("env_rotation", 0.0)
+
+    def set_environment_rotation(self, degrees: float) -> None:
+        """Turn the environment image `degrees` about +Y (applies at the next set_time)."""
+        self._environment_rotation = float(degrees)
+
+    def set_tone_mapping(self, name: str) -> None:
+        """The tone-mapping curve: one of TONE_MAPPINGS (the renderer's is "neutral")."""
+        self.post_quad.set_shader_input("tone_mapping", TONE_MAPPINGS.index(name))
+
+    def set_checkerboard(self, square_px: float) -> None:
+        """Show a transparent background over a grey checkerboard of `square_px` pixel
+        squares, opaque (a live viewer's window); 0: the renderer's alpha output."""
+        self.post_quad.set_shader_input("checker_px", float(square_px))
+
+    def set_orthographic(self, height: float | None) -> None:
+        """A parallel projection whose frame is `height` metres tall (None: the
+        perspective lens); applies at the next set_time."""
+        from panda3d.core import OrthographicLens, PerspectiveLens
+
+        if (height is None) != (not self.orthographic):
+            self.lens = PerspectiveLens() if height is None else OrthographicLens()
+            self.camera.node().set_lens(self.lens)
+        self.orthographic = height
 
     def set_background(self, background) -> None:
         """Show `background` (an engine.scene.Background)."""

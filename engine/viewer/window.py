@@ -15,7 +15,7 @@ from engine.viewer.state import Drag, Event, Key, Wheel
 BUTTON_NAMES = {
     "arrow_left": "left", "arrow_right": "right", "arrow_up": "up", "arrow_down": "down",
     "=": "+", "num_add": "+", "num_plus": "+", "num_subtract": "-", "num_minus": "-",
-    "num_1": "1", "num_3": "3", "num_7": "7", "num_9": "9", "<": ",", ">": ".",
+    "num_1": "1", "num_3": "3", "num_5": "5", "num_7": "7", "num_9": "9", "<": ",", ">": ".",
 }
 MOUSE_BUTTONS = {"mouse1": "left", "mouse2": "middle", "mouse3": "right"}
 MODIFIER_BUTTONS = ("shift", "lshift", "rshift", "control", "lcontrol", "rcontrol", "alt",

@@ -1,11 +1,15 @@
 #version 330
-// Exposure, Khronos PBR Neutral tone mapping, background composite, sRGB encode.
+// Exposure, tone mapping (Khronos PBR Neutral by default), background composite, sRGB
+// encode. A live viewer may pick another curve and a checkerboard behind a transparent
+// background; the defaults (0, 0) are the renderer's.
 
 uniform sampler2D scene_color;   // linear HDR, premultiplied, alpha = coverage
 uniform float exposure;          // linear multiplier (2^EV)
 uniform vec3 background_top;     // linear RGB
 uniform vec3 background_bottom;  // linear RGB
 uniform float transparent;
+uniform float tone_mapping;      // 0 Khronos PBR Neutral, 1 ACES (fitted), 2 none (clip)
+uniform float checker_px;        // > 0: a transparent background shows a checkerboard
 
 in vec2 v_texcoord;
 out vec4 o_color;
@@ -25,6 +29,27 @@ vec3 pbr_neutral(vec3 color) {
     return mix(color, vec3(new_peak), g);
 }
 
+// ACES filmic (RRT + ODT) as fitted by Stephen Hill, with sRGB <-> AP1-ish matrices and
+// the 1 / 0.6 exposure match three.js uses, so mid grey lands near the neutral curve's.
+vec3 aces_fitted(vec3 color) {
+    const mat3 to_aces = mat3(0.59719, 0.07600, 0.02840,
+                              0.35458, 0.90834, 0.13383,
+                              0.04823, 0.01566, 0.83777);
+    const mat3 from_aces = mat3(1.60475, -0.10208, -0.00327,
+                                -0.53108, 1.10813, -0.07276,
+                                -0.07367, -0.00605, 1.07602);
+    color = to_aces * (color / 0.6);
+    vec3 a = color * (color + 0.0245786) - 0.000090537;
+    vec3 b = color * (0.983729 * color + 0.4329510) + 0.238081;
+    return clamp(from_aces * (a / b), 0.0, 1.0);
+}
+
+vec3 tone_map(vec3 color) {
+    if (tone_mapping > 1.5) return clamp(color, 0.0, 1.0);
+    if (tone_mapping > 0.5) return aces_fitted(color);
+    return pbr_neutral(color);
+}
+
 vec3 linear_to_srgb(vec3 c) {
     c = clamp(c, 0.0, 1.0);
     return mix(12.92 * c, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
@@ -40,8 +65,12 @@ void main() {
     vec4 hdr = texture(scene_color, v_texcoord);
     float a = clamp(hdr.a, 0.0, 1.0);
     vec3 straight = a > 1e-4 ? hdr.rgb / a : vec3(0.0);
-    vec3 mapped = pbr_neutral(max(straight * exposure, vec3(0.0)));
-    if (transparent > 0.5) {
+    vec3 mapped = tone_map(max(straight * exposure, vec3(0.0)));
+    if (transparent > 0.5 && checker_px > 0.0) {
+        vec2 cell = floor(gl_FragCoord.xy / checker_px);
+        vec3 checker = vec3(mod(cell.x + cell.y, 2.0) < 0.5 ? 0.22 : 0.42);  // linear greys
+        o_color = vec4(linear_to_srgb(mix(checker, mapped, a)) + dither(), 1.0);
+    } else if (transparent > 0.5) {
         o_color = vec4(linear_to_srgb(mapped) + dither(), a);
     } else {
         vec3 background = mix(background_bottom, background_top, v_texcoord.y);
