@@ -13,6 +13,8 @@ Where they run:
   rendering are put back and a new pool takes them, each chunk at most ``retries + 1`` times.
   Workers ignore Ctrl-C and die with their parent (Linux ``PR_SET_PDEATHSIG``); on any stop
   the parent kills them, so none outlive it.
+  With GPUs listed in ``CUDA_VISIBLE_DEVICES``, worker k is pinned to the k-th (its
+  ``egl-device-index``, and that GPU alone in its own ``CUDA_VISIBLE_DEVICES``).
 - ``ray=ADDRESS`` (or ``"auto"``: join a running cluster, else start a local one): one Ray
   task per chunk, ``max_retries=retries`` for dead workers, one CPU each, or one GPU each on a
   cluster with GPUs (pinned to it through Panda3D's ``egl-device-index``). The scene and its
@@ -21,7 +23,9 @@ Where they run:
   nodes need no shared folder.
   Ray is imported only here and only when asked (``pip install 'maquette[ray]'``).
 
-Times are wall-clock seconds.
+Several jobs (a campaign's shots) share the one pool or cluster; each is joined as soon as its
+last chunk is in. With ``keep_going`` a failing job is reported and dropped while the others go
+on. Times are wall-clock seconds.
 """
 
 from __future__ import annotations
