@@ -184,18 +184,22 @@ def cmd_handoff(args: argparse.Namespace) -> int:
 def cmd_campaign(args: argparse.Namespace) -> int:
     """Every shot of a campaign file into one folder (engine.campaign)."""
     from engine.campaign import load_campaign, run_campaign
+    from engine.render.workers import parse_workers
 
     campaign = load_campaign(args.file)
+    workers = parse_workers(args.workers) if args.workers is not None else None
     report = run_campaign(campaign, only=args.only, dry_run=args.dry_run,
                           allow_unapproved=args.allow_unapproved, progress=not args.quiet,
-                          log=_log, warn=_warning)
+                          log=_log, warn=_warning, workers=workers, ray=args.ray,
+                          chunk_frames=args.chunk_frames)
     for r in report.results:
         tail = f": {r.error}" if r.error else ""
         print(f"{r.status:8} {r.name}: {_shown(r.path)} ({r.width}x{r.height}, {r.frames} "
               f"frames at {r.fps:g} fps){tail}")
     if report.index is not None:
         print(f"wrote {_shown(report.index)}" + (f" and {_shown(report.sheet)}"
-                                                 if report.sheet else ""))
+                                                 if report.sheet else "")
+              + (f" (chunks on {report.where})" if report.where != "this process" else ""))
     if report.failed:
         _log(f"error: {len(report.failed)} shot(s) failed: {', '.join(report.failed)}")
         return 1
@@ -732,6 +736,14 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--allow-unapproved", action="store_true",
                           help="render a library version that is not the approved one")
     campaign.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    campaign.add_argument("--workers", metavar="N", help="render all shots' chunks on N local "
+                          "processes together ('auto': from the cores, or one per GPU); any N "
+                          "gives the same frames")
+    campaign.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                          help="render all shots' chunks on a Ray cluster at ADDRESS (default "
+                               "'auto'); pip install 'maquette[ray]'")
+    campaign.add_argument("--chunk-frames", type=_chunk_frames, metavar="N",
+                          help="frames per chunk (default: from each shot's size)")
     campaign.set_defaults(func=cmd_campaign)
 
     demo = sub.add_parser("demo", help="the whole job on the bundled sample image")
