@@ -256,6 +256,7 @@ class ShotResult:
     frames: int
     fps: float
     error: str = ""
+    seen: str = ""  # the shot's seen check verdict (marked assets only), engine.scene.seen_check
 
 
 @dataclass
@@ -326,6 +327,7 @@ def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: 
         plan.append((s, digest, keep))
         report.results.append(ShotResult(s.name, Path(o.file), "kept" if keep else "planned",
                                          o.width, o.height, o.frame_count, o.fps))
+    _seen_checks(asset, plan, report, log)
     if dry_run:
         return report
     todo = [(s, digest, r) for (s, digest, keep), r in zip(plan, report.results, strict=True)
@@ -350,6 +352,26 @@ def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: 
     report.sheet = write_sheet(campaign, report)
     report.index = write_index(campaign, report)
     return report
+
+
+def _seen_checks(asset: Path, plan, report: CampaignReport, log) -> None:
+    """Each shot's seen check (engine.render.seen_pass.run_check, as `render` prints it)
+    when the asset carries seen marks, logged and kept for the index; a dry run gets it
+    too, so a campaign can be planned around what the image saw."""
+    from engine.asset.io import load_asset
+    from engine.asset.seen import file_has_marks
+    from engine.render.seen_pass import run_check
+
+    try:
+        marked = asset.is_file() and file_has_marks(asset)
+    except ValueError:  # not a mesh file (an image a dry run did not generate)
+        marked = False
+    if not marked:
+        return
+    mesh = load_asset(asset).mesh
+    for (s, _, _), result in zip(plan, report.results, strict=True):
+        result.seen = run_check(s.scene, mesh, samples=60).summary()
+        log(f"campaign: {s.name}: seen check: {result.seen}")
 
 
 def _finish(campaign: Campaign, s: Shot, digest: str, result: ShotResult, path: Path,
@@ -522,9 +544,10 @@ def write_index(campaign: Campaign, report: CampaignReport) -> Path:
                  if r.path.is_file() and r.path.suffix in (".mp4", ".webm", ".mov")
                  else (f"<img src=\"{rel(poster)}\">" if poster.is_file() else ""))
         err = f"<p class=err>failed: {html.escape(r.error)}</p>" if r.error else ""
+        seen = f"<br>seen check: {html.escape(r.seen)}" if r.seen else ""
         cards.append(f"<figure><h2>{html.escape(r.name)}</h2>{media}<figcaption>"
                      f"{r.width}x{r.height}, {r.frames} frames at {r.fps:g} fps "
-                     f"({r.status})<br>{prov}</figcaption>{err}</figure>")
+                     f"({r.status})<br>{prov}{seen}</figcaption>{err}</figure>")
     page = ("<!doctype html><meta charset=utf-8><title>campaign "
             f"{html.escape(campaign.path.stem)}</title><style>body{{font:14px sans-serif;"
             "background:#222;color:#ddd}figure{display:inline-block;vertical-align:top;"
