@@ -13,7 +13,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from engine.asset.model import Asset, mesh_uv, texture_image
+from engine.asset.model import RECORD_KEY, Asset, mesh_uv, texture_image
 from engine.asset.seen import ARC_KEY, mesh_seen, seen_shares
 from engine.asset.topology import analyse, part_extents, triangle_areas
 
@@ -25,11 +25,6 @@ AXES = {"+x": (0, 1.0), "-x": (0, -1.0), "+y": (1, 1.0), "-y": (1, -1.0),
 FRAGMENT_FRACTION = 0.05  # parts smaller than this share of the largest part's size
 THIN_FRACTION = 0.01  # walls thinner than 1 % of the largest dimension
 
-
-#: A GLB written by `maquette generate` records how it stands in its mesh's glTF
-#: `extras` under this key ({"generated": true, "upright": true, "up": "+Y", "front":
-#: "+Z", ...}); trimesh reads mesh extras back into `mesh.metadata`.
-RECORD_KEY = "maquette"
 
 
 def generated_record(mesh: trimesh.Trimesh) -> dict | None:
