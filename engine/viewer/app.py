@@ -158,6 +158,7 @@ class Viewer:
         self._environments: list = [("scene", None)]  # (label, file or None), V's order
         self._environment_cache: dict = {}  # file -> load_environment(file)
         self._opened = False  # a new source (PageUp/PageDown): start a fresh view of it
+        self._dropped_environments: list[Path] = []  # V offers them too, in drop order
         if loaded.needs_generation:
             self.generation = BackgroundGeneration(scene.asset.source, self.generate_settings)
             self._watch_files()
@@ -205,6 +206,8 @@ class Viewer:
         self.modes = ModeController(stage)
         self.guides = Guides(stage)
         self._environments = environment_choices(scene.stage.environment, self.source)
+        known = {path for _, path in self._environments}
+        self._environments += [(p.name, p) for p in self._dropped_environments if p not in known]
         self._applied = {"environment": self._environments[0][1]}  # the Stage's own
         self._stage_frames = 0
         self._stage_serial += 1
@@ -258,6 +261,37 @@ class Viewer:
         self._opened = True
         self._pending_scene = None
         self.reload(opened=True)
+
+    def drop(self, paths) -> None:
+        """Files dropped on the window: an .hdr/.exr becomes the environment (and stays
+        on V's list); the first scene, asset or image is opened (open_file)."""
+        from engine.render.environment import HDR_SUFFIXES
+        from engine.viewer.files import loadable_suffixes
+
+        paths = [Path(p) for p in paths]
+        environments = [p for p in paths if p.suffix.lower() in HDR_SUFFIXES and p.is_file()]
+        sources = [p for p in paths if p.suffix.lower() in loadable_suffixes() and p.is_file()]
+        if not environments and not sources:
+            names = ", ".join(p.name for p in paths[:3])
+            self._say(f"cannot show {names}: drop a scene, an asset, an image or an "
+                      f".hdr/.exr environment")
+            return
+        for path in environments:
+            if path not in self._dropped_environments:
+                self._dropped_environments.append(path)
+        if sources:
+            self.open_file(sources[0])  # its stage offers the dropped environments too
+        elif self.ctx is not None:
+            labels = [p for _, p in self._environments]
+            for path in environments:
+                if path not in labels:
+                    self._environments.append((path.name, path))
+                    labels.append(path)
+            self.ctx = replace(self.ctx, environments=tuple(
+                label for label, _ in self._environments))
+            index = labels.index(environments[-1])
+            self.state = replace(self.state, environment=index, message=f"environment: "
+                                 f"{environments[-1].name}", message_age=0.0)
 
     def reload(self, opened: bool = False) -> None:
         """Re-read the scene (or asset) and rebuild the stage; errors keep the last good
@@ -436,6 +470,8 @@ class Viewer:
         self._collect_generation()
         if self.input is not None:
             self.input.poll_mouse()
+            for paths in self.input.poll_drops():
+                self.drop(paths)
         while self.events:
             event = self.events.popleft()
             if self.ctx is None:  # nothing on stage yet: only help/quit/stats matter

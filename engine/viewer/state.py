@@ -584,6 +584,8 @@ def help_lines() -> list[tuple[str, str]]:
     folded = ("Shift+L", "Shift+M", "Shift+E", "Shift+V")  # said in the unshifted row
     rows = [(b.label, b.help) for b in BINDINGS if b.label not in folded]
     rows.insert(3, ("Mouse", "left drag: orbit, middle drag: pan, wheel or right drag: zoom"))
+    rows.append(("Drop", "a scene, asset or image on the window opens it; an .hdr/.exr "
+                 "lights the stage (X11)"))
     return rows
 
 
