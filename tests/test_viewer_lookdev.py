@@ -357,6 +357,13 @@ while time.time() < end and v.source.name != sys.argv[2]:
     v.step()
     time.sleep(0.01)
 print("source", v.source.name, "drops", v.input.drops is not None, flush=True)
+from direct.showbase.MessengerGlobal import messenger
+for button in ("page_down", "u", "5", "x", "d", "]", "v"):  # as Panda names them
+    messenger.send("maquette-down", [button])
+v.step()
+s = v.state
+print("keys", s.tone_mapping, s.orthographic, s.guides, s.dimensions, s.environment_rotation,
+      s.environment, v.source.name, flush=True)
 v.close()
 """
 
@@ -419,7 +426,8 @@ def _xdnd_source_drops(display_name: str, target_xid: int, uris: bytes) -> dict:
 
 
 def test_a_file_dropped_on_a_real_window_opens_it(tmp_path):
-    """XDND on a real X11 window (Xvfb): a drop of an asset from a drag source opens it."""
+    """XDND on a real X11 window (Xvfb): a drop of an asset from a drag source opens it;
+    then the look-dev keys as Panda names them (PageDown wraps round to the first file)."""
     import os
     import shutil
     import subprocess
@@ -454,3 +462,5 @@ def test_a_file_dropped_on_a_real_window_opens_it(tmp_path):
     assert answers["status"][1] & 1 and answers["status"][4] == answers["copy"]  # accepted
     assert answers["finished"][1] == 1 and answers["finished"][2] == answers["copy"]
     assert f"source {b.name} drops True" in out, err[-2000:]
+    # the look-dev keys by the names Panda's ButtonThrower gives them
+    assert f"keys aces True True True 15.0 1 {a.name}" in out, out[-2000:]
