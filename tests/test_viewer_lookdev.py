@@ -464,3 +464,36 @@ def test_a_file_dropped_on_a_real_window_opens_it(tmp_path):
     assert f"source {b.name} drops True" in out, err[-2000:]
     # the look-dev keys by the names Panda's ButtonThrower gives them
     assert f"keys aces True True True 15.0 1 {a.name}" in out, out[-2000:]
+
+
+def test_a_scene_chooses_its_tone_mapping_and_the_viewer_starts_there(tmp_path):
+    """[stage] tone_mapping: the render uses it, and the viewer shows the same curve
+    (what you preview is what you render); U still cycles from there."""
+    from engine.render.stage import Stage
+    from engine.scene import load_scene
+    from engine.viewer.app import Viewer
+
+    path = tmp_path / "aces.toml"
+    path.write_text(f"[asset]\nsource = '{SAMPLE_ASSETS / 'bottle.glb'}'\n[camera]\n"
+                    "move = 'static'\n[stage]\ntone_mapping = 'aces'\n")
+    scene = load_scene(path)
+    assert scene.stage.tone_mapping == "aces"
+    with Stage(scene, 160, 90, msaa=0) as stage:
+        aces = stage.capture(0.0)
+    scene.stage.tone_mapping = "neutral"
+    with Stage(scene, 160, 90, msaa=0) as stage:
+        neutral = stage.capture(0.0)
+    assert _differs(aces, neutral)
+    with Viewer(path, size=(160, 90), msaa=0, fixed_dt=0.0) as v:
+        v.state = replace(v.state, playing=False)
+        live = v.grab()
+        assert v.state.tone_mapping == "aces"
+        assert np.abs(live.astype(int) - aces).max() <= 2
+        v.send(parse_script("U")[0])
+        v.grab()
+        assert v.state.tone_mapping == "none"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f"[asset]\nsource = '{SAMPLE_ASSETS / 'bottle.glb'}'\n[stage]\n"
+                   "tone_mapping = 'filmic'\n")
+    with pytest.raises(Exception, match="tone_mapping"):
+        load_scene(bad)

@@ -46,8 +46,9 @@ IDLE_POLL_S = 0.015  # the window loop's sleep between idle steps (input latency
 STATS_WINDOW = 120
 CHECKER_PX = 12  # the transparency checkerboard's squares, window pixels
 ORTHO_STANDOFF_RADII = 4.0  # an orthographic camera stands this far out (nothing clipped)
-# What a newly opened file (PageUp/PageDown) keeps of the view: the look-dev choices; the
-# camera, time, light preset and environment start from the new file.
+# What a newly opened file (PageUp/PageDown) keeps of the view: the look-dev choices (the
+# ground and tone mapping only where they override the old file's); the camera, time,
+# light preset and environment start from the new file.
 KEPT_ON_OPEN = ("background", "ground", "mode", "exposure", "environment_rotation",
                 "tone_mapping", "orthographic", "guides", "dimensions", "safe_frame", "help",
                 "stats")
@@ -208,7 +209,8 @@ class Viewer:
         self._environments = environment_choices(scene.stage.environment, self.source)
         known = {path for _, path in self._environments}
         self._environments += [(p.name, p) for p in self._dropped_environments if p not in known]
-        self._applied = {"environment": self._environments[0][1]}  # the Stage's own
+        self._applied = {"environment": self._environments[0][1],  # the Stage's own
+                         "tone_mapping": scene.stage.tone_mapping}
         self._stage_frames = 0
         self._stage_serial += 1
         self._frozen = False
@@ -220,12 +222,17 @@ class Viewer:
                                duration=timeline.duration, fps=scene.output.fps,
                                scene_camera=timeline.camera, scene_lights=scene.stage.lights,
                                scene_ground=scene.stage.ground, can_save_keyframes=self.is_scene,
+                               scene_tone_mapping=scene.stage.tone_mapping,
                                size=tuple(float(x) for x in timeline.bounds.size),
                                environments=tuple(label for label, _ in self._environments))
         if not self._state_started or self._opened:
             fresh = initial_state(self.ctx, playing=self.is_scene)
             if self._opened:
-                fresh = replace(fresh, **{k: getattr(self.state, k) for k in KEPT_ON_OPEN})
+                kept = {k: getattr(self.state, k) for k in KEPT_ON_OPEN}
+                for name in ("ground", "tone_mapping"):  # the new file's, unless overridden
+                    if previous is not None and kept[name] == getattr(previous.stage, name):
+                        del kept[name]
+                fresh = replace(fresh, **kept)
             self.state = fresh
             self._state_started, self._opened = True, False
         else:  # keep the camera and the user's choices; follow scene edits the user didn't
@@ -234,6 +241,9 @@ class Viewer:
                 changes["lights"] = scene.stage.lights
             if previous is not None and self.state.ground == previous.stage.ground:
                 changes["ground"] = scene.stage.ground
+            if previous is not None and \
+                    self.state.tone_mapping == previous.stage.tone_mapping:
+                changes["tone_mapping"] = scene.stage.tone_mapping
             if self.state.environment >= len(self._environments):
                 changes["environment"] = 0
             self.state = replace(self.state, **changes)
