@@ -497,3 +497,15 @@ def test_a_scene_chooses_its_tone_mapping_and_the_viewer_starts_there(tmp_path):
                    "tone_mapping = 'filmic'\n")
     with pytest.raises(Exception, match="tone_mapping"):
         load_scene(bad)
+
+
+def test_the_web_page_uses_the_scenes_tone_mapping(tmp_path):
+    """model-viewer has the same three curves by the same names (aces: three.js's ACES
+    filmic, the fit the stage uses)."""
+    from engine.scene import scene_for_asset
+    from engine.web.page import WebOptions, build_site
+
+    scene = scene_for_asset(SAMPLE_ASSETS / "bottle.glb")
+    scene.stage.tone_mapping = "aces"
+    build_site(scene, tmp_path / "site", WebOptions(poster_long_side=96), log=lambda m: None)
+    assert 'tone-mapping="aces"' in (tmp_path / "site" / "index.html").read_text()
