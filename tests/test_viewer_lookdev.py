@@ -305,3 +305,207 @@ def test_page_down_opens_the_next_file_and_keeps_the_look(tmp_path):
         v.send(parse_script("PageUp")[0])
         v.grab()
         assert v.source.name == "c.toml"
+
+
+# --- drag and drop ---------------------------------------------------------------------------
+
+
+def test_uri_lists_give_local_paths():
+    from engine.viewer.xdnd import uri_list_paths
+
+    text = ("# from a file manager\r\nfile:///tmp/a%20b.glb\r\nfile://localhost/srv/x.hdr\r\n"
+            "https://example.com/y.glb\r\nfile://otherhost/z.glb\r\n\x00")
+    assert uri_list_paths(text.encode()) == [Path("/tmp/a b.glb"), Path("/srv/x.hdr")]
+
+
+def test_dropped_files_open_or_light_the_stage(tmp_path):
+    """Viewer.drop (what a drop on the window calls): an .exr lights the stage and joins
+    V's list; an asset opens; anything else is refused with a message."""
+    import shutil
+
+    from engine.viewer.app import Viewer
+
+    a = _box_glb(tmp_path / "a.glb")
+    other = tmp_path / "sub"
+    other.mkdir()
+    b = _box_glb(other / "b.glb", (0.4, 0.2, 0.2))
+    exr = shutil.copy(BUNDLED, tmp_path / "sub" / "dropped.exr")
+    with Viewer(a, size=(96, 64), msaa=0) as v:
+        base = v.grab()
+        v.drop([Path(exr)])
+        lit = v.grab()
+        assert v.ctx.environments[v.state.environment] == "dropped.exr" and _differs(lit, base)
+        v.drop([tmp_path / "notes.txt"])
+        v.grab()
+        assert "cannot show notes.txt" in v.state.message and v.source == a
+        v.drop([b])
+        v.grab()
+        assert v.source == b and "dropped.exr" in v.ctx.environments
+
+
+DROP_TARGET_SCRIPT = """
+import sys, time
+import engine.render.stage
+engine.render.stage.SHADOW_MAP_SIZE = 512
+from engine.viewer.app import Viewer
+
+v = Viewer(sys.argv[1], size=(160, 90), offscreen=False, msaa=0)
+v.step()
+print("xid", v.output.get_window_handle().get_int_handle(), flush=True)
+end = time.time() + 60
+while time.time() < end and v.source.name != sys.argv[2]:
+    v.step()
+    time.sleep(0.01)
+print("source", v.source.name, "drops", v.input.drops is not None, flush=True)
+from direct.showbase.MessengerGlobal import messenger
+for button in ("page_down", "u", "5", "x", "d", "]", "v"):  # as Panda names them
+    messenger.send("maquette-down", [button])
+v.step()
+s = v.state
+print("keys", s.tone_mapping, s.orthographic, s.guides, s.dimensions, s.environment_rotation,
+      s.environment, v.source.name, flush=True)
+v.close()
+"""
+
+
+def _xdnd_source_drops(display_name: str, target_xid: int, uris: bytes) -> dict:
+    """Play a file manager's part of XDND v5 (as GTK does): find the target's proxy and
+    XdndAware, Enter / Position, wait for XdndStatus, Drop, hand over the URIs on
+    request, wait for XdndFinished. Returns what the target answered."""
+    from Xlib import X, Xatom, display
+    from Xlib.protocol import event
+
+    d = display.Display(display_name)
+    atom = d.intern_atom
+    root = d.screen().root
+    source = root.create_window(0, 0, 1, 1, 0, X.CopyFromParent, X.InputOnly,
+                                X.CopyFromParent)
+    source.set_selection_owner(atom("XdndSelection"), X.CurrentTime)
+    target = d.create_resource_object("window", target_xid)
+    proxy_prop = target.get_full_property(atom("XdndProxy"), Xatom.WINDOW)
+    dest = d.create_resource_object("window", proxy_prop.value[0]) if proxy_prop else target
+    aware = dest.get_full_property(atom("XdndAware"), Xatom.ATOM)
+    answers = {"aware": list(aware.value) if aware else None}
+
+    def send(kind, data):
+        ev = event.ClientMessage(window=target, client_type=atom(kind), data=(32, data))
+        dest.send_event(ev, event_mask=0)
+        d.flush()
+
+    def wait(kind_or_type, seconds=20.0):
+        import time
+
+        end = time.time() + seconds
+        while time.time() < end:
+            while d.pending_events():
+                ev = d.next_event()
+                if ev.type == X.ClientMessage and ev.client_type == atom(kind_or_type):
+                    return ev
+                if ev.type == X.SelectionRequest and kind_or_type == "SelectionRequest":
+                    return ev
+            time.sleep(0.01)
+        raise AssertionError(f"no {kind_or_type} from the viewer")
+
+    send("XdndEnter", [source.id, 5 << 24, atom("text/uri-list"), 0, 0])
+    send("XdndPosition", [source.id, 0, (40 << 16) | 30, X.CurrentTime, atom("XdndActionCopy")])
+    status = wait("XdndStatus")
+    answers["status"] = list(status.data[1])
+    send("XdndDrop", [source.id, 0, X.CurrentTime, 0, 0])
+    request = wait("SelectionRequest")
+    request.requestor.change_property(request.property, request.target, 8, uris)
+    notify = event.SelectionNotify(time=request.time, requestor=request.requestor,
+                                   selection=request.selection, target=request.target,
+                                   property=request.property)
+    request.requestor.send_event(notify)
+    d.flush()
+    finished = wait("XdndFinished")
+    answers["finished"] = list(finished.data[1])
+    answers["copy"] = atom("XdndActionCopy")
+    d.close()
+    return answers
+
+
+def test_a_file_dropped_on_a_real_window_opens_it(tmp_path):
+    """XDND on a real X11 window (Xvfb): a drop of an asset from a drag source opens it;
+    then the look-dev keys as Panda names them (PageDown wraps round to the first file)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("Xlib")
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb): no real-window check")
+    display = ":96"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "640x480x24", "-nolisten",
+                               "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        a = _box_glb(tmp_path / "a.glb")
+        b = _box_glb(tmp_path / "dropped asset.glb", (0.4, 0.2, 0.2))
+        env = dict(os.environ, DISPLAY=display)
+        viewer = subprocess.Popen([sys.executable, "-c", DROP_TARGET_SCRIPT, str(a), b.name],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, cwd=ROOT)
+        line = ""
+        while not line.startswith("xid") and viewer.poll() is None:
+            line = viewer.stdout.readline()  # (Panda's own notices come first)
+        assert line.startswith("xid"), viewer.stderr.read()[-2000:]
+        uri = b.resolve().as_uri().encode() + b"\r\n"
+        answers = _xdnd_source_drops(display, int(line.split()[1]), uri)
+        out, err = viewer.communicate(timeout=90)
+    finally:
+        server.terminate()
+        server.wait()
+    assert answers["aware"] == [5]
+    assert answers["status"][1] & 1 and answers["status"][4] == answers["copy"]  # accepted
+    assert answers["finished"][1] == 1 and answers["finished"][2] == answers["copy"]
+    assert f"source {b.name} drops True" in out, err[-2000:]
+    # the look-dev keys by the names Panda's ButtonThrower gives them
+    assert f"keys aces True True True 15.0 1 {a.name}" in out, out[-2000:]
+
+
+def test_a_scene_chooses_its_tone_mapping_and_the_viewer_starts_there(tmp_path):
+    """[stage] tone_mapping: the render uses it, and the viewer shows the same curve
+    (what you preview is what you render); U still cycles from there."""
+    from engine.render.stage import Stage
+    from engine.scene import load_scene
+    from engine.viewer.app import Viewer
+
+    path = tmp_path / "aces.toml"
+    path.write_text(f"[asset]\nsource = '{SAMPLE_ASSETS / 'bottle.glb'}'\n[camera]\n"
+                    "move = 'static'\n[stage]\ntone_mapping = 'aces'\n")
+    scene = load_scene(path)
+    assert scene.stage.tone_mapping == "aces"
+    with Stage(scene, 160, 90, msaa=0) as stage:
+        aces = stage.capture(0.0)
+    scene.stage.tone_mapping = "neutral"
+    with Stage(scene, 160, 90, msaa=0) as stage:
+        neutral = stage.capture(0.0)
+    assert _differs(aces, neutral)
+    with Viewer(path, size=(160, 90), msaa=0, fixed_dt=0.0) as v:
+        v.state = replace(v.state, playing=False)
+        live = v.grab()
+        assert v.state.tone_mapping == "aces"
+        assert np.abs(live.astype(int) - aces).max() <= 2
+        v.send(parse_script("U")[0])
+        v.grab()
+        assert v.state.tone_mapping == "none"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f"[asset]\nsource = '{SAMPLE_ASSETS / 'bottle.glb'}'\n[stage]\n"
+                   "tone_mapping = 'filmic'\n")
+    with pytest.raises(Exception, match="tone_mapping"):
+        load_scene(bad)
+
+
+def test_the_web_page_uses_the_scenes_tone_mapping(tmp_path):
+    """model-viewer has the same three curves by the same names (aces: three.js's ACES
+    filmic, the fit the stage uses)."""
+    from engine.scene import scene_for_asset
+    from engine.web.page import WebOptions, build_site
+
+    scene = scene_for_asset(SAMPLE_ASSETS / "bottle.glb")
+    scene.stage.tone_mapping = "aces"
+    build_site(scene, tmp_path / "site", WebOptions(poster_long_side=96), log=lambda m: None)
+    assert 'tone-mapping="aces"' in (tmp_path / "site" / "index.html").read_text()

@@ -27,7 +27,13 @@ from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_offscreen_buffer
 from engine.render.environment import load_environment
 from engine.resources import resource_path
-from engine.scene.lighting import PRESETS, hex_to_linear, normalized, srgb_to_linear
+from engine.scene.lighting import (
+    PRESETS,
+    TONE_MAPPINGS,
+    hex_to_linear,
+    normalized,
+    srgb_to_linear,
+)
 from engine.scene.model import Scene
 from engine.scene.timeline import Frame, Timeline
 
@@ -56,9 +62,6 @@ def shadow_window_size(full_size: int) -> int:
 # ground.frag discards it and the ground card ends where it falls below.
 CONTACT_CUTOFF = 1e-8
 SHADING_MODES = ("lit", "base-color", "normals")
-# The tone-mapping pass's curves (tonemap.frag.glsl's `tone_mapping`, by index); the
-# renderer uses the first, a live viewer may switch (set_tone_mapping).
-TONE_MAPPINGS = ("neutral", "aces", "none")
 
 # Y-up (glTF) to Z-up (Panda): (x, y, z) -> (x, -z, y)
 Y_UP_TO_PANDA = np.array(
@@ -292,7 +295,7 @@ class Stage:
         self.set_light_preset(scene.stage.lights)
         self._set_environment(scene.stage)
         self.post_quad.set_shader_input("exposure", 2.0 ** scene.stage.exposure)
-        self.post_quad.set_shader_input("tone_mapping", 0)
+        self.set_tone_mapping(scene.stage.tone_mapping)
         self.post_quad.set_shader_input("checker_px", 0.0)
         self.set_background(scene.stage.background)
         self._frames_rendered = 0
@@ -366,7 +369,8 @@ class Stage:
         self._environment_rotation = float(degrees)
 
     def set_tone_mapping(self, name: str) -> None:
-        """The tone-mapping curve: one of TONE_MAPPINGS (the renderer's is "neutral")."""
+        """The tone-mapping curve: one of TONE_MAPPINGS (the scene's `[stage]
+        tone_mapping`, "neutral" by default)."""
         self.post_quad.set_shader_input("tone_mapping", TONE_MAPPINGS.index(name))
 
     def set_checkerboard(self, square_px: float) -> None:

@@ -46,8 +46,9 @@ IDLE_POLL_S = 0.015  # the window loop's sleep between idle steps (input latency
 STATS_WINDOW = 120
 CHECKER_PX = 12  # the transparency checkerboard's squares, window pixels
 ORTHO_STANDOFF_RADII = 4.0  # an orthographic camera stands this far out (nothing clipped)
-# What a newly opened file (PageUp/PageDown) keeps of the view: the look-dev choices; the
-# camera, time, light preset and environment start from the new file.
+# What a newly opened file (PageUp/PageDown) keeps of the view: the look-dev choices (the
+# ground and tone mapping only where they override the old file's); the camera, time,
+# light preset and environment start from the new file.
 KEPT_ON_OPEN = ("background", "ground", "mode", "exposure", "environment_rotation",
                 "tone_mapping", "orthographic", "guides", "dimensions", "safe_frame", "help",
                 "stats")
@@ -158,6 +159,7 @@ class Viewer:
         self._environments: list = [("scene", None)]  # (label, file or None), V's order
         self._environment_cache: dict = {}  # file -> load_environment(file)
         self._opened = False  # a new source (PageUp/PageDown): start a fresh view of it
+        self._dropped_environments: list[Path] = []  # V offers them too, in drop order
         if loaded.needs_generation:
             self.generation = BackgroundGeneration(scene.asset.source, self.generate_settings)
             self._watch_files()
@@ -205,7 +207,10 @@ class Viewer:
         self.modes = ModeController(stage)
         self.guides = Guides(stage)
         self._environments = environment_choices(scene.stage.environment, self.source)
-        self._applied = {"environment": self._environments[0][1]}  # the Stage's own
+        known = {path for _, path in self._environments}
+        self._environments += [(p.name, p) for p in self._dropped_environments if p not in known]
+        self._applied = {"environment": self._environments[0][1],  # the Stage's own
+                         "tone_mapping": scene.stage.tone_mapping}
         self._stage_frames = 0
         self._stage_serial += 1
         self._frozen = False
@@ -220,12 +225,17 @@ class Viewer:
                                duration=timeline.duration, fps=scene.output.fps,
                                scene_camera=timeline.camera, scene_lights=scene.stage.lights,
                                scene_ground=scene.stage.ground, can_save_keyframes=self.is_scene,
+                               scene_tone_mapping=scene.stage.tone_mapping,
                                size=tuple(float(x) for x in timeline.bounds.size),
                                environments=tuple(label for label, _ in self._environments))
         if not self._state_started or self._opened:
             fresh = initial_state(self.ctx, playing=self.is_scene)
             if self._opened:
-                fresh = replace(fresh, **{k: getattr(self.state, k) for k in KEPT_ON_OPEN})
+                kept = {k: getattr(self.state, k) for k in KEPT_ON_OPEN}
+                for name in ("ground", "tone_mapping"):  # the new file's, unless overridden
+                    if previous is not None and kept[name] == getattr(previous.stage, name):
+                        del kept[name]
+                fresh = replace(fresh, **kept)
             self.state = fresh
             self._state_started, self._opened = True, False
         else:  # keep the camera and the user's choices; follow scene edits the user didn't
@@ -234,6 +244,9 @@ class Viewer:
                 changes["lights"] = scene.stage.lights
             if previous is not None and self.state.ground == previous.stage.ground:
                 changes["ground"] = scene.stage.ground
+            if previous is not None and \
+                    self.state.tone_mapping == previous.stage.tone_mapping:
+                changes["tone_mapping"] = scene.stage.tone_mapping
             if self.state.environment >= len(self._environments):
                 changes["environment"] = 0
             self.state = replace(self.state, **changes)
@@ -261,6 +274,37 @@ class Viewer:
         self._opened = True
         self._pending_scene = None
         self.reload(opened=True)
+
+    def drop(self, paths) -> None:
+        """Files dropped on the window: an .hdr/.exr becomes the environment (and stays
+        on V's list); the first scene, asset or image is opened (open_file)."""
+        from engine.render.environment import HDR_SUFFIXES
+        from engine.viewer.files import loadable_suffixes
+
+        paths = [Path(p) for p in paths]
+        environments = [p for p in paths if p.suffix.lower() in HDR_SUFFIXES and p.is_file()]
+        sources = [p for p in paths if p.suffix.lower() in loadable_suffixes() and p.is_file()]
+        if not environments and not sources:
+            names = ", ".join(p.name for p in paths[:3])
+            self._say(f"cannot show {names}: drop a scene, an asset, an image or an "
+                      f".hdr/.exr environment")
+            return
+        for path in environments:
+            if path not in self._dropped_environments:
+                self._dropped_environments.append(path)
+        if sources:
+            self.open_file(sources[0])  # its stage offers the dropped environments too
+        elif self.ctx is not None:
+            labels = [p for _, p in self._environments]
+            for path in environments:
+                if path not in labels:
+                    self._environments.append((path.name, path))
+                    labels.append(path)
+            self.ctx = replace(self.ctx, environments=tuple(
+                label for label, _ in self._environments))
+            index = labels.index(environments[-1])
+            self.state = replace(self.state, environment=index, message=f"environment: "
+                                 f"{environments[-1].name}", message_age=0.0)
 
     def reload(self, opened: bool = False) -> None:
         """Re-read the scene (or asset) and rebuild the stage; errors keep the last good
@@ -439,6 +483,8 @@ class Viewer:
         self._collect_generation()
         if self.input is not None:
             self.input.poll_mouse()
+            for paths in self.input.poll_drops():
+                self.drop(paths)
         while self.events:
             event = self.events.popleft()
             if self.ctx is None:  # nothing on stage yet: only help/quit/stats matter

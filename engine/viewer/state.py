@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.animation import CameraPose
 from engine.animation.camera import MAX_ELEVATION, VIEW_LABELS
+from engine.scene.lighting import TONE_MAPPINGS
 from engine.scene.model import LIGHT_PRESETS, Background
 
 MODES = ("lit", "base-color", "normals", "wireframe", "uv-checker", "seen")
@@ -35,8 +36,6 @@ BACKGROUNDS: tuple[tuple[str, Background | None], ...] = (
     ("night gradient", Background((0.227, 0.239, 0.271), (0.09, 0.094, 0.11))),
     ("transparent", Background(transparent=True)),  # shown over a checkerboard
 )
-# The tone-mapping pass's curves (engine/render/shaders/tonemap.frag.glsl, in this order).
-TONE_MAPPINGS = ("neutral", "aces", "none")
 TONE_LABELS = {"neutral": "Khronos PBR Neutral", "aces": "ACES (filmic fit)",
                "none": "none (clipped)"}
 # Named views: (azimuth, elevation) degrees, as Blender's numpad and f3d.
@@ -161,6 +160,7 @@ class ViewContext:
     scene_camera: Callable[[float], CameraPose]  # the shot's camera at time t
     scene_lights: str = "studio"
     scene_ground: bool = True
+    scene_tone_mapping: str = "neutral"
     can_save_keyframes: bool = True
     size: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m, the asset's box at rest (x, y, z)
     # V cycles these: labels of the environments on offer, the scene's own first
@@ -169,7 +169,8 @@ class ViewContext:
 
 
 def initial_state(ctx: ViewContext, *, playing: bool = True) -> ViewState:
-    return ViewState(lights=ctx.scene_lights, ground=ctx.scene_ground, playing=playing)
+    return ViewState(lights=ctx.scene_lights, ground=ctx.scene_ground, playing=playing,
+                     tone_mapping=ctx.scene_tone_mapping)
 
 
 # --- camera --------------------------------------------------------------------------------
@@ -584,6 +585,8 @@ def help_lines() -> list[tuple[str, str]]:
     folded = ("Shift+L", "Shift+M", "Shift+E", "Shift+V")  # said in the unshifted row
     rows = [(b.label, b.help) for b in BINDINGS if b.label not in folded]
     rows.insert(3, ("Mouse", "left drag: orbit, middle drag: pan, wheel or right drag: zoom"))
+    rows.append(("Drop", "a scene, asset or image on the window opens it; an .hdr/.exr "
+                 "lights the stage (X11)"))
     return rows
 
 

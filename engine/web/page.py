@@ -129,7 +129,7 @@ def viewer_attributes(camera, look: dict, motion: dict, files: dict[str, str],
         "exposure": f"{look['exposure']:.5f}",
         "shadow-intensity": f"{look['shadow_intensity']:.4f}",
         "shadow-softness": f"{look['shadow_softness']:.4f}",
-        "tone-mapping": "neutral",
+        "tone-mapping": look.get("tone_mapping", "neutral"),
         "camera-controls": None, "touch-action": "pan-y", "interaction-prompt": "none",
         "ar": None, "ar-modes": "webxr scene-viewer quick-look", "ar-placement": "floor",
         "ar-scale": "fixed",
@@ -345,7 +345,10 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
                         f"starts where the shot starts and the visitor drives it")
     look = {"exposure": 2.0 ** scene.stage.exposure,
             "shadow_intensity": scene.stage.shadow if scene.stage.ground else 0.0,
-            "shadow_softness": float(np.clip(preset.shadow_softness, 0.0, 1.0))}
+            "shadow_softness": float(np.clip(preset.shadow_softness, 0.0, 1.0)),
+            # model-viewer's names for the same curves: neutral, aces (three.js's ACES
+            # filmic, the fit the stage uses), none
+            "tone_mapping": scene.stage.tone_mapping}
 
     log("web: the environment image")
     offset = frame.camera.eye - frame.camera.target
