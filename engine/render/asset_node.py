@@ -125,6 +125,8 @@ def _load_gltf(source: str):
                 materials) else {}
             self._wants_tangents = "normalTexture" in material
             super().load_primitive(geom_node, gltf_primitive, gltf_mesh, gltf_data)
+            last = geom_node.get_num_geoms() - 1
+            gltf_material.rename_uv_columns(geom_node.modify_geom(last))
 
         def calculate_tangents(self, geom) -> None:
             if self._wants_tangents:

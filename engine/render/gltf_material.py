@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-# Texture slots, in the order of the shader's uv_transform[] / uv_set[] arrays.
+# Texture slots, numbered as the shader's uv_transform_N (and uv_sets, uv_set_emissive).
 SLOTS = ("base", "metal_rough", "normal", "occlusion", "emissive")
 ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 
@@ -105,17 +105,16 @@ def material_state(state, gltf_mat: dict, textures: dict):
 
 
 def _apply(set_input, slots: dict, gltf_mat: dict, occlusion_texture) -> None:
-    from panda3d.core import PTA_float, PTA_LMatrix3f
+    from panda3d.core import LMatrix4f
 
     extensions = gltf_mat.get("extensions") or {}
-    transforms = PTA_LMatrix3f.empty_array(len(SLOTS))
-    uv_sets = PTA_float.empty_array(len(SLOTS))
+    uv_sets = []
     for i, slot in enumerate(SLOTS):
         uv_set, matrix = uv_set_and_transform(slots.get(slot))
-        transforms[i] = matrix
-        uv_sets[i] = float(uv_set)
-    set_input("uv_transform", transforms)
-    set_input("uv_set", uv_sets)
+        set_input(f"uv_transform_{i}", LMatrix4f(matrix))  # (Panda binds a mat3 from its 3x3)
+        uv_sets.append(float(uv_set))
+    set_input("uv_sets", tuple(uv_sets[:4]))
+    set_input("uv_set_emissive", uv_sets[4])
     set_input("alpha_mode", float(ALPHA_MODES.get(gltf_mat.get("alphaMode", "OPAQUE"), 0)))
     set_input("alpha_cutoff", float(gltf_mat.get("alphaCutoff", 0.5)))
     set_input("unlit", float("KHR_materials_unlit" in extensions))
@@ -234,6 +233,51 @@ def add_tangents(geom, y_up_to_z_up: bool) -> bool:
     handle.copy_data_from(rows.tobytes())
     geom.set_vertex_data(vdata)
     return True
+
+
+# --- UV sets --------------------------------------------------------------------------
+
+# The vertex columns pbr.vert.glsl reads for glTF TEXCOORD_0 and _1. Panda binds its
+# p3d_MultiTexCoordN to the UV set of the material's N-th texture stage (so a material
+# with one texture had no p3d_MultiTexCoord1), and a GLSL name cannot hold the '.' of
+# panda3d-gltf's 'texcoord.1': the columns are renamed to these.
+UV_COLUMNS = ("maquette_uv0", "maquette_uv1")
+
+
+def rename_uv_columns(geom) -> None:
+    """Rename `geom`'s texcoord.0 / texcoord.1 columns to UV_COLUMNS (data unchanged)."""
+    from panda3d.core import (
+        GeomVertexArrayFormat,
+        GeomVertexColumn,
+        GeomVertexData,
+        GeomVertexFormat,
+        InternalName,
+    )
+
+    vdata = geom.get_vertex_data()
+    old = vdata.get_format()
+    renames = {InternalName.get_texcoord_name(str(i)).get_name(): InternalName.make(name)
+               for i, name in enumerate(UV_COLUMNS)}
+    if not any(old.has_column(InternalName.make(name)) for name in renames):
+        return
+    fmt = GeomVertexFormat()
+    for a in range(old.get_num_arrays()):
+        source = old.get_array(a)
+        array = GeomVertexArrayFormat()
+        for c in range(source.get_num_columns()):
+            column = GeomVertexColumn(source.get_column(c))
+            target = renames.get(column.get_name().get_name())
+            if target is not None:
+                column.set_name(target)
+            array.add_column(column)
+        array.set_stride(source.get_stride())
+        fmt.add_array(array)
+    fmt.set_animation(old.get_animation())
+    renamed = GeomVertexData(vdata.get_name(), GeomVertexFormat.register_format(fmt),
+                             vdata.get_usage_hint())
+    for a in range(old.get_num_arrays()):
+        renamed.modify_array_handle(a).copy_data_from(vdata.get_array_handle(a))
+    geom.set_vertex_data(renamed)
 
 
 # --- EXT_mesh_gpu_instancing ----------------------------------------------------------
