@@ -403,3 +403,26 @@ def test_png_uri_round_trip():
     data = base64.b64decode(png_uri(pixels).split(",", 1)[1])
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)
     assert struct.unpack(">I", data[8:12])[0] == 13  # IHDR
+
+
+# --- skins ------------------------------------------------------------------------------
+
+
+@needs_samples
+@pytest.mark.parametrize("animation, at", [("none", 0.0), (None, 0.0), (None, 1.0)])
+def test_skinned_figure_stands(animation, at):
+    """RiggedSimple (a cylinder under a Z_UP node, skinned): it stands, as in its
+    screenshot (was: lying along the view axis, its bounds longest in depth, 0.3 of the
+    frame tall). At rest and posed by its own animation (bending, as the screenshot)."""
+    from engine.render.asset_node import load_asset_node
+
+    _, bounds = load_asset_node(sample_file("RiggedSimple"))
+    assert bounds.size[1] > 3 * max(bounds.size[0], bounds.size[2])
+    scene = sample_scene("RiggedSimple", height=128,
+                         **({"animation": animation} if animation else {}))
+    with Stage(scene, 128, 128) as stage:
+        frame = stage.capture(at)[..., :3].astype(int)
+    green = (frame[..., 1] - frame[..., 0]) > 30
+    ys, xs = np.nonzero(green)
+    tall, wide = ys.max() - ys.min(), xs.max() - xs.min()
+    assert tall > 0.6 * 128 and tall > 2 * wide, (tall, wide)  # (bent at 1 s: 2.7)
