@@ -165,6 +165,19 @@ def test_blend_is_sorted_back_to_front(tmp_path):
     assert abs(a - 0.75 * 255) <= 4  # 1 - (1 - 0.5)(1 - 0.5)
 
 
+def test_masked_out_part_casts_no_shadow(tmp_path):
+    """On the ground (transparent output: the shadow is in the alpha channel), an opaque
+    quad casts a shadow; the same quad masked out entirely casts none."""
+    def alpha_beside(material):
+        path = quads_gltf(tmp_path / "q.gltf", [{"material": material}])
+        frame = render(file_scene(path, ground=True))
+        drawn = frame[..., 3] > 250
+        return frame[..., 3][~drawn & (frame[..., 3] > 0)].astype(int).sum()
+
+    assert alpha_beside(plain((1, 1, 1, 0.3))) > 2000  # OPAQUE: its shadow
+    assert alpha_beside(plain((1, 1, 1, 0.3), alphaMode="MASK")) == 0
+
+
 @needs_samples
 def test_alpha_blend_mode_sample(tmp_path):
     """AlphaBlendModeTest: the opaque bar hides its black border, the BLEND bar shows the
