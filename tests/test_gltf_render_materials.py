@@ -239,6 +239,27 @@ def test_tangents_follow_u_and_v(tmp_path):
     assert np.allclose(mirrored, [[-1, 0, 0, -1]] * 4)
 
 
+def test_tangents_come_from_the_normal_maps_uv_set(tmp_path):
+    """A normal map read through TEXCOORD_1 (TEXCOORD_0 degenerate) shades as the same map
+    through TEXCOORD_0: its tangents were generated from its own UV set."""
+    tilted = np.zeros((1, 1, 4), np.uint8)
+    tilted[0, 0] = (230, 128, 200, 255)  # a normal leaning along +U
+    corners = [[0, 1.0], [1.0, 1.0], [1.0, 0], [0, 0]]
+
+    def frame(name, quad):
+        return centre(render(file_scene(quads_gltf(tmp_path / name, [quad],
+                                                   images=[png_uri(tilted)]))))
+
+    flat = frame("flat.gltf", {"material": plain((0.8, 0.8, 0.8, 1))})
+    uv0 = frame("uv0.gltf", {"material": plain((0.8, 0.8, 0.8, 1),
+                                               normalTexture={"index": 0})})
+    uv1 = frame("uv1.gltf", {"material": plain((0.8, 0.8, 0.8, 1),
+                                               normalTexture={"index": 0, "texCoord": 1}),
+                             "uv0": [[0.5, 0.5]] * 4, "uv1": corners})
+    assert np.abs(uv0[:3] - flat[:3]).max() > 5
+    assert np.abs(uv1[:3] - uv0[:3]).max() <= 1
+
+
 def test_occlusion_map_darkens_the_ambient(tmp_path):
     """occlusionTexture (r = 0, strength 1) darkens; strength 0 is as without."""
     black = np.zeros((1, 1, 4), np.uint8)

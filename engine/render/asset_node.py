@@ -99,6 +99,7 @@ def _load_gltf(source: str):
 
     class _Converter(Converter):
         _wants_tangents = False
+        _tangent_uv = 0  # the UV set of the primitive's normal map
         _rest_binds = None
 
         def __init__(self, *args, **kwargs) -> None:
@@ -128,7 +129,10 @@ def _load_gltf(source: str):
             index = gltf_primitive.get("material")
             material = materials[index] if isinstance(index, int) and index < len(
                 materials) else {}
-            self._wants_tangents = "normalTexture" in material
+            normal = material.get("normalTexture")
+            self._wants_tangents = isinstance(normal, dict)
+            self._tangent_uv = gltf_material.uv_set_and_transform(normal)[0] if isinstance(
+                normal, dict) else 0
             super().load_primitive(geom_node, gltf_primitive, gltf_mesh, gltf_data)
             last = geom_node.get_num_geoms() - 1
             gltf_material.rename_uv_columns(geom_node.modify_geom(last))
@@ -196,7 +200,8 @@ def _load_gltf(source: str):
 
         def calculate_tangents(self, geom) -> None:
             if self._wants_tangents:
-                gltf_material.add_tangents(geom, self.compose_cs == CS_yup_right)
+                gltf_material.add_tangents(geom, self.compose_cs == CS_yup_right,
+                                           self._tangent_uv)
 
     data = parse_gltf_file(source)
     # Application-specific vertex attributes (names starting with "_", such as the seen

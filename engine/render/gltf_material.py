@@ -205,15 +205,15 @@ def _triangle_indices(geom) -> np.ndarray | None:
     return np.frombuffer(memoryview(triangles.get_vertices()), dtype=kind).astype(np.int64)
 
 
-def add_tangents(geom, y_up_to_z_up: bool) -> bool:
+def add_tangents(geom, y_up_to_z_up: bool, uv_set: int = 0) -> bool:
     """Give `geom` a tangent column computed by `vertex_tangents` (from its positions,
-    normals and first UV set); False (nothing changed) if it lacks one of them."""
+    normals and the normal map's UV set); False (nothing changed) if it lacks one."""
     from panda3d.core import GeomEnums, InternalName
 
     vdata = geom.get_vertex_data()
     columns = [_column(vdata, name) for name in (
         InternalName.get_vertex(), InternalName.get_normal(),
-        InternalName.get_texcoord_name("0"))]
+        InternalName.get_texcoord_name(str(uv_set)))]
     triangles = _triangle_indices(geom)
     if any(c is None for c in columns) or triangles is None or not len(triangles):
         return False
