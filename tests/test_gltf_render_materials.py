@@ -460,3 +460,20 @@ def test_skinned_figure_stands(animation, at):
     ys, xs = np.nonzero(green)
     tall, wide = ys.max() - ys.min(), xs.max() - xs.min()
     assert tall > 0.6 * 128 and tall > 2 * wide, (tall, wide)  # (bent at 1 s: 2.7)
+
+
+@needs_samples
+def test_skinned_figure_follows_a_parent_added_above_it(tmp_path):
+    """RiggedSimple under one more parent turning it 90 degrees about Z (glTF: the joints'
+    world transforms include it, the inverse binds do not): it lies along X, as a rigid
+    mesh under that parent would."""
+    from engine.render.asset_node import load_asset_node
+
+    def turned(doc):
+        half = float(np.sqrt(0.5))
+        doc["nodes"].append({"rotation": [0, 0, half, half],
+                             "children": list(doc["scenes"][0]["nodes"])})
+        doc["scenes"][0]["nodes"] = [len(doc["nodes"]) - 1]
+
+    _, bounds = load_asset_node(_edited_glb(tmp_path, "RiggedSimple", turned))
+    assert bounds.size[0] > 3 * max(bounds.size[1], bounds.size[2]), bounds.size
