@@ -12,6 +12,7 @@ import base64
 import io
 import json
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -477,3 +478,21 @@ def test_skinned_figure_follows_a_parent_added_above_it(tmp_path):
 
     _, bounds = load_asset_node(_edited_glb(tmp_path, "RiggedSimple", turned))
     assert bounds.size[0] > 3 * max(bounds.size[1], bounds.size[2]), bounds.size
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("alphaCutoff", "high", "materials[0].alphaCutoff"),
+    ("normalTexture", {"index": 0, "scale": "x"}, "materials[0].normalTexture.scale"),
+    ("emissiveFactor", [1, 0], "materials[0].emissiveFactor"),
+])
+def test_a_material_number_that_is_not_one_is_named(tmp_path, field, value, named):
+    """Was: 'cannot load glTF: must be real number, not str' (no material, no field)."""
+    from engine.asset.model import AssetError
+    from engine.render.asset_node import load_asset_node
+
+    white = np.full((1, 1, 4), 255, np.uint8)
+    path = quads_gltf(tmp_path / "bad.gltf", [{"material": plain((1, 0, 0, 1),
+                                                                 **{field: value})}],
+                      images=[png_uri(white)])
+    with pytest.raises(AssetError, match=r"bad\.gltf.*" + re.escape(named)):
+        load_asset_node(path)

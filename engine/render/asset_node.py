@@ -117,9 +117,10 @@ def _load_gltf(source: str):
             super().update(gltf_data)
 
         def load_material(self, matid, gltf_mat) -> None:
+            gltf_material.check_material(gltf_mat, f"materials[{matid}]")
             super().load_material(matid, gltf_mat)
             state = gltf_material.material_state(self.mat_states[matid], gltf_mat,
-                                                 self.textures)
+                                                 self.textures, f"materials[{matid}]")
             self.mat_states[matid] = state
             for meshid, geom_index in self.mat_mesh_map[matid]:
                 self.meshes[meshid].set_geom_state(geom_index, state)

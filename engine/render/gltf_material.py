@@ -6,7 +6,7 @@ EXT_mesh_gpu_instancing (one child node per instance).
 
 Units and frames: UVs as panda3d-gltf stores them (V flipped: v = 1 - v_glTF); tangents in
 the vertex data's frame (glTF Y-up before panda3d-gltf's Z-up transform, converted by
-`write_tangents`); instance translations in metres in the parent node's frame.
+`add_tangents`); instance translations in metres in the parent node's frame.
 """
 
 from __future__ import annotations
@@ -68,13 +68,14 @@ def default_inputs(node) -> None:
     white = Texture("maquette-white")
     white.setup_2d_texture(1, 1, Texture.T_unsigned_byte, Texture.F_rgba8)
     white.set_ram_image(b"\xff\xff\xff\xff")
-    _apply(node.set_shader_input, {"base": None}, {}, white)
+    _apply(node.set_shader_input, {}, {}, white)
 
 
-def material_state(state, gltf_mat: dict, textures: dict):
+def material_state(state, gltf_mat: dict, textures: dict, where: str = "material"):
     """`state` (a RenderState) with the material's shader inputs, and BLEND drawn
     premultiplied (the HDR buffer is) without depth writes, MASK by the shader's discard
-    (Panda's fixed-function alpha test never sees the shader's alpha)."""
+    (Panda's fixed-function alpha test never sees the shader's alpha). `where` names the
+    material in errors (a field that is not a number: ValueError)."""
     from panda3d.core import (
         AlphaTestAttrib,
         DepthWriteAttrib,
@@ -92,7 +93,7 @@ def material_state(state, gltf_mat: dict, textures: dict):
     occlusion = None
     if "occlusion" in slots:
         occlusion = textures.get(slots["occlusion"].get("index"))
-    _apply(set_input, slots, gltf_mat, occlusion)
+    _apply(set_input, slots, gltf_mat, occlusion, where)
     state = state.add_attrib(holder[0])
     mode = gltf_mat.get("alphaMode", "OPAQUE")
     state = state.remove_attrib(AlphaTestAttrib)
@@ -104,7 +105,46 @@ def material_state(state, gltf_mat: dict, textures: dict):
     return state
 
 
-def _apply(set_input, slots: dict, gltf_mat: dict, occlusion_texture) -> None:
+def _number(value, where: str, default: float) -> float:
+    """A glTF number field (absent: `default`); ValueError naming the field otherwise."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def check_material(gltf_mat: dict, where: str) -> None:
+    """ValueError naming the field where a number the renderer reads is not one (before
+    panda3d-gltf reads them: its errors name neither the material nor the field)."""
+    pbr = gltf_mat.get("pbrMetallicRoughness") or {}
+    for key, size in (("baseColorFactor", 4),):
+        _numbers(pbr.get(key), f"{where}.pbrMetallicRoughness.{key}", size)
+    for key in ("metallicFactor", "roughnessFactor"):
+        _number(pbr.get(key), f"{where}.pbrMetallicRoughness.{key}", 0.0)
+    _numbers(gltf_mat.get("emissiveFactor"), f"{where}.emissiveFactor", 3)
+    _number(gltf_mat.get("alphaCutoff"), f"{where}.alphaCutoff", 0.5)
+    for slot, key in (("normalTexture", "scale"), ("occlusionTexture", "strength")):
+        info = gltf_mat.get(slot)
+        if isinstance(info, dict):
+            _number(info.get(key), f"{where}.{slot}.{key}", 1.0)
+    strength = (gltf_mat.get("extensions") or {}).get("KHR_materials_emissive_strength")
+    if isinstance(strength, dict):
+        _number(strength.get("emissiveStrength"),
+                f"{where}.extensions.KHR_materials_emissive_strength.emissiveStrength", 1.0)
+
+
+def _numbers(value, where: str, size: int) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list) or len(value) != size:
+        raise ValueError(f"{where}: expected {size} numbers, got {value!r}")
+    for i, item in enumerate(value):
+        _number(item, f"{where}[{i}]", 0.0)
+
+
+def _apply(set_input, slots: dict, gltf_mat: dict, occlusion_texture,
+           where: str = "material") -> None:
     from panda3d.core import LMatrix4f
 
     extensions = gltf_mat.get("extensions") or {}
@@ -116,21 +156,21 @@ def _apply(set_input, slots: dict, gltf_mat: dict, occlusion_texture) -> None:
     set_input("uv_sets", tuple(uv_sets[:4]))
     set_input("uv_set_emissive", uv_sets[4])
     set_input("alpha_mode", float(ALPHA_MODES.get(gltf_mat.get("alphaMode", "OPAQUE"), 0)))
-    set_input("alpha_cutoff", float(gltf_mat.get("alphaCutoff", 0.5)))
+    set_input("alpha_cutoff", _number(gltf_mat.get("alphaCutoff"), f"{where}.alphaCutoff", 0.5))
     set_input("unlit", float("KHR_materials_unlit" in extensions))
-    strength = (extensions.get("KHR_materials_emissive_strength") or {})
-    set_input("emissive_strength", float(strength.get("emissiveStrength", 1.0)))
+    strength = extensions.get("KHR_materials_emissive_strength") or {}
+    set_input("emissive_strength", _number(
+        strength.get("emissiveStrength"),
+        f"{where}.extensions.KHR_materials_emissive_strength.emissiveStrength", 1.0))
     normal = slots.get("normal")
-    set_input("normal_scale", float(normal.get("scale", 1.0)) if normal else 0.0)
+    set_input("normal_scale", _number(normal.get("scale"), f"{where}.normalTexture.scale", 1.0)
+              if normal else 0.0)
     occlusion = slots.get("occlusion")
-    if occlusion is not None and occlusion_texture is not None:
+    if occlusion_texture is not None:  # (the defaults pass a white map, unused)
         set_input("occlusion_map", occlusion_texture)
-        set_input("occlusion_strength", float(occlusion.get("strength", 1.0)))
-    elif occlusion_texture is not None:  # the defaults: a white map, unused
-        set_input("occlusion_map", occlusion_texture)
-        set_input("occlusion_strength", 0.0)
-    else:
-        set_input("occlusion_strength", 0.0)
+    set_input("occlusion_strength", _number(
+        occlusion.get("strength"), f"{where}.occlusionTexture.strength", 1.0)
+        if occlusion is not None and occlusion_texture is not None else 0.0)
 
 
 # --- tangents -------------------------------------------------------------------------
