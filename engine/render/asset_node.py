@@ -151,7 +151,10 @@ def _load_gltf(source: str):
             from panda3d.core import LMatrix4, TransformState
 
             own = char.get_transform()
-            root = next(n for n, skin in self.skeletons.items() if skin == skinid)
+            root = next((n for n, skin in self.skeletons.items() if skin == skinid), None)
+            if root is None:  # (two skins under one root node: panda3d-gltf keeps one)
+                return super().build_character_joints(char, root_nodeids, affected, skinid,
+                                                      gltf_data)
             char.set_transform(TransformState.make_mat(
                 self.csxform_inv * _world_matrix(gltf_data, root) * self.csxform))
             skin = gltf_data["skins"][skinid]
