@@ -166,17 +166,26 @@ def test_blend_is_sorted_back_to_front(tmp_path):
     assert abs(a - 0.75 * 255) <= 4  # 1 - (1 - 0.5)(1 - 0.5)
 
 
-def test_masked_out_part_casts_no_shadow(tmp_path):
-    """On the ground (transparent output: the shadow is in the alpha channel), an opaque
-    quad casts a shadow; the same quad masked out entirely casts none."""
-    def alpha_beside(material):
-        path = quads_gltf(tmp_path / "q.gltf", [{"material": material}])
-        frame = render(file_scene(path, ground=True))
-        drawn = frame[..., 3] > 250
-        return frame[..., 3][~drawn & (frame[..., 3] > 0)].astype(int).sum()
+def test_what_alpha_leaves_out_casts_no_shadow(tmp_path):
+    """On the ground (transparent output: the shadow is in the alpha channel, outside the
+    quad's own pixels), an opaque quad casts a shadow; masked out entirely it casts none;
+    BLEND (drawn without depth writes, in the shadow map too) casts none yet."""
+    def scene(material, ground):
+        return file_scene(quads_gltf(tmp_path / "q.gltf", [{"material": material}]),
+                          ground=ground)
 
-    assert alpha_beside(plain((1, 1, 1, 0.3))) > 2000  # OPAQUE: its shadow
-    assert alpha_beside(plain((1, 1, 1, 0.3), alphaMode="MASK")) == 0
+    footprint = render(scene(plain((1, 1, 1, 1)), ground=False))[..., 3] > 0
+    grown = footprint.copy()
+    for axis in (0, 1):
+        for shift in (-2, -1, 1, 2):
+            grown |= np.roll(footprint, shift, axis=axis)
+
+    def shadow(material):
+        return render(scene(material, ground=True))[..., 3][~grown].astype(int).sum()
+
+    assert shadow(plain((1, 1, 1, 0.3))) > 2000  # OPAQUE: its shadow
+    assert shadow(plain((1, 1, 1, 0.3), alphaMode="MASK")) == 0
+    assert shadow(plain((1, 1, 1, 0.9), alphaMode="BLEND")) == 0
 
 
 @needs_samples
