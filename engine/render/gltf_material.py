@@ -6,7 +6,7 @@ EXT_mesh_gpu_instancing (one child node per instance).
 
 Units and frames: UVs as panda3d-gltf stores them (V flipped: v = 1 - v_glTF); tangents in
 the vertex data's frame (glTF Y-up before panda3d-gltf's Z-up transform, converted by
-`write_tangents`); instance translations in metres in the parent node's frame.
+`add_tangents`); instance translations in metres in the parent node's frame.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-# Texture slots, in the order of the shader's uv_transform[] / uv_set[] arrays.
+# Texture slots, numbered as the shader's uv_transform_N (and uv_sets, uv_set_emissive).
 SLOTS = ("base", "metal_rough", "normal", "occlusion", "emissive")
 ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 
@@ -68,13 +68,14 @@ def default_inputs(node) -> None:
     white = Texture("maquette-white")
     white.setup_2d_texture(1, 1, Texture.T_unsigned_byte, Texture.F_rgba8)
     white.set_ram_image(b"\xff\xff\xff\xff")
-    _apply(node.set_shader_input, {"base": None}, {}, white)
+    _apply(node.set_shader_input, {}, {}, white)
 
 
-def material_state(state, gltf_mat: dict, textures: dict):
+def material_state(state, gltf_mat: dict, textures: dict, where: str = "material"):
     """`state` (a RenderState) with the material's shader inputs, and BLEND drawn
     premultiplied (the HDR buffer is) without depth writes, MASK by the shader's discard
-    (Panda's fixed-function alpha test never sees the shader's alpha)."""
+    (Panda's fixed-function alpha test never sees the shader's alpha). `where` names the
+    material in errors (a field that is not a number: ValueError)."""
     from panda3d.core import (
         AlphaTestAttrib,
         DepthWriteAttrib,
@@ -92,7 +93,7 @@ def material_state(state, gltf_mat: dict, textures: dict):
     occlusion = None
     if "occlusion" in slots:
         occlusion = textures.get(slots["occlusion"].get("index"))
-    _apply(set_input, slots, gltf_mat, occlusion)
+    _apply(set_input, slots, gltf_mat, occlusion, where)
     state = state.add_attrib(holder[0])
     mode = gltf_mat.get("alphaMode", "OPAQUE")
     state = state.remove_attrib(AlphaTestAttrib)
@@ -104,34 +105,72 @@ def material_state(state, gltf_mat: dict, textures: dict):
     return state
 
 
-def _apply(set_input, slots: dict, gltf_mat: dict, occlusion_texture) -> None:
-    from panda3d.core import PTA_float, PTA_LMatrix3f
+def _number(value, where: str, default: float) -> float:
+    """A glTF number field (absent: `default`); ValueError naming the field otherwise."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def check_material(gltf_mat: dict, where: str) -> None:
+    """ValueError naming the field where a number the renderer reads is not one (before
+    panda3d-gltf reads them: its errors name neither the material nor the field)."""
+    pbr = gltf_mat.get("pbrMetallicRoughness") or {}
+    for key, size in (("baseColorFactor", 4),):
+        _numbers(pbr.get(key), f"{where}.pbrMetallicRoughness.{key}", size)
+    for key in ("metallicFactor", "roughnessFactor"):
+        _number(pbr.get(key), f"{where}.pbrMetallicRoughness.{key}", 0.0)
+    _numbers(gltf_mat.get("emissiveFactor"), f"{where}.emissiveFactor", 3)
+    _number(gltf_mat.get("alphaCutoff"), f"{where}.alphaCutoff", 0.5)
+    for slot, key in (("normalTexture", "scale"), ("occlusionTexture", "strength")):
+        info = gltf_mat.get(slot)
+        if isinstance(info, dict):
+            _number(info.get(key), f"{where}.{slot}.{key}", 1.0)
+    strength = (gltf_mat.get("extensions") or {}).get("KHR_materials_emissive_strength")
+    if isinstance(strength, dict):
+        _number(strength.get("emissiveStrength"),
+                f"{where}.extensions.KHR_materials_emissive_strength.emissiveStrength", 1.0)
+
+
+def _numbers(value, where: str, size: int) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list) or len(value) != size:
+        raise ValueError(f"{where}: expected {size} numbers, got {value!r}")
+    for i, item in enumerate(value):
+        _number(item, f"{where}[{i}]", 0.0)
+
+
+def _apply(set_input, slots: dict, gltf_mat: dict, occlusion_texture,
+           where: str = "material") -> None:
+    from panda3d.core import LMatrix4f
 
     extensions = gltf_mat.get("extensions") or {}
-    transforms = PTA_LMatrix3f.empty_array(len(SLOTS))
-    uv_sets = PTA_float.empty_array(len(SLOTS))
+    uv_sets = []
     for i, slot in enumerate(SLOTS):
         uv_set, matrix = uv_set_and_transform(slots.get(slot))
-        transforms[i] = matrix
-        uv_sets[i] = float(uv_set)
-    set_input("uv_transform", transforms)
-    set_input("uv_set", uv_sets)
+        set_input(f"uv_transform_{i}", LMatrix4f(matrix))  # (Panda binds a mat3 from its 3x3)
+        uv_sets.append(float(uv_set))
+    set_input("uv_sets", tuple(uv_sets[:4]))
+    set_input("uv_set_emissive", uv_sets[4])
     set_input("alpha_mode", float(ALPHA_MODES.get(gltf_mat.get("alphaMode", "OPAQUE"), 0)))
-    set_input("alpha_cutoff", float(gltf_mat.get("alphaCutoff", 0.5)))
+    set_input("alpha_cutoff", _number(gltf_mat.get("alphaCutoff"), f"{where}.alphaCutoff", 0.5))
     set_input("unlit", float("KHR_materials_unlit" in extensions))
-    strength = (extensions.get("KHR_materials_emissive_strength") or {})
-    set_input("emissive_strength", float(strength.get("emissiveStrength", 1.0)))
+    strength = extensions.get("KHR_materials_emissive_strength") or {}
+    set_input("emissive_strength", _number(
+        strength.get("emissiveStrength"),
+        f"{where}.extensions.KHR_materials_emissive_strength.emissiveStrength", 1.0))
     normal = slots.get("normal")
-    set_input("normal_scale", float(normal.get("scale", 1.0)) if normal else 0.0)
+    set_input("normal_scale", _number(normal.get("scale"), f"{where}.normalTexture.scale", 1.0)
+              if normal else 0.0)
     occlusion = slots.get("occlusion")
-    if occlusion is not None and occlusion_texture is not None:
+    if occlusion_texture is not None:  # (the defaults pass a white map, unused)
         set_input("occlusion_map", occlusion_texture)
-        set_input("occlusion_strength", float(occlusion.get("strength", 1.0)))
-    elif occlusion_texture is not None:  # the defaults: a white map, unused
-        set_input("occlusion_map", occlusion_texture)
-        set_input("occlusion_strength", 0.0)
-    else:
-        set_input("occlusion_strength", 0.0)
+    set_input("occlusion_strength", _number(
+        occlusion.get("strength"), f"{where}.occlusionTexture.strength", 1.0)
+        if occlusion is not None and occlusion_texture is not None else 0.0)
 
 
 # --- tangents -------------------------------------------------------------------------
@@ -206,15 +245,15 @@ def _triangle_indices(geom) -> np.ndarray | None:
     return np.frombuffer(memoryview(triangles.get_vertices()), dtype=kind).astype(np.int64)
 
 
-def add_tangents(geom, y_up_to_z_up: bool) -> bool:
+def add_tangents(geom, y_up_to_z_up: bool, uv_set: int = 0) -> bool:
     """Give `geom` a tangent column computed by `vertex_tangents` (from its positions,
-    normals and first UV set); False (nothing changed) if it lacks one of them."""
+    normals and the normal map's UV set); False (nothing changed) if it lacks one."""
     from panda3d.core import GeomEnums, InternalName
 
     vdata = geom.get_vertex_data()
     columns = [_column(vdata, name) for name in (
         InternalName.get_vertex(), InternalName.get_normal(),
-        InternalName.get_texcoord_name("0"))]
+        InternalName.get_texcoord_name(str(uv_set)))]
     triangles = _triangle_indices(geom)
     if any(c is None for c in columns) or triangles is None or not len(triangles):
         return False
@@ -234,6 +273,51 @@ def add_tangents(geom, y_up_to_z_up: bool) -> bool:
     handle.copy_data_from(rows.tobytes())
     geom.set_vertex_data(vdata)
     return True
+
+
+# --- UV sets --------------------------------------------------------------------------
+
+# The vertex columns pbr.vert.glsl reads for glTF TEXCOORD_0 and _1. Panda binds its
+# p3d_MultiTexCoordN to the UV set of the material's N-th texture stage (so a material
+# with one texture had no p3d_MultiTexCoord1), and a GLSL name cannot hold the '.' of
+# panda3d-gltf's 'texcoord.1': the columns are renamed to these.
+UV_COLUMNS = ("maquette_uv0", "maquette_uv1")
+
+
+def rename_uv_columns(geom) -> None:
+    """Rename `geom`'s texcoord.0 / texcoord.1 columns to UV_COLUMNS (data unchanged)."""
+    from panda3d.core import (
+        GeomVertexArrayFormat,
+        GeomVertexColumn,
+        GeomVertexData,
+        GeomVertexFormat,
+        InternalName,
+    )
+
+    vdata = geom.get_vertex_data()
+    old = vdata.get_format()
+    renames = {InternalName.get_texcoord_name(str(i)).get_name(): InternalName.make(name)
+               for i, name in enumerate(UV_COLUMNS)}
+    if not any(old.has_column(InternalName.make(name)) for name in renames):
+        return
+    fmt = GeomVertexFormat()
+    for a in range(old.get_num_arrays()):
+        source = old.get_array(a)
+        array = GeomVertexArrayFormat()
+        for c in range(source.get_num_columns()):
+            column = GeomVertexColumn(source.get_column(c))
+            target = renames.get(column.get_name().get_name())
+            if target is not None:
+                column.set_name(target)
+            array.add_column(column)
+        array.set_stride(source.get_stride())
+        fmt.add_array(array)
+    fmt.set_animation(old.get_animation())
+    renamed = GeomVertexData(vdata.get_name(), GeomVertexFormat.register_format(fmt),
+                             vdata.get_usage_hint())
+    for a in range(old.get_num_arrays()):
+        renamed.modify_array_handle(a).copy_data_from(vdata.get_array_handle(a))
+    geom.set_vertex_data(renamed)
 
 
 # --- EXT_mesh_gpu_instancing ----------------------------------------------------------

@@ -32,10 +32,17 @@ uniform float unlit;               // 1: KHR_materials_unlit (base colour, no li
 uniform float emissive_strength;   // KHR_materials_emissive_strength
 uniform float normal_scale;        // 0: no normal map
 uniform float occlusion_strength;  // 0: no occlusion map
-// Per texture slot (0 base colour, 1 metal/rough, 2 normal, 3 occlusion, 4 emissive):
-// which UV set (0/1) and its KHR_texture_transform (mat3 on homogeneous UVs).
-uniform mat3 uv_transform[5];
-uniform float uv_set[5];
+// Per texture slot (0 base colour, 1 metal/rough, 2 normal, 3 occlusion, 4 emissive): its
+// KHR_texture_transform (mat3 on homogeneous UVs) and UV set (0/1; uv_sets.xyzw: slots
+// 0-3, uv_set_emissive: slot 4). Single uniforms: array inputs on a material's
+// RenderState were never bound (the node's defaults were read instead).
+uniform mat3 uv_transform_0;
+uniform mat3 uv_transform_1;
+uniform mat3 uv_transform_2;
+uniform mat3 uv_transform_3;
+uniform mat3 uv_transform_4;
+uniform vec4 uv_sets;
+uniform float uv_set_emissive;
 uniform mat4 p3d_ViewMatrixInverse;
 uniform mat4 p3d_ViewMatrix;
 
@@ -153,20 +160,19 @@ vec2 environment_brdf(float n_dot_v, float roughness) {
     return vec2(-1.04, 1.04) * a004 + r.zw;
 }
 
-vec2 slot_uv(int slot) {
-    vec2 uv = uv_set[slot] > 0.5 ? v_texcoord1 : v_texcoord0;
-    return (uv_transform[slot] * vec3(uv, 1.0)).xy;
+vec2 slot_uv(mat3 transform, float uv_set) {
+    return (transform * vec3(uv_set > 0.5 ? v_texcoord1 : v_texcoord0, 1.0)).xy;
 }
 
 void main() {
     vec4 base_color = p3d_Material.baseColor * v_color * p3d_ColorScale
-                      * texture(p3d_TextureModulate, slot_uv(0));
+                      * texture(p3d_TextureModulate, slot_uv(uv_transform_0, uv_sets.x));
     if (alpha_mode > 0.5 && alpha_mode < 1.5) {
         if (base_color.a < alpha_cutoff) discard;
         base_color.a = 1.0;
     }
     float coverage = alpha_mode > 1.5 ? clamp(base_color.a, 0.0, 1.0) : 1.0;
-    vec4 metal_rough = texture(p3d_TextureSelector, slot_uv(1));
+    vec4 metal_rough = texture(p3d_TextureSelector, slot_uv(uv_transform_1, uv_sets.y));
     float metallic = clamp(p3d_Material.metallic * metal_rough.b, 0.0, 1.0);
     float roughness = clamp(p3d_Material.roughness * metal_rough.g, 0.04, 1.0);
     float alpha = roughness * roughness;
@@ -183,7 +189,7 @@ void main() {
         vec3 t = flipped ? -v_view_tangent.xyz : v_view_tangent.xyz;  // (as the sample viewer)
         t = normalize(t - n * dot(n, t));
         vec3 b = cross(n, t) * (v_view_tangent.w < 0.0 ? -1.0 : 1.0) * (flipped ? -1.0 : 1.0);
-        vec3 m = texture(p3d_TextureNormal, slot_uv(2)).xyz * 2.0 - 1.0;
+        vec3 m = texture(p3d_TextureNormal, slot_uv(uv_transform_2, uv_sets.z)).xyz * 2.0 - 1.0;
         m.xy *= normal_scale;
         n = normalize(mat3(t, b, n) * m);
     }
@@ -226,12 +232,12 @@ void main() {
     // Darken the environment a little where the key light is shadowed.
     float occlusion = mix(0.75, 1.0, shadow);
     if (occlusion_strength > 0.0) {
-        occlusion *= 1.0 + occlusion_strength * (texture(occlusion_map, slot_uv(3)).r - 1.0);
+        occlusion *= 1.0 + occlusion_strength * (texture(occlusion_map, slot_uv(uv_transform_3, uv_sets.w)).r - 1.0);
     }
     color += (diffuse + specular) * occlusion;
 
     color += p3d_Material.emission.rgb * emissive_strength
-             * texture(p3d_TextureEmission, slot_uv(4)).rgb;
+             * texture(p3d_TextureEmission, slot_uv(uv_transform_4, uv_set_emissive)).rgb;
     // BLEND: premultiplied (the HDR buffer is), drawn with ONE, ONE_MINUS_SRC_ALPHA.
     o_color = vec4(color * coverage, coverage);
 }
