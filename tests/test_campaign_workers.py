@@ -221,8 +221,12 @@ def ray_cluster():
 
 def test_ray_gives_the_deliverables_of_one_worker(ray_cluster, one_worker, tmp_path):
     campaign = load_campaign(campaign_file(tmp_path, "ray"))
-    report = run_campaign(campaign, progress=False, ray="auto", chunk_frames=4)
+    said = []
+    report = run_campaign(campaign, progress=False, ray="auto", chunk_frames=4,
+                          log=said.append)
     assert report.failed == [] and report.where.startswith("Ray")
+    # the two pooled shots share one asset: its bundle is put in the object store once
+    assert "Ray: 1 asset bundle(s) in the object store for 2 job(s)" in said, said
     assert [r.status for r in report.results] == ["rendered"] * 3
     assert deliverables(tmp_path / "ray") == one_worker
     again = run_campaign(campaign, progress=False, ray="auto", chunk_frames=4)

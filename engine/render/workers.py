@@ -410,10 +410,18 @@ def _run_ray(chunks: list[Chunk], address: str, retries: int,
         task = ray.remote(_ray_render).options(**options)
         log(f"Ray: {int(resources.get('CPU', 0))} CPUs, {gpus} GPUs; one chunk per "
             f"{'GPU' if gpus else 'CPU'}")
-        bundles: dict[str, object] = {}  # job -> ObjectRef: each scene's files put once
+        bundles: dict[str, object] = {}  # job -> ObjectRef: each scene's files put once,
+        puts: dict[tuple[str, str], object] = {}  # and the same files once for all jobs
         for chunk in chunks:
             if chunk.job not in bundles:
-                bundles[chunk.job] = ray.put(asset_bundle(chunk.scene))
+                bundle = asset_bundle(chunk.scene)
+                key = (bundle.digest, bundle.root)
+                if key not in puts:
+                    puts[key] = ray.put(bundle)
+                bundles[chunk.job] = puts[key]
+        if chunks:
+            log(f"Ray: {len(puts)} asset bundle(s) in the object store for {len(bundles)} "
+                "job(s)")
         refs = {task.remote(chunk, bundles[chunk.job]): chunk for chunk in chunks}
         try:
             while refs:
@@ -539,6 +547,8 @@ def _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log
     own = tqdm(total=total, unit="frame", disable=not progress or bar is not None,
                dynamic_ncols=True)
     shown = own if bar is None else bar
+    if bar is not None:  # a caller's bar counts every frame: the kept chunks' too
+        bar.update(sum(len(by_job[label].job.frames) for label in left) - total)
     try:
         def on_done(chunk: Chunk, done: ChunkDone) -> None:
             if chunk.job in report.failed:
