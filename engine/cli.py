@@ -242,6 +242,20 @@ def _chunk_frames(value: str) -> int:
     return frames
 
 
+def _add_worker_flags(parser: argparse.ArgumentParser, whose: str) -> None:
+    """--workers, --ray and --chunk-frames of render and campaign (engine.render.workers)."""
+    parser.add_argument("--workers", metavar="N", help=f"render {whose} chunks on N local "
+                        "processes ('auto': from the cores, or one per GPU); any N gives the "
+                        "same output, and a stopped render resumes from its finished chunks")
+    parser.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                        help=f"render {whose} chunks on a Ray cluster at ADDRESS (default "
+                             "'auto': a running cluster, else a local one); pip install "
+                             "'maquette[ray]'")
+    parser.add_argument("--chunk-frames", type=_chunk_frames, metavar="N",
+                        help="frames per chunk (default: sized so per-chunk set-up stays under "
+                             "5 %% of a chunk's time)")
+
+
 def _seconds(value: str) -> float:
     """--at: a finite time in seconds, 0 or more (argparse turns errors into exit 2)."""
     try:
@@ -591,15 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "for PNG frames (default: the scene's)")
     render.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_override_flags(render)
-    render.add_argument("--workers", metavar="N", help="render in chunks on N local processes "
-                        "('auto': from the cores); any N gives the same output, and a stopped "
-                        "render resumes from its finished chunks")
-    render.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
-                        help="render the chunks on a Ray cluster at ADDRESS (default 'auto': "
-                             "a running cluster, else a local one); pip install 'maquette[ray]'")
-    render.add_argument("--chunk-frames", type=_chunk_frames, metavar="N",
-                        help="frames per chunk (default: sized so per-chunk set-up stays under "
-                             "5 %% of a chunk's time)")
+    _add_worker_flags(render, "the")
     render.set_defaults(func=cmd_render)
 
     check = sub.add_parser("check", help="how much of each frame shows surface the input "
@@ -736,14 +742,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--allow-unapproved", action="store_true",
                           help="render a library version that is not the approved one")
     campaign.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    campaign.add_argument("--workers", metavar="N", help="render all shots' chunks on N local "
-                          "processes together ('auto': from the cores, or one per GPU); any N "
-                          "gives the same frames")
-    campaign.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
-                          help="render all shots' chunks on a Ray cluster at ADDRESS (default "
-                               "'auto'); pip install 'maquette[ray]'")
-    campaign.add_argument("--chunk-frames", type=_chunk_frames, metavar="N",
-                          help="frames per chunk (default: from each shot's size)")
+    _add_worker_flags(campaign, "all shots'")
     campaign.set_defaults(func=cmd_campaign)
 
     demo = sub.add_parser("demo", help="the whole job on the bundled sample image")

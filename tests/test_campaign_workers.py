@@ -24,6 +24,7 @@ from engine.render.workers import auto_workers, ray_task_options, run_jobs
 from engine.render.writers import read_frames
 
 from .conftest import ROOT, SAMPLE_ASSETS, make_scene
+from .test_campaign import SHOTS as CAMPAIGN_SHOTS
 
 CAMPAIGN = """[campaign]
 asset = "{asset}"
@@ -34,20 +35,7 @@ height = 36
 duration = 1.0
 fps = 8
 msaa = 0
-
-[[shot]]
-name = "hero"
-output = {{ aspect = "16:9" }}
-
-[[shot]]
-name = "vertical"
-output = {{ aspect = "9:16" }}
-camera = {{ fov = 30 }}
-
-[[shot]]
-name = "square"
-output = {{ aspect = "1:1", passes = ["mask"] }}
-"""
+""" + CAMPAIGN_SHOTS.format(extra=', passes = ["mask"]').replace("{", "{{").replace("}", "}}")
 SHOTS = ("hero", "vertical", "square")
 
 
@@ -210,14 +198,6 @@ def test_sigterm_mid_campaign_keeps_finished_shots_only_and_the_rerun_resumes(tm
 
 
 # ---------------------------------------------------------------------- a real Ray cluster
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
-    yield ray
-    ray.shutdown()
-
 
 def test_ray_gives_the_deliverables_of_one_worker(ray_cluster, one_worker, tmp_path):
     campaign = load_campaign(campaign_file(tmp_path, "ray"))

@@ -340,23 +340,6 @@ def _ffmpeg_version() -> str:
     return imageio_ffmpeg.get_ffmpeg_version()
 
 
-def _jsonable(value):
-    """Plain JSON for a scene (dataclasses, paths, tuples): a deterministic fingerprint."""
-    from dataclasses import fields, is_dataclass
-
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return repr(value)
-
-
 class WorkFolder:
     """Finished chunks of one job and their hashes (``manifest.json``), kept between runs.
 
@@ -375,9 +358,11 @@ class WorkFolder:
         self.manifest_path = self.folder / "manifest.json"
 
     def _key(self, chunk_frames: int) -> str:
+        from engine.library.provenance import jsonable
+
         scene = self.job.scene
         inputs = sorted({os.fspath(p) for p in scene_inputs(scene, *self.job.inputs)})
-        doc = {"format": MANIFEST_FORMAT, "scene": _jsonable(scene),
+        doc = {"format": MANIFEST_FORMAT, "scene": jsonable(scene),
                "inputs": {p: file_sha256(Path(p)) for p in inputs if Path(p).is_file()},
                "output": [self.fmt, self.alpha, scene.output.quality, ENCODER_THREADS,
                           _ffmpeg_version()],
