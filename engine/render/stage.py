@@ -1,6 +1,7 @@
 """The Panda3D stage built from a Scene: asset, lights, ground, camera, PBR passes.
 
-Passes: (1) the key light's shadow map (depth-only shader); (2) the scene into a
+Passes: (1) the key light's shadow map (shadow shader: depth, and the asset's alpha
+cut-outs); (2) the scene into a
 linear HDR float buffer with MSAA, premultiplied, alpha = coverage; (3) a
 full-screen pass applying exposure, Khronos PBR Neutral tone mapping, the
 background and sRGB encoding into the RGBA8 output, which is read back to RAM.
