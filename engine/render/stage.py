@@ -1,6 +1,7 @@
 """The Panda3D stage built from a Scene: asset, lights, ground, camera, PBR passes.
 
-Passes: (1) the key light's shadow map (depth-only shader); (2) the scene into a
+Passes: (1) the key light's shadow map (shadow shader: depth, and the asset's alpha
+cut-outs); (2) the scene into a
 linear HDR float buffer with MSAA, premultiplied, alpha = coverage; (3) a
 full-screen pass applying exposure, Khronos PBR Neutral tone mapping, the
 background and sRGB encoding into the RGBA8 output, which is read back to RAM.
@@ -127,10 +128,12 @@ class Stage:
             BitMask32,
             Camera,
             CardMaker,
+            DepthWriteAttrib,
             DirectionalLight,
             FrameBufferProperties,
             GraphicsOutput,
             GraphicsPipe,
+            LMatrix4f,
             NodePath,
             OrthographicLens,
             PerspectiveLens,
@@ -241,9 +244,16 @@ class Stage:
         self._live_shadow_size = shadow_size
         self.key_light.set_shadow_caster(True, shadow_size, shadow_size)
         self.key_light.set_camera_mask(BitMask32.bit(SHADOW_MASK_BIT))
-        depth_state = RenderState.make(
-            ShaderAttrib.make(_make_shader("depth.vert.glsl", "depth.frag.glsl"))
-        )
+        # The shadow shader at a shader priority above the stage's PBR shader (at 0, that
+        # one ran in the shadow pass too, lighting and all), with depth writes forced on
+        # so BLEND surfaces (drawn without them) cast where they cover half or more.
+        # Its inputs default to opaque for geometry that gives none (the asset's override).
+        shadow_shader = ShaderAttrib.make(_make_shader("shadow.vert.glsl", "shadow.frag.glsl"), 10)
+        for name, value in (("alpha_mode", 0.0), ("alpha_cutoff", 0.5),
+                            ("uv_transform_0", LMatrix4f.ident_mat()), ("uv_sets", (0.0,) * 4)):
+            shadow_shader = shadow_shader.set_shader_input(name, value)
+        depth_state = RenderState.make(shadow_shader).set_attrib(
+            DepthWriteAttrib.make(DepthWriteAttrib.M_on), 1)
         self.key_light.set_initial_state(depth_state)
         shadow_lens = self.key_light.get_lens()
         shadow_span = 4.0 * radius * shadow_size / full_size
