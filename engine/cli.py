@@ -392,8 +392,10 @@ def cmd_prep(args: argparse.Namespace) -> int:
                           remove_fragments=args.remove_fragments, fill_holes=args.fill_holes)
     options.validate()  # before reading or writing anything
     inputs = asset_files(source)
-    result = prepare(load_asset(source), options)
-    written, _ = export_verified(result.mesh, out, inputs)
+    asset = load_asset(source)
+    result = prepare(asset, options)
+    written, _ = export_verified(result.mesh, out, inputs, source=asset,
+                                 document=result.document)
     for step in result.steps:
         print(f"  - {step}")
     print(_figures_table(result.before, result.after))

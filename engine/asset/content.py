@@ -51,7 +51,7 @@ def gltf_content(doc: dict) -> dict:
                 f"@{m.get('alphaCutoff', 0.5):g}" if m.get("alphaMode") == "MASK" else ""),
             "double": bool(m.get("doubleSided", False)),
             "emissive": [round(float(x), 3) for x in m.get("emissiveFactor", [0, 0, 0])],
-            "extensions": sorted((m.get("extensions") or {})),
+            "extensions": sorted(m.get("extensions") or {}),
             "transforms": sum(1 for _, info in infos
                               if "KHR_texture_transform" in (info.get("extensions") or {})),
             "texcoord1": sum(1 for _, info in infos if info.get("texCoord", 0) == 1),
