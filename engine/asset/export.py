@@ -163,9 +163,9 @@ def passed_through(mesh, out: Path, source: Asset | None, fmt: str | None, anima
 def source_content(source: Asset | None) -> dict | None:
     """engine.asset.content figures of a glTF source asset (its decoded document), or
     None for other sources."""
-    if source is None or source.format not in ("glb", "gltf"):
+    if source is None or source.document is None:
         return None
-    return gltf_content(split_glb(packed_glb(source.source))[0])
+    return gltf_content(split_glb(packed_glb(source.document))[0])
 
 
 def verify_content(path: Path, fmt: str, expected: dict | None) -> list[str]:

@@ -131,7 +131,9 @@ def _prepare_primitive(src: _Document, prim: dict, options, target: int | None,
     if target is not None and target < len(a.f) and len(a.f):
         manifold_before = a.topology().non_manifold_edges == 0
         prep.decimate(a, target)
-        prep._drop_collapse_artifacts(a, manifold_before)
+        dropped = prep._drop_collapse_artifacts(a, manifold_before)
+        if dropped:
+            p.say(f"{dropped} collapsed or folded faces dropped after decimation")
     a.drop_unused()
     normals = None
     if "NORMAL" not in prim["attributes"] and len(a.f):
@@ -281,7 +283,8 @@ def prepare_document(glb: bytes, options, transform: np.ndarray, *, keep_record:
 
 def _add_root(doc: dict, transform: np.ndarray) -> None:
     """One new root node per scene carrying `transform` (column-major matrix), parent
-    of the scene's own roots."""
+    of the scene's own roots; a skinned mesh's childless node stays a root (glTF
+    ignores its transform: its joints, under the new root, move it)."""
     nodes = doc.setdefault("nodes", [])
     scenes = doc.get("scenes")
     if not scenes:  # meshes without nodes: one node per mesh, in a new scene
@@ -295,6 +298,9 @@ def _add_root(doc: dict, transform: np.ndarray) -> None:
         if not roots or claimed & set(roots):
             continue
         claimed |= set(roots)
-        nodes.append({"name": ROOT_NAME, "children": roots,
+        skinned = [r for r in roots if "skin" in nodes[r] and not nodes[r].get("children")]
+        if len(skinned) == len(roots):
+            continue
+        nodes.append({"name": ROOT_NAME, "children": [r for r in roots if r not in skinned],
                       "matrix": [float(x) for x in np.asarray(transform).T.ravel()]})
-        scene["nodes"] = [len(nodes) - 1]
+        scene["nodes"] = [len(nodes) - 1] + skinned

@@ -254,4 +254,5 @@ def load_asset(path: str | os.PathLike, *, limit: int | None = None) -> Asset:
     if len(mesh.faces) > limit:
         raise AssetError(f"{path}: {len(mesh.faces):,} triangles is over the limit of "
                          f"{limit:,} (MAQUETTE_MAX_TRIANGLES)")
-    return Asset(mesh=mesh, source=path, format=fmt, warnings=warnings, parts=parts)
+    return Asset(mesh=mesh, source=path, format=fmt, warnings=warnings, parts=parts,
+                 document=path if fmt in ("glb", "gltf") else None)

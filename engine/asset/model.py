@@ -88,6 +88,9 @@ class Asset:
     format: str  # glb | gltf | obj | ply | stl (what the content is, not the extension)
     warnings: list[str] = field(default_factory=list)
     parts: int = 1  # how many meshes the file held before concatenation
+    # a glTF file read by load_asset: its own document, which prep edits primitive by
+    # primitive and glTF exports keep (engine.asset.gltf_prep); None: only `mesh`
+    document: Path | None = None
 
     @property
     def triangles(self) -> int:

@@ -619,7 +619,7 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     primitive on its own, with its material and attributes; the result's `mesh` is
     that document read back (one mesh, for the figures and non-glTF exports)."""
     options.validate()
-    if asset.format in ("glb", "gltf"):
+    if asset.document is not None:
         return _prepare_gltf(asset, options)
     a = _Arrays(asset.mesh)
     before = figures(asset.mesh, a.topology())
@@ -654,7 +654,7 @@ def _prepare_gltf(asset: Asset, options: PrepOptions) -> PrepResult:
     for step in (_orient, _scale, _move_pivot):  # on the whole; the rest per primitive
         step(p)
     document, steps = prepare_document(
-        packed_glb(asset.source), options, p.transform(),
+        packed_glb(asset.document), options, p.transform(),
         keep_record=bool(np.allclose(p.rotation, np.eye(3))), where=str(asset.source))
     with tempfile.TemporaryDirectory(prefix="maquette-prep-") as folder:
         copy = Path(folder) / "prepared.glb"
