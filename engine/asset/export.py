@@ -207,10 +207,10 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
             written = export_mesh(mesh, out, txn=txn, **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None)
-        txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,
-                                                       written.format)))
         content = source_content(source)
         txn.check(lambda: verify_content(txn.staged(out), written.format, content))
+        txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,
+                                                       written.format)))
     figures["passed_through"] = files is not None and document is None and animation is None
     figures["kept_document"] = files is not None
     return written, figures
