@@ -394,12 +394,13 @@ def cmd_prep(args: argparse.Namespace) -> int:
     inputs = asset_files(source)
     asset = load_asset(source)
     result = prepare(asset, options)
-    written, _ = export_verified(result.mesh, out, inputs, source=asset,
-                                 document=result.document)
+    written, got = export_verified(result.mesh, out, inputs, source=asset,
+                                   document=result.document, pieces=result.pieces)
     for step in result.steps:
         print(f"  - {step}")
     print(_figures_table(result.before, result.after))
     print(f"wrote {', '.join(_shown(p) for p in written.files)}")
+    print(f"note: {_carry_note(written.format, got)}")
     return 0
 
 
@@ -448,6 +449,8 @@ def _carry_note(fmt: str, got: dict) -> str:
 
     if got.get("passed_through"):
         return "the glTF source was passed through unchanged (nothing dropped)"
+    if got.get("kept_document"):
+        return "the glTF source's own document was written (nothing dropped)"
     return FORMATS[fmt].cannot_carry
 
 

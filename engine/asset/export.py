@@ -61,18 +61,22 @@ def _export_format(out: Path, fmt: str | None, units: str, animation) -> str:
 
 def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
                 units: str = "m", animation: tuple[np.ndarray, np.ndarray] | None = None,
-                protect: list[Path] = (), txn: Transaction | None = None) -> ExportResult:
+                protect: list[Path] = (), txn: Transaction | None = None,
+                pieces: list = ()) -> ExportResult:
     """Write `mesh` to `out` in `fmt` (default: from the suffix).
 
     units: "m" or "mm" (STL only: printers expect millimetres).  animation: (times (k,),
     matrices (k, 4, 4)) baked into GLB/glTF.  protect: paths never to write over.
     txn: stage the files into this engine.fileio.Transaction (the caller verifies the
-    staged files, then commits); without it they are moved into place at once."""
+    staged files, then commits); without it they are moved into place at once.
+    pieces: `mesh` as the file's several meshes with their own materials (Asset.pieces),
+    for the writers that keep them."""
     out = Path(out)
     fmt = _export_format(out, fmt, units, animation)
     check_geometry(out, np.asarray(mesh.vertices), np.asarray(mesh.faces),
                    "the mesh to write")
-    files = FORMATS[fmt].write(mesh, out, WriteOptions(units=units, animation=animation))
+    files = FORMATS[fmt].write(mesh, out, WriteOptions(units=units, animation=animation,
+                                                       pieces=tuple(pieces)))
     written = write_files_atomic(files, list(protect), txn)
     return ExportResult(path=out, format=fmt, files=written)
 
@@ -183,7 +187,7 @@ def verify_content(path: Path, fmt: str, expected: dict | None) -> list[str]:
 
 
 def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None = None,
-                    document: bytes | None = None, **options):
+                    document: bytes | None = None, pieces: list | None = None, **options):
     """Export `mesh` to `out` (and its companion files), read the staged files back with
     an independent reader, and only then move them into place, all together: a failed
     check leaves the previous output as it was. `source`: the asset `mesh` was loaded
@@ -191,8 +195,11 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
     (:func:`passed_through`). `document`: prep's glTF document for `mesh`
     (engine.asset.gltf_prep), written for a glTF export instead of `mesh`. A glTF
     export of a glTF source is also compared with the *source's* document (primitives,
-    materials, attributes, animations...: :func:`verify_content`). Returns
-    (ExportResult, figures read)."""
+    materials, attributes, animations...: :func:`verify_content`). `pieces`: `mesh` as
+    several meshes with their own materials (default: the source's, while `mesh` is
+    its mesh). Returns (ExportResult, figures read)."""
+    if pieces is None:
+        pieces = source.pieces if source is not None and source.mesh is mesh else []
     animation = options.get("animation")
     figures = {}
     with Transaction(inputs) as txn:
@@ -204,7 +211,7 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
             written = ExportResult(Path(out), fmt, write_files_atomic(
                 files, list(options.get("protect", ())), txn))
         else:
-            written = export_mesh(mesh, out, txn=txn, **options)
+            written = export_mesh(mesh, out, txn=txn, pieces=pieces, **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None)
         content = source_content(source)

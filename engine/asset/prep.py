@@ -107,6 +107,7 @@ class PrepResult:
     # which a GLB/glTF export writes instead of `mesh`; None for other sources
     document: bytes | None = None
     transform: np.ndarray = field(default_factory=lambda: np.eye(4))  # orient+scale+pivot
+    pieces: list = field(default_factory=list)  # the document's meshes (Asset.pieces)
 
 
 class _Arrays:
@@ -659,6 +660,7 @@ def _prepare_gltf(asset: Asset, options: PrepOptions) -> PrepResult:
     with tempfile.TemporaryDirectory(prefix="maquette-prep-") as folder:
         copy = Path(folder) / "prepared.glb"
         copy.write_bytes(document)
-        mesh = load_asset(copy).mesh
+        loaded = load_asset(copy)
+    mesh = loaded.mesh
     return PrepResult(mesh=mesh, before=before, after=figures(mesh), steps=p.steps + steps,
-                      document=document, transform=p.transform())
+                      document=document, transform=p.transform(), pieces=loaded.pieces)
