@@ -410,12 +410,15 @@ def cmd_prep(args: argparse.Namespace) -> int:
                           remove_fragments=args.remove_fragments, fill_holes=args.fill_holes)
     options.validate()  # before reading or writing anything
     inputs = asset_files(source)
-    result = prepare(load_asset(source), options)
-    written, _ = export_verified(result.mesh, out, inputs)
+    asset = load_asset(source)
+    result = prepare(asset, options)
+    written, got = export_verified(result.mesh, out, inputs, source=asset,
+                                   document=result.document, pieces=result.pieces)
     for step in result.steps:
         print(f"  - {step}")
     print(_figures_table(result.before, result.after))
     print(f"wrote {', '.join(_shown(p) for p in written.files)}")
+    print(f"note: {_carry_note(written.format, got)}")
     return 0
 
 
@@ -464,6 +467,8 @@ def _carry_note(fmt: str, got: dict) -> str:
 
     if got.get("passed_through"):
         return "the glTF source was passed through unchanged (nothing dropped)"
+    if got.get("kept_document"):
+        return "the glTF source's own document was written (nothing dropped)"
     return FORMATS[fmt].cannot_carry
 
 

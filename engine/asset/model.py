@@ -92,6 +92,12 @@ class Asset:
     format: str  # glb | gltf | obj | ply | stl (what the content is, not the extension)
     warnings: list[str] = field(default_factory=list)
     parts: int = 1  # how many meshes the file held before concatenation
+    # a glTF file read by load_asset: its own document, which prep edits primitive by
+    # primitive and glTF exports keep (engine.asset.gltf_prep); None: only `mesh`
+    document: Path | None = None
+    # the file's meshes, each in file coordinates (node transforms applied) with its
+    # own material, for writers that keep several (OBJ, USDZ, FBX); [] when it held one
+    pieces: list = field(default_factory=list)
 
     @property
     def triangles(self) -> int:
