@@ -22,6 +22,7 @@ import copy
 import hashlib
 import html
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -200,25 +201,49 @@ def inputs_hash(scene, asset_sha256: str) -> str:
 
 
 def up_to_date(path: Path, digest: str) -> bool:
-    """The deliverable exists, its sidecar carries `digest`, and the file is the one the
-    sidecar hashed."""
+    """The shot's sidecar carries `digest`, names the poster among its files, and every
+    file it names (the clip, the poster, each pass and hand-off file: `shot_files`) is
+    there with the bytes it hashed: one deleted pass frame makes the shot stale."""
     from engine.fileio import file_sha256
     from engine.library.provenance import sidecar_path
 
     sidecar = sidecar_path(path)
-    if not path.is_file() or not sidecar.is_file():
+    if not path.exists() or not sidecar.is_file():
         return False
     try:
         record = json.loads(sidecar.read_text())
         stored = record["settings"]["campaign"]["inputs_hash"]
-        sha = record["deliverable"]["sha256"]
+        files = {Path(f["path"]): f["sha256"] for f in record["deliverable"]["files"]}
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return stored == digest and sha == file_sha256(path)
+    if stored != digest or Path(os.path.abspath(poster_path(path))) not in files:
+        return False
+    return all(p.is_file() and file_sha256(p) == sha for p, sha in files.items())
 
 
 def poster_path(path: Path) -> Path:
+    path = Path(os.fspath(path).rstrip("/"))
     return path.with_name(f"{path.name}.poster.png")
+
+
+def shot_extras(scene, path: Path) -> Path | None:
+    """The shot's passes or hand-off folder beside its clip (engine.handoff.extras_folder),
+    or None when it has neither."""
+    from engine.handoff import extras_folder
+
+    o = scene.output
+    return extras_folder(scene, Path(path)) if (o.passes or o.handoff) else None
+
+
+def shot_files(path: Path, extras: Path | None) -> list[Path]:
+    """Every deliverable file of a shot: the clip (or its frames), the poster, and every
+    file of its passes or hand-off folder. The sidecar hashes them all (the skip check)."""
+    path = Path(os.fspath(path).rstrip("/"))
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files.append(poster_path(path))
+    if extras is not None and extras.is_dir():
+        files += sorted(p for p in extras.rglob("*") if p.is_file())
+    return files
 
 
 @dataclass
@@ -231,6 +256,7 @@ class ShotResult:
     frames: int
     fps: float
     error: str = ""
+    seen: str = ""  # the shot's seen check verdict (marked assets only), engine.scene.seen_check
 
 
 @dataclass
@@ -239,22 +265,39 @@ class CampaignReport:
     results: list[ShotResult] = field(default_factory=list)
     index: Path | None = None
     sheet: Path | None = None
+    where: str = "this process"  # or "N local workers", "Ray (ADDRESS)"
 
     @property
     def failed(self) -> list[str]:
         return [r.name for r in self.results if r.status == "failed"]
 
 
+def chunkable(scene) -> bool:
+    """A shot the chunk scheduler can render (engine.render.workers.run_jobs): a clip or
+    PNG frames without passes or a hand-off (those are rendered whole, in this process:
+    the depth pass is normalised over the whole shot) and not a GIF (one palette)."""
+    from engine.render.chunks import CHUNK_FORMATS
+    from engine.render.offline import output_target
+    from engine.render.writers import format_for_path
+
+    o = scene.output
+    return not (o.passes or o.handoff) and \
+        format_for_path(output_target(scene)) in CHUNK_FORMATS
+
+
 def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: bool = False,
                  allow_unapproved: bool = False, progress: bool = True,
                  log: Callable[[str], None] | None = None,
-                 warn: Callable[[str], None] | None = None) -> CampaignReport:
-    """Render the campaign's shots (those in `only`, when given) into its folder."""
-    from engine.errors import MaquetteError
-    from engine.fileio import file_sha256, write_image
-    from engine.handoff import render_shot
-    from engine.library.commands import record
-    from engine.scene.source import scene_inputs
+                 warn: Callable[[str], None] | None = None, workers: int | None = None,
+                 ray: str | None = None, chunk_frames: int | None = None) -> CampaignReport:
+    """Render the campaign's shots (those in `only`, when given) into its folder.
+
+    `workers` (local processes) or `ray` (a Ray address, or "auto"): the shots' chunks are
+    scheduled together through engine.render.workers.run_jobs (one pool, one progress bar;
+    each shot joined and finished as soon as its chunks are in; a failing shot leaves the
+    others); shots that cannot be chunked (`chunkable`) then render here. Neither: every
+    shot renders here, one after another."""
+    from engine.fileio import file_sha256
 
     log = log or (lambda m: None)
     names = [s.name for s in campaign.shots]
@@ -282,51 +325,166 @@ def run_campaign(campaign: Campaign, *, only: list[str] | None = None, dry_run: 
         digest = inputs_hash(s.scene, asset_sha)
         keep = up_to_date(Path(o.file), digest)
         plan.append((s, digest, keep))
-    todo = sum(s.scene.output.frame_count for s, _, keep in plan if not keep)
+        report.results.append(ShotResult(s.name, Path(o.file), "kept" if keep else "planned",
+                                         o.width, o.height, o.frame_count, o.fps))
+    _seen_checks(asset, plan, report, log)
+    if dry_run:
+        return report
+    todo = [(s, digest, r) for (s, digest, keep), r in zip(plan, report.results, strict=True)
+            if not keep]
     from engine.render.offline import progress_bar
 
-    bar = progress_bar(todo, progress and not dry_run)  # one bar for the whole campaign
-    for s, digest, keep in plan:
-        o = s.scene.output
-        path = Path(o.file)
-        result = ShotResult(s.name, path, "kept" if keep else "planned", o.width, o.height,
-                            o.frame_count, o.fps)
-        report.results.append(result)
-        if keep or dry_run:
-            continue
-        first: dict[str, Any] = {}
-
-        def on_frame(index, image, first=first, name=s.name):
-            if index == 0:
-                first["image"] = image
-            bar.set_description(f"campaign: {name}", refresh=False)
-            bar.update(1)
-
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            inputs = [campaign.path, *scene_inputs(s.scene)]
-            stats, _ = render_shot(s.scene, path, progress=False, inputs=inputs,
-                                   on_frame=on_frame, warn=warn, log=log)
-            if "image" in first:
-                from PIL import Image
-
-                write_image(Image.fromarray(first["image"]), poster_path(stats.path),
-                            inputs, what="a poster")
-            record("render", stats.path, s.scene.asset.source, scene=s.scene,
-                   scene_file=campaign.path,
-                   settings={"campaign": {"file": str(campaign.path.absolute()),
-                                          "shot": s.name, "inputs_hash": digest}})
-            result.status = "rendered"  # sizes as rendered (a hand-off target may resize)
-            result.path, result.width, result.height = Path(stats.path), stats.width, \
-                stats.height
-            result.frames = stats.frames
-        except (MaquetteError, OSError, RuntimeError, ValueError) as exc:
-            result.status, result.error = "failed", str(exc)
-    bar.close()
-    if not dry_run:
-        report.sheet = write_sheet(campaign, report)
-        report.index = write_index(campaign, report)
+    bar = progress_bar(sum(s.scene.output.frame_count for s, _, _ in todo), progress)
+    try:  # one bar for the whole campaign
+        if workers is not None or ray is not None:
+            pooled = [t for t in todo if chunkable(t[0].scene)]
+            if pooled:
+                _run_chunked(campaign, pooled, report, bar, workers or 1, ray, chunk_frames,
+                             log, warn)
+            todo = [t for t in todo if not chunkable(t[0].scene)]
+            if todo:
+                log(f"campaign: {', '.join(s.name for s, _, _ in todo)}: passes, a hand-off "
+                    "or a GIF render whole, in this process")
+        for s, digest, result in todo:
+            _render_here(campaign, s, digest, result, bar, log, warn)
+    finally:
+        bar.close()
+    report.sheet = write_sheet(campaign, report)
+    report.index = write_index(campaign, report)
     return report
+
+
+def _seen_checks(asset: Path, plan, report: CampaignReport, log) -> None:
+    """Each shot's seen check (engine.render.seen_pass.run_check, as `render` prints it)
+    when the asset carries seen marks, logged and kept for the index; a dry run gets it
+    too, so a campaign can be planned around what the image saw."""
+    from engine.asset.io import load_asset
+    from engine.asset.seen import file_has_marks
+    from engine.render.seen_pass import run_check
+
+    try:
+        marked = asset.is_file() and file_has_marks(asset)
+    except ValueError:  # not a mesh file (an image a dry run did not generate)
+        marked = False
+    if not marked:
+        return
+    mesh = load_asset(asset).mesh
+    for (s, _, _), result in zip(plan, report.results, strict=True):
+        result.seen = run_check(s.scene, mesh, samples=60).summary()
+        log(f"campaign: {s.name}: seen check: {result.seen}")
+
+
+def _finish(campaign: Campaign, s: Shot, digest: str, result: ShotResult, path: Path,
+            poster, extras: Path | None) -> None:
+    """A shot's poster (PNG bytes or a frame), then its sidecar hashing every deliverable."""
+    from engine.fileio import write_bytes_atomic, write_image
+    from engine.library.commands import record
+    from engine.scene.source import scene_inputs
+
+    inputs = [campaign.path, *scene_inputs(s.scene)]
+    if isinstance(poster, bytes):
+        write_bytes_atomic(poster_path(path), poster, inputs)
+    elif poster is not None:
+        from PIL import Image
+
+        write_image(Image.fromarray(poster), poster_path(path), inputs, what="a poster")
+    record("render", path, s.scene.asset.source, scene=s.scene, scene_file=campaign.path,
+           settings={"campaign": {"file": str(campaign.path.absolute()), "shot": s.name,
+                                  "inputs_hash": digest}},
+           files=shot_files(path, extras))
+    result.status, result.path = "rendered", Path(path)
+
+
+def _render_here(campaign: Campaign, s: Shot, digest: str, result: ShotResult, bar,
+                 log, warn) -> None:
+    """One shot in this process (engine.handoff.render_shot). A shot whose passes or
+    hand-off folder is already there renders its new one beside it, swapped in at the end
+    (the old one stays until the new is complete)."""
+    import shutil
+
+    from engine.errors import MaquetteError
+    from engine.fileio import forget_partial, partial_name, register_partial
+    from engine.handoff import render_shot
+    from engine.scene.source import scene_inputs
+
+    first: dict[str, Any] = {}
+
+    def on_frame(index, image):
+        if index == 0:
+            first["image"] = image
+        bar.set_description(f"campaign: {s.name}", refresh=False)
+        bar.update(1)
+
+    path = Path(s.scene.output.file)
+    extras = shot_extras(s.scene, path)
+    staging = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if extras is not None and extras.is_dir() and any(extras.iterdir()):
+            staging = partial_name(extras)
+            register_partial(staging)
+        inputs = [campaign.path, *scene_inputs(s.scene)]
+        stats, folder = render_shot(s.scene, path, progress=False, inputs=inputs,
+                                    on_frame=on_frame, warn=warn, log=log, extras=staging)
+        if staging is not None:
+            old = partial_name(extras)
+            register_partial(old)
+            os.rename(extras, old)
+            os.rename(staging, extras)
+            shutil.rmtree(old, ignore_errors=True)
+            forget_partial(old)
+        _finish(campaign, s, digest, result, Path(stats.path), first.get("image"), extras)
+        # sizes as rendered (a hand-off target may resize)
+        result.width, result.height, result.frames = stats.width, stats.height, stats.frames
+    except (MaquetteError, OSError, RuntimeError, ValueError) as exc:
+        result.status, result.error = "failed", str(exc)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            forget_partial(staging)
+
+
+def _run_chunked(campaign: Campaign, todo, report: CampaignReport, bar, workers: int,
+                 ray: str | None, chunk_frames: int | None, log, warn) -> None:
+    """The shots' chunks through the one scheduler (run_jobs, keep_going): each shot is
+    finished (poster from its first chunk's worker, sidecar) as soon as it is joined."""
+    from engine.errors import MaquetteError
+    from engine.render.chunks import Job
+    from engine.render.offline import output_target
+    from engine.render.workers import run_jobs
+
+    by_name = {s.name: (s, digest, result) for s, digest, result in todo}
+    jobs = []
+    for s, _, result in todo:
+        try:
+            Path(s.scene.output.file).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            result.status, result.error = "failed", str(exc)
+            continue
+        jobs.append(Job(s.scene, output_target(s.scene), name=s.name,
+                        inputs=(campaign.path,)))
+    if not jobs:
+        return
+
+    def on_job(done) -> None:
+        s, digest, result = by_name[done.job.name]
+        poster = done.poster
+        if poster is None:  # its first chunk came from an older run: the clip's first frame
+            from engine.render.writers import read_frames
+
+            poster = read_frames(done.path)[0]
+        try:
+            _finish(campaign, s, digest, result, Path(done.path), poster, None)
+            result.frames = done.frames
+        except (MaquetteError, OSError, ValueError) as exc:
+            result.status, result.error = "failed", str(exc)
+
+    run = run_jobs(jobs, workers=workers, ray=ray, chunk_frames=chunk_frames, log=log,
+                   warn=warn, keep_going=True, on_job=on_job, bar=bar)
+    report.where = run.where
+    for name, error in run.failed.items():
+        result = by_name[name][2]
+        result.status, result.error = "failed", error
 
 
 def write_sheet(campaign: Campaign, report: CampaignReport, tile: int = 240) -> Path | None:
@@ -386,9 +544,10 @@ def write_index(campaign: Campaign, report: CampaignReport) -> Path:
                  if r.path.is_file() and r.path.suffix in (".mp4", ".webm", ".mov")
                  else (f"<img src=\"{rel(poster)}\">" if poster.is_file() else ""))
         err = f"<p class=err>failed: {html.escape(r.error)}</p>" if r.error else ""
+        seen = f"<br>seen check: {html.escape(r.seen)}" if r.seen else ""
         cards.append(f"<figure><h2>{html.escape(r.name)}</h2>{media}<figcaption>"
                      f"{r.width}x{r.height}, {r.frames} frames at {r.fps:g} fps "
-                     f"({r.status})<br>{prov}</figcaption>{err}</figure>")
+                     f"({r.status})<br>{prov}{seen}</figcaption>{err}</figure>")
     page = ("<!doctype html><meta charset=utf-8><title>campaign "
             f"{html.escape(campaign.path.stem)}</title><style>body{{font:14px sans-serif;"
             "background:#222;color:#ddd}figure{display:inline-block;vertical-align:top;"

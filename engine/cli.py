@@ -117,11 +117,12 @@ def _seen_check(scene, mesh_path):
     at most), or None when the mesh carries no seen marks (told from its JSON, nothing
     decoded)."""
     from engine.asset.io import load_asset
-    from engine.scene.seen_check import check_shot, has_marks
+    from engine.asset.seen import file_has_marks
+    from engine.render.seen_pass import run_check
 
-    if not has_marks(mesh_path):
+    if not file_has_marks(mesh_path):
         return None
-    return check_shot(scene, load_asset(mesh_path).mesh, samples=60)
+    return run_check(scene, load_asset(mesh_path).mesh, samples=60)
 
 
 def _seen_range_for_bare(value: str, loaded):
@@ -129,15 +130,18 @@ def _seen_range_for_bare(value: str, loaded):
     the seen arc ([camera] range = "seen") and says so; anything else as it is."""
     from dataclasses import replace
 
-    from engine.scene.seen_check import has_marks
+    from engine.animation.camera import SEEN_ARC_DEG
+    from engine.asset.seen import file_has_marks, file_seen_arc
     from engine.scene.source import source_kind
 
     camera = loaded.scene.camera
     if source_kind(Path(value)) == "scene" or camera.move != "orbit" or \
-            camera.sweep_arc() is not None or not has_marks(loaded.resolved.mesh):
+            camera.sweep_arc() is not None or not file_has_marks(loaded.resolved.mesh):
         return loaded
-    print('maquette: a generated asset: the camera sweeps where the image saw it ([camera] '
-          'range = "seen", ±60°); a scene file with range = "full" orbits all round')
+    lo, hi = file_seen_arc(loaded.resolved.mesh) or SEEN_ARC_DEG
+    print(f'maquette: a generated asset: the camera sweeps where the image saw it ([camera] '
+          f'range = "seen", {lo:+.0f}° to {hi:+.0f}°); a scene file with range = "full" '
+          f'orbits all round')
     return replace(loaded, scene=replace(loaded.scene,
                                          camera=replace(camera, view_range="seen")))
 
@@ -147,12 +151,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from engine.asset.io import load_asset
     from engine.fileio import write_bytes_atomic
-    from engine.scene.seen_check import check_shot
+    from engine.render.seen_pass import run_check
 
     if not 0 < args.threshold < 1:
         raise InputError(f"--threshold: {args.threshold!r} is not a share between 0 and 1")
     loaded = _seen_range_for_bare(args.scene, _source(args.scene, args.json))
-    result = check_shot(loaded.scene, load_asset(loaded.resolved.mesh).mesh, args.threshold)
+    result = run_check(loaded.scene, load_asset(loaded.resolved.mesh).mesh, args.threshold)
     print(result.verdict())
     if args.json:
         write_bytes_atomic(Path(args.json), (json.dumps(result.to_dict(), indent=2) + "\n")
@@ -180,18 +184,22 @@ def cmd_handoff(args: argparse.Namespace) -> int:
 def cmd_campaign(args: argparse.Namespace) -> int:
     """Every shot of a campaign file into one folder (engine.campaign)."""
     from engine.campaign import load_campaign, run_campaign
+    from engine.render.workers import parse_workers
 
     campaign = load_campaign(args.file)
+    workers = parse_workers(args.workers) if args.workers is not None else None
     report = run_campaign(campaign, only=args.only, dry_run=args.dry_run,
                           allow_unapproved=args.allow_unapproved, progress=not args.quiet,
-                          log=_log, warn=_warning)
+                          log=_log, warn=_warning, workers=workers, ray=args.ray,
+                          chunk_frames=args.chunk_frames)
     for r in report.results:
         tail = f": {r.error}" if r.error else ""
         print(f"{r.status:8} {r.name}: {_shown(r.path)} ({r.width}x{r.height}, {r.frames} "
               f"frames at {r.fps:g} fps){tail}")
     if report.index is not None:
         print(f"wrote {_shown(report.index)}" + (f" and {_shown(report.sheet)}"
-                                                 if report.sheet else ""))
+                                                 if report.sheet else "")
+              + (f" (chunks on {report.where})" if report.where != "this process" else ""))
     if report.failed:
         _log(f"error: {len(report.failed)} shot(s) failed: {', '.join(report.failed)}")
         return 1
@@ -232,6 +240,20 @@ def _chunk_frames(value: str) -> int:
     if frames < 1:
         raise argparse.ArgumentTypeError(f"expected a number of frames, 1 or more; got {value!r}")
     return frames
+
+
+def _add_worker_flags(parser: argparse.ArgumentParser, whose: str) -> None:
+    """--workers, --ray and --chunk-frames of render and campaign (engine.render.workers)."""
+    parser.add_argument("--workers", metavar="N", help=f"render {whose} chunks on N local "
+                        "processes ('auto': from the cores, or one per GPU); any N gives the "
+                        "same output, and a stopped render resumes from its finished chunks")
+    parser.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                        help=f"render {whose} chunks on a Ray cluster at ADDRESS (default "
+                             "'auto': a running cluster, else a local one); pip install "
+                             "'maquette[ray]'")
+    parser.add_argument("--chunk-frames", type=_chunk_frames, metavar="N",
+                        help="frames per chunk (default: sized so per-chunk set-up stays under "
+                             "5 %% of a chunk's time)")
 
 
 def _seconds(value: str) -> float:
@@ -388,12 +410,15 @@ def cmd_prep(args: argparse.Namespace) -> int:
                           remove_fragments=args.remove_fragments, fill_holes=args.fill_holes)
     options.validate()  # before reading or writing anything
     inputs = asset_files(source)
-    result = prepare(load_asset(source), options)
-    written, _ = export_verified(result.mesh, out, inputs)
+    asset = load_asset(source)
+    result = prepare(asset, options)
+    written, got = export_verified(result.mesh, out, inputs, source=asset,
+                                   document=result.document, pieces=result.pieces)
     for step in result.steps:
         print(f"  - {step}")
     print(_figures_table(result.before, result.after))
     print(f"wrote {', '.join(_shown(p) for p in written.files)}")
+    print(f"note: {_carry_note(written.format, got)}")
     return 0
 
 
@@ -442,6 +467,8 @@ def _carry_note(fmt: str, got: dict) -> str:
 
     if got.get("passed_through"):
         return "the glTF source was passed through unchanged (nothing dropped)"
+    if got.get("kept_document"):
+        return "the glTF source's own document was written (nothing dropped)"
     return FORMATS[fmt].cannot_carry
 
 
@@ -583,15 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "for PNG frames (default: the scene's)")
     render.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_override_flags(render)
-    render.add_argument("--workers", metavar="N", help="render in chunks on N local processes "
-                        "('auto': from the cores); any N gives the same output, and a stopped "
-                        "render resumes from its finished chunks")
-    render.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
-                        help="render the chunks on a Ray cluster at ADDRESS (default 'auto': "
-                             "a running cluster, else a local one); pip install 'maquette[ray]'")
-    render.add_argument("--chunk-frames", type=_chunk_frames, metavar="N",
-                        help="frames per chunk (default: sized so per-chunk set-up stays under "
-                             "5 %% of a chunk's time)")
+    _add_worker_flags(render, "the")
     render.set_defaults(func=cmd_render)
 
     check = sub.add_parser("check", help="how much of each frame shows surface the input "
@@ -728,6 +747,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--allow-unapproved", action="store_true",
                           help="render a library version that is not the approved one")
     campaign.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    _add_worker_flags(campaign, "all shots'")
     campaign.set_defaults(func=cmd_campaign)
 
     demo = sub.add_parser("demo", help="the whole job on the bundled sample image")

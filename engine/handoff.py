@@ -348,19 +348,21 @@ def _manifest(shot, shot_plan, folder, beauty, passes, cameras, depth_range, txn
 def render_shot(scene, output: Path | str | None = None, *, progress: bool = True,
                 inputs: Iterable[Path] = (), log: Callable[[str], None] | None = None,
                 on_frame: Callable[[int, np.ndarray], None] | None = None,
-                frames: int | None = None, warn: Callable[[str], None] | None = None):
+                frames: int | None = None, warn: Callable[[str], None] | None = None,
+                extras: Path | None = None):
     """Render a shot as its scene asks: the clip alone (engine.render.offline.render_clip),
     or, with `[output] passes` or `[output] handoff`, the clip and beside it its passes or
     hand-off folder (`extras_folder`), written together. `frames`, `warn`: as for
-    render_clip (only the first frames; the framing guard's warning). Returns
-    (RenderStats, folder or None)."""
+    render_clip (only the first frames; the framing guard's warning); `extras`: another
+    (new or empty) folder for the passes or hand-off (a campaign renders a shot's new
+    passes beside its old ones, then swaps). Returns (RenderStats, folder or None)."""
     from engine.render.offline import RenderStats, output_target, render_clip
 
     if not scene.output.passes and not scene.output.handoff:
         return render_clip(scene, output, progress=progress, on_frame=on_frame,
                            inputs=inputs, frames=frames, warn=warn), None
     path = output_target(scene, output)
-    folder = extras_folder(scene, Path(path))
+    folder = Path(extras) if extras is not None else extras_folder(scene, Path(path))
     result = write_handoff(scene, folder, scene.output.handoff, beauty=path, inputs=inputs,
                            progress=progress, log=log, on_frame=on_frame, frames=frames,
                            warn=warn)

@@ -174,3 +174,38 @@ def test_shipped_campaign_robot_has_its_four_shots():
     assert all(s.asset.source.name == "robot.glb" for s in shots.values())
     assert shots["square-loop"].motions and shots["close-up"].camera.fov == 18
     assert "campaign-robot.toml" in (ROOT / "engine" / "cli.py").read_text()
+
+
+def test_campaign_checks_each_shot_against_what_the_image_saw(tmp_path):
+    """A marked asset: every shot gets the seen check (issue 13) in the log, the dry run
+    included, and in index.html; an orbit shows the inferred back, a front view none."""
+    import numpy as np
+    import trimesh
+
+    from engine.asset.seen import set_seen
+
+    box = trimesh.creation.box(extents=(0.2, 0.3, 0.2))
+    box.unmerge_vertices()
+    set_seen(box, (box.vertices[:, 2] > 0).astype(np.float32))
+    box.export(tmp_path / "marked.glb")
+    path = tmp_path / "camp.toml"
+    path.write_text(HEAD.format(asset="marked.glb") + """
+[[shot]]
+name = "orbit"
+camera = { move = "orbit", elevation = 0 }
+
+[[shot]]
+name = "front"
+camera = { move = "static", azimuth = 0, elevation = 0 }
+""")
+    lib = tmp_path / "lib"
+    done = maquette("campaign", str(path), "--dry-run", library=lib)
+    assert done.returncode == 0, done.stderr
+    lines = {line.split(":")[1].strip(): line for line in done.stderr.splitlines()
+             if "seen check" in line}
+    assert "inferred surface; worst" in lines["orbit"]
+    assert "every checked frame under 25 %" in lines["front"]
+    done = maquette("campaign", str(path), "--only", "front", "-q", library=lib)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "deliver" / "index.html").read_text()
+    assert "seen check: every checked frame under 25 %" in page

@@ -395,14 +395,6 @@ def test_an_unreachable_ray_address_is_a_clear_error(reference, tmp_path):
 
 # ---------------------------------------------------------------------- a real Ray cluster
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
-    yield ray
-    ray.shutdown()
-
-
 def test_ray_gives_the_frames_of_one_process(ray_cluster, reference, tmp_path):
     scene, expected = reference
     report = run_jobs([Job(scene, str(tmp_path / "ray.mp4"))], ray="auto", chunk_frames=CHUNK)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,9 +50,9 @@ CRANE_START_DROP_DEG = 10.0
 MOVE_EASE = "in-out"
 _Y = np.array([0.0, 1.0, 0.0])
 VIEW_RANGES = ("full", "seen")
-#: `range = "seen"`: the arc of azimuths (degrees around `azimuth`) a generated asset was
-#: seen from. `maquette check` measured a generated sphere's frames under 25 % inferred
-#: surface to ±64° (engine.scene.seen_check), so ±60° keeps a margin.
+#: `range = "seen"` when the asset records no seen arc of its own (engine.asset.seen:
+#: `maquette generate` records one; the Timeline puts it in `CameraRig.seen_arc`):
+#: azimuths, degrees from the asset's front.
 SEEN_ARC_DEG = (-60.0, 60.0)
 MAX_ARC_DEG = 180.0
 
@@ -103,9 +103,9 @@ class CameraRig:
             "eased at the turning points, `turns` times over the shot, instead of full turns")
     view_range: str = setting(
         "full", kind="choice", choices=VIEW_RANGES, key="range",
-        doc='"seen": an orbit sweeps the arc a generated asset was seen from (±60° around '
-            '`azimuth`, see maquette check) unless `arc` is given; any other move keeps its '
-            "azimuth within ±60° of the asset's front")
+        doc='"seen": an orbit sweeps the arc a generated asset was seen from (the arc its '
+            "file records, else ±60° from its front; see maquette check) unless `arc` is "
+            "given; any other move keeps its azimuth within that arc")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -119,11 +119,26 @@ class CameraRig:
             except ValueError as exc:
                 raise SettingError("arc", str(exc)) from None
 
+    #: the asset's own seen arc (absolute azimuths, degrees from its front; not a
+    #: setting: the Timeline fills it from the asset file's record, engine.asset.seen)
+    seen_arc: tuple[float, float] | None = field(default=None, repr=False)
+
+    def seen_azimuths(self) -> tuple[float, float]:
+        """The azimuths (degrees from the asset's front) a `range = "seen"` camera keeps
+        to: `arc` around `azimuth` when given, else the asset's seen arc, else
+        SEEN_ARC_DEG."""
+        if self.arc is not None:
+            return self.azimuth + self.arc[0], self.azimuth + self.arc[1]
+        return self.seen_arc or SEEN_ARC_DEG
+
     def sweep_arc(self) -> tuple[float, float] | None:
         """The orbit's sweep (degrees around `azimuth`), or None for full turns."""
         if self.arc is not None:
             return self.arc
-        return SEEN_ARC_DEG if self.view_range == "seen" else None
+        if self.view_range != "seen":
+            return None
+        lo, hi = self.seen_azimuths()
+        return lo - self.azimuth, hi - self.azimuth
 
 
 @dataclass
@@ -262,7 +277,7 @@ def camera_pose(
         el = float(np.clip(lo + (hi - lo) * e, -MAX_ELEVATION, MAX_ELEVATION))
 
     if move != "orbit" and rig.view_range == "seen":  # other moves stay on the seen side
-        az = float(np.clip(az, *SEEN_ARC_DEG))
+        az = float(np.clip(az, *rig.seen_azimuths()))
     target = c.copy()
     eye = _spherical(c, d, az, el)
     if move == "dolly":

@@ -16,6 +16,7 @@ triangle count, bounds and texture presence.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +24,17 @@ from pathlib import Path
 import numpy as np
 
 from engine.asset.check import check_geometry
+from engine.asset.content import content_losses, gltf_content
 from engine.asset.formats import EXPORT_FORMATS, FORMATS, WriteOptions
 from engine.asset.formats.common import carried
-from engine.asset.formats.gltf import GLTF_TANGENTS, bake_animation, gltf_files
+from engine.asset.formats.gltf import GLTF_TANGENTS, bake_animation, gltf_files, split_glb
 from engine.asset.formats.gltf_decode import packed_glb
 from engine.asset.model import Asset, AssetError, mesh_uv, texture_image
 from engine.fileio import Transaction, write_files_atomic
 
 __all__ = ["EXPORT_FORMATS", "GLTF_TANGENTS", "ExportResult", "bake_animation", "export_verified",
-           "export_mesh", "expected_figures", "passed_through", "read_back", "verify_export"]
+           "export_mesh", "expected_figures", "passed_through", "read_back", "source_content",
+           "verify_content", "verify_export"]
 
 
 @dataclass
@@ -58,18 +61,22 @@ def _export_format(out: Path, fmt: str | None, units: str, animation) -> str:
 
 def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
                 units: str = "m", animation: tuple[np.ndarray, np.ndarray] | None = None,
-                protect: list[Path] = (), txn: Transaction | None = None) -> ExportResult:
+                protect: list[Path] = (), txn: Transaction | None = None,
+                pieces: list = ()) -> ExportResult:
     """Write `mesh` to `out` in `fmt` (default: from the suffix).
 
     units: "m" or "mm" (STL only: printers expect millimetres).  animation: (times (k,),
     matrices (k, 4, 4)) baked into GLB/glTF.  protect: paths never to write over.
     txn: stage the files into this engine.fileio.Transaction (the caller verifies the
-    staged files, then commits); without it they are moved into place at once."""
+    staged files, then commits); without it they are moved into place at once.
+    pieces: `mesh` as the file's several meshes with their own materials (Asset.pieces),
+    for the writers that keep them."""
     out = Path(out)
     fmt = _export_format(out, fmt, units, animation)
     check_geometry(out, np.asarray(mesh.vertices), np.asarray(mesh.faces),
                    "the mesh to write")
-    files = FORMATS[fmt].write(mesh, out, WriteOptions(units=units, animation=animation))
+    files = FORMATS[fmt].write(mesh, out, WriteOptions(units=units, animation=animation,
+                                                       pieces=tuple(pieces)))
     written = write_files_atomic(files, list(protect), txn)
     return ExportResult(path=out, format=fmt, files=written)
 
@@ -135,42 +142,82 @@ def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:
     return got
 
 
-def passed_through(mesh, out: Path, source: Asset | None, fmt: str | None, animation
-                   ) -> dict[Path, bytes] | None:
-    """The files of a glTF asset exported unchanged to GLB/glTF: the source itself (a
-    self-contained GLB byte for byte; a .gltf packed), so its meshes, materials,
-    normals, UV sets, colours, skins, morphs, animations and extensions all survive.
-    None when the export must be written from `mesh` (another format, a changed mesh,
-    baked animation)."""
+def passed_through(mesh, out: Path, source: Asset | None, fmt: str | None, animation,
+                   document: bytes | None = None) -> dict[Path, bytes] | None:
+    """The files of a glTF export written from a glTF document rather than from `mesh`:
+    `document` (prep's, engine.asset.gltf_prep) when given, else the source itself when
+    `mesh` is still its mesh (a self-contained GLB byte for byte; a .gltf packed), so
+    its meshes, materials, normals, UV sets, colours, skins, morphs, animations and
+    extensions all survive; `animation` is added to it as one more clip. None when the
+    export must be written from `mesh` (another format, a mesh from OBJ/PLY/STL)."""
     fmt = (fmt or out.suffix.lower().lstrip(".")).lower()
-    if source is None or source.mesh is not mesh or animation is not None or \
-            source.format not in ("glb", "gltf") or fmt not in ("glb", "gltf"):
+    if fmt not in ("glb", "gltf"):
         return None
-    data = packed_glb(source.source)
+    if document is not None:
+        data = document
+    elif source is not None and source.mesh is mesh and source.format in ("glb", "gltf"):
+        data = packed_glb(source.source)
+    else:
+        return None
+    if animation is not None:
+        data = bake_animation(data, *animation)
     return {out: data} if fmt == "glb" else gltf_files(data, out)
 
 
+def source_content(source: Asset | None) -> dict | None:
+    """engine.asset.content figures of a glTF source asset (its decoded document), or
+    None for other sources."""
+    if source is None or source.document is None:
+        return None
+    return gltf_content(split_glb(packed_glb(source.document))[0])
+
+
+def verify_content(path: Path, fmt: str, expected: dict | None) -> list[str]:
+    """What the written glTF at `path` lost of the source's content (`expected`, from
+    :func:`source_content`); raises AssetError naming it. [] for other formats."""
+    if expected is None or fmt not in ("glb", "gltf"):
+        return []
+    data = Path(path).read_bytes()
+    doc = split_glb(data)[0] if fmt == "glb" else json.loads(data)
+    lost = content_losses(expected, gltf_content(doc))
+    if lost:
+        raise AssetError(f"{path}: export verification failed (against the source's "
+                         f"glTF document): lost " + "; ".join(lost))
+    return lost
+
+
 def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None = None,
-                    **options):
+                    document: bytes | None = None, pieces: list | None = None, **options):
     """Export `mesh` to `out` (and its companion files), read the staged files back with
     an independent reader, and only then move them into place, all together: a failed
     check leaves the previous output as it was. `source`: the asset `mesh` was loaded
     as; when `mesh` is still its mesh, a glTF export passes the source through
-    (:func:`passed_through`), and the check compares with the source. Returns
-    (ExportResult, figures read)."""
+    (:func:`passed_through`). `document`: prep's glTF document for `mesh`
+    (engine.asset.gltf_prep), written for a glTF export instead of `mesh`. A glTF
+    export of a glTF source is also compared with the *source's* document (primitives,
+    materials, attributes, animations...: :func:`verify_content`). `pieces`: `mesh` as
+    several meshes with their own materials (default: the source's, while `mesh` is
+    its mesh). Returns (ExportResult, figures read)."""
+    if pieces is None:
+        pieces = source.pieces if source is not None and source.mesh is mesh else []
     animation = options.get("animation")
     figures = {}
     with Transaction(inputs) as txn:
-        files = passed_through(mesh, Path(out), source, options.get("fmt"), animation)
+        files = passed_through(mesh, Path(out), source, options.get("fmt"), animation,
+                               document)
         if files is not None:
-            fmt = _export_format(Path(out), options.get("fmt"), options.get("units", "m"), None)
+            fmt = _export_format(Path(out), options.get("fmt"), options.get("units", "m"),
+                                 animation)
             written = ExportResult(Path(out), fmt, write_files_atomic(
                 files, list(options.get("protect", ())), txn))
         else:
-            written = export_mesh(mesh, out, txn=txn, **options)
+            written = export_mesh(mesh, out, txn=txn, pieces=pieces, **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None)
+        content = source_content(source)
+        txn.check(lambda: verify_content(txn.staged(out), written.format, content))
         txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,
                                                        written.format)))
-    figures["passed_through"] = files is not None
+    figures["passed_through"] = files is not None and document is None and animation is None
+    figures["kept_document"] = files is not None
     return written, figures

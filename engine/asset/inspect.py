@@ -13,8 +13,8 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from engine.asset.model import Asset, mesh_uv, texture_image
-from engine.asset.seen import mesh_seen, seen_shares
+from engine.asset.model import RECORD_KEY, Asset, mesh_uv, texture_image
+from engine.asset.seen import ARC_KEY, mesh_seen, seen_shares
 from engine.asset.topology import analyse, part_extents, triangle_areas
 
 __all__ = ["AXES", "RECORD_KEY", "axis_vector", "format_report", "generated_record",
@@ -25,11 +25,6 @@ AXES = {"+x": (0, 1.0), "-x": (0, -1.0), "+y": (1, 1.0), "-y": (1, -1.0),
 FRAGMENT_FRACTION = 0.05  # parts smaller than this share of the largest part's size
 THIN_FRACTION = 0.01  # walls thinner than 1 % of the largest dimension
 
-
-#: A GLB written by `maquette generate` records how it stands in its mesh's glTF
-#: `extras` under this key ({"generated": true, "upright": true, "up": "+Y", "front":
-#: "+Z", ...}); trimesh reads mesh extras back into `mesh.metadata`.
-RECORD_KEY = "maquette"
 
 
 def generated_record(mesh: trimesh.Trimesh) -> dict | None:
@@ -431,9 +426,13 @@ def _seen(r: _Inspection) -> dict:
     """Shares of the surface the input image saw (engine.asset.seen); an asset without
     marks counts as seen."""
     shares = seen_shares(r.vertices, r.faces, mesh_seen(r.asset.mesh))
+    arc = (generated_record(r.asset.mesh) or {}).get(ARC_KEY)
+    if shares["marked"] and arc is not None:
+        shares["arc_deg"] = arc
     if shares["marked"]:
+        where = f" (seen arc {arc[0]:+.0f}° to {arc[1]:+.0f}° from the front)" if arc else ""
         r.add("seen", "info", f"{shares['seen']:.0%} of the surface seen by the input image, "
-              f"{shares['inferred']:.0%} inferred, {shares['between']:.0%} in between",
+              f"{shares['inferred']:.0%} inferred, {shares['between']:.0%} in between{where}",
               "film it from where it was seen: maquette check SCENE.toml"
               if shares["inferred"] > 0.25 else "")
     else:

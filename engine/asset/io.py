@@ -140,10 +140,10 @@ def check_file(path: Path, fmt: str | None = None, limit: int | None = None) -> 
 # ----------------------------------------------------------------------------------
 
 
-def _concatenate(loaded):
+def _concatenate(loaded, pieces: list | None = None):
     """One mesh in file coordinates (node transforms applied). A single mesh whose
     node has no transform is returned as it is, without a copy. Returns (mesh or
-    None, parts)."""
+    None, parts); `pieces`, when given, gets the placed meshes (several only)."""
     import trimesh
 
     if isinstance(loaded, trimesh.Trimesh):
@@ -170,6 +170,8 @@ def _concatenate(loaded):
         moved.append(copy)
     if len(moved) == 1:
         return moved[0], 1
+    if pieces is not None:
+        pieces.extend(moved)
     return trimesh.util.concatenate(moved), len(moved)
 
 
@@ -230,10 +232,10 @@ def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
     return loaded, fmt
 
 
-def check_scene(path: Path, loaded) -> tuple:
+def check_scene(path: Path, loaded, pieces: list | None = None) -> tuple:
     """The loaded scene as one mesh (see _concatenate), through the asset check.
-    Returns (mesh, parts)."""
-    mesh, parts = _concatenate(loaded)
+    Returns (mesh, parts); `pieces` gets the placed meshes when there are several."""
+    mesh, parts = _concatenate(loaded, pieces)
     if mesh is None or len(mesh.faces) == 0:
         raise AssetError(f"{path}: the file contains no triangles")
     check_geometry(path, np.asarray(mesh.vertices), np.asarray(mesh.faces))
@@ -249,9 +251,11 @@ def load_asset(path: str | os.PathLike, *, limit: int | None = None) -> Asset:
     if fmt in ("glb", "gltf"):
         warnings += list(plain_glb(path, static=True)[1])
     loaded, fmt = load_scene(path, fmt, limit=limit)
-    mesh, parts = check_scene(path, loaded)
+    pieces: list = []
+    mesh, parts = check_scene(path, loaded, pieces)
     limit = Limits.from_env(limit).triangles
     if len(mesh.faces) > limit:
         raise AssetError(f"{path}: {len(mesh.faces):,} triangles is over the limit of "
                          f"{limit:,} (MAQUETTE_MAX_TRIANGLES)")
-    return Asset(mesh=mesh, source=path, format=fmt, warnings=warnings, parts=parts)
+    return Asset(mesh=mesh, source=path, format=fmt, warnings=warnings, parts=parts,
+                 document=path if fmt in ("glb", "gltf") else None, pieces=pieces)

@@ -31,6 +31,10 @@ DEFAULT_MAX_TEXTURE_PIXELS = 8192 * 8192
 # the renderer's float32 maths overflows near 1e19 (Panda3D asserts on NaN matrices at
 # 1e20; 3e38 fails its look-at) and nothing real is a million kilometres across.
 MAX_COORDINATE = 1e9
+#: A GLB written by `maquette generate` records how it stands in its mesh's glTF
+#: `extras` under this key ({"generated": true, "upright": true, "up": "+Y", "front":
+#: "+Z", "seen_arc_deg": [...], ...}); trimesh reads mesh extras back into `mesh.metadata`.
+RECORD_KEY = "maquette"
 HEIGHT_RANGE_M = (1e-3, 1e3)  # heights an asset may be given (generate, prep --height)
 
 
@@ -88,6 +92,12 @@ class Asset:
     format: str  # glb | gltf | obj | ply | stl (what the content is, not the extension)
     warnings: list[str] = field(default_factory=list)
     parts: int = 1  # how many meshes the file held before concatenation
+    # a glTF file read by load_asset: its own document, which prep edits primitive by
+    # primitive and glTF exports keep (engine.asset.gltf_prep); None: only `mesh`
+    document: Path | None = None
+    # the file's meshes, each in file coordinates (node transforms applied) with its
+    # own material, for writers that keep several (OBJ, USDZ, FBX); [] when it held one
+    pieces: list = field(default_factory=list)
 
     @property
     def triangles(self) -> int:

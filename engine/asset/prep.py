@@ -102,6 +102,12 @@ class PrepResult:
     before: dict
     after: dict
     steps: list[str] = field(default_factory=list)
+    # glTF sources: the prepared document (GLB bytes: every mesh, primitive, material,
+    # attribute, animation and extension of the source kept; engine.asset.gltf_prep),
+    # which a GLB/glTF export writes instead of `mesh`; None for other sources
+    document: bytes | None = None
+    transform: np.ndarray = field(default_factory=lambda: np.eye(4))  # orient+scale+pivot
+    pieces: list = field(default_factory=list)  # the document's meshes (Asset.pieces)
 
 
 class _Arrays:
@@ -118,6 +124,7 @@ class _Arrays:
             self.colors = np.asarray(mesh.visual.vertex_colors).copy()
         self.normals = None  # computed when needed (merging), and again at the end
         self.seen = mesh_seen(mesh)  # seen marks (engine.asset.seen), or None
+        self.index = None  # the source's vertex numbers, when a glTF document is kept
         self.material = getattr(mesh.visual, "material", None)
         self._topo = None  # (v, f, Topology) while v and f are unchanged
 
@@ -132,7 +139,8 @@ class _Arrays:
         self._topo = None
 
     def attrs(self) -> list[str]:
-        return [n for n in ("uv", "colors", "normals", "seen") if getattr(self, n) is not None]
+        return [n for n in ("uv", "colors", "normals", "seen", "index")
+                if getattr(self, n) is not None]
 
     def keep_vertices(self, keep: np.ndarray) -> None:
         """Keep vertices where `keep` (bool mask or index array), remapping faces."""
@@ -442,6 +450,15 @@ class _Prep:
     lo: np.ndarray | None = None  # bounds after orientation (and scale)
     hi: np.ndarray | None = None
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))  # applied by _orient
+    scale: float = 1.0  # applied by _scale, after the rotation
+    offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # by _move_pivot, last
+
+    def transform(self) -> np.ndarray:
+        """(4, 4) what _orient, _scale and _move_pivot did to the positions."""
+        out = np.eye(4)
+        out[:3, :3] = self.scale * self.rotation
+        out[:3, 3] = self.offset
+        return out
 
     def say(self, text: str) -> None:
         self.steps.append(text)
@@ -548,6 +565,7 @@ def _scale(p: _Prep) -> None:
         raise AssetError("the asset has no height to scale")
     scale = height / current
     p.a.v *= scale
+    p.scale = scale
     p.lo, p.hi = p.lo * scale, p.hi * scale
     p.say(f"scaled by {scale:.4g} to {height:g} m tall")
 
@@ -559,6 +577,7 @@ def _move_pivot(p: _Prep) -> None:
     if p.options.pivot == "base":
         pivot[1] = p.lo[1]
     p.a.v -= pivot
+    p.offset = -pivot
     p.say(f"pivot moved to the {'base centre' if p.options.pivot == 'base' else 'centre'}")
 
 
@@ -596,8 +615,13 @@ STEPS = (_drop_bad_faces, _remove_fragments, _winding_and_holes, _orient, _scale
 
 
 def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
-    """Apply `options` to a copy of the asset's mesh. The input is never modified."""
+    """Apply `options` to a copy of the asset's mesh. The input is never modified.
+    A glTF asset is prepared on its own document (engine.asset.gltf_prep): every
+    primitive on its own, with its material and attributes; the result's `mesh` is
+    that document read back (one mesh, for the figures and non-glTF exports)."""
     options.validate()
+    if asset.document is not None:
+        return _prepare_gltf(asset, options)
     a = _Arrays(asset.mesh)
     before = figures(asset.mesh, a.topology())
     # the size from the figures: mesh.extents without trimesh's caches
@@ -610,4 +634,33 @@ def prepare(asset: Asset, options: PrepOptions) -> PrepResult:
     out = a.to_mesh()
     if generated_record(asset.mesh) and np.allclose(p.rotation, np.eye(3)):
         out.metadata[RECORD_KEY] = dict(generated_record(asset.mesh))  # stands as recorded
-    return PrepResult(mesh=out, before=before, after=figures(out), steps=p.steps)
+    return PrepResult(mesh=out, before=before, after=figures(out), steps=p.steps,
+                      transform=p.transform())
+
+
+def _prepare_gltf(asset: Asset, options: PrepOptions) -> PrepResult:
+    """prep of a glTF asset: orientation, scale and pivot chosen on the whole (as for
+    any asset), then every primitive of the source's document cleaned and decimated on
+    its own (engine.asset.gltf_prep), everything else of the document kept."""
+    import tempfile
+    from pathlib import Path
+
+    from engine.asset.formats.gltf_decode import packed_glb
+    from engine.asset.gltf_prep import prepare_document
+    from engine.asset.io import load_asset
+
+    a = _Arrays(asset.mesh)
+    before = figures(asset.mesh, a.topology())
+    p = _Prep(asset.mesh, a, options, float(np.linalg.norm(before["size_m"])) or 1.0)
+    for step in (_orient, _scale, _move_pivot):  # on the whole; the rest per primitive
+        step(p)
+    document, steps = prepare_document(
+        packed_glb(asset.document), options, p.transform(),
+        keep_record=bool(np.allclose(p.rotation, np.eye(3))), where=str(asset.source))
+    with tempfile.TemporaryDirectory(prefix="maquette-prep-") as folder:
+        copy = Path(folder) / "prepared.glb"
+        copy.write_bytes(document)
+        loaded = load_asset(copy)
+    mesh = loaded.mesh
+    return PrepResult(mesh=mesh, before=before, after=figures(mesh), steps=p.steps + steps,
+                      document=document, transform=p.transform(), pieces=loaded.pieces)

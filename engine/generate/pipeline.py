@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from engine.asset.inspect import RECORD_KEY
 from engine.asset.model import HEIGHT_RANGE_M
-from engine.asset.seen import mesh_seen_shares
+from engine.asset.seen import ARC_KEY, mesh_seen, mesh_seen_shares, seen_arc
 from engine.asset.topology import analyse
 from engine.errors import InputError
 from engine.fileio import Transaction, guard_inputs
@@ -195,6 +195,11 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
                              rim=(WALL_INSET_PX + 1.5) / mesh_info["grid"])
     asset = to_trimesh(mesh, atlas)
     orientation = orientation_record(model_info["id"], mesh_info)
+    # where a camera at the image's elevation sees little inferred surface: [camera]
+    # range = "seen" sweeps this arc (engine.asset.seen)
+    view_elevation = mesh_info["view_elevation_deg"] if mesh_info["stood_upright"] else 0.0
+    orientation[ARC_KEY] = list(seen_arc(asset.vertices, asset.faces, mesh_seen(asset),
+                                         view_elevation or 0.0))
     asset.metadata[RECORD_KEY] = orientation  # the GLB's meshes[0].extras.maquette
     lap("texture")
 
@@ -209,7 +214,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
                  "height_m": settings.height, **mesh_info,
                  **{k: orientation[k] for k in ("upright", "up", "front")},
                  "texture": [settings.texture_size, settings.texture_size]},
-        "seen": mesh_seen_shares(asset),  # shares of surface area (engine.asset.seen)
+        "seen": {**mesh_seen_shares(asset), "arc_deg": orientation[ARC_KEY]},
         "warnings": list(reference.warnings),
         "timings_s": timings,
         "output": str(output),

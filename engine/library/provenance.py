@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,18 +62,22 @@ def machine() -> dict[str, str]:
 
 
 def jsonable(value: Any) -> Any:
-    """Dataclasses, paths, tuples and numpy scalars as plain JSON values."""
+    """Dataclasses, paths, tuples, numpy arrays and scalars as plain JSON values (anything
+    else as its repr): sidecars and the chunk scheduler's scene fingerprint
+    (engine.render.chunks), so both are deterministic."""
     if is_dataclass(value) and not isinstance(value, type):
-        return jsonable(asdict(value))
+        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars and 0-d arrays
-        return value.item()
-    return value
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays and scalars
+        return jsonable(value.tolist())
+    return repr(value)
 
 
 def scene_settings(scene) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import InputError, WorkError
@@ -173,6 +173,7 @@ class ChunkDone:
     host: str
     files: dict[str, bytes] = field(default_factory=dict)  # when shipped back (Ray)
     warning: str | None = None  # the framing guard's, for the job's frames (first chunk)
+    poster: bytes | None = None  # the job's first frame as PNG (its first chunk only)
 
 
 class ChunkWriter(FrameWriter):
@@ -224,6 +225,8 @@ def render_chunk(chunk: Chunk) -> ChunkDone:
     from engine.render.engine_setup import RenderUnavailable
     from engine.render.stage import Stage
 
+    if chunk.egl_device is None and WORKER_EGL_DEVICE is not None:
+        chunk = replace(chunk, egl_device=WORKER_EGL_DEVICE)  # this worker's own GPU
     if chunk.egl_device is not None:
         pin_egl_device(chunk.egl_device)
     begin = time.perf_counter()
@@ -249,16 +252,65 @@ def render_chunk(chunk: Chunk) -> ChunkDone:
                          out.height, out.fps, alpha=chunk.alpha, preset=chunk.quality,
                          gop=chunk.gop) as writer:
             setup = time.perf_counter() - begin
-            claim = None
+            claim = poster = None
             for index in range(chunk.start, chunk.stop):
-                writer.write(stage.capture(stage.timeline.frame_time(index)))
+                frame = stage.capture(stage.timeline.frame_time(index))
+                writer.write(frame)
                 if index == chunk.start:
                     claim = _claim(chunk)
+                    if chunk.framing is not None:
+                        poster = png_bytes(frame)
     if claim is not None:
         claim.unlink(missing_ok=True)
     return ChunkDone(chunk.name, chunk_hash(target), chunk.stop - chunk.start, setup,
                      time.perf_counter() - begin, os.getpid(), platform.node(),
-                     warning=warning)
+                     warning=warning, poster=poster)
+
+
+def png_bytes(frame) -> bytes:
+    """A frame (H x W x 3|4 uint8) as PNG bytes: a job's poster, made by its first chunk's
+    worker from the frame it rendered (not decoded back from the lossy clip)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# GPU pinning: one worker per GPU. A local worker takes its GPU when it starts
+# (engine.render.workers sets this from CUDA_VISIBLE_DEVICES), a Ray task from
+# ray.get_gpu_ids(); a chunk's own egl_device wins.
+WORKER_EGL_DEVICE: int | None = None
+
+
+def visible_gpus(env=None) -> list[str]:
+    """The GPU ids CUDA_VISIBLE_DEVICES lists (CUDA's rules: unset or empty means none we
+    know of; the list ends at the first entry that is not an id, so "-1" hides them all)."""
+    value = (os.environ if env is None else env).get("CUDA_VISIBLE_DEVICES")
+    ids = []
+    for item in (value or "").split(","):
+        item = item.strip()
+        if not item or item.startswith("-"):
+            break
+        ids.append(item)
+    return ids
+
+
+def egl_device_for(gpu_id) -> int | None:
+    """The egl-device-index for a GPU id (an ordinal, from CUDA_VISIBLE_DEVICES or
+    ray.get_gpu_ids()); None for an id that is not an ordinal (a UUID such as "GPU-5e1c..."):
+    that worker renders on EGL's default device. Assumes EGL lists the GPUs in the same
+    order as the driver's ordinals (docs/SCALING.md: GPU nodes)."""
+    text = str(gpu_id).strip()
+    return int(text) if text.isdigit() else None
+
+
+def worker_gpu(slot: int, gpus: list[str]) -> str | None:
+    """The GPU id local worker number `slot` (0, 1, ...) is pinned to: worker k gets the
+    k-th visible GPU (round robin past the last); None when no GPU is visible."""
+    return gpus[slot % len(gpus)] if gpus else None
 
 
 def pin_egl_device(index: int) -> None:
@@ -288,23 +340,6 @@ def _ffmpeg_version() -> str:
     return imageio_ffmpeg.get_ffmpeg_version()
 
 
-def _jsonable(value):
-    """Plain JSON for a scene (dataclasses, paths, tuples): a deterministic fingerprint."""
-    from dataclasses import fields, is_dataclass
-
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return repr(value)
-
-
 class WorkFolder:
     """Finished chunks of one job and their hashes (``manifest.json``), kept between runs.
 
@@ -323,9 +358,11 @@ class WorkFolder:
         self.manifest_path = self.folder / "manifest.json"
 
     def _key(self, chunk_frames: int) -> str:
+        from engine.library.provenance import jsonable
+
         scene = self.job.scene
         inputs = sorted({os.fspath(p) for p in scene_inputs(scene, *self.job.inputs)})
-        doc = {"format": MANIFEST_FORMAT, "scene": _jsonable(scene),
+        doc = {"format": MANIFEST_FORMAT, "scene": jsonable(scene),
                "inputs": {p: file_sha256(Path(p)) for p in inputs if Path(p).is_file()},
                "output": [self.fmt, self.alpha, scene.output.quality, ENCODER_THREADS,
                           _ffmpeg_version()],
@@ -404,10 +441,25 @@ class WorkFolder:
         if actual != done.sha256:
             raise WorkError(f"chunk {chunk.label}: {chunk.target} does not match the hash its "
                             f"worker reported ({actual[:12]} != {done.sha256[:12]})")
+        if done.poster is not None:
+            write_bytes_atomic(self.poster_path, done.poster)
         self.manifest["chunks"][chunk.name] = {
             "sha256": done.sha256, "frames": done.frames, "setup_s": round(done.setup_s, 4),
             "total_s": round(done.total_s, 4), "host": done.host, "pid": done.pid}
         self._write(self.manifest)
+
+    @property
+    def poster_path(self) -> Path:
+        """The job's first frame (PNG), kept with its first chunk (and removed with it)."""
+        return self.folder / f"{self.chunks()[0].name}.poster.png"
+
+    def poster(self) -> bytes | None:
+        """The poster's bytes, when its first chunk's worker made one (this run or an earlier
+        one whose chunk is reused)."""
+        try:
+            return self.poster_path.read_bytes()
+        except OSError:
+            return None
 
     def close(self) -> None:
         """Let go of the folder's lock (the chunks stay for the next run)."""

@@ -1,6 +1,7 @@
 """The Panda3D stage built from a Scene: asset, lights, ground, camera, PBR passes.
 
-Passes: (1) the key light's shadow map (depth-only shader); (2) the scene into a
+Passes: (1) the key light's shadow map (shadow shader: depth, and the asset's alpha
+cut-outs); (2) the scene into a
 linear HDR float buffer with MSAA, premultiplied, alpha = coverage; (3) a
 full-screen pass applying exposure, Khronos PBR Neutral tone mapping, the
 background and sRGB encoding into the RGBA8 output, which is read back to RAM.
@@ -35,7 +36,13 @@ from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_offscreen_buffer
 from engine.render.environment import load_environment
 from engine.resources import resource_path
-from engine.scene.lighting import PRESETS, hex_to_linear, normalized, srgb_to_linear
+from engine.scene.lighting import (
+    PRESETS,
+    TONE_MAPPINGS,
+    hex_to_linear,
+    normalized,
+    srgb_to_linear,
+)
 from engine.scene.model import Scene
 from engine.scene.timeline import Frame, Timeline
 
@@ -49,6 +56,8 @@ _SPARE_KEY_LIGHTS: dict[int, list] = {}
 SHADOW_MASK_BIT = 1
 # Texels around the asset's box in the key light's shadow window.
 SHADOW_WINDOW_MARGIN = 4
+# glPolygonOffset units the ground's depth is pushed away from the camera by.
+GROUND_DEPTH_OFFSET = 4
 
 
 def shadow_window_size(full_size: int) -> int:
@@ -103,6 +112,25 @@ def _make_shader(vertex: str, fragment: str, defines: dict[str, int] | None = No
     return shader
 
 
+def _blends(asset) -> bool:
+    """Whether any surface under `asset` is drawn blended (glTF alphaMode BLEND,
+    engine.render.gltf_material): its node or geom state carries a TransparencyAttrib."""
+    from panda3d.core import TransparencyAttrib
+
+    def blended(state) -> bool:
+        attrib = state.get_attrib(TransparencyAttrib)
+        return attrib is not None and attrib.get_mode() != TransparencyAttrib.M_none
+
+    for path in [asset, *asset.find_all_matches("**")]:
+        node = path.node()
+        if blended(node.get_state()):
+            return True
+        if path.node().is_geom_node():
+            if any(blended(node.get_geom_state(i)) for i in range(node.get_num_geoms())):
+                return True
+    return False
+
+
 def _folded_output(host, width: int, height: int, samples: int):
     """A folded Stage's output: an RGBA8 framebuffer object on `host`'s context with
     `samples` MSAA samples, or the most the driver gives (llvmpipe: 4), resolved by Panda
@@ -150,10 +178,12 @@ class Stage:
             BitMask32,
             Camera,
             CardMaker,
+            DepthWriteAttrib,
             DirectionalLight,
             FrameBufferProperties,
             GraphicsOutput,
             GraphicsPipe,
+            LMatrix4f,
             NodePath,
             OrthographicLens,
             PerspectiveLens,
@@ -181,7 +211,9 @@ class Stage:
 
         # Output buffer (RGBA8) and HDR scene buffer (float, MSAA).
         self._owns_output = output is None
-        self.folded = fold and self._owns_output and not scene.stage.background.transparent
+        # BLEND surfaces stay on the HDR path: folded, they would blend tone-mapped sRGB
+        self.folded = fold and self._owns_output and not scene.stage.background.transparent \
+            and not _blends(self.asset)
         requested = scene.output.msaa if msaa is None else msaa
         self.frame_texture = None
         self.hdr = None
@@ -288,9 +320,16 @@ class Stage:
         self._live_shadow_size = shadow_size
         self.key_light.set_shadow_caster(True, shadow_size, shadow_size)
         self.key_light.set_camera_mask(BitMask32.bit(SHADOW_MASK_BIT))
-        depth_state = RenderState.make(
-            ShaderAttrib.make(_make_shader("depth.vert.glsl", "depth.frag.glsl"))
-        )
+        # The shadow shader at a shader priority above the stage's PBR shader (at 0, that
+        # one ran in the shadow pass too, lighting and all), with depth writes forced on
+        # so BLEND surfaces (drawn without them) cast where they cover half or more.
+        # Its inputs default to opaque for geometry that gives none (the asset's override).
+        shadow_shader = ShaderAttrib.make(_make_shader("shadow.vert.glsl", "shadow.frag.glsl"), 10)
+        for name, value in (("alpha_mode", 0.0), ("alpha_cutoff", 0.5),
+                            ("uv_transform_0", LMatrix4f.ident_mat()), ("uv_sets", (0.0,) * 4)):
+            shadow_shader = shadow_shader.set_shader_input(name, value)
+        depth_state = RenderState.make(shadow_shader).set_attrib(
+            DepthWriteAttrib.make(DepthWriteAttrib.M_on), 1)
         self.key_light.set_initial_state(depth_state)
         shadow_lens = self.key_light.get_lens()
         shadow_span = 4.0 * radius * shadow_size / full_size
@@ -319,6 +358,9 @@ class Stage:
             self.ground.set_shader_input("fade_radius", float(self._fade_radius))
             self.ground.set_shader_input("contact_cutoff", CONTACT_CUTOFF)
             self.ground.set_two_sided(True)
+            # Depth pushed back a little: an asset's face lying on the ground (a plane, a
+            # flat base) wins the depth test instead of z-fighting with the catcher.
+            self.ground.set_depth_offset(-GROUND_DEPTH_OFFSET)
 
         self.root.set_shader(
             _make_shader("pbr.vert.glsl", "pbr.frag.glsl",
@@ -342,6 +384,8 @@ class Stage:
         self._set_environment(scene.stage)
         for node in (self.post_quad, self.root):  # root: the folded shaders read it
             node.set_shader_input("exposure", 2.0 ** scene.stage.exposure)
+        self.set_tone_mapping(scene.stage.tone_mapping)
+        self.post_quad.set_shader_input("checker_px", 0.0)
         self.set_background(scene.stage.background)
         self._frames_rendered = 0
         self.current: Frame | None = None
@@ -378,27 +422,61 @@ class Stage:
 
     def _set_environment(self, stage) -> None:
         """Bind the image-based lighting of `stage.environment`, or the analytic one."""
+        self.set_environment(stage.environment, stage.environment_intensity,
+                             stage.environment_rotation)
+
+    def set_environment(self, path, intensity: float = 1.0, rotation: float = 0.0,
+                        loaded=None) -> None:
+        """Light with the equirectangular image `path` (None: the light preset's analytic
+        studio environment) at `intensity`, turned `rotation` degrees about +Y; `loaded`:
+        load_environment(path)'s result when the caller has it already."""
         from panda3d.core import PTA_LVecBase3f, Texture
 
-        self._environment_rotation = stage.environment_rotation
+        self._environment_rotation = float(rotation)
         sh = PTA_LVecBase3f.empty_array(9)
-        if stage.environment is not None:
-            texture, coeffs = load_environment(stage.environment)
+        if path is not None:
+            texture, coeffs = loaded if loaded is not None else load_environment(path)
             for i in range(9):
                 sh[i] = _floats(coeffs[i])
             self.root.set_shader_input("env_max_lod", float(math.log2(texture.get_x_size())))
-            self.root.set_shader_input("environment_intensity",
-                                       float(stage.environment_intensity))
+            self.root.set_shader_input("environment_intensity", float(intensity))
         else:
             texture = Texture("no-environment")
             texture.setup_2d_texture(1, 1, Texture.T_float, Texture.F_rgb16)
             texture.set_ram_image(np.zeros(3, np.float32).tobytes())
             self.root.set_shader_input("env_max_lod", 0.0)
-        self._has_environment_map = stage.environment is not None
+            if getattr(self, "preset", None) is not None:  # back from an image (live)
+                self.root.set_shader_input("environment_intensity", self.preset.environment)
+        self._has_environment_map = path is not None
         self.root.set_shader_input("env_map", texture)
         self.root.set_shader_input("env_sh", sh)
         self.root.set_shader_input("env_enabled", float(self._has_environment_map))
         self.root.set_shader_input("env_rotation", 0.0)
+
+    def set_environment_rotation(self, degrees: float) -> None:
+        """Turn the environment image `degrees` about +Y (applies at the next set_time)."""
+        self._environment_rotation = float(degrees)
+
+    def set_tone_mapping(self, name: str) -> None:
+        """The tone-mapping curve: one of TONE_MAPPINGS (the scene's `[stage]
+        tone_mapping`, "neutral" by default)."""
+        for node in (self.post_quad, self.root):  # root: the folded shaders read it
+            node.set_shader_input("tone_mapping", TONE_MAPPINGS.index(name))
+
+    def set_checkerboard(self, square_px: float) -> None:
+        """Show a transparent background over a grey checkerboard of `square_px` pixel
+        squares, opaque (a live viewer's window); 0: the renderer's alpha output."""
+        self.post_quad.set_shader_input("checker_px", float(square_px))
+
+    def set_orthographic(self, height: float | None) -> None:
+        """A parallel projection whose frame is `height` metres tall (None: the
+        perspective lens); applies at the next set_time."""
+        from panda3d.core import OrthographicLens, PerspectiveLens
+
+        if (height is None) != (not self.orthographic):
+            self.lens = PerspectiveLens() if height is None else OrthographicLens()
+            self.camera.node().set_lens(self.lens)
+        self.orthographic = height
 
     def set_background(self, background) -> None:
         """Show `background` (an engine.scene.Background); a folded Stage keeps it opaque."""

@@ -13,6 +13,8 @@ Where they run:
   rendering are put back and a new pool takes them, each chunk at most ``retries + 1`` times.
   Workers ignore Ctrl-C and die with their parent (Linux ``PR_SET_PDEATHSIG``); on any stop
   the parent kills them, so none outlive it.
+  With GPUs listed in ``CUDA_VISIBLE_DEVICES``, worker k is pinned to the k-th (its
+  ``egl-device-index``, and that GPU alone in its own ``CUDA_VISIBLE_DEVICES``).
 - ``ray=ADDRESS`` (or ``"auto"``: join a running cluster, else start a local one): one Ray
   task per chunk, ``max_retries=retries`` for dead workers, one CPU each, or one GPU each on a
   cluster with GPUs (pinned to it through Panda3D's ``egl-device-index``). The scene and its
@@ -21,7 +23,9 @@ Where they run:
   nodes need no shared folder.
   Ray is imported only here and only when asked (``pip install 'maquette[ray]'``).
 
-Times are wall-clock seconds.
+Several jobs (a campaign's shots) share the one pool or cluster; each is joined as soon as its
+last chunk is in. With ``keep_going`` a failing job is reported and dropped while the others go
+on. Times are wall-clock seconds.
 """
 
 from __future__ import annotations
@@ -46,8 +50,11 @@ from engine.render.chunks import (
     WorkFolder,
     check_destination,
     chunk_frames_for,
+    egl_device_for,
     join_chunks,
     render_chunk,
+    visible_gpus,
+    worker_gpu,
 )
 
 __all__ = ["AssetBundle", "JobResult", "RunReport", "asset_bundle", "auto_workers", "run_jobs",
@@ -64,6 +71,7 @@ class JobResult:
     chunks: int
     reused: list[str]  # chunk names found finished in the work folder
     rendered: list[str]
+    poster: bytes | None = None  # the job's first frame (PNG), from its first chunk's worker
 
 
 @dataclass
@@ -75,6 +83,7 @@ class RunReport:
     retried: dict[str, int] = field(default_factory=dict)  # chunk label -> deaths survived
     done: list[ChunkDone] = field(default_factory=list)
     join_s: float = 0.0  # joining the chunks (concat -c copy, frame count check)
+    failed: dict[str, str] = field(default_factory=dict)  # job label -> error (keep_going)
 
     @property
     def frames(self) -> int:
@@ -85,10 +94,14 @@ class RunReport:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
-def auto_workers(cores: int | None = None) -> int:
-    """Local workers for this machine: llvmpipe already renders on every core (its
-    LP_NUM_THREADS defaults to the core count), so each worker gets two cores (its renderer
-    and its encoder threads) rather than N workers fighting for them."""
+def auto_workers(cores: int | None = None, gpus: list[str] | None = None) -> int:
+    """Local workers for this machine: one per GPU when CUDA_VISIBLE_DEVICES lists GPUs
+    (each worker pinned to its own); else llvmpipe, which already renders on every core
+    (its LP_NUM_THREADS defaults to the core count), so each worker gets two cores (its
+    renderer and its encoder threads) rather than N workers fighting for them."""
+    gpus = visible_gpus() if gpus is None else gpus
+    if gpus:
+        return len(gpus)
     return max(1, (cores or _cores()) // 2)
 
 
@@ -115,10 +128,21 @@ def parse_workers(value: str) -> int:
 
 # ---------------------------------------------------------------------- local workers
 
-def _worker_init(lp_threads: int) -> None:
-    """In each spawned worker: leave Ctrl-C to the parent, die with it, share the cores."""
+def _worker_init(lp_threads: int, slots=None, gpus: tuple[str, ...] = ()) -> None:
+    """In each spawned worker: leave Ctrl-C to the parent, die with it, share the cores;
+    with GPUs visible, take the next worker slot and pin this worker to its GPU (that GPU
+    alone in its CUDA_VISIBLE_DEVICES, its egl-device-index for every chunk it renders)."""
+    from engine.render import chunks
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("LP_NUM_THREADS", str(lp_threads))  # before Mesa is loaded
+    if gpus and slots is not None:
+        with slots.get_lock():
+            slot = slots.value
+            slots.value += 1
+        gpu = worker_gpu(slot, list(gpus))
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        chunks.WORKER_EGL_DEVICE = egl_device_for(gpu)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -149,27 +173,57 @@ def _chunk_error(chunk: Chunk, exc: BaseException, where: str) -> MaquetteError:
     return WorkError(message)
 
 
-def _run_inline(chunks: list[Chunk], on_done: Callable[[Chunk, ChunkDone], None]) -> None:
+def _raise(chunk: Chunk, error: MaquetteError) -> None:
+    raise error
+
+
+def _never(chunk: Chunk) -> bool:
+    return False
+
+
+def _run_inline(chunks: list[Chunk], on_done: Callable[[Chunk, ChunkDone], None],
+                on_error: Callable[[Chunk, MaquetteError], None] = _raise,
+                dropped: Callable[[Chunk], bool] = _never) -> None:
     for chunk in chunks:
-        on_done(chunk, render_chunk(replace(chunk, claims=None)))
+        if dropped(chunk):
+            continue
+        try:
+            done = render_chunk(replace(chunk, claims=None))
+        except (MaquetteError, OSError, RuntimeError, ValueError) as exc:
+            if on_error is _raise:
+                raise
+            on_error(chunk, _chunk_error(chunk, exc, "in this process"))
+            continue
+        on_done(chunk, done)
 
 
 def _run_local(chunks: list[Chunk], workers: int, retries: int,
                on_done: Callable[[Chunk, ChunkDone], None], log: Callable[[str], None],
-               retried: dict[str, int]) -> None:
+               retried: dict[str, int],
+               on_error: Callable[[Chunk, MaquetteError], None] = _raise,
+               dropped: Callable[[Chunk], bool] = _never) -> None:
+    """`on_error(chunk, error)`: a chunk that failed (default: raise, ending the run);
+    `dropped(chunk)`: chunks not to start (their job has failed)."""
     lp_threads = max(1, _cores() // workers)
     context = multiprocessing.get_context("spawn")
+    gpus = tuple(visible_gpus())
     pending = deque(chunks)
     tries: dict[str, int] = {}
     while pending:
+        slots = context.Value("i", 0) if gpus else None  # worker k -> the k-th GPU
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
-                                   initargs=(lp_threads,))
+                                   initargs=(lp_threads, slots, gpus))
         inflight: dict = {}
         try:
             broken = False
             while (pending or inflight) and not broken:
+                while pending and dropped(pending[0]):
+                    pending.popleft()
                 while pending and len(inflight) < workers:  # only `workers` at a time: each
                     chunk = pending[0]                       # in-flight chunk is running
+                    if dropped(chunk):
+                        pending.popleft()
+                        continue
                     try:
                         future = pool.submit(render_chunk, chunk)
                     except BrokenProcessPool:  # a worker died since the last wait
@@ -189,7 +243,12 @@ def _run_local(chunks: list[Chunk], workers: int, retries: int,
                         broken = True
                         continue
                     except Exception as exc:
-                        raise _chunk_error(chunk, exc, "on a local worker") from exc
+                        error = _chunk_error(chunk, exc, "on a local worker")
+                        if on_error is _raise:
+                            raise error from exc
+                        del inflight[future]
+                        on_error(chunk, error)
+                        continue
                     del inflight[future]
                     on_done(chunk, done)
             if broken:  # a worker died: every chunk in flight was lost with the pool
@@ -318,8 +377,8 @@ def _ray_render(chunk: Chunk, bundle: AssetBundle) -> ChunkDone:
     import ray
 
     gpus = ray.get_gpu_ids()
-    if gpus:
-        chunk = replace(chunk, egl_device=int(gpus[0]))
+    if gpus and chunk.egl_device is None:
+        chunk = replace(chunk, egl_device=egl_device_for(gpus[0]))
     cache = Path(tempfile.gettempdir()) / "maquette-assets"
     cache.mkdir(exist_ok=True)
     chunk = replace(chunk, scene=unpack_bundle(bundle, chunk.scene, cache))
@@ -332,21 +391,37 @@ def _ray_render(chunk: Chunk, bundle: AssetBundle) -> ChunkDone:
     return done
 
 
+def ray_task_options(resources: dict, retries: int) -> dict:
+    """A chunk's Ray task options: one GPU when the cluster has GPUs (Ray then sets the
+    task's CUDA_VISIBLE_DEVICES and ray.get_gpu_ids(), which pin it), else one CPU."""
+    gpus = int(resources.get("GPU", 0))
+    return {"max_retries": retries, "retry_exceptions": False, "num_cpus": 1,
+            "num_gpus": 1 if gpus else 0}
+
+
 def _run_ray(chunks: list[Chunk], address: str, retries: int,
-             on_done: Callable[[Chunk, ChunkDone], None], log: Callable[[str], None]) -> str:
+             on_done: Callable[[Chunk, ChunkDone], None], log: Callable[[str], None],
+             on_error: Callable[[Chunk, MaquetteError], None] = _raise) -> str:
     ray, started = ray_connect(address)
     try:
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
-        options = {"max_retries": retries, "retry_exceptions": False,
-                   "num_cpus": 1, "num_gpus": 1 if gpus else 0}
+        options = ray_task_options(resources, retries)
         task = ray.remote(_ray_render).options(**options)
         log(f"Ray: {int(resources.get('CPU', 0))} CPUs, {gpus} GPUs; one chunk per "
             f"{'GPU' if gpus else 'CPU'}")
-        bundles: dict[str, object] = {}  # job -> ObjectRef: each scene's files put once
+        bundles: dict[str, object] = {}  # job -> ObjectRef: each scene's files put once,
+        puts: dict[tuple[str, str], object] = {}  # and the same files once for all jobs
         for chunk in chunks:
             if chunk.job not in bundles:
-                bundles[chunk.job] = ray.put(asset_bundle(chunk.scene))
+                bundle = asset_bundle(chunk.scene)
+                key = (bundle.digest, bundle.root)
+                if key not in puts:
+                    puts[key] = ray.put(bundle)
+                bundles[chunk.job] = puts[key]
+        if chunks:
+            log(f"Ray: {len(puts)} asset bundle(s) in the object store for {len(bundles)} "
+                "job(s)")
         refs = {task.remote(chunk, bundles[chunk.job]): chunk for chunk in chunks}
         try:
             while refs:
@@ -357,13 +432,21 @@ def _run_ray(chunks: list[Chunk], address: str, retries: int,
                         done = ray.get(ref)
                     except ray.exceptions.RayTaskError as exc:
                         cause = getattr(exc, "cause", None) or exc
-                        raise _chunk_error(chunk, cause, "on a Ray worker") from None
+                        error = _chunk_error(chunk, cause, "on a Ray worker")
                     except ray.exceptions.RayError as exc:  # worker or node died, retries spent
-                        raise WorkError(
+                        error = WorkError(
                             f"chunk {chunk.label} ({chunk.target.name}) failed on Ray after "
                             f"{retries + 1} tries: {type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
-                    on_done(chunk, done)
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}")
+                    else:
+                        on_done(chunk, done)
+                        continue
+                    if on_error is _raise:
+                        raise error from None
+                    on_error(chunk, error)
+                    for other in [r for r, c in refs.items() if c.job == chunk.job]:
+                        ray.cancel(other, force=True)  # the rest of a failed job
+                        refs.pop(other)
         finally:
             for ref in refs:
                 ray.cancel(ref, force=True)
@@ -379,12 +462,21 @@ def run_jobs(jobs: list[Job], *, workers: int = 1, ray: str | None = None,
              chunk_frames: int | None = None, work: Path | None = None,
              retries: int = RETRIES, progress: bool = False,
              log: Callable[[str], None] = lambda message: None,
-             warn: Callable[[str], None] | None = None) -> RunReport:
+             warn: Callable[[str], None] | None = None, keep_going: bool = False,
+             on_job: Callable[[JobResult], None] | None = None, bar=None) -> RunReport:
     """Render `jobs` in chunks and write each job's output (atomically; its work folder is
     removed once the output is in place). `chunk_frames` None: each job's scene picks
     (chunk_frames_for). `work`: the work folder of a single job (default beside its output).
     A re-run reuses the finished chunks a stopped or failed run left in the work folders.
-    `warn` gets the framing guard's warning of each job (from its first chunk's worker)."""
+    `warn` gets the framing guard's warning of each job (from its first chunk's worker).
+
+    All jobs' chunks share the one pool (or cluster); each job is joined as soon as its last
+    chunk is in, and `on_job(result)` called then (a campaign finishes that shot while the
+    others render). `keep_going`: a job that fails (its destination refused, a chunk's
+    error, the join) is noted in the report's `failed` with its error, its remaining chunks
+    dropped and its finished ones kept for a re-run, and the other jobs go on (default: the
+    first error ends the run). `bar`: a progress bar (tqdm-like: update(n)) to advance
+    instead of an own one."""
     if work is not None and len(jobs) != 1:
         raise InputError("a work folder can be given for one job only")
     if len({job.label for job in jobs}) != len(jobs):
@@ -392,57 +484,110 @@ def run_jobs(jobs: list[Job], *, workers: int = 1, ray: str | None = None,
     folders: list[WorkFolder] = []
     try:
         return _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log,
-                    warn)
+                    warn, keep_going, on_job, bar)
     finally:
         for folder in folders:
             folder.close()
 
 
 def _run(jobs, folders, workers, ray, chunk_frames, work, retries, progress, log,
-         warn) -> RunReport:
+         warn, keep_going, on_job, bar) -> RunReport:
     from tqdm import tqdm
 
     begin = time.perf_counter()
+    report = RunReport([], 0.0, workers, "this process")
     todo, reused = [], {}
     for job in jobs:
-        check_destination(job)
-        folder = WorkFolder(job, chunk_frames or chunk_frames_for(job.scene), work)
-        valid = folder.open()
-        folders.append(folder)
+        try:
+            check_destination(job)
+            folder = WorkFolder(job, chunk_frames or chunk_frames_for(job.scene), work)
+            folders.append(folder)
+            valid = folder.open()
+        except (MaquetteError, OSError) as exc:
+            if not keep_going:
+                raise
+            report.failed[job.label] = str(exc)
+            continue
         reused[job.label] = sorted(valid)
         todo += [c for c in folder.chunks(claims=workers > 1 and ray is None)
                  if c.name not in valid]
-    by_job = {f.job.label: f for f in folders}
+    by_job = {f.job.label: f for f in folders if f.job.label not in report.failed}
+    left = {label: len(f.plan) - len(reused[label]) for label, f in by_job.items()}
     total = sum(c.stop - c.start for c in todo)
     if any(reused.values()):
         count = sum(len(v) for v in reused.values())
         log(f"resuming: {count} finished chunk(s) kept, {len(todo)} to render")
-    report = RunReport([], 0.0, workers, "this process")
-    rendered: dict[str, list[str]] = {f.job.label: [] for f in folders}
-    with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
+    rendered: dict[str, list[str]] = {label: [] for label in by_job}
+    results: dict[str, JobResult] = {}
+
+    def fail(label: str, error: BaseException) -> None:
+        if not keep_going:
+            raise error
+        if label not in report.failed:
+            report.failed[label] = str(error)
+            log(f"error: {error}")
+
+    def finish(folder: WorkFolder) -> None:
+        """Join a job whose chunks are all in; its work folder goes once the output is."""
+        label = folder.job.label
+        joined = time.perf_counter()
+        try:
+            path = join_chunks(folder)
+        except (MaquetteError, OSError) as exc:
+            fail(label, exc)
+            return
+        finally:
+            report.join_s += time.perf_counter() - joined
+        results[label] = JobResult(folder.job, path, len(folder.job.frames), len(folder.plan),
+                                   reused[label], rendered[label], folder.poster())
+        folder.remove()
+        if on_job is not None:
+            on_job(results[label])
+
+    own = tqdm(total=total, unit="frame", disable=not progress or bar is not None,
+               dynamic_ncols=True)
+    shown = own if bar is None else bar
+    if bar is not None:  # a caller's bar counts every frame: the kept chunks' too
+        bar.update(sum(len(by_job[label].job.frames) for label in left) - total)
+    try:
         def on_done(chunk: Chunk, done: ChunkDone) -> None:
-            by_job[chunk.job].store(chunk, done)
+            if chunk.job in report.failed:
+                return
+            try:
+                by_job[chunk.job].store(chunk, done)
+            except (MaquetteError, OSError) as exc:
+                fail(chunk.job, exc)
+                return
             done.files = {}
+            done.poster = None
             if done.warning and warn is not None:
                 warn(done.warning)
             report.done.append(done)
             rendered[chunk.job].append(chunk.name)
-            bar.update(done.frames)
+            shown.update(done.frames)
+            left[chunk.job] -= 1
+            if left[chunk.job] == 0:
+                finish(by_job[chunk.job])
 
+        def on_error(chunk: Chunk, error: MaquetteError) -> None:
+            fail(chunk.job, error)
+
+        def dropped(chunk: Chunk) -> bool:
+            return chunk.job in report.failed
+
+        handler = on_error if keep_going else _raise
+        for label, count in left.items():  # every chunk kept from an earlier run
+            if count == 0:
+                finish(by_job[label])
         if ray is not None:
-            report.where = _run_ray(todo, ray, retries, on_done, log)
+            report.where = _run_ray(todo, ray, retries, on_done, log, handler)
         elif workers > 1 and todo:
             report.where = f"{workers} local workers"
-            _run_local(todo, workers, retries, on_done, log, report.retried)
+            _run_local(todo, workers, retries, on_done, log, report.retried, handler, dropped)
         else:
-            _run_inline(todo, on_done)
-    for folder in folders:
-        joined = time.perf_counter()
-        path = join_chunks(folder)
-        report.join_s += time.perf_counter() - joined
-        report.results.append(JobResult(folder.job, path, len(folder.job.frames),
-                                        len(folder.plan), reused[folder.job.label],
-                                        rendered[folder.job.label]))
-        folder.remove()
+            _run_inline(todo, on_done, handler, dropped)
+    finally:
+        own.close()
+    report.results = [results[job.label] for job in jobs if job.label in results]
     report.seconds = time.perf_counter() - begin
     return report

@@ -131,7 +131,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
                            "duration 5 or 10",
                  "last frame": "runwayml/sdk-python: gen4_turbo promptImage position "
                                "\"first\" only",
-                 "fps": "24 assumed: not stated in the sources above"}),
+                 "fps": "help.runwayml.com, Creating with Gen-4, Gen-4 Spec Details: "
+                        "frame rate 24 fps (Gen-4 and Gen-4 Turbo)"}),
     Target(
         name="kling", model="Kling 2.x image-to-video (std 720p, pro 1080p)", fps=24.0,
         sizes=((1920, 1080), (1080, 1920), (1440, 1440), (1280, 720), (720, 1280)),
@@ -144,7 +145,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
                  "frames": "Kling image2video API: duration \"5\" or \"10\" (docs.leonardo.ai,"
                            " docs.apimart.ai)",
                  "last frame": "image_tail / end frame (pro mode)",
-                 "fps": "24 assumed: not stated in the sources above"}),
+                 "fps": "24 assumed: no first-party source found (a third-party API example "
+                        "passes 30)"}),
     Target(
         name="veo", model="Google Veo 3 / 3.1 (veo-3.0-generate-001)", fps=24.0,
         sizes=((1280, 720), (720, 1280), (1920, 1080), (1080, 1920)),

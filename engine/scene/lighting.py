@@ -45,6 +45,11 @@ class LightPreset:
     shadow_softness: float = 1.0
 
 
+# The tone-mapping pass's curves (engine/render/shaders/tonemap.frag.glsl's `tone_mapping`,
+# by index): Khronos PBR Neutral (the default), ACES (Stephen Hill's fit), none (clipped).
+TONE_MAPPINGS = ("neutral", "aces", "none")
+
+
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
     """sRGB in [0, 1] → linear, element-wise. Shape preserved."""
     rgb = np.asarray(rgb, dtype=np.float64)

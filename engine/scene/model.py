@@ -36,7 +36,7 @@ from engine.animation import (
     setting,
 )
 from engine.animation.settings import MAX_SECONDS
-from engine.scene.lighting import PRESETS
+from engine.scene.lighting import PRESETS, TONE_MAPPINGS
 
 LIGHT_PRESETS = tuple(PRESETS)
 PIVOTS = ("base", "center")
@@ -193,6 +193,9 @@ class StageSpec:
                                                   "light's shadow + contact shadow")
     shadow: float = setting(0.65, lo=0.0, hi=1.0, doc="shadow opacity on the ground")
     exposure: float = setting(0.0, lo=-10.0, hi=10.0, doc="EV")
+    tone_mapping: str = setting(
+        "neutral", kind="choice", choices=TONE_MAPPINGS,
+        doc="HDR to display: neutral (Khronos PBR Neutral), aces (filmic), none (clip)")
     environment: Path | None = setting(
         None, kind="file", choices=environment_suffixes, example="environments/studio.exr",
         doc="image-based lighting: equirectangular, Y-up, .hdr/.exr linear, .png/.jpg sRGB; "

@@ -86,6 +86,17 @@ class Frame:
     camera: CameraPose
 
 
+def _recorded_arc(source) -> tuple[float, float] | None:
+    """The seen arc a generated asset file records (engine.asset.seen.file_seen_arc),
+    or None (no such file, not a GLB/glTF, no record)."""
+    from engine.asset.seen import file_seen_arc
+
+    try:
+        return file_seen_arc(source)
+    except (OSError, ValueError):
+        return None
+
+
 class Timeline:
     """Builds the animation tracks of a scene once and evaluates them at any time."""
 
@@ -111,6 +122,9 @@ class Timeline:
             tracks.setdefault(spec.property, []).append(track)
         with self._reported("[camera]"):
             self.rig = replace(scene.camera)  # a copy, checked again (it may have been edited)
+        arc = _recorded_arc(scene.asset.source)  # the asset's own, when it records one
+        if arc is not None:
+            self.rig = replace(self.rig, seen_arc=arc)
         w, h = ASPECTS[scene.output.aspect]
         self.aspect = w / h
 

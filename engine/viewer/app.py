@@ -31,9 +31,11 @@ from engine.viewer.state import (
     ViewState,
     camera_for,
     current_view_label,
+    dimensions_text,
     handle,
     help_lines,
     initial_state,
+    ortho_film_height,
 )
 from engine.viewer.watch import FileWatch
 from engine.viewer.window import WindowInput
@@ -42,6 +44,14 @@ DEFAULT_HEIGHT = 720
 POLL_SECONDS = 0.25
 IDLE_POLL_S = 0.015  # the window loop's sleep between idle steps (input latency ≤ this)
 STATS_WINDOW = 120
+CHECKER_PX = 12  # the transparency checkerboard's squares, window pixels
+ORTHO_STANDOFF_RADII = 4.0  # an orthographic camera stands this far out (nothing clipped)
+# What a newly opened file (PageUp/PageDown) keeps of the view: the look-dev choices (the
+# ground and tone mapping only where they override the old file's); the camera, time,
+# light preset and environment start from the new file.
+KEPT_ON_OPEN = ("background", "ground", "mode", "exposure", "environment_rotation",
+                "tone_mapping", "orthographic", "guides", "dimensions", "safe_frame", "help",
+                "stats")
 
 
 class ViewerError(InputError):
@@ -145,6 +155,11 @@ class Viewer:
         self.draws = 0  # frames actually drawn (3D or HUD); idle steps draw nothing
         self.render_sizes: list[tuple[int, int]] = []  # the 3D view's pixels, per 3D frame
         self._hud_key = None
+        self.guides = None
+        self._environments: list = [("scene", None)]  # (label, file or None), V's order
+        self._environment_cache: dict = {}  # file -> load_environment(file)
+        self._opened = False  # a new source (PageUp/PageDown): start a fresh view of it
+        self._dropped_environments: list[Path] = []  # V offers them too, in drop order
         if loaded.needs_generation:
             self.generation = BackgroundGeneration(scene.asset.source, self.generate_settings)
             self._watch_files()
@@ -178,6 +193,8 @@ class Viewer:
     def _build_stage(self, scene) -> None:
         """Build a Stage for `scene` and swap it in; on failure the old one stays."""
         from engine.render.stage import Stage
+        from engine.viewer.files import environment_choices
+        from engine.viewer.guides import Guides
         from engine.viewer.modes import ModeController, scene_statistics
 
         staged = replace(scene, stage=replace(scene.stage, ground=True))  # G can show it
@@ -188,34 +205,55 @@ class Viewer:
         previous = self.scene if self.ctx is not None else None
         self.scene = scene
         self.modes = ModeController(stage)
-        self._applied = {}
+        self.guides = Guides(stage)
+        self._environments = environment_choices(scene.stage.environment, self.source)
+        known = {path for _, path in self._environments}
+        self._environments += [(p.name, p) for p in self._dropped_environments if p not in known]
+        self._applied = {"environment": self._environments[0][1],  # the Stage's own
+                         "tone_mapping": scene.stage.tone_mapping}
         self._stage_frames = 0
         self._stage_serial += 1
         self._frozen = False
         self._drawn_size = None
         self.stats.update(scene_statistics(stage))
         self._seen_mesh = _seen_mesh(scene.asset.source)
+        if getattr(self, "_seen_pass", None) is not None:  # measured the previous asset
+            self._seen_pass.close()
+            self._seen_pass = None
         timeline = stage.timeline
         self.ctx = ViewContext(center=timeline.bounds.center, radius=timeline.bounds.radius,
                                duration=timeline.duration, fps=scene.output.fps,
                                scene_camera=timeline.camera, scene_lights=scene.stage.lights,
-                               scene_ground=scene.stage.ground, can_save_keyframes=self.is_scene)
-        if not self._state_started:
-            self.state = initial_state(self.ctx, playing=self.is_scene)
-            self._state_started = True
+                               scene_ground=scene.stage.ground, can_save_keyframes=self.is_scene,
+                               scene_tone_mapping=scene.stage.tone_mapping,
+                               size=tuple(float(x) for x in timeline.bounds.size),
+                               environments=tuple(label for label, _ in self._environments))
+        if not self._state_started or self._opened:
+            fresh = initial_state(self.ctx, playing=self.is_scene)
+            if self._opened:
+                kept = {k: getattr(self.state, k) for k in KEPT_ON_OPEN}
+                for name in ("ground", "tone_mapping"):  # the new file's, unless overridden
+                    if previous is not None and kept[name] == getattr(previous.stage, name):
+                        del kept[name]
+                fresh = replace(fresh, **kept)
+            self.state = fresh
+            self._state_started, self._opened = True, False
         else:  # keep the camera and the user's choices; follow scene edits the user didn't
             changes = {"time": min(self.state.time, timeline.duration)}
             if previous is not None and self.state.lights == previous.stage.lights:
                 changes["lights"] = scene.stage.lights
             if previous is not None and self.state.ground == previous.stage.ground:
                 changes["ground"] = scene.stage.ground
+            if previous is not None and \
+                    self.state.tone_mapping == previous.stage.tone_mapping:
+                changes["tone_mapping"] = scene.stage.tone_mapping
+            if self.state.environment >= len(self._environments):
+                changes["environment"] = 0
             self.state = replace(self.state, **changes)
         self._watch_files()
 
     def _watch_files(self) -> None:
-        paths = [self.source] if self.is_scene else []
-        paths.append(self.scene.asset.source)
-        self._watch.watch(paths)
+        self._watch.watch(dict.fromkeys([self.source, self.scene.asset.source]))
 
     def check_files(self) -> bool:
         """Reload if a watched file changed. Returns True if something was reloaded."""
@@ -225,7 +263,50 @@ class Viewer:
         self.reload()
         return True
 
-    def reload(self) -> None:
+    def open_file(self, path: str | Path) -> None:
+        """Show another scene, asset or image (PageUp/PageDown) in this window: a fresh
+        view of it that keeps the look-dev choices (KEPT_ON_OPEN); if it cannot be shown
+        its error is, over the last good picture, until the file is fixed or left."""
+        self.source = Path(path)
+        self.is_scene = self.source.suffix.lower() == ".toml"
+        self._shot_names.source = self.source
+        self._backed_up = False
+        self._opened = True
+        self._pending_scene = None
+        self.reload(opened=True)
+
+    def drop(self, paths) -> None:
+        """Files dropped on the window: an .hdr/.exr becomes the environment (and stays
+        on V's list); the first scene, asset or image is opened (open_file)."""
+        from engine.render.environment import HDR_SUFFIXES
+        from engine.viewer.files import loadable_suffixes
+
+        paths = [Path(p) for p in paths]
+        environments = [p for p in paths if p.suffix.lower() in HDR_SUFFIXES and p.is_file()]
+        sources = [p for p in paths if p.suffix.lower() in loadable_suffixes() and p.is_file()]
+        if not environments and not sources:
+            names = ", ".join(p.name for p in paths[:3])
+            self._say(f"cannot show {names}: drop a scene, an asset, an image or an "
+                      f".hdr/.exr environment")
+            return
+        for path in environments:
+            if path not in self._dropped_environments:
+                self._dropped_environments.append(path)
+        if sources:
+            self.open_file(sources[0])  # its stage offers the dropped environments too
+        elif self.ctx is not None:
+            labels = [p for _, p in self._environments]
+            for path in environments:
+                if path not in labels:
+                    self._environments.append((path.name, path))
+                    labels.append(path)
+            self.ctx = replace(self.ctx, environments=tuple(
+                label for label, _ in self._environments))
+            index = labels.index(environments[-1])
+            self.state = replace(self.state, environment=index, message=f"environment: "
+                                 f"{environments[-1].name}", message_age=0.0)
+
+    def reload(self, opened: bool = False) -> None:
         """Re-read the scene (or asset) and rebuild the stage; errors keep the last good
         state and are shown in the window."""
         from engine.scene.source import load_source
@@ -244,9 +325,10 @@ class Viewer:
                 return
             self._build_stage(scene)
             self.error = None
-            self._say(f"reloaded {self.source.name}")
+            self._say(f"{'opened' if opened else 'reloaded'} {self.source.name}")
         except Exception as exc:
-            self.error = f"reload failed, showing the last good version:\n{exc}"
+            self.error = (f"cannot open {self.source.name}, showing the last good file:\n{exc}"
+                          if opened else f"reload failed, showing the last good version:\n{exc}")
             self._watch_files()
 
     def _collect_generation(self) -> None:
@@ -292,10 +374,61 @@ class Viewer:
         if applied.get("exposure") != state.exposure:
             stage.post_quad.set_shader_input(
                 "exposure", 2.0 ** (self.scene.stage.exposure + state.exposure))
+        if applied.get("tone_mapping") != state.tone_mapping:
+            stage.set_tone_mapping(state.tone_mapping)
+        stage.set_checkerboard(CHECKER_PX if background.transparent else 0)
+        environment = self._environments[state.environment][1]
+        if applied.get("environment", False) != environment:  # None: the preset's own
+            self._set_environment(environment)
+        stage.set_environment_rotation(
+            self.scene.stage.environment_rotation + state.environment_rotation)
         self._applied = {"lights": state.lights, "background": background,
-                         "ground": state.ground, "exposure": state.exposure}
-        stage.camera_override = None if state.follow else camera_for(state, self.ctx)
+                         "ground": state.ground, "exposure": state.exposure,
+                         "tone_mapping": state.tone_mapping, "environment": environment}
+        pose = camera_for(state, self.ctx)
+        if state.orthographic:
+            stage.set_orthographic(ortho_film_height(pose))
+            stage.camera_override = self._ortho_pose(pose)
+        else:
+            stage.set_orthographic(None)
+            stage.camera_override = None if state.follow else pose
         stage.set_time(state.time)
+        self.guides.show(state.guides, state.dimensions)
+
+    def _set_environment(self, path) -> None:
+        """Light the stage with the environment image `path` (None: the preset's own); a
+        file that cannot be read leaves the lighting as it was and says why."""
+        spec = self.scene.stage
+        same = path is not None and spec.environment is not None and \
+            Path(path).resolve() == Path(spec.environment).resolve()
+        intensity = spec.environment_intensity if same else 1.0
+        loaded = None
+        if path is not None:
+            from engine.render.environment import load_environment
+
+            try:
+                if path not in self._environment_cache:
+                    self._environment_cache[path] = load_environment(path)
+                loaded = self._environment_cache[path]
+            except Exception as exc:
+                self._say(f"environment not loaded: {exc}")
+                return
+        self.stage.set_environment(path, intensity, 0.0, loaded=loaded)
+
+    def _ortho_pose(self, pose):
+        """The pose an orthographic camera takes: the same view, stood back far enough
+        that its near plane clips nothing of the asset (the picture does not depend on
+        the distance; the frame's height comes from the pose's own distance)."""
+        from engine.animation import CameraPose
+
+        offset = pose.eye - pose.target
+        distance = float(np.linalg.norm(offset))
+        reach = float(np.linalg.norm(pose.target - self.ctx.center)) + \
+            ORTHO_STANDOFF_RADII * self.ctx.radius
+        if distance >= reach or distance <= 0.0:
+            return pose
+        return CameraPose(pose.target + offset * (reach / distance), pose.target, pose.up,
+                          pose.fov)
 
     def _run_commands(self, commands: list[Command]) -> None:
         for command in commands:
@@ -307,6 +440,14 @@ class Viewer:
                 self._save_keyframe()
             elif command.name == "next-clip" and self.stage is not None:
                 self._say(f"animation: {self.stage.asset_animation.cycle()}")
+            elif command.name in ("next-file", "previous-file"):
+                from engine.viewer.files import neighbour_file
+
+                path = neighbour_file(self.source, 1 if command.name == "next-file" else -1)
+                if path is None:
+                    self._say(f"no other scene, asset or image beside {self.source.name}")
+                else:
+                    self.open_file(path)
 
     def _save_keyframe(self) -> None:
         from engine.viewer.keyframes import KeyframeSaveError, save_camera_key
@@ -342,6 +483,8 @@ class Viewer:
         self._collect_generation()
         if self.input is not None:
             self.input.poll_mouse()
+            for paths in self.input.poll_drops():
+                self.drop(paths)
         while self.events:
             event = self.events.popleft()
             if self.ctx is None:  # nothing on stage yet: only help/quit/stats matter
@@ -401,7 +544,9 @@ class Viewer:
             return False
         s = self.state
         key = (self._stage_serial, s.time, s.follow, s.orbit, s.lights, s.ground, s.mode,
-               s.background, s.exposure, self.width, self.height)
+               s.background, s.exposure, s.environment, s.environment_rotation,
+               s.tone_mapping, s.orthographic, s.guides, s.dimensions, self.width,
+               self.height)
         changed = key != self._last_key or self._stage_frames < 2
         self._last_key = key
         return changed
@@ -484,6 +629,9 @@ class Viewer:
             hud.text("status", None)
         message = state.message if state.message and state.message_age < 2.0 else None
         hud.text("message", message, "top-center")
+        dims = dimensions_text(self.ctx.size) if self.stage is not None and state.dimensions \
+            and not state.help else None  # the help covers the top left
+        hud.text("dimensions", dims, "top-left", color=(1.0, 0.8, 0.4, 1.0))
         if state.help:
             sep = "\t" if self.width >= 700 else "  "  # narrow: no column, lines wrap
             text = "\n".join(f"{k}{sep}{v}" for k, v in help_lines())
@@ -527,19 +675,23 @@ class Viewer:
         return text
 
     def view_inferred_share(self) -> float | None:
-        """The share of the asset's visible projected area that the image did not see,
-        from the current camera (engine.scene.seen_check), or None for an unmarked asset."""
-        from engine.scene.seen_check import visible_shares
+        """The share of the asset's visible pixels that the image did not see, from the
+        current camera (the seen pass, engine.render.seen_pass), or None for an unmarked
+        asset."""
+        from engine.render.seen_pass import SeenPass
 
         if getattr(self, "_seen_mesh", None) is None or self.stage is None or \
                 getattr(self.stage, "current", None) is None:
             return None
-        vertices, faces, marks = self._seen_mesh
+        aspect = self.width / self.height
+        seen_pass = getattr(self, "_seen_pass", None)
+        if seen_pass is None or seen_pass.width != SeenPass.width_for(aspect):
+            if seen_pass is not None:
+                seen_pass.close()
+            seen_pass = self._seen_pass = SeenPass(self._seen_mesh, aspect)
         frame, stage = self.stage.current, self.stage
         cam = frame.camera if stage.camera_override is None else stage.camera_override
-        m = frame.asset_matrix
-        world = vertices @ m[:3, :3].T + m[:3, 3]
-        return visible_shares(world, faces, marks, cam, self.width / self.height)[0]
+        return seen_pass.shares(frame.asset_matrix, cam)[0]
 
     # --- screenshots -------------------------------------------------------------------------
 
@@ -548,11 +700,19 @@ class Viewer:
         return self.step(capture=True, hud=hud)
 
     def _render_capture(self, hud: bool) -> np.ndarray:
+        """The next frame; without `hud` what the render shows: no overlay, and a
+        transparent background as alpha (not over the window's checkerboard)."""
         self.hud.set_visible(hud)
+        checker = self.stage is not None and not hud and \
+            self._applied.get("background") is not None and self._applied["background"].transparent
+        if checker:
+            self.stage.set_checkerboard(0)
         try:
             return self._grabber.grab(self._render)
         finally:
             self.hud.set_visible(True)
+            if checker:
+                self.stage.set_checkerboard(CHECKER_PX)
 
     @property
     def screenshots_taken(self) -> int:
@@ -630,6 +790,9 @@ class Viewer:
         if self.stage is not None:
             self.stage.close()
             self.stage = None
+        if getattr(self, "_seen_pass", None) is not None:
+            self._seen_pass.close()
+            self._seen_pass = None
         self.hud.close()
         if self.input is not None:
             self.input.close()
@@ -653,20 +816,14 @@ _EMPTY_CONTEXT = ViewContext(center=np.zeros(3), radius=1.0, duration=1.0, fps=3
 
 
 def _seen_mesh(source):
-    """(vertices, faces, per-face marks) of an asset that carries seen marks, else None."""
+    """The trimesh mesh of an asset that carries seen marks, else None."""
     from engine.asset.io import load_asset
     from engine.asset.model import AssetError
-    from engine.asset.seen import face_seen, mesh_seen
-    from engine.scene.seen_check import has_marks
+    from engine.asset.seen import file_has_marks
 
     try:
-        if not has_marks(source):
+        if not file_has_marks(source):
             return None
-        mesh = load_asset(source).mesh
+        return load_asset(source).mesh
     except (AssetError, OSError, ValueError):  # the stage loaded it; unreadable marks: none shown
         return None
-    marks = mesh_seen(mesh)
-    if marks is None:
-        return None
-    faces = np.asarray(mesh.faces)
-    return np.asarray(mesh.vertices, float), faces, face_seen(faces, marks)

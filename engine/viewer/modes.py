@@ -35,15 +35,15 @@ void main() {
 """
 SEEN_FRAG = """#version 330
 in vec3 v_normal;
-in vec4 v_color;
+in vec4 v_color;  // the seen mark in r (engine.render.seen_pass.mark_geom)
 out vec4 o_color;
+const vec3 SEEN = vec3(0.55, 0.55, 0.55);  // linear: a seen surface, grey ...
+const vec3 INFERRED = vec3(0.75, 0.03, 0.45);  // ... an inferred one, magenta
 void main() {  // headlight shading, so the shape reads in any light preset
     float shade = 0.35 + 0.65 * abs(normalize(v_normal).z);
-    o_color = vec4(v_color.rgb * shade, 1.0);
+    o_color = vec4(mix(INFERRED, SEEN, clamp(v_color.r, 0.0, 1.0)) * shade, 1.0);
 }
 """
-SEEN_COLOR = (0.55, 0.55, 0.55)  # linear: a seen surface ...
-INFERRED_COLOR = (0.75, 0.03, 0.45)  # ... and an inferred one (magenta), blended by the mark
 CHECKER_SIZE = 512
 CHECKER_SQUARES = 16
 
@@ -148,51 +148,13 @@ def _seen_shader():
     return Shader.make(Shader.SL_GLSL, SEEN_VERT, SEEN_FRAG)
 
 
-def seen_colors(marks):
-    """(n, 4) float32 linear RGBA per vertex: INFERRED_COLOR at mark 0 to SEEN_COLOR at 1
-    from marks (n,) in [0, 1]."""
-    import numpy as np
-
-    m = np.asarray(marks, np.float32)[:, None]
-    rgb = (1.0 - m) * np.array(INFERRED_COLOR, np.float32) + m * np.array(SEEN_COLOR,
-                                                                         np.float32)
-    return np.concatenate([rgb, np.ones((len(rgb), 1), np.float32)], axis=1)
-
-
 def seen_geom(scene):
-    """A GeomNode of the asset's mesh (file coordinates turned to Panda's, as the loaded
-    model's children are) coloured by its seen marks."""
-    import numpy as np
-    from panda3d.core import Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat
-
+    """The asset's mesh with its seen marks (engine.render.seen_pass.mark_geom), in
+    file coordinates turned to Panda's as the loaded model's children are."""
     from engine.asset.io import load_asset
-    from engine.asset.seen import mesh_seen
-    from engine.render.stage import Y_UP_TO_PANDA
+    from engine.render.seen_pass import mark_geom
 
-    mesh = load_asset(scene.asset.source).mesh
-    marks = mesh_seen(mesh)
-    if marks is None:
-        marks = np.ones(len(mesh.vertices))
-    turn = Y_UP_TO_PANDA[:3, :3]
-    vertices = np.asarray(mesh.vertices, np.float32) @ turn.T.astype(np.float32)
-    normals = np.asarray(mesh.vertex_normals, np.float32) @ turn.T.astype(np.float32)
-    # v3n3c4: float32 position and normal, then RGBA as 4 unsigned bytes (28 bytes a row)
-    packed = np.zeros(len(vertices), dtype=[("v", "<f4", 3), ("n", "<f4", 3), ("c", "u1", 4)])
-    packed["v"], packed["n"] = vertices, normals
-    packed["c"] = np.round(seen_colors(marks) * 255).astype(np.uint8)
-    data = GeomVertexData("seen", GeomVertexFormat.get_v3n3c4(), Geom.UH_static)
-    data.unclean_set_num_rows(len(packed))
-    data.modify_array_handle(0).copy_data_from(packed.tobytes())
-    triangles = GeomTriangles(Geom.UH_static)
-    triangles.set_index_type(Geom.NT_uint32)
-    indices = triangles.modify_vertices()
-    indices.unclean_set_num_rows(mesh.faces.size)
-    indices.modify_handle().copy_data_from(np.ascontiguousarray(mesh.faces, np.uint32))
-    geom = Geom(data)
-    geom.add_primitive(triangles)
-    node = GeomNode("seen-marks")
-    node.add_geom(geom)
-    return node
+    return mark_geom(load_asset(scene.asset.source).mesh)
 
 
 def scene_statistics(stage) -> dict:

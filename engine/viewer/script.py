@@ -3,7 +3,8 @@
 A script is a comma-separated list of steps:
 
 - a key: `T`, `L`, `F12`, `Space`, `Left`, `Shift+Left`, `Ctrl+1`, `Plus`, `Minus`,
-  `Comma`, `Period` (the separator is a comma, so `,` `.` `+` `-` have names);
+  `Comma`, `Period` (the separator is a comma, so `,` `.` `+` `-` have names), `[`, `]`,
+  `PageUp`, `PageDown`;
 - `wheel:N`: N wheel notches (positive zooms in);
 - `drag:BUTTON:DX:DY`: a mouse drag of DX, DY pixels with left, middle or right;
 - `wait:S`: let S seconds of viewer time pass (frames keep rendering);
@@ -22,6 +23,8 @@ ALIASES = {
     "=": "+", "equals": "+", "arrow_left": "left", "arrow_right": "right", "arrow_up": "up",
     "arrow_down": "down", "esc": "escape", "spacebar": "space", "<": ",", ">": ".",
     "num_add": "+", "num_subtract": "-", "num_plus": "+", "num_minus": "-",
+    "pageup": "page_up", "pagedown": "page_down", "pgup": "page_up", "pgdn": "page_down",
+    "prior": "page_up", "next": "page_down", "bracketleft": "[", "bracketright": "]",
 }
 MODIFIERS = {"shift": "shift", "ctrl": "ctrl", "control": "ctrl", "alt": "alt"}
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.animation import CameraPose
 from engine.animation.camera import MAX_ELEVATION, VIEW_LABELS
+from engine.scene.lighting import TONE_MAPPINGS
 from engine.scene.model import LIGHT_PRESETS, Background
 
 MODES = ("lit", "base-color", "normals", "wireframe", "uv-checker", "seen")
@@ -33,7 +34,10 @@ BACKGROUNDS: tuple[tuple[str, Background | None], ...] = (
     ("white", Background((1.0, 1.0, 1.0), (1.0, 1.0, 1.0))),
     ("studio gradient", Background((0.957, 0.945, 0.925), (0.851, 0.827, 0.792))),
     ("night gradient", Background((0.227, 0.239, 0.271), (0.09, 0.094, 0.11))),
+    ("transparent", Background(transparent=True)),  # shown over a checkerboard
 )
+TONE_LABELS = {"neutral": "Khronos PBR Neutral", "aces": "ACES (filmic fit)",
+               "none": "none (clipped)"}
 # Named views: (azimuth, elevation) degrees, as Blender's numpad and f3d.
 VIEWS = {
     "front": (0.0, 0.0),
@@ -100,7 +104,8 @@ Event = Key | Drag | Wheel
 
 @dataclass(frozen=True)
 class Command:
-    """'screenshot' | 'save-keyframe' | 'next-clip' | 'quit'."""
+    """'screenshot' | 'save-keyframe' | 'next-clip' | 'next-file' | 'previous-file' |
+    'quit'."""
 
     name: str
 
@@ -131,6 +136,12 @@ class ViewState:
     ground: bool = True
     mode: str = "lit"
     exposure: float = 0.0  # EV added to the scene's [stage] exposure
+    environment: int = 0  # index into ViewContext.environments (0: the scene's own)
+    environment_rotation: float = 0.0  # degrees about +Y added to the scene's
+    tone_mapping: str = "neutral"  # one of TONE_MAPPINGS
+    orthographic: bool = False  # parallel projection, framed as the perspective camera
+    guides: bool = False  # ground grid (metres) and XYZ axes at the origin
+    dimensions: bool = False  # the asset's bounding box size in metres, and its box
     safe_frame: str | None = None
     help: bool = False
     stats: bool = False
@@ -149,11 +160,17 @@ class ViewContext:
     scene_camera: Callable[[float], CameraPose]  # the shot's camera at time t
     scene_lights: str = "studio"
     scene_ground: bool = True
+    scene_tone_mapping: str = "neutral"
     can_save_keyframes: bool = True
+    size: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m, the asset's box at rest (x, y, z)
+    # V cycles these: labels of the environments on offer, the scene's own first
+    # (engine.viewer.environments); the glue maps an index to its file.
+    environments: tuple[str, ...] = ("scene",)
 
 
 def initial_state(ctx: ViewContext, *, playing: bool = True) -> ViewState:
-    return ViewState(lights=ctx.scene_lights, ground=ctx.scene_ground, playing=playing)
+    return ViewState(lights=ctx.scene_lights, ground=ctx.scene_ground, playing=playing,
+                     tone_mapping=ctx.scene_tone_mapping)
 
 
 # --- camera --------------------------------------------------------------------------------
@@ -252,9 +269,42 @@ def current_view_label(state: ViewState) -> str:
     return "free camera"
 
 
+def ortho_film_height(pose: CameraPose) -> float:
+    """Metres an orthographic frame is tall so that it frames the camera's target as the
+    perspective camera does: 2 · distance · tan(fov / 2)."""
+    distance = float(np.linalg.norm(pose.eye - pose.target))
+    return 2.0 * distance * math.tan(math.radians(float(pose.fov)) / 2.0)
+
+
 def reset_view(state: ViewState, ctx: ViewContext) -> ViewState:
     """Back to the scene's camera (the shot), turntable off."""
     return replace(state, follow=True, orbit=None, turntable=False)
+
+
+# --- guides: grid, axes, dimensions ----------------------------------------------------------
+
+
+def grid_step(size) -> float:
+    """The grid's square side in metres for an asset `size` (3,) m: the largest of 1, 2, 5
+    × 10^k metres at most half its largest side (0.3 m bottle: 0.1 m; 1.8 m figure: 0.5 m),
+    so a few squares span it and lines fall on round metre values."""
+    extent = max(float(max(size)), 1e-6) / 2.0
+    k = math.floor(math.log10(extent))
+    return max(m * 10.0 ** k for m in (1.0, 2.0, 5.0) if m * 10.0 ** k <= extent * (1 + 1e-9))
+
+
+def format_metres(value: float) -> str:
+    """'0.212 m', '1.80 m', '12.5 m': three significant figures, in metres."""
+    value = float(value)
+    digits = 3 if abs(value) < 1.0 else 2 if abs(value) < 10.0 else 1
+    return f"{value:.{digits}f} m"
+
+
+def dimensions_text(size) -> str:
+    """The dimensions overlay: width (X) x height (Y) x depth (Z) in metres."""
+    w, h, d = (float(x) for x in size)
+    return (f"size W x H x D: {format_metres(w)[:-2]} x {format_metres(h)[:-2]} x "
+            f"{format_metres(d)}")
 
 
 # --- time ----------------------------------------------------------------------------------
@@ -313,6 +363,48 @@ def _lights(step: int) -> Action:
         name = _cycle(LIGHT_PRESETS, s.lights, step)
         return _say(replace(s, lights=name), f"lights: {name}"), []
     return act
+
+
+ENV_ROTATION_STEP_DEG = 15.0
+
+
+def _environment(step: int) -> Action:
+    def act(s: ViewState, c: ViewContext) -> Result:
+        i = (s.environment + step) % len(c.environments)
+        return _say(replace(s, environment=i), f"environment: {c.environments[i]}"), []
+    return act
+
+
+def _environment_rotation(step: float) -> Action:
+    def act(s: ViewState, c: ViewContext) -> Result:
+        deg = _wrap_degrees(s.environment_rotation + step)
+        if deg == -180.0:
+            deg = 180.0
+        return _say(replace(s, environment_rotation=deg),
+                    f"environment rotation: {deg:+.0f}°"), []
+    return act
+
+
+def _tone_mapping(s: ViewState, c: ViewContext) -> Result:
+    tone = _cycle(TONE_MAPPINGS, s.tone_mapping)
+    return _say(replace(s, tone_mapping=tone), f"tone mapping: {TONE_LABELS[tone]}"), []
+
+
+def _orthographic(s: ViewState, c: ViewContext) -> Result:
+    on = not s.orthographic
+    return _say(replace(s, orthographic=on),
+                f"projection: {'orthographic' if on else 'perspective'}"), []
+
+
+def _guides(s: ViewState, c: ViewContext) -> Result:
+    on = not s.guides
+    step = f" (squares of {format_metres(grid_step(c.size))})" if on else ""
+    return _say(replace(s, guides=on), f"grid and axes: {'on' if on else 'off'}{step}"), []
+
+
+def _dimensions(s: ViewState, c: ViewContext) -> Result:
+    on = not s.dimensions
+    return _say(replace(s, dimensions=on), f"dimensions: {'on' if on else 'off'}"), []
 
 
 def _mode(step: int) -> Action:
@@ -398,6 +490,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("7",), "7", f"{VIEW_LABELS['top']} view", _view("top")),
     Binding(("ctrl+7",), "Ctrl+7", f"{VIEW_LABELS['bottom']} view", _view("bottom")),
     Binding(("9",), "9", f"{VIEW_LABELS['three-quarter']} view", _view("three-quarter")),
+    Binding(("5",), "5", "orthographic / perspective (keeps the framing)", _orthographic),
     Binding(("t",), "T", "auto-turntable on/off", _turntable),
     Binding(("space",), "Space", "play / pause the scene's animation", _play),
     Binding((",", "."), ",  .", "step one frame back / forward (hold to scrub)",
@@ -412,13 +505,23 @@ BINDINGS: tuple[Binding, ...] = (
             _exposure(EXPOSURE_STEP_EV)),
     Binding(("shift+e",), "Shift+E", "exposure down", _exposure(-EXPOSURE_STEP_EV)),
     Binding(("shift+l",), "Shift+L", "previous light preset", _lights(-1)),
+    Binding(("v",), "V", "next environment (Shift+V: previous)", _environment(1)),
+    Binding(("shift+v",), "Shift+V", "previous environment", _environment(-1)),
+    Binding(("[", "]"), "[  ]", f"turn the environment {ENV_ROTATION_STEP_DEG:.0f}° left / "
+            "right", _pure(lambda s, c: s)),
+    Binding(("u",), "U", "tone mapping: neutral, ACES, none", _tone_mapping),
     Binding(("b",), "B", "next background", _background),
     Binding(("g",), "G", "ground and shadow on/off", _ground),
+    Binding(("x",), "X", "grid (metres) and XYZ axes on/off", _guides),
+    Binding(("d",), "D", "dimensions: the asset's size in metres and its box", _dimensions),
     Binding(("m",), "M", "inspection mode: lit, base colour, normals, wireframe, UV "
             "checker, seen (inferred surfaces magenta)",
             _mode(1)),
     Binding(("shift+m",), "Shift+M", "previous inspection mode", _mode(-1)),
     Binding(("a",), "A", "safe frame: 16:9, 9:16, 1:1, 4:5, off", _safe_frame),
+    Binding(("page_up", "page_down"), "PageUp  PageDown",
+            "previous / next file (scene, asset, image) in the folder",
+            _pure(lambda s, c: s)),
     Binding(("f12",), "F12", "screenshot to PNG", lambda s, c: (s, [Command("screenshot")])),
     Binding(("k",), "K", "save the camera as a keyframe into the scene file", _keyframe),
     Binding(("h", "f1"), "H  F1", "help (this list)",
@@ -439,6 +542,10 @@ _SPECIAL[","] = _step(-1, True)
 _SPECIAL["."] = _step(1, True)
 _SPECIAL["shift+,"] = _step(-SCRUB_STEP_S, False)
 _SPECIAL["shift+."] = _step(SCRUB_STEP_S, False)
+_SPECIAL["["] = _environment_rotation(-ENV_ROTATION_STEP_DEG)
+_SPECIAL["]"] = _environment_rotation(ENV_ROTATION_STEP_DEG)
+_SPECIAL["page_up"] = lambda s, c: (s, [Command("previous-file")])
+_SPECIAL["page_down"] = lambda s, c: (s, [Command("next-file")])
 
 KEYMAP: dict[str, Action] = {}
 for _binding in BINDINGS:
@@ -475,9 +582,11 @@ def handle(state: ViewState, event: Event, ctx: ViewContext) -> Result:
 
 def help_lines() -> list[tuple[str, str]]:
     """(keys, what they do) for the help overlay and the README."""
-    rows = [(b.label, b.help) for b in BINDINGS if not b.label.startswith("Shift+L")
-            and not b.label.startswith("Shift+M") and not b.label.startswith("Shift+E")]
+    folded = ("Shift+L", "Shift+M", "Shift+E", "Shift+V")  # said in the unshifted row
+    rows = [(b.label, b.help) for b in BINDINGS if b.label not in folded]
     rows.insert(3, ("Mouse", "left drag: orbit, middle drag: pan, wheel or right drag: zoom"))
+    rows.append(("Drop", "a scene, asset or image on the window opens it; an .hdr/.exr "
+                 "lights the stage (X11)"))
     return rows
 
 

@@ -1,6 +1,8 @@
 """The on-screen window's input: Panda3D buttons, wheel, mouse drags and window events
 translated to the pure state machine's events (engine.viewer.state: Key, Wheel, Drag).
 
+Files dropped on the window arrive through engine.viewer.xdnd (X11 only).
+
 Mouse positions are Panda's normalised window coordinates (-1..1, y up); drags are
 sent in pixels (x right, y down). The window itself is opened by the one platform seam,
 engine.render.engine_setup.open_window.
@@ -15,7 +17,7 @@ from engine.viewer.state import Drag, Event, Key, Wheel
 BUTTON_NAMES = {
     "arrow_left": "left", "arrow_right": "right", "arrow_up": "up", "arrow_down": "down",
     "=": "+", "num_add": "+", "num_plus": "+", "num_subtract": "-", "num_minus": "-",
-    "num_1": "1", "num_3": "3", "num_7": "7", "num_9": "9", "<": ",", ">": ".",
+    "num_1": "1", "num_3": "3", "num_5": "5", "num_7": "7", "num_9": "9", "<": ",", ">": ".",
 }
 MOUSE_BUTTONS = {"mouse1": "left", "mouse2": "middle", "mouse3": "right"}
 MODIFIER_BUTTONS = ("shift", "lshift", "rshift", "control", "lcontrol", "rcontrol", "alt",
@@ -46,6 +48,13 @@ class WindowInput:
         self._listener.accept("maquette-repeat", self._on_button)
         self._listener.accept("maquette-up", self._on_button_up)
         self._listener.accept("window-event", self._on_window_event)
+        from engine.viewer.xdnd import XdndReceiver
+
+        self.drops = XdndReceiver.open(window)  # None: no file drops here (not X11 ...)
+
+    def poll_drops(self) -> list:
+        """The lists of file paths dropped on the window since the last call."""
+        return self.drops.poll() if self.drops is not None else []
 
     def modifiers(self) -> dict[str, bool]:
         from panda3d.core import KeyboardButton
@@ -112,3 +121,5 @@ class WindowInput:
 
     def close(self) -> None:
         self._listener.ignore_all()
+        if self.drops is not None:
+            self.drops.close()

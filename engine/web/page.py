@@ -129,7 +129,7 @@ def viewer_attributes(camera, look: dict, motion: dict, files: dict[str, str],
         "exposure": f"{look['exposure']:.5f}",
         "shadow-intensity": f"{look['shadow_intensity']:.4f}",
         "shadow-softness": f"{look['shadow_softness']:.4f}",
-        "tone-mapping": "neutral",
+        "tone-mapping": look.get("tone_mapping", "neutral"),
         "camera-controls": None, "touch-action": "pan-y", "interaction-prompt": "none",
         "ar": None, "ar-modes": "webxr scene-viewer quick-look", "ar-placement": "floor",
         "ar-scale": "fixed",
@@ -244,17 +244,21 @@ def _vertices_sample(vertices: np.ndarray, limit: int = 50_000) -> np.ndarray:
 
 def seen_theta_range(scene, mesh, timeline) -> tuple[float, float] | None:
     """model-viewer theta limits (degrees) for the page: the scene's `[camera] arc` (or
-    `range = "seen"`), else the seen arc when the asset carries seen marks
-    (engine.asset.seen; engine.animation.camera.SEEN_ARC_DEG), around the asset's front
+    `range = "seen"`), else the seen arc when the asset carries seen marks (the arc its
+    file records, else engine.animation.camera.SEEN_ARC_DEG), around the asset's front
     as the stage places it at rest. None when the asset is unmarked and the scene gives
     no arc, or when the scene's motion turns the asset (the limit would not hold)."""
-    from engine.animation.camera import SEEN_ARC_DEG
     from engine.asset.seen import mesh_seen
 
-    arc = scene.camera.sweep_arc()
-    if arc is None and mesh_seen(mesh) is not None:
-        arc = SEEN_ARC_DEG
-    if arc is None or any(p.startswith("rotation") for p in timeline.asset_tracks):
+    rig = timeline.rig
+    sweep = rig.sweep_arc()
+    if sweep is not None:
+        arc = (rig.azimuth + sweep[0], rig.azimuth + sweep[1])
+    elif mesh_seen(mesh) is not None:
+        arc = rig.seen_azimuths()
+    else:
+        return None
+    if any(p.startswith("rotation") for p in timeline.asset_tracks):
         return None
     rest = timeline.rest[:3, :3]
     front = math.degrees(math.atan2(rest[0, 2], rest[2, 2]))  # where the asset's +Z faces
@@ -341,7 +345,10 @@ def build_site(scene, out_dir: Path, options: WebOptions | None = None,
                         f"starts where the shot starts and the visitor drives it")
     look = {"exposure": 2.0 ** scene.stage.exposure,
             "shadow_intensity": scene.stage.shadow if scene.stage.ground else 0.0,
-            "shadow_softness": float(np.clip(preset.shadow_softness, 0.0, 1.0))}
+            "shadow_softness": float(np.clip(preset.shadow_softness, 0.0, 1.0)),
+            # model-viewer's names for the same curves: neutral, aces (three.js's ACES
+            # filmic, the fit the stage uses), none
+            "tone_mapping": scene.stage.tone_mapping}
 
     log("web: the environment image")
     offset = frame.camera.eye - frame.camera.target

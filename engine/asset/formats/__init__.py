@@ -27,10 +27,13 @@ __all__ = ["EXPORT_FORMATS", "FORMATS", "Format", "READ_FORMATS", "WriteOptions"
 
 @dataclass(frozen=True)
 class WriteOptions:
-    """units: "m" or "mm" (STL only); animation: (times (k,) s, matrices (k, 4, 4))."""
+    """units: "m" or "mm" (STL only); animation: (times (k,) s, matrices (k, 4, 4));
+    pieces: the asset's meshes with their own materials (engine.asset.model.Asset.pieces),
+    for writers that keep several; () or one: the mesh alone."""
 
     units: str = "m"
     animation: tuple[np.ndarray, np.ndarray] | None = None
+    pieces: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,8 @@ class Format:
     keeps: tuple[str, ...] = ()  # per-vertex data verified on read-back: normals uv colors
 
 
-_GLTF_LOSS = ("glTF keeps everything when a glTF asset is exported unchanged (passed "
-              "through); from OBJ/PLY/STL or after prep: one mesh and one material, no "
-              "skins, morphs or the source's own animation")
+_GLTF_LOSS = ("glTF keeps everything a glTF source carries (prep edits its primitives in "
+              "place); from OBJ/PLY/STL: one mesh and its material")
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("glb", gltf.write_glb, gltf.read_back, gltf.check_glb_file, keeps_texture=True,
            animation=True, cannot_carry=_GLTF_LOSS, keeps=("normals", "uv", "colors")),
@@ -56,17 +58,20 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            animation=True, cannot_carry=_GLTF_LOSS, keeps=("normals", "uv", "colors")),
     Format("obj", obj.write, obj.read_back, obj.check_obj, keeps_texture=True,
            keeps=("normals", "uv"),
-           cannot_carry="OBJ keeps one mesh, its normals, one UV set and one colour/texture "
-                        "material: no vertex colours, PBR maps, alpha, skins, morphs or "
-                        "animation"),
+           cannot_carry="OBJ keeps each mesh as a group with its own material (colour, "
+                        "alpha, emissive, base-colour/normal/emissive textures), normals and "
+                        "one UV set: no vertex colours, second UV set, metal/rough maps, "
+                        "texture transforms, skins, morphs or animation"),
     Format("fbx", fbx.write, fbx.read_back, keeps_texture=True,
-           cannot_carry="FBX (our writer) keeps one mesh, normals, one UV set and one "
-                        "material with its base-colour texture: no skins, morphs or the "
-                        "asset's own animation"),
+           cannot_carry="FBX (our writer) keeps the meshes as one with a material per part "
+                        "(colour or texture, opacity, emissive), normals and one UV set: no "
+                        "vertex colours, second UV set, other maps, node hierarchy, skins, "
+                        "morphs or animation"),
     Format("usdz", usdz.write, usdz.read_back, keeps_texture=True,
-           cannot_carry="USDZ (our writer) keeps one mesh, normals, one UV set and one "
-                        "material with its base-colour texture: no skins, morphs or "
-                        "animation"),
+           cannot_carry="USDZ (our writer) keeps a mesh and material per part (colour or "
+                        "texture, roughness, metallic, opacity or cutoff, emissive, "
+                        "double-sided), normals and one UV set: no vertex colours, second UV "
+                        "set, other maps, skins, morphs or animation"),
     Format("stl", stl.write, stl.read_back, stl.check_stl, millimetres=True,
            cannot_carry="STL keeps triangles only: no normals per vertex, UVs, colours, "
                         "materials or animation"),

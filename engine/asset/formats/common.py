@@ -23,11 +23,14 @@ def png_bytes(image) -> bytes:
 
 
 def base_color(mesh) -> tuple[float, float, float]:
-    """The mesh's base colour as stored: material factor, else the mean
-    vertex colour, else 0.8 grey; (3,) floats in [0, 1]."""
+    """The mesh's base colour as stored: material factor (white for a PBR material
+    without one, as glTF reads it: a texture was drawn darkened by 0.8 in OBJ/FBX), else
+    the mean vertex colour, else 0.8 grey; (3,) floats in [0, 1]."""
     material = getattr(mesh.visual, "material", None)
     if material is not None:
         factor = getattr(material, "baseColorFactor", None)
+        if factor is None and hasattr(material, "baseColorFactor"):
+            return (1.0, 1.0, 1.0)  # a PBR material without a factor: glTF's white
         if factor is None:
             factor = getattr(material, "diffuse", None)
         if factor is not None:

@@ -1,4 +1,5 @@
-"""Binary FBX 7.4 writer: one mesh with normals, UVs, a material and an embedded texture.
+"""Binary FBX 7.4 writer: one mesh with normals, UVs and its materials (one per piece of
+the asset, faces picking theirs ByPolygon), each with its embedded texture.
 
 No maintained FBX writer exists on PyPI, and assimp's writes files that assimp itself
 refuses, so this is our own, following the node layout that Blender's exporter writes
@@ -18,10 +19,12 @@ GlobalSettings say so (UpAxis Y, FrontAxis Z, UnitScaleFactor 100 = metres).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +33,7 @@ from engine.asset.model import AssetError, mesh_uv, texture_image
 
 from .common import base_color, mesh_normals, png_bytes
 
-__all__ = ["fbx_bytes", "read_fbx", "write"]
+__all__ = ["FbxMaterial", "fbx_bytes", "read_fbx", "write"]
 
 _HEADER = b"Kaydara FBX Binary  \x00\x1a\x00"
 _VERSION = 7400
@@ -124,23 +127,41 @@ def _p70(*entries) -> _Node:
     return node
 
 
+@dataclass
+class FbxMaterial:
+    """One Phong material: diffuse colour (or its embedded texture), opacity, emissive."""
+
+    base_color: tuple = (0.8, 0.8, 0.8)
+    texture_png: bytes | None = None
+    texture_name: str = "basecolor.png"
+    opacity: float = 1.0
+    emissive: tuple = (0.0, 0.0, 0.0)
+
+
 def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
               uv: np.ndarray | None, texture_png: bytes | None, *, name: str = "asset",
-              base_color=(0.8, 0.8, 0.8), texture_name: str = "basecolor.png") -> bytes:
+              base_color=(0.8, 0.8, 0.8), texture_name: str = "basecolor.png",
+              materials: list[FbxMaterial] | None = None,
+              face_material: np.ndarray | None = None) -> bytes:
     """A binary FBX 7.4 file.
 
     vertices (n, 3) float (the control points: vertices split at UV seams stay split),
     faces (m, 3) int, normals (n, 3) float per vertex (written ByVertice), uv (n, 2)
     float or None (v = 0 at the image's bottom, as in OBJ/FBX), texture_png: PNG bytes
-    of the base-colour texture to embed, or None."""
+    of the base-colour texture to embed, or None. `materials` (several) with
+    `face_material` ((m,) int: each face's material) replace base_color/texture_png."""
+    if materials is None:
+        materials = [FbxMaterial(tuple(base_color), texture_png, texture_name)]
+        face_material = None
+    if uv is None:
+        materials = [dataclasses.replace(m, texture_png=None) for m in materials]
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     polygon_index = faces.astype(np.int32).copy()
     polygon_index[:, 2] = -polygon_index[:, 2] - 1  # the last corner of a polygon is ~index
 
-    geometry_id, model_id, material_id = _I64(1000001), _I64(1000002), _I64(1000003)
-    texture_id, video_id = _I64(1000004), _I64(1000005)
-    textured = texture_png is not None and uv is not None
+    geometry_id, model_id = _I64(1000001), _I64(1000002)
+    textured = sum(m.texture_png is not None for m in materials)
 
     root = _Node("root")
     header = root.add("FBXHeaderExtension")
@@ -182,9 +203,10 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     document.add("RootNode", _I64(0))
     root.add("References")
 
-    object_types = [("GlobalSettings", 1), ("Model", 1), ("Geometry", 1), ("Material", 1)]
+    object_types = [("GlobalSettings", 1), ("Model", 1), ("Geometry", 1),
+                    ("Material", len(materials))]
     if textured:
-        object_types += [("Texture", 1), ("Video", 1)]
+        object_types += [("Texture", textured), ("Video", textured)]
     definitions = root.add("Definitions")
     definitions.add("Version", 100)
     definitions.add("Count", sum(c for _, c in object_types))
@@ -210,8 +232,12 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     if uv is not None:
         layer_element("LayerElementUV", "UVMap", "ByVertice", "Direct", "UV",
                       np.asarray(uv, dtype=np.float64).ravel())
-    layer_element("LayerElementMaterial", "", "AllSame", "IndexToDirect", "Materials",
-                  np.zeros(1, dtype=np.int32))
+    if len(materials) == 1 or face_material is None:
+        layer_element("LayerElementMaterial", "", "AllSame", "IndexToDirect", "Materials",
+                      np.zeros(1, dtype=np.int32))
+    else:
+        layer_element("LayerElementMaterial", "", "ByPolygon", "IndexToDirect", "Materials",
+                      np.asarray(face_material, dtype=np.int32))
     layer = geometry.add("Layer", 0)
     layer.add("Version", 100)
     for element in ("LayerElementNormal", "LayerElementMaterial") + (
@@ -231,49 +257,12 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     model.add("Shading", True)
     model.add("Culling", "CullingOff")
 
-    r, g, b = (float(c) for c in base_color[:3])
-    material = objects.add("Material", material_id, f"{name}_material\x00\x01Material", "")
-    material.add("Version", 102)
-    material.add("ShadingModel", "Phong")
-    material.add("MultiLayer", 0)
-    material.children.append(_p70(
-        ("DiffuseColor", "Color", "", "A", r, g, b),
-        ("DiffuseFactor", "Number", "", "A", 1.0),
-        ("SpecularColor", "Color", "", "A", 0.2, 0.2, 0.2),
-        ("Shininess", "Number", "", "A", 20.0),
-        # assimp reads the Phong exponent from ShininessExponent (AI_MATKEY_SHININESS);
-        # without it its validator warns "a specular shading model is specified but
-        # there is no AI_MATKEY_SHININESS key" (issue 14)
-        ("ShininessExponent", "Number", "", "A", 20.0),
-        ("Opacity", "Number", "", "A", 1.0),
-    ))
-
     connections = root.add("Connections")
     connections.add("C", "OO", model_id, _I64(0))
     connections.add("C", "OO", geometry_id, model_id)
-    connections.add("C", "OO", material_id, model_id)
-    if textured:
-        video = objects.add("Video", video_id, f"{texture_name}\x00\x01Video", "Clip")
-        video.add("Type", "Clip")
-        video.children.append(_p70(("Path", "KString", "XRefUrl", "", texture_name)))
-        video.add("UseMipMap", 0)
-        video.add("Filename", texture_name)
-        video.add("RelativeFilename", texture_name)
-        video.add("Content", _Raw(texture_png))
-        texture = objects.add("Texture", texture_id, f"{texture_name}\x00\x01Texture", "")
-        texture.add("Type", "TextureVideoClip")
-        texture.add("Version", 202)
-        texture.add("TextureName", f"{texture_name}\x00\x01Texture")
-        texture.children.append(_p70(("UseMaterial", "bool", "", "", 1)))
-        texture.add("Media", f"{texture_name}\x00\x01Video")
-        texture.add("FileName", texture_name)
-        texture.add("RelativeFilename", texture_name)
-        texture.add("ModelUVTranslation", 0.0, 0.0)
-        texture.add("ModelUVScaling", 1.0, 1.0)
-        texture.add("Texture_Alpha_Source", "None")
-        texture.add("Cropping", 0, 0, 0, 0)
-        connections.add("C", "OP", texture_id, material_id, "DiffuseColor")
-        connections.add("C", "OO", video_id, texture_id)
+    for k, spec in enumerate(materials):
+        _add_material(objects, connections, k, spec, name, model_id,
+                      f"{name}_material" if len(materials) == 1 else f"{name}_material{k}")
     takes = root.add("Takes")
     takes.add("Current", "")
 
@@ -289,9 +278,113 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     return out.getvalue()
 
 
+def _add_material(objects, connections, k: int, spec: FbxMaterial, name: str, model_id,
+                  label: str) -> None:
+    """Material k (its connection order is its index), with its texture and video."""
+    material_id = _I64(1000003 + 10 * k)
+    texture_id, video_id = _I64(1000004 + 10 * k), _I64(1000005 + 10 * k)
+    r, g, b = (float(c) for c in spec.base_color[:3])
+    material = objects.add("Material", material_id, f"{label}\x00\x01Material", "")
+    material.add("Version", 102)
+    material.add("ShadingModel", "Phong")
+    material.add("MultiLayer", 0)
+    material.children.append(_p70(
+        ("DiffuseColor", "Color", "", "A", r, g, b),
+        ("DiffuseFactor", "Number", "", "A", 1.0),
+        ("EmissiveColor", "Color", "", "A", *(float(c) for c in spec.emissive[:3])),
+        ("SpecularColor", "Color", "", "A", 0.2, 0.2, 0.2),
+        ("Shininess", "Number", "", "A", 20.0),
+        # assimp reads the Phong exponent from ShininessExponent (AI_MATKEY_SHININESS);
+        # without it its validator warns "a specular shading model is specified but
+        # there is no AI_MATKEY_SHININESS key" (issue 14)
+        ("ShininessExponent", "Number", "", "A", 20.0),
+        ("Opacity", "Number", "", "A", float(spec.opacity)),
+    ))
+    connections.add("C", "OO", material_id, model_id)
+    if spec.texture_png is None:
+        return
+    texture_name = spec.texture_name
+    video = objects.add("Video", video_id, f"{texture_name}\x00\x01Video", "Clip")
+    video.add("Type", "Clip")
+    video.children.append(_p70(("Path", "KString", "XRefUrl", "", texture_name)))
+    video.add("UseMipMap", 0)
+    video.add("Filename", texture_name)
+    video.add("RelativeFilename", texture_name)
+    video.add("Content", _Raw(spec.texture_png))
+    texture = objects.add("Texture", texture_id, f"{texture_name}\x00\x01Texture", "")
+    texture.add("Type", "TextureVideoClip")
+    texture.add("Version", 202)
+    texture.add("TextureName", f"{texture_name}\x00\x01Texture")
+    texture.children.append(_p70(("UseMaterial", "bool", "", "", 1)))
+    texture.add("Media", f"{texture_name}\x00\x01Video")
+    texture.add("FileName", texture_name)
+    texture.add("RelativeFilename", texture_name)
+    texture.add("ModelUVTranslation", 0.0, 0.0)
+    texture.add("ModelUVScaling", 1.0, 1.0)
+    texture.add("Texture_Alpha_Source", "None")
+    texture.add("Cropping", 0, 0, 0, 0)
+    connections.add("C", "OP", texture_id, material_id, "DiffuseColor")
+    connections.add("C", "OO", video_id, texture_id)
+
+
+def _fbx_material(mesh, texture_name: str) -> FbxMaterial:
+    """A mesh's material as Phong: base colour or its texture, alpha when blended,
+    emissive."""
+    material = getattr(mesh.visual, "material", None)
+    image, uv = texture_image(mesh), mesh_uv(mesh)
+    opacity = 1.0
+    factor = getattr(material, "baseColorFactor", None)
+    if factor is not None and getattr(material, "alphaMode", None) == "BLEND" and \
+            len(factor) > 3:
+        f = np.asarray(factor, dtype=float)
+        opacity = float(f[3] / 255.0 if f.max() > 1.0 else f[3])
+    emissive = getattr(material, "emissiveFactor", None)
+    return FbxMaterial(base_color(mesh),
+                       png_bytes(image) if image is not None and uv is not None else None,
+                       texture_name, opacity,
+                       tuple(float(x) for x in np.asarray(
+                           emissive if emissive is not None else (0, 0, 0), float)[:3]))
+
+
+def _write_pieces(pieces: list, out: Path) -> dict[Path, bytes]:
+    """Several pieces as one FBX geometry with one material per distinct material
+    (by content; faces pick theirs ByPolygon) and each distinct texture once."""
+    keys: dict[object, int] = {}
+    specs: list[FbxMaterial] = []
+    names: dict[bytes, str] = {}
+    face_material = []
+    for piece in pieces:
+        material = getattr(piece.visual, "material", None)
+        key = hash(material) if material is not None else None
+        if key not in keys:
+            spec = _fbx_material(piece, f"{out.stem}_{len(specs)}_basecolor.png")
+            if spec.texture_png is not None:  # the same image: one file, one name
+                spec.texture_name = names.setdefault(spec.texture_png, spec.texture_name)
+            keys[key] = len(specs)
+            specs.append(spec)
+        face_material.append(np.full(len(piece.faces), keys[key], np.int32))
+    uvs = [mesh_uv(p) for p in pieces]
+    vertices = np.vstack([np.asarray(p.vertices, np.float64) for p in pieces])
+    offsets = np.cumsum([0] + [len(p.vertices) for p in pieces])
+    faces = np.vstack([np.asarray(p.faces, np.int64) + o for p, o in zip(
+        pieces, offsets, strict=False)])
+    uv = None if all(u is None for u in uvs) else np.vstack([
+        u if u is not None else np.zeros((len(p.vertices), 2)) for p, u in zip(
+            pieces, uvs, strict=True)])
+    normals = np.vstack([mesh_normals(p) for p in pieces])
+    files: dict[Path, bytes] = {out.with_name(n): png for png, n in names.items()}
+    files[out] = fbx_bytes(vertices, faces, normals, uv, None, name=out.stem or "asset",
+                           materials=specs, face_material=np.concatenate(face_material))
+    return files
+
+
 def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
     """The FBX, with its texture embedded and also written beside it (RelativeFilename),
-    for importers that ignore embedded media."""
+    for importers that ignore embedded media; several pieces (options.pieces) keep one
+    material each."""
+    pieces = list(getattr(options, "pieces", ()) or ())
+    if len(pieces) > 1:
+        return _write_pieces(pieces, out)
     image, uv = texture_image(mesh), mesh_uv(mesh)
     png = png_bytes(image) if image is not None and uv is not None else None
     texture_name = f"{out.stem}_basecolor.png"

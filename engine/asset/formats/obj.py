@@ -113,10 +113,11 @@ def _strip_nul(lines: np.ndarray) -> np.ndarray:
 _OBJ_BLOCK = 1 << 16  # rows formatted at a time: small buffers, reused by the allocator
 
 
-def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None):
+def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None, groups=None):
     """The OBJ text in pieces (bytes, or flat uint8 arrays) to write one after another,
     made block by block (_OBJ_BLOCK rows: no full-size buffers, whose fresh pages
-    cost more than the formatting in a new process).
+    cost more than the formatting in a new process). `groups`: (name, material, faces)
+    runs of the faces, each written after its own ``g``/``usemtl`` line.
 
     Written with numpy as fixed-width fields (fixed-point floats: positions with 7
     decimals, UVs 6, normals 5) whose padding is then dropped, about 3x faster
@@ -126,7 +127,9 @@ def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None):
     n, f = len(vertices), len(faces)
     yield b"# Maquette\n"
     if mtl_name:
-        yield f"mtllib {mtl_name}\nusemtl material0\n".encode()
+        yield f"mtllib {mtl_name}\n".encode()
+        if groups is None:
+            yield b"usemtl material0\n"
     blocks = [(b"v", vertices, 7)]
     if uv is not None:
         blocks.append((b"vt", np.asarray(uv, dtype=np.float64), 6))
@@ -138,7 +141,20 @@ def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None):
     # each corner " i/i/i" (or " i//i" without UVs), written into the lines in place
     slots = [0, 1] if uv is None else [0, 1, 2]
     corner = 1 + len(slots) * width + (len(slots) - 1) + (uv is None)
-    for start in range(0, f, _OBJ_BLOCK):
+    runs = [(None, None, 0, f)] if groups is None else []
+    first = 0
+    for name, material, count in groups or ():
+        runs.append((name, material, first, first + count))
+        first += count
+    for name, material, run_start, run_end in runs:
+        if name is not None:
+            yield f"g {name}\nusemtl {material}\n".encode()
+        yield from _face_lines(faces[run_start:run_end], width, slots, corner, uv is None)
+
+
+def _face_lines(faces, width, slots, corner, no_uv):
+    """The "f" lines of `faces` (0-based), block by block."""
+    for start in range(0, len(faces), _OBJ_BLOCK):
         block = faces[start:start + _OBJ_BLOCK]
         m = len(block)
         d = _digits((block + 1).ravel(), width).reshape(m, 3, width)
@@ -150,7 +166,7 @@ def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None):
             if k:
                 out[..., at] = 47
                 at += 1
-                if uv is None:  # "//": no UV index
+                if no_uv:  # "//": no UV index
                     out[..., at] = 47
                     at += 1
             out[..., at:at + width] = d
@@ -158,20 +174,79 @@ def _obj_chunks(vertices, faces, uv, normals, mtl_name: str | None):
         yield _strip_nul(lines)
 
 
-def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
+def _material(name: str, mesh, out: Path, texture_stem: str) -> tuple[str, dict]:
+    """(MTL block, {texture path: PNG bytes}) of one mesh's material: Kd (the base
+    colour factor), d (its alpha when blended), Ke (emissive), map_Kd, norm (the normal
+    map) and map_Ke, as the PBR material holds them."""
+    material = getattr(mesh.visual, "material", None)
+    r, g, b = base_color(mesh)
+    alpha = 1.0
+    factor = getattr(material, "baseColorFactor", None)
+    if factor is not None and getattr(material, "alphaMode", None) == "BLEND":
+        f = np.asarray(factor, dtype=float)
+        alpha = float(f[3] / 255.0 if f.max() > 1.0 else f[3]) if len(f) > 3 else 1.0
+    lines = [f"newmtl {name}\nKa 0 0 0\nKd {r:.6g} {g:.6g} {b:.6g}\nKs 0.04 0.04 0.04\n"
+             f"Ns 50\nd {alpha:.6g}\nillum 2\n"]
+    emissive = getattr(material, "emissiveFactor", None)
+    if emissive is not None and np.any(np.asarray(emissive, dtype=float) > 0):
+        lines.append("Ke {:.6g} {:.6g} {:.6g}\n".format(*np.asarray(emissive, float)[:3]))
+    files: dict[Path, bytes] = {}
     image = texture_image(mesh)
-    uv = mesh_uv(mesh)
+    if image is not None and mesh_uv(mesh) is not None:
+        slots = [("map_Kd", "basecolor", image)]
+        for tag, word, attr in (("norm", "normal", "normalTexture"),
+                                ("map_Ke", "emissive", "emissiveTexture")):
+            extra = getattr(material, attr, None)
+            if extra is not None:
+                slots.append((tag, word, extra))
+        for tag, word, picture in slots:
+            texture_name = f"{texture_stem}_{word}.png"
+            files[out.with_name(texture_name)] = png_bytes(picture)
+            lines.append(f"{tag} {texture_name}\n")
+    return "".join(lines), files
+
+
+def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
+    """The OBJ, its MTL and textures; with several pieces (options.pieces), one group
+    and one material per piece (glTF primitives keep their own colours and textures)."""
+    pieces = list(getattr(options, "pieces", ()) or ()) or [mesh]
     mtl_name = out.stem + ".mtl"
     files: dict[Path, bytes] = {}
-    r, g, b = base_color(mesh)
-    mtl = [f"# Maquette\nnewmtl material0\nKa 0 0 0\nKd {r:.6g} {g:.6g} {b:.6g}\n"
-           "Ks 0.04 0.04 0.04\nNs 50\nd 1\nillum 2\n"]
-    if image is not None and uv is not None:
-        texture_name = f"{out.stem}_basecolor.png"
-        files[out.with_name(texture_name)] = png_bytes(image)
-        mtl.append(f"map_Kd {texture_name}\n")
-    files[out.with_name(mtl_name)] = "".join(mtl).encode("ascii")
-    chunks = _obj_chunks(mesh.vertices, mesh.faces, uv, mesh_normals(mesh), mtl_name)
+    mtl = ["# Maquette\n"]
+    names: dict[object, str] = {}  # one MTL material per distinct material (by content)
+    written: dict[bytes, Path] = {}  # one PNG per distinct image
+    groups = []
+    for i, piece in enumerate(pieces):
+        material = getattr(piece.visual, "material", None)
+        key = hash(material) if material is not None else None
+        if key not in names:
+            names[key] = f"material{len(names)}"
+            stem = out.stem if len(pieces) == 1 else f"{out.stem}_{len(names) - 1}"
+            block, textures = _material(names[key], piece, out, stem)
+            for path, data in textures.items():
+                if data in written:  # the same image as another material's: named once
+                    block = block.replace(f" {path.name}\n", f" {written[data].name}\n")
+                else:
+                    written[data] = path
+                    files[path] = data
+            mtl.append(block)
+        groups.append((f"part{i}", names[key], len(piece.faces)))
+    files[out.with_name(mtl_name)] = "".join(mtl).encode("utf-8")
+    if len(pieces) == 1:
+        vertices, faces, uv, normals = mesh.vertices, mesh.faces, mesh_uv(mesh), \
+            mesh_normals(mesh)
+        groups = None
+    else:
+        uvs = [mesh_uv(p) for p in pieces]
+        vertices = np.vstack([np.asarray(p.vertices, np.float64) for p in pieces])
+        offsets = np.cumsum([0] + [len(p.vertices) for p in pieces])
+        faces = np.vstack([np.asarray(p.faces, np.int64) + o for p, o in zip(
+            pieces, offsets, strict=False)])
+        uv = None if all(u is None for u in uvs) else np.vstack([
+            u if u is not None else np.zeros((len(p.vertices), 2)) for p, u in zip(
+                pieces, uvs, strict=True)])
+        normals = np.vstack([mesh_normals(p) for p in pieces])
+    chunks = _obj_chunks(vertices, faces, uv, normals, mtl_name, groups)
 
     def write(handle, _chunks=chunks):
         for chunk in _chunks:
@@ -179,7 +254,6 @@ def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
 
     files[out] = write
     return files
-
 
 
 OBJ_SCAN_BYTES = 16 << 20  # trimesh parses OBJ line by line in Python: ~20 s for 1M faces

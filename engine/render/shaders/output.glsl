@@ -1,9 +1,11 @@
 // The output transform, shared by the tone-mapping pass (tonemap.frag) and, when the
 // Stage folds it into the main pass (FOLDED_OUTPUT: an opaque background and nothing
 // that reads the HDR buffer), by the asset, ground and background shaders: exposure,
-// Khronos PBR Neutral tone mapping, the background gradient, sRGB encode and dither.
+// tone mapping (Khronos PBR Neutral by default), the background gradient, sRGB encode
+// and dither.
 
 uniform float exposure;          // linear multiplier (2^EV)
+uniform float tone_mapping;      // 0 Khronos PBR Neutral, 1 ACES (fitted), 2 none (clip)
 uniform vec3 background_top;     // linear RGB
 uniform vec3 background_bottom;  // linear RGB
 
@@ -20,6 +22,27 @@ vec3 pbr_neutral(vec3 color) {
     color *= new_peak / peak;
     float g = 1.0 - 1.0 / (desaturation * (peak - new_peak) + 1.0);
     return mix(color, vec3(new_peak), g);
+}
+
+// ACES filmic (RRT + ODT) as fitted by Stephen Hill, with sRGB <-> AP1-ish matrices and
+// the 1 / 0.6 exposure match three.js uses, so mid grey lands near the neutral curve's.
+vec3 aces_fitted(vec3 color) {
+    const mat3 to_aces = mat3(0.59719, 0.07600, 0.02840,
+                              0.35458, 0.90834, 0.13383,
+                              0.04823, 0.01566, 0.83777);
+    const mat3 from_aces = mat3(1.60475, -0.10208, -0.00327,
+                                -0.53108, 1.10813, -0.07276,
+                                -0.07367, -0.00605, 1.07602);
+    color = to_aces * (color / 0.6);
+    vec3 a = color * (color + 0.0245786) - 0.000090537;
+    vec3 b = color * (0.983729 * color + 0.4329510) + 0.238081;
+    return clamp(from_aces * (a / b), 0.0, 1.0);
+}
+
+vec3 tone_map(vec3 color) {
+    if (tone_mapping > 1.5) return clamp(color, 0.0, 1.0);
+    if (tone_mapping > 0.5) return aces_fitted(color);
+    return pbr_neutral(color);
 }
 
 vec3 linear_to_srgb(vec3 c) {
@@ -43,7 +66,7 @@ uniform float output_height;  // pixels
 
 // What the tone-mapping pass makes of an opaque pixel of linear HDR `color`.
 vec4 folded_opaque(vec3 color) {
-    vec3 mapped = pbr_neutral(max(color * exposure, vec3(0.0)));
+    vec3 mapped = tone_map(max(color * exposure, vec3(0.0)));
     return vec4(linear_to_srgb(mapped) + dither(), 1.0);
 }
 

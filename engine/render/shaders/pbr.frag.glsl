@@ -22,6 +22,28 @@ uniform vec4 p3d_ColorScale;
 uniform sampler2D p3d_TextureModulate;    // base colour (sRGB texture)
 uniform sampler2D p3d_TextureSelector;    // glTF metallic (b) / roughness (g)
 uniform sampler2D p3d_TextureEmission;
+uniform sampler2D p3d_TextureNormal;      // tangent-space normal map (linear)
+uniform sampler2D occlusion_map;          // glTF occlusion (r), white without one
+
+// The glTF material beyond Panda's Material (engine/render/asset_node.py sets them per
+// material; the asset node holds the defaults, which draw as before).
+uniform float alpha_mode;          // 0 OPAQUE (alpha ignored), 1 MASK, 2 BLEND
+uniform float alpha_cutoff;        // MASK: drawn where alpha >= cutoff
+uniform float unlit;               // 1: KHR_materials_unlit (base colour, no lights)
+uniform float emissive_strength;   // KHR_materials_emissive_strength
+uniform float normal_scale;        // 0: no normal map
+uniform float occlusion_strength;  // 0: no occlusion map
+// Per texture slot (0 base colour, 1 metal/rough, 2 normal, 3 occlusion, 4 emissive): its
+// KHR_texture_transform (mat3 on homogeneous UVs) and UV set (0/1; uv_sets.xyzw: slots
+// 0-3, uv_set_emissive: slot 4). Single uniforms: array inputs on a material's
+// RenderState were never bound (the node's defaults were read instead).
+uniform mat3 uv_transform_0;
+uniform mat3 uv_transform_1;
+uniform mat3 uv_transform_2;
+uniform mat3 uv_transform_3;
+uniform mat3 uv_transform_4;
+uniform vec4 uv_sets;
+uniform float uv_set_emissive;
 uniform mat4 p3d_ViewMatrixInverse;
 uniform mat4 p3d_ViewMatrix;
 
@@ -46,17 +68,22 @@ uniform float shading_mode;  // 0 lit, 1 base colour, 2 normals
 in vec3 v_view_position;
 in vec3 v_view_normal;
 in vec4 v_color;
-in vec2 v_texcoord;
+in vec2 v_texcoord0;
+in vec2 v_texcoord1;
+in vec4 v_view_tangent;
 in vec4 v_shadow_position;
 
 out vec4 o_color;
 
-// The pass's output: linear HDR, or (FOLDED_OUTPUT) the final sRGB pixel.
-vec4 shaded(vec3 color) {
+// The pass's output, premultiplied by `coverage` (BLEND draws ONE, ONE_MINUS_SRC_ALPHA):
+// linear HDR, or (FOLDED_OUTPUT: the Stage folds only assets without BLEND) the final
+// sRGB pixel.
+vec4 shaded(vec3 color, float coverage) {
 #ifdef FOLDED_OUTPUT
-    return folded_opaque(color);
+    vec4 mapped = folded_opaque(color);
+    return vec4(mapped.rgb * coverage, coverage);
 #else
-    return vec4(color, 1.0);
+    return vec4(color * coverage, coverage);
 #endif
 }
 
@@ -146,26 +173,51 @@ vec2 environment_brdf(float n_dot_v, float roughness) {
     return vec2(-1.04, 1.04) * a004 + r.zw;
 }
 
+vec2 slot_uv(mat3 transform, float uv_set) {
+    return (transform * vec3(uv_set > 0.5 ? v_texcoord1 : v_texcoord0, 1.0)).xy;
+}
+
 void main() {
     vec4 base_color = p3d_Material.baseColor * v_color * p3d_ColorScale
-                      * texture(p3d_TextureModulate, v_texcoord);
-    vec4 metal_rough = texture(p3d_TextureSelector, v_texcoord);
+                      * texture(p3d_TextureModulate, slot_uv(uv_transform_0, uv_sets.x));
+    if (alpha_mode > 0.5 && alpha_mode < 1.5) {
+        if (base_color.a < alpha_cutoff) discard;
+        base_color.a = 1.0;
+    }
+    float coverage = alpha_mode > 1.5 ? clamp(base_color.a, 0.0, 1.0) : 1.0;
+    vec4 metal_rough = texture(p3d_TextureSelector, slot_uv(uv_transform_1, uv_sets.y));
     float metallic = clamp(p3d_Material.metallic * metal_rough.b, 0.0, 1.0);
     float roughness = clamp(p3d_Material.roughness * metal_rough.g, 0.04, 1.0);
     float alpha = roughness * roughness;
 
     vec3 n = normalize(v_view_normal);
     vec3 v = normalize(-v_view_position);
-    if (dot(n, v) < 0.0) {
+    bool flipped = dot(n, v) < 0.0;
+    if (flipped) {
         n = -n;  // double-sided or inverted geometry: shade the visible side
     }
+    if (normal_scale != 0.0) {
+        // glTF: bitangent = cross(normal, tangent.xyz) * tangent.w, from the geometric
+        // normal of the face drawn (the flip above applies to the whole frame).
+        vec3 t = flipped ? -v_view_tangent.xyz : v_view_tangent.xyz;  // (as the sample viewer)
+        t = normalize(t - n * dot(n, t));
+        vec3 b = cross(n, t) * (v_view_tangent.w < 0.0 ? -1.0 : 1.0) * (flipped ? -1.0 : 1.0);
+        vec3 m = texture(p3d_TextureNormal, slot_uv(uv_transform_2, uv_sets.z)).xyz * 2.0 - 1.0;
+        m.xy *= normal_scale;
+        n = normalize(mat3(t, b, n) * m);
+    }
     if (shading_mode > 0.5 && shading_mode < 1.5) {
-        o_color = shaded(base_color.rgb);
+        o_color = shaded(base_color.rgb, coverage);
         return;
     }
     if (shading_mode > 1.5) {
         vec3 world_n = normalize(mat3(p3d_ViewMatrixInverse) * n);
-        o_color = shaded(pow(0.5 + 0.5 * world_n, vec3(2.2)));
+        o_color = shaded(pow(0.5 + 0.5 * world_n, vec3(2.2)), 1.0);
+        return;
+    }
+
+    if (unlit > 0.5) {
+        o_color = shaded(base_color.rgb, coverage);
         return;
     }
 
@@ -192,8 +244,12 @@ void main() {
     vec3 diffuse = environment_irradiance(world_n) * diffuse_color;
     // Darken the environment a little where the key light is shadowed.
     float occlusion = mix(0.75, 1.0, shadow);
+    if (occlusion_strength > 0.0) {
+        occlusion *= 1.0 + occlusion_strength * (texture(occlusion_map, slot_uv(uv_transform_3, uv_sets.w)).r - 1.0);
+    }
     color += (diffuse + specular) * occlusion;
 
-    color += p3d_Material.emission.rgb * texture(p3d_TextureEmission, v_texcoord).rgb;
-    o_color = shaded(color);
+    color += p3d_Material.emission.rgb * emissive_strength
+             * texture(p3d_TextureEmission, slot_uv(uv_transform_4, uv_set_emissive)).rgb;
+    o_color = shaded(color, coverage);
 }

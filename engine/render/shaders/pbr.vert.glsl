@@ -4,19 +4,22 @@
 uniform mat4 p3d_ModelViewProjectionMatrix;
 uniform mat4 p3d_ModelViewMatrix;
 uniform mat3 p3d_NormalMatrix;
-uniform mat4 p3d_TextureMatrix;
 
 #include "key_light.glsl"
 
 in vec4 p3d_Vertex;
 in vec3 p3d_Normal;
 in vec4 p3d_Color;
-in vec2 p3d_MultiTexCoord0;
+in vec2 maquette_uv0;        // glTF TEXCOORD_0 and _1 (engine/render/gltf_material.py)
+in vec2 maquette_uv1;
+in vec4 p3d_Tangent;         // glTF TANGENT (xyz, w = bitangent sign); only normal-mapped
 
 out vec3 v_view_position;
 out vec3 v_view_normal;
 out vec4 v_color;
-out vec2 v_texcoord;
+out vec2 v_texcoord0;       // glTF TEXCOORD_0 and _1 (V flipped by panda3d-gltf)
+out vec2 v_texcoord1;
+out vec4 v_view_tangent;
 out vec4 v_shadow_position;
 
 void main() {
@@ -24,7 +27,9 @@ void main() {
     v_view_position = view_position.xyz;
     v_view_normal = normalize(p3d_NormalMatrix * p3d_Normal);
     v_color = p3d_Color;
-    v_texcoord = (p3d_TextureMatrix * vec4(p3d_MultiTexCoord0, 0.0, 1.0)).xy;
+    v_texcoord0 = maquette_uv0;
+    v_texcoord1 = maquette_uv1;
+    v_view_tangent = vec4(mat3(p3d_ModelViewMatrix) * p3d_Tangent.xyz, p3d_Tangent.w);
     v_shadow_position = key_light.shadowViewMatrix * view_position;
     gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
 }
