@@ -18,6 +18,7 @@ from engine.render.writers import FrameWriter, read_frames
 from engine.scene import scene_from_dict
 
 from .conftest import ROOT, SAMPLE_ASSETS
+from .test_gltf_render import needs_samples, sample_scene
 
 DATA = ROOT / "tests" / "data"
 ORBIT_FRAMES = (0, 16, 32)  # of 48 at 24 fps
@@ -171,14 +172,24 @@ def test_an_opaque_offscreen_stage_folds_tone_mapping_into_the_main_pass(tmp_pat
         assert not s.folded and s.hdr is not None
 
 
-@pytest.mark.parametrize("msaa", [0, 4])
-def test_folded_frames_equal_the_two_pass_ones(tmp_path, msaa):
+@needs_samples
+def test_an_asset_with_blended_surfaces_keeps_the_hdr_path():
+    """Folded, a BLEND surface would blend tone-mapped sRGB instead of linear light."""
+    with Stage(sample_scene("AlphaBlendModeTest"), 96, 96) as s:
+        assert not s.folded and s.hdr is not None
+    with Stage(sample_scene("Box"), 96, 96) as s:
+        assert s.folded
+
+
+@pytest.mark.parametrize(("msaa", "tone"), [(0, "neutral"), (4, "neutral"), (0, "aces"),
+                                            (0, "none")])
+def test_folded_frames_equal_the_two_pass_ones(tmp_path, msaa, tone):
     """The same pixels inside surfaces (the float buffer's rounding: 1 level); at MSAA
     edges the samples are averaged after the output transform instead of before, which
     moves an edge pixel by at most a few tens of levels. The background quad once went
     after the scene and missed the uncovered samples of edge pixels (a black fringe,
     >100 levels off)."""
-    scene = orbit_scene(tmp_path, "bottle.glb")
+    scene = orbit_scene(tmp_path, "bottle.glb", tone_mapping=tone)
     scene.output.msaa = msaa
     frames = {}
     for fold in (True, False):
