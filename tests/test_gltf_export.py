@@ -193,3 +193,20 @@ def test_percent_encoded_texture_uri_is_found(tmp_path):
     assert load_asset(out).texture is not None
     assert main(["export", str(source), "-o", str(tmp_path / "out.obj")]) == 0
     assert (tmp_path / "out_basecolor.png").is_file()
+
+
+def test_a_blended_texture_keeps_its_alpha_in_obj_and_usdz(tmp_path):
+    """AlphaBlendModeTest's BLEND and MASK materials take their alpha from the base-colour
+    texture: OBJ names it as map_d, USDZ connects its `a` output to the opacity (were: the
+    alpha dropped, the surfaces opaque)."""
+    from pxr import Usd, UsdShade
+
+    source = SAMPLE_FILES["AlphaBlendModeTest"]
+    assert main(["export", str(source), "-o", str(tmp_path / "a.obj")]) == 0
+    assert (tmp_path / "a.mtl").read_text().count("map_d ") >= 2
+    assert main(["export", str(source), "-o", str(tmp_path / "a.usdz")]) == 0
+    stage = Usd.Stage.Open(str(tmp_path / "a.usdz"))
+    opacity = [UsdShade.Shader(p).GetInput("opacity") for p in stage.Traverse()
+               if UsdShade.Shader(p) and UsdShade.Shader(p).GetIdAttr().Get()
+               == "UsdPreviewSurface"]
+    assert sum(1 for i in opacity if i and i.HasConnectedSource()) >= 2

@@ -96,7 +96,7 @@ def obj_content(path: Path) -> dict:
     text = path.read_text(errors="replace")
     mtl_names = re.findall(r"^mtllib\s+(.+?)\s*$", text, re.M)
     used = set(re.findall(r"^usemtl\s+(.+?)\s*$", text, re.M))
-    bases, textures = [], 0
+    bases, textures, emissive, alpha = [], 0, 0, set()
     for name in mtl_names:
         mtl = (path.parent / name)
         if not mtl.is_file():
@@ -106,12 +106,18 @@ def obj_content(path: Path) -> dict:
             d = re.search(r"^\s*d\s+(\S+)", block, re.M)
             bases.append([float(x) for x in kd.groups()] + [float(d.group(1)) if d else 1.0]
                          if kd else [1, 1, 1, 1])
+            if d and float(d.group(1)) < 1 or re.search(r"^\s*map_d\s", block, re.M):
+                alpha.add("BLEND")
+            ke = re.search(r"^\s*Ke\s+(\S+)\s+(\S+)\s+(\S+)", block, re.M)
+            emissive += bool(ke and any(float(x) > 0 for x in ke.groups()))
             textures += len(re.findall(r"^\s*(map_Kd|map_Bump|bump|norm|map_Ke|map_Pr|"
                                        r"map_Pm)\s", block, re.M))
-    groups = len(re.findall(r"^[og]\s", text, re.M))
-    return _figures(primitives=max(1, len(used), groups), materials=len(bases) or len(used),
-                    bases=bases, normals=int(bool(re.search(r"^vn\s", text, re.M))),
-                    texcoord0=int(bool(re.search(r"^vt\s", text, re.M))), textures=textures)
+    groups = max(1, len(used), len(re.findall(r"^[og]\s", text, re.M)))
+    # normals and UVs are per file in OBJ: every group has them when the file does
+    return _figures(primitives=groups, materials=len(bases) or len(used),
+                    bases=bases, normals=groups * bool(re.search(r"^vn\s", text, re.M)),
+                    texcoord0=groups * bool(re.search(r"^vt\s", text, re.M)),
+                    textures=textures, emissive=emissive, alpha=sorted(alpha))
 
 
 _UFBX = r"""
@@ -121,18 +127,23 @@ import ufbx
 # (the second UV set is not read here: mesh.uv_sets crashed the bindings)
 with ufbx.load_file(sys.argv[1]) as s:
     meshes, mats = list(s.meshes), list(s.materials)  # (iterating s.meshes twice crashed)
-    bases, textures = [], 0
+    bases, textures, emissive, blended = [], 0, 0, 0
     for m in mats:
         c, f = m.pbr.base_color.value_vec4, float(m.pbr.base_factor.value_vec4.x)
         bases.append([float(c.x) * f, float(c.y) * f, float(c.z) * f, float(c.w)])
+        e = m.fbx.emission_color.value_vec4
+        emissive += int(max(float(e.x), float(e.y), float(e.z)) > 0)
+        blended += int(float(m.pbr.opacity.value_vec4.x) < 1)
         for slot in (m.pbr.base_color, m.pbr.normal_map, m.pbr.emission_color,
                      m.pbr.roughness, m.pbr.metalness, m.pbr.ambient_occlusion):
             textures += int(slot.texture is not None)
-    out = {"primitives": sum(max(1, len(x.material_parts)) for x in meshes),
+    parts = [max(1, len(x.material_parts)) for x in meshes]
+    out = {"primitives": sum(parts),
            "meshes": len(meshes), "materials": len(mats), "bases": bases,
-           "textures": textures,
-           "normals": sum(bool(x.vertex_normal.exists) for x in meshes),
-           "texcoord0": sum(bool(x.vertex_uv.exists) for x in meshes),
+           "textures": textures, "emissive": emissive,
+           "alpha": ["BLEND"] if blended else [],
+           "normals": sum(n * bool(x.vertex_normal.exists) for n, x in zip(parts, meshes)),
+           "texcoord0": sum(n * bool(x.vertex_uv.exists) for n, x in zip(parts, meshes)),
            "colors": sum(bool(x.vertex_color.exists) for x in meshes),
            "animations": len(s.anim_stacks),
            "skins": len(s.skin_deformers), "morph_targets": len(s.blend_shapes)}
@@ -155,7 +166,7 @@ def usdz_content(path: Path) -> dict:
     stage = Usd.Stage.Open(str(path))
     meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
     materials = [UsdShade.Material(p) for p in stage.Traverse() if p.IsA(UsdShade.Material)]
-    bases, textures = [], 0
+    bases, textures, emissive, alpha = [], 0, 0, set()
     for prim in stage.Traverse():
         if prim.IsA(UsdShade.Shader):
             shader = UsdShade.Shader(prim)
@@ -165,6 +176,15 @@ def usdz_content(path: Path) -> dict:
                 opacity = shader.GetInput("opacity").Get()
                 bases.append(list(value) + [1.0 if opacity is None else opacity]
                              if value is not None else [1, 1, 1, 1])
+                threshold = shader.GetInput("opacityThreshold").Get()
+                connected = shader.GetInput("opacity") and \
+                    shader.GetInput("opacity").HasConnectedSource()
+                if (opacity is not None and opacity < 1 or connected) and not threshold:
+                    alpha.add("BLEND")
+                if threshold:
+                    alpha.add(f"MASK@{threshold:g}")
+                glow = shader.GetInput("emissiveColor").Get()
+                emissive += bool(glow is not None and max(glow) > 0)
             elif ident == "UsdUVTexture":
                 textures += 1
 
@@ -181,6 +201,8 @@ def usdz_content(path: Path) -> dict:
                     texcoord0=sum(primvar(m, "st") for m in meshes),
                     texcoord1=sum(primvar(m, "st1") for m in meshes),
                     colors=sum(primvar(m, "displayColor") for m in meshes),
+                    double_sided=sum(bool(m.GetDoubleSidedAttr().Get()) for m in meshes),
+                    emissive=emissive, alpha=sorted(alpha),
                     animations=int(animated), skins=skins)
 
 

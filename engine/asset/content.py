@@ -100,9 +100,10 @@ def content_losses(source: dict, copy: dict, ignore: tuple[str, ...] = ()) -> li
         if key not in ignore and source.get(key) and copy.get(key) != source[key]:
             lost.append(f"{words} {copy.get(key)} (source {source[key]})")
     if "base" not in ignore and len(source["material_list"]) == len(copy["material_list"]):
-        wrong = sum(1 for a, b in zip(source["material_list"], copy["material_list"],
-                                      strict=True)
-                    if max(abs(x - y) for x, y in zip(a["base"], b["base"], strict=True)) > 0.02)
+        # (as sets: other formats list their materials in another order)
+        theirs, ours = (sorted(m["base"] for m in x["material_list"]) for x in (source, copy))
+        wrong = sum(1 for a, b in zip(theirs, ours, strict=True)
+                    if max(abs(x - y) for x, y in zip(a, b, strict=True)) > 0.02)
         if wrong:
             lost.append(f"base colour differs in {wrong} material(s)")
     if "extensions" not in ignore:

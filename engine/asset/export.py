@@ -87,8 +87,9 @@ def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
 
 
 def expected_figures(mesh, fmt: str, units: str = "m",
-                     first_matrix: np.ndarray | None = None) -> dict:
-    """What a faithful export of `mesh` reads back as."""
+                     first_matrix: np.ndarray | None = None, pieces=()) -> dict:
+    """What a faithful export of `mesh` (written as `pieces`, when several) reads back
+    as."""
     bounds = np.asarray(mesh.bounds, dtype=float)
     if first_matrix is not None:
         import trimesh
@@ -98,7 +99,10 @@ def expected_figures(mesh, fmt: str, units: str = "m",
         bounds = np.array([moved.min(axis=0), moved.max(axis=0)])
     if units == "mm":
         bounds = bounds * 1000.0
-    textured = texture_image(mesh) is not None and mesh_uv(mesh) is not None
+    # (several pieces: a texture only when one has its own; trimesh's concatenation
+    # bakes untextured materials' colours into an atlas the writers do not use)
+    textured = any(texture_image(m) is not None and mesh_uv(m) is not None
+                   for m in (pieces if len(pieces) > 1 else [mesh]))
     return {"triangles": int(len(mesh.faces)), "bounds": bounds,
             "textured": bool(textured and FORMATS[fmt].keeps_texture),
             **{key: has for key, has in carried(mesh).items() if key in FORMATS[fmt].keeps}}
@@ -213,7 +217,8 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
         else:
             written = export_mesh(mesh, out, txn=txn, pieces=pieces, **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
-                                    animation[1][0] if animation else None)
+                                    animation[1][0] if animation else None,
+                                    () if files is not None else pieces)
         content = source_content(source)
         txn.check(lambda: verify_content(txn.staged(out), written.format, content))
         txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,

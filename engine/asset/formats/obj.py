@@ -176,8 +176,9 @@ def _face_lines(faces, width, slots, corner, no_uv):
 
 def _material(name: str, mesh, out: Path, texture_stem: str) -> tuple[str, dict]:
     """(MTL block, {texture path: PNG bytes}) of one mesh's material: Kd (the base
-    colour factor), d (its alpha when blended), Ke (emissive), map_Kd, norm (the normal
-    map) and map_Ke, as the PBR material holds them."""
+    colour factor), d (its alpha when blended), Ke (emissive), map_Kd (and map_d, its
+    alpha, when blended or masked), norm (the normal map) and map_Ke, as the PBR
+    material holds them."""
     material = getattr(mesh.visual, "material", None)
     r, g, b = base_color(mesh)
     alpha = 1.0
@@ -203,6 +204,9 @@ def _material(name: str, mesh, out: Path, texture_stem: str) -> tuple[str, dict]
             texture_name = f"{texture_stem}_{word}.png"
             files[out.with_name(texture_name)] = png_bytes(picture)
             lines.append(f"{tag} {texture_name}\n")
+            if word == "basecolor" and getattr(material, "alphaMode", None) in ("BLEND",
+                                                                               "MASK"):
+                lines.append(f"map_d {texture_name}\n")  # its alpha channel
     return "".join(lines), files
 
 

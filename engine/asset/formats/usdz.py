@@ -35,6 +35,7 @@ class UsdPart:
     opacity_threshold: float = 0.0  # a masked material's cutoff
     emissive: tuple = (0.0, 0.0, 0.0)
     double_sided: bool = False
+    alpha_mode: str = "OPAQUE"  # BLEND / MASK: the texture's alpha is the opacity
 
 
 def part_of(mesh) -> UsdPart:
@@ -67,7 +68,7 @@ def part_of(mesh) -> UsdPart:
                                                   else 1.0)),
                    float(factor("metallicFactor", 0.0)), opacity, threshold,
                    tuple(float(x) for x in emissive),
-                   bool(factor("doubleSided", False)))
+                   bool(factor("doubleSided", False)), str(mode or "OPAQUE"))
 
 
 def write_usdz(path: Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
@@ -113,6 +114,9 @@ def _material(stage, where: str, part: UsdPart, folder: Path, texture: str | Non
         shader.CreateInput("wrapT", Sdf.ValueTypeNames.Token).Set("repeat")
         out = shader.CreateOutput("rgb", Sdf.ValueTypeNames.Float3)
         color_input.ConnectToSource(out)
+        if part.alpha_mode in ("BLEND", "MASK"):
+            alpha = shader.CreateOutput("a", Sdf.ValueTypeNames.Float)
+            surface.CreateInput("opacity", Sdf.ValueTypeNames.Float).ConnectToSource(alpha)
     else:
         color_input.Set(Gf.Vec3f(*(float(c) for c in part.base_color[:3])))
     material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
