@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from engine.asset.content import content_losses, gltf_content  # noqa: E402
 from engine.asset.formats.gltf import split_glb  # noqa: E402
 
-SHARED = Path("/work/shared")
+SHARED = ROOT.parent / "shared"  # ../shared beside the checkout (its gltf-samples and assets)
 FORMATS = ("glb", "obj", "fbx", "usdz")
 BEGIN, END = "<!-- export_losses:begin -->", "<!-- export_losses:end -->"
 

@@ -146,19 +146,18 @@ def _prepare_primitive(src: _Document, prim: dict, options, target: int | None,
 def _resized_image(data: bytes, mime: str, side: int) -> tuple[bytes, tuple, tuple] | None:
     from PIL import Image
 
+    from engine.asset.model import shrink_to
+
     image = Image.open(io.BytesIO(data))
-    if max(image.size) <= side:
+    small = shrink_to(image, side)
+    if small is None:
         return None
-    w, h = image.size
-    scale = side / max(w, h)
-    small = image.resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                         Image.Resampling.LANCZOS)
     out = io.BytesIO()
     if mime == "image/jpeg":
         small.convert("RGB").save(out, format="JPEG", quality=92)
     else:
         small.save(out, format="PNG", compress_level=6)
-    return out.getvalue(), (w, h), small.size
+    return out.getvalue(), image.size, small.size
 
 
 def _accessor_refs(doc: dict):

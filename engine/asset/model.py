@@ -134,3 +134,16 @@ def texture_image(mesh: trimesh.Trimesh):
     if image is None:
         image = getattr(material, "image", None)
     return image
+
+
+def shrink_to(image, side: int):
+    """A PIL image scaled (Lanczos) so its longer side is `side` pixels, or None when it
+    is no larger already (prep --texture-size)."""
+    from PIL import Image
+
+    if max(image.size) <= side:
+        return None
+    w, h = image.size
+    scale = side / max(w, h)
+    return image.resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                        Image.Resampling.LANCZOS)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
-from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from trimesh.visual import ColorVisuals, TextureVisuals
@@ -36,6 +35,7 @@ from engine.asset.model import (
     AssetError,
     max_triangles,
     mesh_uv,
+    shrink_to,
     texture_image,
 )
 from engine.asset.seen import mesh_seen, set_seen
@@ -396,17 +396,14 @@ def _resize_texture(material, size: int):
         image = getattr(material, attr, None)
         if image is not None:
             break
-    if image is None or max(image.size) <= size:
+    new = None if image is None else shrink_to(image, size)
+    if new is None:
         return None
-    w, h = image.size
-    scale = size / max(w, h)
-    new = image.resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                       Image.Resampling.LANCZOS)
     material = material.copy()
     for attr in ("baseColorTexture", "image"):
         if getattr(material, attr, None) is not None:
             setattr(material, attr, new)
-    return material, (w, h), new.size
+    return material, image.size, new.size
 
 
 DISPLAY_TEXTURE_SIZE = 1024  # contact-sheet tiles are 320 px: a 2048² texture is 8x over

@@ -54,6 +54,23 @@ def mesh_normals(mesh) -> np.ndarray:
     return normals
 
 
+def joined_pieces(pieces) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """(vertices, faces, uv or None, normals) of several trimesh meshes in one vertex
+    array, each piece's faces offset by the vertices before it; a piece without UVs gets
+    (0, 0) when another has them. Each piece's faces stay together, in order."""
+    from engine.asset.model import mesh_uv
+
+    uvs = [mesh_uv(p) for p in pieces]
+    vertices = np.vstack([np.asarray(p.vertices, np.float64) for p in pieces])
+    offsets = np.cumsum([0] + [len(p.vertices) for p in pieces])
+    faces = np.vstack([np.asarray(p.faces, np.int64) + o
+                       for p, o in zip(pieces, offsets, strict=False)])
+    uv = None if all(u is None for u in uvs) else np.vstack([
+        u if u is not None else np.zeros((len(p.vertices), 2))
+        for p, u in zip(pieces, uvs, strict=True)])
+    return vertices, faces, uv, np.vstack([mesh_normals(p) for p in pieces])
+
+
 def count_token(path: Path, token: bytes, start: bytes, limit: int, what: str) -> int:
     """Count `token` in the file in 4 MiB chunks (overlapping by len(token) - 1 bytes,
     `start` prepended to the first), refusing as soon as the count passes `limit`."""

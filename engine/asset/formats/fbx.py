@@ -31,7 +31,7 @@ import numpy as np
 
 from engine.asset.model import AssetError, mesh_uv, texture_image
 
-from .common import base_color, mesh_normals, png_bytes
+from .common import base_color, joined_pieces, mesh_normals, png_bytes
 
 __all__ = ["FbxMaterial", "fbx_bytes", "read_fbx", "write"]
 
@@ -363,15 +363,7 @@ def _write_pieces(pieces: list, out: Path) -> dict[Path, bytes]:
             keys[key] = len(specs)
             specs.append(spec)
         face_material.append(np.full(len(piece.faces), keys[key], np.int32))
-    uvs = [mesh_uv(p) for p in pieces]
-    vertices = np.vstack([np.asarray(p.vertices, np.float64) for p in pieces])
-    offsets = np.cumsum([0] + [len(p.vertices) for p in pieces])
-    faces = np.vstack([np.asarray(p.faces, np.int64) + o for p, o in zip(
-        pieces, offsets, strict=False)])
-    uv = None if all(u is None for u in uvs) else np.vstack([
-        u if u is not None else np.zeros((len(p.vertices), 2)) for p, u in zip(
-            pieces, uvs, strict=True)])
-    normals = np.vstack([mesh_normals(p) for p in pieces])
+    vertices, faces, uv, normals = joined_pieces(pieces)
     files: dict[Path, bytes] = {out.with_name(n): png for png, n in names.items()}
     files[out] = fbx_bytes(vertices, faces, normals, uv, None, name=out.stem or "asset",
                            materials=specs, face_material=np.concatenate(face_material))

@@ -12,7 +12,14 @@ import numpy as np
 from engine.asset.check import check_texture, open_texture, safe_local
 from engine.asset.model import AssetError, mesh_uv, texture_image
 
-from .common import base_color, count_token, mesh_normals, png_bytes, trimesh_figures
+from .common import (
+    base_color,
+    count_token,
+    joined_pieces,
+    mesh_normals,
+    png_bytes,
+    trimesh_figures,
+)
 
 __all__ = ["OBJ_SCAN_BYTES", "check_obj", "read_back", "scan_obj", "write"]
 
@@ -241,15 +248,7 @@ def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
             mesh_normals(mesh)
         groups = None
     else:
-        uvs = [mesh_uv(p) for p in pieces]
-        vertices = np.vstack([np.asarray(p.vertices, np.float64) for p in pieces])
-        offsets = np.cumsum([0] + [len(p.vertices) for p in pieces])
-        faces = np.vstack([np.asarray(p.faces, np.int64) + o for p, o in zip(
-            pieces, offsets, strict=False)])
-        uv = None if all(u is None for u in uvs) else np.vstack([
-            u if u is not None else np.zeros((len(p.vertices), 2)) for p, u in zip(
-                pieces, uvs, strict=True)])
-        normals = np.vstack([mesh_normals(p) for p in pieces])
+        vertices, faces, uv, normals = joined_pieces(pieces)
     chunks = _obj_chunks(vertices, faces, uv, normals, mtl_name, groups)
 
     def write(handle, _chunks=chunks):
