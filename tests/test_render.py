@@ -311,3 +311,44 @@ def test_a_stage_after_a_closed_one_reuses_its_key_light_and_still_casts_shadows
     assert spare == lights  # the same light went out and came back
     reference = np.asarray(Image.open(DATA / "reference_robot_studio.png").convert("RGB"))
     assert np.abs(frame.astype(int) - reference.astype(int)).mean() < 1.5
+
+
+_PUSH_AFTER_ORBIT = """
+import sys
+import numpy as np
+from pathlib import Path
+from engine.render.stage import Stage
+from tests.conftest import make_scene
+
+out, first = Path(sys.argv[1]), sys.argv[2]
+look = {"background": ["#f4f1ec", "#d9d3ca"], "shadow": 0.5}
+angle = {"elevation": 10, "azimuth": 20}
+if first == "orbit":
+    orbit = make_scene(out.parent, camera={"move": "orbit", **angle},
+                       stage={"lights": "softbox", **look},
+                       output={"height": 180, "aspect": "16:9", "msaa": 4})
+    with Stage(orbit, 320, 180) as stage:
+        stage.capture(0.0)
+push = make_scene(out.parent, camera={"move": "push-in", "fov": 30, "strength": 0.2, **angle},
+                  stage={"lights": "sunset", **look},
+                  output={"height": 320, "aspect": "9:16", "fps": 12, "duration": 5.0, "msaa": 4})
+with Stage(push, 180, 320) as stage:
+    np.save(out, np.stack([stage.capture(i / 12) for i in range(24)]))
+"""
+
+
+def test_a_frame_does_not_depend_on_what_the_process_drew_before(tmp_path):
+    """The same frame differed (single edge pixels, by tens of levels) between a fresh
+    process and one that had drawn another shot first, so a campaign's chunks changed
+    with the worker count (issue 19). Two causes, each measured failing this test alone:
+    Panda3D's transform cache handed a new transform an equal-within-1e-6 one made
+    earlier (frame 12 differed), and the state-sorted opaque bin ordered the asset's
+    surfaces by pointer, so depth ties (the ear against the head) went either way."""
+    frames = {}
+    for first in ("nothing", "orbit"):
+        out = tmp_path / f"{first}.npy"
+        subprocess.run([sys.executable, "-c", _PUSH_AFTER_ORBIT, str(out), first], cwd=ROOT,
+                       check=True)
+        frames[first] = np.load(out)
+    diff = np.abs(frames["nothing"].astype(int) - frames["orbit"].astype(int))
+    assert diff.max() == 0, f"frames {sorted(set(np.nonzero(diff)[0]))} differ"

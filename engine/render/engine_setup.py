@@ -30,12 +30,20 @@ notify-level-egldisplay fatal
 default-directnotify-level warning
 model-cache-dir
 gl-force-fbo-color #f
+transform-cache #f
 """
 
 
 # gl-force-fbo-color #f: a buffer that asks for no colour gets none (Panda adds an RGB8
 # attachment by default): the key light's shadow map is depth-only, nothing cleared or
 # written but depth (measured: 0.91 of the per-frame CPU at 1080p under llvmpipe).
+# transform-cache #f: Panda's TransformState cache hands a new transform an equal-within-
+# 1e-6 one made earlier in the process, so a frame depended on what the process drew
+# before it (a campaign's chunks differed, edge pixels by up to 48 levels, between one
+# worker and two). The opaque bin draws in scene-graph order (see get_base), not sorted
+# by state: that sort compares attribute pointers, so where two of the asset's surfaces
+# tie in depth (an ear against a head) which one showed depended on heap addresses.
+# With both, the same scene gives the same bytes in any process, after anything.
 
 
 class RenderUnavailable(WorkError):
@@ -82,6 +90,10 @@ def get_base(offscreen: bool = True):
                 "sudo apt-get install -y libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
             )
         _offscreen_only = headless
+        from panda3d.core import CullBinManager
+
+        bins = CullBinManager.get_global_ptr()  # a prc "cull-bin" line comes too late
+        bins.set_bin_type(bins.find_bin("opaque"), CullBinManager.BT_unsorted)
         return _base
 
 
