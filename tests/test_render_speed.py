@@ -44,8 +44,9 @@ def captures(scene, indices=ORBIT_FRAMES) -> list[np.ndarray]:
 
 
 def assert_close(frames: np.ndarray, reference: np.ndarray, what: str) -> None:
-    """Equal but for a rare pixel: Panda orders equal-state draws by address, so at a few
-    edge samples where two parts of an asset touch the other one may win."""
+    """Equal but for a rare pixel: the references were drawn in Panda's state-sorted
+    order (by address), so at a few edge samples where two parts of an asset touch the
+    other one may win."""
     assert frames.shape == reference.shape, what
     diff = np.abs(frames.astype(int) - reference.astype(int)).max(axis=-1)
     off = int((diff > 2).sum())
@@ -205,3 +206,44 @@ def test_folded_frames_equal_the_two_pass_ones(tmp_path, msaa, tone):
         with Stage(scene, scene.output.width, scene.output.height) as stage:
             aliased = stage.capture(stage.timeline.frame_time(ORBIT_FRAMES[0])).astype(int)
         assert (np.abs(frames[True][0] - aliased).max(axis=-1) > 8).sum() > 50
+
+
+def test_screen_window_bounds_the_projected_points_with_a_margin():
+    from engine.render.asset_layer import screen_window
+
+    clip = np.array([[-0.5, -0.5, 0.0, 1.0], [0.5, 0.25, 0.0, 1.0]])  # ndc x -.5..+.5, y -.5..+.25
+    assert screen_window(clip, 200, 100, margin=2) == (48, 23, 104, 42)  # y 25..62.5
+    assert screen_window(clip * [1, 1, 1, 0.5], 200, 100, margin=0) == (0, 0, 200, 75)
+    assert screen_window(np.array([[-0.5, 0, 0, -1.0]]), 200, 100) == (0, 0, 200, 100)
+    assert screen_window(np.array([[3.0, 0, 0, 1.0], [4.0, 0.5, 0, 1.0]]), 200, 100) is None
+
+
+@pytest.mark.parametrize("motion", [[], [{"type": "wobble", "amplitude": 25}]])
+def test_the_asset_layer_gives_the_one_pass_frames(tmp_path, motion):
+    """MSAA only over the asset's window (engine.render.asset_layer) against the whole
+    frame multisampled: the same pixels but for rounding (premultiplied over: 1 level)
+    and a few edge samples; a wobble tips part of the asset below the ground, which still
+    hides it; outside the window the frame is the background and ground as before."""
+    scene = scene_from_dict({
+        "asset": {"source": str(SAMPLE_ASSETS / "robot.glb"), "height": 0.3, "pivot": "base"},
+        "stage": {"lights": "studio", "background": ["#3a3d45", "#17181c"]},
+        "camera": {"move": "orbit", "fov": 30, "elevation": 12, "turns": 1.0},
+        "motion": motion,
+        "output": {"file": str(tmp_path / "x.mp4"), "height": 270, "fps": 24, "duration": 2.0,
+                   "msaa": 4},
+    }, None)
+    frames, windows = {}, []
+    for layer in (True, False):
+        with Stage(scene, scene.output.width, scene.output.height, layer=layer) as stage:
+            assert (stage.layer is not None) is layer and stage.msaa == 4
+            shots = []
+            for i in ORBIT_FRAMES:
+                shots.append(stage.capture(stage.timeline.frame_time(i)).astype(int))
+                if layer:
+                    windows.append(stage.layer.window)
+            frames[layer] = np.stack(shots)
+    diff = np.abs(frames[True] - frames[False]).max(axis=-1)
+    assert diff.mean() < 0.05, diff.mean()
+    assert (diff > 2).sum() <= 12, int((diff > 2).sum())
+    for _x, _y, w, h in windows:
+        assert 0 < w * h < 0.6 * scene.output.width * scene.output.height

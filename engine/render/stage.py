@@ -12,7 +12,9 @@ transform themselves (shaders/output.glsl) and draw straight into a multisampled
 output over a full-screen quad of the background drawn first; no HDR buffer, no
 tone-mapping pass. Inside surfaces the pixels are the two-pass ones (the
 float buffer's rounding aside); at MSAA edges the samples are averaged after the
-transform instead of before it.
+transform instead of before it. With MSAA (and no asset animation), only the asset is
+multisampled, in its own layer over the window of the frame it covers
+(engine.render.asset_layer); the background and ground are drawn at one sample.
 
 Mesa 22.3 (Debian 12's llvmpipe) segfaults compiling a shader that indexes an
 array of light structs holding shadow samplers with a loop variable (what
@@ -32,6 +34,7 @@ import numpy as np
 
 from engine.animation.transform import axis_angle_matrix
 from engine.render.asset_animation import AssetAnimation
+from engine.render.asset_layer import AssetLayer
 from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_offscreen_buffer
 from engine.render.environment import load_environment
@@ -131,10 +134,12 @@ def _blends(asset) -> bool:
     return False
 
 
-def _folded_output(host, width: int, height: int, samples: int):
-    """A folded Stage's output: an RGBA8 framebuffer object on `host`'s context with
-    `samples` MSAA samples, or the most the driver gives (llvmpipe: 4), resolved by Panda
-    before the copy to RAM (an EGL pbuffer with samples drew without them)."""
+def _folded_output(host, width: int, height: int, samples: int, name: str = "maquette-output",
+                   sort: int = 0):
+    """A folded Stage's output (or its asset layer): an RGBA8 framebuffer object on
+    `host`'s context with `samples` MSAA samples, or the most the driver gives (llvmpipe:
+    4), resolved by Panda before it is read (an EGL pbuffer with samples drew without
+    them)."""
     from panda3d.core import FrameBufferProperties, GraphicsPipe, WindowProperties
 
     base = get_base()
@@ -144,7 +149,7 @@ def _folded_output(host, width: int, height: int, samples: int):
         fb.set_depth_bits(24)
         fb.set_multisamples(n)
         buffer = base.graphicsEngine.make_output(
-            base.pipe, "maquette-output", 0, fb, WindowProperties.size(width, height),
+            base.pipe, name, sort, fb, WindowProperties.size(width, height),
             GraphicsPipe.BF_refuse_window, host.get_gsg(), host)
         if buffer is not None:
             return buffer, n
@@ -160,7 +165,7 @@ class Stage:
 
     def __init__(self, scene: Scene, width: int, height: int, *, msaa: int | None = None,
                  orthographic: float | None = None, output=None,
-                 shadow_map_size: int | None = None, fold: bool = True):
+                 shadow_map_size: int | None = None, fold: bool = True, layer: bool = True):
         """orthographic: if given, an orthographic camera whose frame is this many metres
         tall replaces the perspective lens (used to render generator training data).
 
@@ -172,7 +177,8 @@ class Stage:
         closes it and `read_frame` is unavailable (no copy to RAM per frame).
 
         fold: False keeps the two-pass HDR path where the Stage could fold it (see the
-        module doc; for comparisons)."""
+        module doc; for comparisons). layer: False multisamples the whole folded frame
+        instead of the asset's layer alone (engine.render.asset_layer; for comparisons)."""
         from panda3d.core import (
             AntialiasAttrib,
             BitMask32,
@@ -215,6 +221,10 @@ class Stage:
         self.folded = fold and self._owns_output and not scene.stage.background.transparent \
             and not _blends(self.asset)
         requested = scene.output.msaa if msaa is None else msaa
+        # Folded with MSAA: the asset alone is multisampled, in its own layer (asset_layer)
+        split = (layer and self.folded and requested > 0 and not orthographic
+                 and self.asset_animation.index is None)
+        self.layer = None
         self.frame_texture = None
         self.hdr = None
         if output is not None:
@@ -224,7 +234,8 @@ class Stage:
                 # its context's pbuffer, never drawn (the FBO below is what renders)
                 self._host = make_offscreen_buffer(1, 1, "maquette-host")
                 self._host.set_active(False)
-                self.output, self.msaa = _folded_output(self._host, width, height, requested)
+                self.output, self.msaa = _folded_output(self._host, width, height,
+                                                        0 if split else requested)
                 self.output.set_clear_color_active(False)  # every sample is drawn
                 self.output.set_clear_depth_active(True)
             else:
@@ -361,6 +372,14 @@ class Stage:
             # Depth pushed back a little: an asset's face lying on the ground (a plane, a
             # flat base) wins the depth test instead of z-fighting with the catcher.
             self.ground.set_depth_offset(-GROUND_DEPTH_OFFSET)
+
+        if split:
+            self.layer = AssetLayer(self, self._host, requested, _make_shader, _folded_output)
+            self.msaa = self.layer.samples
+            if self.msaa:  # see above: the layer's samples need the attribute too
+                self.root.set_antialias(AntialiasAttrib.M_multisample)
+        if self.folded:
+            self.root.set_shader_input("fragcoord_offset", (0.0, 0.0))
 
         self.root.set_shader(
             _make_shader("pbr.vert.glsl", "pbr.frag.glsl",
@@ -551,6 +570,16 @@ class Stage:
         self.ground.set_pos(*to_panda(np.array([center[0], self._ground_height, center[2]])))
         self.ground.set_scale(extent)
 
+    def _posed_corners(self, asset_matrix: np.ndarray) -> np.ndarray:
+        """(8, 3) the corners of the asset's box posed by `asset_matrix`, Panda Z-up
+        coordinates in the Stage root's frame."""
+        relative = asset_matrix @ np.linalg.inv(self.timeline.rest)
+        box = self.timeline.bounds
+        corners = np.array([[x, y, z, 1.0] for x in (box.lo[0], box.hi[0])
+                            for y in (box.lo[1], box.hi[1]) for z in (box.lo[2], box.hi[2])])
+        posed = corners @ relative.T
+        return np.c_[posed[:, 0], -posed[:, 2], posed[:, 1]]
+
     def _fit_shadow_window(self, asset_matrix: np.ndarray) -> None:
         """Aim the key light's shadow window at the asset: the texels of the full 4r map
         (same texel size, whole-texel offsets, so every depth and every tap is where it
@@ -565,15 +594,10 @@ class Stage:
             return
         from panda3d.core import LPoint3f
 
-        relative = asset_matrix @ np.linalg.inv(self.timeline.rest)
-        box = self.timeline.bounds
         texels = []
-        for x in (box.lo[0], box.hi[0]):
-            for y in (box.lo[1], box.hi[1]):
-                for z in (box.lo[2], box.hi[2]):
-                    corner = (relative @ np.array([x, y, z, 1.0]))[:3]  # the posed box
-                    p = self.key_np.get_relative_point(self.root, LPoint3f(*to_panda(corner)))
-                    texels.append((p.x, p.z))  # the light's film: its local x and z
+        for corner in self._posed_corners(asset_matrix).tolist():
+            p = self.key_np.get_relative_point(self.root, LPoint3f(*corner))
+            texels.append((p.x, p.z))  # the light's film: its local x and z
         texels = (np.array(texels) / span + 0.5) * full_size
         lo = np.floor(texels.min(axis=0)) - SHADOW_WINDOW_MARGIN
         hi = np.ceil(texels.max(axis=0)) + SHADOW_WINDOW_MARGIN
@@ -588,17 +612,20 @@ class Stage:
 
     def set_time(self, t: float) -> Frame:
         """Pose the asset, camera and light rig for time t (seconds)."""
-        from panda3d.core import LMatrix4f
+        from panda3d.core import BitMask32, LMatrix4f
 
         frame = self.timeline.at(t)
         self.current = frame
         self._place_contact_shadow(frame.asset_matrix)
         self.asset_animation.apply(t)  # the asset's own clip (its nodes, skins, morphs)
         m = Y_UP_TO_PANDA @ frame.asset_matrix @ Y_UP_TO_PANDA.T
-        if abs(np.linalg.det(m[:3, :3])) < 1e-15:  # scaled to nothing (a reveal's start)
+        visible = abs(np.linalg.det(m[:3, :3])) >= 1e-15  # not scaled to nothing
+        if not visible:  # (a reveal's start)
             self.asset.hide()
         else:
             self.asset.show()
+            if self.layer is not None:  # drawn by the layer's camera, not the scene's
+                self.asset.hide(BitMask32.bit(0))
             self.asset.set_mat(LMatrix4f(*m.T.flatten()))
 
         cam = frame.camera if self.camera_override is None else self.camera_override
@@ -632,6 +659,8 @@ class Stage:
             self._softbox_directions[i] = to_panda(rig @ normalized(box.direction))
         self.root.set_shader_input(
             "env_rotation", math.radians(azimuth + self._environment_rotation))
+        if self.layer is not None:
+            self.layer.place(self._posed_corners(frame.asset_matrix) if visible else None)
         return frame
 
     def render(self) -> None:
@@ -647,9 +676,11 @@ class Stage:
         while drawing and fills from the next frame on. The real first frame then has its
         shadow, as if the whole frame had been drawn twice (0.3-0.4 CPU s saved at 1080p).
         """
-        regions = (self.scene_region, self.post_region)
+        regions = (self.scene_region, self.post_region,
+                   *(self.layer.regions if self.layer is not None else ()))
         buffers = [b for b in (self.hdr, self.output if self._owns_output else None) if b]
         clears = [(b.get_clear_color_active(), b.get_clear_depth_active()) for b in buffers]
+        dimensions = [region.get_dimensions() for region in regions]
         for region in regions:
             region.set_dimensions(0.0, 1.0 / self.width, 0.0, 1.0 / self.height)
         for buffer in buffers:
@@ -658,8 +689,8 @@ class Stage:
         try:
             self._base.graphicsEngine.render_frame()
         finally:
-            for region in regions:
-                region.set_dimensions(0.0, 1.0, 0.0, 1.0)
+            for region, saved in zip(regions, dimensions, strict=True):
+                region.set_dimensions(saved)
             for buffer, (color, depth) in zip(buffers, clears, strict=True):
                 buffer.set_clear_color_active(color)
                 buffer.set_clear_depth_active(depth)
@@ -688,6 +719,9 @@ class Stage:
 
     def close(self) -> None:
         engine = self._base.graphicsEngine
+        if self.layer is not None:
+            self.layer.close(engine)
+            self.layer = None
         if not self._owns_output and self.output is not None:
             self.output.remove_display_region(self.post_region)
         for buffer in (self.hdr, self.output if self._owns_output else None,

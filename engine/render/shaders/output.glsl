@@ -8,6 +8,13 @@ uniform float exposure;          // linear multiplier (2^EV)
 uniform float tone_mapping;      // 0 Khronos PBR Neutral, 1 ACES (fitted), 2 none (clip)
 uniform vec3 background_top;     // linear RGB
 uniform vec3 background_bottom;  // linear RGB
+#ifdef FOLDED_OUTPUT
+// pixels: where this buffer's (0, 0) lies in the output (the asset layer's window)
+uniform vec2 fragcoord_offset;
+#define OUTPUT_FRAGCOORD (gl_FragCoord.xy + fragcoord_offset)
+#else
+#define OUTPUT_FRAGCOORD gl_FragCoord.xy
+#endif
 
 vec3 pbr_neutral(vec3 color) {
     const float start_compression = 0.8 - 0.04;
@@ -52,7 +59,7 @@ vec3 linear_to_srgb(vec3 c) {
 
 // Ordered, deterministic dither of +-0.5/255 against banding in gradients.
 float dither() {
-    vec2 p = floor(gl_FragCoord.xy);
+    vec2 p = floor(OUTPUT_FRAGCOORD);
     return (fract(52.9829189 * fract(dot(p, vec2(0.06711056, 0.00583715)))) - 0.5) / 255.0;
 }
 
@@ -72,7 +79,7 @@ vec4 folded_opaque(vec3 color) {
 
 // ... and of premultiplied black with alpha `a` over the background (the ground).
 vec4 folded_shadow(float a) {
-    vec3 background = background_at(gl_FragCoord.y / output_height);
+    vec3 background = background_at(OUTPUT_FRAGCOORD.y / output_height);
     return vec4(linear_to_srgb(mix(background, vec3(0.0), a)) + dither(), 1.0);
 }
 #endif
