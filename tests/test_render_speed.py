@@ -218,15 +218,19 @@ def test_screen_window_bounds_the_projected_points_with_a_margin():
     assert screen_window(np.array([[3.0, 0, 0, 1.0], [4.0, 0.5, 0, 1.0]]), 200, 100) is None
 
 
-@pytest.mark.parametrize("motion", [[], [{"type": "wobble", "amplitude": 25}]])
-def test_the_asset_layer_gives_the_one_pass_frames(tmp_path, motion):
+@pytest.mark.parametrize(("ground", "motion"), [
+    (False, []), (True, [{"type": "wobble", "amplitude": 25}])])
+def test_the_asset_layer_gives_the_one_pass_frames(tmp_path, ground, motion):
     """MSAA only over the asset's window (engine.render.asset_layer) against the whole
     frame multisampled: the same pixels but for rounding (premultiplied over: 1 level)
-    and a few edge samples; a wobble tips part of the asset below the ground, which still
-    hides it; outside the window the frame is the background and ground as before."""
+    and a few edge samples. With the ground, its shadow comes from the half-resolution
+    ground layer (a shadow edge moves by a few levels) and a wobble tips part of the
+    asset below the ground, which must still hide it (measured without the layer's
+    depth-only ground: mean difference 0.23, 7584 pixels over 2 levels; with it 0.02,
+    1263)."""
     scene = scene_from_dict({
         "asset": {"source": str(SAMPLE_ASSETS / "robot.glb"), "height": 0.3, "pivot": "base"},
-        "stage": {"lights": "studio", "background": ["#3a3d45", "#17181c"]},
+        "stage": {"lights": "studio", "background": ["#3a3d45", "#17181c"], "ground": ground},
         "camera": {"move": "orbit", "fov": 30, "elevation": 12, "turns": 1.0},
         "motion": motion,
         "output": {"file": str(tmp_path / "x.mp4"), "height": 270, "fps": 24, "duration": 2.0,
@@ -244,6 +248,6 @@ def test_the_asset_layer_gives_the_one_pass_frames(tmp_path, motion):
             frames[layer] = np.stack(shots)
     diff = np.abs(frames[True] - frames[False]).max(axis=-1)
     assert diff.mean() < 0.05, diff.mean()
-    assert (diff > 2).sum() <= 12, int((diff > 2).sum())
+    assert (diff > 2).sum() <= (2500 if ground else 12), int((diff > 2).sum())
     for _x, _y, w, h in windows:
         assert 0 < w * h < 0.6 * scene.output.width * scene.output.height

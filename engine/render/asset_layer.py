@@ -1,4 +1,5 @@
-"""The asset's own multisampled layer of a folded Stage: MSAA only where the asset is.
+"""The layers of a folded Stage with MSAA: the asset multisampled only where it is, and
+the ground's shadow at half resolution.
 
 A folded Stage (engine.render.stage) with MSAA draws the background and the ground at one
 sample per pixel into its RGBA8 output, and the asset alone into this layer: an RGBA8
@@ -7,11 +8,17 @@ bounding box covers (plus a margin), cleared to (0, 0, 0, 0). The resolved layer
 colour premultiplied by its coverage, is laid over the output in that window
 (premultiplied "over"). At an edge pixel that is the average of the asset's samples and
 the pixel below, what one multisampled pass gave; the background, the ground and the
-clears no longer pay for samples (they were most of MSAA's cost on a CPU renderer).
+clears no longer pay for samples. (llvmpipe shades every sample, so what MSAA costs
+there is mostly the asset's own shading, which the layer does not reduce.)
 
-The ground is drawn into the layer too, depth only, so what of the asset is below it stays
-hidden as before. The window is a function of the frame alone (pixel-aligned, never of
-the buffer's size, which only grows), so any frame renders the same in any process.
+The ground layer: a half-resolution half-float buffer that the scene camera (which no
+longer sees the asset) fills with the ground's shadow opacity; the background pass reads
+it filtered (its shader's shadow taps were a third of a 1080p frame's CPU; the shadow is
+soft, so 1080p frames differ in a dozen edge pixels). The ground is drawn into the asset
+layer too, depth only, so what of the asset is below it stays hidden as before.
+
+The window is a function of the frame alone (pixel-aligned, never of the buffer's size,
+which only grows), so any frame renders the same in any process.
 
 Units: pixels, origin at the bottom-left corner of the output (OpenGL's window space).
 """
@@ -164,6 +171,52 @@ class AssetLayer:
         engine.remove_window(self.buffer)
         self.root.remove_node()
         self.buffer = None
+
+
+def ground_layer_size(width: int, height: int) -> tuple[int, int]:
+    """The ground layer's pixels for a `width` × `height` output: half, rounded up."""
+    return (width + 1) // 2, (height + 1) // 2
+
+
+def ground_layer(host, width: int, height: int):
+    """The ground's layer of a folded, layered Stage: a half-resolution half-float
+    buffer on `host`'s context, cleared to 0, that the ground draws its shadow's opacity
+    into (premultiplied black, as on the two-pass path); the background pass reads it
+    filtered. Returns (buffer, texture)."""
+    from panda3d.core import (
+        FrameBufferProperties,
+        GraphicsOutput,
+        GraphicsPipe,
+        SamplerState,
+        Texture,
+        WindowProperties,
+    )
+
+    from engine.render.engine_setup import get_base
+
+    base = get_base()
+    fb = FrameBufferProperties()
+    fb.set_float_color(True)
+    fb.set_rgba_bits(16, 16, 16, 16)
+    fb.set_depth_bits(24)
+    buffer = base.graphicsEngine.make_output(
+        base.pipe, "maquette-ground", -4, fb,
+        WindowProperties.size(*ground_layer_size(width, height)),
+        GraphicsPipe.BF_refuse_window, host.get_gsg(), host)
+    if buffer is None:
+        raise RuntimeError("could not create the ground layer buffer")
+    texture = Texture("ground-layer")
+    texture.set_format(Texture.F_rgba16)
+    texture.set_component_type(Texture.T_float)
+    texture.set_minfilter(SamplerState.FT_linear)
+    texture.set_magfilter(SamplerState.FT_linear)
+    texture.set_wrap_u(SamplerState.WM_clamp)
+    texture.set_wrap_v(SamplerState.WM_clamp)
+    buffer.add_render_texture(texture, GraphicsOutput.RTM_bind_or_copy)
+    buffer.set_clear_color_active(True)
+    buffer.set_clear_color((0, 0, 0, 0))
+    buffer.set_clear_depth_active(True)
+    return buffer, texture
 
 
 def _grown(pixels: int) -> int:

@@ -34,7 +34,7 @@ import numpy as np
 
 from engine.animation.transform import axis_angle_matrix
 from engine.render.asset_animation import AssetAnimation
-from engine.render.asset_layer import AssetLayer
+from engine.render.asset_layer import AssetLayer, ground_layer, ground_layer_size
 from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_offscreen_buffer
 from engine.render.environment import load_environment
@@ -225,6 +225,10 @@ class Stage:
         split = (layer and self.folded and requested > 0 and not orthographic
                  and self.asset_animation.index is None)
         self.layer = None
+        # ... and the ground's shadow at half resolution, under the background (soft: a
+        # PCF shadow and a contact blur; its shader's taps were a third of a frame's CPU)
+        half_ground = split and scene.stage.ground
+        self.ground_buffer = None
         self.frame_texture = None
         self.hdr = None
         if output is not None:
@@ -296,7 +300,8 @@ class Stage:
             from panda3d.core import DepthTestAttrib
 
             self.post_quad.set_shader(
-                _make_shader("post.vert.glsl", "background.frag.glsl"))
+                _make_shader("post.vert.glsl", "background.frag.glsl",
+                             {"GROUND_LAYER": 1} if half_ground else None))
             self.post_quad.set_attrib(DepthTestAttrib.make(DepthTestAttrib.M_none))
             self.post_quad.set_depth_write(False)
             self.root.set_shader_input("output_height", float(height))
@@ -362,7 +367,8 @@ class Stage:
             self._ground_height = float(bounds.lo[1])
             self.ground.hide(BitMask32.bit(SHADOW_MASK_BIT))
             self.ground.set_shader(
-                _make_shader("ground.vert.glsl", "ground.frag.glsl", self._output_defines), 10
+                _make_shader("ground.vert.glsl", "ground.frag.glsl",
+                             {} if half_ground else self._output_defines), 10
             )
             self.ground.set_shader_input("shadow_opacity", scene.stage.shadow)
             self._fade_radius = 2.2 * radius
@@ -378,6 +384,12 @@ class Stage:
             self.msaa = self.layer.samples
             if self.msaa:  # see above: the layer's samples need the attribute too
                 self.root.set_antialias(AntialiasAttrib.M_multisample)
+        if half_ground:  # the scene camera (it sees the ground alone) draws there
+            self.ground_buffer, ground_texture = ground_layer(self._host, width, height)
+            self.output.remove_display_region(self.scene_region)
+            self.scene_region = self.ground_buffer.make_display_region()
+            self.scene_region.set_camera(self.camera)
+            self.post_quad.set_shader_input("ground_layer", ground_texture)
         if self.folded:
             self.root.set_shader_input("fragcoord_offset", (0.0, 0.0))
 
@@ -521,6 +533,8 @@ class Stage:
             self.width, self.height = width, height
             if self.folded:  # the output is the scene's buffer
                 self.output.set_size(width, height)
+                if self.ground_buffer is not None:
+                    self.ground_buffer.set_size(*ground_layer_size(width, height))
                 self.root.set_shader_input("output_height", float(height))
             else:
                 self.hdr.set_size(width, height)
@@ -722,6 +736,9 @@ class Stage:
         if self.layer is not None:
             self.layer.close(engine)
             self.layer = None
+        if self.ground_buffer is not None:
+            engine.remove_window(self.ground_buffer)
+            self.ground_buffer = None
         if not self._owns_output and self.output is not None:
             self.output.remove_display_region(self.post_region)
         for buffer in (self.hdr, self.output if self._owns_output else None,
