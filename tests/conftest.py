@@ -32,6 +32,29 @@ def make_scene(tmp_path: Path, asset: str = "robot.glb", **sections) -> Scene:
     return scene_from_dict(doc, None)
 
 
+def sliding_scene_file(folder: Path, output_file: str) -> Path:
+    """A scene file whose robot slides out of the frame after 1 s (the framing guard's
+    case: it warns about 1-2 s), writing `output_file` at 56x32, 4 fps, 2 s."""
+    path = folder / "slide.toml"
+    path.write_text(f"""
+[asset]
+source = "{SAMPLE_ASSETS / 'robot.glb'}"
+[camera]
+move = "static"
+[[keyframes]]
+target = "asset"
+property = "position.x"
+keys = [[0, 0], [1, 0], [2, 0.6]]
+[output]
+file = "{output_file}"
+height = 32
+fps = 4
+duration = 2.0
+msaa = 0
+""")
+    return path
+
+
 def foreground_mask(frame: np.ndarray, background_rgb: tuple[int, int, int], tol: int = 12):
     """(H, W) bool: pixels that differ from a solid background colour."""
     diff = np.abs(frame[..., :3].astype(int) - np.array(background_rgb)).max(axis=-1)

@@ -4,9 +4,6 @@ ffmpeg), the CLI as a subprocess (`python -m engine.cli` from the worktree root)
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ import pytest
 from engine.campaign import CampaignError, load_campaign, merge
 
 from .conftest import ROOT, SAMPLE_ASSETS
+from .test_library import approved_robot_library, maquette
 
 HEAD = """[campaign]
 asset = "{asset}"
@@ -41,22 +39,6 @@ output = {{ aspect = "1:1"{extra} }}
 """
 
 
-def maquette(*args: str, library: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MAQUETTE_LIBRARY": str(library)}
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT, env=env)
-
-
-def _library(tmp_path: Path) -> Path:
-    lib = tmp_path / "lib"
-    assert maquette("library", "add", str(SAMPLE_ASSETS / "robot.glb"),
-                    library=lib).returncode == 0
-    assert maquette("library", "add", str(SAMPLE_ASSETS / "mug.glb"), "--name", "robot",
-                    library=lib).returncode == 0
-    assert maquette("library", "approve", "robot@v1", library=lib).returncode == 0
-    return lib
-
-
 def _campaign(tmp_path: Path, asset: str = "library:robot@approved", extra: str = "") -> Path:
     path = tmp_path / "camp.toml"
     path.write_text(HEAD.format(asset=asset) + SHOTS.format(extra=extra))
@@ -77,7 +59,7 @@ def test_merge_is_pure_and_deep():
 
 
 def test_three_shots_one_asset_skip_edit_and_refusal(tmp_path):
-    lib = _library(tmp_path)
+    lib = approved_robot_library(tmp_path)
     camp = _campaign(tmp_path)
     r = maquette("campaign", str(camp), "-q", library=lib)
     assert r.returncode == 0, r.stderr

@@ -12,7 +12,7 @@ from engine.scene import load_scene
 from engine.scene.framing import box_corners, frame_extent, framing_report, scene_framing
 from engine.scene.timeline import Bounds, Timeline
 
-from .conftest import ROOT, SAMPLE_ASSETS, foreground_mask, make_scene
+from .conftest import ROOT, foreground_mask, make_scene, sliding_scene_file
 from .test_cli import maquette
 
 BG = "#202020"
@@ -104,23 +104,7 @@ def test_fitted_push_in_and_pull_out_keep_the_bounds_by_construction(tmp_path, m
 
 
 def test_render_and_still_warn_with_the_times(tmp_path):
-    scene = tmp_path / "slide.toml"
-    scene.write_text(f"""
-[asset]
-source = "{SAMPLE_ASSETS / 'robot.glb'}"
-[camera]
-move = "static"
-[[keyframes]]
-target = "asset"
-property = "position.x"
-keys = [[0, 0], [1, 0], [2, 0.6]]
-[output]
-file = "out/slide.mp4"
-height = 32
-fps = 4
-duration = 2.0
-msaa = 0
-""")
+    scene = sliding_scene_file(tmp_path, "out/slide.mp4")
     result = maquette("render", str(scene), "-q")
     assert result.returncode == 0, result.stderr
     assert f"warning: {scene}: the asset's bounds leave the frame at 1.50-1.75 s (right" \

@@ -26,6 +26,17 @@ def maquette(*args: str, library: Path, cwd: Path = ROOT) -> subprocess.Complete
                           text=True, timeout=600, cwd=cwd, env=env)
 
 
+def approved_robot_library(tmp_path: Path) -> Path:
+    """A library at tmp_path/lib: "robot" v1 (robot.glb, approved) and v2 (mug.glb)."""
+    lib = tmp_path / "lib"
+    assert maquette("library", "add", str(SAMPLE_ASSETS / "robot.glb"),
+                    library=lib).returncode == 0
+    assert maquette("library", "add", str(SAMPLE_ASSETS / "mug.glb"), "--name", "robot",
+                    library=lib).returncode == 0
+    assert maquette("library", "approve", "robot@v1", library=lib).returncode == 0
+    return lib
+
+
 def _gltf_with_sidecars(folder: Path) -> Path:
     """robot.obj + robot.mtl + its texture PNG, made from the sample GLB by our exporter."""
     from engine.asset.export import export_mesh
@@ -186,12 +197,7 @@ def test_reference_forms_and_changed_copy_refused(tmp_path):
 def test_scene_names_library_version_render_writes_provenance(tmp_path):
     """A real small render from library:robot@approved: its sidecar names the version and
     the settings; with the sidecar deleted, `provenance` finds it by the file's hash."""
-    lib = tmp_path / "lib"
-    assert maquette("library", "add", str(SAMPLE_ASSETS / "robot.glb"),
-                    library=lib).returncode == 0
-    assert maquette("library", "add", str(SAMPLE_ASSETS / "mug.glb"), "--name", "robot",
-                    library=lib).returncode == 0
-    assert maquette("library", "approve", "robot@v1", library=lib).returncode == 0
+    lib = approved_robot_library(tmp_path)
     scene = tmp_path / "scene.toml"
     scene.write_text('[asset]\nsource = "library:robot@approved"\n'
                      '[output]\nfile = "out/clip.mp4"\nheight = 64\nfps = 8\n'

@@ -26,7 +26,7 @@ from engine.render.chunks import Job, WorkFolder, render_chunk
 from engine.render.offline import render_clip
 from engine.render.workers import asset_bundle, run_jobs
 from engine.render.writers import read_frames
-from tests.conftest import ROOT, SAMPLE_ASSETS, make_scene
+from tests.conftest import ROOT, SAMPLE_ASSETS, make_scene, sliding_scene_file
 
 CHUNK = 4
 OUTPUT = {"height": 36, "fps": 12, "duration": 1.0}  # 64x36, 12 frames
@@ -354,23 +354,7 @@ def test_draft_flags_apply_to_chunked_renders(tmp_path):
 
 def test_the_framing_guard_warns_on_the_chunked_path(tmp_path):
     """Same warning as the one-pass render (tests/test_framing.py's sliding asset), once."""
-    scene = tmp_path / "slide.toml"
-    scene.write_text(f"""
-[asset]
-source = "{SAMPLE_ASSETS / 'robot.glb'}"
-[camera]
-move = "static"
-[[keyframes]]
-target = "asset"
-property = "position.x"
-keys = [[0, 0], [1, 0], [2, 0.6]]
-[output]
-file = "slide.mp4"
-height = 32
-fps = 4
-duration = 2.0
-msaa = 0
-""")
+    scene = sliding_scene_file(tmp_path, "slide.mp4")
     proc = _cli(str(scene), "--workers", "2", "--chunk-frames", "4", "-q")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
