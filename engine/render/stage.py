@@ -225,8 +225,9 @@ class Stage:
         split = (layer and self.folded and requested > 0 and not orthographic
                  and self.asset_animation.index is None)
         self.layer = None
-        # ... and the ground's shadow at half resolution, under the background (soft: a
-        # PCF shadow and a contact blur; its shader's taps were a third of a frame's CPU)
+        # ... and the ground's shadow at half resolution, under the background (it is soft:
+        # PCF and a contact blur; the full-resolution ground was ~80 of a 1080p frame's
+        # ~220 CPU ms at msaa 0, docs/BENCHMARKS.md)
         half_ground = split and scene.stage.ground
         self.ground_buffer = None
         self.frame_texture = None
@@ -504,6 +505,9 @@ class Stage:
         perspective lens); applies at the next set_time."""
         from panda3d.core import OrthographicLens, PerspectiveLens
 
+        if height is not None and self.layer is not None:
+            raise ValueError("a Stage with an asset layer keeps its perspective lens "
+                             "(build it with orthographic=...)")
         if (height is None) != (not self.orthographic):
             self.lens = PerspectiveLens() if height is None else OrthographicLens()
             self.camera.node().set_lens(self.lens)
