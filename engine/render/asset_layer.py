@@ -183,39 +183,18 @@ def ground_layer(host, width: int, height: int):
     buffer on `host`'s context, cleared to 0, that the ground draws its shadow's opacity
     into (premultiplied black, as on the two-pass path); the background pass reads it
     filtered. Returns (buffer, texture)."""
-    from panda3d.core import (
-        FrameBufferProperties,
-        GraphicsOutput,
-        GraphicsPipe,
-        SamplerState,
-        Texture,
-        WindowProperties,
-    )
+    from panda3d.core import SamplerState
 
-    from engine.render.engine_setup import get_base
+    from engine.render.engine_setup import make_float_buffer
 
-    base = get_base()
-    fb = FrameBufferProperties()
-    fb.set_float_color(True)
-    fb.set_rgba_bits(16, 16, 16, 16)
-    fb.set_depth_bits(24)
-    buffer = base.graphicsEngine.make_output(
-        base.pipe, "maquette-ground", -4, fb,
-        WindowProperties.size(*ground_layer_size(width, height)),
-        GraphicsPipe.BF_refuse_window, host.get_gsg(), host)
-    if buffer is None:
+    made = make_float_buffer(host, *ground_layer_size(width, height), "maquette-ground", -4)
+    if made is None:
         raise RuntimeError("could not create the ground layer buffer")
-    texture = Texture("ground-layer")
-    texture.set_format(Texture.F_rgba16)
-    texture.set_component_type(Texture.T_float)
+    buffer, texture = made
     texture.set_minfilter(SamplerState.FT_linear)
     texture.set_magfilter(SamplerState.FT_linear)
     texture.set_wrap_u(SamplerState.WM_clamp)
     texture.set_wrap_v(SamplerState.WM_clamp)
-    buffer.add_render_texture(texture, GraphicsOutput.RTM_bind_or_copy)
-    buffer.set_clear_color_active(True)
-    buffer.set_clear_color((0, 0, 0, 0))
-    buffer.set_clear_depth_active(True)
     return buffer, texture
 
 

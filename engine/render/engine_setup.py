@@ -117,6 +117,39 @@ def _restore_stderr(saved: int | None) -> None:
         os.close(saved)
 
 
+def make_float_buffer(host, width: int, height: int, name: str, sort: int, samples: int = 0):
+    """A half-float RGBA buffer on `host`'s context (width × height, `samples` MSAA
+    samples, 24-bit depth), cleared to (0, 0, 0, 0) and depth each frame, rendering into
+    a bound F_rgba16 texture; (buffer, texture), or None when the driver refuses it."""
+    from panda3d.core import (
+        FrameBufferProperties,
+        GraphicsOutput,
+        GraphicsPipe,
+        Texture,
+        WindowProperties,
+    )
+
+    base = get_base()
+    fb = FrameBufferProperties()
+    fb.set_float_color(True)
+    fb.set_rgba_bits(16, 16, 16, 16)
+    fb.set_depth_bits(24)
+    fb.set_multisamples(samples)
+    buffer = base.graphicsEngine.make_output(
+        base.pipe, name, sort, fb, WindowProperties.size(width, height),
+        GraphicsPipe.BF_refuse_window, host.get_gsg(), host)
+    if buffer is None:
+        return None
+    texture = Texture(name)
+    texture.set_format(Texture.F_rgba16)
+    texture.set_component_type(Texture.T_float)
+    buffer.add_render_texture(texture, GraphicsOutput.RTM_bind_or_copy)
+    buffer.set_clear_color_active(True)
+    buffer.set_clear_color((0, 0, 0, 0))
+    buffer.set_clear_depth_active(True)
+    return buffer, texture
+
+
 def make_offscreen_buffer(width: int, height: int, name: str = "maquette"):
     """An RGBA8 offscreen buffer of exactly width × height pixels, sharing the GSG."""
     from panda3d.core import FrameBufferProperties, GraphicsPipe, WindowProperties

@@ -62,7 +62,7 @@ class PassBuffers:
             WindowProperties,
         )
 
-        from engine.render.engine_setup import make_offscreen_buffer
+        from engine.render.engine_setup import make_float_buffer, make_offscreen_buffer
         from engine.render.stage import _make_shader
 
         unknown = sorted(set(passes) - set(PASS_NAMES))
@@ -106,23 +106,12 @@ class PassBuffers:
         # Mask: the beauty's format and samples, coverage in alpha.
         self.mask = self.mask_texture = self.mask_camera = self.mask_root = None
         if "mask" in self.passes:
-            fb = FrameBufferProperties()
-            fb.set_float_color(True)
-            fb.set_rgba_bits(16, 16, 16, 16)
-            fb.set_depth_bits(24)
-            fb.set_multisamples(stage.msaa)
-            self.mask = engine.make_output(base.pipe, "maquette-mask", -6, fb, size,
-                                           GraphicsPipe.BF_refuse_window, gsg, host)
-            if self.mask is None:
+            made = make_float_buffer(host, stage.width, stage.height, "maquette-mask", -6,
+                                     stage.msaa)
+            if made is None:
                 raise RuntimeError("could not create the mask buffer")
+            self.mask, coverage = made
             self.buffers.append(self.mask)
-            coverage = Texture("mask-coverage")
-            coverage.set_format(Texture.F_rgba16)
-            coverage.set_component_type(Texture.T_float)
-            self.mask.add_render_texture(coverage, GraphicsOutput.RTM_bind_or_copy)
-            self.mask.set_clear_color_active(True)
-            self.mask.set_clear_color((0, 0, 0, 0))
-            self.mask.set_clear_depth_active(True)
             self.mask_camera = camera("mask-camera",
                                       _make_shader("depth.vert.glsl", "depth.frag.glsl"))
             self.mask.make_display_region().set_camera(self.mask_camera)

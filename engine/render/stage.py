@@ -36,7 +36,7 @@ from engine.animation.transform import axis_angle_matrix
 from engine.render.asset_animation import AssetAnimation
 from engine.render.asset_layer import AssetLayer, ground_layer, ground_layer_size
 from engine.render.asset_node import load_asset_node
-from engine.render.engine_setup import get_base, make_offscreen_buffer
+from engine.render.engine_setup import get_base, make_float_buffer, make_offscreen_buffer
 from engine.render.environment import load_environment
 from engine.resources import resource_path
 from engine.scene.lighting import (
@@ -186,9 +186,7 @@ class Stage:
             CardMaker,
             DepthWriteAttrib,
             DirectionalLight,
-            FrameBufferProperties,
             GraphicsOutput,
-            GraphicsPipe,
             LMatrix4f,
             NodePath,
             OrthographicLens,
@@ -198,7 +196,6 @@ class Stage:
             RenderState,
             ShaderAttrib,
             Texture,
-            WindowProperties,
         )
 
         self.scene = scene
@@ -253,18 +250,11 @@ class Stage:
         self.camera_override = None
 
         # Drivers cap MSAA (llvmpipe: 4 samples): fall back to the most the driver gives.
+        self.hdr_texture = None
         for samples in [n for n in (requested, 4, 2, 0) if n <= requested and not self.folded]:
-            fb = FrameBufferProperties()
-            fb.set_float_color(True)
-            fb.set_rgba_bits(16, 16, 16, 16)
-            fb.set_depth_bits(24)
-            fb.set_multisamples(samples)
-            self.hdr = base.graphicsEngine.make_output(
-                base.pipe, "maquette-hdr", -5, fb, WindowProperties.size(width, height),
-                GraphicsPipe.BF_refuse_window, self.output.get_gsg(), self.output,
-            )
-            if self.hdr is not None:
-                self.msaa = samples
+            made = make_float_buffer(self.output, width, height, "maquette-hdr", -5, samples)
+            if made is not None:
+                (self.hdr, self.hdr_texture), self.msaa = made, samples
                 break
         if self.hdr is None and not self.folded:
             raise RuntimeError("could not create the HDR render buffer")
@@ -273,15 +263,6 @@ class Stage:
             # multisampling only under this attribute (without it msaa 4 drew exactly the
             # pixels of msaa 0 while paying for the samples).
             self.root.set_antialias(AntialiasAttrib.M_multisample)
-        self.hdr_texture = None
-        if self.hdr is not None:
-            self.hdr_texture = Texture("hdr")
-            self.hdr_texture.set_format(Texture.F_rgba16)
-            self.hdr_texture.set_component_type(Texture.T_float)
-            self.hdr.add_render_texture(self.hdr_texture, GraphicsOutput.RTM_bind_or_copy)
-            self.hdr.set_clear_color_active(True)
-            self.hdr.set_clear_color((0, 0, 0, 0))
-            self.hdr.set_clear_depth_active(True)
 
         self.orthographic = orthographic
         self.lens = OrthographicLens() if orthographic else PerspectiveLens()
@@ -598,8 +579,9 @@ class Stage:
         posed = corners @ relative.T
         return np.c_[posed[:, 0], -posed[:, 2], posed[:, 1]]
 
-    def _fit_shadow_window(self, asset_matrix: np.ndarray) -> None:
-        """Aim the key light's shadow window at the asset: the texels of the full 4r map
+    def _fit_shadow_window(self, corners: np.ndarray) -> None:
+        """Aim the key light's shadow window at the asset's posed box (`corners`, from
+        _posed_corners): the texels of the full 4r map
         (same texel size, whole-texel offsets, so every depth and every tap is where it
         was) that its posed bounding box covers, plus a margin; the rest of the full map
         held the cleared depth, which the window's border colour (1) gives too. The box
@@ -613,7 +595,7 @@ class Stage:
         from panda3d.core import LPoint3f
 
         texels = []
-        for corner in self._posed_corners(asset_matrix).tolist():
+        for corner in corners.tolist():
             p = self.key_np.get_relative_point(self.root, LPoint3f(*corner))
             texels.append((p.x, p.z))  # the light's film: its local x and z
         texels = (np.array(texels) / span + 0.5) * full_size
@@ -670,7 +652,8 @@ class Stage:
         key_dir = rig @ normalized(self.preset.key.direction)
         self.key_np.set_pos(*to_panda(center + key_dir * 5.0 * radius))
         self.key_np.look_at(*to_panda(center))
-        self._fit_shadow_window(frame.asset_matrix)
+        corners = self._posed_corners(frame.asset_matrix)
+        self._fit_shadow_window(corners)
         for i, light in enumerate(self.preset.fills[:MAX_FILL_LIGHTS]):
             self._fill_directions[i] = to_panda(rig @ normalized(light.direction))
         for i, box in enumerate(self.preset.softboxes[:MAX_SOFTBOXES]):
@@ -678,7 +661,7 @@ class Stage:
         self.root.set_shader_input(
             "env_rotation", math.radians(azimuth + self._environment_rotation))
         if self.layer is not None:
-            self.layer.place(self._posed_corners(frame.asset_matrix) if visible else None)
+            self.layer.place(corners if visible else None)
         return frame
 
     def render(self) -> None:
