@@ -213,6 +213,41 @@ def test_fine_tuning_starts_from_a_checkpoint(tmp_path):
     assert any(not torch.equal(start[k], frozen[k]) for k in start if k not in bn)
 
 
+
+def test_depth_teacher_sets_the_depth_targets(tmp_path):
+    """train_generator --depth-teacher: the depth terms compare the student with the
+    frozen teacher's prediction on the same augmented input, not with the renders. A
+    student started from the teacher (batch norm frozen) has zero depth loss on its
+    first step; without the teacher the same step has a depth loss; colour trains in
+    both, and validation still scores depth against the renders."""
+    torch = pytest.importorskip("torch")
+    from tools.make_dataset import main as make
+    from tools.train_generator import LayeredDepthNet, ViewHead
+    from tools.train_generator import main as train
+
+    data = tmp_path / "data"
+    make(["--out", str(data), "--count", "4", "--size", "32", "--shard-size", "2",
+          "--views", "2", "--seed", "6", "--quiet"])
+    torch.manual_seed(2)
+    net = LayeredDepthNet((8, 8, 16, 16))
+    net.view_head = ViewHead(32, 4)  # the teacher's view head is not part of it
+    torch.save({"model": net.state_dict(), "config": {"widths": [8, 8, 16, 16], "size": 32,
+                                                      "view_head_hidden": 4}},
+               tmp_path / "v2.pt")
+    common = ["--data", str(data), "--init", str(tmp_path / "v2.pt"), "--freeze-bn",
+              "--steps", "1", "--batch", "2", "--eval-every", "1", "--val-count", "2"]
+    assert train(common + ["--out", str(tmp_path / "taught"),
+                           "--depth-teacher", str(tmp_path / "v2.pt")]) == 0
+    assert train(common + ["--out", str(tmp_path / "plain")]) == 0
+    taught = torch.load(tmp_path / "taught" / "model.pt", weights_only=False)
+    plain = torch.load(tmp_path / "plain" / "model.pt", weights_only=False)
+    t, p = taught["rows"][-1], plain["rows"][-1]
+    for k in ("train_front", "train_back", "train_thick", "train_grad"):
+        assert t[k] < 1e-6 and p[k] > 1e-3, k
+    assert t["train_color"] == pytest.approx(p["train_color"])  # colour: the renders
+    assert taught["rows"][0]["val_front"] == pytest.approx(plain["rows"][0]["val_front"])
+    assert taught["config"]["depth_teacher"] == str(tmp_path / "v2.pt")
+
 def test_shipped_training_weights_are_the_shipped_model():
     """models/maquette-ld-v2.weights-fp16.pt (the start for `train_generator.py --init`)
     holds the network the shipped ONNX graph was exported from: same outputs on the

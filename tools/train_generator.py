@@ -8,6 +8,11 @@ The back colour is learnt from the back's unlit base colour (`--back-target albe
 the default: no light preset's tint in it) or, as v2 was, from the lit render from the
 mirrored eye (`lit`). `--front-albedo-weight W` adds a sixth output, `front_albedo`:
 the front's base colour with the input's own shading removed (docs/GENERATOR_INTERFACE.md).
+`--depth-teacher CHECKPOINT` trains the depth layers towards that frozen network's
+own prediction on the same input instead of the rendered depths: colour learns from a
+look (perspective photo-like renders) whose depths the runtime's orthographic reading
+does not describe, while the geometry stays the teacher's. Validation still scores
+depth against the renders.
 
     python tools/train_generator.py --data /work/data/ld128 --out /work/data/run1 \
         --steps 6000 --batch 16 --threads 2
@@ -506,6 +511,10 @@ def main(argv=None) -> int:
     p.add_argument("--freeze-encoder", action="store_true",
                    help="train the decoder, refinement and heads only (a CPU fine-tune: "
                         "less compute per step, the features v2 learnt stay)")
+    p.add_argument("--depth-teacher", type=Path,
+                   help="train front and back depth towards this frozen checkpoint's "
+                        "prediction on the same input (colour fine-tunes that keep the "
+                        "teacher's geometry)")
     p.add_argument("--wait-minutes", type=float, default=0,
                    help="wait this long for shard 0 and a training shard to appear")
     args = p.parse_args(argv)
@@ -555,6 +564,15 @@ def main(argv=None) -> int:
     if args.freeze_encoder:
         for q in model.enc.parameters():
             q.requires_grad_(False)
+    teacher = None
+    if args.depth_teacher:
+        ck = torch.load(args.depth_teacher, weights_only=False, map_location="cpu")
+        ck = dict(ck, model={k: v.float() for k, v in ck["model"].items()
+                             if not k.startswith("view_head.")},
+                  config={k: v for k, v in ck["config"].items() if k != "view_head_hidden"})
+        teacher = load_net(ck).to(device, memory_format=torch.channels_last).eval()
+        for q in teacher.parameters():
+            q.requires_grad_(False)
     opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=args.lr,
                             weight_decay=1e-4)
     step0 = 0
@@ -599,7 +617,8 @@ def main(argv=None) -> int:
               "init": str(args.init) if args.init else None,
               "normal_weight": args.normal_weight, "back_target": args.back_target,
               "front_albedo": front_albedo, "front_albedo_weight": args.front_albedo_weight,
-              "light_gain": light_gain, "freeze_encoder": args.freeze_encoder}
+              "light_gain": light_gain, "freeze_encoder": args.freeze_encoder,
+              "depth_teacher": str(args.depth_teacher) if args.depth_teacher else None}
     if init is not None and not rows:  # the start point on this validation set
         row = {"step": 0, "samples_seen": 0, "train_size": len(train), "minutes": 0.0,
                "lr": 0.0, **evaluate(model, val, device=device)}
@@ -613,8 +632,13 @@ def main(argv=None) -> int:
             g["lr"] = lr_at(step)
         idx = rng.integers(0, len(train), size=args.batch)
         x, b = augment(train.batch(idx), gen, light_gain)
+        x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-            out = model(x.contiguous(memory_format=torch.channels_last))
+            out = model(x)
+            if teacher is not None:
+                with torch.no_grad():
+                    taught = teacher(x)
+                b = dict(b, front=taught[1].float(), back=taught[2].float())
         t = losses([o.float() for o in out], b, args.normal_weight, args.front_albedo_weight)
         opt.zero_grad(set_to_none=True)
         t["total"].backward()
