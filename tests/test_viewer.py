@@ -627,6 +627,105 @@ def test_moving_frames_drop_resolution_then_refine_once_and_stop_drawing():
         assert v.render_sizes[-1] == small
 
 
+
+def _drawn_triangles(stage) -> int:
+    return sum(np_.node().get_geom(i).get_primitive(k).get_num_primitives()
+               for np_ in stage.asset.find_all_matches("**/+GeomNode")
+               for i in range(np_.node().get_num_geoms())
+               for k in range(np_.node().get_geom(i).get_num_primitives()))
+
+
+@pytest.fixture(scope="module")
+def heavy_sphere(tmp_path_factory) -> Path:
+    """A textured 45k-triangle sphere with smooth normals (tools/bench_viewer.py's)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from tools.bench_viewer import make_sphere_glb
+
+    path = tmp_path_factory.mktemp("heavy") / "sphere45k.glb"
+    assert make_sphere_glb(path, 45_000) > 40_000
+    return path
+
+
+def test_moving_frames_draw_a_heavy_asset_lighter_and_the_still_exactly(heavy_sphere):
+    """Issue 16: on llvmpipe a heavy mesh costs per triangle at any render scale (the
+    100k sphere stayed at 10.7 fps at the smallest scale). Moving frames at a reduced
+    scale swap in a simplified copy sharing the vertex data; the refine frame, a
+    screenshot while moving and wireframe draw the full mesh."""
+    from engine.render.moving_proxy import PROXY_TRIANGLES
+    from engine.viewer.app import Viewer
+    from engine.viewer.state import Key
+
+    with Viewer(heavy_sphere, size=(256, 144), msaa=0, target_fps=1e6) as v:
+        full = _drawn_triangles(v.stage)
+        v.step()
+        assert _drawn_triangles(v.stage) == full
+        v.run_script([Key("t")])  # turntable: moving, at the smallest scale
+        for _ in range(4):
+            v.step()
+        moving = _drawn_triangles(v.stage)
+        assert 0.8 * PROXY_TRIANGLES <= moving <= 1.05 * PROXY_TRIANGLES < full
+        assert v.stats["moving_triangles"] == moving
+        assert _drawn_triangles(v.stage) == moving
+        v.grab()  # a screenshot is of the real mesh, even while moving
+        assert _drawn_triangles(v.stage) == full
+        v.step()
+        assert _drawn_triangles(v.stage) == moving
+        v.send(Key("t"))  # stop: the refine frame draws the full mesh
+        for _ in range(3):
+            v.step()
+        assert _drawn_triangles(v.stage) == full
+        v.state = replace(v.state, mode="wireframe")  # while moving: the real topology
+        v.run_script([Key("t")])
+        for _ in range(3):
+            v.step()
+        assert v.render_sizes[-1][0] < 256 and _drawn_triangles(v.stage) == full
+
+
+def test_moving_proxy_looks_like_the_mesh(heavy_sphere):
+    """The lighter copy keeps texture, shading and outline: a still of it at full size
+    against the full mesh's, within a small tolerance (UVs or normals taken from the
+    wrong corners would show as stripes and facets)."""
+    from engine.render.moving_proxy import build_moving_proxy
+    from engine.render.stage import Stage
+
+    scene = scene_from_dict({"asset": {"source": str(heavy_sphere)},
+                             "output": {"height": 144, "msaa": 0}}, None)
+    stage = Stage(scene, 256, 144, msaa=0)
+    try:
+        still = stage.capture(0.0)
+        proxy = build_moving_proxy(stage.asset)
+        proxy.use(True)
+        light = stage.capture(0.0)
+        proxy.use(False)
+        again = stage.capture(0.0)
+    finally:
+        stage.close()
+    assert np.array_equal(again, still)
+    assert not np.array_equal(light, still)  # (it is drawn)
+    diff = np.abs(light[..., :3].astype(int) - still[..., :3].astype(int))
+    assert diff.mean() < 1.0 and np.percentile(diff.max(axis=-1), 99) < 40, diff.mean()
+    outline = (light[..., 3] > 127) != (still[..., 3] > 127)
+    assert outline.sum() < 0.01 * (still[..., 3] > 127).sum()
+
+
+def test_moving_proxy_shares_vertex_data_and_skips_light_assets():
+    from engine.render.asset_node import load_asset_node
+    from engine.render.engine_setup import get_base
+    from engine.render.moving_proxy import build_moving_proxy
+
+    get_base()
+    node, _ = load_asset_node(SAMPLE_ASSETS / "bottle.glb")
+    assert build_moving_proxy(node) is None  # a few thousand triangles: drawn as is
+    proxy = build_moving_proxy(node, budget=200)
+    assert proxy is not None and proxy.proxy_triangles < proxy.full_triangles
+    for geom_node, i, full, light in proxy.slots:
+        assert light.get_vertex_data() == full.get_vertex_data()
+        assert geom_node.get_geom(i) == full
+    proxy.use(True)
+    assert all(n.get_geom(i) == light for n, i, _, light in proxy.slots)
+    proxy.use(False)
+    assert all(n.get_geom(i) == full for n, i, full, _ in proxy.slots)
+
 def test_live_resolution_holds_a_frame_budget():
     from engine.viewer.live import LiveResolution
 

@@ -78,6 +78,9 @@ def make_sphere_glb(path: Path, triangles: int = TRIANGLES) -> int:
                                                    metallicFactor=0.0)
     mesh = trimesh.Trimesh(xyz, faces, process=False,
                            visual=trimesh.visual.TextureVisuals(uv=uv, material=material))
+    # smooth normals, as real assets carry (without NORMAL a glTF viewer must shade flat:
+    # panda3d-gltf then unshares every corner, 3 vertices per triangle)
+    mesh.vertex_normals  # noqa: B018 (computed and cached: the GLB export writes them)
     path.write_bytes(mesh.export(file_type="glb"))
     return len(faces)
 

@@ -152,6 +152,8 @@ class Viewer:
         self._backed_up = False  # K keeps SCENE.toml.bak: the version before the first K
         self.idle_frames = 0
         self.live = LiveResolution(target_fps=target_fps)
+        self._proxy = None  # the asset's lighter copy for moving frames, built on first use
+        self._proxy_stage = None  # the Stage it was built for
         self.draws = 0  # frames actually drawn (3D or HUD); idle steps draw nothing
         self.render_sizes: list[tuple[int, int]] = []  # the 3D view's pixels, per 3D frame
         self._hud_key = None
@@ -510,6 +512,7 @@ class Viewer:
         scale = self.live.plan(moving, hud_changed or self.generation is not None)
         if grabbing:
             scale = 1.0  # screenshots are full resolution
+        self._choose_detail(moving and scale is not None and scale < 1.0, exact=grabbing)
         full = self._freeze_if_unchanged(scale)
         image = None
         if grabbing:
@@ -576,6 +579,22 @@ class Viewer:
                 buffer.set_active(full)
             self._frozen = not full
         return full
+
+    def _choose_detail(self, reduced: bool, exact: bool) -> None:
+        """Moving frames drawn at a reduced scale also draw a heavy asset's lighter
+        copy (engine.render.moving_proxy: its cost is per triangle, whatever the scale);
+        once on, it stays on until the refine frame, so detail does not flicker while the
+        scale settles. Screenshots (`exact`) and wireframe show the real mesh."""
+        latched = self._proxy is not None and self._proxy.coarse and not self.live.refined
+        coarse = (reduced or latched) and not exact and self.state.mode != "wireframe"
+        if coarse and self._proxy_stage is not self.stage:
+            from engine.render.moving_proxy import build_moving_proxy
+
+            self._proxy, self._proxy_stage = build_moving_proxy(self.stage.asset), self.stage
+            if self._proxy is not None:
+                self.stats["moving_triangles"] = self._proxy.proxy_triangles
+        if self._proxy is not None and self._proxy_stage is self.stage:
+            self._proxy.use(coarse)
 
     def _last_moving(self) -> bool:
         return not self.live.refined
