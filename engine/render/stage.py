@@ -258,6 +258,8 @@ class Stage:
                 break
         if self.hdr is None and not self.folded:
             raise RuntimeError("could not create the HDR render buffer")
+        self.scene_buffer = self.hdr  # the buffer the scene draws into now (set_render_size)
+        self._draft = None  # (buffer, texture, region) without samples, made on first use
         if self.msaa:
             # A multisampled buffer alone does nothing: Panda3D rasterises with
             # multisampling only under this attribute (without it msaa 4 drew exactly the
@@ -524,17 +526,36 @@ class Stage:
             else:
                 self.hdr.set_size(width, height)
 
-    def set_render_size(self, width: int, height: int) -> None:
+    def set_render_size(self, width: int, height: int, multisample: bool = True) -> None:
         """Draw the 3D passes into width × height pixels (a live viewer's reduced
         resolution); the tone-mapping pass upscales them to the output. The lens keeps
-        the output's aspect; `resize` (or this with the output's size) goes back. A
-        folded Stage has no separate 3D pass: it only draws at its output's size."""
+        the output's aspect; `resize` (or this with the output's size) goes back. With
+        `multisample` False a multisampled Stage draws into a second HDR buffer without
+        samples (a live viewer's moving frames: on llvmpipe the 4x float buffer cost
+        ~20 ms of a 320x180 frame, for detail the upscale blurs away). A folded Stage has
+        no separate 3D pass: it only draws at its output's size."""
         if self.folded:
             if (width, height) != (self.width, self.height):
                 raise ValueError("a folded Stage renders at its output size only")
             return
-        if (self.hdr.get_x_size(), self.hdr.get_y_size()) != (width, height):
-            self.hdr.set_size(width, height)
+        draft = not multisample and self.msaa > 0
+        if draft and self._draft is None:
+            made = make_float_buffer(self.output, width, height, "maquette-hdr-draft", -5, 0)
+            if made is None:
+                draft = False
+            else:
+                region = made[0].make_display_region()
+                region.set_camera(self.camera)
+                self._draft = (*made, region)
+        buffer = self._draft[0] if draft else self.hdr
+        if (buffer.get_x_size(), buffer.get_y_size()) != (width, height):
+            buffer.set_size(width, height)
+        if self._draft is not None and buffer is not self.scene_buffer:
+            (self.hdr if draft else self._draft[0]).set_active(False)
+            buffer.set_active(True)
+            self.post_quad.set_shader_input("scene_color",
+                                            self._draft[1] if draft else self.hdr_texture)
+            self.scene_buffer = buffer
 
     def set_shadow_map_size(self, size: int) -> None:
         """The key light's shadow map at size × size texels (a live viewer's moving
@@ -728,11 +749,12 @@ class Stage:
             self.ground_buffer = None
         if not self._owns_output and self.output is not None:
             self.output.remove_display_region(self.post_region)
-        for buffer in (self.hdr, self.output if self._owns_output else None,
+        for buffer in (self.hdr, self._draft[0] if self._draft else None,
+                       self.output if self._owns_output else None,
                        getattr(self, "_host", None)):
             if buffer is not None:
                 engine.remove_window(buffer)
-        self.hdr = self.output = self._host = None
+        self.hdr = self.output = self._host = self._draft = self.scene_buffer = None
         if self.key_np is not None:  # hand the light (and its shadow map) on
             self.key_np.detach_node()
             _SPARE_KEY_LIGHTS.setdefault(self._shadow_grid[0], []).append(self.key_light)

@@ -563,7 +563,7 @@ class Viewer:
         size = None if scale is None else scaled_size(self.width, self.height, scale)
         full = size is not None and (size != self._drawn_size or self._last_moving())
         if full:
-            self.stage.set_render_size(*size)
+            self.stage.set_render_size(*size, multisample=scale >= 1.0)
             # the shadow map (2048² by default) costs as much as the view: scale it too
             full_map = self.stage._shadow_size
             self.stage.set_shadow_map_size(
@@ -572,7 +572,7 @@ class Viewer:
             self.render_sizes.append(size)
         if self._frozen == full:  # changed: (de)activate the 3D buffers
             light = self.stage.key_light.get_name()  # its shadow buffer is made on first use
-            buffers = [self.stage.hdr] + [
+            buffers = [self.stage.scene_buffer] + [
                 out for out in self.base.graphicsEngine.get_windows()
                 if out != self.output and out.get_name() == light]
             for buffer in buffers:
