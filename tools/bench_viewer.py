@@ -118,8 +118,9 @@ def worker(mode: str, scene_path: Path, width: int, height: int, warmup: int,
     from engine.render.engine_setup import gl_renderer
 
     times = []
-    if mode == "live":
-        return live_worker(scene_path, width, height, warmup, frames)
+    if mode in ("live", "live-plain"):
+        return live_worker(scene_path, width, height, warmup, frames,
+                           light_moving_frames=mode == "live")
     if mode == "viewer":
         from engine.viewer.app import Viewer
         from engine.viewer.state import Key
@@ -161,7 +162,8 @@ def worker(mode: str, scene_path: Path, width: int, height: int, warmup: int,
 
 
 def live_worker(scene_path: Path, width: int, height: int, warmup: int, frames: int,
-                target_fps: float = 15.0, idle_seconds: float = 3.0) -> dict:
+                target_fps: float = 15.0, idle_seconds: float = 3.0,
+                light_moving_frames: bool = True) -> dict:
     """The viewer as used: a bare-asset window (offscreen here) orbiting with the
     auto-turntable at --target-fps; then key-to-screen latency (a key sent while idle,
     up to its frame finished: sync_frame) and idle CPU (the window loop's idle steps)."""
@@ -172,7 +174,7 @@ def live_worker(scene_path: Path, width: int, height: int, warmup: int, frames: 
 
     asset = Path(os.environ.get("BENCH_LIVE_ASSET") or load_scene(scene_path).asset.source)
     viewer = Viewer(asset, size=(width, height), offscreen=True, fixed_dt=1 / 30,
-                    target_fps=target_fps)
+                    target_fps=target_fps, light_moving_frames=light_moving_frames)
     engine = viewer.base.graphicsEngine
     viewer.send(Key("t"))  # turntable: the camera moves every frame
     for _ in range(warmup + 10):  # the scale settles
@@ -215,19 +217,38 @@ def live_worker(scene_path: Path, width: int, height: int, warmup: int, frames: 
 
 
 def run_live(args, scene: Path) -> int:
+    """`--live-pairs` interleaved process pairs: the viewer as shipped (`live`: moving
+    frames without multisampling, a heavy asset's simplified copy) and the baseline
+    (`live-plain`: only the render scale drops), alternating which goes first."""
     width, height = args.live_size
-    res = run_worker(args, "live", scene, width, height)
-    t = np.array(res["times"])
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; GL: {res['renderer']}; asset: "
-          f"{args.live_asset or 'UV sphere, 100k triangles'}")
-    print(f"| window | target fps | orbit fps (median) | orbit p99 ms | render scale (median) "
-          f"| key-to-screen ms (median of {len(res['latency'])}) | idle CPU (% of a core) "
-          f"| idle draws |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {width}x{height} | {res['target_fps']:g} | {1 / float(np.median(t)):.1f} | "
-          f"{float(np.percentile(t, 99)) * 1000:.0f} | {res['scale_median']:.2f} | "
-          f"{float(np.median(res['latency'])) * 1000:.0f} | {res['idle_cpu'] * 100:.1f} | "
-          f"{res['idle_draws']} |")
+    runs: dict[str, list[dict]] = {"live": [], "live-plain": []}
+    for pair in range(args.live_pairs):
+        order = ("live", "live-plain") if pair % 2 == 0 else ("live-plain", "live")
+        for mode in order:
+            res = run_worker(args, mode, scene, width, height)
+            runs[mode].append(res)
+            print(f"pair {pair + 1}: {mode:<10} {1 / float(np.median(res['times'])):5.1f} fps "
+                  f"at scale {res['scale_median']:.2f}", file=sys.stderr, flush=True)
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; GL: {runs['live'][0]['renderer']}; "
+          f"asset: {args.live_asset or 'UV sphere, 100k triangles'}; "
+          f"{args.live_pairs} interleaved pair(s), medians")
+    print("| moving frames | window | target fps | orbit fps | orbit p99 ms | render scale "
+          "| key-to-screen ms | idle CPU (% of a core) | idle draws |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    fps = {}
+    for mode, label in (("live", "light (shipped)"), ("live-plain", "scale only")):
+        rs = runs[mode]
+        fps[mode] = [1 / float(np.median(r["times"])) for r in rs]
+        p99 = [float(np.percentile(r["times"], 99)) * 1000 for r in rs]
+        print(f"| {label} | {width}x{height} | {rs[0]['target_fps']:g} | "
+              f"{np.median(fps[mode]):.1f} | {np.median(p99):.0f} | "
+              f"{np.median([r['scale_median'] for r in rs]):.2f} | "
+              f"{np.median([np.median(r['latency']) for r in rs]) * 1000:.0f} | "
+              f"{np.median([r['idle_cpu'] for r in rs]) * 100:.1f} | "
+              f"{max(r['idle_draws'] for r in rs)} |")
+    ratios = [a / b for a, b in zip(fps["live"], fps["live-plain"], strict=True)]
+    print(f"\norbit fps, light / scale only: median {np.median(ratios):.2f} "
+          f"(pairs {' '.join(f'{r:.2f}' for r in ratios)})")
     return 0
 
 
@@ -252,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
                              "key-to-screen latency, idle CPU (one window size)")
     parser.add_argument("--live-size", default="1280x720")
     parser.add_argument("--live-asset", help="asset for --live (default: the 100k sphere)")
-    parser.add_argument("--worker", choices=("viewer", "offline", "live"),
+    parser.add_argument("--live-pairs", type=int, default=2,
+                        help="--live: interleaved pairs of shipped and baseline processes")
+    parser.add_argument("--worker", choices=("viewer", "offline", "live", "live-plain"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

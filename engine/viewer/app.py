@@ -72,8 +72,12 @@ class Viewer:
                  offscreen: bool = True, model: str | None = None, msaa: int | None = None,
                  fixed_dt: float | None = None, poll_seconds: float = POLL_SECONDS,
                  screenshot: str | Path | None = None, title: str | None = None,
-                 generate=None, target_fps: float = DEFAULT_TARGET_FPS):
-        """generate: GenerateSettings for an image source (default: GenerateSettings(model))."""
+                 generate=None, target_fps: float = DEFAULT_TARGET_FPS,
+                 light_moving_frames: bool = True):
+        """generate: GenerateSettings for an image source (default: GenerateSettings(model)).
+        light_moving_frames: reduced-size moving frames also draw without multisampling
+        and a heavy asset's simplified copy (False: only the scale drops; a benchmark's
+        baseline)."""
         from engine.render.engine_setup import (
             get_base,
             has_display,
@@ -152,6 +156,7 @@ class Viewer:
         self._backed_up = False  # K keeps SCENE.toml.bak: the version before the first K
         self.idle_frames = 0
         self.live = LiveResolution(target_fps=target_fps)
+        self.light_moving_frames = light_moving_frames
         self._proxy = None  # the asset's lighter copy for moving frames, built on first use
         self._proxy_stage = None  # the Stage it was built for
         self.draws = 0  # frames actually drawn (3D or HUD); idle steps draw nothing
@@ -512,7 +517,8 @@ class Viewer:
         scale = self.live.plan(moving, hud_changed or self.generation is not None)
         if grabbing:
             scale = 1.0  # screenshots are full resolution
-        self._choose_detail(moving and scale is not None and scale < 1.0, exact=grabbing)
+        reduced = moving and scale is not None and scale < 1.0 and self.light_moving_frames
+        self._choose_detail(reduced, exact=grabbing)
         full = self._freeze_if_unchanged(scale)
         image = None
         if grabbing:
@@ -563,7 +569,8 @@ class Viewer:
         size = None if scale is None else scaled_size(self.width, self.height, scale)
         full = size is not None and (size != self._drawn_size or self._last_moving())
         if full:
-            self.stage.set_render_size(*size, multisample=scale >= 1.0)
+            self.stage.set_render_size(
+                *size, multisample=scale >= 1.0 or not self.light_moving_frames)
             # the shadow map (2048² by default) costs as much as the view: scale it too
             full_map = self.stage._shadow_size
             self.stage.set_shadow_map_size(

@@ -36,6 +36,7 @@ class Hud:
         self.region.set_camera(camera)
         self._output = output
         self._texts: dict[str, tuple] = {}
+        self._placed: dict[str, tuple] = {}  # name -> (text, anchor, w, h) of its layout
         self._frame_key = None
         self._frame_np = NodePath("safe-frame")
         self._frame_np.reparent_to(self.root)
@@ -134,7 +135,10 @@ class Hud:
             node.set_text_color(*color)
         if tuple(node.get_card_color()) != tuple(card):
             node.set_card_color(*card)
-        self._place(np_, node, anchor)
+        layout = (text, anchor, self.width, self.height)
+        if self._placed.get(name) != layout:  # (fitting assembles the text: ~1 ms a block)
+            self._place(np_, node, anchor)
+            self._placed[name] = layout
         np_.show()
 
     # --- progress bar (generation) ---------------------------------------------------------
