@@ -11,6 +11,9 @@ packages+=(assimp-utils)
 # chromium: the browser the web page's tests drive (Playwright with the system browser);
 # node + npm: Khronos glTF-Validator (npm package) checks the page's GLB.
 packages+=(chromium)
+# xvfb: a real X window for the viewer's window tests (key events, drag and drop over
+# XDND); they skip where it is missing.
+packages+=(xvfb)
 if ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
 fi
