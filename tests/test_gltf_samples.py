@@ -271,6 +271,30 @@ def test_sample_fbx_reads_in_assimp_without_warnings(name, tmp_path):
     assert warnings == []
 
 
+
+def test_fbx_keeps_each_primitive_as_its_own_mesh(tmp_path):
+    """Was: one FBX geometry with faces picking their material, so primitives sharing a
+    material were merged (OrientationTest: 13 primitives came back as 7, AlphaBlendModeTest
+    9 as 6) and primitives without one all became one. Read back by ufbx and assimp."""
+    import re
+    import shutil
+    import subprocess
+
+    from engine.asset.export import export_verified
+
+    source = next((SAMPLES / "OrientationTest").glob("glTF*/*.gl*"))
+    asset = load_asset(source)
+    assert len(asset.pieces) == 13
+    out = tmp_path / "out.fbx"
+    _, got = export_verified(asset.mesh, out, [source], source=asset)
+    assert got["meshes"] == 13 and got["materials"] == 7
+    if shutil.which("assimp") is None:
+        pytest.skip("assimp (Debian assimp-utils) not installed")
+    run = subprocess.run(["assimp", "info", str(out)], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert int(re.search(r"Meshes:\s+(\d+)", run.stdout).group(1)) == 13
+
 def test_percent_encoded_texture_name_is_found(tmp_path):
     """Was: a .gltf whose image URI is 'My%20Texture.png' loaded without its texture."""
     doc, binary = split_glb((SAMPLES / "BoxTextured" / "glTF-Binary" /

@@ -1,5 +1,6 @@
-"""Binary FBX 7.4 writer: one mesh with normals, UVs and its materials (one per piece of
-the asset, faces picking theirs ByPolygon), each with its embedded texture.
+"""Binary FBX 7.4 writer: one model and geometry per piece of the asset (a glTF file's
+primitives stay apart) with normals and UVs, each with its material and the material's
+embedded texture.
 
 No maintained FBX writer exists on PyPI, and assimp's writes files that assimp itself
 refuses, so this is our own, following the node layout that Blender's exporter writes
@@ -19,7 +20,6 @@ GlobalSettings say so (UpAxis Y, FrontAxis Z, UnitScaleFactor 100 = metres).
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import struct
@@ -31,9 +31,9 @@ import numpy as np
 
 from engine.asset.model import AssetError, mesh_uv, texture_image
 
-from .common import base_color, joined_pieces, mesh_normals, png_bytes
+from .common import base_color, mesh_normals, png_bytes
 
-__all__ = ["FbxMaterial", "fbx_bytes", "read_fbx", "write"]
+__all__ = ["FbxMaterial", "FbxPiece", "fbx_bytes", "read_fbx", "write"]
 
 _HEADER = b"Kaydara FBX Binary  \x00\x1a\x00"
 _VERSION = 7400
@@ -138,30 +138,25 @@ class FbxMaterial:
     emissive: tuple = (0.0, 0.0, 0.0)
 
 
-def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
-              uv: np.ndarray | None, texture_png: bytes | None, *, name: str = "asset",
-              base_color=(0.8, 0.8, 0.8), texture_name: str = "basecolor.png",
-              materials: list[FbxMaterial] | None = None,
-              face_material: np.ndarray | None = None) -> bytes:
-    """A binary FBX 7.4 file.
+@dataclass
+class FbxPiece:
+    """One mesh of the file: its own Geometry and Model, drawn with material `material`
+    (an index into the file's materials)."""
 
-    vertices (n, 3) float (the control points: vertices split at UV seams stay split),
-    faces (m, 3) int, normals (n, 3) float per vertex (written ByVertice), uv (n, 2)
-    float or None (v = 0 at the image's bottom, as in OBJ/FBX), texture_png: PNG bytes
-    of the base-colour texture to embed, or None. `materials` (several) with
-    `face_material` ((m,) int: each face's material) replace base_color/texture_png."""
-    if materials is None:
-        materials = [FbxMaterial(tuple(base_color), texture_png, texture_name)]
-        face_material = None
-    if uv is None:
-        materials = [dataclasses.replace(m, texture_png=None) for m in materials]
-    vertices = np.asarray(vertices, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64)
-    polygon_index = faces.astype(np.int32).copy()
-    polygon_index[:, 2] = -polygon_index[:, 2] - 1  # the last corner of a polygon is ~index
+    vertices: np.ndarray  # (n, 3) control points (split at UV seams stay split)
+    faces: np.ndarray  # (m, 3) int
+    normals: np.ndarray  # (n, 3) per vertex, written ByVertice
+    uv: np.ndarray | None = None  # (n, 2), v = 0 at the image's bottom (as OBJ/FBX)
+    material: int = 0
 
-    geometry_id, model_id = _I64(1000001), _I64(1000002)
-    textured = sum(m.texture_png is not None for m in materials)
+
+def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
+              name: str = "asset") -> bytes:
+    """A binary FBX 7.4 file: one Model with its Geometry per piece (a glTF file's
+    primitives stay apart), each connected to its material; a material is written once
+    and connected to every model that uses it, with its embedded texture."""
+    used = sorted({piece.material for piece in pieces})
+    textured = sum(materials[k].texture_png is not None for k in used)
 
     root = _Node("root")
     header = root.add("FBXHeaderExtension")
@@ -203,8 +198,8 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     document.add("RootNode", _I64(0))
     root.add("References")
 
-    object_types = [("GlobalSettings", 1), ("Model", 1), ("Geometry", 1),
-                    ("Material", len(materials))]
+    object_types = [("GlobalSettings", 1), ("Model", len(pieces)), ("Geometry", len(pieces)),
+                    ("Material", len(used))]
     if textured:
         object_types += [("Texture", textured), ("Video", textured)]
     definitions = root.add("Definitions")
@@ -214,55 +209,29 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
         definitions.add("ObjectType", type_name).add("Count", count)
 
     objects = root.add("Objects")
-    geometry = objects.add("Geometry", geometry_id, f"{name}\x00\x01Geometry", "Mesh")
-    geometry.add("Properties70")
-    geometry.add("GeometryVersion", 124)
-    geometry.add("Vertices", vertices.ravel())
-    geometry.add("PolygonVertexIndex", polygon_index.ravel())
-    def layer_element(kind: str, name: str, mapping: str, reference: str, key: str, values):
-        element = geometry.add(kind, 0)
-        element.add("Version", 101)
-        element.add("Name", name)
-        element.add("MappingInformationType", mapping)
-        element.add("ReferenceInformationType", reference)
-        element.add(key, values)
-
-    layer_element("LayerElementNormal", "", "ByVertice", "Direct", "Normals",
-                  np.asarray(normals, dtype=np.float64).ravel())
-    if uv is not None:
-        layer_element("LayerElementUV", "UVMap", "ByVertice", "Direct", "UV",
-                      np.asarray(uv, dtype=np.float64).ravel())
-    if len(materials) == 1 or face_material is None:
-        layer_element("LayerElementMaterial", "", "AllSame", "IndexToDirect", "Materials",
-                      np.zeros(1, dtype=np.int32))
-    else:
-        layer_element("LayerElementMaterial", "", "ByPolygon", "IndexToDirect", "Materials",
-                      np.asarray(face_material, dtype=np.int32))
-    layer = geometry.add("Layer", 0)
-    layer.add("Version", 100)
-    for element in ("LayerElementNormal", "LayerElementMaterial") + (
-            ("LayerElementUV",) if uv is not None else ()):
-        entry = layer.add("LayerElement")
-        entry.add("Type", element)
-        entry.add("TypedIndex", 0)
-
-    model = objects.add("Model", model_id, f"{name}\x00\x01Model", "Mesh")
-    model.add("Version", 232)
-    model.children.append(_p70(
-        ("Lcl Translation", "Lcl Translation", "", "A", 0.0, 0.0, 0.0),
-        ("Lcl Rotation", "Lcl Rotation", "", "A", 0.0, 0.0, 0.0),
-        ("Lcl Scaling", "Lcl Scaling", "", "A", 1.0, 1.0, 1.0),
-        ("DefaultAttributeIndex", "int", "Integer", "", 0),
-    ))
-    model.add("Shading", True)
-    model.add("Culling", "CullingOff")
-
     connections = root.add("Connections")
-    connections.add("C", "OO", model_id, _I64(0))
-    connections.add("C", "OO", geometry_id, model_id)
-    for k, spec in enumerate(materials):
-        _add_material(objects, connections, k, spec, name, model_id,
-                      f"{name}_material" if len(materials) == 1 else f"{name}_material{k}")
+    for i, piece in enumerate(pieces):
+        label = name if len(pieces) == 1 else f"{name}_{i}"
+        geometry_id, model_id = _I64(2000000 + 2 * i), _I64(2000001 + 2 * i)
+        _add_geometry(objects, geometry_id, label, piece)
+        model = objects.add("Model", model_id, f"{label}\x00\x01Model", "Mesh")
+        model.add("Version", 232)
+        model.children.append(_p70(
+            ("Lcl Translation", "Lcl Translation", "", "A", 0.0, 0.0, 0.0),
+            ("Lcl Rotation", "Lcl Rotation", "", "A", 0.0, 0.0, 0.0),
+            ("Lcl Scaling", "Lcl Scaling", "", "A", 1.0, 1.0, 1.0),
+            ("DefaultAttributeIndex", "int", "Integer", "", 0),
+        ))
+        model.add("Shading", True)
+        model.add("Culling", "CullingOff")
+        connections.add("C", "OO", model_id, _I64(0))
+        connections.add("C", "OO", geometry_id, model_id)
+    for k in used:
+        label = f"{name}_material" if len(materials) == 1 else f"{name}_material{k}"
+        material_id = _add_material(objects, connections, k, materials[k], label)
+        for i, piece in enumerate(pieces):
+            if piece.material == k:  # (each model's only material: its index 0)
+                connections.add("C", "OO", material_id, _I64(2000001 + 2 * i))
     takes = root.add("Takes")
     takes.add("Current", "")
 
@@ -278,9 +247,43 @@ def fbx_bytes(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
     return out.getvalue()
 
 
-def _add_material(objects, connections, k: int, spec: FbxMaterial, name: str, model_id,
-                  label: str) -> None:
-    """Material k (its connection order is its index), with its texture and video."""
+def _add_geometry(objects, geometry_id, label: str, piece: FbxPiece) -> None:
+    faces = np.asarray(piece.faces, dtype=np.int64)
+    polygon_index = faces.astype(np.int32).copy()
+    polygon_index[:, 2] = -polygon_index[:, 2] - 1  # the last corner of a polygon is ~index
+    geometry = objects.add("Geometry", geometry_id, f"{label}\x00\x01Geometry", "Mesh")
+    geometry.add("Properties70")
+    geometry.add("GeometryVersion", 124)
+    geometry.add("Vertices", np.asarray(piece.vertices, dtype=np.float64).ravel())
+    geometry.add("PolygonVertexIndex", polygon_index.ravel())
+
+    def layer_element(kind: str, name: str, mapping: str, reference: str, key: str, values):
+        element = geometry.add(kind, 0)
+        element.add("Version", 101)
+        element.add("Name", name)
+        element.add("MappingInformationType", mapping)
+        element.add("ReferenceInformationType", reference)
+        element.add(key, values)
+
+    layer_element("LayerElementNormal", "", "ByVertice", "Direct", "Normals",
+                  np.asarray(piece.normals, dtype=np.float64).ravel())
+    if piece.uv is not None:
+        layer_element("LayerElementUV", "UVMap", "ByVertice", "Direct", "UV",
+                      np.asarray(piece.uv, dtype=np.float64).ravel())
+    layer_element("LayerElementMaterial", "", "AllSame", "IndexToDirect", "Materials",
+                  np.zeros(1, dtype=np.int32))
+    layer = geometry.add("Layer", 0)
+    layer.add("Version", 100)
+    for element in ("LayerElementNormal", "LayerElementMaterial") + (
+            ("LayerElementUV",) if piece.uv is not None else ()):
+        entry = layer.add("LayerElement")
+        entry.add("Type", element)
+        entry.add("TypedIndex", 0)
+
+
+def _add_material(objects, connections, k: int, spec: FbxMaterial, label: str):
+    """Material k with its texture and video; returns its object id (the caller
+    connects it to the models that use it)."""
     material_id = _I64(1000003 + 10 * k)
     texture_id, video_id = _I64(1000004 + 10 * k), _I64(1000005 + 10 * k)
     r, g, b = (float(c) for c in spec.base_color[:3])
@@ -300,9 +303,8 @@ def _add_material(objects, connections, k: int, spec: FbxMaterial, name: str, mo
         ("ShininessExponent", "Number", "", "A", 20.0),
         ("Opacity", "Number", "", "A", float(spec.opacity)),
     ))
-    connections.add("C", "OO", material_id, model_id)
     if spec.texture_png is None:
-        return
+        return material_id
     texture_name = spec.texture_name
     video = objects.add("Video", video_id, f"{texture_name}\x00\x01Video", "Clip")
     video.add("Type", "Clip")
@@ -325,6 +327,7 @@ def _add_material(objects, connections, k: int, spec: FbxMaterial, name: str, mo
     texture.add("Cropping", 0, 0, 0, 0)
     connections.add("C", "OP", texture_id, material_id, "DiffuseColor")
     connections.add("C", "OO", video_id, texture_id)
+    return material_id
 
 
 def _fbx_material(mesh, texture_name: str) -> FbxMaterial:
@@ -346,45 +349,31 @@ def _fbx_material(mesh, texture_name: str) -> FbxMaterial:
                            emissive if emissive is not None else (0, 0, 0), float)[:3]))
 
 
-def _write_pieces(pieces: list, out: Path) -> dict[Path, bytes]:
-    """Several pieces as one FBX geometry with one material per distinct material
-    (by content; faces pick theirs ByPolygon) and each distinct texture once."""
+def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
+    """The FBX, with each texture embedded and also written beside it
+    (RelativeFilename), for importers that ignore embedded media. Several pieces
+    (options.pieces: a file's primitives) are one model each; pieces with the same
+    material share one FBX material, and the same image is one file."""
+    pieces = list(getattr(options, "pieces", ()) or ()) or [mesh]
     keys: dict[object, int] = {}
     specs: list[FbxMaterial] = []
     names: dict[bytes, str] = {}
-    face_material = []
+    parts = []
     for piece in pieces:
         material = getattr(piece.visual, "material", None)
         key = hash(material) if material is not None else None
         if key not in keys:
-            spec = _fbx_material(piece, f"{out.stem}_{len(specs)}_basecolor.png")
+            texture_name = f"{out.stem}_basecolor.png" if len(pieces) == 1 else \
+                f"{out.stem}_{len(specs)}_basecolor.png"
+            spec = _fbx_material(piece, texture_name)
             if spec.texture_png is not None:  # the same image: one file, one name
                 spec.texture_name = names.setdefault(spec.texture_png, spec.texture_name)
             keys[key] = len(specs)
             specs.append(spec)
-        face_material.append(np.full(len(piece.faces), keys[key], np.int32))
-    vertices, faces, uv, normals = joined_pieces(pieces)
+        parts.append(FbxPiece(np.asarray(piece.vertices), np.asarray(piece.faces),
+                              mesh_normals(piece), mesh_uv(piece), keys[key]))
     files: dict[Path, bytes] = {out.with_name(n): png for png, n in names.items()}
-    files[out] = fbx_bytes(vertices, faces, normals, uv, None, name=out.stem or "asset",
-                           materials=specs, face_material=np.concatenate(face_material))
-    return files
-
-
-def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
-    """The FBX, with its texture embedded and also written beside it (RelativeFilename),
-    for importers that ignore embedded media; several pieces (options.pieces) keep one
-    material each."""
-    pieces = list(getattr(options, "pieces", ()) or ())
-    if len(pieces) > 1:
-        return _write_pieces(pieces, out)
-    image, uv = texture_image(mesh), mesh_uv(mesh)
-    png = png_bytes(image) if image is not None and uv is not None else None
-    texture_name = f"{out.stem}_basecolor.png"
-    files = {out: fbx_bytes(mesh.vertices, mesh.faces, mesh_normals(mesh), uv, png,
-                            name=out.stem or "asset", base_color=base_color(mesh),
-                            texture_name=texture_name)}
-    if png is not None:
-        files = {out.with_name(texture_name): png, **files}
+    files[out] = fbx_bytes(parts, specs, name=out.stem or "asset")
     return files
 
 
@@ -412,13 +401,16 @@ with ufbx.load_file(sys.argv[1]) as scene:
         if texture is not None and texture.content is not None:
             textures.append(base64.b64encode(bytes(texture.content)).decode("ascii"))
     out = {"triangles": tri, "bounds": [lo, hi], "uv": uv, "normals": normals,
+           "meshes": len(scene.meshes),
            "materials": len(scene.materials), "diffuse_textures": textures,
            "unit_meters": float(scene.settings.unit_meters),
            "warnings": [str(w.description) for w in scene.metadata.warnings],
            "version": int(scene.metadata.version)}
-sys.stdout.write(json.dumps(out))
-sys.stdout.flush()
-os._exit(0)  # no interpreter teardown either
+    # written before the scene is freed, and never freed: ufbx's bindings segfault
+    # closing some files (meshes with and without UVs side by side), then nothing came
+    sys.stdout.write(json.dumps(out))
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter teardown either
 """
 
 
