@@ -598,8 +598,6 @@ class Viewer:
             from engine.render.moving_proxy import build_moving_proxy
 
             self._proxy, self._proxy_stage = build_moving_proxy(self.stage.asset), self.stage
-            if self._proxy is not None:
-                self.stats["moving_triangles"] = self._proxy.proxy_triangles
         if self._proxy is not None and self._proxy_stage is self.stage:
             self._proxy.use(coarse)
 
@@ -691,8 +689,10 @@ class Viewer:
         fps = 1.0 / float(np.mean(times)) if times.mean() > 0 else 0.0
         tri = self.stats.get("triangles", 0)
         tex = self.stats.get("texture_bytes", 0) / 2**20
+        proxy = self._proxy if self._proxy_stage is self.stage else None
+        moving = f" ({proxy.proxy_triangles:,} moving)" if proxy is not None else ""
         text = (f"{fps:6.1f} fps (3D frames)\nframe {median * 1000:6.1f} ms (median)\n"
-                f"p99 {np.percentile(times, 99) * 1000:6.1f} ms\n{tri:,} triangles\n"
+                f"p99 {np.percentile(times, 99) * 1000:6.1f} ms\n{tri:,} triangles{moving}\n"
                 f"textures {tex:.1f} MiB\n{self.width}x{self.height}\n"
                 f"{gl_renderer()}")
         inferred = self.view_inferred_share()
