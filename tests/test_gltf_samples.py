@@ -295,6 +295,50 @@ def test_fbx_keeps_each_primitive_as_its_own_mesh(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:]
     assert int(re.search(r"Meshes:\s+(\d+)", run.stdout).group(1)) == 13
 
+
+def test_usdz_carries_the_first_clips_node_animation(tmp_path):
+    """Was: every USDZ was static. The moving meshes get time-sampled transforms (30 time
+    codes a second over the clip); usd-core, evaluating them, puts each mesh where the
+    glTF nodes' world matrices put it at that time; the others stay still. Validates."""
+    from pxr import Usd, UsdGeom
+
+    from engine.animation.clips import node_matrices, trs_matrix
+    from engine.asset.clips import read_clips
+    from engine.asset.export import export_verified
+    from engine.asset.node_motion import MOTION_FPS
+
+    from .test_web import usd_errors
+
+    source = SAMPLES / "BoxAnimated" / "glTF-Binary" / "BoxAnimated.glb"
+    asset = load_asset(source)
+    out = tmp_path / "out.usdz"
+    export_verified(asset.mesh, out, [source], source=asset)
+    assert usd_errors(out) == []
+    stage = Usd.Stage.Open(str(out))
+    clips, rest, doc = read_clips(source)
+    assert stage.GetTimeCodesPerSecond() == MOTION_FPS
+    assert stage.GetEndTimeCode() == round(clips[0].duration * MOTION_FPS)
+    moving, still = (stage.GetPrimAtPath(f"/Asset/Mesh_{i}") for i in (0, 1))
+    assert UsdGeom.Xformable(still).GetOrderedXformOps() == []
+    # node 2 (mesh 0) hangs under nodes 1 and 0; the clip turns node 2 and moves node 0
+    local = asset.pieces[0].vertices  # placed at rest: back to mesh coordinates first
+    chain = (0, 1, 2)
+    rest_world = np.linalg.multi_dot([trs_matrix(*rest[n]) for n in chain])
+    mesh_points = (np.linalg.inv(rest_world) @ np.c_[local, np.ones(len(local))].T).T
+    spans = []
+    for code in (0, 20, 45, 80):
+        t = code / MOTION_FPS
+        posed = node_matrices(clips[0], t, rest)
+        world = np.linalg.multi_dot([posed.get(n, trs_matrix(*rest[n])) for n in chain])
+        want = (world @ mesh_points.T).T[:, :3]
+        usd = np.array(UsdGeom.Xformable(moving).ComputeLocalToWorldTransform(
+            Usd.TimeCode(code)))  # row-vector: points @ M
+        points = np.asarray(UsdGeom.Mesh(moving).GetPointsAttr().Get(), float)
+        got = (np.c_[points, np.ones(len(points))] @ usd)[:, :3]
+        assert np.allclose(got, want, atol=1e-5), code
+        spans.append(got)
+    assert not np.allclose(spans[0], spans[2], atol=1e-3)  # it moves
+
 def test_percent_encoded_texture_name_is_found(tmp_path):
     """Was: a .gltf whose image URI is 'My%20Texture.png' loaded without its texture."""
     doc, binary = split_glb((SAMPLES / "BoxTextured" / "glTF-Binary" /

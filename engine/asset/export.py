@@ -62,7 +62,7 @@ def _export_format(out: Path, fmt: str | None, units: str, animation) -> str:
 def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
                 units: str = "m", animation: tuple[np.ndarray, np.ndarray] | None = None,
                 protect: list[Path] = (), txn: Transaction | None = None,
-                pieces: list = ()) -> ExportResult:
+                pieces: list = (), motion=None) -> ExportResult:
     """Write `mesh` to `out` in `fmt` (default: from the suffix).
 
     units: "m" or "mm" (STL only: printers expect millimetres).  animation: (times (k,),
@@ -70,13 +70,14 @@ def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
     txn: stage the files into this engine.fileio.Transaction (the caller verifies the
     staged files, then commits); without it they are moved into place at once.
     pieces: `mesh` as the file's several meshes with their own materials (Asset.pieces),
-    for the writers that keep them."""
+    for the writers that keep them. motion: the source's node animation per piece
+    (engine.asset.node_motion), for the writers that keep it without the node tree."""
     out = Path(out)
     fmt = _export_format(out, fmt, units, animation)
     check_geometry(out, np.asarray(mesh.vertices), np.asarray(mesh.faces),
                    "the mesh to write")
     files = FORMATS[fmt].write(mesh, out, WriteOptions(units=units, animation=animation,
-                                                       pieces=tuple(pieces)))
+                                                       pieces=tuple(pieces), motion=motion))
     written = write_files_atomic(files, list(protect), txn)
     return ExportResult(path=out, format=fmt, files=written)
 
@@ -190,6 +191,19 @@ def verify_content(path: Path, fmt: str, expected: dict | None) -> list[str]:
     return lost
 
 
+def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict):
+    """The source glTF's node animation per piece, for a USDZ of the source's own,
+    unchanged meshes (after prep moved or rescaled them, the file's motion would not
+    fit them: left out, as the format note says of a changed asset)."""
+    fmt = (options.get("fmt") or Path(out).suffix.lower().lstrip(".")).lower()
+    if fmt != "usdz" or source is None or source.document is None or source.mesh is not mesh \
+            or len(source.frames) != max(len(pieces), 1):
+        return None
+    from engine.asset.node_motion import piece_motion
+
+    return piece_motion(source.document, source.frames)
+
+
 def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None = None,
                     document: bytes | None = None, pieces: list | None = None, **options):
     """Export `mesh` to `out` (and its companion files), read the staged files back with
@@ -215,7 +229,9 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
             written = ExportResult(Path(out), fmt, write_files_atomic(
                 files, list(options.get("protect", ())), txn))
         else:
-            written = export_mesh(mesh, out, txn=txn, pieces=pieces, **options)
+            written = export_mesh(mesh, out, txn=txn, pieces=pieces,
+                                  motion=_source_motion(mesh, out, source, pieces, options),
+                                  **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None,
                                     () if files is not None else pieces)

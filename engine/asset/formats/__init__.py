@@ -29,11 +29,14 @@ __all__ = ["EXPORT_FORMATS", "FORMATS", "Format", "READ_FORMATS", "WriteOptions"
 class WriteOptions:
     """units: "m" or "mm" (STL only); animation: (times (k,) s, matrices (k, 4, 4));
     pieces: the asset's meshes with their own materials (engine.asset.model.Asset.pieces),
-    for writers that keep several; () or one: the mesh alone."""
+    for writers that keep several; () or one: the mesh alone; motion: see below."""
 
     units: str = "m"
     animation: tuple[np.ndarray, np.ndarray] | None = None
     pieces: tuple = ()
+    # the source file's node animation per piece (engine.asset.node_motion.PieceMotion),
+    # for writers that keep it without the node tree (USDZ)
+    motion: object | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("usdz", usdz.write, usdz.read_back, keeps_texture=True,
            cannot_carry="USDZ (our writer) keeps a mesh and material per part (colour or "
                         "texture, roughness, metallic, opacity or cutoff, emissive, "
-                        "double-sided), normals and one UV set: no vertex colours, second UV "
-                        "set, other maps, skins, morphs or animation"),
+                        "double-sided), normals, one UV set and the first clip's node "
+                        "animation (30 samples a second): no vertex colours, second UV set, "
+                        "other maps, skins or morphs"),
     Format("stl", stl.write, stl.read_back, stl.check_stl, millimetres=True,
            cannot_carry="STL keeps triangles only: no normals per vertex, UVs, colours, "
                         "materials or animation"),

@@ -1,7 +1,8 @@
 """USDZ for AR Quick Look, written with Pixar's usd-core: one mesh per piece of the asset
 (glTF primitives keep their own), each with its UsdPreviewSurface material (base colour
 or its texture packed into the archive, roughness, metallic, opacity or cutoff,
-emissive, double-sided). Y-up, metres."""
+emissive, double-sided), and the source's node animation as time-sampled transforms of
+the moving meshes. Y-up, metres, time codes at the motion's sample rate."""
 
 from __future__ import annotations
 
@@ -123,10 +124,12 @@ def _material(stage, where: str, part: UsdPart, folder: Path, texture: str | Non
     return material
 
 
-def write_usdz_parts(path: Path, parts: list[UsdPart]) -> None:
+def write_usdz_parts(path: Path, parts: list[UsdPart], motion=None) -> None:
     """Write a .usdz package of one mesh and one material per part (one part: the
     prims /Asset/Mesh and /Asset/Material, as before; several: /Asset/Mesh_i and
-    /Asset/Material_i); textures packed once each."""
+    /Asset/Material_i); textures packed once each. `motion`
+    (engine.asset.node_motion.PieceMotion): a moving part gets a time-sampled transform,
+    one time code per sample at the motion's rate."""
     from pxr import Gf, Sdf, Usd, UsdGeom, UsdShade, UsdUtils, Vt
 
     with tempfile.TemporaryDirectory(prefix="maquette-usdz-") as tmp:
@@ -137,6 +140,11 @@ def write_usdz_parts(path: Path, parts: list[UsdPart]) -> None:
         UsdGeom.SetStageMetersPerUnit(stage, 1.0)
         root = UsdGeom.Xform.Define(stage, "/Asset")
         stage.SetDefaultPrim(root.GetPrim())
+        if motion is not None:
+            rate = (len(motion.times) - 1) / max(float(motion.times[-1]), 1e-9)
+            stage.SetTimeCodesPerSecond(rate)
+            stage.SetStartTimeCode(0)
+            stage.SetEndTimeCode(len(motion.times) - 1)
         textures: dict[bytes, str] = {}
         for i, part in enumerate(parts):
             suffix = "" if len(parts) == 1 else f"_{i}"
@@ -154,6 +162,11 @@ def write_usdz_parts(path: Path, parts: list[UsdPart]) -> None:
             mesh.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(
                 np.ascontiguousarray(part.normals, dtype=np.float32)))
             mesh.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
+            moves = None if motion is None else motion.matrices[i]
+            if moves is not None:  # (USD matrices are row-vector: the transpose)
+                op = UsdGeom.Xformable(mesh).AddTransformOp()
+                for k, m in enumerate(moves):
+                    op.Set(Gf.Matrix4d(np.asarray(m, float).T.tolist()), Usd.TimeCode(k))
             lo, hi = v.min(axis=0), v.max(axis=0)
             mesh.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, lo)),
                                                  Gf.Vec3f(*map(float, hi))]))
@@ -211,11 +224,12 @@ def write(mesh, out: Path, options=None) -> dict:
     """{out: a writer} that packs the USDZ in a temporary folder and copies it over;
     with several pieces (options.pieces), one mesh and material each."""
     pieces = list(getattr(options, "pieces", ()) or ()) or [mesh]
+    motion = getattr(options, "motion", None)
 
     def writer(handle):
         with tempfile.TemporaryDirectory(prefix="maquette-") as tmp:
             target = Path(tmp) / "asset.usdz"
-            write_usdz_parts(target, [part_of(p) for p in pieces])
+            write_usdz_parts(target, [part_of(p) for p in pieces], motion)
             handle.write(target.read_bytes())
 
     return {out: writer}
