@@ -338,6 +338,23 @@ def test_usdz_carries_the_first_clips_node_animation(tmp_path):
         assert np.allclose(got, want, atol=1e-5), code
         spans.append(got)
     assert not np.allclose(spans[0], spans[2], atol=1e-3)  # it moves
+    # after prep (stood on its base, 2 m tall) the motion is carried through prep's move
+    from engine.asset.prep import PrepOptions, prepare
+
+    result = prepare(asset, PrepOptions(height=2.0, pivot="base"))
+    assert not np.allclose(result.transform, np.eye(4))
+    prepped = tmp_path / "prepped.usdz"
+    export_verified(result.mesh, prepped, [source], source=asset, pieces=result.pieces,
+                    moved_by=result.transform)
+    stage = Usd.Stage.Open(str(prepped))
+    moving = stage.GetPrimAtPath("/Asset/Mesh_0")
+    points = np.asarray(UsdGeom.Mesh(moving).GetPointsAttr().Get(), float)
+    for code, want in zip((0, 20, 45, 80), spans, strict=True):
+        usd = np.array(UsdGeom.Xformable(moving).ComputeLocalToWorldTransform(
+            Usd.TimeCode(code)))
+        got = (np.c_[points, np.ones(len(points))] @ usd)[:, :3]
+        moved = (result.transform @ np.c_[want, np.ones(len(want))].T).T[:, :3]
+        assert np.allclose(got, moved, atol=1e-5), code
 
 def test_percent_encoded_texture_name_is_found(tmp_path):
     """Was: a .gltf whose image URI is 'My%20Texture.png' loaded without its texture."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -191,21 +191,31 @@ def verify_content(path: Path, fmt: str, expected: dict | None) -> list[str]:
     return lost
 
 
-def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict):
-    """The source glTF's node animation per piece, for a USDZ of the source's own,
-    unchanged meshes (after prep moved or rescaled them, the file's motion would not
-    fit them: left out, as the format note says of a changed asset)."""
+def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict,
+                   moved_by: np.ndarray | None):
+    """The source glTF's node animation per piece, for a USDZ of the source's meshes:
+    as they are, or moved by `moved_by` (prep's (4, 4) orient, scale and pivot), which
+    the motion is then carried through (P · M(t) · P⁻¹). None for other formats, a
+    source without a document or pieces that are not the source's one for one."""
     fmt = (options.get("fmt") or Path(out).suffix.lower().lstrip(".")).lower()
-    if fmt != "usdz" or source is None or source.document is None or source.mesh is not mesh \
-            or len(source.frames) != max(len(pieces), 1):
+    if fmt != "usdz" or source is None or source.document is None \
+            or len(source.frames) != max(len(pieces), 1) \
+            or (source.mesh is not mesh and moved_by is None):
         return None
     from engine.asset.node_motion import piece_motion
 
-    return piece_motion(source.document, source.frames)
+    motion = piece_motion(source.document, source.frames)
+    if motion is None or source.mesh is mesh:
+        return motion
+    p = np.asarray(moved_by, float)
+    inverse = np.linalg.inv(p)
+    return replace(motion, matrices=tuple(
+        None if m is None else p @ m @ inverse for m in motion.matrices))
 
 
 def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None = None,
-                    document: bytes | None = None, pieces: list | None = None, **options):
+                    document: bytes | None = None, pieces: list | None = None,
+                    moved_by: np.ndarray | None = None, **options):
     """Export `mesh` to `out` (and its companion files), read the staged files back with
     an independent reader, and only then move them into place, all together: a failed
     check leaves the previous output as it was. `source`: the asset `mesh` was loaded
@@ -215,7 +225,9 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
     export of a glTF source is also compared with the *source's* document (primitives,
     materials, attributes, animations...: :func:`verify_content`). `pieces`: `mesh` as
     several meshes with their own materials (default: the source's, while `mesh` is
-    its mesh). Returns (ExportResult, figures read)."""
+    its mesh). `moved_by`: the (4, 4) transform prep applied to the source's meshes (a
+    USDZ carries the source's node animation through it). Returns (ExportResult,
+    figures read)."""
     if pieces is None:
         pieces = source.pieces if source is not None and source.mesh is mesh else []
     animation = options.get("animation")
@@ -230,7 +242,8 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
                 files, list(options.get("protect", ())), txn))
         else:
             written = export_mesh(mesh, out, txn=txn, pieces=pieces,
-                                  motion=_source_motion(mesh, out, source, pieces, options),
+                                  motion=_source_motion(mesh, out, source, pieces, options,
+                                                        moved_by),
                                   **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None,
