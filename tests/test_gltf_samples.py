@@ -7,6 +7,7 @@ required extensions that are not supported are refused by name, with the file.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -355,6 +356,87 @@ def test_usdz_carries_the_first_clips_node_animation(tmp_path):
         got = (np.c_[points, np.ones(len(points))] @ usd)[:, :3]
         moved = (result.transform @ np.c_[want, np.ones(len(want))].T).T[:, :3]
         assert np.allclose(got, moved, atol=1e-5), code
+
+
+_UFBX_TRANSFORMS = r"""
+import gc, json, os, sys
+gc.disable()  # (ufbx's bindings and the cycle collector: see engine.asset.formats.fbx)
+import ufbx
+scene = ufbx.load_file(sys.argv[1])
+stacks = scene.anim_stacks
+nodes = [n for n in scene.nodes if n.mesh is not None]
+out = {"stacks": [s.name for s in stacks], "warnings": [str(w.description) for w in
+                                                        scene.metadata.warnings]}
+out["trs"] = []
+anim = scene.anim
+for t in json.loads(sys.argv[2]):
+    tr = ufbx.evaluate_transform(anim, nodes[0], t)
+    v, q, k = tr.translation, tr.rotation, tr.scale
+    out["trs"].append([[v.x, v.y, v.z], [q.x, q.y, q.z, q.w], [k.x, k.y, k.z]])
+sys.stdout.write(json.dumps(out))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def test_fbx_carries_the_first_clips_node_animation(tmp_path):
+    """Was: FBX exports were static. A moving mesh's model gets linear T/R/S curves in
+    one take; ufbx, evaluating the take, moves the model as the glTF nodes move the
+    mesh (the motion engine.asset.node_motion samples), without warnings."""
+    import re
+    import shutil
+    import subprocess
+
+    from engine.animation.clips import trs_matrix
+    from engine.asset.export import export_verified
+    from engine.asset.node_motion import piece_motion
+
+    source = SAMPLES / "BoxAnimated" / "glTF-Binary" / "BoxAnimated.glb"
+    asset = load_asset(source)
+    out = tmp_path / "out.fbx"
+    export_verified(asset.mesh, out, [source], source=asset)
+    motion = piece_motion(asset.document, asset.frames)
+    assert motion.matrices[0] is not None and motion.matrices[1] is None
+    codes = [0, 20, 45, 80, len(motion.times) - 1]
+    run = subprocess.run([sys.executable, "-c", _UFBX_TRANSFORMS, str(out),
+                          json.dumps([float(motion.times[k]) for k in codes])],
+                         capture_output=True, text=True, timeout=120)
+    got = json.loads(run.stdout)
+    assert got["stacks"] == [motion.name] and got["warnings"] == []
+    matrices = [trs_matrix(*trs) for trs in got["trs"]]
+    for k, matrix in zip(codes, matrices, strict=True):
+        assert np.allclose(matrix, motion.matrices[0][k], atol=1e-4), k
+    assert not np.allclose(matrices[0], matrices[2], atol=1e-3)
+    if shutil.which("assimp") is None:
+        pytest.skip("assimp (Debian assimp-utils) not installed")
+    run = subprocess.run(["assimp", "info", str(out), "-vds", "-l"], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0 and re.search(r"Animations:\s+1\b", run.stdout)
+    assert [line for line in (run.stdout + run.stderr).splitlines()
+            if line.startswith(("Warn", "Error"))] == []  # (was: "expected compound scope")
+
+
+def test_trs_euler_round_trips():
+    from engine.animation.clips import trs_matrix
+    from engine.asset.formats.fbx import trs_euler
+
+    rng = np.random.default_rng(3)
+    q = rng.normal(size=(5, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    mats = np.stack([trs_matrix(rng.normal(size=3), qi, rng.uniform(0.5, 2, 3)) for qi in q])
+    t, euler, s = trs_euler(mats)
+    def turn(axis, angle):  # rotation about one axis, radians
+        c, s = np.cos(angle), np.sin(angle)
+        i, j = [k for k in range(3) if k != axis]
+        m = np.eye(3)
+        m[i, i], m[i, j], m[j, i], m[j, j] = c, -s, s, c
+        return m if axis != 1 else m.T  # (about y the sines swap)
+
+    a, b, c = np.radians(euler).T
+    for i in range(5):
+        rot = turn(2, c[i]) @ turn(1, b[i]) @ turn(0, a[i])
+        assert np.allclose(rot * s[i], mats[i][:3, :3], atol=1e-9)
+        assert np.allclose(t[i], mats[i][:3, 3])
 
 def test_percent_encoded_texture_name_is_found(tmp_path):
     """Was: a .gltf whose image URI is 'My%20Texture.png' loaded without its texture."""

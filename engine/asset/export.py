@@ -193,12 +193,12 @@ def verify_content(path: Path, fmt: str, expected: dict | None) -> list[str]:
 
 def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict,
                    moved_by: np.ndarray | None):
-    """The source glTF's node animation per piece, for a USDZ of the source's meshes:
+    """The source glTF's node animation per piece, for a USDZ or FBX of the source's meshes:
     as they are, or moved by `moved_by` (prep's (4, 4) orient, scale and pivot), which
     the motion is then carried through (P · M(t) · P⁻¹). None for other formats, a
     source without a document or pieces that are not the source's one for one."""
     fmt = (options.get("fmt") or Path(out).suffix.lower().lstrip(".")).lower()
-    if fmt != "usdz" or source is None or source.document is None \
+    if fmt not in ("usdz", "fbx") or source is None or source.document is None \
             or len(source.frames) != max(len(pieces), 1) \
             or (source.mesh is not mesh and moved_by is None):
         return None

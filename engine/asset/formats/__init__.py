@@ -67,9 +67,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
                         "texture transforms, skins, morphs or animation"),
     Format("fbx", fbx.write, fbx.read_back, keeps_texture=True,
            cannot_carry="FBX (our writer) keeps a mesh per part with its material (colour "
-                        "or texture, opacity, emissive), normals and one UV set: no vertex "
-                        "colours, second UV set, other maps, node hierarchy, skins, morphs "
-                        "or animation"),
+                        "or texture, opacity, emissive), normals, one UV set and the first "
+                        "clip's node animation (linear curves, 30 keys a second): no vertex "
+                        "colours, second UV set, other maps, node hierarchy, skins or "
+                        "morphs"),
     Format("usdz", usdz.write, usdz.read_back, keeps_texture=True,
            cannot_carry="USDZ (our writer) keeps a mesh and material per part (colour or "
                         "texture, roughness, metallic, opacity or cutoff, emissive, "

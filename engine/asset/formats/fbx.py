@@ -150,11 +150,33 @@ class FbxPiece:
     material: int = 0
 
 
+# FBX time: ticks per second (KTime)
+_KTIME = 46186158000
+
+
+def trs_euler(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k, 4, 4) column-vector matrices → translations (k, 3), FBX Euler rotations
+    (k, 3) in degrees for its default XYZ order (R = Rz · Ry · Rx), unwrapped so that
+    consecutive samples do not jump by 360°, and scales (k, 3) (a mirror: x negative)."""
+    m = np.asarray(matrices, float)
+    linear = m[:, :3, :3]
+    scale = np.linalg.norm(linear, axis=1)
+    scale[:, 0] *= np.sign(np.linalg.det(linear))
+    rot = linear / np.where(scale == 0, 1.0, scale)[:, None, :]
+    beta = np.arcsin(np.clip(-rot[:, 2, 0], -1.0, 1.0))
+    alpha = np.arctan2(rot[:, 2, 1], rot[:, 2, 2])
+    gamma = np.arctan2(rot[:, 1, 0], rot[:, 0, 0])
+    euler = np.unwrap(np.stack([alpha, beta, gamma], axis=1), axis=0)
+    return m[:, :3, 3], np.degrees(euler), scale
+
+
 def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
-              name: str = "asset") -> bytes:
+              name: str = "asset", motion=None) -> bytes:
     """A binary FBX 7.4 file: one Model with its Geometry per piece (a glTF file's
     primitives stay apart), each connected to its material; a material is written once
-    and connected to every model that uses it, with its embedded texture."""
+    and connected to every model that uses it, with its embedded texture. `motion`
+    (engine.asset.node_motion.PieceMotion): a moving piece's model gets linear
+    translation, rotation and scaling curves, one key per sample, in one take."""
     used = sorted({piece.material for piece in pieces})
     textured = sum(materials[k].texture_png is not None for k in used)
 
@@ -198,10 +220,16 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
     document.add("RootNode", _I64(0))
     root.add("References")
 
+    moving = [] if motion is None else [
+        (i, m) for i, m in enumerate(motion.matrices) if m is not None and i < len(pieces)]
     object_types = [("GlobalSettings", 1), ("Model", len(pieces)), ("Geometry", len(pieces)),
                     ("Material", len(used))]
     if textured:
         object_types += [("Texture", textured), ("Video", textured)]
+    if moving:
+        object_types += [("AnimationStack", 1), ("AnimationLayer", 1),
+                         ("AnimationCurveNode", 3 * len(moving)),
+                         ("AnimationCurve", 9 * len(moving))]
     definitions = root.add("Definitions")
     definitions.add("Version", 100)
     definitions.add("Count", sum(c for _, c in object_types))
@@ -233,7 +261,10 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
             if piece.material == k:  # (each model's only material: its index 0)
                 connections.add("C", "OO", material_id, _I64(2000001 + 2 * i))
     takes = root.add("Takes")
-    takes.add("Current", "")
+    if moving:
+        _add_motion(objects, connections, takes, motion, moving)
+    else:
+        takes.add("Current", "")
 
     out = io.BytesIO()
     out.write(_HEADER + struct.pack("<I", _VERSION))
@@ -245,6 +276,50 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
     out.write(b"\x00" * pad)
     out.write(struct.pack("<I", _VERSION) + b"\x00" * 120 + _FOOT_MAGIC)
     return out.getvalue()
+
+
+def _add_motion(objects, connections, takes, motion, moving) -> None:
+    """One take (AnimationStack + layer) of linear T/R/S curves for each moving model
+    (its id: 2000001 + 2 i), keyed at the motion's sample times."""
+    stop = _I64(int(round(float(motion.times[-1]) * _KTIME)))
+    times = np.round(np.asarray(motion.times, float) * _KTIME).astype(np.int64)
+    take = motion.name or "Take"
+    stack_id, layer_id = _I64(3000000), _I64(3000001)
+    stack = objects.add("AnimationStack", stack_id, f"{take}\x00\x01AnimStack", "")
+    stack.children.append(_p70(("LocalStop", "KTime", "Time", "", stop),
+                               ("ReferenceStop", "KTime", "Time", "", stop)))
+    layer = objects.add("AnimationLayer", layer_id, "BaseLayer\x00\x01AnimLayer", "")
+    layer.children.append(_p70())  # (assimp wants a scope: "expected compound scope")
+    connections.add("C", "OO", layer_id, stack_id)
+    next_id = 3000002
+    for i, matrices in moving:
+        model_id = _I64(2000001 + 2 * i)
+        for prop, short, values in zip(("Lcl Translation", "Lcl Rotation", "Lcl Scaling"),
+                                       "TRS", trs_euler(matrices), strict=True):
+            node_id = _I64(next_id)
+            next_id += 1
+            node = objects.add("AnimationCurveNode", node_id, f"{short}\x00\x01AnimCurveNode", "")
+            node.children.append(_p70(*[(f"d|{axis}", "Number", "", "A", float(values[0, a]))
+                                        for a, axis in enumerate("XYZ")]))
+            connections.add("C", "OO", node_id, layer_id)
+            connections.add("C", "OP", node_id, model_id, prop)
+            for a, axis in enumerate("XYZ"):
+                curve_id = _I64(next_id)
+                next_id += 1
+                curve = objects.add("AnimationCurve", curve_id, "\x00\x01AnimCurve", "")
+                curve.add("Default", float(values[0, a]))
+                curve.add("KeyVer", 4008)
+                curve.add("KeyTime", times)
+                curve.add("KeyValueFloat", values[:, a].astype(np.float32))
+                curve.add("KeyAttrFlags", np.array([4], np.int32))  # linear interpolation
+                curve.add("KeyAttrDataFloat", np.zeros(4, np.float32))
+                curve.add("KeyAttrRefCount", np.array([len(times)], np.int32))
+                connections.add("C", "OP", curve_id, node_id, f"d|{axis}")
+    takes.add("Current", take)
+    entry = takes.add("Take", take)
+    entry.add("FileName", f"{take}.tak")
+    entry.add("LocalTime", _I64(0), stop)
+    entry.add("ReferenceTime", _I64(0), stop)
 
 
 def _add_geometry(objects, geometry_id, label: str, piece: FbxPiece) -> None:
@@ -353,7 +428,8 @@ def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
     """The FBX, with each texture embedded and also written beside it
     (RelativeFilename), for importers that ignore embedded media. Several pieces
     (options.pieces: a file's primitives) are one model each; pieces with the same
-    material share one FBX material, and the same image is one file."""
+    material share one FBX material, and the same image is one file; the source's node
+    animation (options.motion) moves the models it moves."""
     pieces = list(getattr(options, "pieces", ()) or ()) or [mesh]
     keys: dict[object, int] = {}
     specs: list[FbxMaterial] = []
@@ -373,7 +449,8 @@ def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
         parts.append(FbxPiece(np.asarray(piece.vertices), np.asarray(piece.faces),
                               mesh_normals(piece), mesh_uv(piece), keys[key]))
     files: dict[Path, bytes] = {out.with_name(n): png for png, n in names.items()}
-    files[out] = fbx_bytes(parts, specs, name=out.stem or "asset")
+    files[out] = fbx_bytes(parts, specs, name=out.stem or "asset",
+                           motion=getattr(options, "motion", None))
     return files
 
 
