@@ -530,6 +530,8 @@ class Viewer:
             self._render()
         else:
             self._idle()  # nothing changed: input only, no drawing
+            if self.light_moving_frames:
+                self._ensure_proxy()  # (idle time: ready before the next move)
         elapsed = time.perf_counter() - now
         if full:
             self.frame_times.append(elapsed)
@@ -594,12 +596,18 @@ class Viewer:
         scale settles. Screenshots (`exact`) and wireframe show the real mesh."""
         latched = self._proxy is not None and self._proxy.coarse and not self.live.refined
         coarse = (reduced or latched) and not exact and self.state.mode != "wireframe"
-        if coarse and self._proxy_stage is not self.stage:
+        if coarse:
+            self._ensure_proxy()
+        if self._proxy is not None and self._proxy_stage is self.stage:
+            self._proxy.use(coarse)
+
+    def _ensure_proxy(self) -> None:
+        """Build the Stage's moving copy once (0.5 s for 500k triangles here): on the
+        first idle step after the asset appears, or on the first moving frame."""
+        if self.stage is not None and self._proxy_stage is not self.stage:
             from engine.render.moving_proxy import build_moving_proxy
 
             self._proxy, self._proxy_stage = build_moving_proxy(self.stage.asset), self.stage
-        if self._proxy is not None and self._proxy_stage is self.stage:
-            self._proxy.use(coarse)
 
     def _last_moving(self) -> bool:
         return not self.live.refined
