@@ -348,6 +348,11 @@ def test_a_model_with_a_delit_front_textures_the_front_with_it(tmp_path):
     low = np.full((8, 8, 3), 0.6, np.float32)
     same = delight(rgb, low, np.ones((8, 8)), low * 0.5)
     assert np.allclose(same, rgb * (0.3 + 0.02) / (0.6 + 0.02), atol=1e-5)
+    # only light and shade: a prediction with a tint (as a candidate v3 gave white
+    # subjects mint green) darkens the texture but keeps each texel's hue
+    tinted = delight(rgb, low, np.ones((8, 8)), low * np.array([0.4, 0.6, 0.5], np.float32))
+    scale = tinted / np.maximum(rgb, 1e-6)
+    assert np.allclose(scale, scale[..., :1], atol=1e-4) and scale.mean() < 0.9
 
 
 def test_front_albedo_output_of_the_wrong_shape_is_refused(tmp_path):

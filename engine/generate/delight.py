@@ -2,10 +2,13 @@
 
 A model whose card names a `front_albedo` output predicts the front's base colour at the
 model's resolution S (sRGB in [0, 1], the crop's pixel grid). The texture keeps the
-image's full-resolution detail and takes its low frequencies from that prediction: per
-colour channel the ratio albedo / image at S, smoothed inside the subject, clipped, and
-upsampled onto the texture's grid (the same framing at another size), multiplies the
-image. Colours are sRGB values in [0, 1] throughout; sizes are pixels.
+image's full-resolution detail and colours and takes its shading from that prediction:
+the luma ratio albedo / image at S, smoothed inside the subject, clipped, and upsampled
+onto the texture's grid (the same framing at another size), multiplies all three
+channels. Only light and shade are removed, never hue: a per-channel ratio let the
+model's guess at the light's tint into the texture (maquette-ld-v3 candidate: white
+trucks and boxes came out mint green, a grey teapot pink; docs/GENERATOR.md). Colours are
+sRGB values in [0, 1] throughout; sizes are pixels.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ SMOOTH_PX = 1.5  # Gaussian sigma of the ratio, in pixels at the model's resolut
 EPS = 0.02  # keeps dark pixels' ratios finite
 
 
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights
+
+
 def shading_ratio(image: np.ndarray, mask: np.ndarray, albedo: np.ndarray) -> np.ndarray:
-    """(S, S, 3) ratio albedo / image, smoothed with the subject's pixels only (mask
-    (S, S) in [0, 1]) and spread outward from the subject; 1 where there is none."""
+    """(S, S, 3) luma ratio albedo / image (the same in the three channels), smoothed
+    with the subject's pixels only (mask (S, S) in [0, 1]) and spread outward from the
+    subject; 1 where there is none."""
     inside = mask > 0.5
     if not inside.any():
         return np.ones_like(image)
-    ratio = (albedo + EPS) / (image + EPS)
+    ratio = (albedo @ LUMA + EPS) / (image @ LUMA + EPS)
+    ratio = np.repeat(ratio[..., None], 3, axis=-1)
     w = inside.astype(np.float64)
     num = ndimage.gaussian_filter(ratio * w[..., None], (SMOOTH_PX, SMOOTH_PX, 0))
     den = ndimage.gaussian_filter(w, SMOOTH_PX)[..., None]
