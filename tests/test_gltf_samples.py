@@ -416,6 +416,25 @@ def test_fbx_carries_the_first_clips_node_animation(tmp_path):
             if line.startswith(("Warn", "Error"))] == []  # (was: "expected compound scope")
 
 
+
+def test_fbx_writes_a_take_per_clip(tmp_path):
+    """InterpolationTest has nine clips, each moving one cube: nine takes, named as
+    the clips (USDZ has one timeline and keeps the first)."""
+    import subprocess
+
+    from engine.asset.clips import read_clips
+    from engine.asset.export import export_verified
+
+    source = SAMPLES / "InterpolationTest" / "glTF-Binary" / "InterpolationTest.glb"
+    asset = load_asset(source)
+    out = tmp_path / "out.fbx"
+    export_verified(asset.mesh, out, [source], source=asset)
+    run = subprocess.run([sys.executable, "-c", _UFBX_TRANSFORMS, str(out), "[0.0]"],
+                         capture_output=True, text=True, timeout=120)
+    got = json.loads(run.stdout)
+    assert got["stacks"] == [c.name for c in read_clips(source)[0]] and len(got["stacks"]) == 9
+    assert got["warnings"] == []
+
 def test_trs_euler_round_trips():
     from engine.animation.clips import trs_matrix
     from engine.asset.formats.fbx import trs_euler

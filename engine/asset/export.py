@@ -193,7 +193,8 @@ def verify_content(path: Path, fmt: str, expected: dict | None) -> list[str]:
 
 def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict,
                    moved_by: np.ndarray | None):
-    """The source glTF's node animation per piece, for a USDZ or FBX of the source's meshes:
+    """The source glTF's node animation per piece and clip (engine.asset.node_motion
+    .piece_motions), for a USDZ or FBX of the source's meshes:
     as they are, or moved by `moved_by` (prep's (4, 4) orient, scale and pivot), which
     the motion is then carried through (P · M(t) · P⁻¹). None for other formats, a
     source without a document or pieces that are not the source's one for one."""
@@ -202,15 +203,16 @@ def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict,
             or len(source.frames) != max(len(pieces), 1) \
             or (source.mesh is not mesh and moved_by is None):
         return None
-    from engine.asset.node_motion import piece_motion
+    from engine.asset.node_motion import piece_motions
 
-    motion = piece_motion(source.document, source.frames)
-    if motion is None or source.mesh is mesh:
-        return motion
+    motions = piece_motions(source.document, source.frames)
+    if not motions or source.mesh is mesh:
+        return motions or None
     p = np.asarray(moved_by, float)
     inverse = np.linalg.inv(p)
-    return replace(motion, matrices=tuple(
+    return tuple(replace(motion, matrices=tuple(
         None if m is None else p @ m @ inverse for m in motion.matrices))
+        for motion in motions)
 
 
 def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None = None,

@@ -1,5 +1,5 @@
 """A glTF file's node animation as each placed mesh's motion, for writers that keep the
-meshes apart but not the node tree (USDZ).
+meshes apart but not the node tree (FBX: every clip as a take; USDZ: the first clip).
 
 Units and frames: the file's (glTF Y-up, metres as stored); times in seconds from the
 clip's start. A placed mesh (engine.asset.io: node transforms applied, so its vertices
@@ -56,21 +56,31 @@ def _world(node: int, locals_: dict[int, np.ndarray], parents: dict[int, int]) -
     return world
 
 
-def piece_motion(path: Path, frames: list, clip_index: int = 0,
-                 fps: float = MOTION_FPS) -> PieceMotion | None:
+def piece_motions(path: Path, frames: list, fps: float = MOTION_FPS) -> tuple[PieceMotion, ...]:
     """The motion of each placed mesh, given by its (frame, parent frame) names
-    (engine.asset.model.Asset.frames), under clip `clip_index` of the glTF file `path`;
-    None when the file has no node animation or no piece can be matched to its node."""
+    (engine.asset.model.Asset.frames), under each clip of the glTF file `path` that moves
+    one of them, in file order; () when none does (no node animation, or no piece
+    matched to its node)."""
     from engine.asset.clips import read_clips
 
     clips, rest, doc = read_clips(path)
-    if not 0 <= clip_index < len(clips) or not clips[clip_index].channels:
-        return None
-    clip: Clip = clips[clip_index]
     nodes = doc.get("nodes", [])
     parents = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
     named = frame_nodes(doc)
     owners = [next((named[f] for f in pair if f in named), None) for pair in frames]
+    rest_locals = {i: trs_matrix(*rest[i]) for i in range(len(nodes))}
+    return tuple(m for m in (_clip_motion(c, owners, rest, rest_locals, parents, fps)
+                             for c in clips if c.channels) if m is not None)
+
+
+def piece_motion(path: Path, frames: list, fps: float = MOTION_FPS) -> PieceMotion | None:
+    """The first moving clip's motion (piece_motions), or None."""
+    motions = piece_motions(path, frames, fps)
+    return motions[0] if motions else None
+
+
+def _clip_motion(clip: Clip, owners: list, rest: dict, rest_locals: dict, parents: dict,
+                 fps: float) -> PieceMotion | None:
     moved = set(clip.nodes)
 
     def affected(node):
@@ -82,7 +92,6 @@ def piece_motion(path: Path, frames: list, clip_index: int = 0,
 
     if not any(o is not None and affected(o) for o in owners):
         return None
-    rest_locals = {i: trs_matrix(*rest[i]) for i in range(len(nodes))}
     count = max(2, int(round(clip.duration * fps)) + 1)
     times = np.arange(count) / fps
     worlds = []

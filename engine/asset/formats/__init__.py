@@ -34,9 +34,9 @@ class WriteOptions:
     units: str = "m"
     animation: tuple[np.ndarray, np.ndarray] | None = None
     pieces: tuple = ()
-    # the source file's node animation per piece (engine.asset.node_motion.PieceMotion),
-    # for writers that keep it without the node tree (USDZ)
-    motion: object | None = None
+    # the source file's node animation per piece, one engine.asset.node_motion.PieceMotion
+    # per clip, for writers that keep it without the node tree (FBX, USDZ)
+    motion: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
                         "texture transforms, skins, morphs or animation"),
     Format("fbx", fbx.write, fbx.read_back, keeps_texture=True,
            cannot_carry="FBX (our writer) keeps a mesh per part with its material (colour "
-                        "or texture, opacity, emissive), normals, one UV set and the first "
-                        "clip's node animation (linear curves, 30 keys a second): no vertex "
+                        "or texture, opacity, emissive), normals, one UV set and the node "
+                        "animation (a take of linear curves per clip, 30 keys a second): no vertex "
                         "colours, second UV set, other maps, node hierarchy, skins or "
                         "morphs"),
     Format("usdz", usdz.write, usdz.read_back, keeps_texture=True,

@@ -175,8 +175,9 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
     """A binary FBX 7.4 file: one Model with its Geometry per piece (a glTF file's
     primitives stay apart), each connected to its material; a material is written once
     and connected to every model that uses it, with its embedded texture. `motion`
-    (engine.asset.node_motion.PieceMotion): a moving piece's model gets linear
-    translation, rotation and scaling curves, one key per sample, in one take."""
+    (engine.asset.node_motion.PieceMotion per clip): one take per clip, in which each
+    moving piece's model gets linear translation, rotation and scaling curves, one key
+    per sample."""
     used = sorted({piece.material for piece in pieces})
     textured = sum(materials[k].texture_png is not None for k in used)
 
@@ -220,16 +221,18 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
     document.add("RootNode", _I64(0))
     root.add("References")
 
-    moving = [] if motion is None else [
-        (i, m) for i, m in enumerate(motion.matrices) if m is not None and i < len(pieces)]
+    takes_moving = [(clip, [(i, m) for i, m in enumerate(clip.matrices)
+                            if m is not None and i < len(pieces)]) for clip in motion or ()]
+    takes_moving = [(clip, moving) for clip, moving in takes_moving if moving]
+    curves = sum(len(moving) for _, moving in takes_moving)
     object_types = [("GlobalSettings", 1), ("Model", len(pieces)), ("Geometry", len(pieces)),
                     ("Material", len(used))]
     if textured:
         object_types += [("Texture", textured), ("Video", textured)]
-    if moving:
-        object_types += [("AnimationStack", 1), ("AnimationLayer", 1),
-                         ("AnimationCurveNode", 3 * len(moving)),
-                         ("AnimationCurve", 9 * len(moving))]
+    if takes_moving:
+        object_types += [("AnimationStack", len(takes_moving)),
+                         ("AnimationLayer", len(takes_moving)),
+                         ("AnimationCurveNode", 3 * curves), ("AnimationCurve", 9 * curves)]
     definitions = root.add("Definitions")
     definitions.add("Version", 100)
     definitions.add("Count", sum(c for _, c in object_types))
@@ -261,10 +264,10 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
             if piece.material == k:  # (each model's only material: its index 0)
                 connections.add("C", "OO", material_id, _I64(2000001 + 2 * i))
     takes = root.add("Takes")
-    if moving:
-        _add_motion(objects, connections, takes, motion, moving)
-    else:
-        takes.add("Current", "")
+    takes.add("Current", (takes_moving[0][0].name or "Take") if takes_moving else "")
+    next_id = 3000000
+    for clip, moving in takes_moving:
+        next_id = _add_motion(objects, connections, takes, clip, moving, next_id)
 
     out = io.BytesIO()
     out.write(_HEADER + struct.pack("<I", _VERSION))
@@ -278,20 +281,21 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
     return out.getvalue()
 
 
-def _add_motion(objects, connections, takes, motion, moving) -> None:
+def _add_motion(objects, connections, takes, motion, moving, next_id: int) -> int:
     """One take (AnimationStack + layer) of linear T/R/S curves for each moving model
-    (its id: 2000001 + 2 i), keyed at the motion's sample times."""
+    (its id: 2000001 + 2 i), keyed at the clip's sample times; object ids from
+    `next_id` on. Returns the next free id."""
     stop = _I64(int(round(float(motion.times[-1]) * _KTIME)))
     times = np.round(np.asarray(motion.times, float) * _KTIME).astype(np.int64)
     take = motion.name or "Take"
-    stack_id, layer_id = _I64(3000000), _I64(3000001)
+    stack_id, layer_id = _I64(next_id), _I64(next_id + 1)
     stack = objects.add("AnimationStack", stack_id, f"{take}\x00\x01AnimStack", "")
     stack.children.append(_p70(("LocalStop", "KTime", "Time", "", stop),
                                ("ReferenceStop", "KTime", "Time", "", stop)))
     layer = objects.add("AnimationLayer", layer_id, "BaseLayer\x00\x01AnimLayer", "")
     layer.children.append(_p70())  # (assimp wants a scope: "expected compound scope")
     connections.add("C", "OO", layer_id, stack_id)
-    next_id = 3000002
+    next_id += 2
     for i, matrices in moving:
         model_id = _I64(2000001 + 2 * i)
         for prop, short, values in zip(("Lcl Translation", "Lcl Rotation", "Lcl Scaling"),
@@ -315,11 +319,11 @@ def _add_motion(objects, connections, takes, motion, moving) -> None:
                 curve.add("KeyAttrDataFloat", np.zeros(4, np.float32))
                 curve.add("KeyAttrRefCount", np.array([len(times)], np.int32))
                 connections.add("C", "OP", curve_id, node_id, f"d|{axis}")
-    takes.add("Current", take)
     entry = takes.add("Take", take)
     entry.add("FileName", f"{take}.tak")
     entry.add("LocalTime", _I64(0), stop)
     entry.add("ReferenceTime", _I64(0), stop)
+    return next_id
 
 
 def _add_geometry(objects, geometry_id, label: str, piece: FbxPiece) -> None:
@@ -429,7 +433,7 @@ def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
     (RelativeFilename), for importers that ignore embedded media. Several pieces
     (options.pieces: a file's primitives) are one model each; pieces with the same
     material share one FBX material, and the same image is one file; the source's node
-    animation (options.motion) moves the models it moves."""
+    animation (options.motion) moves the models it moves, a take per clip."""
     pieces = list(getattr(options, "pieces", ()) or ()) or [mesh]
     keys: dict[object, int] = {}
     specs: list[FbxMaterial] = []

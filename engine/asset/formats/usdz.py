@@ -224,7 +224,8 @@ def write(mesh, out: Path, options=None) -> dict:
     """{out: a writer} that packs the USDZ in a temporary folder and copies it over;
     with several pieces (options.pieces), one mesh and material each."""
     pieces = list(getattr(options, "pieces", ()) or ()) or [mesh]
-    motion = getattr(options, "motion", None)
+    motions = getattr(options, "motion", None) or ()
+    motion = motions[0] if motions else None  # (one timeline: the first clip)
 
     def writer(handle):
         with tempfile.TemporaryDirectory(prefix="maquette-") as tmp:
