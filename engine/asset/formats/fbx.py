@@ -1,6 +1,6 @@
 """Binary FBX 7.4 writer: one model and geometry per piece of the asset (a glTF file's
 primitives stay apart) with normals and UVs, each with its material and the material's
-embedded texture.
+embedded texture; the source's node animation as a take per clip (linear T/R/S curves).
 
 No maintained FBX writer exists on PyPI, and assimp's writes files that assimp itself
 refuses, so this is our own, following the node layout that Blender's exporter writes
