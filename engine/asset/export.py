@@ -198,8 +198,9 @@ def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict,
     as they are, or moved by `moved_by` (prep's (4, 4) orient, scale and pivot), which
     the motion is then carried through (P · M(t) · P⁻¹). None for other formats, a
     source without a document or pieces that are not the source's one for one."""
-    fmt = (options.get("fmt") or Path(out).suffix.lower().lstrip(".")).lower()
-    if fmt not in ("usdz", "fbx") or source is None or source.document is None \
+    fmt = _export_format(Path(out), options.get("fmt"), options.get("units", "m"),
+                         options.get("animation"))
+    if not FORMATS[fmt].node_motion or source is None or source.document is None \
             or len(source.frames) != max(len(pieces), 1) \
             or (source.mesh is not mesh and moved_by is None):
         return None

@@ -47,6 +47,8 @@ class Format:
     check: Callable[..., int] | None = None  # None: this tool writes it but does not read it
     keeps_texture: bool = False  # an export carries the base-colour texture
     animation: bool = False  # an export can carry baked rigid animation
+    # the writer takes the source's node animation per placed mesh (WriteOptions.motion)
+    node_motion: bool = False
     millimetres: bool = False  # an export can be written in millimetres
     cannot_carry: str = ""  # one line: what an export in this format loses (issue 14)
     keeps: tuple[str, ...] = ()  # per-vertex data verified on read-back: normals uv colors
@@ -65,13 +67,13 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
                         "alpha, emissive, base-colour/normal/emissive textures), normals and "
                         "one UV set: no vertex colours, second UV set, metal/rough maps, "
                         "texture transforms, skins, morphs or animation"),
-    Format("fbx", fbx.write, fbx.read_back, keeps_texture=True,
+    Format("fbx", fbx.write, fbx.read_back, keeps_texture=True, node_motion=True,
            cannot_carry="FBX (our writer) keeps a mesh per part with its material (colour "
                         "or texture, opacity, emissive), normals, one UV set and the node "
-                        "animation (a take of linear curves per clip, 30 keys a second): no vertex "
-                        "colours, second UV set, other maps, node hierarchy, skins or "
-                        "morphs"),
-    Format("usdz", usdz.write, usdz.read_back, keeps_texture=True,
+                        "animation (a take of linear curves per clip, 30 keys a second): no "
+                        "vertex colours, second UV set, other maps, node hierarchy, skins "
+                        "or morphs"),
+    Format("usdz", usdz.write, usdz.read_back, keeps_texture=True, node_motion=True,
            cannot_carry="USDZ (our writer) keeps a mesh and material per part (colour or "
                         "texture, roughness, metallic, opacity or cutoff, emissive, "
                         "double-sided), normals, one UV set and the first clip's node "

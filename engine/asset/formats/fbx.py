@@ -264,7 +264,7 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
             if piece.material == k:  # (each model's only material: its index 0)
                 connections.add("C", "OO", material_id, _I64(2000001 + 2 * i))
     takes = root.add("Takes")
-    takes.add("Current", (takes_moving[0][0].name or "Take") if takes_moving else "")
+    takes.add("Current", _take_name(takes_moving[0][0]) if takes_moving else "")
     next_id = 3000000
     for clip, moving in takes_moving:
         next_id = _add_motion(objects, connections, takes, clip, moving, next_id)
@@ -281,13 +281,17 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
     return out.getvalue()
 
 
+def _take_name(motion) -> str:
+    return motion.name or "Take"
+
+
 def _add_motion(objects, connections, takes, motion, moving, next_id: int) -> int:
     """One take (AnimationStack + layer) of linear T/R/S curves for each moving model
     (its id: 2000001 + 2 i), keyed at the clip's sample times; object ids from
     `next_id` on. Returns the next free id."""
     stop = _I64(int(round(float(motion.times[-1]) * _KTIME)))
     times = np.round(np.asarray(motion.times, float) * _KTIME).astype(np.int64)
-    take = motion.name or "Take"
+    take = _take_name(motion)
     stack_id, layer_id = _I64(next_id), _I64(next_id + 1)
     stack = objects.add("AnimationStack", stack_id, f"{take}\x00\x01AnimStack", "")
     stack.children.append(_p70(("LocalStop", "KTime", "Time", "", stop),
