@@ -160,50 +160,73 @@ def fbx_content(path: Path) -> dict:
     return _figures(**got)
 
 
+_GL_WRAP = {"repeat": 10497, "clamp": 33071, "mirror": 33648}
+
+
 def usdz_content(path: Path) -> dict:
-    from pxr import Usd, UsdGeom, UsdShade
+    """From usd-core's reading of the package: meshes and points, UsdPreviewSurface
+    inputs, UsdUVTexture/UsdTransform2d shaders, primvars, UsdSkel prims."""
+    from pxr import Usd, UsdGeom, UsdShade, UsdSkel
 
     stage = Usd.Stage.Open(str(path))
-    meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
-    materials = [UsdShade.Material(p) for p in stage.Traverse() if p.IsA(UsdShade.Material)]
-    bases, textures, emissive, alpha = [], 0, 0, set()
-    for prim in stage.Traverse():
-        if prim.IsA(UsdShade.Shader):
-            shader = UsdShade.Shader(prim)
-            ident = shader.GetIdAttr().Get()
-            if ident == "UsdPreviewSurface":
-                value = shader.GetInput("diffuseColor").Get()
-                opacity = shader.GetInput("opacity").Get()
-                bases.append(list(value) + [1.0 if opacity is None else opacity]
-                             if value is not None else [1, 1, 1, 1])
-                threshold = shader.GetInput("opacityThreshold").Get()
-                connected = shader.GetInput("opacity") and \
-                    shader.GetInput("opacity").HasConnectedSource()
-                if (opacity is not None and opacity < 1 or connected) and not threshold:
-                    alpha.add("BLEND")
-                if threshold:
-                    alpha.add(f"MASK@{threshold:g}")
-                glow = shader.GetInput("emissiveColor").Get()
-                emissive += bool(glow is not None and max(glow) > 0)
-            elif ident == "UsdUVTexture":
-                textures += 1
+    prims = list(stage.Traverse())
+    meshes = [UsdGeom.Mesh(p) for p in prims if p.IsA(UsdGeom.Mesh)]
+    points = [p for p in prims if p.IsA(UsdGeom.Points)]
+    materials = [UsdShade.Material(p) for p in prims if p.IsA(UsdShade.Material)]
+    bases, textures, emissive, alpha, transforms, wraps = [], 0, 0, set(), 0, set()
+    strength = False
+    for prim in prims:
+        if not prim.IsA(UsdShade.Shader):
+            continue
+        shader = UsdShade.Shader(prim)
+        ident = shader.GetIdAttr().Get()
+        if ident == "UsdPreviewSurface":
+            value = shader.GetInput("diffuseColor").Get()
+            opacity = shader.GetInput("opacity").Get() if shader.GetInput("opacity") \
+                else None
+            bases.append(list(value) + [1.0 if opacity is None else opacity]
+                         if value is not None else [1, 1, 1, 1])
+            threshold = shader.GetInput("opacityThreshold").Get() \
+                if shader.GetInput("opacityThreshold") else None
+            if shader.GetInput("opacity") and not threshold:
+                alpha.add("BLEND")
+            if threshold:
+                alpha.add(f"MASK@{threshold:g}")
+            glow = shader.GetInput("emissiveColor").Get() \
+                if shader.GetInput("emissiveColor") else None
+            emissive += bool(glow is not None and max(glow) > 0)
+            strength |= bool(glow is not None and max(glow) > 1)
+        elif ident == "UsdUVTexture":
+            textures += 1
+            wrap = tuple(_GL_WRAP.get(shader.GetInput(f"wrap{a}").Get(), 10497)
+                         for a in "ST")
+            if wrap != (10497, 10497):
+                wraps.add(wrap)
+        elif ident == "UsdTransform2d":
+            transforms += 1
 
     def primvar(mesh, name):
         return UsdGeom.PrimvarsAPI(mesh.GetPrim()).HasPrimvar(name)
 
-    animated = any(a.GetNumTimeSamples() > 1 for p in stage.Traverse()
-                   for a in p.GetAttributes())
-    skins = sum(1 for p in stage.Traverse() if p.GetTypeName() == "Skeleton")
-    return _figures(primitives=len(meshes), meshes=len(meshes), materials=len(materials),
-                    bases=bases, textures=textures,
+    animated = any(a.GetNumTimeSamples() > 1 for p in prims for a in p.GetAttributes())
+    skins = sum(1 for p in prims if p.IsA(UsdSkel.Skeleton)
+                and UsdSkel.Skeleton(p).GetJointsAttr().Get())
+    extensions = (["KHR_texture_transform"] if transforms else []) + \
+        (["KHR_materials_emissive_strength"] if strength else [])
+    return _figures(primitives=len(meshes) + len(points), meshes=len(meshes),
+                    materials=len(materials), bases=bases, textures=textures,
                     normals=sum(bool(m.GetNormalsAttr().HasAuthoredValue()
                                      or primvar(m, "normals")) for m in meshes),
                     texcoord0=sum(primvar(m, "st") for m in meshes),
                     texcoord1=sum(primvar(m, "st1") for m in meshes),
-                    colors=sum(primvar(m, "displayColor") for m in meshes),
+                    colors=sum(primvar(m, "displayColor") for m in meshes)
+                    + sum(primvar(UsdGeom.Points(p), "displayColor") for p in points),
                     double_sided=sum(bool(m.GetDoubleSidedAttr().Get()) for m in meshes),
-                    emissive=emissive, alpha=sorted(alpha),
-                    animations=int(animated), skins=skins)
+                    emissive=emissive, alpha=sorted(alpha), texture_transforms=transforms,
+                    wraps=[list(w) for w in sorted(wraps)], animations=int(animated),
+                    skins=skins, joints=sum(primvar(m, "skel:jointIndices") for m in meshes),
+                    morph_targets=sum(1 for p in prims if p.IsA(UsdSkel.BlendShape)),
+                    extensions=extensions)
 
 
 def written_content(path: Path, fmt: str) -> dict:

@@ -119,11 +119,19 @@ def node_matrices(clip: Clip, t: float,
 
     rest: node -> its file (translation, rotation, scale), used for paths the clip
     does not animate."""
+    return {n: trs_matrix(*trs) for n, trs in node_poses(clip, t, rest).items()}
+
+
+def node_poses(clip: Clip, t: float,
+               rest: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+               ) -> dict[int, list[np.ndarray]]:
+    """[translation, rotation, scale] of every node the clip moves at time t (the rest
+    values for paths the clip leaves alone)."""
     local = clip_time(clip, t)
     poses = {n: list(rest[n]) for n in clip.nodes}
     for channel in clip.channels:
         poses[channel.node][PATHS.index(channel.path)] = sample(channel, local)
-    return {n: trs_matrix(*trs) for n, trs in poses.items()}
+    return poses
 
 
 def choose_clip(clips: list[Clip], wanted: str | int | None) -> int | None:

@@ -24,7 +24,9 @@ from engine.asset.formats.gltf import (
 from engine.asset.model import AssetError, Limits
 
 
-def _open(path: Path) -> GltfFile:
+def open_gltf(path: Path) -> GltfFile:
+    """A glTF/GLB file with its buffers, views and accessors checked (read_accessor
+    reads from it)."""
     path = Path(path)
     with open(path, "rb") as f:
         magic = f.read(4)
@@ -52,16 +54,18 @@ def _rest(node: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.asarray(node.get("scale", [1, 1, 1]), float))
 
 
-def read_clips(path: Path) -> tuple[list[Clip], dict[int, tuple], dict]:
+def read_clips(path: Path, joints: bool = False
+               ) -> tuple[list[Clip], dict[int, tuple], dict]:
     """(clips in file order, node -> rest (translation, rotation, scale), the glTF JSON)
-    of a glTF/GLB.
+    of a glTF/GLB. `joints`: keep the channels of skin joints too (a writer that carries
+    skins); by default they are left to Panda3D's Actor.
     A clip without a name is called "anim<index>" (as panda3d-gltf names its bundle).
     AssetError naming the field for a malformed channel."""
     from engine.asset.formats.gltf import read_accessor
 
-    g = _open(path)
+    g = open_gltf(path)
     nodes = g.items("nodes")
-    joints = {j for skin in g.items("skins") for j in skin.get("joints", [])}
+    skinned = {j for skin in g.items("skins") for j in skin.get("joints", [])}
     rest = {i: _rest(n) for i, n in enumerate(nodes)}
     clips = []
     for a, where, anim in g.objects("animations"):
@@ -84,9 +88,10 @@ def read_clips(path: Path) -> tuple[list[Clip], dict[int, tuple], dict]:
             times = read_accessor(g, sampler["input"])[:, 0].astype(np.float64)
             if len(times):
                 duration = max(duration, float(times[-1]))
-            if kind == "weights" or node in joints:
+            if kind == "weights" or node in skinned:
                 deforms = True
-                continue
+                if kind == "weights" or not joints:
+                    continue
             if kind not in PATHS or not len(times):
                 continue
             values = read_accessor(g, sampler["output"]).astype(np.float64)

@@ -62,7 +62,8 @@ def _export_format(out: Path, fmt: str | None, units: str, animation) -> str:
 def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
                 units: str = "m", animation: tuple[np.ndarray, np.ndarray] | None = None,
                 protect: list[Path] = (), txn: Transaction | None = None,
-                pieces: list = (), motion=None) -> ExportResult:
+                pieces: list = (), motion=None, document: bytes | None = None
+                ) -> ExportResult:
     """Write `mesh` to `out` in `fmt` (default: from the suffix).
 
     units: "m" or "mm" (STL only: printers expect millimetres).  animation: (times (k,),
@@ -71,13 +72,16 @@ def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
     staged files, then commits); without it they are moved into place at once.
     pieces: `mesh` as the file's several meshes with their own materials (Asset.pieces),
     for the writers that keep them. motion: the source's node animation per piece
-    (engine.asset.node_motion), for the writers that keep it without the node tree."""
+    (engine.asset.node_motion), for the writers that keep it without the node tree.
+    document: `mesh` as its decoded glTF document (GLB bytes), for the writers that
+    convert the scene (USDZ)."""
     out = Path(out)
     fmt = _export_format(out, fmt, units, animation)
     check_geometry(out, np.asarray(mesh.vertices), np.asarray(mesh.faces),
                    "the mesh to write")
     files = FORMATS[fmt].write(mesh, out, WriteOptions(units=units, animation=animation,
-                                                       pieces=tuple(pieces), motion=motion))
+                                                       pieces=tuple(pieces), motion=motion,
+                                                       document=document))
     written = write_files_atomic(files, list(protect), txn)
     return ExportResult(path=out, format=fmt, files=written)
 
@@ -216,6 +220,22 @@ def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict,
         for motion in motions)
 
 
+def _scene_document(mesh, out: Path, source: Asset | None, document: bytes | None,
+                    options: dict) -> bytes | None:
+    """The glTF document of `mesh` for a writer that converts the scene (USDZ): prep's
+    `document`, else the source's own while `mesh` is still its mesh; None otherwise
+    (the writer writes `mesh` as a GLB first)."""
+    fmt = _export_format(Path(out), options.get("fmt"), options.get("units", "m"),
+                         options.get("animation"))
+    if not FORMATS[fmt].scene:
+        return None
+    if document is not None:
+        return document
+    if source is not None and source.mesh is mesh and source.document is not None:
+        return packed_glb(source.document)
+    return None
+
+
 def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None = None,
                     document: bytes | None = None, pieces: list | None = None,
                     moved_by: np.ndarray | None = None, **options):
@@ -247,6 +267,8 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
             written = export_mesh(mesh, out, txn=txn, pieces=pieces,
                                   motion=_source_motion(mesh, out, source, pieces, options,
                                                         moved_by),
+                                  document=_scene_document(mesh, out, source, document,
+                                                           options),
                                   **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None,

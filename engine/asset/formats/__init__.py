@@ -35,8 +35,11 @@ class WriteOptions:
     animation: tuple[np.ndarray, np.ndarray] | None = None
     pieces: tuple = ()
     # the source file's node animation per piece, one engine.asset.node_motion.PieceMotion
-    # per clip, for writers that keep it without the node tree (FBX, USDZ)
+    # per clip, for writers that keep it without the node tree (FBX)
     motion: tuple | None = None
+    # the asset as one decoded glTF document (GLB bytes), for writers that convert the
+    # scene (USDZ); None: they write `mesh` or `pieces` as a GLB first
+    document: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Format:
     animation: bool = False  # an export can carry baked rigid animation
     # the writer takes the source's node animation per placed mesh (WriteOptions.motion)
     node_motion: bool = False
+    scene: bool = False  # the writer converts the asset's glTF document (WriteOptions)
     millimetres: bool = False  # an export can be written in millimetres
     cannot_carry: str = ""  # one line: what an export in this format loses (issue 14)
     keeps: tuple[str, ...] = ()  # per-vertex data verified on read-back: normals uv colors
@@ -73,12 +77,12 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
                         "animation (a take of linear curves per clip, 30 keys a second): no "
                         "vertex colours, second UV set, other maps, node hierarchy, skins "
                         "or morphs"),
-    Format("usdz", usdz.write, usdz.read_back, keeps_texture=True, node_motion=True,
-           cannot_carry="USDZ (our writer) keeps a mesh and material per part (colour or "
-                        "texture, roughness, metallic, opacity or cutoff, emissive, "
-                        "double-sided), normals, one UV set and the first clip's node "
-                        "animation (30 samples a second): no vertex colours, second UV set, "
-                        "other maps, skins or morphs"),
+    Format("usdz", usdz.write, usdz.read_back, keeps_texture=True, scene=True,
+           cannot_carry="USDZ keeps the glTF scene's nodes, a mesh per primitive, "
+                        "materials with every texture slot and texture transform, both UV "
+                        "sets, vertex colours, skins and morph targets (UsdSkel) and one "
+                        "clip (one timeline, 30 samples a second): no other clips, lines, "
+                        "unlit materials (drawn lit) or GPU instances beyond the first"),
     Format("stl", stl.write, stl.read_back, stl.check_stl, millimetres=True,
            cannot_carry="STL keeps triangles only: no normals per vertex, UVs, colours, "
                         "materials or animation"),
