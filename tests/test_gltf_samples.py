@@ -248,7 +248,49 @@ def test_textured_sample_usdz_passes_usd_core_validation(name, tmp_path):
     assert usd_errors(out) == []
 
 
-@pytest.mark.parametrize("name", TEXTURED[:2] + ["Box", "BoxVertexColors"])
+_UFBX_MAPS = r"""
+import gc, json, os, sys
+gc.disable()  # (ufbx's bindings and the cycle collector: see engine.asset.formats.fbx)
+import ufbx
+scene = ufbx.load_file(sys.argv[1])
+out = {"maps": sorted({slot for m in scene.materials for slot in ("diffuse_color",
+                       "normal_map", "emission_color")
+                       if getattr(m.fbx, slot).texture is not None}),
+       "colors": [bool(m.vertex_color.exists) for m in scene.meshes],
+       "warnings": [str(w.description) for w in scene.metadata.warnings]}
+sys.stdout.write(json.dumps(out))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("name, maps, colors", [
+    ("NormalTangentTest", ["diffuse_color", "normal_map"], False),
+    ("MultiUVTest", ["diffuse_color", "emission_color"], False),
+    ("BoxVertexColors", [], True)])
+def test_fbx_carries_normal_and_emissive_maps_and_vertex_colours(name, maps, colors,
+                                                                  tmp_path):
+    """Was: the base-colour map only, and vertex colours dropped. ufbx finds the normal
+    and emissive maps on their FBX material slots and the colour layer."""
+    import json
+    import subprocess
+    import sys
+
+    from engine.asset.export import export_verified
+
+    source = next((SAMPLES / name).glob("glTF-Binary/*.glb"))
+    asset = load_asset(source)
+    out = tmp_path / "out.fbx"
+    export_verified(asset.mesh, out, [source], source=asset)
+    run = subprocess.run([sys.executable, "-c", _UFBX_MAPS, str(out)], capture_output=True,
+                         text=True, timeout=120)
+    got = json.loads(run.stdout)
+    assert got["maps"] == maps and got["warnings"] == []
+    assert all(got["colors"]) is colors
+
+
+@pytest.mark.parametrize("name", TEXTURED[:2] + ["Box", "BoxVertexColors",
+                                                 "NormalTangentTest", "MultiUVTest"])
 def test_sample_fbx_reads_in_assimp_without_warnings(name, tmp_path):
     """Was: 'A specular shading model is specified but there is no AI_MATKEY_SHININESS
     key' on every file (the writer had Shininess but not ShininessExponent)."""

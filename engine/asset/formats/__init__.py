@@ -72,11 +72,11 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
                         "one UV set: no vertex colours, second UV set, metal/rough maps, "
                         "texture transforms, skins, morphs or animation"),
     Format("fbx", fbx.write, fbx.read_back, keeps_texture=True, node_motion=True,
-           cannot_carry="FBX (our writer) keeps a mesh per part with its material (colour "
-                        "or texture, opacity, emissive), normals, one UV set and the node "
-                        "animation (a take of linear curves per clip, 30 keys a second): no "
-                        "vertex colours, second UV set, other maps, node hierarchy, skins "
-                        "or morphs"),
+           cannot_carry="FBX (our writer) keeps a mesh per part with its material (colour, "
+                        "opacity, emissive; base-colour, normal and emissive maps), normals, "
+                        "one UV set, vertex colours and the node animation (a take of linear "
+                        "curves per clip, 30 keys a second): no second UV set, metal/rough or "
+                        "occlusion maps, texture transforms, node hierarchy, skins or morphs"),
     Format("usdz", usdz.write, usdz.read_back, keeps_texture=True, scene=True,
            cannot_carry="USDZ keeps the glTF scene's nodes, a mesh per primitive, "
                         "materials with every texture slot and texture transform, both UV "

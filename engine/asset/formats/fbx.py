@@ -1,6 +1,7 @@
 """Binary FBX 7.4 writer: one model and geometry per piece of the asset (a glTF file's
-primitives stay apart) with normals and UVs, each with its material and the material's
-embedded texture; the source's node animation as a take per clip (linear T/R/S curves).
+primitives stay apart) with normals, UVs and vertex colours, each with its material and
+the material's embedded base-colour, normal and emissive maps; the source's node
+animation as a take per clip (linear T/R/S curves).
 
 No maintained FBX writer exists on PyPI, and assimp's writes files that assimp itself
 refuses, so this is our own, following the node layout that Blender's exporter writes
@@ -24,7 +25,7 @@ import io
 import json
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -127,13 +128,21 @@ def _p70(*entries) -> _Node:
     return node
 
 
+# glTF texture slot (trimesh's PBRMaterial attribute) -> the FBX material property it
+# is connected to, and the file-name suffix of its image; Phong has no slot for
+# metal/rough or occlusion maps
+_MAPS = (("baseColorTexture", "DiffuseColor", "basecolor"),
+         ("normalTexture", "NormalMap", "normal"),
+         ("emissiveTexture", "EmissiveColor", "emissive"))
+
+
 @dataclass
 class FbxMaterial:
-    """One Phong material: diffuse colour (or its embedded texture), opacity, emissive."""
+    """One Phong material: diffuse colour, opacity, emissive, and its embedded textures
+    (FBX property -> (file name, PNG bytes): DiffuseColor, NormalMap, EmissiveColor)."""
 
     base_color: tuple = (0.8, 0.8, 0.8)
-    texture_png: bytes | None = None
-    texture_name: str = "basecolor.png"
+    textures: dict = field(default_factory=dict)
     opacity: float = 1.0
     emissive: tuple = (0.0, 0.0, 0.0)
 
@@ -148,6 +157,7 @@ class FbxPiece:
     normals: np.ndarray  # (n, 3) per vertex, written ByVertice
     uv: np.ndarray | None = None  # (n, 2), v = 0 at the image's bottom (as OBJ/FBX)
     material: int = 0
+    colors: np.ndarray | None = None  # (n, 4) RGBA in [0, 1] per vertex
 
 
 # FBX time: ticks per second (KTime)
@@ -179,7 +189,7 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
     moving piece's model gets linear translation, rotation and scaling curves, one key
     per sample."""
     used = sorted({piece.material for piece in pieces})
-    textured = sum(materials[k].texture_png is not None for k in used)
+    textured = sum(len(materials[k].textures) for k in used)
 
     root = _Node("root")
     header = root.add("FBXHeaderExtension")
@@ -353,12 +363,16 @@ def _add_geometry(objects, geometry_id, label: str, piece: FbxPiece) -> None:
     if piece.uv is not None:
         layer_element("LayerElementUV", "UVMap", "ByVertice", "Direct", "UV",
                       np.asarray(piece.uv, dtype=np.float64).ravel())
+    if piece.colors is not None:
+        layer_element("LayerElementColor", "Col", "ByVertice", "Direct", "Colors",
+                      np.asarray(piece.colors, dtype=np.float64).ravel())
     layer_element("LayerElementMaterial", "", "AllSame", "IndexToDirect", "Materials",
                   np.zeros(1, dtype=np.int32))
     layer = geometry.add("Layer", 0)
     layer.add("Version", 100)
     for element in ("LayerElementNormal", "LayerElementMaterial") + (
-            ("LayerElementUV",) if piece.uv is not None else ()):
+            ("LayerElementUV",) if piece.uv is not None else ()) + (
+            ("LayerElementColor",) if piece.colors is not None else ()):
         entry = layer.add("LayerElement")
         entry.add("Type", element)
         entry.add("TypedIndex", 0)
@@ -368,7 +382,6 @@ def _add_material(objects, connections, k: int, spec: FbxMaterial, label: str):
     """Material k with its texture and video; returns its object id (the caller
     connects it to the models that use it)."""
     material_id = _I64(1000003 + 10 * k)
-    texture_id, video_id = _I64(1000004 + 10 * k), _I64(1000005 + 10 * k)
     r, g, b = (float(c) for c in spec.base_color[:3])
     material = objects.add("Material", material_id, f"{label}\x00\x01Material", "")
     material.add("Version", 102)
@@ -386,38 +399,38 @@ def _add_material(objects, connections, k: int, spec: FbxMaterial, label: str):
         ("ShininessExponent", "Number", "", "A", 20.0),
         ("Opacity", "Number", "", "A", float(spec.opacity)),
     ))
-    if spec.texture_png is None:
-        return material_id
-    texture_name = spec.texture_name
-    video = objects.add("Video", video_id, f"{texture_name}\x00\x01Video", "Clip")
-    video.add("Type", "Clip")
-    video.children.append(_p70(("Path", "KString", "XRefUrl", "", texture_name)))
-    video.add("UseMipMap", 0)
-    video.add("Filename", texture_name)
-    video.add("RelativeFilename", texture_name)
-    video.add("Content", _Raw(spec.texture_png))
-    texture = objects.add("Texture", texture_id, f"{texture_name}\x00\x01Texture", "")
-    texture.add("Type", "TextureVideoClip")
-    texture.add("Version", 202)
-    texture.add("TextureName", f"{texture_name}\x00\x01Texture")
-    texture.children.append(_p70(("UseMaterial", "bool", "", "", 1)))
-    texture.add("Media", f"{texture_name}\x00\x01Video")
-    texture.add("FileName", texture_name)
-    texture.add("RelativeFilename", texture_name)
-    texture.add("ModelUVTranslation", 0.0, 0.0)
-    texture.add("ModelUVScaling", 1.0, 1.0)
-    texture.add("Texture_Alpha_Source", "None")
-    texture.add("Cropping", 0, 0, 0, 0)
-    connections.add("C", "OP", texture_id, material_id, "DiffuseColor")
-    connections.add("C", "OO", video_id, texture_id)
+    for t, (prop, (texture_name, png)) in enumerate(spec.textures.items()):
+        texture_id = _I64(1000004 + 10 * k + 2 * t)
+        video_id = _I64(1000005 + 10 * k + 2 * t)
+        video = objects.add("Video", video_id, f"{texture_name}\x00\x01Video", "Clip")
+        video.add("Type", "Clip")
+        video.children.append(_p70(("Path", "KString", "XRefUrl", "", texture_name)))
+        video.add("UseMipMap", 0)
+        video.add("Filename", texture_name)
+        video.add("RelativeFilename", texture_name)
+        video.add("Content", _Raw(png))
+        texture = objects.add("Texture", texture_id, f"{texture_name}\x00\x01Texture", "")
+        texture.add("Type", "TextureVideoClip")
+        texture.add("Version", 202)
+        texture.add("TextureName", f"{texture_name}\x00\x01Texture")
+        texture.children.append(_p70(("UseMaterial", "bool", "", "", 1)))
+        texture.add("Media", f"{texture_name}\x00\x01Video")
+        texture.add("FileName", texture_name)
+        texture.add("RelativeFilename", texture_name)
+        texture.add("ModelUVTranslation", 0.0, 0.0)
+        texture.add("ModelUVScaling", 1.0, 1.0)
+        texture.add("Texture_Alpha_Source", "None")
+        texture.add("Cropping", 0, 0, 0, 0)
+        connections.add("C", "OP", texture_id, material_id, prop)
+        connections.add("C", "OO", video_id, texture_id)
     return material_id
 
 
-def _fbx_material(mesh, texture_name: str) -> FbxMaterial:
-    """A mesh's material as Phong: base colour or its texture, alpha when blended,
-    emissive."""
+def _fbx_material(mesh, stem: str) -> FbxMaterial:
+    """A mesh's material as Phong: base colour, alpha when blended, emissive, and its
+    base-colour, normal and emissive images (when it has UVs), named `stem`_slot.png."""
     material = getattr(mesh.visual, "material", None)
-    image, uv = texture_image(mesh), mesh_uv(mesh)
+    uv = mesh_uv(mesh)
     opacity = 1.0
     factor = getattr(material, "baseColorFactor", None)
     if factor is not None and getattr(material, "alphaMode", None) == "BLEND" and \
@@ -425,9 +438,13 @@ def _fbx_material(mesh, texture_name: str) -> FbxMaterial:
         f = np.asarray(factor, dtype=float)
         opacity = float(f[3] / 255.0 if f.max() > 1.0 else f[3])
     emissive = getattr(material, "emissiveFactor", None)
-    return FbxMaterial(base_color(mesh),
-                       png_bytes(image) if image is not None and uv is not None else None,
-                       texture_name, opacity,
+    textures = {}
+    for attribute, prop, suffix in _MAPS if uv is not None else ():
+        image = texture_image(mesh) if prop == "DiffuseColor" else \
+            getattr(material, attribute, None)
+        if image is not None:
+            textures[prop] = (f"{stem}_{suffix}.png", png_bytes(image))
+    return FbxMaterial(base_color(mesh), textures, opacity,
                        tuple(float(x) for x in np.asarray(
                            emissive if emissive is not None else (0, 0, 0), float)[:3]))
 
@@ -447,15 +464,17 @@ def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
         material = getattr(piece.visual, "material", None)
         key = hash(material) if material is not None else None
         if key not in keys:
-            texture_name = f"{out.stem}_basecolor.png" if len(pieces) == 1 else \
-                f"{out.stem}_{len(specs)}_basecolor.png"
-            spec = _fbx_material(piece, texture_name)
-            if spec.texture_png is not None:  # the same image: one file, one name
-                spec.texture_name = names.setdefault(spec.texture_png, spec.texture_name)
+            spec = _fbx_material(piece, out.stem if len(pieces) == 1 else
+                                 f"{out.stem}_{len(specs)}")
+            for prop, (name, png) in spec.textures.items():  # the same image: one file
+                spec.textures[prop] = (names.setdefault(png, name), png)
             keys[key] = len(specs)
             specs.append(spec)
+        colors = None
+        if getattr(piece.visual, "kind", None) == "vertex":
+            colors = np.asarray(piece.visual.vertex_colors, dtype=np.float64) / 255.0
         parts.append(FbxPiece(np.asarray(piece.vertices), np.asarray(piece.faces),
-                              mesh_normals(piece), mesh_uv(piece), keys[key]))
+                              mesh_normals(piece), mesh_uv(piece), keys[key], colors))
     files: dict[Path, bytes] = {out.with_name(n): png for png, n in names.items()}
     files[out] = fbx_bytes(parts, specs, name=out.stem or "asset",
                            motion=getattr(options, "motion", None))
