@@ -25,20 +25,17 @@ EXT_mesh_gpu_instancing (one instance), vertex colours times a base-colour textu
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine.animation.clips import Channel, Clip, clip_time, node_poses, sample, trs_matrix
+from engine.asset.gltf_scene import MOTION_FPS, GltfScene, Sampled, Skin, texture_mapping
 
 __all__ = ["SceneNotes", "build_stage", "usd_texture_transform"]
 
-MOTION_FPS = 30.0
 _WRAP = {10497: "repeat", 33071: "clamp", 33648: "mirror"}
-_IMAGE_SUFFIX = {"image/png": "png", "image/jpeg": "jpg"}
 
 
 @dataclass
@@ -89,96 +86,24 @@ def usd_texture_transform(transform: dict) -> tuple[tuple, float, tuple]:
 
 
 class _Converter:
-    def __init__(self, stage, g, folder: Path, clip: Clip | None, rest: dict,
+    def __init__(self, stage, scene: GltfScene, folder: Path, clip: Sampled | None,
                  notes: SceneNotes):
-        self.stage, self.g, self.doc, self.folder = stage, g, g.doc, folder
-        self.clip, self.rest, self.notes = clip, rest, notes
-        nodes = self.doc.get("nodes") or []
-        self.nodes = nodes
-        self.parents = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
-        self.times = self._times()
-        # every node's local matrix at rest and at each time code
-        rest_locals = [trs_matrix(*rest[i]) for i in range(len(nodes))]
-        self.rest_locals = rest_locals
-        self.poses = [node_poses(clip, t, rest) for t in self._clip_times()] \
-            if clip is not None else []
+        self.stage, self.scene, self.doc, self.folder = stage, scene, scene.doc, folder
+        self.clip, self.notes = clip, notes
+        self.nodes = scene.nodes
         self.textures: dict[int, str] = {}
         self.materials: dict = {}
         self.readers: dict = {}
         self.node_paths: dict[int, str] = {}
-        self.skeletons: dict = {}
-        self.weights: dict[str, list] = {}  # skeleton path -> [(token, (k,) weights)]
-
-    # -- time --------------------------------------------------------------------------
-
-    def _times(self) -> np.ndarray:
-        if self.clip is None:
-            return np.zeros(0)
-        count = max(2, int(round(self.clip.duration * MOTION_FPS)) + 1)
-        return np.arange(count) / MOTION_FPS
-
-    def _clip_times(self):
-        last = float(np.nextafter(self.clip.duration, 0.0))  # (t = duration loops to 0)
-        return [min(float(t), last) for t in self.times]
-
-    def world(self, node: int, k: int | None) -> np.ndarray:
-        """Node's world matrix at rest (k None) or at time code k."""
-        out = np.eye(4)
-        seen = set()
-        while node is not None and node not in seen:
-            seen.add(node)
-            pose = None if k is None else self.poses[k].get(node)
-            out = (trs_matrix(*pose) if pose is not None else self.rest_locals[node]) @ out
-            node = self.parents.get(node)
-        return out
-
-    # -- accessors and images ----------------------------------------------------------
-
-    def accessor(self, index) -> np.ndarray:
-        from engine.asset.formats.gltf import read_accessor
-
-        return np.array(read_accessor(self.g, int(index)))
-
-    def _image_bytes(self, i: int) -> tuple[bytes, str]:
-        image = (self.doc.get("images") or [])[i]
-        if "bufferView" in image:
-            b, off, length, _ = self.g.views[image["bufferView"]]
-            data = bytes(self.g.buffer(b)[off:off + length])
-        else:
-            import base64
-            from urllib.parse import unquote
-
-            uri = image.get("uri", "")
-            if uri.startswith("data:"):
-                head, _, payload = uri.partition(",")
-                data = base64.b64decode(payload) if head.endswith(";base64") else \
-                    unquote(payload).encode("latin-1")
-            else:
-                from engine.asset.formats.gltf import safe_local
-
-                data = safe_local(self.g.path, uri, f"images[{i}].uri").read_bytes()
-        mime = image.get("mimeType") or ("image/png" if data[:4] == b"\x89PNG" else
-                                         "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "")
-        suffix = _IMAGE_SUFFIX.get(mime)
-        if suffix is None:  # (webp and others: AR Quick Look reads PNG and JPEG)
-            from PIL import Image
-
-            from .common import png_bytes
-
-            data, suffix = png_bytes(Image.open(io.BytesIO(data))), "png"
-        return data, suffix
+        self.skeletons: dict = {}  # ("skin", s) | ("morph", node) -> (path, tokens, skin)
+        self.weights: dict[str, list] = {}  # skeleton path -> [(token, rest, track)]
 
     def texture_file(self, texture: int) -> str | None:
-        tex = (self.doc.get("textures") or [])[texture]
-        source = tex.get("source")
-        if source is None:
-            for ext in (tex.get("extensions") or {}).values():
-                if isinstance(ext, dict) and isinstance(ext.get("source"), int):
-                    source = ext["source"]
+        source = self.scene.texture_source(texture)
         if source is None:
             return None
         if source not in self.textures:
-            data, suffix = self._image_bytes(source)
+            data, suffix = self.scene.image(source)
             # (each in its own folder: two images side by side made usd-core's packer
             # warn "Failed to resolve reference @0/basecolor.png@")
             name = f"texture{len(self.textures)}/image.{suffix}"
@@ -295,22 +220,14 @@ class _Converter:
         """A UsdUVTexture of a glTF textureInfo (None without one or its image)."""
         from pxr import Gf, Sdf, UsdShade
 
-        if not isinstance(info, dict) or not isinstance(info.get("index"), int):
-            return None
-        textures = self.doc.get("textures") or []
-        if not 0 <= info["index"] < len(textures):
+        if not isinstance(info, dict) or self.scene.texture_source(info.get("index")) is None:
             return None
         file = self.texture_file(info["index"])
-        if file is None:
-            return None
         material, where = ctx
-        transform = (info.get("extensions") or {}).get("KHR_texture_transform")
-        uv_set = int(info.get("texCoord", 0) or 0)
-        if isinstance(transform, dict) and "texCoord" in transform:
-            uv_set = int(transform["texCoord"])
+        uv_set, transform = texture_mapping(info)
         st = self._reader(ctx, "st" if uv_set == 0 else f"st{uv_set}", "float2") \
             .CreateOutput("result", Sdf.ValueTypeNames.Float2)
-        if isinstance(transform, dict):
+        if transform is not None:
             scale2, degrees, translation = usd_texture_transform(transform)
             t2d = UsdShade.Shader.Define(self.stage, f"{where}/{slot}Transform")
             t2d.CreateIdAttr("UsdTransform2d")
@@ -325,11 +242,7 @@ class _Converter:
         shader.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(file)
         shader.CreateInput("sourceColorSpace", Sdf.ValueTypeNames.Token).Set(space)
         shader.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(st)
-        sampler = {}
-        if isinstance(textures[info["index"]].get("sampler"), int):
-            samplers = self.doc.get("samplers") or []
-            sampler = samplers[textures[info["index"]]["sampler"]] \
-                if textures[info["index"]]["sampler"] < len(samplers) else {}
+        sampler = self.scene.sampler(info["index"])
         for axis in ("S", "T"):
             shader.CreateInput(f"wrap{axis}", Sdf.ValueTypeNames.Token).Set(
                 _WRAP.get(sampler.get(f"wrap{axis}", 10497), "repeat"))
@@ -341,19 +254,12 @@ class _Converter:
 
     # -- nodes and meshes --------------------------------------------------------------
 
-    def roots(self) -> list[int]:
-        scenes = self.doc.get("scenes") or []
-        scene = self.doc.get("scene", 0)
-        if scenes and isinstance(scene, int) and 0 <= scene < len(scenes):
-            return list(scenes[scene].get("nodes") or [])
-        return [i for i in range(len(self.nodes)) if i not in self.parents]
-
     def build(self) -> None:
         from pxr import UsdGeom
 
         UsdGeom.Scope.Define(self.stage, "/Asset/Materials")
         taken: set = {"Materials"}
-        for root in self.roots():
+        for root in self.scene.roots():
             self.node(root, "/Asset", taken)
         self.write_skeletons()
 
@@ -376,24 +282,15 @@ class _Converter:
     def _transform(self, xform, i: int) -> None:
         from pxr import Gf, Usd
 
-        node = self.nodes[i]
-        moved = {c.path for c in (self.clip.channels if self.clip else ()) if c.node == i}
-        if not moved:
-            if "matrix" in node or any(k in node for k in ("translation", "rotation",
-                                                           "scale")):
-                m = np.asarray(node["matrix"], float).reshape(4, 4).T if "matrix" in node \
-                    else self.rest_locals[i]
-                if not np.allclose(m, np.eye(4)):
-                    xform.AddTransformOp().Set(_matrix(m))
+        if self.clip is None or i not in self.clip.moved:
+            m = self.scene.rest_locals[i]
+            if not np.allclose(m, np.eye(4)):
+                xform.AddTransformOp().Set(_matrix(m))
             return
-        t, r, s = self.rest[i]
         ops = (xform.AddTranslateOp(), xform.AddOrientOp(), xform.AddScaleOp())
-        ops[0].Set(Gf.Vec3d(*map(float, t)))
-        ops[1].Set(_quat(r))
-        ops[2].Set(Gf.Vec3f(*map(float, s)))
-        for k, poses in enumerate(self.poses):
-            t, r, s = poses[i]
-            code = Usd.TimeCode(k)
+        for code, pose in [(Usd.TimeCode.Default(), self.scene.rest[i])] + [
+                (Usd.TimeCode(k), poses[i]) for k, poses in enumerate(self.clip.poses)]:
+            t, r, s = pose
             ops[0].Set(Gf.Vec3d(*map(float, t)), code)
             ops[1].Set(_quat(r), code)
             ops[2].Set(Gf.Vec3f(*map(float, s)), code)
@@ -401,91 +298,74 @@ class _Converter:
     def mesh(self, node_index: int, mesh_index: int, parent: str, taken: set) -> None:
         from pxr import Gf, Sdf, UsdGeom, UsdShade, Vt
 
-        meshes = self.doc.get("meshes") or []
-        if not 0 <= mesh_index < len(meshes):
-            return
-        gmesh = meshes[mesh_index]
-        for p, prim in enumerate(gmesh.get("primitives") or []):
-            attributes = prim.get("attributes") or {}
-            if "POSITION" not in attributes:
-                continue
-            mode = prim.get("mode", 4)
-            points = self.accessor(attributes["POSITION"]).astype(np.float32)
-            name = _name(gmesh.get("name"), f"mesh{mesh_index}", taken) + \
-                ("" if len(gmesh["primitives"]) == 1 else f"_{p}")
+        primitives = self.scene.primitives(mesh_index)
+        label = (self.doc.get("meshes") or [])[mesh_index].get("name")
+        for p, prim in enumerate(primitives):
+            name = _name(label, f"mesh{mesh_index}", taken) + \
+                ("" if len(primitives) == 1 else f"_{p}")
             where = f"{parent}/{name}"
-            colours = None
-            if "COLOR_0" in attributes:
-                colours = self.accessor(attributes["COLOR_0"]).astype(np.float32)
-            if mode == 0:
+            if prim.mode == 0:
                 cloud = UsdGeom.Points.Define(self.stage, where)
-                cloud.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(points))
+                cloud.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(prim.points))
                 cloud.CreateWidthsAttr(Vt.FloatArray([0.01]))
                 cloud.SetWidthsInterpolation(UsdGeom.Tokens.constant)
-                if colours is not None:
+                if prim.colors is not None:
                     cloud.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex).Set(
-                        Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(colours[:, :3])))
+                        Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(prim.colors[:, :3])))
                 continue
-            if mode != 4:
+            if prim.mode != 4:
                 self.notes.dropped.append("lines")
                 continue
-            indices = self.accessor(prim["indices"]).ravel().astype(np.int32) \
-                if "indices" in prim else np.arange(len(points), dtype=np.int32)
-            indices = indices[:len(indices) // 3 * 3]
             usd = UsdGeom.Mesh.Define(self.stage, where)
-            usd.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(points))
+            usd.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(prim.points))
             usd.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(
-                np.full(len(indices) // 3, 3, np.int32)))
-            usd.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(indices))
+                np.full(len(prim.indices) // 3, 3, np.int32)))
+            usd.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(prim.indices))
             usd.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
             usd.CreateOrientationAttr(UsdGeom.Tokens.rightHanded)
-            usd.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, points.min(axis=0))),
-                                                Gf.Vec3f(*map(float, points.max(axis=0)))]))
-            if "NORMAL" in attributes:
-                usd.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(
-                    self.accessor(attributes["NORMAL"]).astype(np.float32)))
+            lo, hi = prim.points.min(axis=0), prim.points.max(axis=0)
+            usd.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, lo)),
+                                                Gf.Vec3f(*map(float, hi))]))
+            if prim.normals is not None:
+                usd.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(prim.normals))
                 usd.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
             primvars = UsdGeom.PrimvarsAPI(usd)
-            for n in (0, 1):
-                if f"TEXCOORD_{n}" in attributes:
-                    uv = self.accessor(attributes[f"TEXCOORD_{n}"]).astype(np.float32)
-                    uv[:, 1] = 1.0 - uv[:, 1]
-                    primvars.CreatePrimvar("st" if n == 0 else f"st{n}",
-                                           Sdf.ValueTypeNames.TexCoord2fArray,
-                                           UsdGeom.Tokens.vertex).Set(
-                        Vt.Vec2fArray.FromNumpy(np.ascontiguousarray(uv)))
-            material_index = prim.get("material")
-            mats = self.doc.get("materials") or []
-            textured = isinstance(material_index, int) and material_index < len(mats) and \
-                isinstance((mats[material_index].get("pbrMetallicRoughness") or {})
-                           .get("baseColorTexture"), dict)
-            if colours is not None:
-                rgb = colours[:, :3]
-                if not textured and isinstance(material_index, int) and \
-                        material_index < len(mats):
-                    factor = (mats[material_index].get("pbrMetallicRoughness") or {}) \
-                        .get("baseColorFactor", (1, 1, 1, 1))
-                    rgb = rgb * np.asarray(factor[:3], np.float32)
+            for n, uv in prim.uvs.items():
+                if n > 1:
+                    continue
+                st = uv.copy()
+                st[:, 1] = 1.0 - st[:, 1]
+                primvars.CreatePrimvar("st" if n == 0 else f"st{n}",
+                                       Sdf.ValueTypeNames.TexCoord2fArray,
+                                       UsdGeom.Tokens.vertex).Set(
+                    Vt.Vec2fArray.FromNumpy(np.ascontiguousarray(st)))
+            pbr = self.scene.material(prim.material).get("pbrMetallicRoughness") or {}
+            textured = isinstance(pbr.get("baseColorTexture"), dict)
+            if prim.colors is not None:
+                rgb = prim.colors[:, :3]
+                if not textured:  # (drawn through the material: times its factor)
+                    rgb = rgb * np.asarray(pbr.get("baseColorFactor", (1, 1, 1, 1))[:3],
+                                           np.float32)
                 usd.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex).Set(
                     Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(rgb)))
-                if colours.shape[1] == 4:
+                if prim.colors.shape[1] == 4:
                     usd.CreateDisplayOpacityPrimvar(UsdGeom.Tokens.vertex).Set(
-                        Vt.FloatArray.FromNumpy(np.ascontiguousarray(colours[:, 3])))
-            material, double = self.material(
-                material_index if isinstance(material_index, int) else None,
-                colours is not None and not textured)
+                        Vt.FloatArray.FromNumpy(np.ascontiguousarray(prim.colors[:, 3])))
+            material, double = self.material(prim.material,
+                                             prim.colors is not None and not textured)
             if double:
                 usd.CreateDoubleSidedAttr(True)
             UsdShade.MaterialBindingAPI.Apply(usd.GetPrim()).Bind(material)
             self.notes.meshes += 1
-            self.deform(usd, node_index, gmesh, prim, name)
+            self.deform(usd, node_index, mesh_index, prim, name)
 
     # -- skins and morph targets -------------------------------------------------------
 
-    def skeleton(self, skin: int | None, node: int | None):
-        """(Skeleton path, joint tokens in the glTF skin's order) for skin `skin`, or for
-        an unskinned morphing node the one-joint skeleton beside its meshes (UsdSkel
-        applies blend shapes to skinned prims only: they are bound to it rigidly)."""
+    def skeleton(self, skin: int | None, node: int):
+        """(Skeleton path, joint tokens in the glTF skin's order, Skin or None) for skin
+        `skin`, or for an unskinned morphing node the one-joint skeleton beside its
+        meshes (UsdSkel applies blend shapes to skinned prims only: they are bound to
+        it rigidly)."""
         from pxr import Gf, UsdSkel, Vt
 
         key = ("skin", skin) if skin is not None else ("morph", node)
@@ -496,166 +376,94 @@ class _Converter:
                 skel.CreateJointsAttr(Vt.TokenArray(["root"]))
                 skel.CreateBindTransformsAttr(Vt.Matrix4dArray([Gf.Matrix4d(1.0)]))
                 skel.CreateRestTransformsAttr(Vt.Matrix4dArray([Gf.Matrix4d(1.0)]))
-                self.skeletons[key] = (where, ["root"], [])
+                self.skeletons[key] = (where, ["root"], None, {})
             else:
                 self.skeletons[key] = self._skin(skin)
         return self.skeletons[key]
 
     def _skin(self, s: int):
-        skin = (self.doc.get("skins") or [])[s]
-        joints = [int(j) for j in skin.get("joints") or []]
-        members = set(joints)
-
-        def joint_parent(j):
-            p = self.parents.get(j)
-            while p is not None and p not in members:
-                p = self.parents.get(p)
-            return p
-
-        # parents first: depth-first over the joint tree, in glTF child order
-        children: dict = {}
-        for j in joints:
-            children.setdefault(joint_parent(j), []).append(j)
-        order, stack = [], list(reversed(children.get(None, [])))
-        while stack:
-            j = stack.pop()
-            order.append(j)
-            stack.extend(reversed(children.get(j, [])))
-        taken: dict = {}
-        tokens: dict[int, str] = {}
-        for j in order:
-            p = joint_parent(j)
-            siblings = taken.setdefault(p, set())
-            leaf = _name(self.nodes[j].get("name"), f"joint{j}", siblings)
-            tokens[j] = leaf if p is None else f"{tokens[p]}/{leaf}"
-        ibm = self.accessor(skin["inverseBindMatrices"]).reshape(-1, 4, 4).transpose(0, 2, 1) \
-            if "inverseBindMatrices" in skin else np.tile(np.eye(4), (len(joints), 1, 1))
-        binds = {j: np.linalg.inv(ibm[k]) for k, j in enumerate(joints)}
-        where = f"/Asset/Skeleton_{s}"
-        entry = (where, [tokens[j] for j in joints], order)
-        self._skin_prims(where, order, tokens, binds, joint_parent)
-        return entry
-
-    def _local(self, j: int, parent, k: int | None) -> np.ndarray:
-        world = self.world(j, k)
-        return world if parent is None else np.linalg.inv(self.world(parent, k)) @ world
-
-    def _skin_prims(self, where: str, order: list, tokens: dict, binds: dict,
-                    joint_parent) -> None:
         from pxr import UsdSkel, Vt
 
+        skin: Skin = self.scene.skin(s)
+        taken: dict = {}
+        tokens: dict[int, str] = {}
+        for j in skin.order:  # (a joint's token is its path from the root joint)
+            p = skin.parent[j]
+            leaf = _name(self.nodes[j].get("name"), f"joint{j}", taken.setdefault(p, set()))
+            tokens[j] = leaf if p is None else f"{tokens[p]}/{leaf}"
+        where = f"/Asset/Skeleton_{s}"
         skel = UsdSkel.Skeleton.Define(self.stage, where)
-        skel.CreateJointsAttr(Vt.TokenArray([tokens[j] for j in order]))
-        skel.CreateBindTransformsAttr(Vt.Matrix4dArray([_matrix(binds[j]) for j in order]))
+        skel.CreateJointsAttr(Vt.TokenArray([tokens[j] for j in skin.order]))
+        binds = {j: np.linalg.inv(skin.inverse_binds[k]) for k, j in enumerate(skin.joints)}
+        skel.CreateBindTransformsAttr(Vt.Matrix4dArray([_matrix(binds[j])
+                                                        for j in skin.order]))
         skel.CreateRestTransformsAttr(Vt.Matrix4dArray(
-            [_matrix(self._local(j, joint_parent(j), None)) for j in order]))
-        self.skeletons[("joints", where)] = (order, joint_parent, tokens)
+            [_matrix(self.scene.joint_local(skin, j)) for j in skin.order]))
+        return where, [tokens[j] for j in skin.joints], skin, tokens
 
-    def deform(self, usd, node_index: int, gmesh: dict, prim: dict, name: str) -> None:
+    def deform(self, usd, node_index: int, mesh_index: int, prim, name: str) -> None:
         from pxr import Gf, Sdf, UsdSkel, Vt
 
-        attributes = prim.get("attributes") or {}
-        node = self.nodes[node_index]
-        skin = node.get("skin") if isinstance(node.get("skin"), int) and \
-            node["skin"] < len(self.doc.get("skins") or []) else None
-        targets = [t for t in prim.get("targets") or [] if "POSITION" in t]
-        if skin is None and not targets:
+        skin = self.scene.skin_of(node_index)
+        if skin is None and not prim.targets:
             return
-        where, joint_tokens, _ = self.skeleton(skin, None if skin is not None else node_index)
+        where, joint_tokens, _, _ = self.skeleton(skin, node_index)
         binding = UsdSkel.BindingAPI.Apply(usd.GetPrim())
         binding.CreateSkeletonRel().SetTargets([Sdf.Path(where)])
-        if skin is not None and "JOINTS_0" in attributes and "WEIGHTS_0" in attributes:
-            sets = [k for k in range(4) if f"JOINTS_{k}" in attributes
-                    and f"WEIGHTS_{k}" in attributes]
-            joints = np.hstack([self.accessor(attributes[f"JOINTS_{k}"]) for k in sets])
-            weights = np.hstack([self.accessor(attributes[f"WEIGHTS_{k}"]) for k in sets])
-            weights = weights.astype(np.float32)
-            total = weights.sum(axis=1, keepdims=True)
-            weights = np.where(total > 0, weights / np.where(total > 0, total, 1), weights)
-            size = joints.shape[1]
+        if skin is not None and prim.joints is not None:
+            size = prim.joints.shape[1]
             binding.CreateJointIndicesPrimvar(False, size).Set(
-                Vt.IntArray.FromNumpy(np.ascontiguousarray(joints.astype(np.int32).ravel())))
+                Vt.IntArray.FromNumpy(np.ascontiguousarray(prim.joints.ravel())))
             binding.CreateJointWeightsPrimvar(False, size).Set(
-                Vt.FloatArray.FromNumpy(np.ascontiguousarray(weights.ravel())))
+                Vt.FloatArray.FromNumpy(np.ascontiguousarray(prim.weights.ravel())))
             binding.CreateJointsAttr(Vt.TokenArray(joint_tokens))
             binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
+            self.notes.skins = len({k for k in self.skeletons if k[0] == "skin"})
         elif skin is None:  # (rigidly on the morph skeleton's one joint)
             binding.CreateJointIndicesPrimvar(True, 1).Set(Vt.IntArray([0]))
             binding.CreateJointWeightsPrimvar(True, 1).Set(Vt.FloatArray([1.0]))
             binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
-            self.notes.skins = len({k for k in self.skeletons if k[0] == "skin"})
-        if not targets:
+        if not prim.targets:
             return
-        names = (gmesh.get("extras") or {}).get("targetNames") or []
         tokens, paths = [], []
-        for t, target in enumerate(targets):
-            label = names[t] if t < len(names) and isinstance(names[t], str) else f"target{t}"
+        for t, label in enumerate(self.scene.target_names(mesh_index, len(prim.targets))):
             shape_name = _name(label, f"target{t}", set())
             shape = UsdSkel.BlendShape.Define(self.stage, f"{usd.GetPath()}/{shape_name}")
-            offsets = self.accessor(target["POSITION"]).astype(np.float32)
+            offsets, normals = prim.targets[t]
             shape.CreateOffsetsAttr(Vt.Vec3fArray.FromNumpy(offsets))
-            if "NORMAL" in target:
-                shape.CreateNormalOffsetsAttr(Vt.Vec3fArray.FromNumpy(
-                    self.accessor(target["NORMAL"]).astype(np.float32)))
+            if normals is not None:
+                shape.CreateNormalOffsetsAttr(Vt.Vec3fArray.FromNumpy(normals))
             tokens.append(f"{name}_{shape_name}")
             paths.append(shape.GetPath())
         binding.CreateBlendShapesAttr(Vt.TokenArray(tokens))
         binding.CreateBlendShapeTargetsRel().SetTargets(paths)
-        defaults = np.zeros(len(targets))
-        given = node.get("weights", gmesh.get("weights")) or []
-        defaults[:min(len(given), len(targets))] = given[:len(targets)]
-        track = self._weights_track(node_index, len(targets), defaults)
+        rest = self.scene.default_weights(node_index, len(prim.targets))
+        track = None if self.clip is None else self.clip.weights.get(node_index)
         for t, token in enumerate(tokens):
-            self.weights.setdefault(where, []).append((token, defaults[t],
-                                                       None if track is None else track[:, t]))
-        self.notes.blend_shapes += len(targets)
-
-    def _weights_track(self, node: int, count: int, defaults) -> np.ndarray | None:
-        """(k, count) morph weights at each time code, or None when the clip leaves them."""
-        if self.clip is None:
-            return None
-        animations = self.doc.get("animations") or []
-        index = self.clip.extra.get("index", 0)
-        animation = animations[index] if index < len(animations) else {}
-        samplers = animation.get("samplers") or []
-        for ch in animation.get("channels") or []:
-            target = ch.get("target") or {}
-            if target.get("node") != node or target.get("path") != "weights":
-                continue
-            sampler = samplers[ch["sampler"]]
-            times = self.accessor(sampler["input"])[:, 0].astype(np.float64)
-            values = self.accessor(sampler["output"]).astype(np.float64).ravel()
-            interpolation = sampler.get("interpolation", "LINEAR")
-            shape = (len(times), 3, count) if interpolation == "CUBICSPLINE" \
-                else (len(times), count)
-            channel = Channel(node, "weights", times, values.reshape(shape), interpolation)
-            return np.stack([sample(channel, clip_time(self.clip, t))
-                             for t in self._clip_times()])
-        return None
+            self.weights.setdefault(where, []).append(
+                (token, rest[t], None if track is None else track[:, t]))
+        self.notes.blend_shapes += len(prim.targets)
 
     def write_skeletons(self) -> None:
         """Each skeleton's SkelAnimation: joint poses and blend-shape weights, at rest
         (default values) and at each time code."""
         from pxr import Gf, Usd, UsdSkel, Vt
 
-        for key, (where, *_) in list(self.skeletons.items()):
-            if key[0] not in ("skin", "morph"):
-                continue
+        for where, _, skin, tokens in self.skeletons.values():
             anim = UsdSkel.Animation.Define(self.stage, f"{where}/Animation")
             UsdSkel.BindingAPI.Apply(self.stage.GetPrimAtPath(where)) \
                 .CreateAnimationSourceRel().SetTargets([anim.GetPath()])
-            joints = self.skeletons.get(("joints", where))
-            if joints is not None:
-                order, joint_parent, tokens = joints
-                anim.CreateJointsAttr(Vt.TokenArray([tokens[j] for j in order]))
-                moved = self.clip is not None and bool(self.clip.channels)
-                for k in [None] + (list(range(len(self.times))) if moved else []):
-                    code = Usd.TimeCode.Default() if k is None else Usd.TimeCode(k)
-                    locals_ = [self._local(j, joint_parent(j), k) for j in order]
-                    t, r, s = _decompose(locals_)
+            if skin is not None:
+                anim.CreateJointsAttr(Vt.TokenArray([tokens[j] for j in skin.order]))
+                poses = [(Usd.TimeCode.Default(), None)]
+                if self.clip is not None and self.clip.moved:
+                    poses += [(Usd.TimeCode(k), p) for k, p in enumerate(self.clip.poses)]
+                for code, pose in poses:
+                    t, r, s = _decompose([self.scene.joint_local(skin, j, pose)
+                                          for j in skin.order])
                     anim.CreateTranslationsAttr().Set(Vt.Vec3fArray.FromNumpy(t), code)
-                    anim.CreateRotationsAttr().Set(Vt.QuatfArray(
-                        [_quat(q) for q in r]), code)
+                    anim.CreateRotationsAttr().Set(Vt.QuatfArray([_quat(q) for q in r]),
+                                                   code)
                     anim.CreateScalesAttr().Set(Vt.Vec3hArray(
                         [Gf.Vec3h(*map(float, v)) for v in s]), code)
             shapes = self.weights.get(where, [])
@@ -664,7 +472,7 @@ class _Converter:
                 attr = anim.CreateBlendShapeWeightsAttr()
                 attr.Set(Vt.FloatArray([float(d) for _, d, _ in shapes]))
                 if any(track is not None for _, _, track in shapes):
-                    for k in range(len(self.times)):
+                    for k in range(len(self.clip.times)):
                         attr.Set(Vt.FloatArray([float(d if track is None else track[k])
                                                 for _, d, track in shapes]),
                                  Usd.TimeCode(k))
@@ -690,27 +498,22 @@ def build_stage(stage, glb: Path, folder: Path) -> SceneNotes:
     targets), textures into `folder` beside the stage's layer. Returns the notes."""
     from pxr import UsdGeom, UsdSkel
 
-    from engine.asset.clips import open_gltf, read_clips
-
-    clips, rest, _ = read_clips(glb, joints=True)
-    g = open_gltf(glb)
+    scene = GltfScene(glb)
     notes = SceneNotes()
-    clip = next((c for c in clips), None)
+    clip = scene.sampled(0) if scene.clips else None
     if clip is not None:
-        clip = Clip(clip.name, clip.channels, clip.duration, clip.deforms,
-                    {"index": clips.index(clip)})
         notes.clip = clip.name
-        if len(clips) > 1:
-            notes.dropped.append(f"clips after the first ({len(clips) - 1})")
-    deforms = bool(g.doc.get("skins")) or any(
-        p.get("targets") for m in g.doc.get("meshes") or [] for p in m.get("primitives") or [])
+        if len(scene.clips) > 1:
+            notes.dropped.append(f"clips after the first ({len(scene.clips) - 1})")
+    deforms = bool(scene.doc.get("skins")) or any(
+        p.targets for m in range(len(scene.doc.get("meshes") or []))
+        for p in scene.primitives(m))
     root = (UsdSkel.Root if deforms else UsdGeom.Xform).Define(stage, "/Asset")
     stage.SetDefaultPrim(root.GetPrim())
-    converter = _Converter(stage, g, folder, clip, rest, notes)
     if clip is not None:
         stage.SetTimeCodesPerSecond(MOTION_FPS)
         stage.SetFramesPerSecond(MOTION_FPS)
         stage.SetStartTimeCode(0)
-        stage.SetEndTimeCode(len(converter.times) - 1)
-    converter.build()
+        stage.SetEndTimeCode(len(clip.times) - 1)
+    _Converter(stage, scene, folder, clip, notes).build()
     return notes

@@ -1,0 +1,303 @@
+"""A decoded glTF document as a scene that writers convert (USDZ, FBX): nodes, each
+mesh's primitives as arrays, images, skins with their joints ordered parents first, and
+each clip sampled at a fixed rate (node poses and morph weights).
+
+Units and frames: glTF's (Y-up, metres as stored, seconds; UVs with v down, as stored;
+matrices column-vector, p' = M · p). Pure numpy over engine.asset.clips and the glTF
+accessor reader; no Panda3D, no USD, no trimesh.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from engine.animation.clips import Channel, Clip, clip_time, node_poses, sample, trs_matrix
+
+__all__ = ["MOTION_FPS", "GltfScene", "Primitive", "Sampled", "Skin", "texture_mapping"]
+
+#: samples per second of a written clip (AR Quick Look plays USD time codes)
+MOTION_FPS = 30.0
+_IMAGE_SUFFIX = {"image/png": "png", "image/jpeg": "jpg"}
+
+
+def texture_mapping(info: dict) -> tuple[int, dict | None]:
+    """(UV set, KHR_texture_transform or None) of a glTF textureInfo (the transform's
+    texCoord overrides the textureInfo's)."""
+    transform = (info.get("extensions") or {}).get("KHR_texture_transform")
+    transform = transform if isinstance(transform, dict) else None
+    uv_set = int(info.get("texCoord", 0) or 0)
+    if transform is not None and "texCoord" in transform:
+        uv_set = int(transform["texCoord"])
+    return uv_set, transform
+
+
+@dataclass
+class Primitive:
+    """One primitive's vertex data (float32 / int32), `mode` as glTF numbers it (0
+    points, 1-3 lines, 4 triangles: strips and fans are decoded to 4)."""
+
+    mode: int
+    points: np.ndarray
+    indices: np.ndarray  # (m,) corner indices (0..n-1 when the primitive has none)
+    material: int | None = None
+    normals: np.ndarray | None = None
+    uvs: dict[int, np.ndarray] = field(default_factory=dict)  # set -> (n, 2)
+    colors: np.ndarray | None = None  # (n, 3 or 4)
+    joints: np.ndarray | None = None  # (n, 4k) int
+    weights: np.ndarray | None = None  # (n, 4k), rows summing to 1
+    targets: list[tuple[np.ndarray, np.ndarray | None]] = field(default_factory=list)
+
+
+@dataclass
+class Skin:
+    """A glTF skin: `joints` in the file's order (the JOINTS_n attributes index them),
+    `order` the same nodes parents first, `parent[j]` the nearest joint above j (None
+    for a root joint), `inverse_binds[k]` joint k's inverse bind matrix."""
+
+    joints: list[int]
+    order: list[int]
+    parent: dict[int, int | None]
+    inverse_binds: np.ndarray
+
+
+@dataclass
+class Sampled:
+    """One clip at MOTION_FPS: `times` (k,) from 0 to its duration, `poses[k]` the
+    [translation, rotation (x, y, z, w), scale] of every node it moves, `weights[node]`
+    (k, targets) the morph weights it gives a node."""
+
+    name: str
+    times: np.ndarray
+    poses: list[dict]
+    weights: dict[int, np.ndarray]
+    moved: set[int]
+
+
+class GltfScene:
+    """A decoded glTF/GLB file (engine.asset.formats.gltf_decode) read for conversion."""
+
+    def __init__(self, path: Path):
+        from engine.asset.clips import open_gltf, read_clips
+
+        self.path = Path(path)
+        self.clips, self.rest, _ = read_clips(self.path, joints=True)
+        self.g = open_gltf(self.path)
+        self.doc = self.g.doc
+        self.nodes = self.doc.get("nodes") or []
+        self.parents = {c: i for i, n in enumerate(self.nodes) for c in n.get("children", [])}
+        self.rest_locals = [trs_matrix(*self.rest[i]) for i in range(len(self.nodes))]
+
+    # -- structure ---------------------------------------------------------------------
+
+    def roots(self) -> list[int]:
+        scenes = self.doc.get("scenes") or []
+        scene = self.doc.get("scene", 0)
+        if scenes and isinstance(scene, int) and 0 <= scene < len(scenes):
+            return list(scenes[scene].get("nodes") or [])
+        return [i for i in range(len(self.nodes)) if i not in self.parents]
+
+    def world(self, node: int, poses: dict | None = None) -> np.ndarray:
+        """A node's world matrix at rest, or with `poses` (a Sampled.poses entry)."""
+        out = np.eye(4)
+        seen = set()
+        while node is not None and node not in seen:
+            seen.add(node)
+            pose = None if poses is None else poses.get(node)
+            out = (trs_matrix(*pose) if pose is not None else self.rest_locals[node]) @ out
+            node = self.parents.get(node)
+        return out
+
+    def local(self, node: int, poses: dict | None = None) -> np.ndarray:
+        pose = None if poses is None else poses.get(node)
+        return trs_matrix(*pose) if pose is not None else self.rest_locals[node]
+
+    def accessor(self, index) -> np.ndarray:
+        from engine.asset.formats.gltf import read_accessor
+
+        return np.array(read_accessor(self.g, int(index)))
+
+    def skin_of(self, node: int) -> int | None:
+        skin = self.nodes[node].get("skin")
+        return skin if isinstance(skin, int) and skin < len(self.doc.get("skins") or []) \
+            else None
+
+    def material(self, index: int | None) -> dict:
+        mats = self.doc.get("materials") or []
+        return mats[index] if isinstance(index, int) and 0 <= index < len(mats) else {}
+
+    def primitives(self, mesh: int) -> list[Primitive]:
+        return self._primitives[mesh] if 0 <= mesh < len(self._primitives) else []
+
+    @cached_property
+    def _primitives(self) -> list[list[Primitive]]:
+        return [[self._primitive(p) for p in m.get("primitives") or []
+                 if "POSITION" in (p.get("attributes") or {})]
+                for m in self.doc.get("meshes") or []]
+
+    def _primitive(self, prim: dict) -> Primitive:
+        a = prim["attributes"]
+        points = self.accessor(a["POSITION"]).astype(np.float32)
+        indices = self.accessor(prim["indices"]).ravel().astype(np.int32) \
+            if "indices" in prim else np.arange(len(points), dtype=np.int32)
+        mode = int(prim.get("mode", 4))
+        if mode == 4:
+            indices = indices[:len(indices) // 3 * 3]
+        out = Primitive(mode, points, indices,
+                        prim["material"] if isinstance(prim.get("material"), int) else None)
+        if "NORMAL" in a:
+            out.normals = self.accessor(a["NORMAL"]).astype(np.float32)
+        for n in range(4):
+            if f"TEXCOORD_{n}" in a:
+                out.uvs[n] = self.accessor(a[f"TEXCOORD_{n}"]).astype(np.float32)
+        if "COLOR_0" in a:
+            out.colors = self.accessor(a["COLOR_0"]).astype(np.float32)
+        sets = [k for k in range(4) if f"JOINTS_{k}" in a and f"WEIGHTS_{k}" in a]
+        if sets:
+            out.joints = np.hstack([self.accessor(a[f"JOINTS_{k}"]) for k in sets]) \
+                .astype(np.int32)
+            w = np.hstack([self.accessor(a[f"WEIGHTS_{k}"]) for k in sets]).astype(np.float32)
+            total = w.sum(axis=1, keepdims=True)
+            out.weights = np.where(total > 0, w / np.where(total > 0, total, 1), w)
+        for target in prim.get("targets") or []:
+            if "POSITION" in target:
+                out.targets.append((self.accessor(target["POSITION"]).astype(np.float32),
+                                    self.accessor(target["NORMAL"]).astype(np.float32)
+                                    if "NORMAL" in target else None))
+        return out
+
+    def target_names(self, mesh: int, count: int) -> list[str]:
+        names = ((self.doc.get("meshes") or [])[mesh].get("extras") or {}).get("targetNames")
+        names = names if isinstance(names, list) else []
+        return [names[t] if t < len(names) and isinstance(names[t], str) else f"target{t}"
+                for t in range(count)]
+
+    def default_weights(self, node: int, count: int) -> np.ndarray:
+        """A morphing node's weights at rest (the node's, else its mesh's, else 0)."""
+        n = self.nodes[node]
+        mesh = (self.doc.get("meshes") or [])[n["mesh"]]
+        given = n.get("weights", mesh.get("weights")) or []
+        out = np.zeros(count)
+        out[:min(len(given), count)] = given[:count]
+        return out
+
+    # -- images ------------------------------------------------------------------------
+
+    def texture_source(self, texture: int) -> int | None:
+        """The image a texture shows (its source, or an extension's: webp, basisu)."""
+        textures = self.doc.get("textures") or []
+        if not isinstance(texture, int) or not 0 <= texture < len(textures):
+            return None
+        tex = textures[texture]
+        source = tex.get("source")
+        if source is None:
+            for ext in (tex.get("extensions") or {}).values():
+                if isinstance(ext, dict) and isinstance(ext.get("source"), int):
+                    source = ext["source"]
+        return source
+
+    def sampler(self, texture: int) -> dict:
+        tex = (self.doc.get("textures") or [])[texture]
+        samplers = self.doc.get("samplers") or []
+        s = tex.get("sampler")
+        return samplers[s] if isinstance(s, int) and 0 <= s < len(samplers) else {}
+
+    def image(self, i: int) -> tuple[bytes, str]:
+        """(bytes, "png" | "jpg") of images[i]; other formats converted to PNG."""
+        image = (self.doc.get("images") or [])[i]
+        if "bufferView" in image:
+            b, off, length, _ = self.g.views[image["bufferView"]]
+            data = bytes(self.g.buffer(b)[off:off + length])
+        else:
+            import base64
+            from urllib.parse import unquote
+
+            uri = image.get("uri", "")
+            if uri.startswith("data:"):
+                head, _, payload = uri.partition(",")
+                data = base64.b64decode(payload) if head.endswith(";base64") else \
+                    unquote(payload).encode("latin-1")
+            else:
+                from engine.asset.formats.gltf import safe_local
+
+                data = safe_local(self.g.path, uri, f"images[{i}].uri").read_bytes()
+        mime = image.get("mimeType") or ("image/png" if data[:4] == b"\x89PNG" else
+                                         "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "")
+        suffix = _IMAGE_SUFFIX.get(mime)
+        if suffix is None:
+            from PIL import Image
+
+            from engine.asset.formats.common import png_bytes
+
+            data, suffix = png_bytes(Image.open(io.BytesIO(data))), "png"
+        return data, suffix
+
+    # -- skins -------------------------------------------------------------------------
+
+    def skin(self, s: int) -> Skin:
+        skin = (self.doc.get("skins") or [])[s]
+        joints = [int(j) for j in skin.get("joints") or []]
+        members = set(joints)
+
+        def joint_parent(j):
+            p = self.parents.get(j)
+            while p is not None and p not in members:
+                p = self.parents.get(p)
+            return p
+
+        parent = {j: joint_parent(j) for j in joints}
+        children: dict = {}
+        for j in joints:
+            children.setdefault(parent[j], []).append(j)
+        order, stack = [], list(reversed(children.get(None, [])))
+        while stack:  # depth first, in glTF child order
+            j = stack.pop()
+            order.append(j)
+            stack.extend(reversed(children.get(j, [])))
+        ibm = self.accessor(skin["inverseBindMatrices"]).reshape(-1, 4, 4) \
+            .transpose(0, 2, 1) if "inverseBindMatrices" in skin \
+            else np.tile(np.eye(4), (len(joints), 1, 1))
+        return Skin(joints, order, parent, ibm.astype(np.float64))
+
+    def joint_local(self, skin: Skin, j: int, poses: dict | None = None) -> np.ndarray:
+        """Joint j relative to its parent joint (a root joint: to the world)."""
+        world = self.world(j, poses)
+        p = skin.parent[j]
+        return world if p is None else np.linalg.inv(self.world(p, poses)) @ world
+
+    # -- clips -------------------------------------------------------------------------
+
+    def sampled(self, index: int, fps: float = MOTION_FPS) -> Sampled:
+        """Clip `index` sampled at `fps` from 0 to its duration (the last sample just
+        before it: a clip loops, and t = duration is its start again)."""
+        clip: Clip = self.clips[index]
+        count = max(2, int(round(clip.duration * fps)) + 1)
+        times = np.arange(count) / fps
+        last = float(np.nextafter(clip.duration, 0.0))
+        at = [min(float(t), last) for t in times]
+        poses = [node_poses(clip, t, self.rest) for t in at]
+        weights = {}
+        animation = (self.doc.get("animations") or [])[index]
+        samplers = animation.get("samplers") or []
+        for ch in animation.get("channels") or []:
+            target = ch.get("target") or {}
+            node = target.get("node")
+            if target.get("path") != "weights" or not isinstance(node, int) \
+                    or not isinstance(self.nodes[node].get("mesh"), int):
+                continue
+            count_t = max((len(p.targets) for p in self.primitives(self.nodes[node]["mesh"])),
+                          default=0)
+            sampler = samplers[ch["sampler"]]
+            key_times = self.accessor(sampler["input"])[:, 0].astype(np.float64)
+            values = self.accessor(sampler["output"]).astype(np.float64).ravel()
+            interpolation = sampler.get("interpolation", "LINEAR")
+            shape = (len(key_times), 3, count_t) if interpolation == "CUBICSPLINE" \
+                else (len(key_times), count_t)
+            channel = Channel(node, "weights", key_times, values.reshape(shape),
+                              interpolation)
+            weights[node] = np.stack([sample(channel, clip_time(clip, t)) for t in at])
+        return Sampled(clip.name, times, poses, weights, set(clip.nodes))
