@@ -413,8 +413,7 @@ def cmd_prep(args: argparse.Namespace) -> int:
     asset = load_asset(source)
     result = prepare(asset, options)
     written, got = export_verified(result.mesh, out, inputs, source=asset,
-                                   document=result.document, pieces=result.pieces,
-                                   moved_by=result.transform)
+                                   document=result.document, pieces=result.pieces)
     for step in result.steps:
         print(f"  - {step}")
     print(_figures_table(result.before, result.after))

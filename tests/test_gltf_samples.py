@@ -348,7 +348,7 @@ def test_usdz_carries_the_first_clips_node_animation(tmp_path):
     from engine.animation.clips import node_matrices, trs_matrix
     from engine.asset.clips import read_clips
     from engine.asset.export import export_verified
-    from engine.asset.node_motion import MOTION_FPS
+    from engine.asset.gltf_scene import MOTION_FPS
 
     from .test_web import usd_errors
 
@@ -391,7 +391,7 @@ def test_usdz_carries_the_first_clips_node_animation(tmp_path):
     assert not np.allclose(result.transform, np.eye(4))
     prepped = tmp_path / "prepped.usdz"
     export_verified(result.mesh, prepped, [source], source=asset, pieces=result.pieces,
-                    document=result.document, moved_by=result.transform)  # (as cmd_prep)
+                    document=result.document)  # (as cmd_prep)
     stage = Usd.Stage.Open(str(prepped))
     moving = mesh(stage, "inner_box")
     points = np.asarray(UsdGeom.Mesh(moving).GetPointsAttr().Get(), float)
@@ -424,42 +424,26 @@ os._exit(0)
 """
 
 
-def test_fbx_carries_the_first_clips_node_animation(tmp_path):
-    """Was: FBX exports were static. A moving mesh's model gets linear T/R/S curves in
-    one take; ufbx, evaluating the take, moves the model as the glTF nodes move the
-    mesh (the motion engine.asset.node_motion samples), without warnings."""
+def test_fbx_take_reads_in_assimp_without_warnings(tmp_path):
+    """The node tree's take (ufbx evaluates it: test_scene_exports) also reads in assimp:
+    1 animation, no warnings (was: "expected compound scope" for an empty layer)."""
     import re
     import shutil
     import subprocess
 
-    from engine.animation.clips import trs_matrix
     from engine.asset.export import export_verified
-    from engine.asset.node_motion import piece_motion
 
     source = SAMPLES / "BoxAnimated" / "glTF-Binary" / "BoxAnimated.glb"
     asset = load_asset(source)
     out = tmp_path / "out.fbx"
     export_verified(asset.mesh, out, [source], source=asset)
-    motion = piece_motion(asset.document, asset.frames)
-    assert motion.matrices[0] is not None and motion.matrices[1] is None
-    codes = [0, 20, 45, 80, len(motion.times) - 1]
-    run = subprocess.run([sys.executable, "-c", _UFBX_TRANSFORMS, str(out),
-                          json.dumps([float(motion.times[k]) for k in codes])],
-                         capture_output=True, text=True, timeout=120)
-    got = json.loads(run.stdout)
-    assert got["stacks"] == [motion.name] and got["warnings"] == []
-    matrices = [trs_matrix(*trs) for trs in got["trs"]]
-    for k, matrix in zip(codes, matrices, strict=True):
-        assert np.allclose(matrix, motion.matrices[0][k], atol=1e-4), k
-    assert not np.allclose(matrices[0], matrices[2], atol=1e-3)
     if shutil.which("assimp") is None:
         pytest.skip("assimp (Debian assimp-utils) not installed")
     run = subprocess.run(["assimp", "info", str(out), "-vds", "-l"], capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 0 and re.search(r"Animations:\s+1\b", run.stdout)
     assert [line for line in (run.stdout + run.stderr).splitlines()
-            if line.startswith(("Warn", "Error"))] == []  # (was: "expected compound scope")
-
+            if line.startswith(("Warn", "Error"))] == []
 
 
 def test_fbx_writes_a_take_per_clip(tmp_path):
@@ -481,12 +465,16 @@ def test_fbx_writes_a_take_per_clip(tmp_path):
     assert got["warnings"] == []
 
 def test_trs_euler_round_trips():
+    """Random turns, and the gimbal-locked ones (a quarter turn about y: prep's roots
+    for a Z-up file) that came back as no turn at all."""
     from engine.animation.clips import trs_matrix
     from engine.asset.formats.fbx import trs_euler
 
     rng = np.random.default_rng(3)
     q = rng.normal(size=(5, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
+    h = np.sqrt(0.5)
+    q = np.vstack([q, [[0, h, 0, h], [0, -h, 0, h], [0.5, 0.5, -0.5, 0.5]]])
     mats = np.stack([trs_matrix(rng.normal(size=3), qi, rng.uniform(0.5, 2, 3)) for qi in q])
     t, euler, s = trs_euler(mats)
     def turn(axis, angle):  # rotation about one axis, radians
@@ -497,10 +485,25 @@ def test_trs_euler_round_trips():
         return m if axis != 1 else m.T  # (about y the sines swap)
 
     a, b, c = np.radians(euler).T
-    for i in range(5):
+    for i in range(len(q)):
         rot = turn(2, c[i]) @ turn(1, b[i]) @ turn(0, a[i])
         assert np.allclose(rot * s[i], mats[i][:3, :3], atol=1e-9)
         assert np.allclose(t[i], mats[i][:3, 3])
+
+def test_a_half_turn_matrix_node_keeps_its_rotation():
+    """Was: a node matrix turning by 180° (trace -1: prep's root for some files) was
+    read as a quarter turn about x, so USDZ and FBX exports came out turned."""
+    from engine.animation.clips import trs_matrix
+    from engine.asset.clips import _rest
+
+    for m in (np.diag([1.0, -1.0, -1.0]), np.array([[0.0, -1, 0], [-1, 0, 0], [0, 0, -1]]),
+              np.array([[-1.0, 0, 0], [0, 1, 0], [0, 0, -1]])):
+        matrix = np.eye(4)
+        matrix[:3, :3] = m
+        matrix[:3, 3] = (1, 2, 3)
+        rest = _rest({"matrix": matrix.T.ravel().tolist()})
+        assert np.allclose(trs_matrix(*rest), matrix, atol=1e-12)
+
 
 def test_percent_encoded_texture_name_is_found(tmp_path):
     """Was: a .gltf whose image URI is 'My%20Texture.png' loaded without its texture."""

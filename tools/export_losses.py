@@ -124,10 +124,10 @@ _UFBX = r"""
 import gc, json, os, sys
 gc.disable()
 import ufbx
-# (the second UV set is not read here: mesh.uv_sets crashed the bindings)
+# (each object held in a name before its fields are read: temporaries crashed the bindings)
 with ufbx.load_file(sys.argv[1]) as s:
     meshes, mats = list(s.meshes), list(s.materials)  # (iterating s.meshes twice crashed)
-    bases, textures, emissive, blended = [], 0, 0, 0
+    bases, textures, emissive, blended, wraps = [], 0, 0, 0, set()
     for m in mats:
         c, f = m.pbr.base_color.value_vec4, float(m.pbr.base_factor.value_vec4.x)
         bases.append([float(c.x) * f, float(c.y) * f, float(c.z) * f, float(c.w)])
@@ -136,15 +136,27 @@ with ufbx.load_file(sys.argv[1]) as s:
         blended += int(float(m.pbr.opacity.value_vec4.x) < 1)
         for slot in (m.pbr.base_color, m.pbr.normal_map, m.pbr.emission_color,
                      m.pbr.roughness, m.pbr.metalness, m.pbr.ambient_occlusion):
-            textures += int(slot.texture is not None)
+            texture = slot.texture
+            textures += int(texture is not None)
+            if texture is not None:
+                wrap = (int(texture.wrap_u), int(texture.wrap_v))
+                if wrap != (0, 0):
+                    wraps.add(tuple(33071 if w == 1 else 10497 for w in wrap))
     parts = [max(1, len(x.material_parts)) for x in meshes]
+    uv_sets = []
+    for x in meshes:
+        sets = x.uv_sets
+        uv_sets.append(len(sets))
     out = {"primitives": sum(parts),
            "meshes": len(meshes), "materials": len(mats), "bases": bases,
            "textures": textures, "emissive": emissive,
            "alpha": ["BLEND"] if blended else [],
            "normals": sum(n * bool(x.vertex_normal.exists) for n, x in zip(parts, meshes)),
            "texcoord0": sum(n * bool(x.vertex_uv.exists) for n, x in zip(parts, meshes)),
+           "texcoord1": sum(n * (k > 1) for n, k in zip(parts, uv_sets)),
            "colors": sum(bool(x.vertex_color.exists) for x in meshes),
+           "joints": sum(bool(len(x.skin_deformers)) for x in meshes),
+           "wraps": sorted(list(w) for w in wraps),
            "animations": len(s.anim_stacks),
            "skins": len(s.skin_deformers), "morph_targets": len(s.blend_shapes)}
 sys.stdout.write(json.dumps(out)); sys.stdout.flush(); os._exit(0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +62,7 @@ def _export_format(out: Path, fmt: str | None, units: str, animation) -> str:
 def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
                 units: str = "m", animation: tuple[np.ndarray, np.ndarray] | None = None,
                 protect: list[Path] = (), txn: Transaction | None = None,
-                pieces: list = (), motion=None, document: bytes | None = None
-                ) -> ExportResult:
+                pieces: list = (), document: bytes | None = None) -> ExportResult:
     """Write `mesh` to `out` in `fmt` (default: from the suffix).
 
     units: "m" or "mm" (STL only: printers expect millimetres).  animation: (times (k,),
@@ -71,16 +70,15 @@ def export_mesh(mesh, out: str | os.PathLike, *, fmt: str | None = None,
     txn: stage the files into this engine.fileio.Transaction (the caller verifies the
     staged files, then commits); without it they are moved into place at once.
     pieces: `mesh` as the file's several meshes with their own materials (Asset.pieces),
-    for the writers that keep them. motion: the source's node animation per piece
-    (engine.asset.node_motion), for the writers that keep it without the node tree.
-    document: `mesh` as its decoded glTF document (GLB bytes), for the writers that
-    convert the scene (USDZ)."""
+    for the writers that keep them. document: `mesh` as its decoded glTF document (GLB
+    bytes), for the writers that convert the scene (USDZ, FBX): nodes, skins, morphs and
+    clips come from it; without it they write `mesh` as a GLB first."""
     out = Path(out)
     fmt = _export_format(out, fmt, units, animation)
     check_geometry(out, np.asarray(mesh.vertices), np.asarray(mesh.faces),
                    "the mesh to write")
     files = FORMATS[fmt].write(mesh, out, WriteOptions(units=units, animation=animation,
-                                                       pieces=tuple(pieces), motion=motion,
+                                                       pieces=tuple(pieces),
                                                        document=document))
     written = write_files_atomic(files, list(protect), txn)
     return ExportResult(path=out, format=fmt, files=written)
@@ -195,34 +193,9 @@ def verify_content(path: Path, fmt: str, expected: dict | None) -> list[str]:
     return lost
 
 
-def _source_motion(mesh, out: Path, source: Asset | None, pieces, options: dict,
-                   moved_by: np.ndarray | None):
-    """The source glTF's node animation per piece and clip (engine.asset.node_motion
-    .piece_motions), for a USDZ or FBX of the source's meshes:
-    as they are, or moved by `moved_by` (prep's (4, 4) orient, scale and pivot), which
-    the motion is then carried through (P · M(t) · P⁻¹). None for other formats, a
-    source without a document or pieces that are not the source's one for one."""
-    fmt = _export_format(Path(out), options.get("fmt"), options.get("units", "m"),
-                         options.get("animation"))
-    if not FORMATS[fmt].node_motion or source is None or source.document is None \
-            or len(source.frames) != max(len(pieces), 1) \
-            or (source.mesh is not mesh and moved_by is None):
-        return None
-    from engine.asset.node_motion import piece_motions
-
-    motions = piece_motions(source.document, source.frames)
-    if not motions or source.mesh is mesh:
-        return motions or None
-    p = np.asarray(moved_by, float)
-    inverse = np.linalg.inv(p)
-    return tuple(replace(motion, matrices=tuple(
-        None if m is None else p @ m @ inverse for m in motion.matrices))
-        for motion in motions)
-
-
 def _scene_document(mesh, out: Path, source: Asset | None, document: bytes | None,
                     options: dict) -> bytes | None:
-    """The glTF document of `mesh` for a writer that converts the scene (USDZ): prep's
+    """The glTF document of `mesh` for a writer that converts the scene (USDZ, FBX): prep's
     `document`, else the source's own while `mesh` is still its mesh; None otherwise
     (the writer writes `mesh` as a GLB first)."""
     fmt = _export_format(Path(out), options.get("fmt"), options.get("units", "m"),
@@ -237,19 +210,18 @@ def _scene_document(mesh, out: Path, source: Asset | None, document: bytes | Non
 
 
 def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None = None,
-                    document: bytes | None = None, pieces: list | None = None,
-                    moved_by: np.ndarray | None = None, **options):
+                    document: bytes | None = None, pieces: list | None = None, **options):
     """Export `mesh` to `out` (and its companion files), read the staged files back with
     an independent reader, and only then move them into place, all together: a failed
     check leaves the previous output as it was. `source`: the asset `mesh` was loaded
     as; when `mesh` is still its mesh, a glTF export passes the source through
     (:func:`passed_through`). `document`: prep's glTF document for `mesh`
-    (engine.asset.gltf_prep), written for a glTF export instead of `mesh`. A glTF
+    (engine.asset.gltf_prep), written for a glTF export instead of `mesh` and converted
+    for USDZ and FBX (else the source's own document while `mesh` is its mesh). A glTF
     export of a glTF source is also compared with the *source's* document (primitives,
     materials, attributes, animations...: :func:`verify_content`). `pieces`: `mesh` as
     several meshes with their own materials (default: the source's, while `mesh` is
-    its mesh). `moved_by`: the (4, 4) transform prep applied to the source's meshes (a
-    USDZ carries the source's node animation through it). Returns (ExportResult,
+    its mesh). Returns (ExportResult,
     figures read)."""
     if pieces is None:
         pieces = source.pieces if source is not None and source.mesh is mesh else []
@@ -265,8 +237,6 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
                 files, list(options.get("protect", ())), txn))
         else:
             written = export_mesh(mesh, out, txn=txn, pieces=pieces,
-                                  motion=_source_motion(mesh, out, source, pieces, options,
-                                                        moved_by),
                                   document=_scene_document(mesh, out, source, document,
                                                            options),
                                   **options)

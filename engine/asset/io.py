@@ -140,13 +140,10 @@ def check_file(path: Path, fmt: str | None = None, limit: int | None = None) -> 
 # ----------------------------------------------------------------------------------
 
 
-def _concatenate(loaded, pieces: list | None = None, frames: list | None = None):
+def _concatenate(loaded, pieces: list | None = None):
     """One mesh in file coordinates (node transforms applied). A single mesh whose
     node has no transform is returned as it is, without a copy. Returns (mesh or
-    None, parts); `pieces`, when given, gets the placed meshes (several only);
-    `frames` gets each placed mesh's (scene-graph frame, that frame's parent), the
-    names trimesh gave the file's nodes (engine.asset.node_motion maps them to glTF
-    nodes): one per piece, or one for a single mesh."""
+    None, parts); `pieces`, when given, gets the placed meshes (several only)."""
     import trimesh
 
     if isinstance(loaded, trimesh.Trimesh):
@@ -154,22 +151,18 @@ def _concatenate(loaded, pieces: list | None = None, frames: list | None = None)
     if not isinstance(loaded, trimesh.Scene):
         return None, 0
     meshes = []
-    parents = loaded.graph.transforms.parents
     for node in loaded.graph.nodes_geometry:
         transform, name = loaded.graph[node]
         geometry = loaded.geometry.get(name)
         if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
             continue
-        meshes.append((np.asarray(transform, dtype=np.float64), geometry,
-                       (node, parents.get(node))))
+        meshes.append((np.asarray(transform, dtype=np.float64), geometry))
     if not meshes:
         return None, 0
-    if frames is not None:
-        frames.extend(m[2] for m in meshes)
     if len(meshes) == 1 and np.allclose(meshes[0][0], np.eye(4)):
         return meshes[0][1], 1
     moved = []
-    for transform, geometry, _ in meshes:
+    for transform, geometry in meshes:
         # (include_cache: the file's own normals live in trimesh's cache; a plain copy
         # dropped them, and exports came out faceted. apply_transform turns them.)
         copy = geometry.copy(include_cache=True)
@@ -239,11 +232,10 @@ def load_scene(path: str | os.PathLike, fmt: str | None = None, *,
     return loaded, fmt
 
 
-def check_scene(path: Path, loaded, pieces: list | None = None,
-                frames: list | None = None) -> tuple:
+def check_scene(path: Path, loaded, pieces: list | None = None) -> tuple:
     """The loaded scene as one mesh (see _concatenate), through the asset check.
     Returns (mesh, parts); `pieces` gets the placed meshes when there are several."""
-    mesh, parts = _concatenate(loaded, pieces, frames)
+    mesh, parts = _concatenate(loaded, pieces)
     if mesh is None or len(mesh.faces) == 0:
         raise AssetError(f"{path}: the file contains no triangles")
     check_geometry(path, np.asarray(mesh.vertices), np.asarray(mesh.faces))
@@ -260,12 +252,10 @@ def load_asset(path: str | os.PathLike, *, limit: int | None = None) -> Asset:
         warnings += list(plain_glb(path, static=True)[1])
     loaded, fmt = load_scene(path, fmt, limit=limit)
     pieces: list = []
-    frames: list = []
-    mesh, parts = check_scene(path, loaded, pieces, frames)
+    mesh, parts = check_scene(path, loaded, pieces)
     limit = Limits.from_env(limit).triangles
     if len(mesh.faces) > limit:
         raise AssetError(f"{path}: {len(mesh.faces):,} triangles is over the limit of "
                          f"{limit:,} (MAQUETTE_MAX_TRIANGLES)")
     return Asset(mesh=mesh, source=path, format=fmt, warnings=warnings, parts=parts,
-                 document=path if fmt in ("glb", "gltf") else None, pieces=pieces,
-                 frames=frames)
+                 document=path if fmt in ("glb", "gltf") else None, pieces=pieces)

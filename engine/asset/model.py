@@ -98,9 +98,6 @@ class Asset:
     # the file's meshes, each in file coordinates (node transforms applied) with its
     # own material, for writers that keep several (OBJ, USDZ, FBX); [] when it held one
     pieces: list = field(default_factory=list)
-    # each piece's (or the single mesh's) scene-graph (frame, parent frame) as trimesh
-    # named the file's nodes: which glTF node places it (engine.asset.node_motion)
-    frames: list = field(default_factory=list)
 
     @property
     def triangles(self) -> int:

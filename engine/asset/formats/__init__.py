@@ -34,11 +34,8 @@ class WriteOptions:
     units: str = "m"
     animation: tuple[np.ndarray, np.ndarray] | None = None
     pieces: tuple = ()
-    # the source file's node animation per piece, one engine.asset.node_motion.PieceMotion
-    # per clip, for writers that keep it without the node tree (FBX)
-    motion: tuple | None = None
     # the asset as one decoded glTF document (GLB bytes), for writers that convert the
-    # scene (USDZ); None: they write `mesh` or `pieces` as a GLB first
+    # scene (USDZ, FBX); None: they write `mesh` or `pieces` as a GLB first
     document: bytes | None = None
 
 
@@ -50,8 +47,6 @@ class Format:
     check: Callable[..., int] | None = None  # None: this tool writes it but does not read it
     keeps_texture: bool = False  # an export carries the base-colour texture
     animation: bool = False  # an export can carry baked rigid animation
-    # the writer takes the source's node animation per placed mesh (WriteOptions.motion)
-    node_motion: bool = False
     scene: bool = False  # the writer converts the asset's glTF document (WriteOptions)
     millimetres: bool = False  # an export can be written in millimetres
     cannot_carry: str = ""  # one line: what an export in this format loses (issue 14)
@@ -71,12 +66,14 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
                         "alpha, emissive, base-colour/normal/emissive textures), normals and "
                         "one UV set: no vertex colours, second UV set, metal/rough maps, "
                         "texture transforms, skins, morphs or animation"),
-    Format("fbx", fbx.write, fbx.read_back, keeps_texture=True, node_motion=True,
-           cannot_carry="FBX (our writer) keeps a mesh per part with its material (colour, "
-                        "opacity, emissive; base-colour, normal and emissive maps), normals, "
-                        "one UV set, vertex colours and the node animation (a take of linear "
-                        "curves per clip, 30 keys a second): no second UV set, metal/rough or "
-                        "occlusion maps, texture transforms, node hierarchy, skins or morphs"),
+    Format("fbx", fbx.write, fbx.read_back, keeps_texture=True, scene=True,
+           cannot_carry="FBX (our writer) keeps the glTF scene's node tree, a mesh per "
+                        "primitive with normals, both UV sets and vertex colours, Phong "
+                        "materials (colour, opacity, emissive; base-colour, normal and "
+                        "emissive maps, each map's UV set and wrap), skins (Skin and Cluster "
+                        "deformers), morph targets (BlendShape channels) and every clip as a "
+                        "take (30 keys a second): no metal/rough or occlusion maps, texture "
+                        "transforms, alpha cutoff, double-sided, unlit, points or lines"),
     Format("usdz", usdz.write, usdz.read_back, keeps_texture=True, scene=True,
            cannot_carry="USDZ keeps the glTF scene's nodes, a mesh per primitive, "
                         "materials with every texture slot and texture transform, both UV "

@@ -25,16 +25,13 @@ import io
 import json
 import struct
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine.asset.model import AssetError, mesh_uv, texture_image
+from engine.asset.model import AssetError
 
-from .common import base_color, mesh_normals, png_bytes
-
-__all__ = ["FbxMaterial", "FbxPiece", "fbx_bytes", "read_fbx", "write"]
+__all__ = ["fbx_bytes", "read_fbx", "trs_euler", "write"]
 
 _HEADER = b"Kaydara FBX Binary  \x00\x1a\x00"
 _VERSION = 7400
@@ -128,38 +125,12 @@ def _p70(*entries) -> _Node:
     return node
 
 
-# glTF texture slot (trimesh's PBRMaterial attribute) -> the FBX material property it
-# is connected to, and the file-name suffix of its image; Phong has no slot for
-# metal/rough or occlusion maps
+# glTF texture slot -> the Phong property it is connected to and its file-name word;
+# Phong has no slot for metal/rough or occlusion maps
 _MAPS = (("baseColorTexture", "DiffuseColor", "basecolor"),
          ("normalTexture", "NormalMap", "normal"),
          ("emissiveTexture", "EmissiveColor", "emissive"))
-
-
-@dataclass
-class FbxMaterial:
-    """One Phong material: diffuse colour, opacity, emissive, and its embedded textures
-    (FBX property -> (file name, PNG bytes): DiffuseColor, NormalMap, EmissiveColor)."""
-
-    base_color: tuple = (0.8, 0.8, 0.8)
-    textures: dict = field(default_factory=dict)
-    opacity: float = 1.0
-    emissive: tuple = (0.0, 0.0, 0.0)
-
-
-@dataclass
-class FbxPiece:
-    """One mesh of the file: its own Geometry and Model, drawn with material `material`
-    (an index into the file's materials)."""
-
-    vertices: np.ndarray  # (n, 3) control points (split at UV seams stay split)
-    faces: np.ndarray  # (m, 3) int
-    normals: np.ndarray  # (n, 3) per vertex, written ByVertice
-    uv: np.ndarray | None = None  # (n, 2), v = 0 at the image's bottom (as OBJ/FBX)
-    material: int = 0
-    colors: np.ndarray | None = None  # (n, 4) RGBA in [0, 1] per vertex
-
-
+_WRAP = {10497: 0, 33071: 1, 33648: 0}  # FBX: 0 repeat, 1 clamp (no mirror: repeat)
 # FBX time: ticks per second (KTime)
 _KTIME = 46186158000
 
@@ -176,20 +147,367 @@ def trs_euler(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     beta = np.arcsin(np.clip(-rot[:, 2, 0], -1.0, 1.0))
     alpha = np.arctan2(rot[:, 2, 1], rot[:, 2, 2])
     gamma = np.arctan2(rot[:, 1, 0], rot[:, 0, 0])
+    # gimbal lock (β = ±90°): only α ∓ γ is defined; γ = 0 and α from the first row
+    locked = np.abs(rot[:, 2, 0]) > 1.0 - 1e-9
+    up = -np.sign(rot[:, 2, 0])
+    alpha = np.where(locked, np.arctan2(up * rot[:, 0, 1], up * rot[:, 0, 2]), alpha)
+    gamma = np.where(locked, 0.0, gamma)
     euler = np.unwrap(np.stack([alpha, beta, gamma], axis=1), axis=0)
     return m[:, :3, 3], np.degrees(euler), scale
 
 
-def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
-              name: str = "asset", motion=None) -> bytes:
-    """A binary FBX 7.4 file: one Model with its Geometry per piece (a glTF file's
-    primitives stay apart), each connected to its material; a material is written once
-    and connected to every model that uses it, with its embedded texture. `motion`
-    (engine.asset.node_motion.PieceMotion per clip): one take per clip, in which each
-    moving piece's model gets linear translation, rotation and scaling curves, one key
-    per sample."""
-    used = sorted({piece.material for piece in pieces})
-    textured = sum(len(materials[k].textures) for k in used)
+def _fbx_matrix(m: np.ndarray) -> np.ndarray:
+    """A column-vector (4, 4) matrix as FBX stores one (16 doubles, translation last)."""
+    return np.asarray(m, np.float64).T.ravel()
+
+
+class _Builder:
+    """The Objects and Connections of one FBX file, with ids from 1,000,000 up and a
+    count per object type for the Definitions."""
+
+    def __init__(self):
+        self.objects, self.connections = _Node("Objects"), _Node("Connections")
+        self.counts: dict[str, int] = {}
+        self.next_id = 1000000
+
+    def add(self, kind: str, label: str, cls: str, subtype: str, **_) -> tuple[_I64, _Node]:
+        object_id = _I64(self.next_id)
+        self.next_id += 1
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        return object_id, self.objects.add(kind, object_id, f"{label}\x00\x01{cls}", subtype)
+
+    def link(self, child, parent, prop: str | None = None) -> None:
+        if prop is None:
+            self.connections.add("C", "OO", child, parent)
+        else:
+            self.connections.add("C", "OP", child, parent, prop)
+
+
+def _clean(text: str) -> str:
+    return "".join(c if c.isprintable() and c not in "\x00\x01" else "_" for c in text)
+
+
+class _SceneWriter:
+    """A GltfScene as FBX objects: a Model per node (LimbNode for skin joints) with its
+    rest T/R/S, a Mesh model and Geometry per primitive, Phong materials and their
+    textures, skins (Skin + Cluster deformers, a BindPose), morph targets (BlendShape +
+    channels + Shape geometries) and a take per clip."""
+
+    def __init__(self, scene, name: str, images: dict[int, str]):
+        self.scene, self.name, self.images = scene, name, images
+        self.b = _Builder()
+        self.models: dict[int, _I64] = {}
+        self.joints = {j for s in range(len(scene.doc.get("skins") or []))
+                       for j in scene.skin(s).joints}
+        self.materials: dict = {}
+        self.videos: dict[int, _I64] = {}
+        self.channels: dict[int, list] = {}  # node -> [(primitive's channel ids)]
+        self.pose: list = []  # (model id, world matrix) for the BindPose
+        self.skinned: list = []
+
+    def build(self) -> None:
+        for root in self.scene.roots():
+            self.node(root, _I64(0))
+        for node, geometry, prim, mesh_model in self.skinned:
+            self.skin(node, geometry, prim, mesh_model)
+        if self.pose:
+            pose_id, pose = self.b.add("Pose", "BindPose", "Pose", "BindPose")
+            pose.add("Type", "BindPose")
+            pose.add("Version", 100)
+            pose.add("NbPoseNodes", len(self.pose))
+            for model, world in self.pose:
+                entry = pose.add("PoseNode")
+                entry.add("Node", model)
+                entry.add("Matrix", _fbx_matrix(world))
+
+    def _model(self, label: str, kind: str, local: np.ndarray, parent) -> _I64:
+        model_id, model = self.b.add("Model", _clean(label), "Model", kind)
+        t, r, s = (v[0] for v in trs_euler(local[None]))
+        model.add("Version", 232)
+        model.children.append(_p70(
+            ("Lcl Translation", "Lcl Translation", "", "A", *map(float, t)),
+            ("Lcl Rotation", "Lcl Rotation", "", "A", *map(float, r)),
+            ("Lcl Scaling", "Lcl Scaling", "", "A", *map(float, s)),
+            # (glTF's matrices compose parent · child fully: FBX's RSrs inheritance)
+            ("InheritType", "enum", "", "", 0),
+            ("DefaultAttributeIndex", "int", "Integer", "", 0),
+        ))
+        model.add("Shading", True)
+        model.add("Culling", "CullingOff")
+        self.b.link(model_id, parent)
+        return model_id
+
+    def node(self, i: int, parent) -> None:
+        node = self.scene.nodes[i]
+        label = node.get("name") or f"node{i}"
+        mesh = node.get("mesh") if isinstance(node.get("mesh"), int) else None
+        prims = [p for p in self.scene.primitives(mesh) if p.mode == 4] if mesh is not None \
+            else []
+        kind = "LimbNode" if i in self.joints else "Mesh" if len(prims) == 1 else "Null"
+        model_id = self._model(label, kind, self.scene.rest_locals[i], parent)
+        self.models[i] = model_id
+        if kind == "LimbNode":
+            attr_id, attr = self.b.add("NodeAttribute", _clean(label), "NodeAttribute",
+                                       "LimbNode")
+            attr.children.append(_p70(("Size", "double", "Number", "", 1.0)))
+            attr.add("TypeFlags", "Skeleton")
+            self.b.link(attr_id, model_id)
+        for p, prim in enumerate(prims):
+            target = model_id if kind == "Mesh" else self._model(
+                f"{label}_{p}", "Mesh", np.eye(4), model_id)
+            self.primitive(i, mesh, p, prim, target)
+        for child in node.get("children", []):
+            self.node(child, model_id)
+
+    def primitive(self, node: int, mesh: int, p: int, prim, model_id) -> None:
+        label = _clean(f"{(self.scene.doc['meshes'][mesh].get('name') or f'mesh{mesh}')}"
+                       f"_{p}")
+        geometry_id, geometry = self.b.add("Geometry", label, "Geometry", "Mesh")
+        faces = prim.indices.reshape(-1, 3).astype(np.int32).copy()
+        faces[:, 2] = -faces[:, 2] - 1  # the last corner of a polygon is ~index
+        geometry.add("Properties70")
+        geometry.add("GeometryVersion", 124)
+        geometry.add("Vertices", prim.points.astype(np.float64).ravel())
+        geometry.add("PolygonVertexIndex", faces.ravel())
+        layers: list[list[tuple[str, int]]] = [[], []]
+
+        def element(kind: str, index: int, name: str, mapping: str, key: str, values,
+                    layer: int = 0):
+            node = geometry.add(kind, index)
+            node.add("Version", 101)
+            node.add("Name", name)
+            node.add("MappingInformationType", mapping)
+            node.add("ReferenceInformationType", "IndexToDirect" if kind ==
+                     "LayerElementMaterial" else "Direct")
+            node.add(key, values)
+            layers[layer].append((kind, index))
+
+        if prim.normals is not None:
+            element("LayerElementNormal", 0, "", "ByVertice", "Normals",
+                    prim.normals.astype(np.float64).ravel())
+        for n in (0, 1):
+            if n in prim.uvs:
+                uv = prim.uvs[n].astype(np.float64).copy()
+                uv[:, 1] = 1.0 - uv[:, 1]  # (FBX: v up)
+                element("LayerElementUV", n, "UVMap" if n == 0 else f"UVMap{n}", "ByVertice",
+                        "UV", uv.ravel(), layer=n)
+        if prim.colors is not None:
+            rgba = np.ones((len(prim.colors), 4))
+            rgba[:, :prim.colors.shape[1]] = prim.colors
+            element("LayerElementColor", 0, "Col", "ByVertice", "Colors", rgba.ravel())
+        element("LayerElementMaterial", 0, "", "AllSame", "Materials",
+                np.zeros(1, dtype=np.int32))
+        for n, entries in enumerate(layers):
+            if not entries:
+                continue
+            layer = geometry.add("Layer", n)
+            layer.add("Version", 100)
+            for kind, index in entries:
+                entry = layer.add("LayerElement")
+                entry.add("Type", kind)
+                entry.add("TypedIndex", index)
+        self.b.link(geometry_id, model_id)
+        self.b.link(self.material(prim.material), model_id)
+        if self.scene.skin_of(node) is not None and prim.joints is not None:
+            self.skinned.append((node, geometry_id, prim, model_id))
+        if prim.targets:
+            self.morph(node, mesh, geometry_id, prim)
+
+    # -- materials ---------------------------------------------------------------------
+
+    def material(self, index: int | None) -> _I64:
+        if index in self.materials:
+            return self.materials[index]
+        m = self.scene.material(index)
+        pbr = m.get("pbrMetallicRoughness") or {}
+        base = [float(x) for x in pbr.get("baseColorFactor", (1, 1, 1, 1))]
+        strength = float(((m.get("extensions") or {}).get("KHR_materials_emissive_strength")
+                          or {}).get("emissiveStrength", 1.0))
+        glow = [float(x) * strength for x in m.get("emissiveFactor", (0, 0, 0))]
+        label = _clean(m.get("name") or f"{self.name}_material{'' if index is None else index}")
+        material_id, material = self.b.add("Material", label, "Material", "")
+        material.add("Version", 102)
+        material.add("ShadingModel", "Phong")
+        material.add("MultiLayer", 0)
+        material.children.append(_p70(
+            ("DiffuseColor", "Color", "", "A", *base[:3]),
+            ("DiffuseFactor", "Number", "", "A", 1.0),
+            ("EmissiveColor", "Color", "", "A", *glow),
+            ("SpecularColor", "Color", "", "A", 0.2, 0.2, 0.2),
+            ("Shininess", "Number", "", "A", 20.0),
+            # assimp reads the Phong exponent from ShininessExponent (AI_MATKEY_SHININESS);
+            # without it its validator warns "a specular shading model is specified but
+            # there is no AI_MATKEY_SHININESS key" (issue 14)
+            ("ShininessExponent", "Number", "", "A", 20.0),
+            ("Opacity", "Number", "", "A",
+             base[3] if m.get("alphaMode") == "BLEND" else 1.0),
+        ))
+        for slot, prop, _ in _MAPS:
+            info = pbr.get(slot) if slot == "baseColorTexture" else m.get(slot)
+            if isinstance(info, dict):
+                self.texture(material_id, prop, info)
+        self.materials[index] = material_id
+        return material_id
+
+    def texture(self, material_id, prop: str, info: dict) -> None:
+        from engine.asset.gltf_scene import texture_mapping
+
+        source = self.scene.texture_source(info.get("index"))
+        if source is None or source not in self.images:
+            return
+        file = self.images[source]
+        if source not in self.videos:
+            data, _ = self.scene.image(source)
+            video_id, video = self.b.add("Video", file, "Video", "Clip")
+            video.add("Type", "Clip")
+            video.children.append(_p70(("Path", "KString", "XRefUrl", "", file)))
+            video.add("UseMipMap", 0)
+            video.add("Filename", file)
+            video.add("RelativeFilename", file)
+            video.add("Content", _Raw(data))
+            self.videos[source] = video_id
+        uv_set, _ = texture_mapping(info)
+        sampler = self.scene.sampler(info["index"])
+        texture_id, texture = self.b.add("Texture", file, "Texture", "")
+        texture.add("Type", "TextureVideoClip")
+        texture.add("Version", 202)
+        texture.add("TextureName", f"{file}\x00\x01Texture")
+        texture.children.append(_p70(
+            ("UseMaterial", "bool", "", "", 1),
+            ("UVSet", "KString", "", "", "UVMap" if uv_set == 0 else f"UVMap{uv_set}"),
+            ("WrapModeU", "enum", "", "", _WRAP.get(sampler.get("wrapS", 10497), 0)),
+            ("WrapModeV", "enum", "", "", _WRAP.get(sampler.get("wrapT", 10497), 0))))
+        texture.add("Media", f"{file}\x00\x01Video")
+        texture.add("FileName", file)
+        texture.add("RelativeFilename", file)
+        texture.add("ModelUVTranslation", 0.0, 0.0)
+        texture.add("ModelUVScaling", 1.0, 1.0)
+        texture.add("Texture_Alpha_Source", "None")
+        texture.add("Cropping", 0, 0, 0, 0)
+        self.b.link(texture_id, material_id, prop)
+        self.b.link(self.videos[source], texture_id)
+
+    # -- skins and morph targets -------------------------------------------------------
+
+    def skin(self, node: int, geometry_id, prim, mesh_model) -> None:
+        """A Skin deformer on the geometry, a Cluster per joint: Transform is the joint's
+        inverse bind matrix (mesh space to the joint's at bind), TransformLink the
+        joint's world at bind; the mesh's own node transform is left out, as glTF
+        skinning leaves it."""
+        skin = self.scene.skin(self.scene.skin_of(node))
+        skin_id, deformer = self.b.add("Deformer", "Skin", "Deformer", "Skin")
+        deformer.add("Version", 101)
+        deformer.add("Link_DeformAcuracy", 50.0)
+        self.b.link(skin_id, geometry_id)
+        for k, joint in enumerate(skin.joints):
+            rows, cols = np.nonzero((prim.joints == k) & (prim.weights > 0))
+            cluster_id, cluster = self.b.add("Deformer", _clean(
+                self.scene.nodes[joint].get("name") or f"joint{joint}"), "SubDeformer",
+                "Cluster")
+            cluster.add("Version", 100)
+            cluster.add("UserData", "", "")
+            weights = np.zeros(len(prim.points))
+            np.add.at(weights, rows, prim.weights[rows, cols])
+            used = np.nonzero(weights > 0)[0]
+            cluster.add("Indexes", used.astype(np.int32))
+            cluster.add("Weights", weights[used].astype(np.float64))
+            cluster.add("Transform", _fbx_matrix(skin.inverse_binds[k]))
+            cluster.add("TransformLink", _fbx_matrix(np.linalg.inv(skin.inverse_binds[k])))
+            self.b.link(cluster_id, skin_id)
+            self.b.link(self.models[joint], cluster_id)
+            self.pose.append((self.models[joint], np.linalg.inv(skin.inverse_binds[k])))
+        self.pose.append((mesh_model, np.eye(4)))
+
+    def morph(self, node: int, mesh: int, geometry_id, prim) -> None:
+        blend_id, blend = self.b.add("Deformer", "Morphs", "Deformer", "BlendShape")
+        blend.add("Version", 100)
+        self.b.link(blend_id, geometry_id)
+        rest = self.scene.default_weights(node, len(prim.targets))
+        names = self.scene.target_names(mesh, len(prim.targets))
+        ids = []
+        for t, (offsets, normals) in enumerate(prim.targets):
+            channel_id, channel = self.b.add("Deformer", _clean(names[t]), "SubDeformer",
+                                             "BlendShapeChannel")
+            channel.add("Version", 100)
+            channel.add("DeformPercent", float(rest[t] * 100.0))
+            channel.add("FullWeights", np.array([100.0]))
+            shape_id, shape = self.b.add("Geometry", _clean(names[t]), "Geometry", "Shape")
+            shape.add("Version", 100)
+            shape.add("Indexes", np.arange(len(offsets), dtype=np.int32))
+            shape.add("Vertices", offsets.astype(np.float64).ravel())
+            if normals is not None:
+                shape.add("Normals", normals.astype(np.float64).ravel())
+            self.b.link(channel_id, blend_id)
+            self.b.link(shape_id, channel_id)
+            ids.append(channel_id)
+        self.channels.setdefault(node, []).append(ids)
+
+    # -- animation ---------------------------------------------------------------------
+
+    def take(self, takes, clip) -> None:
+        """One AnimationStack and layer: linear T/R/S curves for each node the clip
+        moves (its local transform, one key per sample) and DeformPercent curves for
+        the morph weights it animates."""
+        stop = _I64(int(round(float(clip.times[-1]) * _KTIME)))
+        times = np.round(np.asarray(clip.times, float) * _KTIME).astype(np.int64)
+        name = clip.name or "Take"
+        stack_id, stack = self.b.add("AnimationStack", name, "AnimStack", "")
+        stack.children.append(_p70(("LocalStop", "KTime", "Time", "", stop),
+                                   ("ReferenceStop", "KTime", "Time", "", stop)))
+        layer_id, layer = self.b.add("AnimationLayer", "BaseLayer", "AnimLayer", "")
+        layer.children.append(_p70())  # (assimp wants a scope: "expected compound scope")
+        self.b.link(layer_id, stack_id)
+
+        def curves(target, prop: str, short: str, axes, values):
+            node_id, curve_node = self.b.add("AnimationCurveNode", short, "AnimCurveNode", "")
+            curve_node.children.append(_p70(*[(f"d|{axis}", "Number", "", "A",
+                                               float(values[0, a]))
+                                              for a, axis in enumerate(axes)]))
+            self.b.link(node_id, layer_id)
+            self.b.link(node_id, target, prop)
+            for a, axis in enumerate(axes):
+                curve_id, curve = self.b.add("AnimationCurve", "", "AnimCurve", "")
+                curve.add("Default", float(values[0, a]))
+                curve.add("KeyVer", 4008)
+                curve.add("KeyTime", times)
+                curve.add("KeyValueFloat", values[:, a].astype(np.float32))
+                curve.add("KeyAttrFlags", np.array([4], np.int32))  # linear interpolation
+                curve.add("KeyAttrDataFloat", np.zeros(4, np.float32))
+                curve.add("KeyAttrRefCount", np.array([len(times)], np.int32))
+                self.b.link(curve_id, node_id, f"d|{axis}")
+
+        for n in sorted(clip.moved):
+            if n not in self.models:
+                continue
+            locals_ = np.stack([self.scene.local(n, pose) for pose in clip.poses])
+            for prop, short, values in zip(("Lcl Translation", "Lcl Rotation", "Lcl Scaling"),
+                                           "TRS", trs_euler(locals_), strict=True):
+                curves(self.models[n], prop, short, "XYZ", values)
+        for n, track in clip.weights.items():
+            for ids in self.channels.get(n, []):
+                for t, channel_id in enumerate(ids[:track.shape[1]]):
+                    curves(channel_id, "DeformPercent", "DeformPercent", ["DeformPercent"],
+                           track[:, t:t + 1] * 100.0)
+        entry = takes.add("Take", name)
+        entry.add("FileName", f"{name}.tak")
+        entry.add("LocalTime", _I64(0), stop)
+        entry.add("ReferenceTime", _I64(0), stop)
+
+
+def fbx_bytes(scene, *, name: str = "asset", images: dict[int, str] | None = None) -> bytes:
+    """A binary FBX 7.4 file of a GltfScene (engine.asset.gltf_scene): its node tree,
+    a Mesh model per triangle primitive, materials with the `images` (glTF image index
+    -> the file name it is embedded and written as), skins, morph targets and a take
+    per clip."""
+    writer = _SceneWriter(scene, name, images or {})
+    writer.build()
+    takes = _Node("Takes")
+    clips = [scene.sampled(i) for i, c in enumerate(scene.clips) if c.duration > 0]
+    clips = [c for c in clips if c.moved & set(writer.models) or
+             any(n in writer.channels for n in c.weights)]
+    takes.add("Current", clips[0].name or "Take" if clips else "")
+    for clip in clips:
+        writer.take(takes, clip)
 
     root = _Node("root")
     header = root.add("FBXHeaderExtension")
@@ -225,59 +543,19 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
 
     documents = root.add("Documents")
     documents.add("Count", 1)
-    document = documents.add("Document", _I64(1000000), "", "Scene")
+    document = documents.add("Document", _I64(1), "", "Scene")
     document.children.append(_p70(("SourceObject", "object", "", ""),
                                   ("ActiveAnimStackName", "KString", "", "", "")))
     document.add("RootNode", _I64(0))
     root.add("References")
 
-    takes_moving = [(clip, [(i, m) for i, m in enumerate(clip.matrices)
-                            if m is not None and i < len(pieces)]) for clip in motion or ()]
-    takes_moving = [(clip, moving) for clip, moving in takes_moving if moving]
-    curves = sum(len(moving) for _, moving in takes_moving)
-    object_types = [("GlobalSettings", 1), ("Model", len(pieces)), ("Geometry", len(pieces)),
-                    ("Material", len(used))]
-    if textured:
-        object_types += [("Texture", textured), ("Video", textured)]
-    if takes_moving:
-        object_types += [("AnimationStack", len(takes_moving)),
-                         ("AnimationLayer", len(takes_moving)),
-                         ("AnimationCurveNode", 3 * curves), ("AnimationCurve", 9 * curves)]
+    counts = {"GlobalSettings": 1, **writer.b.counts}
     definitions = root.add("Definitions")
     definitions.add("Version", 100)
-    definitions.add("Count", sum(c for _, c in object_types))
-    for type_name, count in object_types:
+    definitions.add("Count", sum(counts.values()))
+    for type_name, count in counts.items():
         definitions.add("ObjectType", type_name).add("Count", count)
-
-    objects = root.add("Objects")
-    connections = root.add("Connections")
-    for i, piece in enumerate(pieces):
-        label = name if len(pieces) == 1 else f"{name}_{i}"
-        geometry_id, model_id = _I64(2000000 + 2 * i), _I64(2000001 + 2 * i)
-        _add_geometry(objects, geometry_id, label, piece)
-        model = objects.add("Model", model_id, f"{label}\x00\x01Model", "Mesh")
-        model.add("Version", 232)
-        model.children.append(_p70(
-            ("Lcl Translation", "Lcl Translation", "", "A", 0.0, 0.0, 0.0),
-            ("Lcl Rotation", "Lcl Rotation", "", "A", 0.0, 0.0, 0.0),
-            ("Lcl Scaling", "Lcl Scaling", "", "A", 1.0, 1.0, 1.0),
-            ("DefaultAttributeIndex", "int", "Integer", "", 0),
-        ))
-        model.add("Shading", True)
-        model.add("Culling", "CullingOff")
-        connections.add("C", "OO", model_id, _I64(0))
-        connections.add("C", "OO", geometry_id, model_id)
-    for k in used:
-        label = f"{name}_material" if len(materials) == 1 else f"{name}_material{k}"
-        material_id = _add_material(objects, connections, k, materials[k], label)
-        for i, piece in enumerate(pieces):
-            if piece.material == k:  # (each model's only material: its index 0)
-                connections.add("C", "OO", material_id, _I64(2000001 + 2 * i))
-    takes = root.add("Takes")
-    takes.add("Current", _take_name(takes_moving[0][0]) if takes_moving else "")
-    next_id = 3000000
-    for clip, moving in takes_moving:
-        next_id = _add_motion(objects, connections, takes, clip, moving, next_id)
+    root.children += [writer.b.objects, writer.b.connections, takes]
 
     out = io.BytesIO()
     out.write(_HEADER + struct.pack("<I", _VERSION))
@@ -291,193 +569,48 @@ def fbx_bytes(pieces: list[FbxPiece], materials: list[FbxMaterial], *,
     return out.getvalue()
 
 
-def _take_name(motion) -> str:
-    return motion.name or "Take"
-
-
-def _add_motion(objects, connections, takes, motion, moving, next_id: int) -> int:
-    """One take (AnimationStack + layer) of linear T/R/S curves for each moving model
-    (its id: 2000001 + 2 i), keyed at the clip's sample times; object ids from
-    `next_id` on. Returns the next free id."""
-    stop = _I64(int(round(float(motion.times[-1]) * _KTIME)))
-    times = np.round(np.asarray(motion.times, float) * _KTIME).astype(np.int64)
-    take = _take_name(motion)
-    stack_id, layer_id = _I64(next_id), _I64(next_id + 1)
-    stack = objects.add("AnimationStack", stack_id, f"{take}\x00\x01AnimStack", "")
-    stack.children.append(_p70(("LocalStop", "KTime", "Time", "", stop),
-                               ("ReferenceStop", "KTime", "Time", "", stop)))
-    layer = objects.add("AnimationLayer", layer_id, "BaseLayer\x00\x01AnimLayer", "")
-    layer.children.append(_p70())  # (assimp wants a scope: "expected compound scope")
-    connections.add("C", "OO", layer_id, stack_id)
-    next_id += 2
-    for i, matrices in moving:
-        model_id = _I64(2000001 + 2 * i)
-        for prop, short, values in zip(("Lcl Translation", "Lcl Rotation", "Lcl Scaling"),
-                                       "TRS", trs_euler(matrices), strict=True):
-            node_id = _I64(next_id)
-            next_id += 1
-            node = objects.add("AnimationCurveNode", node_id, f"{short}\x00\x01AnimCurveNode", "")
-            node.children.append(_p70(*[(f"d|{axis}", "Number", "", "A", float(values[0, a]))
-                                        for a, axis in enumerate("XYZ")]))
-            connections.add("C", "OO", node_id, layer_id)
-            connections.add("C", "OP", node_id, model_id, prop)
-            for a, axis in enumerate("XYZ"):
-                curve_id = _I64(next_id)
-                next_id += 1
-                curve = objects.add("AnimationCurve", curve_id, "\x00\x01AnimCurve", "")
-                curve.add("Default", float(values[0, a]))
-                curve.add("KeyVer", 4008)
-                curve.add("KeyTime", times)
-                curve.add("KeyValueFloat", values[:, a].astype(np.float32))
-                curve.add("KeyAttrFlags", np.array([4], np.int32))  # linear interpolation
-                curve.add("KeyAttrDataFloat", np.zeros(4, np.float32))
-                curve.add("KeyAttrRefCount", np.array([len(times)], np.int32))
-                connections.add("C", "OP", curve_id, node_id, f"d|{axis}")
-    entry = takes.add("Take", take)
-    entry.add("FileName", f"{take}.tak")
-    entry.add("LocalTime", _I64(0), stop)
-    entry.add("ReferenceTime", _I64(0), stop)
-    return next_id
-
-
-def _add_geometry(objects, geometry_id, label: str, piece: FbxPiece) -> None:
-    faces = np.asarray(piece.faces, dtype=np.int64)
-    polygon_index = faces.astype(np.int32).copy()
-    polygon_index[:, 2] = -polygon_index[:, 2] - 1  # the last corner of a polygon is ~index
-    geometry = objects.add("Geometry", geometry_id, f"{label}\x00\x01Geometry", "Mesh")
-    geometry.add("Properties70")
-    geometry.add("GeometryVersion", 124)
-    geometry.add("Vertices", np.asarray(piece.vertices, dtype=np.float64).ravel())
-    geometry.add("PolygonVertexIndex", polygon_index.ravel())
-
-    def layer_element(kind: str, name: str, mapping: str, reference: str, key: str, values):
-        element = geometry.add(kind, 0)
-        element.add("Version", 101)
-        element.add("Name", name)
-        element.add("MappingInformationType", mapping)
-        element.add("ReferenceInformationType", reference)
-        element.add(key, values)
-
-    layer_element("LayerElementNormal", "", "ByVertice", "Direct", "Normals",
-                  np.asarray(piece.normals, dtype=np.float64).ravel())
-    if piece.uv is not None:
-        layer_element("LayerElementUV", "UVMap", "ByVertice", "Direct", "UV",
-                      np.asarray(piece.uv, dtype=np.float64).ravel())
-    if piece.colors is not None:
-        layer_element("LayerElementColor", "Col", "ByVertice", "Direct", "Colors",
-                      np.asarray(piece.colors, dtype=np.float64).ravel())
-    layer_element("LayerElementMaterial", "", "AllSame", "IndexToDirect", "Materials",
-                  np.zeros(1, dtype=np.int32))
-    layer = geometry.add("Layer", 0)
-    layer.add("Version", 100)
-    for element in ("LayerElementNormal", "LayerElementMaterial") + (
-            ("LayerElementUV",) if piece.uv is not None else ()) + (
-            ("LayerElementColor",) if piece.colors is not None else ()):
-        entry = layer.add("LayerElement")
-        entry.add("Type", element)
-        entry.add("TypedIndex", 0)
-
-
-def _add_material(objects, connections, k: int, spec: FbxMaterial, label: str):
-    """Material k with its texture and video; returns its object id (the caller
-    connects it to the models that use it)."""
-    material_id = _I64(1000003 + 10 * k)
-    r, g, b = (float(c) for c in spec.base_color[:3])
-    material = objects.add("Material", material_id, f"{label}\x00\x01Material", "")
-    material.add("Version", 102)
-    material.add("ShadingModel", "Phong")
-    material.add("MultiLayer", 0)
-    material.children.append(_p70(
-        ("DiffuseColor", "Color", "", "A", r, g, b),
-        ("DiffuseFactor", "Number", "", "A", 1.0),
-        ("EmissiveColor", "Color", "", "A", *(float(c) for c in spec.emissive[:3])),
-        ("SpecularColor", "Color", "", "A", 0.2, 0.2, 0.2),
-        ("Shininess", "Number", "", "A", 20.0),
-        # assimp reads the Phong exponent from ShininessExponent (AI_MATKEY_SHININESS);
-        # without it its validator warns "a specular shading model is specified but
-        # there is no AI_MATKEY_SHININESS key" (issue 14)
-        ("ShininessExponent", "Number", "", "A", 20.0),
-        ("Opacity", "Number", "", "A", float(spec.opacity)),
-    ))
-    for t, (prop, (texture_name, png)) in enumerate(spec.textures.items()):
-        texture_id = _I64(1000004 + 10 * k + 2 * t)
-        video_id = _I64(1000005 + 10 * k + 2 * t)
-        video = objects.add("Video", video_id, f"{texture_name}\x00\x01Video", "Clip")
-        video.add("Type", "Clip")
-        video.children.append(_p70(("Path", "KString", "XRefUrl", "", texture_name)))
-        video.add("UseMipMap", 0)
-        video.add("Filename", texture_name)
-        video.add("RelativeFilename", texture_name)
-        video.add("Content", _Raw(png))
-        texture = objects.add("Texture", texture_id, f"{texture_name}\x00\x01Texture", "")
-        texture.add("Type", "TextureVideoClip")
-        texture.add("Version", 202)
-        texture.add("TextureName", f"{texture_name}\x00\x01Texture")
-        texture.children.append(_p70(("UseMaterial", "bool", "", "", 1)))
-        texture.add("Media", f"{texture_name}\x00\x01Video")
-        texture.add("FileName", texture_name)
-        texture.add("RelativeFilename", texture_name)
-        texture.add("ModelUVTranslation", 0.0, 0.0)
-        texture.add("ModelUVScaling", 1.0, 1.0)
-        texture.add("Texture_Alpha_Source", "None")
-        texture.add("Cropping", 0, 0, 0, 0)
-        connections.add("C", "OP", texture_id, material_id, prop)
-        connections.add("C", "OO", video_id, texture_id)
-    return material_id
-
-
-def _fbx_material(mesh, stem: str) -> FbxMaterial:
-    """A mesh's material as Phong: base colour, alpha when blended, emissive, and its
-    base-colour, normal and emissive images (when it has UVs), named `stem`_slot.png."""
-    material = getattr(mesh.visual, "material", None)
-    uv = mesh_uv(mesh)
-    opacity = 1.0
-    factor = getattr(material, "baseColorFactor", None)
-    if factor is not None and getattr(material, "alphaMode", None) == "BLEND" and \
-            len(factor) > 3:
-        f = np.asarray(factor, dtype=float)
-        opacity = float(f[3] / 255.0 if f.max() > 1.0 else f[3])
-    emissive = getattr(material, "emissiveFactor", None)
-    textures = {}
-    for attribute, prop, suffix in _MAPS if uv is not None else ():
-        image = texture_image(mesh) if prop == "DiffuseColor" else \
-            getattr(material, attribute, None)
-        if image is not None:
-            textures[prop] = (f"{stem}_{suffix}.png", png_bytes(image))
-    return FbxMaterial(base_color(mesh), textures, opacity,
-                       tuple(float(x) for x in np.asarray(
-                           emissive if emissive is not None else (0, 0, 0), float)[:3]))
+def _image_names(scene, stem: str) -> dict[int, str]:
+    """A file name per image a material map uses: `stem`_basecolor.png, `stem`_normal.png
+    ... (the first slot that uses it; `stem`_k_slot when that name is taken)."""
+    names: dict[int, str] = {}
+    taken: set = set()
+    for m in scene.doc.get("materials") or []:
+        pbr = m.get("pbrMetallicRoughness") or {}
+        for slot, _, word in _MAPS:
+            info = pbr.get(slot) if slot == "baseColorTexture" else m.get(slot)
+            source = scene.texture_source(info.get("index")) if isinstance(info, dict) \
+                else None
+            if source is None or source in names:
+                continue
+            suffix = scene.image(source)[1]
+            name = f"{stem}_{word}.{suffix}"
+            if name in taken:
+                name = f"{stem}_{len(names)}_{word}.{suffix}"
+            taken.add(name)
+            names[source] = name
+    return names
 
 
 def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
-    """The FBX, with each texture embedded and also written beside it
-    (RelativeFilename), for importers that ignore embedded media. Several pieces
-    (options.pieces: a file's primitives) are one model each; pieces with the same
-    material share one FBX material, and the same image is one file; the source's node
-    animation (options.motion) moves the models it moves, a take per clip."""
-    pieces = list(getattr(options, "pieces", ()) or ()) or [mesh]
-    keys: dict[object, int] = {}
-    specs: list[FbxMaterial] = []
-    names: dict[bytes, str] = {}
-    parts = []
-    for piece in pieces:
-        material = getattr(piece.visual, "material", None)
-        key = hash(material) if material is not None else None
-        if key not in keys:
-            spec = _fbx_material(piece, out.stem if len(pieces) == 1 else
-                                 f"{out.stem}_{len(specs)}")
-            for prop, (name, png) in spec.textures.items():  # the same image: one file
-                spec.textures[prop] = (names.setdefault(png, name), png)
-            keys[key] = len(specs)
-            specs.append(spec)
-        colors = None
-        if getattr(piece.visual, "kind", None) == "vertex":
-            colors = np.asarray(piece.visual.vertex_colors, dtype=np.float64) / 255.0
-        parts.append(FbxPiece(np.asarray(piece.vertices), np.asarray(piece.faces),
-                              mesh_normals(piece), mesh_uv(piece), keys[key], colors))
-    files: dict[Path, bytes] = {out.with_name(n): png for png, n in names.items()}
-    files[out] = fbx_bytes(parts, specs, name=out.stem or "asset",
-                           motion=getattr(options, "motion", None))
+    """The FBX of the asset's glTF scene (options.document, else the mesh or its pieces
+    written as a GLB first), with each image embedded and also written beside it
+    (RelativeFilename) for importers that ignore embedded media."""
+    import tempfile
+
+    from engine.asset.gltf_scene import GltfScene
+
+    from .gltf import scene_glb
+
+    glb = scene_glb(mesh, options)
+    stem = out.stem or "asset"
+    with tempfile.TemporaryDirectory(prefix="maquette-fbx-") as tmp:
+        source = Path(tmp) / "source.glb"
+        source.write_bytes(glb)
+        scene = GltfScene(source)
+        names = _image_names(scene, stem)
+        files: dict[Path, bytes] = {out.with_name(n): scene.image(i)[0]
+                                    for i, n in names.items()}
+        files[out] = fbx_bytes(scene, name=stem, images=names)
     return files
 
 
@@ -489,12 +622,20 @@ import ufbx
 out = {}
 with ufbx.load_file(sys.argv[1]) as scene:
     tri, lo, hi, uv, normals = 0, [float("inf")] * 3, [float("-inf")] * 3, False, False
-    for mesh in scene.meshes:
+    for node in scene.nodes:  # (each placement of a mesh, at rest, in world space)
+        mesh = node.mesh
+        if mesh is None:
+            continue
         tri += int(mesh.num_triangles)
         # the positions' buffer, copied while the scene is open (a Python loop over the
         # Vec3 objects took ~0.5 s per million)
         pts = np.array(mesh.vertex_position.values, dtype=float).reshape(-1, 3)
         if len(pts):
+            m = node.geometry_to_world  # (each column held: temporaries crashed)
+            c0, c1, c2, c3 = m.c0, m.c1, m.c2, m.c3
+            cols = np.array([[c0.x, c0.y, c0.z], [c1.x, c1.y, c1.z], [c2.x, c2.y, c2.z],
+                             [c3.x, c3.y, c3.z]], dtype=float)
+            pts = pts @ cols[:3] + cols[3]
             lo = np.minimum(lo, pts.min(axis=0)).tolist()
             hi = np.maximum(hi, pts.max(axis=0)).tolist()
         uv = uv or bool(mesh.vertex_uv.exists)

@@ -760,6 +760,24 @@ def _animated_glb(mesh, options) -> bytes:
     return data
 
 
+def scene_glb(mesh, options=None) -> bytes:
+    """The asset as one glTF document for the writers that convert a scene (USDZ, FBX):
+    options.document (prep's or the source's, decoded), else `mesh`, or its several
+    pieces (options.pieces) each as its own node, written as a GLB."""
+    document = getattr(options, "document", None)
+    if document is not None:
+        return document
+    import trimesh
+
+    from .common import mesh_normals
+
+    pieces = list(getattr(options, "pieces", ()) or ())
+    for piece in pieces if len(pieces) > 1 else [mesh]:
+        mesh_normals(piece)  # (the file's own, else computed with hard edges kept)
+    return glb_bytes(trimesh.Scene(pieces) if len(pieces) > 1 else mesh,
+                     include_normals=True)
+
+
 def write_glb(mesh, out: Path, options=None) -> dict[Path, bytes]:
     return {out: _animated_glb(mesh, options)}
 

@@ -71,14 +71,9 @@ def read_usdz(path: Path) -> dict:
 def write(mesh, out: Path, options=None) -> dict:
     """{out: a writer} that converts the asset's glTF scene (options.document, else the
     mesh or its pieces written as a GLB) in a temporary folder and copies it over."""
-    glb = getattr(options, "document", None)
-    if glb is None:
-        import trimesh
+    from .gltf import scene_glb
 
-        from .gltf import glb_bytes
-
-        pieces = list(getattr(options, "pieces", ()) or ())
-        glb = glb_bytes(trimesh.Scene(pieces) if len(pieces) > 1 else mesh)
+    glb = scene_glb(mesh, options)
 
     def writer(handle):
         with tempfile.TemporaryDirectory(prefix="maquette-") as tmp:

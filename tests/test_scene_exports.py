@@ -1,0 +1,387 @@
+"""USDZ and FBX from the glTF scene (engine.asset.gltf_scene; usd_scene, fbx), read back
+by their own readers: skins, morph targets and node animation move as glTF says (usd-core's
+UsdSkel and ufbx's evaluation against the glTF formulas evaluated here), every texture
+slot, UV set and texture transform arrives, and every sample's USDZ passes usd-core's
+validators and every FBX reads in ufbx and assimp without warnings."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.asset.export import export_verified
+from engine.asset.io import load_asset
+
+from .test_web import usd_errors
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "gltf-samples"
+pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/gltf-samples absent")
+
+
+def _export(name: str, tmp_path: Path, fmt: str = "usdz") -> tuple[Path, Path]:
+    folder = SAMPLES / name
+    source = next(p for v in ("glTF-Binary", "glTF-Embedded", "glTF")
+                  for p in sorted((folder / v).glob("*.gl*")))
+    asset = load_asset(source)
+    out = tmp_path / f"{name}.{fmt}"
+    export_verified(asset.mesh, out, [source], source=asset)
+    return source, out
+
+
+def _posed(out: Path, code: int) -> np.ndarray:
+    """World points of the package's one deformed mesh at time code `code`, as usd-core's
+    UsdSkel evaluates them: blend shapes, then joints (or the rigid binding), from
+    skeleton space to the world."""
+    from pxr import Usd, UsdGeom, UsdSkel, Vt
+
+    stage = Usd.Stage.Open(str(out))
+    time = Usd.TimeCode(code)
+    cache = UsdSkel.Cache()
+    found = []
+    for prim in stage.Traverse():
+        if not prim.IsA(UsdSkel.Root):
+            continue
+        root = UsdSkel.Root(prim)
+        cache.Populate(root, Usd.PrimDefaultPredicate)
+        for binding in cache.ComputeSkelBindings(root, Usd.PrimDefaultPredicate):
+            skel = cache.GetSkelQuery(binding.GetSkeleton())
+            skel_world = np.array(UsdGeom.Xformable(binding.GetSkeleton().GetPrim())
+                                  .ComputeLocalToWorldTransform(time))
+            xforms = skel.ComputeSkinningTransforms(time)
+            for query in binding.GetSkinningTargets():
+                mesh = query.GetPrim()
+                points = Vt.Vec3fArray(UsdGeom.Mesh(mesh).GetPointsAttr().Get(time))
+                if query.HasBlendShapes():
+                    weights = query.GetBlendShapeMapper().Remap(
+                        skel.GetAnimQuery().ComputeBlendShapeWeights(time), Vt.FloatArray())
+                    shapes = UsdSkel.BlendShapeQuery(UsdSkel.BindingAPI(mesh))
+                    sub, shape_index, sub_index = shapes.ComputeSubShapeWeights(weights)
+                    shapes.ComputeDeformedPoints(sub, shape_index, sub_index,
+                                                 shapes.ComputeBlendShapePointIndices(),
+                                                 shapes.ComputeSubShapePointOffsets(), points)
+                if query.IsRigidlyDeformed():
+                    m = np.array(query.ComputeSkinnedTransform(xforms, time))
+                    p = np.asarray(points, float) @ m[:3, :3] + m[3, :3]
+                else:
+                    query.ComputeSkinnedPoints(xforms, points, time)
+                    p = np.asarray(points, float)
+                found.append(p @ skel_world[:3, :3] + skel_world[3, :3])
+    assert len(found) == 1
+    return found[0]
+
+
+def _gltf_worlds(source: Path, t: float):
+    """Every node's glTF world matrix at clip time t of the first clip (joints too)."""
+    from engine.animation.clips import node_matrices, trs_matrix
+    from engine.asset.clips import read_clips
+
+    clips, rest, doc = read_clips(source, joints=True)
+    nodes = doc["nodes"]
+    parents = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
+    posed = node_matrices(clips[0], t, rest)
+
+    def world(i):
+        m = np.eye(4)
+        while i is not None:
+            m = posed.get(i, trs_matrix(*rest[i])) @ m
+            i = parents.get(i)
+        return m
+
+    return world, doc
+
+
+_UFBX_POSED = r"""
+import gc, json, sys, os
+gc.disable()  # (ufbx's bindings and the cycle collector: see engine.asset.formats.fbx)
+import numpy as np
+import ufbx
+scene = ufbx.load_file(sys.argv[1])
+stacks = list(scene.anim_stacks)
+stack = stacks[0] if stacks else None
+out = {"stacks": [st.name for st in stacks],
+       "warnings": [str(w.description) for w in scene.metadata.warnings], "frames": []}
+keep = []  # (every evaluated scene held: the bindings crash on freed ones)
+for t in json.loads(sys.argv[2]):
+    anim = stack.anim if stack is not None else scene.anim
+    ev = ufbx.evaluate_scene(scene, anim, t, evaluate_skinning=True)
+    keep.append(ev)
+    frame = {}
+    for node in list(ev.nodes):
+        mesh = node.mesh
+        if mesh is None:
+            continue
+        sk = mesh.skinned_position  # (held, with its indices read: reading only the
+        pts = np.array(sk.values, dtype=float).reshape(-1, 3)  # values crashed)
+        idx = np.array(sk.indices, dtype=np.int64)
+        local = mesh.skinned_is_local
+        if local:
+            m = node.geometry_to_world
+            c0, c1, c2, c3 = m.c0, m.c1, m.c2, m.c3
+            cols = np.array([[c0.x, c0.y, c0.z], [c1.x, c1.y, c1.z], [c2.x, c2.y, c2.z],
+                             [c3.x, c3.y, c3.z]])
+            pts = pts @ cols[:3] + cols[3]
+        frame[node.name] = {"points": pts.tolist(), "corners": len(idx)}
+    out["frames"].append(frame)
+sys.stdout.write(json.dumps(out)); sys.stdout.flush(); os._exit(0)
+"""
+
+
+def _fbx_posed(out: Path, codes) -> tuple[list[dict], dict]:
+    """World points of every mesh model, by name, at each time code (30 a second) of
+    the first take, as ufbx evaluates the FBX (skinning and blend shapes included)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _UFBX_POSED, str(out),
+                          json.dumps([c / 30.0 for c in codes])], capture_output=True,
+                         text=True, timeout=120)
+    got = json.loads(run.stdout)
+    assert got["warnings"] == []
+    return [{k: np.array(v["points"]) for k, v in frame.items()}
+            for frame in got["frames"]], got
+
+
+def _posed_points(out: Path, fmt: str, codes) -> list[np.ndarray]:
+    """The one deformed (or moving) mesh's world points at each time code."""
+    if fmt == "usdz":
+        return [_posed(out, code) for code in codes]
+    frames, _ = _fbx_posed(out, codes)
+    assert all(len(f) == 1 for f in frames)
+    return [next(iter(f.values())) for f in frames]
+
+
+def _gltf_skinned(source: Path, code: int) -> np.ndarray:
+    """glTF's Σ w · W(joint, t) · IBM · v for the file's skinned mesh at time code."""
+    from engine.asset.clips import open_gltf
+    from engine.asset.formats.gltf import read_accessor
+
+    g = open_gltf(source)
+    node = next(n for n in g.doc["nodes"] if "skin" in n)
+    skin = g.doc["skins"][node["skin"]]
+    attributes = g.doc["meshes"][node["mesh"]]["primitives"][0]["attributes"]
+    points = read_accessor(g, attributes["POSITION"]).astype(float)
+    joints = read_accessor(g, attributes["JOINTS_0"]).astype(int)
+    weights = read_accessor(g, attributes["WEIGHTS_0"]).astype(float)
+    ibm = read_accessor(g, skin["inverseBindMatrices"]).reshape(-1, 4, 4).transpose(0, 2, 1)
+    world, _ = _gltf_worlds(source, code / 30.0)
+    mats = np.stack([world(j) @ ibm[k] for k, j in enumerate(skin["joints"])])
+    homo = np.c_[points, np.ones(len(points))]
+    return np.einsum("vk,vkij,vj->vi", weights, mats[joints], homo)[:, :3]
+
+
+def _gltf_morphed(source: Path, code: int) -> np.ndarray:
+    """glTF's base + Σ wᵢ(t) · offsetᵢ of the file's first mesh, placed by its node."""
+    from engine.animation.clips import Channel, sample
+    from engine.asset.clips import open_gltf
+    from engine.asset.formats.gltf import read_accessor
+
+    g = open_gltf(source)
+    primitive = g.doc["meshes"][0]["primitives"][0]
+    base = read_accessor(g, primitive["attributes"]["POSITION"]).astype(float)
+    offsets = [read_accessor(g, t["POSITION"]).astype(float) for t in primitive["targets"]]
+    animation = g.doc["animations"][0]
+    sampler = animation["samplers"][animation["channels"][0]["sampler"]]
+    times = read_accessor(g, sampler["input"])[:, 0]
+    values = read_accessor(g, sampler["output"]).reshape(len(times), len(offsets))
+    channel = Channel(0, "weights", times, values, sampler.get("interpolation", "LINEAR"))
+    w = sample(channel, code / 30.0)
+    world, doc = _gltf_worlds(source, code / 30.0)
+    place = world(next(i for i, n in enumerate(doc["nodes"]) if n.get("mesh") == 0))
+    want = base + sum(wi * o for wi, o in zip(w, offsets, strict=True))
+    return want @ place[:3, :3].T + place[:3, 3]
+
+
+@pytest.mark.parametrize("fmt", ["usdz", "fbx"])
+@pytest.mark.parametrize("name", ["SimpleSkin", "RiggedSimple"])
+def test_skin_deforms_as_the_gltf_skin(name, fmt, tmp_path):
+    """Was: skins and their animation were dropped (a rigid mesh). USDZ: the Skeleton,
+    its bind transforms and the SkelAnimation, evaluated by usd-core's UsdSkel; FBX: the
+    Skin and Cluster deformers and the take, evaluated by ufbx: every vertex where glTF's
+    Σ w · W(joint, t) · IBM puts it, at rest and while the clip plays."""
+    source, out = _export(name, tmp_path, fmt)
+    if fmt == "usdz":
+        assert usd_errors(out) == []
+    codes = (0, 15, 40, 60)  # (both clips last at least 2 s)
+    got = _posed_points(out, fmt, codes)
+    for code, points in zip(codes, got, strict=True):
+        want = _gltf_skinned(source, code)
+        assert np.allclose(points, want, atol=1e-4), (code, np.abs(points - want).max())
+    assert not np.allclose(got[0], got[2], atol=1e-3)  # the clip bends it
+
+
+@pytest.mark.parametrize("fmt", ["usdz", "fbx"])
+def test_morph_targets_follow_the_clips_weights(fmt, tmp_path):
+    """Was: morph targets dropped. USDZ: BlendShapes and the SkelAnimation's weights
+    (usd-core); FBX: a BlendShape deformer, a channel per target and DeformPercent
+    curves (ufbx): base + Σ wᵢ(t) · offsetᵢ, the glTF weights sampled at each time."""
+    source, out = _export("AnimatedMorphCube", tmp_path, fmt)
+    if fmt == "usdz":
+        assert usd_errors(out) == []
+    codes = (0, 10, 30, 60, 100)  # (the clip lasts 4.2 s)
+    got = _posed_points(out, fmt, codes)
+    for code, points in zip(codes, got, strict=True):
+        assert np.allclose(points, _gltf_morphed(source, code), atol=1e-4), code
+    spread = [float(np.ptp(p[:, 2])) for p in got]
+    assert max(spread) - min(spread) > 0.1  # it changes shape
+
+
+def test_fbx_keeps_the_node_tree_and_its_animation(tmp_path):
+    """Was: one flat model per mesh with the motion baked per mesh. BoxAnimated's inner
+    box hangs under two nodes, the outer one stands still: ufbx, evaluating the take,
+    puts each where the glTF nodes' world matrices put it at each time."""
+    from engine.asset.clips import open_gltf
+    from engine.asset.formats.gltf import read_accessor
+
+    source, out = _export("BoxAnimated", tmp_path, "fbx")
+    codes = (0, 20, 45, 80)
+    frames, got = _fbx_posed(out, codes)
+    assert len(got["stacks"]) == 1
+    g = open_gltf(source)
+    moving = []
+    for code, frame in zip(codes, frames, strict=True):
+        world, doc = _gltf_worlds(source, code / 30.0)
+        for i, node in enumerate(doc["nodes"]):
+            if "mesh" not in node:
+                continue
+            prim = doc["meshes"][node["mesh"]]["primitives"][0]
+            local = read_accessor(g, prim["attributes"]["POSITION"]).astype(float)
+            m = world(i)
+            want = local @ m[:3, :3].T + m[:3, 3]
+            name = node.get("name") or f"node{i}"
+            assert np.allclose(frame[name], want, atol=1e-4), (code, name)
+        moving.append(frame["node2"])
+    assert not np.allclose(moving[0], moving[2], atol=1e-3)
+
+
+def test_usdz_material_carries_every_slot_uv_set_and_transform(tmp_path):
+    """Was: base colour only, UV set 0 only, no texture transform. NormalTangentTest's
+    normal, occlusion and metal/rough maps and MultiUVTest's second UV set arrive
+    wired into the UsdPreviewSurface; TextureTransformTest's UsdTransform2d maps st
+    where the renderer's KHR_texture_transform matrix maps it."""
+    from pxr import Usd, UsdShade
+
+    from engine.render.gltf_material import uv_set_and_transform
+
+    _, out = _export("NormalTangentTest", tmp_path)
+    stage = Usd.Stage.Open(str(out))
+    surface = next(UsdShade.Shader(p) for p in stage.Traverse()
+                   if p.IsA(UsdShade.Shader)
+                   and UsdShade.Shader(p).GetIdAttr().Get() == "UsdPreviewSurface")
+    wired = {name for name in ("diffuseColor", "normal", "occlusion", "roughness",
+                               "metallic") if surface.GetInput(name)
+             and surface.GetInput(name).HasConnectedSource()}
+    assert wired == {"diffuseColor", "normal", "occlusion", "roughness", "metallic"}
+    assert usd_errors(out) == []
+
+    source, out = _export("MultiUVTest", tmp_path)
+    stage = Usd.Stage.Open(str(out))
+    readers = {UsdShade.Shader(p).GetInput("varname").GetValueProducingAttributes()[0].Get()
+               for p in stage.Traverse() if p.IsA(UsdShade.Shader)
+               and UsdShade.Shader(p).GetIdAttr().Get() == "UsdPrimvarReader_float2"}
+    assert readers == {"st", "st1"}
+    assert usd_errors(out) == []
+
+    source, out = _export("TextureTransformTest", tmp_path)
+    assert usd_errors(out) == []
+    doc = json.loads(source.read_text())
+    stage = Usd.Stage.Open(str(out))
+    transforms = [UsdShade.Shader(p) for p in stage.Traverse() if p.IsA(UsdShade.Shader)
+                  and UsdShade.Shader(p).GetIdAttr().Get() == "UsdTransform2d"]
+    infos = [m["pbrMetallicRoughness"]["baseColorTexture"] for m in doc["materials"]
+             if "KHR_texture_transform" in (m["pbrMetallicRoughness"].get(
+                 "baseColorTexture", {}).get("extensions") or {})]
+    assert len(transforms) == len(infos) > 0
+    st = np.array([[0.0, 0.0], [1.0, 0.0], [0.3, 0.8], [0.9, 0.6]])
+    got_all, want_all = [], []
+    for shader in transforms:
+        s = np.array(shader.GetInput("scale").Get(), float)
+        r = math.radians(shader.GetInput("rotation").Get())
+        t = np.array(shader.GetInput("translation").Get(), float)
+        rot = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
+        got_all.append(sorted(map(tuple, np.round((st * s) @ rot.T + t, 4))))
+    for info in infos:
+        _, m = uv_set_and_transform(info)  # Panda row vectors: uv' = uv · M
+        m = np.array([[m.get_cell(i, j) for j in range(3)] for i in range(3)])
+        want_all.append(sorted(map(tuple, np.round((np.c_[st, np.ones(4)] @ m)[:, :2], 4))))
+    assert sorted(got_all) == sorted(want_all)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.iterdir()
+                                        if p.is_dir() and not p.name.startswith("_"))
+                         if SAMPLES.is_dir() else [])
+def test_every_sample_usdz_validates_and_reads_back(name, tmp_path):
+    """Every sample converts (skins, morphs, points, cameras, instancing...), passes
+    usd-core's validators and reads back with the source's triangles and bounds."""
+    source, out = _export(name, tmp_path)
+    assert usd_errors(out) == [], name
+
+
+_UFBX_UV = r"""
+import gc, json, os, sys
+gc.disable()  # (ufbx's bindings and the cycle collector: see engine.asset.formats.fbx)
+import ufbx
+scene = ufbx.load_file(sys.argv[1])
+meshes = list(scene.meshes)
+sets = []
+for mesh in meshes:
+    uv_sets = mesh.uv_sets  # (held: temporaries crashed the bindings)
+    sets.append([str(uv_sets[k].name) for k in range(len(uv_sets))])
+maps = []
+for material in list(scene.materials):
+    fbx = material.fbx
+    for slot in ("diffuse_color", "emission_color", "normal_map"):
+        texture = getattr(fbx, slot).texture
+        if texture is not None:
+            maps.append([slot, str(texture.uv_set), int(texture.wrap_u), int(texture.wrap_v)])
+sys.stdout.write(json.dumps({"sets": sets, "maps": maps}))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def test_fbx_carries_both_uv_sets_and_each_maps_set_and_wrap(tmp_path):
+    """Was: UV set 0 only, every map on it, wraps dropped. MultiUVTest's emissive map
+    reads its second UV set (UVMap1) and the base colour its first; TextureCoordinateTest
+    keeps its clamped samplers (ufbx: wrap 1)."""
+    import subprocess
+    import sys
+
+    def read(out):
+        run = subprocess.run([sys.executable, "-c", _UFBX_UV, str(out)], capture_output=True,
+                             text=True, timeout=120)
+        return json.loads(run.stdout)
+
+    _, out = _export("MultiUVTest", tmp_path, "fbx")
+    got = read(out)
+    assert got["sets"] == [["UVMap", "UVMap1"]]
+    assert sorted(m[:2] for m in got["maps"]) == [["diffuse_color", "UVMap"],
+                                                   ["emission_color", "UVMap1"]]
+    source, out = _export("TextureTransformTest", tmp_path, "fbx")
+    doc = json.loads(source.read_text())
+    clamped = sum(1 for s in doc["samplers"] if s.get("wrapS") == 33071)
+    got = read(out)
+    assert clamped and sum(1 for m in got["maps"] if m[2] == 1) >= 1
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.iterdir()
+                                        if p.is_dir() and not p.name.startswith("_"))
+                         if SAMPLES.is_dir() else [])
+def test_every_sample_fbx_reads_in_ufbx_and_assimp_without_warnings(name, tmp_path):
+    """Every sample converts (skins, morphs, cameras, instancing...), reads back in ufbx
+    with the source's triangles and bounds (export_verified) and in assimp without a
+    warning."""
+    import shutil
+    import subprocess
+
+    _, out = _export(name, tmp_path, "fbx")
+    if shutil.which("assimp") is None:
+        pytest.skip("assimp (Debian assimp-utils) not installed")
+    run = subprocess.run(["assimp", "info", str(out), "-vds", "-l"], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert [line for line in (run.stdout + run.stderr).splitlines()
+            if line.startswith(("Warn", "Error"))] == []
