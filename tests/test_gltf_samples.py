@@ -494,14 +494,14 @@ def test_a_half_turn_matrix_node_keeps_its_rotation():
     """Was: a node matrix turning by 180° (trace -1: prep's root for some files) was
     read as a quarter turn about x, so USDZ and FBX exports came out turned."""
     from engine.animation.clips import trs_matrix
-    from engine.asset.clips import _rest
+    from engine.asset.clips import node_rest
 
     for m in (np.diag([1.0, -1.0, -1.0]), np.array([[0.0, -1, 0], [-1, 0, 0], [0, 0, -1]]),
               np.array([[-1.0, 0, 0], [0, 1, 0], [0, 0, -1]])):
         matrix = np.eye(4)
         matrix[:3, :3] = m
         matrix[:3, 3] = (1, 2, 3)
-        rest = _rest({"matrix": matrix.T.ravel().tolist()})
+        rest = node_rest({"matrix": matrix.T.ravel().tolist()})
         assert np.allclose(trs_matrix(*rest), matrix, atol=1e-12)
 
 

@@ -385,3 +385,107 @@ def test_every_sample_fbx_reads_in_ufbx_and_assimp_without_warnings(name, tmp_pa
     assert run.returncode == 0, run.stdout[-2000:]
     assert [line for line in (run.stdout + run.stderr).splitlines()
             if line.startswith(("Warn", "Error"))] == []
+
+
+def _chain_glb(path: Path, bones: int = 12) -> Path:
+    """A skinned column of `bones` joints, each turning with the clip, listed in the skin
+    children first, with a plain node between two joints and the mesh node moved away
+    (glTF ignores a skinned mesh's own transform): what the samples do not exercise."""
+    import struct
+
+    rng = np.random.default_rng(5)
+    count = 600
+    pos = rng.uniform(-0.2, 0.2, (count, 3)).astype(np.float32)
+    pos[:, 1] = np.linspace(0, bones * 0.1, count)
+    band = np.clip((pos[:, 1] / 0.1).astype(int), 0, bones - 1)
+    joints = np.stack([band, np.minimum(band + 1, bones - 1), band, band], 1).astype(np.uint16)
+    weights = np.tile(np.float32([0.6, 0.4, 0, 0]), (count, 1))
+    chain = [1 + k for k in range(bones)]  # joint k is node 1 + k; node 1 + bones: plain
+    spacer = 1 + bones
+    ibm = np.stack([np.linalg.inv(np.array([[1, 0, 0, 0], [0, 1, 0, 0.1 * k], [0, 0, 1, 0],
+                                            [0, 0, 0, 1]])) for k in range(bones)])
+    times = np.linspace(0, 2, 31).astype(np.float32)
+    angle = np.sin(times * 3) * 0.3
+    rot = np.zeros((len(times), 4), np.float32)
+    rot[:, 0], rot[:, 3] = np.sin(angle / 2), np.cos(angle / 2)
+    order = list(reversed(range(bones)))  # the skin lists children first
+    blobs = [pos, np.arange(count // 3 * 3, dtype=np.uint32), joints.copy(), weights,
+             ibm[order].transpose(0, 2, 1).astype(np.float32), times, rot]
+    remap = {k: i for i, k in enumerate(order)}
+    blobs[2] = np.vectorize(remap.get)(joints).astype(np.uint16)
+    binary, views = b"", []
+    for blob in blobs:
+        data = np.ascontiguousarray(blob).tobytes()
+        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(data)})
+        binary += data + b"\0" * ((-len(data)) % 4)
+    kinds = [(5126, "VEC3"), (5125, "SCALAR"), (5123, "VEC4"), (5126, "VEC4"), (5126, "MAT4"),
+             (5126, "SCALAR"), (5126, "VEC4")]
+    accessors = [{"bufferView": i, "componentType": c, "count": len(blobs[i]), "type": t}
+                 for i, (c, t) in enumerate(kinds)]
+    accessors[0].update(min=pos.min(0).tolist(), max=pos.max(0).tolist())
+    accessors[5].update(min=[0.0], max=[2.0])
+    nodes = [{"name": "body", "mesh": 0, "skin": 0, "translation": [5, 0, 0]}]
+    for k in range(bones):
+        node = {"name": f"bone {k}", "translation": [0, 0.1 if k else 0, 0]}
+        if k == bones // 2 - 1:
+            node["children"] = [spacer]
+        elif k < bones - 1:
+            node["children"] = [chain[k + 1]]
+        nodes.append(node)
+    nodes.append({"name": "spacer", "children": [chain[bones // 2]], "translation": [0, 0, 0]})
+    nodes[chain[bones // 2]]["translation"] = [0, 0.1, 0]
+    doc = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0, 1]}],
+           "nodes": nodes, "accessors": accessors, "bufferViews": views,
+           "buffers": [{"byteLength": len(binary)}],
+           "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "JOINTS_0": 2,
+                                                      "WEIGHTS_0": 3}, "indices": 1}]}],
+           "skins": [{"joints": [chain[k] for k in order], "inverseBindMatrices": 4}],
+           "animations": [{"samplers": [{"input": 5, "output": 6}] * 1,
+                           "channels": [{"sampler": 0, "target": {"node": c,
+                                                                  "path": "rotation"}}
+                                        for c in chain]}]}
+    text = json.dumps(doc).encode()
+    text += b" " * ((-len(text)) % 4)
+    path.write_bytes(b"glTF" + struct.pack("<II", 2, 28 + len(text) + len(binary))
+                     + struct.pack("<I", len(text)) + b"JSON" + text
+                     + struct.pack("<I", len(binary)) + b"BIN\0" + binary)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["usdz", "fbx"])
+def test_a_skin_listed_children_first_with_a_plain_node_between_joints(fmt, tmp_path):
+    """USDZ and FBX of a 12-joint skin whose joints are listed children first (USD wants
+    parents first), with a non-joint node inside the chain and the mesh node moved away
+    (glTF ignores it): every vertex where glTF's skinning puts it while the clip plays."""
+    source = _chain_glb(tmp_path / "chain.glb")
+    asset = load_asset(source)
+    out = tmp_path / f"chain.{fmt}"
+    export_verified(asset.mesh, out, [source], source=asset)
+    if fmt == "usdz":
+        assert usd_errors(out) == []
+    codes = (0, 12, 25, 45)
+    got = _posed_points(out, fmt, codes)
+    for code, points in zip(codes, got, strict=True):
+        want = _gltf_skinned(source, code)
+        assert np.allclose(points, want, atol=1e-4), (code, np.abs(points - want).max())
+    assert not np.allclose(got[0], got[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("fmt", ["usdz", "fbx"])
+def test_gpu_instances_are_written_one_node_each(fmt, tmp_path):
+    """Was: EXT_mesh_gpu_instancing drew one instance in USDZ and FBX. Every instance is
+    a node of its own; read back (usd-core, ufbx) with every instance's triangles, and the
+    export's check counts them from the written scene, not from the one-instance mesh."""
+    from engine.asset.clips import open_gltf
+    from engine.asset.export import read_back
+
+    source, out = _export("SimpleInstancing", tmp_path, fmt)
+    g = open_gltf(source)
+    node = next(n for n in g.doc["nodes"] if "EXT_mesh_gpu_instancing" in
+                (n.get("extensions") or {}))
+    count = g.doc["accessors"][node["extensions"]["EXT_mesh_gpu_instancing"]["attributes"]
+                               ["TRANSLATION"]]["count"]
+    one = load_asset(source).triangles
+    assert count > 1 and read_back(out)["triangles"] == count * one
+    if fmt == "usdz":
+        assert usd_errors(out) == []

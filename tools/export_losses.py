@@ -127,12 +127,13 @@ import ufbx
 # (each object held in a name before its fields are read: temporaries crashed the bindings)
 with ufbx.load_file(sys.argv[1]) as s:
     meshes, mats = list(s.meshes), list(s.materials)  # (iterating s.meshes twice crashed)
-    bases, textures, emissive, blended, wraps = [], 0, 0, 0, set()
+    bases, textures, emissive, blended, wraps, strength = [], 0, 0, 0, set(), 0.0
     for m in mats:
         c, f = m.pbr.base_color.value_vec4, float(m.pbr.base_factor.value_vec4.x)
         bases.append([float(c.x) * f, float(c.y) * f, float(c.z) * f, float(c.w)])
         e = m.fbx.emission_color.value_vec4
         emissive += int(max(float(e.x), float(e.y), float(e.z)) > 0)
+        strength = max(strength, float(e.x), float(e.y), float(e.z))
         blended += int(float(m.pbr.opacity.value_vec4.x) < 1)
         for slot in (m.pbr.base_color, m.pbr.normal_map, m.pbr.emission_color,
                      m.pbr.roughness, m.pbr.metalness, m.pbr.ambient_occlusion):
@@ -158,7 +159,11 @@ with ufbx.load_file(sys.argv[1]) as s:
            "joints": sum(bool(len(x.skin_deformers)) for x in meshes),
            "wraps": sorted(list(w) for w in wraps),
            "animations": len(s.anim_stacks),
-           "skins": len(s.skin_deformers), "morph_targets": len(s.blend_shapes)}
+           "skins": len(s.skin_deformers), "morph_targets": len(s.blend_shapes),
+           # (GPU instances are written as nodes named NODE-instanceK)
+           "extensions": (["EXT_mesh_gpu_instancing"] if any(
+               "-instance" in str(n.name) for n in list(s.nodes)) else [])
+           + (["KHR_materials_emissive_strength"] if strength > 1 else [])}
 sys.stdout.write(json.dumps(out)); sys.stdout.flush(); os._exit(0)
 """
 
@@ -224,7 +229,9 @@ def usdz_content(path: Path) -> dict:
     skins = sum(1 for p in prims if p.IsA(UsdSkel.Skeleton)
                 and UsdSkel.Skeleton(p).GetJointsAttr().Get())
     extensions = (["KHR_texture_transform"] if transforms else []) + \
-        (["KHR_materials_emissive_strength"] if strength else [])
+        (["KHR_materials_emissive_strength"] if strength else []) + \
+        (["EXT_mesh_gpu_instancing"] if any(re.search(r"_instance\d+$", p.GetName())
+                                            for p in prims) else [])  # (one node each)
     return _figures(primitives=len(meshes) + len(points), meshes=len(meshes),
                     materials=len(materials), bases=bases, textures=textures,
                     normals=sum(bool(m.GetNormalsAttr().HasAuthoredValue()

@@ -57,7 +57,7 @@ def _quaternion(r: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q)
 
 
-def _rest(node: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def node_rest(node: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if "matrix" in node:  # glTF: animated nodes never carry a matrix; decompose anyway
         m = np.asarray(node["matrix"], float).reshape(4, 4).T
         scale = np.linalg.norm(m[:3, :3], axis=0)
@@ -82,7 +82,7 @@ def read_clips(path: Path, joints: bool = False
     g = open_gltf(path)
     nodes = g.items("nodes")
     skinned = {j for skin in g.items("skins") for j in skin.get("joints", [])}
-    rest = {i: _rest(n) for i, n in enumerate(nodes)}
+    rest = {i: node_rest(n) for i, n in enumerate(nodes)}
     clips = []
     for a, where, anim in g.objects("animations"):
         samplers = anim.get("samplers", [])

@@ -230,19 +230,23 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
     with Transaction(inputs) as txn:
         files = passed_through(mesh, Path(out), source, options.get("fmt"), animation,
                                document)
+        scene = None
         if files is not None:
             fmt = _export_format(Path(out), options.get("fmt"), options.get("units", "m"),
                                  animation)
             written = ExportResult(Path(out), fmt, write_files_atomic(
                 files, list(options.get("protect", ())), txn))
         else:
-            written = export_mesh(mesh, out, txn=txn, pieces=pieces,
-                                  document=_scene_document(mesh, out, source, document,
-                                                           options),
+            scene = _scene_document(mesh, out, source, document, options)
+            written = export_mesh(mesh, out, txn=txn, pieces=pieces, document=scene,
                                   **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None,
                                     () if files is not None else pieces)
+        if scene is not None:  # (the written scene: its instances, its node tree)
+            from engine.asset.gltf_scene import document_figures
+
+            expected["triangles"], expected["bounds"] = document_figures(scene)
         content = source_content(source)
         txn.check(lambda: verify_content(txn.staged(out), written.format, content))
         txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,

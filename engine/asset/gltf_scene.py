@@ -18,7 +18,8 @@ import numpy as np
 
 from engine.animation.clips import Channel, Clip, clip_time, node_poses, sample, trs_matrix
 
-__all__ = ["MOTION_FPS", "GltfScene", "Primitive", "Sampled", "Skin", "texture_mapping"]
+__all__ = ["MOTION_FPS", "GltfScene", "Primitive", "Sampled", "Skin", "document_figures",
+           "expand_instancing", "texture_mapping"]
 
 #: samples per second of a written clip (AR Quick Look plays USD time codes)
 MOTION_FPS = 30.0
@@ -34,6 +35,37 @@ def texture_mapping(info: dict) -> tuple[int, dict | None]:
     if transform is not None and "texCoord" in transform:
         uv_set = int(transform["texCoord"])
     return uv_set, transform
+
+
+def expand_instancing(data: dict, read_accessor) -> None:
+    """Replace each node's EXT_mesh_gpu_instancing by one child node per instance (the
+    node's mesh on each, with the instance's TRS; glTF: the instance transform applies
+    before the node's). `read_accessor(index)` returns the accessor's float rows."""
+    nodes = data.get("nodes") or []
+    for node in list(nodes):
+        ext = (node.get("extensions") or {}).get("EXT_mesh_gpu_instancing")
+        if not isinstance(ext, dict) or "mesh" not in node:
+            continue
+        attributes = ext.get("attributes") or {}
+        columns = {key: read_accessor(attributes[key])
+                   for key in ("TRANSLATION", "ROTATION", "SCALE") if key in attributes}
+        if not columns:
+            continue
+        count = min(len(v) for v in columns.values())
+        children = list(node.get("children") or [])
+        for i in range(count):
+            child = {"name": f"{node.get('name', 'node')}-instance{i}", "mesh": node["mesh"]}
+            if "TRANSLATION" in columns:
+                child["translation"] = [float(x) for x in columns["TRANSLATION"][i][:3]]
+            if "ROTATION" in columns:
+                child["rotation"] = [float(x) for x in columns["ROTATION"][i][:4]]
+            if "SCALE" in columns:
+                child["scale"] = [float(x) for x in columns["SCALE"][i][:3]]
+            children.append(len(nodes))
+            nodes.append(child)
+        del node["mesh"]
+        node["children"] = children
+        node["extensions"].pop("EXT_mesh_gpu_instancing")
 
 
 @dataclass
@@ -85,12 +117,19 @@ class GltfScene:
         from engine.asset.clips import open_gltf, read_clips
 
         self.path = Path(path)
+        from engine.asset.clips import node_rest
+
         self.clips, self.rest, _ = read_clips(self.path, joints=True)
         self.g = open_gltf(self.path)
         self.doc = self.g.doc
+        # GPU instances become one node each (appended after the file's own)
+        expand_instancing(self.doc, lambda i: self.accessor(i).astype(np.float64))
         self.nodes = self.doc.get("nodes") or []
+        self.rest.update({i: node_rest(self.nodes[i]) for i in range(len(self.nodes))
+                          if i not in self.rest})
         self.parents = {c: i for i, n in enumerate(self.nodes) for c in n.get("children", [])}
         self.rest_locals = [trs_matrix(*self.rest[i]) for i in range(len(self.nodes))]
+        self._worlds: dict = {}  # id(poses) -> (poses, {node: world}), the last few
 
     # -- structure ---------------------------------------------------------------------
 
@@ -102,15 +141,25 @@ class GltfScene:
         return [i for i in range(len(self.nodes)) if i not in self.parents]
 
     def world(self, node: int, poses: dict | None = None) -> np.ndarray:
-        """A node's world matrix at rest, or with `poses` (a Sampled.poses entry)."""
-        out = np.eye(4)
+        """A node's world matrix at rest, or with `poses` (a Sampled.poses entry); every
+        node's is worked out once per pose (a skin asks for each joint's)."""
+        key = id(poses)
+        cached = self._worlds.get(key)
+        if cached is None or cached[0] is not poses:
+            cached = (poses, {})
+            self._worlds = {key: cached, **dict(list(self._worlds.items())[-7:])}
+        worlds = cached[1]
+        chain = []
         seen = set()
-        while node is not None and node not in seen:
+        while node is not None and node not in worlds and node not in seen:
             seen.add(node)
-            pose = None if poses is None else poses.get(node)
-            out = (trs_matrix(*pose) if pose is not None else self.rest_locals[node]) @ out
+            chain.append(node)
             node = self.parents.get(node)
-        return out
+        out = worlds.get(node, np.eye(4)) if node is not None else np.eye(4)
+        for n in reversed(chain):
+            out = out @ self.local(n, poses)
+            worlds[n] = out
+        return worlds[chain[0]] if chain else out
 
     def local(self, node: int, poses: dict | None = None) -> np.ndarray:
         pose = None if poses is None else poses.get(node)
@@ -184,6 +233,34 @@ class GltfScene:
         out = np.zeros(count)
         out[:min(len(given), count)] = given[:count]
         return out
+
+    def placements(self):
+        """(node, world matrix at rest, Primitive) of every triangle primitive the scene
+        places (each GPU instance its own node)."""
+        stack = list(reversed(self.roots()))
+        seen = set()
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            mesh = self.nodes[i].get("mesh")
+            if isinstance(mesh, int):
+                for prim in self.primitives(mesh):
+                    if prim.mode == 4:
+                        yield i, self.world(i), prim
+            stack.extend(reversed(self.nodes[i].get("children", [])))
+
+    def figures(self) -> tuple[int, np.ndarray]:
+        """(triangles, (2, 3) bounds) of the placed triangle primitives at rest, as a
+        reader that applies node transforms (and not skins) sees them."""
+        triangles, lo, hi = 0, np.full(3, np.inf), np.full(3, -np.inf)
+        for _, world, prim in self.placements():
+            triangles += len(prim.indices) // 3
+            if len(prim.points):
+                placed = prim.points.astype(np.float64) @ world[:3, :3].T + world[:3, 3]
+                lo, hi = np.minimum(lo, placed.min(axis=0)), np.maximum(hi, placed.max(axis=0))
+        return triangles, np.array([lo, hi])
 
     # -- images ------------------------------------------------------------------------
 
@@ -301,3 +378,13 @@ class GltfScene:
                               interpolation)
             weights[node] = np.stack([sample(channel, clip_time(clip, t)) for t in at])
         return Sampled(clip.name, times, poses, weights, set(clip.nodes))
+
+
+def document_figures(glb: bytes) -> tuple[int, np.ndarray]:
+    """GltfScene.figures of a decoded GLB given as bytes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="maquette-scene-") as tmp:
+        path = Path(tmp) / "scene.glb"
+        path.write_bytes(glb)
+        return GltfScene(path).figures()

@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.asset.formats.gltf import glb_bytes
 from engine.asset.formats.gltf_decode import decoded_glb
+from engine.asset.gltf_scene import expand_instancing
 from engine.asset.io import check_file, check_scene, load_scene, sniff_format
 from engine.asset.model import AssetError
 from engine.fileio import file_sha256, write_bytes_atomic
@@ -111,7 +112,7 @@ def _load_gltf(source: str):
                    for n in gltf_data.get("nodes", [])):
                 for i, buffer in enumerate(gltf_data.get("buffers", [])):
                     self.load_buffer(i, buffer)
-                gltf_material.expand_instancing(
+                expand_instancing(
                     gltf_data,
                     lambda index: gltf_material.accessor_floats(gltf_data, self.buffers, index))
             super().update(gltf_data)

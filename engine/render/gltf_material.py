@@ -323,37 +323,6 @@ def rename_uv_columns(geom) -> None:
 # --- EXT_mesh_gpu_instancing ----------------------------------------------------------
 
 
-def expand_instancing(data: dict, read_accessor) -> None:
-    """Replace each node's EXT_mesh_gpu_instancing by one child node per instance (the
-    node's mesh on each, with the instance's TRS; glTF: the instance transform applies
-    before the node's). `read_accessor(index)` returns the accessor's float rows."""
-    nodes = data.get("nodes") or []
-    for node in list(nodes):
-        ext = (node.get("extensions") or {}).get("EXT_mesh_gpu_instancing")
-        if not isinstance(ext, dict) or "mesh" not in node:
-            continue
-        attributes = ext.get("attributes") or {}
-        columns = {key: read_accessor(attributes[key])
-                   for key in ("TRANSLATION", "ROTATION", "SCALE") if key in attributes}
-        if not columns:
-            continue
-        count = min(len(v) for v in columns.values())
-        children = list(node.get("children") or [])
-        for i in range(count):
-            child = {"name": f"{node.get('name', 'node')}-instance{i}", "mesh": node["mesh"]}
-            if "TRANSLATION" in columns:
-                child["translation"] = [float(x) for x in columns["TRANSLATION"][i][:3]]
-            if "ROTATION" in columns:
-                child["rotation"] = [float(x) for x in columns["ROTATION"][i][:4]]
-            if "SCALE" in columns:
-                child["scale"] = [float(x) for x in columns["SCALE"][i][:3]]
-            children.append(len(nodes))
-            nodes.append(child)
-        del node["mesh"]
-        node["children"] = children
-        node["extensions"].pop("EXT_mesh_gpu_instancing")
-
-
 def accessor_floats(data: dict, buffers, index: int) -> np.ndarray:
     """An accessor's rows as float64 (normalized integers mapped as glTF says), read from
     panda3d-gltf's loaded buffers with the view's stride."""

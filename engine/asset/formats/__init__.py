@@ -71,15 +71,16 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
                         "primitive with normals, both UV sets and vertex colours, Phong "
                         "materials (colour, opacity, emissive; base-colour, normal and "
                         "emissive maps, each map's UV set and wrap), skins (Skin and Cluster "
-                        "deformers), morph targets (BlendShape channels) and every clip as a "
-                        "take (30 keys a second): no metal/rough or occlusion maps, texture "
-                        "transforms, alpha cutoff, double-sided, unlit, points or lines"),
+                        "deformers), morph targets (BlendShape channels), GPU instances as a "
+                        "node each and every clip as a take (30 keys a second): no metal/rough "
+                        "or occlusion maps, texture transforms, alpha cutoff, double-sided, "
+                        "unlit, points or lines"),
     Format("usdz", usdz.write, usdz.read_back, keeps_texture=True, scene=True,
            cannot_carry="USDZ keeps the glTF scene's nodes, a mesh per primitive, "
                         "materials with every texture slot and texture transform, both UV "
-                        "sets, vertex colours, skins and morph targets (UsdSkel) and one "
-                        "clip (one timeline, 30 samples a second): no other clips, lines, "
-                        "unlit materials (drawn lit) or GPU instances beyond the first"),
+                        "sets, vertex colours, skins and morph targets (UsdSkel), GPU "
+                        "instances as a node each and one clip (one timeline, 30 samples a "
+                        "second): no other clips, lines or unlit materials (drawn lit)"),
     Format("stl", stl.write, stl.read_back, stl.check_stl, millimetres=True,
            cannot_carry="STL keeps triangles only: no normals per vertex, UVs, colours, "
                         "materials or animation"),

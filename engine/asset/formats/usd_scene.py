@@ -18,9 +18,9 @@ that USD's preview schemas can hold, node by node.
 
 Units and frames: glTF's (Y-up, metres as stored, seconds). USD's st has v up: st =
 (u, 1 − v). USD matrices are row-vector: a glTF (column-vector) matrix M is written as
-Mᵀ. Not carried (named by the format's table row): lines, KHR_materials_unlit (lit),
-EXT_mesh_gpu_instancing (one instance), vertex colours times a base-colour texture
-(the texture wins), clips after the first.
+Mᵀ. GPU instances are one node each (engine.asset.gltf_scene). Not carried (named by
+the format's table row): lines, KHR_materials_unlit (lit), vertex colours times a
+base-colour texture (the texture wins), clips after the first.
 """
 
 from __future__ import annotations
@@ -271,8 +271,6 @@ class _Converter:
         self.node_paths[i] = path
         xform = UsdGeom.Xform.Define(self.stage, path)
         self._transform(xform, i)
-        if "EXT_mesh_gpu_instancing" in (node.get("extensions") or {}):
-            self.notes.dropped.append("GPU instances (one drawn)")
         children: set = set()
         if isinstance(node.get("mesh"), int):
             self.mesh(i, node["mesh"], path, children)
