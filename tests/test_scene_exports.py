@@ -489,3 +489,48 @@ def test_gpu_instances_are_written_one_node_each(fmt, tmp_path):
     assert count > 1 and read_back(out)["triangles"] == count * one
     if fmt == "usdz":
         assert usd_errors(out) == []
+
+
+_UFBX_UV_TO_TEXTURE = r"""
+import gc, json, os, sys
+gc.disable()  # (ufbx's bindings and the cycle collector: see engine.asset.formats.fbx)
+import ufbx
+scene = ufbx.load_file(sys.argv[1])
+out = []
+for texture in list(scene.textures):
+    m = texture.uv_to_texture  # (each column held: temporaries crashed the bindings)
+    c0, c1, c3 = m.c0, m.c1, m.c3
+    out.append([str(texture.relative_filename), [[c0.x, c0.y], [c1.x, c1.y], [c3.x, c3.y]]])
+sys.stdout.write(json.dumps(out))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def test_fbx_texture_transforms_sample_where_the_renderer_does(tmp_path):
+    """Was: KHR_texture_transform dropped in FBX. The textures' Translation, Rotation and
+    Scaling, read by ufbx (uv_to_texture, the FBX SDK's reading), map UVs where the
+    renderer's KHR_texture_transform matrix maps them (in v-up UVs)."""
+    import subprocess
+    import sys
+
+    from engine.render.gltf_material import uv_set_and_transform
+
+    source, out = _export("TextureTransformTest", tmp_path, "fbx")
+    run = subprocess.run([sys.executable, "-c", _UFBX_UV_TO_TEXTURE, str(out)],
+                         capture_output=True, text=True, timeout=120)
+    got = json.loads(run.stdout)
+    doc = json.loads(source.read_text())
+    st = np.array([[0.0, 0.0], [1.0, 0.0], [0.3, 0.8], [0.9, 0.6]])
+    want = []
+    for m in doc["materials"]:
+        info = m["pbrMetallicRoughness"]["baseColorTexture"]
+        _, matrix = uv_set_and_transform(info)  # Panda row vectors: uv' = uv · M
+        matrix = np.array([[matrix.get_cell(i, j) for j in range(3)] for i in range(3)])
+        want.append(sorted(map(tuple, np.round((np.c_[st, np.ones(4)] @ matrix)[:, :2], 4))))
+    mapped = [sorted(map(tuple, np.round(st @ np.array(cols[:2]) + cols[2], 4)))
+              for _, cols in got]
+    transformed = sum(1 for m in doc["materials"] if "KHR_texture_transform" in
+                      (m["pbrMetallicRoughness"]["baseColorTexture"].get("extensions") or {}))
+    assert transformed >= 3
+    assert sorted(mapped) == sorted(want)

@@ -128,6 +128,7 @@ import ufbx
 with ufbx.load_file(sys.argv[1]) as s:
     meshes, mats = list(s.meshes), list(s.materials)  # (iterating s.meshes twice crashed)
     bases, textures, emissive, blended, wraps, strength = [], 0, 0, 0, set(), 0.0
+    transforms = 0
     for m in mats:
         c, f = m.pbr.base_color.value_vec4, float(m.pbr.base_factor.value_vec4.x)
         bases.append([float(c.x) * f, float(c.y) * f, float(c.z) * f, float(c.w)])
@@ -140,6 +141,7 @@ with ufbx.load_file(sys.argv[1]) as s:
             texture = slot.texture
             textures += int(texture is not None)
             if texture is not None:
+                transforms += int(bool(texture.has_uv_transform))
                 wrap = (int(texture.wrap_u), int(texture.wrap_v))
                 if wrap != (0, 0):
                     wraps.add(tuple(33071 if w == 1 else 10497 for w in wrap))
@@ -163,7 +165,9 @@ with ufbx.load_file(sys.argv[1]) as s:
            # (GPU instances are written as nodes named NODE-instanceK)
            "extensions": (["EXT_mesh_gpu_instancing"] if any(
                "-instance" in str(n.name) for n in list(s.nodes)) else [])
-           + (["KHR_materials_emissive_strength"] if strength > 1 else [])}
+           + (["KHR_materials_emissive_strength"] if strength > 1 else [])
+           + (["KHR_texture_transform"] if transforms else []),
+           "texture_transforms": transforms}
 sys.stdout.write(json.dumps(out)); sys.stdout.flush(); os._exit(0)
 """
 

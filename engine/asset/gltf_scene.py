@@ -10,6 +10,7 @@ accessor reader; no Panda3D, no USD, no trimesh.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,11 +20,24 @@ import numpy as np
 from engine.animation.clips import Channel, Clip, clip_time, node_poses, sample, trs_matrix
 
 __all__ = ["MOTION_FPS", "GltfScene", "Primitive", "Sampled", "Skin", "document_figures",
-           "expand_instancing", "texture_mapping"]
+           "expand_instancing", "st_transform", "texture_mapping"]
 
 #: samples per second of a written clip (AR Quick Look plays USD time codes)
 MOTION_FPS = 30.0
 _IMAGE_SUFFIX = {"image/png": "png", "image/jpeg": "jpg"}
+
+
+def st_transform(transform: dict) -> tuple[tuple, float, tuple]:
+    """(scale, rotation in degrees, counter-clockwise, translation) of the map st' =
+    R · S · st + t in v-up UVs (st = (u, 1 − v): USD's st, FBX's UVs) that does what the
+    glTF KHR_texture_transform `transform` does to glTF UVs (the renderer's
+    engine.render.gltf_material matrix, in the same V-flipped space)."""
+    sx, sy = (float(v) for v in transform.get("scale", (1.0, 1.0)))
+    ox, oy = (float(v) for v in transform.get("offset", (0.0, 0.0)))
+    r = float(transform.get("rotation", 0.0))
+    # st' = R·S·(st − p) + p + (ox, −oy) with p = (0, 1): R·S·st + translation
+    translation = (ox + sy * math.sin(r), 1.0 - oy - sy * math.cos(r))
+    return (sx, sy), math.degrees(r), translation
 
 
 def texture_mapping(info: dict) -> tuple[int, dict | None]:

@@ -72,9 +72,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
                         "materials (colour, opacity, emissive; base-colour, normal and "
                         "emissive maps, each map's UV set and wrap), skins (Skin and Cluster "
                         "deformers), morph targets (BlendShape channels), GPU instances as a "
-                        "node each and every clip as a take (30 keys a second): no metal/rough "
-                        "or occlusion maps, texture transforms, alpha cutoff, double-sided, "
-                        "unlit, points or lines"),
+                        "node each, texture transforms and every clip as a take (30 keys a "
+                        "second): no metal/rough or occlusion maps, texture transforms that "
+                        "turn a non-uniform scale, alpha cutoff, double-sided, unlit, points "
+                        "or lines"),
     Format("usdz", usdz.write, usdz.read_back, keeps_texture=True, scene=True,
            cannot_carry="USDZ keeps the glTF scene's nodes, a mesh per primitive, "
                         "materials with every texture slot and texture transform, both UV "

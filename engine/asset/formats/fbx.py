@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -154,6 +155,27 @@ def trs_euler(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     gamma = np.where(locked, 0.0, gamma)
     euler = np.unwrap(np.stack([alpha, beta, gamma], axis=1), axis=0)
     return m[:, :3, 3], np.degrees(euler), scale
+
+
+def _placement(transform: dict) -> list[tuple]:
+    """A texture's Translation, Rotation and Scaling properties for a glTF
+    KHR_texture_transform: FBX places the texture on the UVs by T · R · S (readers such
+    as ufbx sample it at its inverse), so they are the inverse of st' = R · S · st + t
+    (engine.asset.gltf_scene.st_transform); [] when that inverse is not of that form (a
+    turn with a non-uniform scale)."""
+    from engine.asset.gltf_scene import st_transform
+
+    (sx, sy), degrees, (tx, ty) = st_transform(transform)
+    if abs(sx) < 1e-12 or abs(sy) < 1e-12 or (abs(sx - sy) > 1e-9 and abs(degrees) > 1e-9):
+        return []
+    r = math.radians(-degrees)
+    c, s = math.cos(r), math.sin(r)
+    ix, iy = 1.0 / sx, 1.0 / sy
+    # inverse: x ↦ R(−θ) · S⁻¹ · (x − t)
+    ox, oy = -(c * ix * tx - s * iy * ty), -(s * ix * tx + c * iy * ty)
+    return [("Translation", "Vector", "", "A", ox, oy, 0.0),
+            ("Rotation", "Vector", "", "A", 0.0, 0.0, -degrees),
+            ("Scaling", "Vector", "", "A", ix, iy, 1.0)]
 
 
 def _fbx_matrix(m: np.ndarray) -> np.ndarray:
@@ -366,8 +388,9 @@ class _SceneWriter:
             video.add("RelativeFilename", file)
             video.add("Content", _Raw(data))
             self.videos[source] = video_id
-        uv_set, _ = texture_mapping(info)
+        uv_set, transform = texture_mapping(info)
         sampler = self.scene.sampler(info["index"])
+        placement = _placement(transform) if transform is not None else []
         texture_id, texture = self.b.add("Texture", file, "Texture", "")
         texture.add("Type", "TextureVideoClip")
         texture.add("Version", 202)
@@ -376,7 +399,8 @@ class _SceneWriter:
             ("UseMaterial", "bool", "", "", 1),
             ("UVSet", "KString", "", "", "UVMap" if uv_set == 0 else f"UVMap{uv_set}"),
             ("WrapModeU", "enum", "", "", _WRAP.get(sampler.get("wrapS", 10497), 0)),
-            ("WrapModeV", "enum", "", "", _WRAP.get(sampler.get("wrapT", 10497), 0))))
+            ("WrapModeV", "enum", "", "", _WRAP.get(sampler.get("wrapT", 10497), 0)),
+            *placement))
         texture.add("Media", f"{file}\x00\x01Video")
         texture.add("FileName", file)
         texture.add("RelativeFilename", file)

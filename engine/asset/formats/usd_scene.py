@@ -25,28 +25,22 @@ base-colour texture (the texture wins), clips after the first.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine.asset.gltf_scene import MOTION_FPS, GltfScene, Sampled, Skin, texture_mapping
+from engine.asset.gltf_scene import (
+    MOTION_FPS,
+    GltfScene,
+    Sampled,
+    Skin,
+    st_transform,
+    texture_mapping,
+)
 
-__all__ = ["SceneNotes", "build_stage", "usd_texture_transform"]
+__all__ = ["build_stage"]
 
 _WRAP = {10497: "repeat", 33071: "clamp", 33648: "mirror"}
-
-
-@dataclass
-class SceneNotes:
-    """What a conversion wrote and what it could not (for the export's one-line note)."""
-
-    meshes: int = 0
-    skins: int = 0
-    blend_shapes: int = 0
-    clip: str | None = None
-    dropped: list[str] = field(default_factory=list)
 
 
 def _name(text, fallback: str, taken: set) -> str:
@@ -73,23 +67,10 @@ def _quat(q):
     return Gf.Quatf(w, x, y, z)
 
 
-def usd_texture_transform(transform: dict) -> tuple[tuple, float, tuple]:
-    """(scale, rotation in degrees, translation) of a UsdTransform2d that maps USD st as
-    the glTF KHR_texture_transform `transform` maps glTF UVs (st = (u, 1 − v); the
-    renderer's engine.render.gltf_material matrix in the same V-flipped space)."""
-    sx, sy = (float(v) for v in transform.get("scale", (1.0, 1.0)))
-    ox, oy = (float(v) for v in transform.get("offset", (0.0, 0.0)))
-    r = float(transform.get("rotation", 0.0))
-    # st' = R·S·(st − p) + p + (ox, −oy) with p = (0, 1): R·S·st + translation
-    translation = (ox + sy * math.sin(r), 1.0 - oy - sy * math.cos(r))
-    return (sx, sy), math.degrees(r), translation
-
-
 class _Converter:
-    def __init__(self, stage, scene: GltfScene, folder: Path, clip: Sampled | None,
-                 notes: SceneNotes):
+    def __init__(self, stage, scene: GltfScene, folder: Path, clip: Sampled | None):
         self.stage, self.scene, self.doc, self.folder = stage, scene, scene.doc, folder
-        self.clip, self.notes = clip, notes
+        self.clip = clip
         self.nodes = scene.nodes
         self.textures: dict[int, str] = {}
         self.materials: dict = {}
@@ -228,7 +209,7 @@ class _Converter:
         st = self._reader(ctx, "st" if uv_set == 0 else f"st{uv_set}", "float2") \
             .CreateOutput("result", Sdf.ValueTypeNames.Float2)
         if transform is not None:
-            scale2, degrees, translation = usd_texture_transform(transform)
+            scale2, degrees, translation = st_transform(transform)
             t2d = UsdShade.Shader.Define(self.stage, f"{where}/{slot}Transform")
             t2d.CreateIdAttr("UsdTransform2d")
             t2d.CreateInput("in", Sdf.ValueTypeNames.Float2).ConnectToSource(st)
@@ -311,8 +292,7 @@ class _Converter:
                     cloud.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex).Set(
                         Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(prim.colors[:, :3])))
                 continue
-            if prim.mode != 4:
-                self.notes.dropped.append("lines")
+            if prim.mode != 4:  # (lines: AR Quick Look draws no curves)
                 continue
             usd = UsdGeom.Mesh.Define(self.stage, where)
             usd.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(prim.points))
@@ -354,7 +334,6 @@ class _Converter:
             if double:
                 usd.CreateDoubleSidedAttr(True)
             UsdShade.MaterialBindingAPI.Apply(usd.GetPrim()).Bind(material)
-            self.notes.meshes += 1
             self.deform(usd, node_index, mesh_index, prim, name)
 
     # -- skins and morph targets -------------------------------------------------------
@@ -416,7 +395,6 @@ class _Converter:
                 Vt.FloatArray.FromNumpy(np.ascontiguousarray(prim.weights.ravel())))
             binding.CreateJointsAttr(Vt.TokenArray(joint_tokens))
             binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
-            self.notes.skins = len({k for k in self.skeletons if k[0] == "skin"})
         elif skin is None:  # (rigidly on the morph skeleton's one joint)
             binding.CreateJointIndicesPrimvar(True, 1).Set(Vt.IntArray([0]))
             binding.CreateJointWeightsPrimvar(True, 1).Set(Vt.FloatArray([1.0]))
@@ -440,7 +418,6 @@ class _Converter:
         for t, token in enumerate(tokens):
             self.weights.setdefault(where, []).append(
                 (token, rest[t], None if track is None else track[:, t]))
-        self.notes.blend_shapes += len(prim.targets)
 
     def write_skeletons(self) -> None:
         """Each skeleton's SkelAnimation: joint poses and blend-shape weights, at rest
@@ -490,19 +467,15 @@ def _decompose(matrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return m[:, :3, 3].astype(np.float32), quats, scale
 
 
-def build_stage(stage, glb: Path, folder: Path) -> SceneNotes:
+def build_stage(stage, glb: Path, folder: Path) -> None:
     """Write the glTF/GLB at `glb` (decoded: engine.asset.formats.gltf_decode) into
     `stage` under /Asset (its default prim, a SkelRoot when the file has skins or morph
-    targets), textures into `folder` beside the stage's layer. Returns the notes."""
+    targets), textures into `folder` beside the stage's layer; the first clip on the
+    stage's timeline."""
     from pxr import UsdGeom, UsdSkel
 
     scene = GltfScene(glb)
-    notes = SceneNotes()
     clip = scene.sampled(0) if scene.clips else None
-    if clip is not None:
-        notes.clip = clip.name
-        if len(scene.clips) > 1:
-            notes.dropped.append(f"clips after the first ({len(scene.clips) - 1})")
     deforms = bool(scene.doc.get("skins")) or any(
         p.targets for m in range(len(scene.doc.get("meshes") or []))
         for p in scene.primitives(m))
@@ -513,5 +486,4 @@ def build_stage(stage, glb: Path, folder: Path) -> SceneNotes:
         stage.SetFramesPerSecond(MOTION_FPS)
         stage.SetStartTimeCode(0)
         stage.SetEndTimeCode(len(clip.times) - 1)
-    _Converter(stage, scene, folder, clip, notes).build()
-    return notes
+    _Converter(stage, scene, folder, clip).build()
