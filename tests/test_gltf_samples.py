@@ -448,7 +448,7 @@ def test_fbx_take_reads_in_assimp_without_warnings(tmp_path):
 
 def test_fbx_writes_a_take_per_clip(tmp_path):
     """InterpolationTest has nine clips, each moving one cube: nine takes, named as
-    the clips (USDZ has one timeline and keeps the first)."""
+    the clips (USDZ: a variant each, test_scene_exports)."""
     import subprocess
 
     from engine.asset.clips import read_clips

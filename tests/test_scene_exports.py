@@ -74,15 +74,16 @@ def _posed(out: Path, code: int) -> np.ndarray:
     return found[0]
 
 
-def _gltf_worlds(source: Path, t: float):
-    """Every node's glTF world matrix at clip time t of the first clip (joints too)."""
+def _gltf_worlds(source: Path, t: float, clip: int = 0):
+    """Every node's glTF world matrix at time t of clip `clip` (joints too)."""
     from engine.animation.clips import node_matrices, trs_matrix
     from engine.asset.clips import read_clips
 
     clips, rest, doc = read_clips(source, joints=True)
     nodes = doc["nodes"]
     parents = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
-    posed = node_matrices(clips[0], t, rest)
+    posed = node_matrices(clips[clip], min(t, float(np.nextafter(clips[clip].duration, 0))),
+                          rest)
 
     def world(i):
         m = np.eye(4)
@@ -534,3 +535,52 @@ def test_fbx_texture_transforms_sample_where_the_renderer_does(tmp_path):
                       (m["pbrMetallicRoughness"]["baseColorTexture"].get("extensions") or {}))
     assert transformed >= 3
     assert sorted(mapped) == sorted(want)
+
+
+def test_usdz_keeps_every_clip_as_a_variant(tmp_path):
+    """Was: the first clip only (USD has one timeline). InterpolationTest's nine clips
+    are the nine variants of an "animation" variant set, the first selected; with each
+    selected, usd-core puts every cube where that clip's glTF nodes put it."""
+    from pxr import Tf, Usd, UsdGeom
+
+    from engine.asset.clips import open_gltf, read_clips
+    from engine.asset.formats.gltf import read_accessor
+
+    source, out = _export("InterpolationTest", tmp_path)
+    assert usd_errors(out) == []
+    clips = read_clips(source)[0]
+    stage = Usd.Stage.Open(str(out))
+    variants = stage.GetDefaultPrim().GetVariantSets().GetVariantSet("animation")
+    listed = stage.GetRootLayer().customLayerData["maquette"]["clips"]
+    names = sorted(listed, key=lambda v: listed[v]["order"])
+    assert [listed[v]["name"] for v in names] == [c.name for c in clips]
+    assert variants.GetVariantSelection() == names[0]
+    g = open_gltf(source)
+    doc = g.doc
+    for k, variant in enumerate(names):
+        session = Usd.Stage.Open(str(out))
+        session.SetEditTarget(session.GetSessionLayer())
+        session.GetDefaultPrim().GetVariantSets().SetSelection("animation", variant)
+        assert listed[variant]["endTimeCode"] == round(clips[k].duration * 30)
+        for code in (0, 17, listed[variant]["endTimeCode"]):
+            world, _ = _gltf_worlds(source, code / 30.0, k)
+            for prim in session.Traverse():
+                if not prim.IsA(UsdGeom.Mesh):
+                    continue
+                node = next(i for i, n in enumerate(doc["nodes"])
+                            if Tf.MakeValidIdentifier(n.get("name") or f"node{i}")
+                            == prim.GetParent().GetName())
+                m = world(node)
+                mesh = doc["meshes"][doc["nodes"][node]["mesh"]]
+                local = read_accessor(g, mesh["primitives"][0]["attributes"]["POSITION"])
+                want = local @ m[:3, :3].T + m[:3, 3]
+                got = _world(prim, code)
+                assert np.allclose(got, want, atol=1e-4), (variant, code, prim.GetName())
+
+
+def _world(prim, code: int) -> np.ndarray:
+    from pxr import Usd, UsdGeom
+
+    points = np.asarray(UsdGeom.Mesh(prim).GetPointsAttr().Get(), float)
+    m = np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode(code)))
+    return points @ m[:3, :3] + m[3, :3]

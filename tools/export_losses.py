@@ -230,6 +230,8 @@ def usdz_content(path: Path) -> dict:
         return UsdGeom.PrimvarsAPI(mesh.GetPrim()).HasPrimvar(name)
 
     animated = any(a.GetNumTimeSamples() > 1 for p in prims for a in p.GetAttributes())
+    clips = stage.GetDefaultPrim().GetVariantSets().GetVariantSet("animation") \
+        .GetVariantNames()  # (several clips: a variant each)
     skins = sum(1 for p in prims if p.IsA(UsdSkel.Skeleton)
                 and UsdSkel.Skeleton(p).GetJointsAttr().Get())
     extensions = (["KHR_texture_transform"] if transforms else []) + \
@@ -246,7 +248,8 @@ def usdz_content(path: Path) -> dict:
                     + sum(primvar(UsdGeom.Points(p), "displayColor") for p in points),
                     double_sided=sum(bool(m.GetDoubleSidedAttr().Get()) for m in meshes),
                     emissive=emissive, alpha=sorted(alpha), texture_transforms=transforms,
-                    wraps=[list(w) for w in sorted(wraps)], animations=int(animated),
+                    wraps=[list(w) for w in sorted(wraps)],
+                    animations=len(clips) or int(animated),
                     skins=skins, joints=sum(primvar(m, "skel:jointIndices") for m in meshes),
                     morph_targets=sum(1 for p in prims if p.IsA(UsdSkel.BlendShape)),
                     extensions=extensions)

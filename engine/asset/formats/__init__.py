@@ -80,8 +80,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            cannot_carry="USDZ keeps the glTF scene's nodes, a mesh per primitive, "
                         "materials with every texture slot and texture transform, both UV "
                         "sets, vertex colours, skins and morph targets (UsdSkel), GPU "
-                        "instances as a node each and one clip (one timeline, 30 samples a "
-                        "second): no other clips, lines or unlit materials (drawn lit)"),
+                        "instances as a node each and every clip (30 samples a second; "
+                        "several: a variant each, the first selected): no lines or unlit "
+                        "materials (drawn lit)"),
     Format("stl", stl.write, stl.read_back, stl.check_stl, millimetres=True,
            cannot_carry="STL keeps triangles only: no normals per vertex, UVs, colours, "
                         "materials or animation"),

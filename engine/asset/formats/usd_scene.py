@@ -13,14 +13,15 @@ that USD's preview schemas can hold, node by node.
 * skins: a UsdSkel Skeleton per glTF skin (joints ordered parents first, bind
   transforms from the inverse bind matrices) and a SkelAnimation; morph targets as
   BlendShapes with their weights (the mesh's defaults, animated by the clip);
-* animation: one clip (USD has one timeline; AR Quick Look plays it), sampled at
-  ``MOTION_FPS`` time codes a second.
+* animation: every clip sampled at ``MOTION_FPS`` time codes a second; USD has one
+  timeline, so several clips are the variants of an "animation" variant set on /Asset
+  (the first selected: AR Quick Look plays it).
 
 Units and frames: glTF's (Y-up, metres as stored, seconds). USD's st has v up: st =
 (u, 1 − v). USD matrices are row-vector: a glTF (column-vector) matrix M is written as
 Mᵀ. GPU instances are one node each (engine.asset.gltf_scene). Not carried (named by
 the format's table row): lines, KHR_materials_unlit (lit), vertex colours times a
-base-colour texture (the texture wins), clips after the first.
+base-colour texture (the texture wins).
 """
 
 from __future__ import annotations
@@ -68,16 +69,19 @@ def _quat(q):
 
 
 class _Converter:
-    def __init__(self, stage, scene: GltfScene, folder: Path, clip: Sampled | None):
+    def __init__(self, stage, scene: GltfScene, folder: Path, clips: list[Sampled]):
         self.stage, self.scene, self.doc, self.folder = stage, scene, scene.doc, folder
-        self.clip = clip
+        self.clips = clips
+        self.moved = set().union(*(c.moved for c in clips))
+        self.ops: dict[int, tuple] = {}  # node -> its (translate, orient, scale) ops
+        self.animations: list = []  # (SkelAnimation, Skin or None, tokens, shapes)
         self.nodes = scene.nodes
         self.textures: dict[int, str] = {}
         self.materials: dict = {}
         self.readers: dict = {}
         self.node_paths: dict[int, str] = {}
         self.skeletons: dict = {}  # ("skin", s) | ("morph", node) -> (path, tokens, skin)
-        self.weights: dict[str, list] = {}  # skeleton path -> [(token, rest, track)]
+        self.weights: dict[str, list] = {}  # skeleton path -> [(token, rest, node, target)]
 
     def texture_file(self, texture: int) -> str | None:
         source = self.scene.texture_source(texture)
@@ -243,6 +247,12 @@ class _Converter:
         for root in self.scene.roots():
             self.node(root, "/Asset", taken)
         self.write_skeletons()
+        if len(self.clips) > 1:
+            self.variants()
+            return
+        self.rest_values()
+        for clip in self.clips:
+            self.animate(clip)
 
     def node(self, i: int, parent: str, taken: set) -> None:
         from pxr import UsdGeom
@@ -259,20 +269,14 @@ class _Converter:
             self.node(child, path, children)
 
     def _transform(self, xform, i: int) -> None:
-        from pxr import Gf, Usd
-
-        if self.clip is None or i not in self.clip.moved:
+        """A node's rest transform as one matrix op; a node a clip moves gets translate,
+        orient and scale ops instead (their values: rest_values and animate)."""
+        if i not in self.moved:
             m = self.scene.rest_locals[i]
             if not np.allclose(m, np.eye(4)):
                 xform.AddTransformOp().Set(_matrix(m))
             return
-        ops = (xform.AddTranslateOp(), xform.AddOrientOp(), xform.AddScaleOp())
-        for code, pose in [(Usd.TimeCode.Default(), self.scene.rest[i])] + [
-                (Usd.TimeCode(k), poses[i]) for k, poses in enumerate(self.clip.poses)]:
-            t, r, s = pose
-            ops[0].Set(Gf.Vec3d(*map(float, t)), code)
-            ops[1].Set(_quat(r), code)
-            ops[2].Set(Gf.Vec3f(*map(float, s)), code)
+        self.ops[i] = (xform.AddTranslateOp(), xform.AddOrientOp(), xform.AddScaleOp())
 
     def mesh(self, node_index: int, mesh_index: int, parent: str, taken: set) -> None:
         from pxr import Gf, Sdf, UsdGeom, UsdShade, Vt
@@ -414,43 +418,95 @@ class _Converter:
         binding.CreateBlendShapesAttr(Vt.TokenArray(tokens))
         binding.CreateBlendShapeTargetsRel().SetTargets(paths)
         rest = self.scene.default_weights(node_index, len(prim.targets))
-        track = None if self.clip is None else self.clip.weights.get(node_index)
         for t, token in enumerate(tokens):
-            self.weights.setdefault(where, []).append(
-                (token, rest[t], None if track is None else track[:, t]))
+            self.weights.setdefault(where, []).append((token, rest[t], node_index, t))
 
     def write_skeletons(self) -> None:
-        """Each skeleton's SkelAnimation: joint poses and blend-shape weights, at rest
-        (default values) and at each time code."""
-        from pxr import Gf, Usd, UsdSkel, Vt
+        """Each skeleton's SkelAnimation with its rest values (joint poses and
+        blend-shape weights as defaults)."""
+        from pxr import UsdSkel, Vt
 
         for where, _, skin, tokens in self.skeletons.values():
             anim = UsdSkel.Animation.Define(self.stage, f"{where}/Animation")
             UsdSkel.BindingAPI.Apply(self.stage.GetPrimAtPath(where)) \
                 .CreateAnimationSourceRel().SetTargets([anim.GetPath()])
+            shapes = self.weights.get(where, [])
             if skin is not None:
                 anim.CreateJointsAttr(Vt.TokenArray([tokens[j] for j in skin.order]))
-                poses = [(Usd.TimeCode.Default(), None)]
-                if self.clip is not None and self.clip.moved:
-                    poses += [(Usd.TimeCode(k), p) for k, p in enumerate(self.clip.poses)]
-                for code, pose in poses:
-                    t, r, s = _decompose([self.scene.joint_local(skin, j, pose)
-                                          for j in skin.order])
-                    anim.CreateTranslationsAttr().Set(Vt.Vec3fArray.FromNumpy(t), code)
-                    anim.CreateRotationsAttr().Set(Vt.QuatfArray([_quat(q) for q in r]),
-                                                   code)
-                    anim.CreateScalesAttr().Set(Vt.Vec3hArray(
-                        [Gf.Vec3h(*map(float, v)) for v in s]), code)
-            shapes = self.weights.get(where, [])
             if shapes:
-                anim.CreateBlendShapesAttr(Vt.TokenArray([tok for tok, _, _ in shapes]))
-                attr = anim.CreateBlendShapeWeightsAttr()
-                attr.Set(Vt.FloatArray([float(d) for _, d, _ in shapes]))
-                if any(track is not None for _, _, track in shapes):
-                    for k in range(len(self.clip.times)):
-                        attr.Set(Vt.FloatArray([float(d if track is None else track[k])
-                                                for _, d, track in shapes]),
-                                 Usd.TimeCode(k))
+                anim.CreateBlendShapesAttr(Vt.TokenArray([tok for tok, *_ in shapes]))
+            self.animations.append((anim, skin, shapes))
+
+    def rest_values(self) -> None:
+        """The default (rest) values of everything a clip animates, into the current
+        edit target (inside each variant when there are several: a stronger default
+        outside would hide a variant's time samples)."""
+        from pxr import Gf, Vt
+
+        for i, ops in self.ops.items():
+            t, r, s = self.scene.rest[i]
+            ops[0].Set(Gf.Vec3d(*map(float, t)))
+            ops[1].Set(_quat(r))
+            ops[2].Set(Gf.Vec3f(*map(float, s)))
+        for anim, skin, shapes in self.animations:
+            if skin is not None:
+                self._joints(anim, skin, None, None)
+            if shapes:
+                anim.GetBlendShapeWeightsAttr().Set(
+                    Vt.FloatArray([float(rest) for _, rest, _, _ in shapes]))
+
+    def _joints(self, anim, skin: Skin, pose, code) -> None:
+        from pxr import Gf, Usd, Vt
+
+        code = Usd.TimeCode.Default() if code is None else Usd.TimeCode(code)
+        t, r, s = _decompose([self.scene.joint_local(skin, j, pose) for j in skin.order])
+        anim.GetTranslationsAttr().Set(Vt.Vec3fArray.FromNumpy(t), code)
+        anim.GetRotationsAttr().Set(Vt.QuatfArray([_quat(q) for q in r]), code)
+        anim.GetScalesAttr().Set(Vt.Vec3hArray([Gf.Vec3h(*map(float, v)) for v in s]), code)
+
+    def animate(self, clip: Sampled) -> None:
+        """The time samples of one clip (into the current edit target): the nodes it
+        moves, the joints of the skins it moves, the morph weights it animates."""
+        from pxr import Gf, Usd, Vt
+
+        for i in sorted(clip.moved & set(self.ops)):
+            ops = self.ops[i]
+            for k, poses in enumerate(clip.poses):
+                t, r, s = poses[i]
+                code = Usd.TimeCode(k)
+                ops[0].Set(Gf.Vec3d(*map(float, t)), code)
+                ops[1].Set(_quat(r), code)
+                ops[2].Set(Gf.Vec3f(*map(float, s)), code)
+        for anim, skin, shapes in self.animations:
+            if skin is not None and clip.moved:
+                for k, pose in enumerate(clip.poses):
+                    self._joints(anim, skin, pose, k)
+            if any(node in clip.weights for _, _, node, _ in shapes):
+                attr = anim.GetBlendShapeWeightsAttr()
+                for k in range(len(clip.times)):
+                    attr.Set(Vt.FloatArray([
+                        float(clip.weights[node][k, t] if node in clip.weights else rest)
+                        for _, rest, node, t in shapes]), Usd.TimeCode(k))
+
+    def variants(self) -> None:
+        """Several clips: an "animation" variant set on /Asset, one variant per clip
+        (its rest values and time samples inside), the first selected; each variant's
+        clip name, order and last time code in the stage's
+        customLayerData["maquette"]["clips"] (the timeline is the first's)."""
+        root = self.stage.GetPrimAtPath("/Asset")
+        variant_set = root.GetVariantSets().AddVariantSet("animation")
+        taken: set = set()
+        listed = {}
+        for k, clip in enumerate(self.clips):
+            name = _name(clip.name, "clip", taken)
+            variant_set.AddVariant(name)
+            variant_set.SetVariantSelection(name)
+            with variant_set.GetVariantEditContext():
+                self.rest_values()
+                self.animate(clip)
+            listed[name] = {"name": clip.name, "order": k, "endTimeCode": len(clip.times) - 1}
+        variant_set.SetVariantSelection(next(iter(listed)))
+        self.stage.GetRootLayer().customLayerData = {"maquette": {"clips": listed}}
 
 
 def _decompose(matrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -470,20 +526,20 @@ def _decompose(matrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def build_stage(stage, glb: Path, folder: Path) -> None:
     """Write the glTF/GLB at `glb` (decoded: engine.asset.formats.gltf_decode) into
     `stage` under /Asset (its default prim, a SkelRoot when the file has skins or morph
-    targets), textures into `folder` beside the stage's layer; the first clip on the
-    stage's timeline."""
+    targets), textures into `folder` beside the stage's layer; one clip on the stage's
+    timeline, several as the variants of an "animation" variant set."""
     from pxr import UsdGeom, UsdSkel
 
     scene = GltfScene(glb)
-    clip = scene.sampled(0) if scene.clips else None
+    clips = [scene.sampled(i) for i, c in enumerate(scene.clips) if c.duration > 0]
     deforms = bool(scene.doc.get("skins")) or any(
         p.targets for m in range(len(scene.doc.get("meshes") or []))
         for p in scene.primitives(m))
     root = (UsdSkel.Root if deforms else UsdGeom.Xform).Define(stage, "/Asset")
     stage.SetDefaultPrim(root.GetPrim())
-    if clip is not None:
+    if clips:
         stage.SetTimeCodesPerSecond(MOTION_FPS)
         stage.SetFramesPerSecond(MOTION_FPS)
         stage.SetStartTimeCode(0)
-        stage.SetEndTimeCode(len(clip.times) - 1)
-    _Converter(stage, scene, folder, clip).build()
+        stage.SetEndTimeCode(len(clips[0].times) - 1)
+    _Converter(stage, scene, folder, clips).build()

@@ -1,7 +1,7 @@
 """USDZ for AR Quick Look, written with Pixar's usd-core from the asset's glTF scene
 (engine.asset.formats.usd_scene: nodes, a mesh per primitive, UsdPreviewSurface
 materials with every texture slot, both UV sets, vertex colours, skins and morph
-targets through UsdSkel, one clip of animation). An asset read from OBJ, PLY or STL is
+targets through UsdSkel, every clip of animation). An asset read from OBJ, PLY or STL is
 first written as a GLB by the one GLB writer. Y-up, metres, time codes at 30 a second."""
 
 from __future__ import annotations
