@@ -584,3 +584,27 @@ def _world(prim, code: int) -> np.ndarray:
     points = np.asarray(UsdGeom.Mesh(prim).GetPointsAttr().Get(), float)
     m = np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode(code)))
     return points @ m[:3, :3] + m[3, :3]
+
+
+@pytest.mark.parametrize("fmt", ["usdz", "fbx"])
+def test_the_export_check_counts_skins_morphs_clips_from_the_source_scene(fmt, tmp_path):
+    """The check of a USDZ or FBX export reads back how many meshes are skinned, morph
+    targets, second UV sets, vertex colours and clips, and compares them with the source
+    scene (GltfScene.content): a file written from the flattened mesh alone (no skin, no
+    clip) fails it, naming what did not come back."""
+    from engine.asset.export import expected_figures, export_mesh, verify_export
+    from engine.asset.formats.gltf_decode import packed_glb
+    from engine.asset.gltf_scene import document_content
+    from engine.asset.model import AssetError
+
+    source = SAMPLES / "SimpleSkin" / "glTF-Embedded" / "SimpleSkin.gltf"
+    asset = load_asset(source)
+    expected = expected_figures(asset.mesh, fmt)
+    expected.update(document_content(packed_glb(source)))
+    assert expected["skinned"] == 1 and expected["clips"] == 1
+    good = export_mesh(asset.mesh, tmp_path / f"good.{fmt}", document=packed_glb(source))
+    got = verify_export(good.path, expected, fmt)
+    assert got["skinned"] == 1 and got["clips"] == 1
+    flat = export_mesh(asset.mesh, tmp_path / f"flat.{fmt}")  # (the mesh as a GLB: rigid)
+    with pytest.raises(AssetError, match="0 of 1 skinned meshes came back.*0 of 1 animation"):
+        verify_export(flat.path, expected, fmt)

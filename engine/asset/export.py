@@ -120,6 +120,12 @@ def read_back(path: Path, fmt: str | None = None) -> dict:
     return FORMATS[fmt].read_back(path)
 
 
+# what a scene writer's read-back counts (engine.asset.gltf_scene.GltfScene.content)
+_SCENE_COUNTS = (("skinned", "skinned meshes"), ("morph_targets", "morph targets"),
+                 ("second_uv", "meshes' second UV sets"),
+                 ("colored", "meshes' vertex colours"), ("clips", "animation clips"))
+
+
 def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:
     """Read `path` back and compare with `expected` (from :func:`expected_figures`).
     Returns the figures read; raises AssetError on a mismatch."""
@@ -143,6 +149,9 @@ def verify_export(path: Path, expected: dict, fmt: str | None = None) -> dict:
                       ("colors", "the vertex colours")):
         if expected.get(key) and key in got and not got[key]:  # (readers that report it)
             problems.append(f"{what} did not come back")
+    for key, what in _SCENE_COUNTS:  # (a scene writer's: its reader counts them)
+        if key in expected and key in got and got[key] < expected[key]:
+            problems.append(f"{got[key]} of {expected[key]} {what} came back")
     if problems:
         raise AssetError(f"{path}: export verification failed ({got['reader']}): "
                          + "; ".join(problems))
@@ -243,10 +252,10 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
         expected = expected_figures(mesh, written.format, options.get("units", "m"),
                                     animation[1][0] if animation else None,
                                     () if files is not None else pieces)
-        if scene is not None:  # (the written scene: its instances, its node tree)
-            from engine.asset.gltf_scene import document_figures
+        if scene is not None:  # (the written scene: its instances, skins, morphs, clips)
+            from engine.asset.gltf_scene import document_content
 
-            expected["triangles"], expected["bounds"] = document_figures(scene)
+            expected.update(document_content(scene))
         content = source_content(source)
         txn.check(lambda: verify_content(txn.staged(out), written.format, content))
         txn.check(lambda: figures.update(verify_export(txn.staged(out), expected,

@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.animation.clips import Channel, Clip, clip_time, node_poses, sample, trs_matrix
 
-__all__ = ["MOTION_FPS", "GltfScene", "Primitive", "Sampled", "Skin", "document_figures",
+__all__ = ["MOTION_FPS", "GltfScene", "Primitive", "Sampled", "Skin", "document_content",
            "expand_instancing", "st_transform", "texture_mapping"]
 
 #: samples per second of a written clip (AR Quick Look plays USD time codes)
@@ -265,16 +265,46 @@ class GltfScene:
                         yield i, self.world(i), prim
             stack.extend(reversed(self.nodes[i].get("children", [])))
 
-    def figures(self) -> tuple[int, np.ndarray]:
-        """(triangles, (2, 3) bounds) of the placed triangle primitives at rest, as a
-        reader that applies node transforms (and not skins) sees them."""
+    def content(self) -> dict:
+        """What a reader that applies node transforms (and not skins) should find of the
+        placed triangle primitives at rest: triangles, (2, 3) bounds, and how many are
+        skinned, carry morph targets (counted per target), a second UV set and vertex
+        colours; and the clips that play (playing_clips)."""
         triangles, lo, hi = 0, np.full(3, np.inf), np.full(3, -np.inf)
-        for _, world, prim in self.placements():
+        skinned = targets = second_uv = colored = 0
+        for node, world, prim in self.placements():
             triangles += len(prim.indices) // 3
             if len(prim.points):
                 placed = prim.points.astype(np.float64) @ world[:3, :3].T + world[:3, 3]
                 lo, hi = np.minimum(lo, placed.min(axis=0)), np.maximum(hi, placed.max(axis=0))
-        return triangles, np.array([lo, hi])
+            skinned += int(self.skin_of(node) is not None and prim.joints is not None)
+            targets += len(prim.targets)
+            second_uv += int(1 in prim.uvs)
+            colored += int(prim.colors is not None)
+        return {"triangles": triangles, "bounds": np.array([lo, hi]), "skinned": skinned,
+                "morph_targets": targets, "second_uv": second_uv, "colored": colored,
+                "clips": len(self.playing_clips())}
+
+    def playing_clips(self) -> list[int]:
+        """The clips a writer keeps: those with a length that move a placed node (or one
+        above it, or a joint) or animate a placed node's morph weights."""
+        reachable, stack = set(), list(self.roots())
+        while stack:
+            i = stack.pop()
+            if i not in reachable:
+                reachable.add(i)
+                stack.extend(self.nodes[i].get("children", []))
+        for skin in self.doc.get("skins") or []:
+            reachable.update(j for j in skin.get("joints") or [] if isinstance(j, int))
+        out = []
+        for k, clip in enumerate(self.clips):
+            animation = (self.doc.get("animations") or [])[k]
+            weighted = {(ch.get("target") or {}).get("node") for ch in
+                        animation.get("channels") or []
+                        if (ch.get("target") or {}).get("path") == "weights"}
+            if clip.duration > 0 and (set(clip.nodes) | weighted) & reachable:
+                out.append(k)
+        return out
 
     # -- images ------------------------------------------------------------------------
 
@@ -394,11 +424,11 @@ class GltfScene:
         return Sampled(clip.name, times, poses, weights, set(clip.nodes))
 
 
-def document_figures(glb: bytes) -> tuple[int, np.ndarray]:
-    """GltfScene.figures of a decoded GLB given as bytes."""
+def document_content(glb: bytes) -> dict:
+    """GltfScene.content of a decoded GLB given as bytes."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="maquette-scene-") as tmp:
         path = Path(tmp) / "scene.glb"
         path.write_bytes(glb)
-        return GltfScene(path).figures()
+        return GltfScene(path).content()

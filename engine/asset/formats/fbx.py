@@ -526,9 +526,7 @@ def fbx_bytes(scene, *, name: str = "asset", images: dict[int, str] | None = Non
     writer = _SceneWriter(scene, name, images or {})
     writer.build()
     takes = _Node("Takes")
-    clips = [scene.sampled(i) for i, c in enumerate(scene.clips) if c.duration > 0]
-    clips = [c for c in clips if c.moved & set(writer.models) or
-             any(n in writer.channels for n in c.weights)]
+    clips = [scene.sampled(i) for i in scene.playing_clips()]
     takes.add("Current", clips[0].name or "Take" if clips else "")
     for clip in clips:
         writer.take(takes, clip)
@@ -646,11 +644,18 @@ import ufbx
 out = {}
 with ufbx.load_file(sys.argv[1]) as scene:
     tri, lo, hi, uv, normals = 0, [float("inf")] * 3, [float("-inf")] * 3, False, False
+    skinned = targets = second_uv = colored = 0
     for node in scene.nodes:  # (each placement of a mesh, at rest, in world space)
         mesh = node.mesh
         if mesh is None:
             continue
         tri += int(mesh.num_triangles)
+        skinned += int(len(mesh.skin_deformers) > 0)
+        for deformer in list(mesh.blend_deformers):
+            targets += len(deformer.channels)
+        uv_sets = mesh.uv_sets  # (held: temporaries crashed the bindings)
+        second_uv += int(len(uv_sets) > 1)
+        colored += int(bool(mesh.vertex_color.exists))
         # the positions' buffer, copied while the scene is open (a Python loop over the
         # Vec3 objects took ~0.5 s per million)
         pts = np.array(mesh.vertex_position.values, dtype=float).reshape(-1, 3)
@@ -672,7 +677,9 @@ with ufbx.load_file(sys.argv[1]) as scene:
     out = {"triangles": tri, "bounds": [lo, hi], "uv": uv, "normals": normals,
            "meshes": len(scene.meshes),
            "materials": len(scene.materials), "diffuse_textures": textures,
-           "unit_meters": float(scene.settings.unit_meters),
+           "unit_meters": float(scene.settings.unit_meters), "skinned": skinned,
+           "morph_targets": targets, "second_uv": second_uv, "colored": colored,
+           "clips": len(scene.anim_stacks),
            "warnings": [str(w.description) for w in scene.metadata.warnings],
            "version": int(scene.metadata.version)}
     # written before the scene is freed, and never freed: ufbx's bindings segfault

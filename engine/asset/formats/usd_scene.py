@@ -531,7 +531,7 @@ def build_stage(stage, glb: Path, folder: Path) -> None:
     from pxr import UsdGeom, UsdSkel
 
     scene = GltfScene(glb)
-    clips = [scene.sampled(i) for i, c in enumerate(scene.clips) if c.duration > 0]
+    clips = [scene.sampled(i) for i in scene.playing_clips()]
     deforms = bool(scene.doc.get("skins")) or any(
         p.targets for m in range(len(scene.doc.get("meshes") or []))
         for p in scene.primitives(m))

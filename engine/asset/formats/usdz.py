@@ -64,8 +64,26 @@ def read_usdz(path: Path) -> dict:
                 hi = np.maximum(hi, placed.max(axis=0))
     with zipfile.ZipFile(path) as archive:
         images = [n for n in archive.namelist() if n.lower().endswith((".png", ".jpg", ".jpeg"))]
+    meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
+
+    def primvar(mesh, name, interpolation=None):
+        var = UsdGeom.PrimvarsAPI(mesh.GetPrim()).GetPrimvar(name)
+        return bool(var) and var.HasValue() and (
+            interpolation is None or var.GetInterpolation() == interpolation)
+
+    root = stage.GetDefaultPrim()
+    variants = root.GetVariantSets().GetVariantSet("animation").GetVariantNames() \
+        if root and root.GetVariantSets().HasVariantSet("animation") else []
+    animated = any(a.GetNumTimeSamples() > 1 for p in stage.Traverse()
+                   for a in p.GetAttributes())
     return {"triangles": triangles, "vertices": vertices, "bounds": np.array([lo, hi]),
-            "textured": bool(images), "up": UsdGeom.GetStageUpAxis(stage)}
+            "textured": bool(images), "up": UsdGeom.GetStageUpAxis(stage),
+            "skinned": sum(primvar(m, "skel:jointIndices", UsdGeom.Tokens.vertex)
+                           for m in meshes),
+            "morph_targets": sum(1 for p in stage.Traverse() if p.GetTypeName() == "BlendShape"),
+            "second_uv": sum(primvar(m, "st1") for m in meshes),
+            "colored": sum(primvar(m, "displayColor") for m in meshes),
+            "clips": len(variants) or int(animated)}
 
 
 def write(mesh, out: Path, options=None) -> dict:
