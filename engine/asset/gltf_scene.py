@@ -127,12 +127,12 @@ class Sampled:
 class GltfScene:
     """A decoded glTF/GLB file (engine.asset.formats.gltf_decode) read for conversion."""
 
-    def __init__(self, path: Path):
-        from engine.asset.clips import open_gltf, read_clips
+    def __init__(self, path: Path, label: str | None = None):
+        """`label`: what errors call the file (a writer's temporary copy: "the asset")."""
+        from engine.asset.clips import node_rest, open_gltf, read_clips
 
         self.path = Path(path)
-        from engine.asset.clips import node_rest
-
+        self.label = label or str(self.path)
         self.clips, self.rest, _ = read_clips(self.path, joints=True)
         self.g = open_gltf(self.path)
         self.doc = self.g.doc
@@ -412,12 +412,20 @@ class GltfScene:
                 continue
             count_t = max((len(p.targets) for p in self.primitives(self.nodes[node]["mesh"])),
                           default=0)
+            if not count_t:
+                continue
             sampler = samplers[ch["sampler"]]
             key_times = self.accessor(sampler["input"])[:, 0].astype(np.float64)
             values = self.accessor(sampler["output"]).astype(np.float64).ravel()
             interpolation = sampler.get("interpolation", "LINEAR")
             shape = (len(key_times), 3, count_t) if interpolation == "CUBICSPLINE" \
                 else (len(key_times), count_t)
+            if values.size != int(np.prod(shape)) or not len(key_times):
+                from engine.asset.model import AssetError
+
+                raise AssetError(f"{self.label}: animations[{index}].samplers"
+                                 f"[{ch['sampler']}].output: {values.size} weights for "
+                                 f"{len(key_times)} key times of {count_t} morph targets")
             channel = Channel(node, "weights", key_times, values.reshape(shape),
                               interpolation)
             weights[node] = np.stack([sample(channel, clip_time(clip, t)) for t in at])
@@ -431,4 +439,4 @@ def document_content(glb: bytes) -> dict:
     with tempfile.TemporaryDirectory(prefix="maquette-scene-") as tmp:
         path = Path(tmp) / "scene.glb"
         path.write_bytes(glb)
-        return GltfScene(path).content()
+        return GltfScene(path, "the asset").content()

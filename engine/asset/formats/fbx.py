@@ -1,7 +1,10 @@
-"""Binary FBX 7.4 writer: one model and geometry per piece of the asset (a glTF file's
-primitives stay apart) with normals, UVs and vertex colours, each with its material and
-the material's embedded base-colour, normal and emissive maps; the source's node
-animation as a take per clip (linear T/R/S curves).
+"""Binary FBX 7.4 writer of the asset's glTF scene (engine.asset.gltf_scene): a model
+per node (LimbNodes for skin joints; RSrs inheritance, as glTF's matrices compose), a
+mesh model and geometry per triangle primitive with normals, both UV sets and vertex
+colours, Phong materials with their embedded base-colour, normal and emissive maps (UV
+set, wrap mode, texture transform), skins as Skin and Cluster deformers with a bind
+pose, morph targets as BlendShape channels, and a take per clip (linear T/R/S and
+DeformPercent curves, 30 keys a second).
 
 No maintained FBX writer exists on PyPI, and assimp's writes files that assimp itself
 refuses, so this is our own, following the node layout that Blender's exporter writes
@@ -192,7 +195,7 @@ class _Builder:
         self.counts: dict[str, int] = {}
         self.next_id = 1000000
 
-    def add(self, kind: str, label: str, cls: str, subtype: str, **_) -> tuple[_I64, _Node]:
+    def add(self, kind: str, label: str, cls: str, subtype: str) -> tuple[_I64, _Node]:
         object_id = _I64(self.next_id)
         self.next_id += 1
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -233,7 +236,7 @@ class _SceneWriter:
         for node, geometry, prim, mesh_model in self.skinned:
             self.skin(node, geometry, prim, mesh_model)
         if self.pose:
-            pose_id, pose = self.b.add("Pose", "BindPose", "Pose", "BindPose")
+            _, pose = self.b.add("Pose", "BindPose", "Pose", "BindPose")
             pose.add("Type", "BindPose")
             pose.add("Version", 100)
             pose.add("NbPoseNodes", len(self.pose))
@@ -628,7 +631,7 @@ def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
     with tempfile.TemporaryDirectory(prefix="maquette-fbx-") as tmp:
         source = Path(tmp) / "source.glb"
         source.write_bytes(glb)
-        scene = GltfScene(source)
+        scene = GltfScene(source, "the asset")
         names = _image_names(scene, stem)
         files: dict[Path, bytes] = {out.with_name(n): scene.image(i)[0]
                                     for i, n in names.items()}

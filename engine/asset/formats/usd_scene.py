@@ -74,14 +74,16 @@ class _Converter:
         self.clips = clips
         self.moved = set().union(*(c.moved for c in clips))
         self.ops: dict[int, tuple] = {}  # node -> its (translate, orient, scale) ops
-        self.animations: list = []  # (SkelAnimation, Skin or None, tokens, shapes)
+        self.animations: list = []  # (SkelAnimation, Skin or None, its shapes' weights)
         self.nodes = scene.nodes
         self.textures: dict[int, str] = {}
-        self.materials: dict = {}
+        self.materials: dict = {}  # (material index, vertex colours) -> (Material, 2-sided)
+        self.material_names: set = set()
         self.readers: dict = {}
         self.node_paths: dict[int, str] = {}
         self.skeletons: dict = {}  # ("skin", s) | ("morph", node) -> (path, tokens, skin)
         self.weights: dict[str, list] = {}  # skeleton path -> [(token, rest, node, target)]
+        self.weight_names: dict[str, set] = {}
 
     def texture_file(self, texture: int) -> str | None:
         source = self.scene.texture_source(texture)
@@ -108,11 +110,9 @@ class _Converter:
     def _material(self, index: int | None, colours: bool):
         from pxr import Gf, Sdf, UsdShade
 
-        mats = self.doc.get("materials") or []
-        m = mats[index] if index is not None and index < len(mats) else {}
-        taken = self.materials.setdefault("names", set())
+        m = self.scene.material(index)
         name = _name(m.get("name"), f"Material_{'default' if index is None else index}",
-                     taken) + ("_colours" if colours else "")
+                     self.material_names) + ("_colours" if colours else "")
         where = f"/Asset/Materials/{name}"
         material = UsdShade.Material.Define(self.stage, where)
         surface = UsdShade.Shader.Define(self.stage, f"{where}/PreviewSurface")
@@ -284,8 +284,9 @@ class _Converter:
         primitives = self.scene.primitives(mesh_index)
         label = (self.doc.get("meshes") or [])[mesh_index].get("name")
         for p, prim in enumerate(primitives):
-            name = _name(label, f"mesh{mesh_index}", taken) + \
-                ("" if len(primitives) == 1 else f"_{p}")
+            several = len(primitives) > 1
+            name = _name(f"{label}_{p}" if label and several else label,
+                         f"mesh{mesh_index}" + (f"_{p}" if several else ""), taken)
             where = f"{parent}/{name}"
             if prim.mode == 0:
                 cloud = UsdGeom.Points.Define(self.stage, where)
@@ -405,15 +406,17 @@ class _Converter:
             binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
         if not prim.targets:
             return
-        tokens, paths = [], []
+        tokens, paths, shape_names = [], [], set()
+        # (the skeleton's animation names every weight it drives: unique per skeleton)
+        taken = self.weight_names.setdefault(where, set())
         for t, label in enumerate(self.scene.target_names(mesh_index, len(prim.targets))):
-            shape_name = _name(label, f"target{t}", set())
+            shape_name = _name(label, f"target{t}", shape_names)
             shape = UsdSkel.BlendShape.Define(self.stage, f"{usd.GetPath()}/{shape_name}")
             offsets, normals = prim.targets[t]
             shape.CreateOffsetsAttr(Vt.Vec3fArray.FromNumpy(offsets))
             if normals is not None:
                 shape.CreateNormalOffsetsAttr(Vt.Vec3fArray.FromNumpy(normals))
-            tokens.append(f"{name}_{shape_name}")
+            tokens.append(_name(f"{name}_{shape_name}", f"shape{t}", taken))
             paths.append(shape.GetPath())
         binding.CreateBlendShapesAttr(Vt.TokenArray(tokens))
         binding.CreateBlendShapeTargetsRel().SetTargets(paths)
@@ -530,7 +533,7 @@ def build_stage(stage, glb: Path, folder: Path) -> None:
     timeline, several as the variants of an "animation" variant set."""
     from pxr import UsdGeom, UsdSkel
 
-    scene = GltfScene(glb)
+    scene = GltfScene(glb, "the asset")
     clips = [scene.sampled(i) for i in scene.playing_clips()]
     deforms = bool(scene.doc.get("skins")) or any(
         p.targets for m in range(len(scene.doc.get("meshes") or []))
