@@ -608,3 +608,35 @@ def test_the_export_check_counts_skins_morphs_clips_from_the_source_scene(fmt, t
     flat = export_mesh(asset.mesh, tmp_path / f"flat.{fmt}")  # (the mesh as a GLB: rigid)
     with pytest.raises(AssetError, match="0 of 1 skinned meshes came back.*0 of 1 animation"):
         verify_export(flat.path, expected, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["usdz", "fbx"])
+def test_same_named_targets_and_meshes_stay_apart(fmt, tmp_path):
+    """Two morph targets with one name, and the morphing mesh placed twice by nodes of
+    one name: every target comes back (USD named each prim and each weight apart)."""
+    from engine.asset.export import read_back
+    from engine.asset.formats.gltf import join_glb, split_glb
+
+    doc, binary = split_glb((SAMPLES / "AnimatedMorphCube" / "glTF-Binary" /
+                             "AnimatedMorphCube.glb").read_bytes())
+    doc["meshes"][0]["extras"] = {"targetNames": ["smile", "smile"]}
+    node = doc["scenes"][0]["nodes"][0]
+    twin = dict(doc["nodes"][node], translation=[3.0, 0.0, 0.0])
+    doc["nodes"].append(twin)
+    doc["scenes"][0]["nodes"].append(len(doc["nodes"]) - 1)
+    source = tmp_path / "twins.glb"
+    source.write_bytes(join_glb(doc, binary))
+    asset = load_asset(source)
+    out = tmp_path / f"twins.{fmt}"
+    export_verified(asset.mesh, out, [source], source=asset)
+    got = read_back(out)
+    assert got["morph_targets"] == 4 and got["triangles"] == asset.triangles
+    if fmt == "usdz":
+        assert usd_errors(out) == []
+        from pxr import Usd, UsdSkel
+
+        stage = Usd.Stage.Open(str(out))
+        names = [list(UsdSkel.Animation(p).GetBlendShapesAttr().Get() or [])
+                 for p in stage.Traverse() if p.IsA(UsdSkel.Animation)]
+        assert sum(map(len, names)) == 4  # (each animation's names apart)
+        assert all(len(n) == len(set(n)) for n in names)
