@@ -8,8 +8,9 @@ bounding box covers (plus a margin), cleared to (0, 0, 0, 0). The resolved layer
 colour premultiplied by its coverage, is laid over the output in that window
 (premultiplied "over"). At an edge pixel that is the average of the asset's samples and
 the pixel below, what one multisampled pass gave; the background, the ground and the
-clears no longer pay for samples. (llvmpipe shades every sample, so what MSAA costs
-there is mostly the asset's own shading, which the layer does not reduce.)
+clears no longer pay for samples. (On llvmpipe what MSAA still costs is the asset's
+samples themselves, rasterised, tested and resolved; it shades once per pixel: forcing
+per-sample shading to split the shadow taps doubled the frame, docs/BENCHMARKS.md.)
 
 The ground layer: a half-resolution half-float buffer that the scene camera (which no
 longer sees the asset) fills with the ground's shadow opacity; the background pass reads
