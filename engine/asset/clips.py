@@ -70,16 +70,17 @@ def node_rest(node: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.asarray(node.get("scale", [1, 1, 1]), float))
 
 
-def read_clips(path: Path, joints: bool = False
+def read_clips(path: Path, joints: bool = False, opened: GltfFile | None = None
                ) -> tuple[list[Clip], dict[int, tuple], dict]:
     """(clips in file order, node -> rest (translation, rotation, scale), the glTF JSON)
     of a glTF/GLB. `joints`: keep the channels of skin joints too (a writer that carries
-    skins); by default they are left to Panda3D's Actor.
+    skins); by default they are left to Panda3D's Actor. `opened`: the file already
+    opened (open_gltf), not read again.
     A clip without a name is called "anim<index>" (as panda3d-gltf names its bundle).
     AssetError naming the field for a malformed channel."""
     from engine.asset.formats.gltf import read_accessor
 
-    g = open_gltf(path)
+    g = opened if opened is not None else open_gltf(path)
     nodes = g.items("nodes")
     skinned = {j for skin in g.items("skins") for j in skin.get("joints", [])}
     rest = {i: node_rest(n) for i, n in enumerate(nodes)}

@@ -20,7 +20,7 @@ import numpy as np
 from engine.animation.clips import Channel, Clip, clip_time, node_poses, sample, trs_matrix
 
 __all__ = ["MOTION_FPS", "GltfScene", "Primitive", "Sampled", "Skin", "document_content",
-           "expand_instancing", "st_transform", "texture_mapping"]
+           "expand_instancing", "scene_of", "st_transform", "texture_mapping"]
 
 #: samples per second of a written clip (AR Quick Look plays USD time codes)
 MOTION_FPS = 30.0
@@ -133,8 +133,8 @@ class GltfScene:
 
         self.path = Path(path)
         self.label = label or str(self.path)
-        self.clips, self.rest, _ = read_clips(self.path, joints=True)
         self.g = open_gltf(self.path)
+        self.clips, self.rest, _ = read_clips(self.path, joints=True, opened=self.g)
         self.doc = self.g.doc
         # GPU instances become one node each (appended after the file's own)
         expand_instancing(self.doc, lambda i: self.accessor(i).astype(np.float64))
@@ -432,11 +432,29 @@ class GltfScene:
         return Sampled(clip.name, times, poses, weights, set(clip.nodes))
 
 
-def document_content(glb: bytes) -> dict:
-    """GltfScene.content of a decoded GLB given as bytes."""
+_LAST: list = []  # [(GLB bytes, its GltfScene)]: the writer's and its check's
+
+
+def scene_of(glb: bytes) -> GltfScene:
+    """The GltfScene of a decoded GLB given as bytes (its buffer read from `glb` itself,
+    no file kept); the same object for the same bytes object, so an export's writer and
+    its check read the document once."""
     import tempfile
 
+    if _LAST and _LAST[0][0] is glb:
+        return _LAST[0][1]
     with tempfile.TemporaryDirectory(prefix="maquette-scene-") as tmp:
         path = Path(tmp) / "scene.glb"
         path.write_bytes(glb)
-        return GltfScene(path, "the asset").content()
+        scene = GltfScene(path, "the asset")
+        if scene.g.bin_chunk is not None:  # (the BIN chunk from memory, not the file)
+            offset, length = scene.g.bin_chunk
+            scene.g._data[0] = np.frombuffer(glb, dtype=np.uint8, count=length,
+                                             offset=offset)
+    _LAST[:] = [(glb, scene)]
+    return scene
+
+
+def document_content(glb: bytes) -> dict:
+    """GltfScene.content of a decoded GLB given as bytes."""
+    return scene_of(glb).content()

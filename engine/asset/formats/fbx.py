@@ -620,22 +620,15 @@ def write(mesh, out: Path, options=None) -> dict[Path, bytes]:
     """The FBX of the asset's glTF scene (options.document, else the mesh or its pieces
     written as a GLB first), with each image embedded and also written beside it
     (RelativeFilename) for importers that ignore embedded media."""
-    import tempfile
-
-    from engine.asset.gltf_scene import GltfScene
+    from engine.asset.gltf_scene import scene_of
 
     from .gltf import scene_glb
 
-    glb = scene_glb(mesh, options)
+    scene = scene_of(scene_glb(mesh, options))
     stem = out.stem or "asset"
-    with tempfile.TemporaryDirectory(prefix="maquette-fbx-") as tmp:
-        source = Path(tmp) / "source.glb"
-        source.write_bytes(glb)
-        scene = GltfScene(source, "the asset")
-        names = _image_names(scene, stem)
-        files: dict[Path, bytes] = {out.with_name(n): scene.image(i)[0]
-                                    for i, n in names.items()}
-        files[out] = fbx_bytes(scene, name=stem, images=names)
+    names = _image_names(scene, stem)
+    files: dict[Path, bytes] = {out.with_name(n): scene.image(i)[0] for i, n in names.items()}
+    files[out] = fbx_bytes(scene, name=stem, images=names)
     return files
 
 

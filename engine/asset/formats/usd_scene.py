@@ -526,14 +526,13 @@ def _decompose(matrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return m[:, :3, 3].astype(np.float32), quats, scale
 
 
-def build_stage(stage, glb: Path, folder: Path) -> None:
-    """Write the glTF/GLB at `glb` (decoded: engine.asset.formats.gltf_decode) into
-    `stage` under /Asset (its default prim, a SkelRoot when the file has skins or morph
-    targets), textures into `folder` beside the stage's layer; one clip on the stage's
-    timeline, several as the variants of an "animation" variant set."""
+def build_stage(stage, scene: GltfScene, folder: Path) -> None:
+    """Write `scene` (a decoded glTF: engine.asset.gltf_scene) into `stage` under /Asset
+    (its default prim, a SkelRoot when the file has skins or morph targets), textures
+    into `folder` beside the stage's layer; one clip on the stage's timeline, several
+    as the variants of an "animation" variant set."""
     from pxr import UsdGeom, UsdSkel
 
-    scene = GltfScene(glb, "the asset")
     clips = [scene.sampled(i) for i in scene.playing_clips()]
     deforms = bool(scene.doc.get("skins")) or any(
         p.targets for m in range(len(scene.doc.get("meshes") or []))

@@ -19,19 +19,18 @@ def write_usdz_document(path: Path, glb: bytes) -> None:
     atomic replacement)."""
     from pxr import Sdf, Usd, UsdGeom, UsdUtils
 
+    from engine.asset.gltf_scene import scene_of
+
     from .usd_scene import build_stage
 
     with tempfile.TemporaryDirectory(prefix="maquette-usdz-") as tmp:
         folder = Path(tmp)
-        source = folder / "source.glb"
-        source.write_bytes(glb)
         layer_path = folder / "asset.usdc"
         stage = Usd.Stage.CreateNew(str(layer_path))
         UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
         UsdGeom.SetStageMetersPerUnit(stage, 1.0)
-        build_stage(stage, source, folder)
+        build_stage(stage, scene_of(glb), folder)
         stage.GetRootLayer().Save()
-        source.unlink()
         if not UsdUtils.CreateNewUsdzPackage(Sdf.AssetPath(str(layer_path)), str(path)):
             raise OSError(f"{path}: usd-core could not write the USDZ package")
 
