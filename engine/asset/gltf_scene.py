@@ -319,7 +319,8 @@ class GltfScene:
             for ext in (tex.get("extensions") or {}).values():
                 if isinstance(ext, dict) and isinstance(ext.get("source"), int):
                     source = ext["source"]
-        return source
+        images = self.doc.get("images") or []
+        return source if isinstance(source, int) and 0 <= source < len(images) else None
 
     def sampler(self, texture: int) -> dict:
         tex = (self.doc.get("textures") or [])[texture]
