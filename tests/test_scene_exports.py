@@ -640,3 +640,25 @@ def test_same_named_targets_and_meshes_stay_apart(fmt, tmp_path):
                  for p in stage.Traverse() if p.IsA(UsdSkel.Animation)]
         assert sum(map(len, names)) == 4  # (each animation's names apart)
         assert all(len(n) == len(set(n)) for n in names)
+
+
+@pytest.mark.parametrize("fmt", ["usdz", "fbx"])
+def test_a_malformed_weights_track_is_refused_naming_file_and_field(fmt, tmp_path):
+    """A morph-weights sampler with fewer values than its key times × targets: the export
+    is refused naming the source file and the sampler's output, and nothing is written."""
+    from engine.asset.formats.gltf import join_glb, split_glb
+    from engine.asset.model import AssetError
+
+    doc, binary = split_glb((SAMPLES / "AnimatedMorphCube" / "glTF-Binary" /
+                             "AnimatedMorphCube.glb").read_bytes())
+    animation = doc["animations"][0]
+    sampler = animation["channels"][0]["sampler"]
+    doc["accessors"][animation["samplers"][sampler]["output"]]["count"] -= 3
+    source = tmp_path / "bad.glb"
+    source.write_bytes(join_glb(doc, binary))
+    asset = load_asset(source)
+    out = tmp_path / f"bad.{fmt}"
+    with pytest.raises(AssetError, match=rf"bad\.glb: animations\[0\]\.samplers\[{sampler}\]"
+                                         r"\.output: 251 weights for 127 key times"):
+        export_verified(asset.mesh, out, [source], source=asset)
+    assert not out.exists()

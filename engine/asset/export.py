@@ -247,6 +247,10 @@ def export_verified(mesh, out: Path, inputs: list[Path], *, source: Asset | None
                 files, list(options.get("protect", ())), txn))
         else:
             scene = _scene_document(mesh, out, source, document, options)
+            if scene is not None:  # (read once, for the writer and the check; its errors
+                from engine.asset.gltf_scene import scene_of  # name the source file)
+
+                scene_of(scene, str(source.source) if source is not None else "the asset")
             written = export_mesh(mesh, out, txn=txn, pieces=pieces, document=scene,
                                   **options)
         expected = expected_figures(mesh, written.format, options.get("units", "m"),

@@ -436,10 +436,11 @@ class GltfScene:
 _LAST: list = []  # [(GLB bytes, its GltfScene)]: the writer's and its check's
 
 
-def scene_of(glb: bytes) -> GltfScene:
+def scene_of(glb: bytes, label: str = "the asset") -> GltfScene:
     """The GltfScene of a decoded GLB given as bytes (its buffer read from `glb` itself,
     no file kept); the same object for the same bytes object, so an export's writer and
-    its check read the document once."""
+    its check read the document once. `label`: what its errors call the file (the first
+    call's stays)."""
     import tempfile
 
     if _LAST and _LAST[0][0] is glb:
@@ -447,7 +448,7 @@ def scene_of(glb: bytes) -> GltfScene:
     with tempfile.TemporaryDirectory(prefix="maquette-scene-") as tmp:
         path = Path(tmp) / "scene.glb"
         path.write_bytes(glb)
-        scene = GltfScene(path, "the asset")
+        scene = GltfScene(path, label)
         if scene.g.bin_chunk is not None:  # (the BIN chunk from memory, not the file)
             offset, length = scene.g.bin_chunk
             scene.g._data[0] = np.frombuffer(glb, dtype=np.uint8, count=length,
