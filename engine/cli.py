@@ -455,9 +455,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     motion = f", {len(animation[0])} animation samples" if animation else ""
     print(f"wrote {', '.join(_shown(p) for p in written.files)} and {_shown(sidecar)}")
     print(f"verified with {got['reader']}: {got['triangles']:,} triangles, bounds match, "
-          f"texture {'yes' if got['textured'] else 'no'}{motion}")
+          f"texture {'yes' if got['textured'] else 'no'}{motion}{_scene_counts(got)}")
     print(f"note: {_carry_note(written.format, got)}")
     return 0
+
+
+def _scene_counts(got: dict) -> str:
+    """", 1 skinned mesh, 2 morph targets, 9 clips": what a USDZ or FBX check counted."""
+    words = (("skinned", "skinned mesh", "skinned meshes"),
+             ("morph_targets", "morph target", "morph targets"),
+             ("second_uv", "second UV set", "second UV sets"),
+             ("colored", "mesh with vertex colours", "meshes with vertex colours"),
+             ("clips", "clip", "clips"))
+    return "".join(f", {got[key]} {one if got[key] == 1 else many}"
+                   for key, one, many in words if got.get(key))
 
 
 def _carry_note(fmt: str, got: dict) -> str:

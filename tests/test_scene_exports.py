@@ -662,3 +662,17 @@ def test_a_malformed_weights_track_is_refused_naming_file_and_field(fmt, tmp_pat
                                          r"\.output: 251 weights for 127 key times"):
         export_verified(asset.mesh, out, [source], source=asset)
     assert not out.exists()
+
+
+def test_export_says_what_the_check_counted(tmp_path):
+    """`maquette export` prints the skins, morphs and clips that the check read back."""
+    import subprocess
+    import sys
+
+    source = SAMPLES / "RiggedSimple" / "glTF-Binary" / "RiggedSimple.glb"
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "export", str(source), "-o",
+                          str(tmp_path / "out.fbx")], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "verified with ufbx: 188 triangles, bounds match, texture no, 1 skinned mesh, " \
+           "1 clip" in run.stdout
