@@ -676,3 +676,23 @@ def test_export_says_what_the_check_counted(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "verified with ufbx: 188 triangles, bounds match, texture no, 1 skinned mesh, " \
            "1 clip" in run.stdout
+
+
+@pytest.mark.parametrize("fmt", ["usdz", "fbx"])
+def test_a_prepped_skin_keeps_its_precision(fmt, tmp_path):
+    """`prep --height 2 --pivot base` puts a scaling root above RiggedSimple's joints. The
+    USDZ's skeleton hangs from the joints' parent node, so that scale stays in a matrix
+    op and not in SkelAnimation's half-float scales (they were off by 0.46 mm on 2 m):
+    both formats skin to within 1e-5 of glTF's formula on the prepped GLB."""
+    from engine.cli import main
+
+    source = SAMPLES / "RiggedSimple" / "glTF-Binary" / "RiggedSimple.glb"
+    prepped, out = tmp_path / "prepped.glb", tmp_path / f"prepped.{fmt}"
+    for target in (prepped, out):
+        assert main(["prep", str(source), "--height", "2", "--pivot", "base", "-o",
+                     str(target)]) == 0
+    codes = (0, 30, 55)
+    for code, points in zip(codes, _posed_points(out, fmt, codes), strict=True):
+        want = _gltf_skinned(prepped, code)
+        assert np.abs(points - want).max() < 1e-5, code
+        assert points[:, 1].min() == pytest.approx(0.0, abs=1e-4)  # (stands on its base)

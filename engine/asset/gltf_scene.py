@@ -103,12 +103,15 @@ class Primitive:
 class Skin:
     """A glTF skin: `joints` in the file's order (the JOINTS_n attributes index them),
     `order` the same nodes parents first, `parent[j]` the nearest joint above j (None
-    for a root joint), `inverse_binds[k]` joint k's inverse bind matrix."""
+    for a root joint), `inverse_binds[k]` joint k's inverse bind matrix, `origin` the
+    node all root joints hang from (None: the scene root), whose frame root joints are
+    given in (joint_local)."""
 
     joints: list[int]
     order: list[int]
     parent: dict[int, int | None]
     inverse_binds: np.ndarray
+    origin: int | None = None  # the node the root joints hang from, when they share one
 
 
 @dataclass
@@ -383,12 +386,15 @@ class GltfScene:
         ibm = self.accessor(skin["inverseBindMatrices"]).reshape(-1, 4, 4) \
             .transpose(0, 2, 1) if "inverseBindMatrices" in skin \
             else np.tile(np.eye(4), (len(joints), 1, 1))
-        return Skin(joints, order, parent, ibm.astype(np.float64))
+        above = {self.parents.get(j) for j in joints if parent[j] is None}
+        origin = above.pop() if len(above) == 1 else None
+        return Skin(joints, order, parent, ibm.astype(np.float64), origin)
 
     def joint_local(self, skin: Skin, j: int, poses: dict | None = None) -> np.ndarray:
-        """Joint j relative to its parent joint (a root joint: to the world)."""
+        """Joint j relative to its parent joint (a root joint: to the skin's origin
+        node, or the world)."""
         world = self.world(j, poses)
-        p = skin.parent[j]
+        p = skin.parent[j] if skin.parent[j] is not None else skin.origin
         return world if p is None else np.linalg.inv(self.world(p, poses)) @ world
 
     # -- clips -------------------------------------------------------------------------

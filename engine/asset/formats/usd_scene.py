@@ -81,6 +81,7 @@ class _Converter:
         self.material_names: set = set()
         self.readers: dict = {}
         self.node_paths: dict[int, str] = {}
+        self.names: dict[str, set] = {}  # prim path -> its children's names
         self.skeletons: dict = {}  # ("skin", s) | ("morph", node) -> (path, tokens, skin)
         self.weights: dict[str, list] = {}  # skeleton path -> [(token, rest, node, target)]
         self.weight_names: dict[str, set] = {}
@@ -243,9 +244,11 @@ class _Converter:
         from pxr import UsdGeom
 
         UsdGeom.Scope.Define(self.stage, "/Asset/Materials")
-        taken: set = {"Materials"}
+        self.names["/Asset"] = {"Materials"}
+        for root in self.scene.roots():  # (every node's path first: a skeleton is
+            self._plan(root, "/Asset")  # placed under its origin node's)
         for root in self.scene.roots():
-            self.node(root, "/Asset", taken)
+            self.node(root)
         self.write_skeletons()
         if len(self.clips) > 1:
             self.variants()
@@ -254,19 +257,27 @@ class _Converter:
         for clip in self.clips:
             self.animate(clip)
 
-    def node(self, i: int, parent: str, taken: set) -> None:
+    def _plan(self, i: int, parent: str) -> None:
+        """Node i's prim path under `parent` (names unique among the parent's children,
+        the meshes named after them)."""
+        node = self.nodes[i]
+        path = f"{parent}/{_name(node.get('name'), f'node{i}', self.names[parent])}"
+        self.node_paths[i] = path
+        self.names[path] = set()
+        for child in node.get("children", []):
+            self._plan(child, path)
+
+    def node(self, i: int) -> None:
         from pxr import UsdGeom
 
         node = self.nodes[i]
-        path = f"{parent}/{_name(node.get('name'), f'node{i}', taken)}"
-        self.node_paths[i] = path
+        path = self.node_paths[i]
         xform = UsdGeom.Xform.Define(self.stage, path)
         self._transform(xform, i)
-        children: set = set()
         if isinstance(node.get("mesh"), int):
-            self.mesh(i, node["mesh"], path, children)
+            self.mesh(i, node["mesh"], path, self.names[path])
         for child in node.get("children", []):
-            self.node(child, path, children)
+            self.node(child)
 
     def _transform(self, xform, i: int) -> None:
         """A node's rest transform as one matrix op; a node a clip moves gets translate,
@@ -353,7 +364,8 @@ class _Converter:
         key = ("skin", skin) if skin is not None else ("morph", node)
         if key not in self.skeletons:
             if skin is None:
-                where = f"{self.node_paths[node]}/MorphSkeleton"
+                parent = self.node_paths[node]
+                where = f"{parent}/{_name('MorphSkeleton', 'MorphSkeleton', self.names[parent])}"
                 skel = UsdSkel.Skeleton.Define(self.stage, where)
                 skel.CreateJointsAttr(Vt.TokenArray(["root"]))
                 skel.CreateBindTransformsAttr(Vt.Matrix4dArray([Gf.Matrix4d(1.0)]))
@@ -373,7 +385,13 @@ class _Converter:
             p = skin.parent[j]
             leaf = _name(self.nodes[j].get("name"), f"joint{j}", taken.setdefault(p, set()))
             tokens[j] = leaf if p is None else f"{tokens[p]}/{leaf}"
-        where = f"/Asset/Skeleton_{s}"
+        # (under the node its root joints hang from: their transforms relative to it,
+        # so a scale above them stays in that node's double-precision matrix, not in
+        # SkelAnimation's half-float scales)
+        if skin.origin not in self.node_paths:  # (not placed: the root joints in world)
+            skin.origin = None
+        parent = "/Asset" if skin.origin is None else self.node_paths[skin.origin]
+        where = f"{parent}/{_name(f'Skeleton_{s}', f'Skeleton_{s}', self.names[parent])}"
         skel = UsdSkel.Skeleton.Define(self.stage, where)
         skel.CreateJointsAttr(Vt.TokenArray([tokens[j] for j in skin.order]))
         binds = {j: np.linalg.inv(skin.inverse_binds[k]) for k, j in enumerate(skin.joints)}
