@@ -112,6 +112,35 @@ def trs_matrix(translation, rotation, scale) -> np.ndarray:
     return out
 
 
+def _quaternion(r: np.ndarray) -> np.ndarray:
+    """(x, y, z, w) of a rotation matrix, from its largest diagonal term (Shepperd), so
+    that half turns come out right too."""
+    trace = r[0, 0] + r[1, 1] + r[2, 2]
+    if trace > 0:
+        k = 2.0 * np.sqrt(1.0 + trace)
+        q = [(r[2, 1] - r[1, 2]) / k, (r[0, 2] - r[2, 0]) / k, (r[1, 0] - r[0, 1]) / k, k / 4]
+    else:
+        i = int(np.argmax(np.diag(r)))
+        j, n = (i + 1) % 3, (i + 2) % 3
+        k = 2.0 * np.sqrt(max(1e-12, 1.0 + r[i, i] - r[j, j] - r[n, n]))
+        q = [0.0, 0.0, 0.0, (r[n, j] - r[j, n]) / k]
+        q[i], q[j], q[n] = k / 4, (r[j, i] + r[i, j]) / k, (r[n, i] + r[i, n]) / k
+    q = np.asarray(q, float)
+    return q / np.linalg.norm(q)
+
+
+def trs_decompose(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inverse of trs_matrix: translation (3,), quaternion (x, y, z, w) and scale (3,)
+    of a (4, 4) column-vector matrix T · R · S (a shear is dropped; a mirror goes into
+    x's scale)."""
+    m = np.asarray(m, dtype=np.float64)
+    scale = np.linalg.norm(m[:3, :3], axis=0)
+    if np.linalg.det(m[:3, :3]) < 0:
+        scale[0] = -scale[0]
+    r = m[:3, :3] / np.where(scale != 0, scale, 1.0)
+    return m[:3, 3].copy(), _quaternion(r), scale
+
+
 def node_matrices(clip: Clip, t: float,
                   rest: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
                   ) -> dict[int, np.ndarray]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.animation.clips import INTERPOLATIONS, PATHS, Channel, Clip
+from engine.animation.clips import INTERPOLATIONS, PATHS, Channel, Clip, trs_decompose
 from engine.asset.formats.gltf import (
     GltfFile,
     check_accessors,
@@ -40,31 +40,9 @@ def open_gltf(path: Path) -> GltfFile:
     return g
 
 
-def _quaternion(r: np.ndarray) -> np.ndarray:
-    """(x, y, z, w) of a rotation matrix, from its largest diagonal term (Shepperd), so
-    that half turns come out right too."""
-    trace = r[0, 0] + r[1, 1] + r[2, 2]
-    if trace > 0:
-        k = 2.0 * np.sqrt(1.0 + trace)
-        q = [(r[2, 1] - r[1, 2]) / k, (r[0, 2] - r[2, 0]) / k, (r[1, 0] - r[0, 1]) / k, k / 4]
-    else:
-        i = int(np.argmax(np.diag(r)))
-        j, n = (i + 1) % 3, (i + 2) % 3
-        k = 2.0 * np.sqrt(max(1e-12, 1.0 + r[i, i] - r[j, j] - r[n, n]))
-        q = [0.0, 0.0, 0.0, (r[n, j] - r[j, n]) / k]
-        q[i], q[j], q[n] = k / 4, (r[j, i] + r[i, j]) / k, (r[n, i] + r[i, n]) / k
-    q = np.asarray(q, float)
-    return q / np.linalg.norm(q)
-
-
 def node_rest(node: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if "matrix" in node:  # glTF: animated nodes never carry a matrix; decompose anyway
-        m = np.asarray(node["matrix"], float).reshape(4, 4).T
-        scale = np.linalg.norm(m[:3, :3], axis=0)
-        if np.linalg.det(m[:3, :3]) < 0:
-            scale[0] = -scale[0]  # (a mirror: into x's scale)
-        r = m[:3, :3] / np.where(scale != 0, scale, 1.0)
-        return m[:3, 3].copy(), _quaternion(r), scale
+        return trs_decompose(np.asarray(node["matrix"], float).reshape(4, 4).T)
     return (np.asarray(node.get("translation", [0, 0, 0]), float),
             np.asarray(node.get("rotation", [0, 0, 0, 1]), float),
             np.asarray(node.get("scale", [1, 1, 1]), float))

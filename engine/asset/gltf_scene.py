@@ -147,6 +147,8 @@ class GltfScene:
         self.parents = {c: i for i, n in enumerate(self.nodes) for c in n.get("children", [])}
         self.rest_locals = [trs_matrix(*self.rest[i]) for i in range(len(self.nodes))]
         self._worlds: dict = {}  # id(poses) -> (poses, {node: world}), the last few
+        self._images: dict[int, tuple[bytes, str]] = {}
+        self._skins: dict[int, Skin] = {}
 
     # -- structure ---------------------------------------------------------------------
 
@@ -254,19 +256,12 @@ class GltfScene:
     def placements(self):
         """(node, world matrix at rest, Primitive) of every triangle primitive the scene
         places (each GPU instance its own node)."""
-        stack = list(reversed(self.roots()))
-        seen = set()
-        while stack:
-            i = stack.pop()
-            if i in seen:
-                continue
-            seen.add(i)
+        for i in sorted(self.placed):
             mesh = self.nodes[i].get("mesh")
             if isinstance(mesh, int):
                 for prim in self.primitives(mesh):
                     if prim.mode == 4:
                         yield i, self.world(i), prim
-            stack.extend(reversed(self.nodes[i].get("children", [])))
 
     def content(self) -> dict:
         """What a reader that applies node transforms (and not skins) should find of the
@@ -288,17 +283,22 @@ class GltfScene:
                 "morph_targets": targets, "second_uv": second_uv, "colored": colored,
                 "clips": len(self.playing_clips())}
 
+    @cached_property
+    def placed(self) -> set[int]:
+        """The nodes the scene places (its roots and everything below them)."""
+        seen, stack = set(), list(self.roots())
+        while stack:
+            i = stack.pop()
+            if i not in seen:
+                seen.add(i)
+                stack.extend(self.nodes[i].get("children", []))
+        return seen
+
     def playing_clips(self) -> list[int]:
         """The clips a writer keeps: those with a length that move a placed node (or one
         above it, or a joint) or animate a placed node's morph weights."""
-        reachable, stack = set(), list(self.roots())
-        while stack:
-            i = stack.pop()
-            if i not in reachable:
-                reachable.add(i)
-                stack.extend(self.nodes[i].get("children", []))
-        for skin in self.doc.get("skins") or []:
-            reachable.update(j for j in skin.get("joints") or [] if isinstance(j, int))
+        reachable = self.placed | {j for skin in self.doc.get("skins") or []
+                                   for j in skin.get("joints") or [] if isinstance(j, int)}
         out = []
         for k, clip in enumerate(self.clips):
             animation = (self.doc.get("animations") or [])[k]
@@ -332,7 +332,13 @@ class GltfScene:
         return samplers[s] if isinstance(s, int) and 0 <= s < len(samplers) else {}
 
     def image(self, i: int) -> tuple[bytes, str]:
-        """(bytes, "png" | "jpg") of images[i]; other formats converted to PNG."""
+        """(bytes, "png" | "jpg") of images[i]; other formats converted to PNG (once:
+        a writer asks for an image's name, its file and its embedded copy)."""
+        if i not in self._images:
+            self._images[i] = self._image(i)
+        return self._images[i]
+
+    def _image(self, i: int) -> tuple[bytes, str]:
         image = (self.doc.get("images") or [])[i]
         if "bufferView" in image:
             b, off, length, _ = self.g.views[image["bufferView"]]
@@ -364,6 +370,12 @@ class GltfScene:
     # -- skins -------------------------------------------------------------------------
 
     def skin(self, s: int) -> Skin:
+        """Skin s (read once)."""
+        if s not in self._skins:
+            self._skins[s] = self._skin(s)
+        return self._skins[s]
+
+    def _skin(self, s: int) -> Skin:
         skin = (self.doc.get("skins") or [])[s]
         joints = [int(j) for j in skin.get("joints") or []]
         members = set(joints)
@@ -388,6 +400,8 @@ class GltfScene:
             else np.tile(np.eye(4), (len(joints), 1, 1))
         above = {self.parents.get(j) for j in joints if parent[j] is None}
         origin = above.pop() if len(above) == 1 else None
+        if origin not in self.placed:  # (an unplaced node: the root joints in world)
+            origin = None
         return Skin(joints, order, parent, ibm.astype(np.float64), origin)
 
     def joint_local(self, skin: Skin, j: int, poses: dict | None = None) -> np.ndarray:

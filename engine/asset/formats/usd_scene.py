@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.animation.clips import trs_decompose
 from engine.asset.gltf_scene import (
     MOTION_FPS,
     GltfScene,
@@ -388,8 +389,6 @@ class _Converter:
         # (under the node its root joints hang from: their transforms relative to it,
         # so a scale above them stays in that node's double-precision matrix, not in
         # SkelAnimation's half-float scales)
-        if skin.origin not in self.node_paths:  # (not placed: the root joints in world)
-            skin.origin = None
         parent = "/Asset" if skin.origin is None else self.node_paths[skin.origin]
         where = f"{parent}/{_name(f'Skeleton_{s}', f'Skeleton_{s}', self.names[parent])}"
         skel = UsdSkel.Skeleton.Define(self.stage, where)
@@ -531,17 +530,11 @@ class _Converter:
 
 
 def _decompose(matrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(n, 3) translations, (n, 4) quaternions (x, y, z, w), (n, 3) scales of (4, 4)
-    column-vector matrices T · R · S (a shear is dropped; a mirror goes into x's scale)."""
-    from scipy.spatial.transform import Rotation
-
-    m = np.asarray(np.stack(matrices), dtype=np.float64)
-    linear = m[:, :3, :3]
-    scale = np.linalg.norm(linear, axis=1)
-    scale[:, 0] *= np.where(np.linalg.det(linear) < 0, -1.0, 1.0)
-    rotation = linear / np.where(np.abs(scale) > 1e-12, scale, 1.0)[:, None, :]
-    quats = Rotation.from_matrix(rotation).as_quat()
-    return m[:, :3, 3].astype(np.float32), quats, scale
+    """(n, 3) float32 translations, (n, 4) quaternions (x, y, z, w), (n, 3) scales of
+    (4, 4) column-vector matrices (engine.animation.clips.trs_decompose each)."""
+    parts = [trs_decompose(m) for m in matrices]
+    return (np.array([p[0] for p in parts], np.float32), np.array([p[1] for p in parts]),
+            np.array([p[2] for p in parts]))
 
 
 def build_stage(stage, scene: GltfScene, folder: Path) -> None:
