@@ -4,6 +4,7 @@ cheaper passes really in place. No timings here (tools/bench_peers.py measures t
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -251,3 +252,72 @@ def test_the_asset_layer_gives_the_one_pass_frames(tmp_path, ground, motion):
     assert (diff > 2).sum() <= (2500 if ground else 12), int((diff > 2).sum())
     for _x, _y, w, h in windows:
         assert 0 < w * h < 0.6 * scene.output.width * scene.output.height
+
+
+def _variant_defines(stage) -> list[dict[str, str]]:
+    """The defines each Geom of the Stage's asset is drawn with, read from the source of
+    the shader on its geom state (engine.render.surface_shaders)."""
+    from panda3d.core import Shader, ShaderAttrib
+
+    found = []
+    for path in stage.asset.find_all_matches("**/+GeomNode"):
+        node = path.node()
+        for i in range(node.get_num_geoms()):
+            shader = node.get_geom_state(i).get_attrib(ShaderAttrib).get_shader()
+            lines = shader.get_text(Shader.ST_fragment).splitlines()[1:]  # (#version)
+            header = itertools.takewhile(lambda line: line.startswith("#define "), lines)
+            found.append(dict(line.split()[1:3] for line in header))
+    return found
+
+
+@needs_samples
+@pytest.mark.parametrize("name, present, absent", [
+    ("NormalTangentTest", {"NORMAL_MAP", "BASE_COLOR_MAP"}, {"EMISSION", "UNLIT"}),
+    ("EmissiveStrengthTest", {"EMISSION"}, {"NORMAL_MAP", "UNLIT"}),
+    ("UnlitTest", {"UNLIT"}, {"NORMAL_MAP", "EMISSION"}),
+    ("MultiUVTest", {"UV1"}, {"UNLIT"}),
+    ("BoxTextured", {"BASE_COLOR_MAP"}, {"NORMAL_MAP", "METAL_ROUGH_MAP", "UV1", "UNLIT"}),
+    ("MetalRoughSpheresNoTextures", set(),
+     {"BASE_COLOR_MAP", "METAL_ROUGH_MAP", "NORMAL_MAP", "OCCLUSION_MAP", "EMISSION"}),
+])
+def test_each_surface_is_drawn_with_the_variant_of_its_material(name, present, absent):
+    """A CPU renderer runs both sides of a shader's branches, so each surface's shader is
+    compiled for what its material has; the pixels are the references' (above) and the
+    material tests' (tests/test_gltf_render_materials.py)."""
+    with Stage(sample_scene(name), 96, 96) as stage:
+        variants = _variant_defines(stage)
+    assert variants
+    for defines in variants:
+        assert defines["TONE_MAPPING"] == "0" and defines["SHADING_MODE"] == "0"
+        assert not absent & set(defines), (name, defines)
+    assert present <= set().union(*variants), (name, variants)
+
+
+@needs_samples
+def test_alpha_modes_get_their_own_variants():
+    with Stage(sample_scene("AlphaBlendModeTest"), 96, 96) as stage:
+        modes = {defines["ALPHA_MODE"] for defines in _variant_defines(stage)}
+    assert modes == {"0", "1", "2"}
+
+
+def test_live_changes_recompile_the_variants_and_back_give_the_fresh_frames(tmp_path):
+    """Shading mode, tone mapping and the environment are defines of the asset's variants:
+    each change shows (tone mapping and the environment only in the lit mode, the others
+    being unlit), and going back draws the fresh Stage's pixels exactly."""
+    environment = ROOT / "scenes" / "environments" / "studio.exr"
+    with Stage(orbit_scene(tmp_path, "bottle.glb"), 160, 90) as stage:
+        fresh = stage.capture(0.5).astype(int)
+        changed = []
+        for change in (lambda: stage.set_shading_mode("normals"),
+                       lambda: stage.set_shading_mode("base-color"),
+                       lambda: (stage.set_shading_mode("lit"), stage.set_tone_mapping("aces")),
+                       lambda: stage.set_environment(environment)):
+            change()
+            changed.append(stage.capture(0.5).astype(int))
+        assert {d["ENV_MAP"] for d in _variant_defines(stage)} == {"1"}
+        stage.set_tone_mapping("neutral")
+        stage.set_environment(None)
+        back = stage.capture(0.5)
+    for before, after in itertools.pairwise([fresh, *changed]):
+        assert (np.abs(after - before).max(axis=-1) > 8).sum() > 100
+    np.testing.assert_array_equal(back, fresh)

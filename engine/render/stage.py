@@ -38,6 +38,7 @@ from engine.render.asset_layer import AssetLayer, ground_layer, ground_layer_siz
 from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_base, make_float_buffer, make_offscreen_buffer
 from engine.render.environment import load_environment
+from engine.render.surface_shaders import SurfaceShaders
 from engine.resources import resource_path
 from engine.scene.lighting import (
     PRESETS,
@@ -377,16 +378,14 @@ class Stage:
         if self.folded:
             self.root.set_shader_input("fragcoord_offset", (0.0, 0.0))
 
-        self.root.set_shader(
-            _make_shader("pbr.vert.glsl", "pbr.frag.glsl",
-                         {"MAX_LIGHTS": MAX_FILL_LIGHTS, "MAX_SOFTBOXES": MAX_SOFTBOXES,
-                          **self._output_defines})
-        )
+        # The asset's shader: a variant per material and setting (surface_shaders), made
+        # once the settings below are known; the root's is the variant of no material.
+        self._surfaces = None
+        self._shading_mode = 0
         self.root.set_shader_input("key_light", self.key_np)
         self.root.set_shader_input("shadow_texel", 1.0 / shadow_size)
         self.root.set_shader_input("shadow_bias", 0.0015)
         self.root.set_shader_input("shadows_enabled", 1)
-        self.root.set_shader_input("shading_mode", 0)
         self._fill_directions = PTA_LVecBase3f.empty_array(MAX_FILL_LIGHTS)
         self._fill_colors = PTA_LVecBase3f.empty_array(MAX_FILL_LIGHTS)
         self._softbox_directions = PTA_LVecBase3f.empty_array(MAX_SOFTBOXES)
@@ -402,13 +401,30 @@ class Stage:
         self.set_tone_mapping(scene.stage.tone_mapping)
         self.post_quad.set_shader_input("checker_px", 0.0)
         self.set_background(scene.stage.background)
+        self._surfaces = SurfaceShaders(_make_shader)
+        self.specialize()
         self._frames_rendered = 0
         self.current: Frame | None = None
 
     # --- per-frame state ------------------------------------------------------------
 
     def set_shading_mode(self, mode: str) -> None:
-        self.root.set_shader_input("shading_mode", SHADING_MODES.index(mode))
+        self._shading_mode = SHADING_MODES.index(mode)
+        self.specialize()
+
+    def specialize(self) -> None:
+        """Give the asset's surfaces the shader variants of their materials and of this
+        Stage's settings (engine.render.surface_shaders); again after a change to either
+        (the viewer's UV checker replaces base colour textures)."""
+        if self._surfaces is None:  # (still being built: done once at the end)
+            return
+        settings = {"MAX_LIGHTS": MAX_FILL_LIGHTS, "MAX_SOFTBOXES": MAX_SOFTBOXES,
+                    **self._output_defines, "SHADING_MODE": self._shading_mode,
+                    "TONE_MAPPING": self._tone_mapping}
+        if self._has_environment_map:
+            settings["ENV_MAP"] = 1
+        self.root.set_shader(self._surfaces.variant(settings))
+        self._surfaces.apply(self.asset, settings)
 
     # --- live changes (the viewer); each equals building the Stage with that setting ---
 
@@ -465,8 +481,8 @@ class Stage:
         self._has_environment_map = path is not None
         self.root.set_shader_input("env_map", texture)
         self.root.set_shader_input("env_sh", sh)
-        self.root.set_shader_input("env_enabled", float(self._has_environment_map))
         self.root.set_shader_input("env_rotation", 0.0)
+        self.specialize()
 
     def set_environment_rotation(self, degrees: float) -> None:
         """Turn the environment image `degrees` about +Y (applies at the next set_time)."""
@@ -475,8 +491,9 @@ class Stage:
     def set_tone_mapping(self, name: str) -> None:
         """The tone-mapping curve: one of TONE_MAPPINGS (the scene's `[stage]
         tone_mapping`, "neutral" by default)."""
-        for node in (self.post_quad, self.root):  # root: the folded shaders read it
-            node.set_shader_input("tone_mapping", TONE_MAPPINGS.index(name))
+        self._tone_mapping = TONE_MAPPINGS.index(name)
+        self.post_quad.set_shader_input("tone_mapping", self._tone_mapping)  # tonemap.frag
+        self.specialize()  # the asset's variants: a define
 
     def set_checkerboard(self, square_px: float) -> None:
         """Show a transparent background over a grey checkerboard of `square_px` pixel

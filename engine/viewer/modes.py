@@ -136,10 +136,12 @@ class ModeController:
             self._checker_stages = stages or [TextureStage.get_default()]
             for ts in self._checker_stages:
                 asset.set_texture(ts, self._checker, 100)
-        else:
+            self.stage.specialize()  # a surface without a base colour map now has one
+        elif self._checker_stages:
             for ts in self._checker_stages:
                 asset.clear_texture(ts)
             self._checker_stages = []
+            self.stage.specialize()
 
 
 def _seen_shader():

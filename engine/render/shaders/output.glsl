@@ -5,7 +5,9 @@
 // and dither.
 
 uniform float exposure;          // linear multiplier (2^EV)
+#ifndef TONE_MAPPING             // (a define in the asset's variants: surface_shaders.py)
 uniform float tone_mapping;      // 0 Khronos PBR Neutral, 1 ACES (fitted), 2 none (clip)
+#endif
 uniform vec3 background_top;     // linear RGB
 uniform vec3 background_bottom;  // linear RGB
 #ifdef FOLDED_OUTPUT
@@ -47,9 +49,17 @@ vec3 aces_fitted(vec3 color) {
 }
 
 vec3 tone_map(vec3 color) {
+#if defined(TONE_MAPPING) && TONE_MAPPING == 0
+    return pbr_neutral(color);
+#elif defined(TONE_MAPPING) && TONE_MAPPING == 1
+    return aces_fitted(color);
+#elif defined(TONE_MAPPING)
+    return clamp(color, 0.0, 1.0);
+#else
     if (tone_mapping > 1.5) return clamp(color, 0.0, 1.0);
     if (tone_mapping > 0.5) return aces_fitted(color);
     return pbr_neutral(color);
+#endif
 }
 
 vec3 linear_to_srgb(vec3 c) {

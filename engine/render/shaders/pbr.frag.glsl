@@ -11,6 +11,18 @@
 #ifndef MAX_SOFTBOXES
 #define MAX_SOFTBOXES 4
 #endif
+// Compile-time features (engine/render/surface_shaders.py compiles one variant per
+// material and Stage setting: on a CPU renderer every branch of a shader runs, masked).
+// Per material: ALPHA_MODE (0 OPAQUE, 1 MASK, 2 BLEND), UNLIT, BASE_COLOR_MAP,
+// METAL_ROUGH_MAP, NORMAL_MAP, OCCLUSION_MAP, EMISSION, UV1 (a slot reads TEXCOORD_1).
+// Per Stage: ENV_MAP (image-based lighting), SHADING_MODE (0 lit, 1 base colour,
+// 2 normals), TONE_MAPPING (output.glsl).
+#ifndef ALPHA_MODE
+#define ALPHA_MODE 0
+#endif
+#ifndef SHADING_MODE
+#define SHADING_MODE 0
+#endif
 
 uniform struct p3d_MaterialParameters {
     vec4 baseColor;
@@ -25,14 +37,13 @@ uniform sampler2D p3d_TextureEmission;
 uniform sampler2D p3d_TextureNormal;      // tangent-space normal map (linear)
 uniform sampler2D occlusion_map;          // glTF occlusion (r), white without one
 
-// The glTF material beyond Panda's Material (engine/render/asset_node.py sets them per
-// material; the asset node holds the defaults, which draw as before).
-uniform float alpha_mode;          // 0 OPAQUE (alpha ignored), 1 MASK, 2 BLEND
+// The glTF material beyond Panda's Material (engine/render/gltf_material.py sets them per
+// material; the asset node holds the defaults, which draw as before). Its alpha mode,
+// unlit flag and which maps it has are the variant's defines (above).
 uniform float alpha_cutoff;        // MASK: drawn where alpha >= cutoff
-uniform float unlit;               // 1: KHR_materials_unlit (base colour, no lights)
 uniform float emissive_strength;   // KHR_materials_emissive_strength
-uniform float normal_scale;        // 0: no normal map
-uniform float occlusion_strength;  // 0: no occlusion map
+uniform float normal_scale;        // NORMAL_MAP: its scale
+uniform float occlusion_strength;  // OCCLUSION_MAP: its strength
 // Per texture slot (0 base colour, 1 metal/rough, 2 normal, 3 occlusion, 4 emissive): its
 // KHR_texture_transform (mat3 on homogeneous UVs) and UV set (0/1; uv_sets.xyzw: slots
 // 0-3, uv_set_emissive: slot 4). Single uniforms: array inputs on a material's
@@ -60,17 +71,19 @@ uniform float environment_intensity;
 // Image-based lighting (optional): an equirectangular map, Y-up (glTF) directions.
 uniform sampler2D env_map;
 uniform vec3 env_sh[9];       // irradiance SH coefficients (engine/render/environment.py)
-uniform float env_enabled;    // 1: env_map/env_sh replace the analytic environment
-uniform float env_rotation;   // radians about +Y
-uniform float env_max_lod;
-uniform float shading_mode;  // 0 lit, 1 base colour, 2 normals
+uniform float env_rotation;   // radians about +Y (ENV_MAP: env_map/env_sh replace
+uniform float env_max_lod;    // the analytic environment)
 
 in vec3 v_view_position;
 in vec3 v_view_normal;
 in vec4 v_color;
 in vec2 v_texcoord0;
+#ifdef UV1
 in vec2 v_texcoord1;
+#endif
+#ifdef NORMAL_MAP
 in vec4 v_view_tangent;
+#endif
 in vec4 v_shadow_position;
 
 out vec4 o_color;
@@ -127,9 +140,9 @@ vec3 image_irradiance(vec3 panda_n) {
 }
 
 vec3 environment_radiance(vec3 dir, float roughness) {
-    if (env_enabled > 0.5) {
-        return image_radiance(dir, roughness) * environment_intensity;
-    }
+#ifdef ENV_MAP
+    return image_radiance(dir, roughness) * environment_intensity;
+#else
     // Hemisphere gradient, blurred towards its mean as roughness grows.
     float up = dir.z;
     vec3 sharp = mix(ground_color, sky_color, smoothstep(-0.25, 0.35, up));
@@ -146,13 +159,14 @@ vec3 environment_radiance(vec3 dir, float roughness) {
         radiance += softbox_color[i].rgb * edge * spread;
     }
     return radiance * environment_intensity;
+#endif
 }
 
 vec3 environment_irradiance(vec3 n) {
-    if (env_enabled > 0.5) {
-        // SH gives irradiance E; the caller multiplies by albedo, so divide by pi here.
-        return max(image_irradiance(n), vec3(0.0)) / PI * environment_intensity;
-    }
+#ifdef ENV_MAP
+    // SH gives irradiance E; the caller multiplies by albedo, so divide by pi here.
+    return max(image_irradiance(n), vec3(0.0)) / PI * environment_intensity;
+#else
     vec3 hemi = mix(ground_color, sky_color, 0.5 + 0.5 * n.z);
     vec3 boxes = vec3(0.0);
     for (int i = 0; i < MAX_SOFTBOXES; ++i) {
@@ -162,6 +176,7 @@ vec3 environment_irradiance(vec3 n) {
         boxes += softbox_color[i].rgb * solid_angle * max(dot(n, softbox_direction[i]), 0.0) / PI;
     }
     return (hemi + boxes) * environment_intensity;
+#endif
 }
 
 // Analytic approximation of the split-sum environment BRDF (Karis 2014).
@@ -174,18 +189,32 @@ vec2 environment_brdf(float n_dot_v, float roughness) {
 }
 
 vec2 slot_uv(mat3 transform, float uv_set) {
+#ifdef UV1
     return (transform * vec3(uv_set > 0.5 ? v_texcoord1 : v_texcoord0, 1.0)).xy;
+#else
+    return (transform * vec3(v_texcoord0, 1.0)).xy;
+#endif
 }
 
 void main() {
-    vec4 base_color = p3d_Material.baseColor * v_color * p3d_ColorScale
-                      * texture(p3d_TextureModulate, slot_uv(uv_transform_0, uv_sets.x));
-    if (alpha_mode > 0.5 && alpha_mode < 1.5) {
-        if (base_color.a < alpha_cutoff) discard;
-        base_color.a = 1.0;
-    }
-    float coverage = alpha_mode > 1.5 ? clamp(base_color.a, 0.0, 1.0) : 1.0;
+    vec4 base_color = p3d_Material.baseColor * v_color * p3d_ColorScale;
+#ifdef BASE_COLOR_MAP
+    base_color *= texture(p3d_TextureModulate, slot_uv(uv_transform_0, uv_sets.x));
+#endif
+#if ALPHA_MODE == 1
+    if (base_color.a < alpha_cutoff) discard;
+    base_color.a = 1.0;
+#endif
+#if ALPHA_MODE == 2
+    float coverage = clamp(base_color.a, 0.0, 1.0);
+#else
+    float coverage = 1.0;
+#endif
+#ifdef METAL_ROUGH_MAP
     vec4 metal_rough = texture(p3d_TextureSelector, slot_uv(uv_transform_1, uv_sets.y));
+#else
+    const vec4 metal_rough = vec4(1.0);
+#endif
     float metallic = clamp(p3d_Material.metallic * metal_rough.b, 0.0, 1.0);
     float roughness = clamp(p3d_Material.roughness * metal_rough.g, 0.04, 1.0);
     float alpha = roughness * roughness;
@@ -196,7 +225,8 @@ void main() {
     if (flipped) {
         n = -n;  // double-sided or inverted geometry: shade the visible side
     }
-    if (normal_scale != 0.0) {
+#ifdef NORMAL_MAP
+    {
         // glTF: bitangent = cross(normal, tangent.xyz) * tangent.w, from the geometric
         // normal of the face drawn (the flip above applies to the whole frame).
         vec3 t = flipped ? -v_view_tangent.xyz : v_view_tangent.xyz;  // (as the sample viewer)
@@ -206,20 +236,15 @@ void main() {
         m.xy *= normal_scale;
         n = normalize(mat3(t, b, n) * m);
     }
-    if (shading_mode > 0.5 && shading_mode < 1.5) {
-        o_color = shaded(base_color.rgb, coverage);
-        return;
-    }
-    if (shading_mode > 1.5) {
-        vec3 world_n = normalize(mat3(p3d_ViewMatrixInverse) * n);
-        o_color = shaded(pow(0.5 + 0.5 * world_n, vec3(2.2)), 1.0);
-        return;
-    }
-
-    if (unlit > 0.5) {
-        o_color = shaded(base_color.rgb, coverage);
-        return;
-    }
+#endif
+#if SHADING_MODE == 1
+    o_color = shaded(base_color.rgb, coverage);
+#elif SHADING_MODE == 2
+    vec3 world_n = normalize(mat3(p3d_ViewMatrixInverse) * n);
+    o_color = shaded(pow(0.5 + 0.5 * world_n, vec3(2.2)), 1.0);
+#elif defined(UNLIT)
+    o_color = shaded(base_color.rgb, coverage);
+#else
 
     vec3 diffuse_color = base_color.rgb * (1.0 - metallic);
     vec3 f0 = mix(vec3(0.04), base_color.rgb, metallic);
@@ -244,12 +269,15 @@ void main() {
     vec3 diffuse = environment_irradiance(world_n) * diffuse_color;
     // Darken the environment a little where the key light is shadowed.
     float occlusion = mix(0.75, 1.0, shadow);
-    if (occlusion_strength > 0.0) {
-        occlusion *= 1.0 + occlusion_strength * (texture(occlusion_map, slot_uv(uv_transform_3, uv_sets.w)).r - 1.0);
-    }
+#ifdef OCCLUSION_MAP
+    occlusion *= 1.0 + occlusion_strength * (texture(occlusion_map, slot_uv(uv_transform_3, uv_sets.w)).r - 1.0);
+#endif
     color += (diffuse + specular) * occlusion;
 
+#ifdef EMISSION
     color += p3d_Material.emission.rgb * emissive_strength
              * texture(p3d_TextureEmission, slot_uv(uv_transform_4, uv_set_emissive)).rgb;
+#endif
     o_color = shaded(color, coverage);
+#endif
 }
