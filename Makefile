@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'  # ray: tests/test_workers.py runs a real local cluster
+	$(BIN)/python -m compileall -q engine  # as a wheel install does: no per-run compile (0.2 CPU s)
 	@touch $(STAMP)
 
 clean:

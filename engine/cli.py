@@ -786,6 +786,11 @@ def _on_stop_signal(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Exit codes: 0 done, 1 the work failed, 2 bad input, 128 + N
     stopped by signal N (Ctrl-C 130, SIGHUP 129, SIGTERM 143); see engine.errors."""
+    # Before numpy is imported: its import makes one BLAS call (a floating-point check)
+    # that wakes OpenBLAS's thread pool, whose threads then spin ~0.1 CPU s for nothing
+    # (a tenth of a still's CPU, docs/BENCHMARKS.md); Maquette's BLAS work is 4x4 and
+    # per-vertex products, where threads buy nothing. The user's own setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser().parse_args(argv)
     from engine.errors import MaquetteError
     from engine.fileio import remove_partials

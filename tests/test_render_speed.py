@@ -5,6 +5,7 @@ cheaper passes really in place. No timings here (tools/bench_peers.py measures t
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import sys
 
@@ -147,19 +148,28 @@ def test_writer_bgra_bottom_up_refuses_a_wrong_size(tmp_path):
         FrameWriter(tmp_path / "b.mp4", 16, 8, 10, layout="bgr")
 
 
-def test_a_glb_still_imports_neither_trimesh_nor_scipy(tmp_path):
-    """Lazy imports: a .glb goes straight to Panda3D; trimesh/scipy cost ~0.5 CPU s."""
+@pytest.mark.parametrize("blas_threads", [None, "2"])
+def test_a_glb_still_starts_lean(tmp_path, blas_threads):
+    """A still's fixed costs (docs/BENCHMARKS.md): lazy imports (a .glb goes straight to
+    Panda3D; trimesh/scipy cost ~0.5 CPU s), one OpenBLAS thread unless the user sets
+    another count (numpy's import wakes the pool, whose threads spin ~0.1 CPU s), and no
+    scan of every package's entry points for Panda model loaders (0.06 s)."""
     code = (
-        "import sys\n"
+        "import os, sys\n"
         "from engine.cli import main\n"
         f"rc = main(['still', {str(ROOT / 'scenes' / 'assets' / 'bottle.glb')!r}, '-o', "
         f"{str(tmp_path / 'still.png')!r}])\n"
-        "print(rc, sorted(m for m in ('trimesh', 'scipy') if m in sys.modules))\n"
+        "from direct.showbase.Loader import Loader\n"
+        "print(rc, sorted(m for m in ('trimesh', 'scipy') if m in sys.modules),\n"
+        "      os.environ['OPENBLAS_NUM_THREADS'], Loader._loadedPythonFileTypes)\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if blas_threads:
+        env["OPENBLAS_NUM_THREADS"] = blas_threads
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
+                            cwd=ROOT, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "0 []"
+    assert result.stdout.strip().splitlines()[-1] == f"0 [] {blas_threads or 1} False"
     assert (tmp_path / "still.png").exists()
 
 

@@ -34,11 +34,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import venv
 from pathlib import Path
 
-from benchlib import cpu_model  # tools/ is on sys.path when run as a script
+from benchlib import cpu_model, run_child  # tools/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -185,20 +184,6 @@ def pyrender_spec(scene_file: Path, output: Path, ground: bool) -> dict:
             "ffmpeg": x264_command(out.width, out.height, int(out.fps), output)}
 
 
-def run_child(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """(CPU s user+sys of the child and its waited-for children, wall s)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}):\n{stderr.decode()[-2000:]}")
-    return usage.ru_utime + usage.ru_stime, wall
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=5, help="interleaved pairs (default 5)")
@@ -244,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
     for pair in range(args.pairs):
         for name, cmd in sides.items():
-            cpu, wall = run_child(cmd, env=env)
+            cpu, wall = run_child(cmd, env=env, cwd=ROOT)
             results[name].append((cpu, wall))
             print(f"  pair {pair + 1} {name:9s} CPU {cpu:6.2f} s  wall {wall:6.2f} s",
                   flush=True)
