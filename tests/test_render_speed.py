@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.render.engine_setup import get_base
+from engine.render.engine_setup import get_graphics
 from engine.render.offline import render_clip
 from engine.render.stage import Stage
 from engine.render.writers import FrameWriter, read_frames
@@ -85,7 +85,7 @@ def test_the_shadow_map_is_depth_only(tmp_path):
         assert shadow is not None
         assert shadow.get_fb_properties().get_color_bits() == 0
         assert shadow.get_fb_properties().get_depth_bits() >= 16
-    assert get_base() is not None
+    assert get_graphics() is not None
 
 
 @pytest.mark.parametrize("name, stage", [
@@ -151,17 +151,17 @@ def test_writer_bgra_bottom_up_refuses_a_wrong_size(tmp_path):
 @pytest.mark.parametrize("blas_threads", [None, "2"])
 def test_a_glb_still_starts_lean(tmp_path, blas_threads):
     """A still's fixed costs (docs/BENCHMARKS.md): lazy imports (a .glb goes straight to
-    Panda3D; trimesh/scipy cost ~0.5 CPU s), one OpenBLAS thread unless the user sets
-    another count (numpy's import wakes the pool, whose threads spin ~0.1 CPU s), and no
-    scan of every package's entry points for Panda model loaders (0.06 s)."""
+    Panda3D; trimesh/scipy cost ~0.5 CPU s), no ShowBase (~0.1 s; offscreen rendering
+    needs only the graphics engine and pipe), and one OpenBLAS thread unless the user
+    sets another count (numpy's import wakes the pool, whose threads spin ~0.1 s)."""
     code = (
         "import os, sys\n"
         "from engine.cli import main\n"
         f"rc = main(['still', {str(ROOT / 'scenes' / 'assets' / 'bottle.glb')!r}, '-o', "
         f"{str(tmp_path / 'still.png')!r}])\n"
-        "from direct.showbase.Loader import Loader\n"
-        "print(rc, sorted(m for m in ('trimesh', 'scipy') if m in sys.modules),\n"
-        "      os.environ['OPENBLAS_NUM_THREADS'], Loader._loadedPythonFileTypes)\n"
+        "heavy = ('trimesh', 'scipy', 'direct.showbase.ShowBase', 'imageio_ffmpeg')\n"
+        "print(rc, sorted(m for m in heavy if m in sys.modules),\n"
+        "      os.environ['OPENBLAS_NUM_THREADS'])\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     if blas_threads:
@@ -169,8 +169,25 @@ def test_a_glb_still_starts_lean(tmp_path, blas_threads):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == f"0 [] {blas_threads or 1} False"
+    assert result.stdout.strip().splitlines()[-1] == f"0 [] {blas_threads or 1}"
     assert (tmp_path / "still.png").exists()
+
+
+def test_the_viewer_base_shares_the_pipe_and_skips_the_entry_point_scan(tmp_path):
+    """A ShowBase made after offscreen rendering started draws on the same pipe, and its
+    Loader does not scan every package's entry points for model loaders (0.06 s)."""
+    from direct.showbase.Loader import Loader
+
+    from engine.render.engine_setup import get_base
+
+    graphics = get_graphics()
+    base = get_base()
+    assert base.pipe == graphics.pipe and base.graphicsEngine == graphics.graphicsEngine
+    assert get_graphics() is base
+    assert Loader._loadedPythonFileTypes is False
+    scene = orbit_scene(tmp_path, "bottle.glb")
+    with Stage(scene, 64, 36) as stage:
+        assert stage.capture(0.0)[..., 3].min() == 255
 
 
 def test_an_opaque_offscreen_stage_folds_tone_mapping_into_the_main_pass(tmp_path):

@@ -32,7 +32,7 @@ mode, height, frames = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 from engine.render import engine_setup
 if mode == "defaults":
     engine_setup.BASE_PRC = engine_setup.BASE_PRC.replace("transform-cache #f", "")
-base = engine_setup.get_base()
+engine_setup.get_graphics()
 if mode == "defaults":
     from panda3d.core import CullBinManager
     bins = CullBinManager.get_global_ptr()

@@ -218,11 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         sides["pyrender"] = [str(python), str(script), str(spec_file)]
         env["PYOPENGL_PLATFORM"] = "egl"
 
-    base = engine_setup.get_base()
     engine_setup.make_offscreen_buffer(16, 16, "probe")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {engine_setup.gl_renderer()}; "
           f"Python {platform.python_version()}; load {os.getloadavg()[0]:.2f}")
-    del base
     print(f"clip: {ASSET.name}, {args.frames} frames {args.height}p, orbit, H.264 veryfast; "
           f"{args.pairs} interleaved pairs")
 

@@ -125,7 +125,7 @@ class AttributePass:
             WindowProperties,
         )
 
-        base = stage._base
+        base = stage._graphics
         fb = FrameBufferProperties()
         fb.set_float_color(True)
         fb.set_rgba_bits(32, 32, 32, 32)
@@ -183,7 +183,7 @@ class AttributePass:
         return values, a > 0.5
 
     def close(self, stage) -> None:
-        stage._base.graphicsEngine.remove_window(self.buffer)
+        stage._graphics.graphicsEngine.remove_window(self.buffer)
         self.camera.remove_node()
 
 

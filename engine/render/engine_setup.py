@@ -1,4 +1,5 @@
-"""Panda3D start-up: configuration, one ShowBase per process, offscreen buffers.
+"""Panda3D start-up: configuration, one graphics pipe (and ShowBase, for the viewer) per
+process, offscreen buffers.
 
 This is the one seam between Maquette and the platform's graphics: headless EGL
 (Mesa llvmpipe or a GPU) when there is no display or an offscreen render is
@@ -10,11 +11,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from dataclasses import dataclass
 
 from engine.errors import WorkError
 
 _lock = threading.Lock()
-_base = None
+_graphics = None  # Graphics, once started
+_base = None  # the ShowBase, once a viewer asked for one
 _offscreen_only: bool | None = None
 
 BASE_PRC = """
@@ -41,7 +44,7 @@ loader-support-entry-points #f
 # transform-cache #f: Panda's TransformState cache hands a new transform an equal-within-
 # 1e-6 one made earlier in the process, so a frame depended on what the process drew
 # before it (a campaign's chunks differed, edge pixels by up to 48 levels, between one
-# worker and two). The opaque bin draws in scene-graph order (see get_base), not sorted
+# worker and two). The opaque bin draws in scene-graph order (see _start), not sorted
 # by state: that sort compares attribute pointers, so where two of the asset's surfaces
 # tie in depth (an ear against a head) which one showed depended on heap addresses.
 # With both, the same scene gives the same bytes in any process, after anything.
@@ -58,47 +61,85 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+@dataclass
+class Graphics:
+    """What offscreen rendering needs of Panda3D: the process's graphics engine and pipe
+    (the attribute names ShowBase gives them, so a ShowBase serves as one too)."""
+
+    graphicsEngine: object
+    pipe: object
+
+
+def get_graphics():
+    """The process's graphics engine and pipe, started on first use (headless EGL unless
+    a viewer's ShowBase came first: then that ShowBase). Offscreen rendering needs no
+    ShowBase, whose start costs ~0.1 CPU s of every render or still process."""
+    with _lock:
+        if _base is not None:
+            return _base
+        return _start(offscreen=True)
+
+
 def get_base(offscreen: bool = True):
-    """The process-wide ShowBase, created on first use with no default window.
+    """The process's ShowBase (the viewer's tasks, events and windows), created on first
+    use with no default window, on the pipe get_graphics made if it ran first.
 
     offscreen=True selects headless EGL (works without a display). A later call
     asking for a window when the first one chose offscreen raises RuntimeError.
     """
-    global _base, _offscreen_only
+    global _base
     with _lock:
-        if _base is not None:
+        if _base is not None or _graphics is not None:
             if not offscreen and _offscreen_only:
                 raise RuntimeError("Panda3D was already started offscreen in this process")
+        if _base is not None:
             return _base
-        from panda3d.core import loadPrcFileData
-
-        headless = offscreen or not has_display()
-        prc = BASE_PRC
-        if headless:
-            prc += "load-display p3headlessgl\naux-display pandagl\nwindow-type offscreen\n"
-        else:
-            prc += "load-display pandagl\naux-display p3headlessgl\n"
-        loadPrcFileData("maquette", prc)
+        graphics = _graphics or _start(offscreen)
         from direct.showbase.ShowBase import ShowBase
 
-        stderr_fd = _silence_stderr()  # EGL and /dev/input probing print harmless noise
+        stderr_fd = _silence_stderr()  # /dev/input probing prints harmless noise
         try:
             _base = ShowBase(windowType="none")
-            _base.makeDefaultPipe()
         finally:
             _restore_stderr(stderr_fd)
-        if _base.pipe is None:
-            _base = None
-            raise RenderUnavailable(
-                "No graphics pipe is available. Install the Mesa EGL libraries: "
-                "sudo apt-get install -y libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
-            )
-        _offscreen_only = headless
-        from panda3d.core import CullBinManager
-
-        bins = CullBinManager.get_global_ptr()  # a prc "cull-bin" line comes too late
-        bins.set_bin_type(bins.find_bin("opaque"), CullBinManager.BT_unsorted)
+        _base.pipe = graphics.pipe  # (what its makeDefaultPipe would have made)
         return _base
+
+
+def _start(offscreen: bool) -> Graphics:
+    """Configure Panda3D and make the pipe (once per process; under _lock)."""
+    global _graphics, _offscreen_only
+    if _graphics is not None:
+        return _graphics
+    from panda3d.core import (
+        CullBinManager,
+        GraphicsEngine,
+        GraphicsPipeSelection,
+        loadPrcFileData,
+    )
+
+    headless = offscreen or not has_display()
+    prc = BASE_PRC
+    if headless:
+        prc += "load-display p3headlessgl\naux-display pandagl\nwindow-type offscreen\n"
+    else:
+        prc += "load-display pandagl\naux-display p3headlessgl\n"
+    loadPrcFileData("maquette", prc)
+    stderr_fd = _silence_stderr()  # EGL probing prints harmless noise
+    try:
+        pipe = GraphicsPipeSelection.get_global_ptr().make_default_pipe()
+    finally:
+        _restore_stderr(stderr_fd)
+    if pipe is None:
+        raise RenderUnavailable(
+            "No graphics pipe is available. Install the Mesa EGL libraries: "
+            "sudo apt-get install -y libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
+        )
+    bins = CullBinManager.get_global_ptr()  # a prc "cull-bin" line comes too late
+    bins.set_bin_type(bins.find_bin("opaque"), CullBinManager.BT_unsorted)
+    _graphics = Graphics(GraphicsEngine.get_global_ptr(), pipe)
+    _offscreen_only = headless
+    return _graphics
 
 
 def _silence_stderr() -> int | None:
@@ -133,7 +174,7 @@ def make_float_buffer(host, width: int, height: int, name: str, sort: int, sampl
         WindowProperties,
     )
 
-    base = get_base()
+    base = get_graphics()
     fb = FrameBufferProperties()
     fb.set_float_color(True)
     fb.set_rgba_bits(16, 16, 16, 16)
@@ -159,7 +200,7 @@ def make_offscreen_buffer(width: int, height: int, name: str = "maquette"):
     from panda3d.core import FrameBufferProperties, GraphicsPipe, WindowProperties
 
     global _gsg
-    base = get_base()
+    base = get_graphics()
     fb = FrameBufferProperties()
     fb.set_rgba_bits(8, 8, 8, 8)
     fb.set_depth_bits(24)
@@ -206,11 +247,10 @@ def open_window(width: int, height: int, title: str):
 
 def close_output(output) -> None:
     """Close a window or offscreen buffer made by open_window / make_offscreen_buffer."""
-    base = get_base()
     if output.is_of_type(_window_type()):
-        base.closeWindow(output)
+        _base.closeWindow(output)  # (a window was opened on the viewer's ShowBase)
     else:
-        base.graphicsEngine.remove_window(output)
+        get_graphics().graphicsEngine.remove_window(output)
 
 
 def _window_type():

@@ -70,7 +70,7 @@ class PassBuffers:
             raise ValueError(f"unknown passes {unknown}; expected {', '.join(PASS_NAMES)}")
         self.stage = stage
         self.passes = tuple(p for p in PASS_NAMES if p in passes)
-        base = stage._base
+        base = stage._graphics
         engine = base.graphicsEngine
         size = WindowProperties.size(stage.width, stage.height)
         gsg, host = stage.output.get_gsg(), stage.output
@@ -156,7 +156,7 @@ class PassBuffers:
         return PassFrame(depth=depth, normal=normal, mask=mask)
 
     def close(self) -> None:
-        engine = self.stage._base.graphicsEngine
+        engine = self.stage._graphics.graphicsEngine
         for buffer in self.buffers:
             engine.remove_window(buffer)
         self.buffers = []

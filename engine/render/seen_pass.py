@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from engine.asset.seen import INFERRED_MAX, mesh_seen
-from engine.render.engine_setup import close_output, get_base, make_offscreen_buffer
+from engine.render.engine_setup import close_output, get_graphics, make_offscreen_buffer
 
 CHECK_HEIGHT = 90  # pixels: a 16:9 shot is checked at 160 × 90
 
@@ -103,7 +103,7 @@ class SeenPass:
         vertices = np.asarray(mesh.vertices, np.float64)
         self.centre = 0.5 * (vertices.min(axis=0) + vertices.max(axis=0))
         self.radius = float(max(0.5 * np.linalg.norm(np.ptp(vertices, axis=0)), 1e-6))
-        self.base = get_base()
+        self.base = get_graphics()
         self.root = NodePath("seen-pass")
         self.asset = self.root.attach_new_node(mark_geom(mesh))
         self.asset.set_shader(Shader.make(Shader.SL_GLSL, MARK_VERT, MARK_FRAG), 100)

@@ -36,7 +36,7 @@ from engine.animation.transform import axis_angle_matrix
 from engine.render.asset_animation import AssetAnimation
 from engine.render.asset_layer import AssetLayer, ground_layer, ground_layer_size
 from engine.render.asset_node import load_asset_node
-from engine.render.engine_setup import get_base, make_float_buffer, make_offscreen_buffer
+from engine.render.engine_setup import get_graphics, make_float_buffer, make_offscreen_buffer
 from engine.render.environment import load_environment
 from engine.render.surface_shaders import SurfaceShaders
 from engine.resources import resource_path
@@ -143,7 +143,7 @@ def _folded_output(host, width: int, height: int, samples: int, name: str = "maq
     them)."""
     from panda3d.core import FrameBufferProperties, GraphicsPipe, WindowProperties
 
-    base = get_base()
+    base = get_graphics()
     for n in [n for n in (samples, 4, 2, 0) if n <= samples]:
         fb = FrameBufferProperties()
         fb.set_rgba_bits(8, 8, 8, 8)
@@ -201,8 +201,8 @@ class Stage:
 
         self.scene = scene
         self.width, self.height = width, height
-        base = get_base()
-        self._base = base
+        base = get_graphics()
+        self._graphics = base
 
         self.root = NodePath("stage")
         self.asset, file_bounds = load_asset_node(scene.asset.source)
@@ -703,7 +703,7 @@ class Stage:
         return frame
 
     def render(self) -> None:
-        engine = self._base.graphicsEngine
+        engine = self._graphics.graphicsEngine
         if self._frames_rendered == 0:
             self._warm_up()
         engine.render_frame()
@@ -726,7 +726,7 @@ class Stage:
             buffer.set_clear_color_active(False)
             buffer.set_clear_depth_active(False)
         try:
-            self._base.graphicsEngine.render_frame()
+            self._graphics.graphicsEngine.render_frame()
         finally:
             for region, saved in zip(regions, dimensions, strict=True):
                 region.set_dimensions(saved)
@@ -757,7 +757,7 @@ class Stage:
         return self.read_frame()
 
     def close(self) -> None:
-        engine = self._base.graphicsEngine
+        engine = self._graphics.graphicsEngine
         if self.layer is not None:
             self.layer.close(engine)
             self.layer = None

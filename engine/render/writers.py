@@ -47,7 +47,6 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
 from engine.errors import WorkError
@@ -119,6 +118,8 @@ class OutputError(WorkError):
 
 
 def _ffmpeg_exe() -> str:
+    import imageio_ffmpeg  # (here: a still, which imports this module, needs no ffmpeg)
+
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -783,6 +784,8 @@ def probe_video(path: str | os.PathLike[str]) -> dict:
         or bool(re.search(r"alpha_mode\s*:\s*1", info, re.IGNORECASE))
         or codec == "gif"
     )
+    import imageio_ffmpeg
+
     frames, _secs = imageio_ffmpeg.count_frames_and_secs(str(path))
     return {
         "color": _color_tags(rest, pix_fmt),
