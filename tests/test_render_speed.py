@@ -321,10 +321,26 @@ def test_each_surface_is_drawn_with_the_variant_of_its_material(name, present, a
 
 
 @needs_samples
-def test_alpha_modes_get_their_own_variants():
+def test_alpha_modes_get_their_own_variants(tmp_path):
+    """... in the shadow pass too: only GeomNodes with a MASK or BLEND surface are drawn
+    with the shadow shader that tests alpha (tests/test_gltf_render_materials.py checks
+    what that casts)."""
+    from panda3d.core import Shader, ShaderAttrib
+
+    from engine.render.surface_shaders import ALPHA_TESTED_TAG
+
     with Stage(sample_scene("AlphaBlendModeTest"), 96, 96) as stage:
         modes = {defines["ALPHA_MODE"] for defines in _variant_defines(stage)}
+        tagged = {path.get_tag(ALPHA_TESTED_TAG) == "1": path
+                  for path in stage.asset.find_all_matches("**/+GeomNode")}
+        tested = stage.key_light.get_tag_state("1").get_attrib(ShaderAttrib).get_shader()
+        plain = stage.key_light.get_initial_state().get_attrib(ShaderAttrib).get_shader()
     assert modes == {"0", "1", "2"}
+    assert set(tagged) == {True, False}  # (the sample has opaque quads too)
+    assert "#define ALPHA_TESTED 1" in tested.get_text(Shader.ST_fragment)
+    assert "ALPHA_TESTED 1" not in plain.get_text(Shader.ST_fragment)
+    with Stage(orbit_scene(tmp_path, "bottle.glb"), 96, 54) as stage:
+        assert not stage.asset.find_all_matches(f"**/={ALPHA_TESTED_TAG}")
 
 
 def test_live_changes_recompile_the_variants_and_back_give_the_fresh_frames(tmp_path):

@@ -38,7 +38,7 @@ from engine.render.asset_layer import AssetLayer, ground_layer, ground_layer_siz
 from engine.render.asset_node import load_asset_node
 from engine.render.engine_setup import get_graphics, make_float_buffer, make_offscreen_buffer
 from engine.render.environment import load_environment
-from engine.render.surface_shaders import SurfaceShaders
+from engine.render.surface_shaders import ALPHA_TESTED_TAG, SurfaceShaders
 from engine.resources import resource_path
 from engine.scene.lighting import (
     PRESETS,
@@ -325,13 +325,18 @@ class Stage:
         # one ran in the shadow pass too, lighting and all), with depth writes forced on
         # so BLEND surfaces (drawn without them) cast where they cover half or more.
         # Its inputs default to opaque for geometry that gives none (the asset's override).
+        # Surfaces tagged ALPHA_TESTED_TAG (surface_shaders) get the variant that tests it.
         shadow_shader = ShaderAttrib.make(_make_shader("shadow.vert.glsl", "shadow.frag.glsl"), 10)
+        alpha_shader = ShaderAttrib.make(
+            _make_shader("shadow.vert.glsl", "shadow.frag.glsl", {"ALPHA_TESTED": 1}), 11)
         for name, value in (("alpha_mode", 0.0), ("alpha_cutoff", 0.5),
                             ("uv_transform_0", LMatrix4f.ident_mat()), ("uv_sets", (0.0,) * 4)):
             shadow_shader = shadow_shader.set_shader_input(name, value)
-        depth_state = RenderState.make(shadow_shader).set_attrib(
-            DepthWriteAttrib.make(DepthWriteAttrib.M_on), 1)
-        self.key_light.set_initial_state(depth_state)
+        depth_write = DepthWriteAttrib.make(DepthWriteAttrib.M_on)
+        self.key_light.set_initial_state(
+            RenderState.make(shadow_shader).set_attrib(depth_write, 1))
+        self.key_light.set_tag_state_key(ALPHA_TESTED_TAG)
+        self.key_light.set_tag_state("1", RenderState.make(alpha_shader))
         shadow_lens = self.key_light.get_lens()
         shadow_span = 4.0 * radius * shadow_size / full_size
         shadow_lens.set_film_size(shadow_span, shadow_span)

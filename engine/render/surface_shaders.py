@@ -12,9 +12,15 @@ pixels equal the uber-shader's.
 Defines (their meaning in pbr.frag.glsl's header): per material ALPHA_MODE, UNLIT,
 BASE_COLOR_MAP, METAL_ROUGH_MAP, NORMAL_MAP, OCCLUSION_MAP, EMISSION, UV1; per Stage
 SHADING_MODE, ENV_MAP, TONE_MAPPING, FOLDED_OUTPUT, MAX_LIGHTS, MAX_SOFTBOXES.
+
+The shadow pass likewise: a GeomNode with a MASK or BLEND surface is tagged
+ALPHA_TESTED_TAG, for which the Stage's key light draws shadow.frag's ALPHA_TESTED
+variant; the rest get the variant without the alpha lookup.
 """
 
 from __future__ import annotations
+
+ALPHA_TESTED_TAG = "maquette-alpha-tested"  # its value "1": a node the shadow pass tests
 
 # Texture stage modes Panda binds to p3d_TextureSelector, p3d_TextureNormal,
 # p3d_TextureEmission and the like (by name, from panda3d.core.TextureStage); a stage of
@@ -75,15 +81,23 @@ class SurfaceShaders:
     def apply(self, asset, settings: dict[str, int]) -> None:
         """Give each Geom under the NodePath `asset` its variant for the Stage `settings`
         (its shader inputs stay; the shader at priority 0, so the passes' own shaders, at
-        higher priorities, still win)."""
+        higher priorities, still win), and tag the GeomNodes whose shadows need the
+        alpha test (ALPHA_TESTED_TAG)."""
         from panda3d.core import ShaderAttrib
 
         paths = [asset] if asset.node().is_geom_node() else []
         for path in [*paths, *asset.find_all_matches("**/+GeomNode")]:
             node = path.node()
             above = path.get_net_state()
+            alpha_tested = False
             for i in range(node.get_num_geoms()):
                 state = node.get_geom_state(i)
-                shader = self.variant({**settings, **material_defines(above.compose(state))})
+                defines = material_defines(above.compose(state))
+                alpha_tested |= defines["ALPHA_MODE"] != 0
+                shader = self.variant({**settings, **defines})
                 attrib = state.get_attrib(ShaderAttrib) or ShaderAttrib.make()
                 node.set_geom_state(i, state.set_attrib(attrib.set_shader(shader)))
+            if alpha_tested:
+                path.set_tag(ALPHA_TESTED_TAG, "1")
+            else:
+                path.clear_tag(ALPHA_TESTED_TAG)
