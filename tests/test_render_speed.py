@@ -8,6 +8,7 @@ import itertools
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -364,3 +365,33 @@ def test_live_changes_recompile_the_variants_and_back_give_the_fresh_frames(tmp_
     for before, after in itertools.pairwise([fresh, *changed]):
         assert (np.abs(after - before).max(axis=-1) > 8).sum() > 100
     np.testing.assert_array_equal(back, fresh)
+
+
+@pytest.mark.parametrize("msaa", [0, 4])
+def test_the_background_rows_give_the_per_pixel_background_exactly(tmp_path, msaa):
+    """engine.render.background: the row values plus dither, and the gradient under the
+    ground's shadow only in the ground's window, draw the frames the per-pixel shader
+    draws over the whole frame, bit for bit (msaa 4: with the half-resolution ground
+    layer; msaa 0: the ground in the main pass)."""
+    from engine.render.stage import _make_shader
+
+    scene = orbit_scene(tmp_path, "bottle.glb")
+    scene = replace(scene, output=replace(scene.output, msaa=msaa))
+    times = (0.0, 0.45, 1.3)
+    with Stage(scene, scene.output.width, scene.output.height) as stage:
+        background = stage.background
+        assert background is not None and (background.ground_region is not None) is (msaa > 0)
+        fast = [stage.capture(t) for t in times]
+        if msaa:
+            window = background.ground_region.get_dimensions()
+            assert 0.0 < (window[1] - window[0]) * (window[3] - window[2]) < 0.7
+        per_pixel = {"GROUND_LAYER": 1} if background.ground_texture is not None else {}
+        stage.post_quad.set_shader(
+            _make_shader("post.vert.glsl", "background.frag.glsl", per_pixel))
+        if background.ground_texture is not None:
+            stage.post_quad.set_shader_input("ground_layer", background.ground_texture)
+            background.ground_region.set_active(False)
+            background.place = lambda corners: None  # (the region stays off)
+        slow = [stage.capture(t) for t in times]
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -57,6 +57,20 @@ def screen_window(clip: np.ndarray, width: int, height: int,
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def stage_window(stage, points_root: np.ndarray, margin: int = WINDOW_MARGIN
+                 ) -> tuple[int, int, int, int] | None:
+    """screen_window of (N, 3) Panda points in the Stage root's frame, seen by the
+    Stage's camera as posed for the frame."""
+    from panda3d.core import LPoint3f
+
+    eye = np.array([tuple(stage.camera.get_relative_point(stage.root, LPoint3f(*p)))
+                    for p in np.asarray(points_root, dtype=float).tolist()])
+    projection = stage.lens.get_projection_mat()  # Panda: row vectors, v @ M
+    matrix = np.array([[projection.get_cell(r, c) for c in range(4)] for r in range(4)])
+    return screen_window(np.c_[eye, np.ones(len(eye))] @ matrix, stage.width, stage.height,
+                         margin)
+
+
 class AssetLayer:
     """The layer of a folded Stage: its buffer, camera and the composite over the output."""
 
@@ -131,18 +145,9 @@ class AssetLayer:
         """Aim the layer at the window of the frame that `corners_root` (N, 3) Panda
         points, in the Stage root's frame, cover (the posed box: call after the camera is
         posed for the frame); None: nothing to draw (the asset is hidden)."""
-        from panda3d.core import LPoint3f
-
         stage = self.stage
         width, height = stage.width, stage.height
-        window = None
-        if corners_root is not None:
-            eye = np.array([tuple(stage.camera.get_relative_point(stage.root, LPoint3f(*p)))
-                            for p in np.asarray(corners_root, dtype=float).tolist()])
-            projection = stage.lens.get_projection_mat()  # Panda: row vectors, v @ M
-            matrix = np.array([[projection.get_cell(r, c) for c in range(4)]
-                               for r in range(4)])
-            window = screen_window(np.c_[eye, np.ones(len(eye))] @ matrix, width, height)
+        window = None if corners_root is None else stage_window(stage, corners_root)
         self.window = window
         self.buffer.set_active(window is not None)
         self.composite.set_active(window is not None)

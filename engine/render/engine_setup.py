@@ -162,10 +162,12 @@ def _restore_stderr(saved: int | None) -> None:
         os.close(saved)
 
 
-def make_float_buffer(host, width: int, height: int, name: str, sort: int, samples: int = 0):
-    """A half-float RGBA buffer on `host`'s context (width × height, `samples` MSAA
-    samples, 24-bit depth), cleared to (0, 0, 0, 0) and depth each frame, rendering into
-    a bound F_rgba16 texture; (buffer, texture), or None when the driver refuses it."""
+def make_float_buffer(host, width: int, height: int, name: str, sort: int, samples: int = 0,
+                      bits: int = 16):
+    """A float RGBA buffer on `host`'s context (width × height, `bits` 16 (half) or 32
+    per channel, `samples` MSAA samples, 24-bit depth), cleared to (0, 0, 0, 0) and depth
+    each frame, rendering into a bound F_rgba16 or F_rgba32 texture; (buffer, texture),
+    or None when the driver refuses it."""
     from panda3d.core import (
         FrameBufferProperties,
         GraphicsOutput,
@@ -177,7 +179,7 @@ def make_float_buffer(host, width: int, height: int, name: str, sort: int, sampl
     base = get_graphics()
     fb = FrameBufferProperties()
     fb.set_float_color(True)
-    fb.set_rgba_bits(16, 16, 16, 16)
+    fb.set_rgba_bits(bits, bits, bits, bits)
     fb.set_depth_bits(24)
     fb.set_multisamples(samples)
     buffer = base.graphicsEngine.make_output(
@@ -186,7 +188,7 @@ def make_float_buffer(host, width: int, height: int, name: str, sort: int, sampl
     if buffer is None:
         return None
     texture = Texture(name)
-    texture.set_format(Texture.F_rgba16)
+    texture.set_format(Texture.F_rgba32 if bits == 32 else Texture.F_rgba16)
     texture.set_component_type(Texture.T_float)
     buffer.add_render_texture(texture, GraphicsOutput.RTM_bind_or_copy)
     buffer.set_clear_color_active(True)

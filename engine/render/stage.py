@@ -36,6 +36,7 @@ from engine.animation.transform import axis_angle_matrix
 from engine.render.asset_animation import AssetAnimation
 from engine.render.asset_layer import AssetLayer, ground_layer, ground_layer_size
 from engine.render.asset_node import load_asset_node
+from engine.render.background import FoldedBackground
 from engine.render.engine_setup import get_graphics, make_float_buffer, make_offscreen_buffer
 from engine.render.environment import load_environment
 from engine.render.surface_shaders import ALPHA_TESTED_TAG, SurfaceShaders
@@ -284,9 +285,7 @@ class Stage:
         if self.folded:
             from panda3d.core import DepthTestAttrib
 
-            self.post_quad.set_shader(
-                _make_shader("post.vert.glsl", "background.frag.glsl",
-                             {"GROUND_LAYER": 1} if half_ground else None))
+            # (its shader: engine.render.background, once the ground layer is made)
             self.post_quad.set_attrib(DepthTestAttrib.make(DepthTestAttrib.M_none))
             self.post_quad.set_depth_write(False)
             self.root.set_shader_input("output_height", float(height))
@@ -301,7 +300,8 @@ class Stage:
         self.post_region = self.output.make_display_region()
         self.post_region.set_camera(post_camera)
         if self.folded:
-            self.post_region.set_sort(-1)  # before the scene region (sort 0)
+            # first: before the ground's background region (-1, engine.render.background)
+            self.post_region.set_sort(-2)  # and the scene region (0)
 
         # Key light with its shadow map (colour and rig: set_light_preset below). The map
         # is `shadow_size` texels over a 4r square seen from the light, of which only a
@@ -374,13 +374,16 @@ class Stage:
             self.msaa = self.layer.samples
             if self.msaa:  # see above: the layer's samples need the attribute too
                 self.root.set_antialias(AntialiasAttrib.M_multisample)
+        ground_texture = None
         if half_ground:  # the scene camera (it sees the ground alone) draws there
             self.ground_buffer, ground_texture = ground_layer(self._host, width, height)
             self.output.remove_display_region(self.scene_region)
             self.scene_region = self.ground_buffer.make_display_region()
             self.scene_region.set_camera(self.camera)
-            self.post_quad.set_shader_input("ground_layer", ground_texture)
+        self.background = None
         if self.folded:
+            self.background = FoldedBackground(
+                self, ground_texture, _make_shader, make_float_buffer)
             self.root.set_shader_input("fragcoord_offset", (0.0, 0.0))
 
         # The asset's shader: a variant per material and setting (surface_shaders), made
@@ -522,12 +525,15 @@ class Stage:
         """Show `background` (an engine.scene.Background); a folded Stage keeps it opaque."""
         if self.folded and background.transparent:
             raise ValueError("a folded Stage (opaque background) cannot turn transparent")
-        for node in (self.post_quad, self.root):  # root: the folded ground reads it
+        quads = self.background.nodes if self.background is not None else [self.post_quad]
+        for node in (self.root, *quads):  # root: the folded ground reads it
             node.set_shader_input(
                 "background_top", _floats(srgb_to_linear(np.array(background.top))))
             node.set_shader_input(
                 "background_bottom", _floats(srgb_to_linear(np.array(background.bottom))))
         self.post_quad.set_shader_input("transparent", int(background.transparent))
+        if self.background is not None:
+            self.background.redraw_rows()
 
     def set_ground(self, visible: bool) -> None:
         """Show or hide the ground (shadow catcher); a Stage built without one has none."""
@@ -545,6 +551,7 @@ class Stage:
                 if self.ground_buffer is not None:
                     self.ground_buffer.set_size(*ground_layer_size(width, height))
                 self.root.set_shader_input("output_height", float(height))
+                self.background.resize(width, height)
             else:
                 self.hdr.set_size(width, height)
 
@@ -609,8 +616,11 @@ class Stage:
         # pixels it no longer covers kept the cleared value anyway.
         reach = math.sqrt(max(math.log(max(contact, 1e-30) / CONTACT_CUTOFF), 0.0) / 2.2)
         extent = 1.05 * max(self._fade_radius, reach * float(max(half[0], half[2])))
-        self.ground.set_pos(*to_panda(np.array([center[0], self._ground_height, center[2]])))
+        middle = to_panda(np.array([center[0], self._ground_height, center[2]]))
+        self.ground.set_pos(*middle)
         self.ground.set_scale(extent)
+        self._ground_corners = np.array(middle) + extent * np.array(
+            [(-1.0, -1.0, 0.0), (1.0, -1.0, 0.0), (-1.0, 1.0, 0.0), (1.0, 1.0, 0.0)])
 
     def _posed_corners(self, asset_matrix: np.ndarray) -> np.ndarray:
         """(8, 3) the corners of the asset's box posed by `asset_matrix`, Panda Z-up
@@ -705,6 +715,8 @@ class Stage:
             "env_rotation", math.radians(azimuth + self._environment_rotation))
         if self.layer is not None:
             self.layer.place(corners if visible else None)
+        if self.background is not None:
+            self.background.place(None if self.ground is None else self._ground_corners)
         return frame
 
     def render(self) -> None:
@@ -721,7 +733,8 @@ class Stage:
         shadow, as if the whole frame had been drawn twice (0.3-0.4 CPU s saved at 1080p).
         """
         regions = (self.scene_region, self.post_region,
-                   *(self.layer.regions if self.layer is not None else ()))
+                   *(self.layer.regions if self.layer is not None else ()),
+                   *(self.background.regions if self.background is not None else ()))
         buffers = [b for b in (self.hdr, self.output if self._owns_output else None) if b]
         clears = [(b.get_clear_color_active(), b.get_clear_depth_active()) for b in buffers]
         dimensions = [region.get_dimensions() for region in regions]
@@ -769,6 +782,9 @@ class Stage:
         if self.ground_buffer is not None:
             engine.remove_window(self.ground_buffer)
             self.ground_buffer = None
+        if self.background is not None:
+            self.background.close(engine)
+            self.background = None
         if not self._owns_output and self.output is not None:
             self.output.remove_display_region(self.post_region)
         for buffer in (self.hdr, self._draft[0] if self._draft else None,
