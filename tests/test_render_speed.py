@@ -395,3 +395,18 @@ def test_the_background_rows_give_the_per_pixel_background_exactly(tmp_path, msa
         slow = [stage.capture(t) for t in times]
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("stage_look", [{}, {"background": "transparent"}])
+def test_a_still_holds_the_frame_capture_gives(tmp_path, stage_look):
+    """render_still decodes Panda's BGRA bottom-up bytes with PIL in one pass (no RGBA
+    copy, flip and slice): the PNG holds Stage.capture's frame (RGB, or RGBA when the
+    background is transparent)."""
+    from engine.render.offline import render_still
+
+    scene = orbit_scene(tmp_path, "robot.glb", **stage_look)
+    path = render_still(scene, 0.5, tmp_path / "still.png")
+    with Stage(scene, scene.output.width, scene.output.height) as stage:
+        frame = stage.capture(0.5)
+    expected = frame if stage_look else frame[..., :3]
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), expected)

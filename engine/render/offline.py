@@ -126,7 +126,12 @@ def render_still(scene: Scene, at: float, output: Path, *, inputs: Iterable[Path
     out = scene.output
     with Stage(scene, out.width, out.height) as stage:
         _warn_framing(stage, [at], warn)
-        frame = stage.capture(at)
-    write_image(Image.fromarray(frame if transparent else frame[..., :3]), output, files,
-                what="a still")
+        stage.set_time(at)
+        stage.render()
+        # Panda's BGRA bottom-up bytes decoded by PIL in one pass (read_frame's RGBA
+        # conversion and flip, then the RGB slice: ~45 ms of a 1080p still)
+        mode, raw = ("RGBA", "BGRA") if transparent else ("RGB", "BGRX")
+        image = Image.frombuffer(mode, (out.width, out.height), stage.frame_bytes(), "raw",
+                                 raw, 0, -1).copy()  # (a copy: the bytes are Panda's)
+    write_image(image, output, files, what="a still")
     return output
