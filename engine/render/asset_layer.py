@@ -57,6 +57,22 @@ def screen_window(clip: np.ndarray, width: int, height: int,
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def full_frame_quad(name: str):
+    """A full-frame quad (a card over clip space's -1..1 square) under a root of its own,
+    and the orthographic camera there that sees exactly it: (root, quad, camera)
+    NodePaths, for a pass drawn over an output or a region of it."""
+    from panda3d.core import Camera, CardMaker, NodePath, OrthographicLens
+
+    root = NodePath(name)
+    card = CardMaker(f"{name}-quad")
+    card.set_frame_fullscreen_quad()
+    quad = root.attach_new_node(card.generate())
+    lens = OrthographicLens()
+    lens.set_film_size(2, 2)
+    lens.set_near_far(-10, 10)
+    return root, quad, root.attach_new_node(Camera(f"{name}-camera", lens))
+
+
 def stage_window(stage, points_root: np.ndarray, margin: int = WINDOW_MARGIN
                  ) -> tuple[int, int, int, int] | None:
     """screen_window of (N, 3) Panda points in the Stage root's frame, seen by the
@@ -78,12 +94,9 @@ class AssetLayer:
         from panda3d.core import (
             BitMask32,
             Camera,
-            CardMaker,
             ColorWriteAttrib,
             DepthTestAttrib,
             GraphicsOutput,
-            NodePath,
-            OrthographicLens,
             PerspectiveLens,
             RenderState,
             ShaderAttrib,
@@ -118,10 +131,7 @@ class AssetLayer:
             stage.ground.set_tag(_OCCLUDER_TAG, "ground")
 
         # The composite: a full-frame quad drawn only in the window's region of the output.
-        self.root = NodePath("layer-composite")
-        quad = CardMaker("layer-quad")
-        quad.set_frame_fullscreen_quad()
-        card = self.root.attach_new_node(quad.generate())
+        self.root, card, composite_camera = full_frame_quad("layer-composite")
         card.set_shader(make_shader("post.vert.glsl", "layer.frag.glsl"))
         card.set_shader_input("layer", self.texture)
         card.set_shader_input("layer_origin", (0, 0))
@@ -129,12 +139,9 @@ class AssetLayer:
         card.set_attrib(DepthTestAttrib.make(DepthTestAttrib.M_none))
         card.set_depth_write(False)
         self.card = card
-        lens = OrthographicLens()
-        lens.set_film_size(2, 2)
-        lens.set_near_far(-10, 10)
         self.composite = stage.output.make_display_region()
         self.composite.set_sort(1)  # after the scene (0)
-        self.composite.set_camera(self.root.attach_new_node(Camera("layer-post", lens)))
+        self.composite.set_camera(composite_camera)
         self.window: tuple[int, int, int, int] | None = None
 
     @property

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.render.asset_layer import stage_window
+from engine.render.asset_layer import full_frame_quad, stage_window
 
 # Output pixels beyond the ground card's projection that the ground layer can reach: the
 # layer is half resolution (a texel is 2 pixels) and read bilinearly (1 texel further).
@@ -31,13 +31,7 @@ class FoldedBackground:
     display region. Built by the Stage once its output, host and post quad exist."""
 
     def __init__(self, stage, ground_texture, make_shader, make_float_buffer) -> None:
-        from panda3d.core import (
-            Camera,
-            CardMaker,
-            DepthTestAttrib,
-            NodePath,
-            OrthographicLens,
-        )
+        from panda3d.core import DepthTestAttrib
 
         self.stage = stage
         made = make_float_buffer(stage._host, 1, stage.height, "maquette-background-rows",
@@ -48,18 +42,12 @@ class FoldedBackground:
         self.nodes = []  # the quads that read the background's colours (set_background)
 
         def quad_scene(name: str, defines: dict[str, int]):
-            root = NodePath(name)
-            card = CardMaker(name)
-            card.set_frame_fullscreen_quad()
-            quad = root.attach_new_node(card.generate())
+            _root, quad, camera = full_frame_quad(name)
             quad.set_shader(make_shader("post.vert.glsl", "background.frag.glsl", defines))
             quad.set_attrib(DepthTestAttrib.make(DepthTestAttrib.M_none))
             quad.set_depth_write(False)
-            lens = OrthographicLens()
-            lens.set_film_size(2, 2)
-            lens.set_near_far(-10, 10)
             self.nodes.append(quad)
-            return quad, root.attach_new_node(Camera(f"{name}-camera", lens))
+            return quad, camera
 
         _quad, camera = quad_scene("background-rows", {"ROW_PASS": 1})
         region = self.rows.make_display_region()

@@ -50,18 +50,16 @@ class PassBuffers:
         from panda3d.core import (
             BitMask32,
             Camera,
-            CardMaker,
             FrameBufferProperties,
             GraphicsOutput,
             GraphicsPipe,
-            NodePath,
-            OrthographicLens,
             RenderState,
             ShaderAttrib,
             Texture,
             WindowProperties,
         )
 
+        from engine.render.asset_layer import full_frame_quad
         from engine.render.engine_setup import make_float_buffer, make_offscreen_buffer
         from engine.render.stage import _make_shader
 
@@ -123,16 +121,9 @@ class PassBuffers:
             self.mask8.set_clear_color((0, 0, 0, 0))
             self.mask_texture = Texture("mask")
             self.mask8.add_render_texture(self.mask_texture, GraphicsOutput.RTM_copy_ram)
-            self.mask_root = NodePath("mask-post")
-            quad = CardMaker("mask-quad")
-            quad.set_frame_fullscreen_quad()
-            card = self.mask_root.attach_new_node(quad.generate())
+            self.mask_root, card, post_camera = full_frame_quad("mask-post")
             card.set_shader(_make_shader("post.vert.glsl", "mask.frag.glsl"))
             card.set_shader_input("mask_color", coverage)
-            lens = OrthographicLens()
-            lens.set_film_size(2, 2)
-            lens.set_near_far(-10, 10)
-            post_camera = self.mask_root.attach_new_node(Camera("mask-post-camera", lens))
             self.mask8.make_display_region().set_camera(post_camera)
 
         if stage.ground is not None:  # the passes describe the asset, not the shadow catcher

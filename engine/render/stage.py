@@ -34,7 +34,12 @@ import numpy as np
 
 from engine.animation.transform import axis_angle_matrix
 from engine.render.asset_animation import AssetAnimation
-from engine.render.asset_layer import AssetLayer, ground_layer, ground_layer_size
+from engine.render.asset_layer import (
+    AssetLayer,
+    full_frame_quad,
+    ground_layer,
+    ground_layer_size,
+)
 from engine.render.asset_node import load_asset_node
 from engine.render.background import FoldedBackground
 from engine.render.engine_setup import get_graphics, make_float_buffer, make_offscreen_buffer
@@ -278,10 +283,7 @@ class Stage:
         # Tone-mapping pass; folded: the background quad, drawn before the scene with no
         # depth test (drawn after it at the far plane, llvmpipe left the uncovered samples
         # of edge pixels undrawn: a dark fringe).
-        self.post_root = NodePath("post")
-        quad = CardMaker("quad")
-        quad.set_frame_fullscreen_quad()
-        self.post_quad = self.post_root.attach_new_node(quad.generate())
+        self.post_root, self.post_quad, post_camera = full_frame_quad("post")
         if self.folded:
             from panda3d.core import DepthTestAttrib
 
@@ -292,10 +294,6 @@ class Stage:
         else:
             self.post_quad.set_shader(_make_shader("post.vert.glsl", "tonemap.frag.glsl"))
             self.post_quad.set_shader_input("scene_color", self.hdr_texture)
-        post_lens = OrthographicLens()
-        post_lens.set_film_size(2, 2)
-        post_lens.set_near_far(-10, 10)
-        post_camera = self.post_root.attach_new_node(Camera("post-camera", post_lens))
         self.post_quad.set_y(0)
         self.post_region = self.output.make_display_region()
         self.post_region.set_camera(post_camera)

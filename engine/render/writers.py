@@ -748,6 +748,8 @@ def probe_video(path: str | os.PathLike[str]) -> dict:
     ``alpha`` is True when the stream has an alpha channel (alpha pixel format, VP8/VP9
     ``alpha_mode`` side data, or GIF).
     """
+    import imageio_ffmpeg  # (here: see _ffmpeg_exe)
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(path)
@@ -784,8 +786,6 @@ def probe_video(path: str | os.PathLike[str]) -> dict:
         or bool(re.search(r"alpha_mode\s*:\s*1", info, re.IGNORECASE))
         or codec == "gif"
     )
-    import imageio_ffmpeg
-
     frames, _secs = imageio_ffmpeg.count_frames_and_secs(str(path))
     return {
         "color": _color_tags(rest, pix_fmt),
