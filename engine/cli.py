@@ -57,7 +57,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     settings = GenerateSettings(device=args.device, model=args.model, faces=args.faces,
                                 texture_size=args.texture_size, height=args.height,
                                 mirror_average=args.mirror_average, upright=args.upright,
-                                square=args.square, back_texture=args.back_texture)
+                                square=args.square, back_texture=args.back_texture,
+                                fov=args.fov)
     result = generate_asset(Path(args.image), Path(args.output), settings, log=print)
     report = result.report
     for warning in report["warnings"]:
@@ -662,6 +663,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "its features, only the colours it shows, its materials' detail at "
                           "full resolution, no seam on the sides (default on; off: the "
                           "model's back colour as predicted)")
+    gen.add_argument("--fov", type=float, default=None,
+                     help="the image's field of view across its longer side, degrees (0: "
+                          "orthographic): each pixel's points are placed along its ray "
+                          "through that lens, so near parts are not drawn too wide "
+                          "(default: the model card's camera.fov_deg; 0 for v2)")
     gen.set_defaults(func=cmd_generate)
 
     inspect = sub.add_parser("inspect", help="technical report and contact sheet of an asset")

@@ -14,6 +14,7 @@ from PIL import Image
 
 from engine.animation import CameraRig
 from engine.asset.topology import analyse
+from engine.errors import InputError
 from engine.generate import GenerateSettings, ModelCardError, generate_asset, load_card
 from engine.generate.runtime import DeviceError, get_model
 from engine.render.stage import Stage
@@ -553,3 +554,104 @@ def test_a_generated_lamp_post_stays_upright_through_inspect_and_prep(tmp_path):
     assert prepared.mesh.metadata["maquette"]["upright"] is True  # carried on by prep
     turned = prepare(asset, PrepOptions(up="+x"))  # asked for: then the record goes
     assert "maquette" not in turned.mesh.metadata
+
+
+@pytest.mark.parametrize("fov", [30.0, 50.0])
+def test_perspective_depths_placed_along_rays_rebuild_the_box(tmp_path, fov):
+    """The training renders' perspective depths (make_dataset.Renderer: along the axis,
+    from the plane through the box centre, in crop sides there; the back the far end of
+    each ray) rebuilt through the crop's lens give the box back: its width over its
+    depth within 4 % of the truth and its front and back faces equally wide, where the
+    orthographic reading (the lens ignored) draws a box too deep for its width."""
+    from engine.generate.reconstruct import CropLens, along_rays, layered_mesh
+    from tools.make_dataset import Renderer
+    from tools.procedural import export_glb
+
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    glb = tmp_path / "cube.glb"
+    export_glb(trimesh.Scene(box), glb)
+    views = [{"azimuth": 0.0, "elevation": 0.0, "lights": "studio", "exposure": 0.0,
+              "fov": fov}]
+    (r,) = Renderer(96, lit_back=False).render_object(str(glb), np.asarray(box.vertices),
+                                                       views)
+    k, ax, ay = r["lens"]
+    assert k == pytest.approx(2 * np.tan(np.radians(fov) / 2), rel=0.1)
+    flat = layered_mesh(r["mask"], r["front"], r["back"], smooth_sigma=0.0)
+    placed = along_rays(flat, CropLens(k, ax, ay))
+    assert along_rays(flat, CropLens()) is flat
+
+    def shape(mesh):
+        v = mesh.vertices
+        width, depth = np.ptp(v[:, 0]), np.ptp(v[:, 2])
+        near = v[v[:, 2] > v[:, 2].max() - 0.02 * depth]
+        far = v[v[:, 2] < v[:, 2].min() + 0.02 * depth]
+        return width / depth, np.ptp(near[:, 0]) / np.ptp(far[:, 0])
+
+    ratio, faces = shape(placed)
+    assert ratio == pytest.approx(1.0, rel=0.04)
+    assert faces == pytest.approx(1.0, rel=0.06)
+    ortho_ratio, ortho_faces = shape(flat)
+    assert ortho_ratio > 1.15 and ortho_faces > 1.4  # the near face drawn larger
+
+
+def test_crop_lens_of_an_image_and_its_crop():
+    """A crop of the whole image has the image's lens (k = 2 tan(fov / 2)), its axis in
+    the middle; a crop right of and above the centre sees the axis to its left and below;
+    fov 0 is orthographic."""
+    from engine.generate.reconstruct import CropLens, crop_lens
+
+    assert crop_lens(0.0, (640, 480), (0, 0, 480, 480)) == CropLens()
+    whole = crop_lens(40.0, (400, 400), (0, 0, 400, 400))
+    assert whole.k == pytest.approx(2 * np.tan(np.radians(20.0)))
+    assert (whole.axis_x, whole.axis_y) == (0.0, 0.0)
+    part = crop_lens(40.0, (400, 400), (250, 50, 100, 100))  # centre (300, 100)
+    assert part.k == pytest.approx(whole.k / 4)
+    assert part.axis_x == pytest.approx(-1.0) and part.axis_y == pytest.approx(-1.0)
+
+
+def test_card_camera_field_is_checked(tmp_path):
+    """camera.type must be orthographic or perspective; a perspective card names the
+    field of view it assumes (0 < fov_deg <= 120); no camera field is orthographic."""
+    card = make_inflate_model(tmp_path / "m", size=64)
+    doc = json.loads(card.read_text())
+    doc.pop("camera", None)
+    card.write_text(json.dumps(doc))
+    assert load_card(card).fov_deg == 0.0
+    for camera, message in (({"type": "fisheye"}, "camera.type"),
+                            ({"type": "perspective"}, "missing field 'camera.fov_deg'"),
+                            ({"type": "perspective", "fov_deg": 0}, "camera.fov_deg"),
+                            ({"type": "perspective", "fov_deg": "40"}, "camera.fov_deg"),
+                            ("perspective", "camera.type")):
+        card.write_text(json.dumps({**doc, "camera": camera}))
+        with pytest.raises(ModelCardError, match=message):
+            load_card(card)
+    card.write_text(json.dumps({**doc, "camera": {"type": "perspective", "fov_deg": 40}}))
+    assert load_card(card).fov_deg == 40.0
+
+
+def test_a_perspective_card_places_the_points_along_rays(tmp_path):
+    """A perspective card's fov is the default lens: the report records it, and the
+    asset's near surface is drawn narrower than its far surface (the image shows near
+    parts larger); --fov 0 (orthographic) keeps the two surfaces equally wide."""
+    card = make_inflate_model(tmp_path / "m", size=64)
+    doc = json.loads(card.read_text())
+    card.write_text(json.dumps({**doc, "camera": {"type": "perspective", "fov_deg": 45}}))
+    image = tmp_path / "robot.png"
+    render_reference(SAMPLE_ASSETS / "robot.glb", image)
+    widths = {}
+    for fov in (None, 0.0):
+        out = tmp_path / f"asset-{fov}.glb"
+        generate_asset(image, out, GenerateSettings(model=str(card), faces=4000,
+                                                    texture_size=256, fov=fov, square=False),
+                       log=lambda m: None)
+        lens = json.loads(out.with_suffix(".json").read_text())["mesh"]["lens"]
+        assert lens["fov_deg"] == (45.0 if fov is None else 0.0)
+        assert (lens["k"] > 0.3) == (fov is None)
+        v = trimesh.load(out, force="mesh").vertices
+        depth = np.ptp(v[:, 2])
+        near = v[v[:, 2] > v[:, 2].max() - 0.25 * depth]
+        far = v[v[:, 2] < v[:, 2].min() + 0.25 * depth]
+        widths[fov] = np.ptp(near[:, 0]) / np.ptp(far[:, 0])
+    assert widths[None] < 0.97 * widths[0.0]
+    with pytest.raises(InputError, match="--fov"):
+        GenerateSettings(fov=150.0).validate()

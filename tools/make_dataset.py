@@ -333,6 +333,11 @@ class Renderer:
                   "front_albedo": linear_to_srgb8(got["front_albedo"][0]),
                   "back_albedo": linear_to_srgb8(got["back_albedo"][0]),
                   "side": float(side), "fov": fov,
+                  # the crop's lens (engine.generate.reconstruct.CropLens): crop side over
+                  # the eye's distance to the depth origin's plane, and where the optical
+                  # axis meets that plane, in crop units (y up)
+                  "lens": (float(film), -float(cx / film), -float(cy / film))
+                  if fov > 0 else (0.0, 0.0, 0.0),
                   "mask_disagree": int((fmask ^ bmask).sum())}
         if self.lit_back:  # the lit back from the mirrored eye, mirrored into this grid
             for p in passes.values():
@@ -408,7 +413,8 @@ def render_shard(out_dir: Path, shard: int, shard_size: int, views_per_object: i
             for k in buf:
                 buf[k].append(r[k])
             metas.append(json.dumps({**v, "family": family, "object": obj_index, "look": look,
-                                     "side_m": r["side"], "mask_disagree": r["mask_disagree"]}))
+                                     "side_m": r["side"], "lens": r["lens"],
+                                     "mask_disagree": r["mask_disagree"]}))
             if progress is not None:
                 progress.update(1)
         os.unlink(glb)

@@ -25,6 +25,8 @@ MAX_CARD_BYTES = 1 << 20
 FOREGROUND_RATIO = 0.85  # the subject's longer side / the crop side
 BACKGROUND = 0.5  # grey outside the subject, sRGB
 CHANNELS = ("r", "g", "b", "mask")
+CAMERA_TYPES = ("orthographic", "perspective")
+MAX_FOV_DEG = 120.0  # field of view across an image's longer side, degrees
 
 
 class ModelCardError(InputError):
@@ -44,6 +46,9 @@ class ModelCard:
     foreground_ratio: float
     background: float
     outputs: dict[str, str]  # role (mask, front_depth, …, view_elevation) → output name
+    # the field of view (degrees, across the longer side) assumed for an input image
+    # whose lens the user does not give: 0 for a model trained on orthographic views
+    fov_deg: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -97,15 +102,33 @@ def load_card(path: Path) -> ModelCard:
         if role in outputs and not isinstance(outputs[role], str):
             raise ModelCardError(f"{path}: field 'outputs.{role}' must name a graph output")
     ratio = float(doc.get("input", {}).get("foreground_ratio", FOREGROUND_RATIO))
+    fov = _camera_fov(doc, path)
     background = float(doc.get("input", {}).get("background", BACKGROUND))
     return ModelCard(
         path=path, id=_get(doc, "id", str, path), onnx_path=onnx_path,
         sha256=doc.get("sha256"), input_name=_get(doc, "input.name", str, path), size=size,
         mean=tuple(float(x) for x in mean), std=tuple(float(x) for x in std),
-        foreground_ratio=ratio, background=background,
+        foreground_ratio=ratio, background=background, fov_deg=fov,
         outputs={role: outputs[role] for role in (*OUTPUT_CHANNELS, *OPTIONAL_OUTPUTS)
                  if role in outputs}, raw=doc,
     )
+
+
+def _camera_fov(doc: dict, path: Path) -> float:
+    """The card's `camera`: orthographic (fov 0; the default) or perspective with the
+    `fov_deg` to assume for images of unknown lens."""
+    camera = doc.get("camera", {"type": "orthographic"})
+    kind = camera.get("type") if isinstance(camera, dict) else None
+    if kind not in CAMERA_TYPES:
+        raise ModelCardError(f"{path}: field 'camera.type' should be one of "
+                             f"{', '.join(CAMERA_TYPES)}, got {kind!r}")
+    if kind == "orthographic":
+        return 0.0
+    fov = _get(doc, "camera.fov_deg", (int, float), path)
+    if not 0 < fov <= MAX_FOV_DEG:
+        raise ModelCardError(f"{path}: field 'camera.fov_deg' should be in (0, "
+                             f"{MAX_FOV_DEG:g}] degrees, got {fov}")
+    return float(fov)
 
 
 def validate_against_graph(card: ModelCard, inputs: list, outputs: list) -> None:

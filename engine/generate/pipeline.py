@@ -23,12 +23,16 @@ from engine.asset.seen import ARC_KEY, mesh_seen, mesh_seen_shares, seen_arc
 from engine.asset.topology import analyse
 from engine.errors import InputError
 from engine.fileio import Transaction, guard_inputs
+from engine.generate.card import MAX_FOV_DEG
 from engine.generate.classical import CLASSICAL_ID, inflate
 from engine.generate.delight import delight, resize_grid
 from engine.generate.glb import to_trimesh, write_glb
 from engine.generate.reconstruct import (
     WALL_INSET_PX,
+    CropLens,
     LayeredMesh,
+    along_rays,
+    crop_lens,
     grid_for_faces,
     layered_mesh,
     squaring_turn,
@@ -57,6 +61,8 @@ class GenerateSettings:
     upright: bool = True  # undo the view's elevation when the model estimates it
     square: bool = True  # once upright, turn a rectangular footprint square to the axes
     back_texture: bool = True  # rebuild the back's texture from the front (backtex.py)
+    fov: float | None = None  # degrees across the image's longer side; 0: orthographic;
+    # None: the model card's camera.fov_deg (0 for orthographic models and the fallback)
 
     def validate(self) -> None:
         if not 500 <= self.faces <= 2_000_000:
@@ -66,6 +72,9 @@ class GenerateSettings:
         if not HEIGHT_RANGE_M[0] <= self.height <= HEIGHT_RANGE_M[1]:
             raise InputError(f"--height must be from {HEIGHT_RANGE_M[0]:g} to "
                              f"{HEIGHT_RANGE_M[1]:g} metres, got {self.height}")
+        if self.fov is not None and not 0.0 <= self.fov <= MAX_FOV_DEG:
+            raise InputError(f"--fov must be from 0 (orthographic) to {MAX_FOV_DEG:g} "
+                             f"degrees, got {self.fov}")
 
 
 @dataclass
@@ -94,10 +103,11 @@ class Placement:
     squaring: dict | None = None  # reconstruct.Squaring's measures (why it turned or not)
 
 
-def build_mesh(prediction: Prediction, subject_mask: np.ndarray, settings: GenerateSettings
-               ) -> tuple[LayeredMesh, dict]:
-    """Layered mesh in crop units (glTF axes) from a prediction at S×S, stood upright
-    and squared as `settings` ask; also OUT.json's grid size and placement fields.
+def build_mesh(prediction: Prediction, subject_mask: np.ndarray, settings: GenerateSettings,
+               lens: CropLens | None = None) -> tuple[LayeredMesh, dict]:
+    """Layered mesh in crop units (glTF axes) from a prediction at S×S, its points on
+    the rays of `lens`, stood upright and squared as `settings` ask; also OUT.json's grid
+    size and placement fields.
     subject_mask: (S, S) [0, 1], the isolated subject the refined mask must stay near."""
     allowed = ndimage.binary_dilation(subject_mask > 0.5, iterations=2)
     mask = (prediction.mask > 0.5) & allowed
@@ -107,7 +117,8 @@ def build_mesh(prediction: Prediction, subject_mask: np.ndarray, settings: Gener
     mask_g = resize_grid(mask.astype(np.float32), grid) > 0.5
     front_g = resize_grid(prediction.front_depth, grid)
     back_g = resize_grid(prediction.back_depth, grid)
-    mesh = layered_mesh(mask_g, front_g, back_g)
+    lens = lens or CropLens()
+    mesh = along_rays(layered_mesh(mask_g, front_g, back_g), lens)
     placement = Placement()
     if prediction.view_elevation is not None:
         elevation = float(np.clip(prediction.view_elevation, *VIEW_ELEVATION_RANGE))
@@ -181,7 +192,10 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
                       "card": str(card.path)}
     lap("model")
 
-    mesh, mesh_info = build_mesh(prediction, framed.mask, settings)
+    fov = settings.fov if settings.fov is not None else (card.fov_deg if card_path else 0.0)
+    lens = crop_lens(fov, reference.rgba.shape[1::-1], framed.crop_box)
+    mesh, mesh_info = build_mesh(prediction, framed.mask, settings, lens)
+    mesh_info["lens"] = {"fov_deg": fov, **{k: round(v, 5) for k, v in asdict(lens).items()}}
     mesh = to_asset_space(mesh, settings.height)
     lap("reconstruct")
 

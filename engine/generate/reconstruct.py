@@ -228,6 +228,49 @@ def layered_mesh(mask: np.ndarray, front: np.ndarray, back: np.ndarray,
                        seen=seen_marks(vertices, faces, len(front_f), n, ring))
 
 
+@dataclass(frozen=True)
+class CropLens:
+    """A perspective camera in the crop's units (docs/GENERATOR_INTERFACE.md, "Camera
+    model"): `k` is the crop side over the eye's distance to the plane z = 0 (the eye
+    stands 1/k in front of it; 0: orthographic), and the optical axis meets that plane
+    at (axis_x, axis_y) (crop units, x right, y up, 0 at the crop's centre)."""
+
+    k: float = 0.0
+    axis_x: float = 0.0
+    axis_y: float = 0.0
+
+
+def crop_lens(fov_deg: float, image_size: tuple[int, int], crop_box: tuple) -> CropLens:
+    """The lens of a square crop `crop_box` (x0, y0, side, side in source pixels) of an
+    image `image_size` (W, H) pixels whose longer side spans `fov_deg` degrees, the
+    optical axis through the image's centre; fov 0 is orthographic."""
+    if fov_deg <= 0:
+        return CropLens()
+    w, h = image_size
+    x0, y0, side, _ = crop_box
+    focal = 0.5 * max(w, h) / np.tan(np.radians(fov_deg) / 2)  # pixels
+    return CropLens(k=float(side / focal), axis_x=float((w / 2 - (x0 + side / 2)) / side),
+                    axis_y=float(((y0 + side / 2) - h / 2) / side))
+
+
+MIN_RAY_SCALE = 0.1  # a point is never placed closer to the eye than this share of the plane
+
+
+def along_rays(mesh: LayeredMesh, lens: CropLens) -> LayeredMesh:
+    """Place every vertex of a layered mesh in the camera's frame (glTF axes, +z
+    towards the viewer) on its pixel's ray through `lens`: a point at depth z (along the
+    axis) lies at lateral position axis + (1 - k z) (p - axis), its pixel's position p
+    on the plane z = 0. Orthographic lenses change nothing; faces and UVs stay."""
+    if lens.k <= 0:
+        return mesh
+    v = mesh.vertices
+    scale = np.maximum(1.0 - lens.k * v[:, 2], MIN_RAY_SCALE)
+    axis = np.array([lens.axis_x, lens.axis_y])
+    placed = v.copy()
+    placed[:, :2] = axis + scale[:, None] * (v[:, :2] - axis)
+    return replace(mesh, vertices=placed)
+
+
 def stand_upright(mesh: LayeredMesh, elevation_deg: float) -> LayeredMesh:
     """Undo the view's tilt: a camera `elevation_deg` above the horizon sees the world's
     up as (0, cos e, sin e) in its frame (x right, y up, +z towards it); rotate about
