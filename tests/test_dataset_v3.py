@@ -89,6 +89,12 @@ def test_photo_look_shard(tmp_path):
         assert abs((cols.min() + cols.max()) / 2 - 15.5) <= 1.5
         front, back = z["front"][i].astype(float), z["back"][i].astype(float)
         assert np.all(front[m] <= back[m] + 1e-3)
+        k, ax, ay = meta["lens"]  # the crop's lens: k = crop side / distance, about fov's
+        if meta["fov"] == 0:
+            assert (k, ax, ay) == (0, 0, 0)
+        else:
+            assert k == pytest.approx(2 * np.tan(np.radians(meta["fov"]) / 2), rel=0.15)
+            assert abs(ax) < 0.5 and abs(ay) < 0.5
 
 
 def test_photo_look_objects():
@@ -214,3 +220,29 @@ def test_view_head_taken_from_the_shipped_graph(tmp_path):
     with torch.no_grad():
         got = net(torch.from_numpy(x))[-1].numpy()
     assert abs(float(expected[0, 0]) - float(got[0, 0])) < 0.5  # degrees
+
+
+def test_a_photo_look_model_is_exported_with_a_perspective_card(tmp_path):
+    """export_onnx on photo-look data writes a perspective card (fov 40 unless --fov
+    says otherwise; --fov 0: orthographic) that the runtime loads with that lens."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from engine.generate.card import load_card
+    from tools.export_onnx import main as export
+    from tools.make_dataset import main as make
+    from tools.train_generator import main as train
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    make(["--out", str(data), "--count", "4", "--size", "32", "--shard-size", "2",
+          "--views", "2", "--seed", "12", "--look", "photo", "--quiet"])
+    train(["--data", str(data), "--out", str(run), "--steps", "1", "--batch", "2",
+           "--widths", "8,8,16,16", "--val-count", "2", "--eval-every", "1",
+           "--front-albedo-weight", "1"])
+    for fov, want in ((None, 40.0), ("0", 0.0)):
+        out = tmp_path / f"models-{fov}"
+        assert export(["--checkpoint", str(run / "best.pt"), "--data", str(data),
+                       "--name", "tiny", "--out", str(out), "--val-count", "2",
+                       *([] if fov is None else ["--fov", fov])]) == 0
+        card = load_card(out / "tiny.json")
+        assert card.fov_deg == want
+        assert card.raw["camera"]["type"] == ("perspective" if want else "orthographic")

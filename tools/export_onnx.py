@@ -23,7 +23,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.fileio import file_sha256  # noqa: E402
-from engine.generate.card import BACKGROUND, CHANNELS, FOREGROUND_RATIO, FORMAT  # noqa: E402
+from engine.generate.card import (  # noqa: E402
+    BACKGROUND,
+    CHANNELS,
+    FOREGROUND_RATIO,
+    FORMAT,
+    MAX_FOV_DEG,
+)
 from tools.train_generator import (  # noqa: E402
     BACK_TARGETS,
     MEAN,
@@ -35,6 +41,7 @@ from tools.train_generator import (  # noqa: E402
 )
 
 OPSET = 17
+PHOTO_DEFAULT_FOV = 40.0  # degrees: the middle of the photo look's 30-50
 
 
 class _Export(__import__("torch").nn.Module):
@@ -222,7 +229,14 @@ def main(argv=None) -> int:
     p.add_argument("--back-target", choices=sorted(BACK_TARGETS),
                    help="score back_color against this target (default: the one the "
                         "checkpoint was trained on; v2: lit)")
+    p.add_argument("--fov", type=float, default=None, metavar="DEG",
+                   help="the card's camera: perspective, assuming DEG degrees across the "
+                        "longer side of an image whose lens the user does not give "
+                        "(default: 40 for photo-look data, whose depths are along the "
+                        "camera's axis; 0, orthographic, for v2's look)")
     args = p.parse_args(argv)
+    if args.fov is not None and not 0 <= args.fov <= MAX_FOV_DEG:
+        p.error(f"--fov must be from 0 to {MAX_FOV_DEG:g} degrees")
 
     import torch
 
@@ -276,6 +290,8 @@ def main(argv=None) -> int:
     info = args.data / "dataset.json"
     look = json.loads(info.read_text()).get("look", "v2") if info.is_file() else "v2"
     digest = file_sha256(onnx_path)
+    fov = args.fov if args.fov is not None else (PHOTO_DEFAULT_FOV if look == "photo" else 0.0)
+    lens = {"type": "perspective", "fov_deg": fov} if fov > 0 else {"type": "orthographic"}
     card = {
         "id": args.name,  # the one name: file stem, card id, console, README
         "format": FORMAT,
@@ -285,7 +301,7 @@ def main(argv=None) -> int:
                   "mean": MEAN, "std": STD, "foreground_ratio": FOREGROUND_RATIO,
                   "background": BACKGROUND},
         "outputs": {n: n for n in names},
-        "camera": {"type": "orthographic", "crop_extent": 1.0, "depth_origin": "bbox_center",
+        "camera": {**lens, "crop_extent": 1.0, "depth_origin": "bbox_center",
                    "training": ("perspective 30-50 deg (90 %) and orthographic renders; "
                                 "depth along the camera axis" if look == "photo" else
                                 "orthographic renders")},
