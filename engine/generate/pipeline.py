@@ -174,7 +174,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
     clock = time.perf_counter()
 
     if card_path is None:
-        size, ratio, background = 256, 0.85, 0.5
+        size, ratio, background, card_fov = 256, 0.85, 0.5, 0.0
         model_info = {"id": CLASSICAL_ID, "sha256": None, "device": "cpu",
                       "note": "classical fallback (silhouette inflation), no learned model"}
         log("maquette: using the classical fallback (silhouette inflation), not a learned "
@@ -185,6 +185,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
         card = load_card(card_path)
         model = get_model(card, settings.device)
         size, ratio, background = card.size, card.foreground_ratio, card.background
+        card_fov = card.fov_deg
         framed = frame_subject(reference, size, ratio, background)
         log(f"maquette: model {card.id} on {model.device.upper()}")
         prediction = model.predict(framed.image, framed.mask, settings.mirror_average)
@@ -192,7 +193,7 @@ def generate_asset(image: Path, output: Path, settings: GenerateSettings | None 
                       "card": str(card.path)}
     lap("model")
 
-    fov = settings.fov if settings.fov is not None else (card.fov_deg if card_path else 0.0)
+    fov = card_fov if settings.fov is None else settings.fov
     lens = crop_lens(fov, reference.rgba.shape[1::-1], framed.crop_box)
     mesh, mesh_info = build_mesh(prediction, framed.mask, settings, lens)
     mesh_info["lens"] = {"fov_deg": fov, **{k: round(v, 5) for k, v in asdict(lens).items()}}
