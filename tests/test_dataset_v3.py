@@ -64,6 +64,38 @@ def test_albedo_targets_carry_no_light_tint(tmp_path, fov):
     assert ("back_rgba" in r) == (fov == 0)
 
 
+def test_albedo_targets_follow_the_texture(tmp_path):
+    """The base-colour targets sample the texture at each surface point's UV: a box
+    whose front face shows a texture red on its left half and blue on its right comes
+    out red on the left of the crop and blue on the right (from 2026-12-03 to 12-07 the
+    pass read a texture coordinate column the renderer had renamed, so every target was
+    the texture's corner texel: one colour per part)."""
+    from tools.make_dataset import Renderer
+    from tools.procedural import export_glb
+
+    box = trimesh.creation.box((1.0, 1.0, 0.4))
+    box.apply_translation((0, 0.5, 0))
+    v = np.asarray(box.vertices)
+    texture = Image.new("RGB", (8, 8), RED)
+    texture.paste(BLUE, (4, 0, 8, 8))
+    texture.format = "PNG"
+    box.visual = TextureVisuals(  # u from x: the left half of every face is red
+        uv=np.stack([np.where(v[:, 0] < 0, 0.05, 0.95), np.full(len(v), 0.5)], 1),
+        material=PBRMaterial(baseColorTexture=texture, baseColorFactor=[255] * 4,
+                             metallicFactor=0.0, roughnessFactor=0.6))
+    scene = trimesh.Scene()
+    scene.add_geometry(box, geom_name="box")
+    export_glb(scene, tmp_path / "box.glb")
+    views = [{"azimuth": 0.0, "elevation": 0.0, "lights": "studio", "exposure": 0.0,
+              "fov": 0.0}]
+    (r,) = Renderer(32).render_object(str(tmp_path / "box.glb"), v, views)
+    cols = np.nonzero(r["mask"].any(0))[0]
+    left, right = cols.min() + 2, cols.max() - 2
+    rows = slice(12, 20)
+    assert np.abs(r["front_albedo"][rows, left].astype(float) - RED).max() <= 3
+    assert np.abs(r["front_albedo"][rows, right].astype(float) - BLUE).max() <= 3
+
+
 def test_photo_look_shard(tmp_path):
     """--look photo: albedo targets, no lit back, perspective views near eye level that
     are framed like v2's (silhouette box 0.85 of the crop, centred)."""

@@ -44,27 +44,32 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.generate.card import FOREGROUND_RATIO  # noqa: E402  (the contract's framing)
+from engine.render.gltf_material import UV_COLUMNS  # noqa: E402
 from tools.procedural.objects import LOOKS, random_object  # noqa: E402
 
 LIGHTS = {"studio": 0.28, "softbox": 0.24, "sunset": 0.16, "rim": 0.12, "neon": 0.1,
           "night": 0.1}
 
-ATTRIBUTE_VERT = """#version 330
+# The asset's TEXCOORD_0 is the vertex column engine.render.gltf_material.UV_COLUMNS[0]
+# (renamed from Panda's texcoord: p3d_MultiTexCoord0 no longer exists and read (0, 0),
+# so from 2026-12-03 17:40 to 2026-12-07 every albedo target was its texture's corner
+# texel; tests/test_dataset_v3.py now renders a two-colour texture). The procedural
+# objects have no texture transforms.
+ATTRIBUTE_VERT = f"""#version 330
 uniform mat4 p3d_ModelViewProjectionMatrix;
 uniform mat4 p3d_ModelMatrix;
-uniform mat4 p3d_TextureMatrix;
 in vec4 p3d_Vertex;
 in vec4 p3d_Color;
-in vec2 p3d_MultiTexCoord0;
+in vec2 {UV_COLUMNS[0]};
 out vec3 v_world;
 out vec4 v_color;
 out vec2 v_texcoord;
-void main() {
+void main() {{
     gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
     v_world = (p3d_ModelMatrix * p3d_Vertex).xyz;
     v_color = p3d_Color;
-    v_texcoord = (p3d_TextureMatrix * vec4(p3d_MultiTexCoord0, 0.0, 1.0)).xy;
-}
+    v_texcoord = {UV_COLUMNS[0]};
+}}
 """
 # world position (Panda Z-up, metres) of the surface
 POSITION_FRAG = """#version 330
