@@ -397,7 +397,7 @@ TARGETS = ("rgba", "mask", "front", "back", "front_albedo", "back_albedo")
 
 def render_shard(out_dir: Path, shard: int, shard_size: int, views_per_object: int, size: int,
                  seed: int, glb_dir: Path, renderer: Renderer, progress=None,
-                 look: str = "v2") -> Path:
+                 look: str = "v2", family: str | None = None) -> Path:
     from tools.procedural.samples import export_glb
 
     n_obj = math.ceil(shard_size / views_per_object)
@@ -407,7 +407,7 @@ def render_shard(out_dir: Path, shard: int, shard_size: int, views_per_object: i
     for j in range(n_obj):
         obj_index = shard * n_obj + j
         rng = np.random.default_rng([seed, obj_index])
-        family, scene = random_object(rng, look)
+        family_kind, scene = random_object(rng, look, family)
         glb = str(glb_dir / f"obj_{obj_index}.glb")
         export_glb(scene, glb)
         verts = _scene_vertices(scene)
@@ -417,7 +417,7 @@ def render_shard(out_dir: Path, shard: int, shard_size: int, views_per_object: i
                 break
             for k in buf:
                 buf[k].append(r[k])
-            metas.append(json.dumps({**v, "family": family, "object": obj_index, "look": look,
+            metas.append(json.dumps({**v, "family": family_kind, "object": obj_index, "look": look,
                                      "side_m": r["side"], "lens": r["lens"],
                                      "mask_disagree": r["mask_disagree"]}))
             if progress is not None:
@@ -489,6 +489,9 @@ def main(argv=None) -> int:
                         "with the lit back); photo: issue 20's creators' views (mostly "
                         "front-facing, elevation 0-20 deg, perspective 30-50 deg, studio "
                         "light, photographic materials, more thin parts and open frames)")
+    p.add_argument("--family", default=None,
+                   help="draw only this object family (e.g. product: printed boxes, "
+                        "appliances and vans; frame), with the look's views and materials")
     p.add_argument("--preview", type=Path, help="write a PNG grid of the first shard")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -512,11 +515,12 @@ def main(argv=None) -> int:
         for s in todo:
             size = min(args.shard_size, args.count - s * args.shard_size)
             render_shard(args.out, s, size, args.views, args.size, args.seed, Path(tmp),
-                         renderer, bar, args.look)
+                         renderer, bar, args.look, args.family)
     elapsed = time.time() - start
     info = {"count": args.count, "size": args.size, "seed": args.seed,
             "shard_size": args.shard_size, "views": args.views,
-            "foreground_ratio": FOREGROUND_RATIO, "look": args.look}
+            "foreground_ratio": FOREGROUND_RATIO, "look": args.look,
+            **({"family": args.family} if args.family else {})}
     (args.out / "dataset.json").write_text(json.dumps(info, indent=2))
     if total:
         print(f"rendered {total} samples in {elapsed:.1f} s ({total / elapsed:.2f} samples/s)")

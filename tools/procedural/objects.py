@@ -928,6 +928,118 @@ def _frame(rng):
     return kind, parts
 
 
+def graphic_texture(rng: np.random.Generator) -> tuple[Image.Image, tuple[int, int, int]]:
+    """Printed packaging graphics: a light or bold ground with a big disc, ellipse or
+    rounded panel, a wave or band across it, a few text bars and sometimes a border.
+    Shapes that have nothing to do with the surface's shape (a printed disc on a flat
+    face is not a dome): what the held-out box's and truck's logos showed v2 misreads."""
+    ground = random_color(rng) if rng.random() < 0.4 else _hsv(rng.random(),
+                                                               rng.uniform(0, 0.08),
+                                                               rng.uniform(0.8, 1.0))
+    img = Image.new("RGB", (TEX, TEX), ground)
+    d = ImageDraw.Draw(img)
+    cx, cy = rng.uniform(0.35, 0.65, size=2) * TEX
+    r = rng.uniform(0.2, 0.45) * TEX
+    a, b, c = random_color(rng), random_color(rng), random_color(rng)
+    shape = rng.random()
+    box = [cx - r, cy - r * rng.uniform(0.6, 1.0), cx + r, cy + r * rng.uniform(0.6, 1.0)]
+    if shape < 0.5:
+        d.ellipse(box, fill=a)
+    elif shape < 0.8:
+        d.rounded_rectangle(box, radius=int(rng.uniform(0.05, 0.3) * r), fill=a)
+    else:
+        d.polygon([(cx + r * math.cos(t), cy + r * math.sin(t))
+                   for t in np.linspace(0, 2 * np.pi, int(rng.integers(3, 8)),
+                                        endpoint=False) + rng.uniform(0, 6.3)], fill=a)
+    if rng.random() < 0.7:  # a wave (or a straight band) across the lower half
+        amp, freq = rng.uniform(0, 0.12) * TEX, rng.uniform(1, 3)
+        y0 = cy + rng.uniform(-0.1, 0.3) * r
+        xs = np.linspace(box[0], box[2], 24)
+        top = y0 + amp * np.sin(freq * 2 * np.pi * (xs - box[0]) / TEX + rng.uniform(0, 6.3))
+        width = rng.uniform(0.05, 0.2) * TEX
+        d.polygon(list(zip(xs, top, strict=True))
+                  + list(zip(xs[::-1], top[::-1] + width, strict=True)), fill=b)
+    for _ in range(int(rng.integers(0, 4))):  # text bars
+        x0, y0 = rng.uniform(0.05, 0.6) * TEX, rng.uniform(0.05, 0.95) * TEX
+        d.rectangle([x0, y0, x0 + rng.uniform(0.1, 0.35) * TEX, y0 + rng.uniform(2, 7)], fill=c)
+    if rng.random() < 0.3:
+        w = int(rng.integers(2, 6))
+        d.rectangle([0, 0, TEX - 1, TEX - 1], outline=c, width=w)
+    return _png(img), ground
+
+
+def _graphic_materials(rng: np.random.Generator) -> tuple[PBRMaterial, PBRMaterial]:
+    """The printed front's material and the plain one (its ground colour) of the other
+    faces: the back does not repeat the front's print (issue 20: no mirrored logos)."""
+    texture, ground = graphic_texture(rng)
+    front = random_material(rng, name="graphic", texture=texture)
+    plain = PBRMaterial(name="graphic", baseColorTexture=_png(Image.new("RGB", (4, 4), ground)),
+                        baseColorFactor=[255, 255, 255, 255],
+                        metallicFactor=front.metallicFactor,
+                        roughnessFactor=front.roughnessFactor, doubleSided=False)
+    return front, plain
+
+
+def _split_front(part, front_m: PBRMaterial, rest_m: PBRMaterial) -> list:
+    """An unmerged part (`_box_uv`'s) → [(faces facing +z, front_m), (the rest, rest_m)]."""
+    v, f, uv = part
+    tri = v[f]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    facing = n[:, 2] > 0.9 * np.linalg.norm(n, axis=1)
+    out = []
+    for keep, m in ((facing, front_m), (~facing, rest_m)):
+        if keep.any():
+            idx = f[keep].reshape(-1)
+            out.append(((v[idx], np.arange(len(idx)).reshape(-1, 3), uv[idx]), m))
+    return out
+
+
+def _product(rng):
+    """Hard-surface products with printed faces: packaging boxes and cartons,
+    appliances and cabinets (a box with knobs and feet), vans and trucks (a long box
+    body, a cab, four wheels). Sharp creases, flat faces, thick bodies seen face-on or
+    from the side: the failure cases of v2 on the held-out box and truck."""
+    kind = ["package", "package", "appliance", "vehicle"][int(rng.integers(4))]
+    front_m, rest_m = _graphic_materials(rng)
+    bevel = rng.uniform(0.002, 0.02)
+    if kind == "package":
+        s = np.array([1.0, rng.uniform(0.4, 1.6), rng.uniform(0.3, 1.2)])
+        return kind, _split_front(rounded_box(rng, s, bevel * s.min()), front_m, rest_m)
+    if kind == "appliance":
+        s = np.array([1.0, rng.uniform(0.6, 1.8), rng.uniform(0.5, 1.1)])
+        feet = rng.uniform(0.0, 0.08)
+        parts = _split_front(_xf(rounded_box(rng, s, bevel * s.min()),
+                                 offset=(0, s[1] / 2 + feet, 0)), front_m, rest_m)
+        trim = random_material(rng)
+        for _ in range(int(rng.integers(0, 4))):  # knobs on the front
+            r = rng.uniform(0.03, 0.07)
+            x = rng.uniform(-0.4, 0.4)
+            y = feet + s[1] * rng.uniform(0.7, 0.95)
+            parts.append((_xf(cylinder(r, 0.04), _rot("x", 90), (x, y, s[2] / 2 + 0.02)), trim))
+        if feet > 0.02:
+            for sx in (-1, 1):
+                for sz in (-1, 1):
+                    parts.append((_xf(rounded_box(rng, (0.06, feet, 0.06), 0.003),
+                                      offset=(sx * 0.42, feet / 2, sz * 0.42 * s[2])), trim))
+        return kind, parts
+    length, height, width = 1.0, rng.uniform(0.3, 0.55), rng.uniform(0.3, 0.55)
+    wheel_r = rng.uniform(0.07, 0.12)
+    lift = wheel_r * rng.uniform(0.8, 1.2)
+    cab = rng.uniform(0.18, 0.3)
+    cab_h = height * rng.uniform(0.6, 1.0)
+    parts = _split_front(_xf(rounded_box(rng, (length - cab, height, width), bevel * width),
+                             offset=(-cab / 2, lift + height / 2, 0)), front_m, rest_m)
+    parts += [(_xf(rounded_box(rng, (cab, cab_h, width * 0.95), 0.02 * width),
+                  offset=((length - cab) / 2, lift + cab_h / 2, 0)), random_material(rng))]
+    tyre = random_material(rng, texture=_png(Image.new("RGB", (TEX, TEX),
+                                                       (int(rng.integers(15, 60)),) * 3)))
+    for x in (-0.33 * length, 0.33 * length):
+        for z in (-1, 1):
+            parts.append((_xf(cylinder(wheel_r, 0.08), _rot("x", 90),
+                              (x, wheel_r, z * (width / 2 - 0.03))), tyre))
+    return kind, parts
+
+
 def _sample_asset(rng):
     from tools.procedural.samples import SAMPLE_ASSETS
 
@@ -945,6 +1057,9 @@ FAMILIES = {
     "prop": (_prop, 0.14),
     "sample": (_sample_asset, 0.06),
 }
+# Families only drawn on request (`random_object(..., family=...)`, make_dataset.py
+# --family): adding them to a look's table would change every seed's objects.
+EXTRA_FAMILIES = {"frame": _frame, "product": _product}
 
 
 def _assemble(parts, rng) -> trimesh.Scene:
@@ -977,10 +1092,13 @@ LOOKS = ("v2", "photo")
 
 
 def _rematerial(scene_or_parts, rng):
-    """Swap every distinct material for a photographic one (same geometry)."""
+    """Swap every distinct material for a photographic one (same geometry); printed
+    graphics (`_graphic_material`) stay: they are what such a product looks like."""
     swapped: dict[int, PBRMaterial] = {}
 
     def swap(m):
+        if m.name == "graphic":
+            return m
         if id(m) not in swapped:
             swapped[id(m)] = photo_material(rng, name=f"m{len(swapped)}")
         return swapped[id(m)]
@@ -994,20 +1112,28 @@ def _rematerial(scene_or_parts, rng):
     return [(part, swap(m)) for part, m in scene_or_parts]
 
 
-def random_object(rng: np.random.Generator, look: str = "v2") -> tuple[str, trimesh.Scene]:
+def random_object(rng: np.random.Generator, look: str = "v2", family: str | None = None
+                  ) -> tuple[str, trimesh.Scene]:
     """A random textured object: (family/kind, Y-up trimesh.Scene, longest side 1 m).
 
     look "v2": the families and printed textures v2 was trained on (and the held-out
     procedural evaluation objects are drawn from: keep it unchanged). "photo": more thin
     parts and open frames (FAMILIES_PHOTO) and photographic materials; the geometry is
-    drawn first, then the materials, from the same generator."""
+    drawn first, then the materials, from the same generator. `family` (a FAMILIES or
+    EXTRA_FAMILIES name) draws only that family, with the look's materials."""
     if look not in LOOKS:
         raise ValueError(f"look should be one of {LOOKS}, got {look!r}")
-    table = {n: w for n, (_, w) in FAMILIES.items()} if look == "v2" else FAMILIES_PHOTO
-    names = list(table)
-    weights = np.array([table[n] for n in names])
-    name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-    builder = _frame if name == "frame" else FAMILIES[name][0]
+    builders = {**{n: b for n, (b, _) in FAMILIES.items()}, **EXTRA_FAMILIES}
+    if family is not None:
+        if family not in builders:
+            raise ValueError(f"family should be one of {sorted(builders)}, got {family!r}")
+        name = family
+    else:
+        table = {n: w for n, (_, w) in FAMILIES.items()} if look == "v2" else FAMILIES_PHOTO
+        names = list(table)
+        weights = np.array([table[n] for n in names])
+        name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    builder = builders[name]
     kind, parts = builder(rng)
     if name == "sample":
         return kind, (_rematerial(parts, rng) if look == "photo" else parts)  # a Scene
