@@ -45,7 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.generate.card import FOREGROUND_RATIO  # noqa: E402  (the contract's framing)
 from engine.render.gltf_material import UV_COLUMNS  # noqa: E402
-from tools.procedural.objects import LOOKS, random_object  # noqa: E402
+from tools.procedural.objects import (  # noqa: E402
+    EXTRA_FAMILIES,
+    FAMILIES,
+    LOOKS,
+    random_object,
+)
 
 LIGHTS = {"studio": 0.28, "softbox": 0.24, "sunset": 0.16, "rim": 0.12, "neon": 0.1,
           "night": 0.1}
@@ -489,7 +494,7 @@ def main(argv=None) -> int:
                         "with the lit back); photo: issue 20's creators' views (mostly "
                         "front-facing, elevation 0-20 deg, perspective 30-50 deg, studio "
                         "light, photographic materials, more thin parts and open frames)")
-    p.add_argument("--family", default=None,
+    p.add_argument("--family", default=None, choices=sorted({*FAMILIES, *EXTRA_FAMILIES}),
                    help="draw only this object family (e.g. product: printed boxes, "
                         "appliances and vans; frame), with the look's views and materials")
     p.add_argument("--preview", type=Path, help="write a PNG grid of the first shard")

@@ -1031,7 +1031,7 @@ def _product(rng):
                              offset=(-cab / 2, lift + height / 2, 0)), front_m, rest_m)
     parts += [(_xf(rounded_box(rng, (cab, cab_h, width * 0.95), 0.02 * width),
                   offset=((length - cab) / 2, lift + cab_h / 2, 0)), random_material(rng))]
-    tyre = random_material(rng, texture=_png(Image.new("RGB", (TEX, TEX),
+    tyre = random_material(rng, texture=_png(Image.new("RGB", (4, 4),
                                                        (int(rng.integers(15, 60)),) * 3)))
     for x in (-0.33 * length, 0.33 * length):
         for z in (-1, 1):
@@ -1057,8 +1057,9 @@ FAMILIES = {
     "prop": (_prop, 0.14),
     "sample": (_sample_asset, 0.06),
 }
-# Families only drawn on request (`random_object(..., family=...)`, make_dataset.py
-# --family): adding them to a look's table would change every seed's objects.
+# Families outside FAMILIES: frame is in the photo look's table, product is only drawn
+# on request (`random_object(..., family=...)`, make_dataset.py --family): adding it to
+# a look's table would change every seed's objects.
 EXTRA_FAMILIES = {"frame": _frame, "product": _product}
 
 
@@ -1093,7 +1094,7 @@ LOOKS = ("v2", "photo")
 
 def _rematerial(scene_or_parts, rng):
     """Swap every distinct material for a photographic one (same geometry); printed
-    graphics (`_graphic_material`) stay: they are what such a product looks like."""
+    graphics (`_graphic_materials`) stay: they are what such a product looks like."""
     swapped: dict[int, PBRMaterial] = {}
 
     def swap(m):
