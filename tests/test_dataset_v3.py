@@ -280,25 +280,6 @@ def test_a_photo_look_model_is_exported_with_a_perspective_card(tmp_path):
         assert card.raw["camera"]["type"] == ("perspective" if want else "orthographic")
 
 
-def test_candidate_3_warm_start_continues_v2(tmp_path):
-    """models/maquette-ld-v3c3.weights-fp16.pt (docs/GENERATOR.md, "v3 candidate 3"; the
-    start for the next run): a front_albedo head, v2's encoder exactly (trained with it
-    frozen) and a decoder that moved away from v2's."""
-    torch = pytest.importorskip("torch")
-    from tools.train_generator import load_net
-
-    from .conftest import ROOT
-
-    v2 = torch.load(ROOT / "models/maquette-ld-v2.weights-fp16.pt", weights_only=False)
-    c3 = torch.load(ROOT / "models/maquette-ld-v3c3.weights-fp16.pt", weights_only=False)
-    assert c3["config"]["front_albedo"] and c3["config"]["freeze_encoder"]
-    enc = [k for k in v2["model"] if k.startswith("enc.")]
-    assert enc and all(torch.equal(v2["model"][k], c3["model"][k]) for k in enc)
-    dec = [k for k in v2["model"] if k.startswith("dec") and v2["model"][k].is_floating_point()]
-    assert dec and any(not torch.equal(v2["model"][k], c3["model"][k]) for k in dec)
-    assert load_net(c3).front_albedo
-
-
 def test_product_family():
     """--family product: printed boxes, appliances and vans, deterministic, longest
     side 1 m; the print stays on the +z faces in the photo look (the rest is its plain

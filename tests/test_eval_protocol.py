@@ -235,7 +235,7 @@ def test_eval_tool_scores_models_and_baselines_with_appearance(tmp_path):
     assert main(["--procedural", "1", "--quick", "--protocol", "front", "--out", str(tmp_path),
                  "--table", str(table)]) == 0
     report = json.loads((tmp_path / "eval.json").read_text())
-    assert report["methods"] == ["maquette-ld-v2", "extruded", "ellipsoid"]
+    assert report["methods"] == ["maquette-ld-v3", "maquette-ld-v2", "extruded", "ellipsoid"]
     rows = report["rows"]
     assert [r["protocol"] for r in rows] == ["front"]
     assert 0 <= rows[0]["azimuth"] <= 10 and 5 <= rows[0]["elevation"] <= 10
@@ -244,9 +244,9 @@ def test_eval_tool_scores_models_and_baselines_with_appearance(tmp_path):
         for method in report["methods"]:
             assert 0.0 < row[method]["chamfer"] < 0.5
             assert 0.0 <= row[method]["f@0.05"] <= row[method]["f@0.1"] <= 1.0
-        model = row["maquette-ld-v2"]
-        assert 0.5 < model["silhouette_iou"] <= 1.0
-        for method in ("maquette-ld-v2", "extruded"):
+        for model in ("maquette-ld-v3", "maquette-ld-v2"):
+            assert 0.5 < row[model]["silhouette_iou"] <= 1.0
+        for method in ("maquette-ld-v3", "maquette-ld-v2", "extruded"):
             m = row[method]
             assert set(m["views"]) == {"input", "+90", "+180", "+270"}
             assert 5 < m["novel_psnr"] < 60 and 0 < m["novel_ssim"] <= 1
@@ -255,7 +255,8 @@ def test_eval_tool_scores_models_and_baselines_with_appearance(tmp_path):
             assert m["detail_ratio"] is None or m["detail_ratio"] >= 0
         assert "views" not in row["ellipsoid"]
     text = table.read_text()
-    for name in ("**front**", "maquette-ld-v2", "extruded", "ellipsoid", "ground truth"):
+    for name in ("**front**", "maquette-ld-v3", "maquette-ld-v2", "extruded", "ellipsoid",
+                 "ground truth"):
         assert name in text
 
 

@@ -16,6 +16,7 @@ from engine.animation import CameraRig
 from engine.asset.topology import analyse
 from engine.errors import InputError
 from engine.generate import GenerateSettings, ModelCardError, generate_asset, load_card
+from engine.generate.pipeline import DEFAULT_MODEL
 from engine.generate.runtime import DeviceError, get_model
 from engine.render.stage import Stage
 from engine.scene import scene_from_dict
@@ -188,7 +189,7 @@ def _asymmetric_subject(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_mirror_average_of_the_shipped_model_is_mirror_consistent():
     """Mirror-averaged predictions of a mirrored image are the mirrored predictions."""
-    card = load_card(ROOT / "models" / "maquette-ld-v2.json")
+    card = load_card(DEFAULT_MODEL)
     model = get_model(card, "cpu")
     image, mask = _asymmetric_subject(card.size)
     plain = model.predict(image, mask)
@@ -369,7 +370,7 @@ def test_shipped_model_estimates_the_view_elevation(tmp_path):
     from 0°, 15° and 35° above give increasing estimates, each within 12°."""
     from engine.reference import frame_subject, load_reference
 
-    card = load_card(ROOT / "models" / "maquette-ld-v2.json")
+    card = load_card(DEFAULT_MODEL)
     assert "view_elevation" in card.outputs
     model = get_model(card, "cpu")
     estimates = []
@@ -524,7 +525,8 @@ def test_the_record_is_the_only_change_to_the_generated_glb(tmp_path):
 def test_a_generated_lamp_post_stays_upright_through_inspect_and_prep(tmp_path):
     """A generated asset is upright by construction and says so (OUT.json and the GLB);
     inspect's orientation check and `prep --up auto` keep it standing, where the base
-    guess alone (a thin pole, flat side walls) lays a lamp post on its side."""
+    guess alone (a thin pole, flat side walls) lays a lamp post on its side. Generated with
+    v2, whose flat lamp post the base guess gets wrong (v3's has a body it gets right)."""
     from engine.asset.inspect import guess_up, inspect_asset
     from engine.asset.io import load_asset
     from engine.asset.prep import PrepOptions, prepare
@@ -535,8 +537,9 @@ def test_a_generated_lamp_post_stays_upright_through_inspect_and_prep(tmp_path):
     image = tmp_path / "lamp.png"
     render_reference(tmp_path / "lamp.glb", image, azimuth=0.0, elevation=10.0)
     out = tmp_path / "lamp-asset.glb"
-    result = generate_asset(image, out, GenerateSettings(faces=8000, texture_size=256),
-                            log=lambda m: None)
+    v2 = str(ROOT / "models" / "maquette-ld-v2.json")
+    result = generate_asset(image, out, GenerateSettings(faces=8000, texture_size=256,
+                                                         model=v2), log=lambda m: None)
     mesh_report = result.report["mesh"]
     assert (mesh_report["upright"], mesh_report["up"], mesh_report["front"]) == (
         True, "+Y", "+Z")

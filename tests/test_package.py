@@ -30,7 +30,7 @@ from engine.resources import resource_path
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
-MODEL_CARD = "maquette-ld-v2.json"
+MODEL_CARD = "maquette-ld-v3.json"
 INSTALLED = "engine/_data"  # where pyproject.toml maps models/ and scenes/ in the wheel
 
 
@@ -98,7 +98,7 @@ def _run(cmd: list, cwd: Path, env: dict) -> subprocess.CompletedProcess:
 @pytest.mark.install
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path) -> None:
     src = _copy_checkout(tmp_path / "src")
-    assert (src / "models" / "maquette-ld-v2.weights-fp16.pt").is_file()  # must stay out
+    assert (src / "models" / "maquette-ld-v3.weights-fp16.pt").is_file()  # must stay out
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["MAQUETTE_CACHE"] = str(tmp_path / "cache")
 
@@ -108,8 +108,9 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path) -> None:
          tmp_path, env)
     (wheel,) = dist.glob("maquette-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {f"{INSTALLED}/models/{MODEL_CARD}", f"{INSTALLED}/models/maquette-ld-v2.onnx"} \
+    assert {f"{INSTALLED}/models/{MODEL_CARD}", f"{INSTALLED}/models/maquette-ld-v3.onnx"} \
         <= names
+    assert not [n for n in names if "maquette-ld-v2" in n]  # the baseline stays in the checkout
     assert not [n for n in names if n.endswith(".pt") or n.startswith(("tests/", "tools/"))]
     scenes = {f"{INSTALLED}/scenes/{n}" for n in _visible_files(src / "scenes")}
     assert scenes - names == set()

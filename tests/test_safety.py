@@ -400,9 +400,9 @@ def test_inspect_refuses_a_fifo_instead_of_hanging(tmp_path, cli):
 
 
 def test_the_model_has_one_name(tmp_path, cli):
-    """README, the card's id, the file and the console all say maquette-ld-v2."""
-    card = json.loads((ROOT / "models" / "maquette-ld-v2.json").read_text())
-    assert card["id"] == "maquette-ld-v2"
+    """README, the card's id, the file and the console all say maquette-ld-v3."""
+    card = json.loads((ROOT / "models" / "maquette-ld-v3.json").read_text())
+    assert card["id"] == "maquette-ld-v3"
     assert f"`models/{card['id']}`" in (ROOT / "README.md").read_text()
     result = cli("generate", str(CONCEPT), "-o", str(tmp_path / "a.glb"), "--faces",
                       "1000", "--texture-size", "64", "--no-mirror-average", "--device", "cpu")

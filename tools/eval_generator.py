@@ -33,8 +33,8 @@ smaller side; geometry only) and the silhouette extruded to half its larger side
 textured by projecting the input image onto its front and its back (the naive
 appearance baseline).
 
-    python tools/eval_generator.py --model models/maquette-ld-v2.json \
-        --model models/maquette-ld-v3.json --assets ../shared/assets \
+    python tools/eval_generator.py --model models/maquette-ld-v3.json \
+        --model models/maquette-ld-v2.json --assets ../shared/assets \
         --out /work/data/eval --table docs/generator/eval_table.md
 
 `--procedural N` scores N procedural objects of a seed no training set used instead:
@@ -60,6 +60,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.shared_assets import SHARED_ASSETS  # noqa: E402
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl")
+# the shipped model and the one before it, scored side by side unless --model says otherwise
+DEFAULT_MODELS = ("models/maquette-ld-v3.json", "models/maquette-ld-v2.json")
 BACKGROUND = "#d9d9d9"
 AZIMUTH, ELEVATION, SIZE = 30.0, 20.0, 512
 N_POINTS = 10_000
@@ -675,7 +677,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", default=None, metavar="CARD",
                    help="model card (.json) or 'classical'; repeat to score several in one "
-                        "run (default: models/maquette-ld-v2.json)")
+                        "run (default: the shipped v3 and v2)")
     p.add_argument("--assets", type=Path, default=SHARED_ASSETS,
                    help="folder of held-out meshes (default: the shared assets, "
                         "$MAQUETTE_SHARED_ASSETS or ../shared/assets beside the checkout)")
@@ -705,7 +707,7 @@ def main(argv=None) -> int:
                    help="pass this option to `maquette generate` (repeatable), e.g. "
                         "--generate-option=--no-square")
     args = p.parse_args(argv)
-    args.model = args.model or ["models/maquette-ld-v2.json"]
+    args.model = args.model or list(DEFAULT_MODELS)
     if args.quick:
         args.input_size, args.view_size = 256, 64
     methods = [method_name(m) for m in args.model]

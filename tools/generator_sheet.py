@@ -12,8 +12,8 @@ input | for each model, its asset's front, left, right and back (azimuth 0, 90, 
 180°, elevation 15°, studio light, light grey; the asset in its own frame: facing
 +Z, as a creator meets it). Tiles are `--cell` px (default 160).
 
-    python tools/generator_sheet.py --model models/maquette-ld-v2.json \\
-        [--model models/maquette-ld-v3.json] --out /tmp/sheets --sheets docs/generator
+    python tools/generator_sheet.py --model models/maquette-ld-v3.json \\
+        [--model models/maquette-ld-v2.json] --out /tmp/sheets --sheets docs/generator
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.eval_generator import (  # noqa: E402
+    DEFAULT_MODELS,
     MESH_SUFFIXES,
     PROTOCOLS,
     contact_sheet,
@@ -53,7 +54,7 @@ def photo_inputs(assets: list[Path], protocol: str, folder: Path, size: int) -> 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", default=None, metavar="CARD",
-                   help="model card (repeat: models side by side; default v2)")
+                   help="model card (repeat: models side by side; default v3 and v2)")
     p.add_argument("--assets", type=Path, default=Path("../shared/assets"))
     p.add_argument("--image", action="append", type=Path, default=None,
                    help=f"extra input images (default {SAMPLE.relative_to(SAMPLE.parents[2])})")
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--input-size", type=int, default=512)
     p.add_argument("--only", nargs="*", help="asset file names to use")
     args = p.parse_args(argv)
-    models = args.model or ["models/maquette-ld-v2.json"]
+    models = args.model or list(DEFAULT_MODELS)
     images = args.image if args.image is not None else [SAMPLE]
     names = [method_name(m) for m in models]
 

@@ -11,7 +11,7 @@
 # A 4-sample smoke render runs first, so a machine without a working GL stops at once.
 #
 # To continue from a trained model instead of starting afresh (environment variables):
-#   INIT=models/maquette-ld-v2.weights-fp16.pt   its weights (and widths) to start from
+#   INIT=models/maquette-ld-v3.weights-fp16.pt   its weights (and widths) to start from
 #   FIRST_SHARD=400   render training shards from this index on: objects it has not seen
 #   LR=5e-4           peak learning rate (default 2e-3, for a fresh start)
 #   TRAIN_ARGS="--normal-weight 1"   more options for tools/train_generator.py

@@ -46,7 +46,7 @@ from engine.resources import resource_path
 
 MODELS_DIR = resource_path("models")
 VIEW_ELEVATION_RANGE = (-15.0, 50.0)  # degrees: a little wider than the training views
-DEFAULT_MODEL = MODELS_DIR / "maquette-ld-v2.json"
+DEFAULT_MODEL = MODELS_DIR / "maquette-ld-v3.json"
 CLASSICAL = "classical"
 
 

@@ -2,18 +2,18 @@
 # Run THERE, in one GPU device call (it fits the 10-minute limit with the defaults):
 # render issue 20's photo-look data (make_dataset.py --look photo: albedo targets,
 # perspective, mostly front-facing views, photographic materials, thin frames) and
-# continue maquette-ld-v2 on it towards v3 (back colour = base colour, a delit
+# continue the shipped maquette-ld-v3 on it (back colour = base colour, a delit
 # front_albedo output, the normal term), retrain the view head, and leave in $OUT the
 # checkpoint split below the 16 MB a returned file may have plus its fp16 warm start
-# (weights only, < 16 MB: commit it under models/ only if v3 measures better than v2).
+# (weights only, < 16 MB: commit it under models/ only if it measures better than v3).
 #
 #   tools/device/pack.sh                      # here, first: fills .gl/ and .whl/
 #   run(command="bash tools/device/train_v3.sh", carry=[".gl", ".whl"], timeout_s=600)
 #   cat best_view.pt.part.* > best_view.pt    # here, from the call's files; then
-#   python tools/export_onnx.py --checkpoint best_view.pt --data /work/data/v3photo ...
+#   python tools/export_onnx.py --checkpoint best_view.pt --data /work/data/v3photo2 ...
 #
 # Environment (defaults in brackets): RENDER_MIN [4.5] and TRAIN_MIN [6.5] minutes,
-# WORKERS [13], BATCH [64], LR [5e-4], INIT [models/maquette-ld-v2.weights-fp16.pt],
+# WORKERS [13], BATCH [64], LR [5e-4], INIT [models/maquette-ld-v3.weights-fp16.pt],
 # FIRST_SHARD [1], SHARD_SIZE [250], LOOK [photo], SEED [3] (shard 0 of seed 3 is the
 # CPU run's validation set too), TRAIN_ARGS [--normal-weight 1 --front-albedo-weight 1],
 # VIEW_SHARDS [40], DATA, RUN.
@@ -43,7 +43,7 @@ torch.__version__, 'cuda', torch.cuda.is_available())" | tee "$OUT/train.log"
 
 DATA=${DATA:-/tmp/ld128}
 RUN=${RUN:-/tmp/run-v3}
-INIT=${INIT:-models/maquette-ld-v2.weights-fp16.pt} FIRST_SHARD=${FIRST_SHARD:-1} \
+INIT=${INIT:-models/maquette-ld-v3.weights-fp16.pt} FIRST_SHARD=${FIRST_SHARD:-1} \
 LOOK=${LOOK:-photo} SEED=${SEED:-3} LR=${LR:-5e-4} \
 TRAIN_ARGS=${TRAIN_ARGS:---normal-weight 1 --front-albedo-weight 1} \
     tools/train_on_gpu.sh "$DATA" "$RUN" "${WORKERS:-13}" "${RENDER_MIN:-4.5}" \
