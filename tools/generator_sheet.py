@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.eval_generator import (  # noqa: E402
-    DEFAULT_MODELS,
     MESH_SUFFIXES,
     PROTOCOLS,
     contact_sheet,
+    default_models,
     generate,
     input_camera,
     method_name,
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--input-size", type=int, default=512)
     p.add_argument("--only", nargs="*", help="asset file names to use")
     args = p.parse_args(argv)
-    models = args.model or list(DEFAULT_MODELS)
+    models = args.model or default_models()
     images = args.image if args.image is not None else [SAMPLE]
     names = [method_name(m) for m in models]
 

@@ -15,8 +15,8 @@
 # Environment (defaults in brackets): RENDER_MIN [4.5] and TRAIN_MIN [6.5] minutes,
 # WORKERS [13], BATCH [64], LR [5e-4], INIT [models/maquette-ld-v3.weights-fp16.pt],
 # FIRST_SHARD [30: seed 3's shards 1-29 are what v3 trained on], SHARD_SIZE [250],
-# LOOK [photo], SEED [3] (shard 0 of seed 3 is v3's validation set too), TRAIN_ARGS [--normal-weight 1 --front-albedo-weight 1],
-# VIEW_SHARDS [40], DATA, RUN.
+# LOOK [photo], SEED [3] (shard 0 of seed 3 is v3's validation set too),
+# TRAIN_ARGS [--normal-weight 1 --front-albedo-weight 1], VIEW_SHARDS [40], DATA, RUN.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${OUT:?set OUT to the folder whose files come back}"
