@@ -14,7 +14,7 @@
 #
 # Environment (defaults in brackets): RENDER_MIN [4.5] and TRAIN_MIN [6.5] minutes,
 # WORKERS [13], BATCH [64], LR [5e-4], INIT [models/maquette-ld-v3.weights-fp16.pt],
-# FIRST_SHARD [30: seed 3's shards 1-29 are what v3 trained on], SHARD_SIZE [250],
+# FIRST_SHARD [70: seed 3's shards 1-69 are what v3's two rounds trained on], SHARD_SIZE [250],
 # LOOK [photo], SEED [3] (shard 0 of seed 3 is v3's validation set too),
 # TRAIN_ARGS [--normal-weight 1 --front-albedo-weight 1], VIEW_SHARDS [40], DATA, RUN.
 set -euo pipefail
@@ -43,7 +43,7 @@ torch.__version__, 'cuda', torch.cuda.is_available())" | tee "$OUT/train.log"
 
 DATA=${DATA:-/tmp/ld128}
 RUN=${RUN:-/tmp/run-v3}
-INIT=${INIT:-models/maquette-ld-v3.weights-fp16.pt} FIRST_SHARD=${FIRST_SHARD:-30} \
+INIT=${INIT:-models/maquette-ld-v3.weights-fp16.pt} FIRST_SHARD=${FIRST_SHARD:-70} \
 LOOK=${LOOK:-photo} SEED=${SEED:-3} LR=${LR:-5e-4} \
 TRAIN_ARGS=${TRAIN_ARGS:---normal-weight 1 --front-albedo-weight 1} \
     tools/train_on_gpu.sh "$DATA" "$RUN" "${WORKERS:-13}" "${RENDER_MIN:-4.5}" \
