@@ -88,8 +88,8 @@ EXTEND_MAX_AREA = 10.0
 
 #: A strip along an image edge at most this many pixels thick is not the subject.
 BORDER_STRIP_PX = 3
-#: A removed floor is reported when it is at least this fraction of the image.
-FLOOR_NOTE_FRACTION = 0.005
+#: A removed floor, or kept low-contrast parts, are reported from this fraction of the image.
+NOTE_FRACTION = 0.005
 
 _EIGHT = np.ones((3, 3), bool)
 
@@ -158,7 +158,7 @@ def remove_background(rgb: np.ndarray, *, lossy: bool = False) -> Isolation:
     iso = _drop_cast_shadow(lab, iso)
     iso = _drop_border_strips(iso)
     floor = _floor_removed(lab, iso)
-    if floor >= FLOOR_NOTE_FRACTION:
+    if floor >= NOTE_FRACTION:
         iso.notes.insert(0, f"Removed a floor/ground band of {floor:.0%} of the image (a "
                          "surface of another tone than the backdrop, running to the image's "
                          "edges), keeping the subject standing on it.")
@@ -380,7 +380,7 @@ def _isolate(lab: np.ndarray, bg: BackgroundModel, cw: float, lossy: bool) -> Is
         else:
             extended = _extend_low_contrast(binary, dist, bg, t_low)
             added = int(np.count_nonzero(extended & ~binary))
-            if added >= FLOOR_NOTE_FRACTION * binary.size:
+            if added >= NOTE_FRACTION * binary.size:
                 notes.append(f"Kept low-contrast parts of the subject ({added / binary.size:.0%} "
                              "of the image) close to the backdrop's colour but ending at a "
                              "crisp edge.")
