@@ -420,18 +420,48 @@ def _extend_low_contrast(binary: np.ndarray, dist: np.ndarray, bg: BackgroundMod
         return binary
     smooth = ndimage.uniform_filter(dist, size=5)  # the backdrop's dither averaged out
     above = (smooth > t_ext) & ~binary
+    # Work in the window of the parts of `above` next to the subject, plus the reach of
+    # the tests below (opening 2 px, the outside ring 4 px): the same result for a
+    # fraction of the work.
+    parts, _ = ndimage.label(above, structure=_EIGHT)
+    near = np.unique(parts[_grow(binary, 3) & above])
+    near = near[near > 0]
+    if near.size == 0:
+        return binary
+    found = ndimage.find_objects(parts)
+    boxes = [found[k - 1] for k in near]
+    h, w = binary.shape
+    m = 8
+    window = (slice(max(0, min(b[0].start for b in boxes) - m),
+                    min(h, max(b[0].stop for b in boxes) + m)),
+              slice(max(0, min(b[1].start for b in boxes) - m),
+                    min(w, max(b[1].stop for b in boxes) + m)))
+    kept = _crisp_regions(binary[window], dist[window], smooth[window], above[window],
+                          border_band(h, w, 2)[window], t_ext, int(binary.sum()))
+    if kept is None:
+        return binary
+    out = binary.copy()
+    out[window] |= kept
+    return out
+
+
+def _crisp_regions(binary: np.ndarray, dist: np.ndarray, smooth: np.ndarray,
+                   above: np.ndarray, edge: np.ndarray, t_ext: float,
+                   subject_area: int) -> np.ndarray | None:
+    """`_extend_low_contrast`'s tests in a window: the low-contrast regions of `above`
+    that pass them, with their own outline (None: none)."""
     # (an opening drops the thin ring of anti-aliased pixels along every outline)
     candidate = ndimage.binary_opening(above, structure=np.ones((5, 5), bool))
     labels, n = ndimage.label(candidate, structure=_EIGHT)
     if n == 0:
-        return binary
+        return None
     index = np.arange(1, n + 1)
     touching = np.zeros(n + 1, bool)
     touching[labels[_grow(binary, 3) & candidate]] = True
-    touching[labels[border_band(*binary.shape, 2) & candidate]] = False
+    touching[labels[edge & candidate]] = False
     touching[0] = False
     if not touching.any():
-        return binary
+        return None
     backdrop = ~above & ~binary
     next_to = _grow(backdrop, 1)
     rim = candidate & _grow(next_to, 1) & ~next_to  # 2 px in from the backdrop
@@ -453,11 +483,11 @@ def _extend_low_contrast(binary: np.ndarray, dist: np.ndarray, bg: BackgroundMod
     keep = (touching & (level >= EXTEND_MIN_LEVEL * t_ext)
             & (rim_level >= EXTEND_EDGE_KEEP * level)
             & (outside_level <= EXTEND_OUTSIDE * t_ext)
-            & (area <= EXTEND_MAX_AREA * int(binary.sum())))
+            & (area <= EXTEND_MAX_AREA * subject_area))
     if not keep.any():
-        return binary
+        return None
     kept = keep[labels]
-    return binary | kept | (above & _grow(kept, 2))  # (with its own outline)
+    return kept | (above & _grow(kept, 2))
 
 
 def _low_threshold(bg: BackgroundModel) -> float:
